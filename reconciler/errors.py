@@ -1,0 +1,133 @@
+"""Every error this package raises on purpose.
+
+    ReconcilerError                 base: the CLI catches this one and prints ``Error: <message>``
+    ├── ConfigError                 the channels file is wrong; carries every Problem found at once
+    ├── ApiError                    the Omnidesk API refused or failed a call (carries call + status)
+    │   ├── AuthenticationError     401: the API key was refused
+    │   ├── PermissionDenied        403: the key lacks a permission (names it and the call)
+    │   ├── FieldRejected           400: the server refused a field value (names the field)
+    │   ├── NotFound                404: the channel id does not exist
+    │   ├── TransientApiError       429 / 502 / 503 / 504 / connection trouble, retries used up
+    │   └── ProtocolError           the answer is not the contract's JSON (HTML, truncated, wrong envelope)
+    ├── PlanError                   no safe plan can be made or applied
+    │   ├── ConflictError           ambiguous state: duplicate names, a rename onto a taken name, ...
+    │   ├── UnsafePlanError         too many deletes without --allow-deletes
+    │   ├── StalePlanError          a saved plan no longer matches the tenant
+    │   └── SecretMissingError      secrets that would be sent are not set in the environment
+    └── ApplyError                  some operations of an apply failed (each outcome is listed)
+
+Messages never contain an API key or a secret value: errors are built from field names, ids and
+channel names only, and the client redacts the key from anything it wraps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of all errors raised on purpose; ``str(err)`` is the message a user sees."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a channels file, located as precisely as the YAML allows."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(ReconcilerError):
+    def __init__(self, problems: list[Problem] | Problem) -> None:
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        count = len(self.problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        lines = [f"{head} in the channels file:"] + [f"  {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class ApiError(ReconcilerError):
+    """An API call failed; ``call`` is like ``PUT /api/v2/channel/13``."""
+
+    def __init__(self, message: str, *, call: str = "", status: int | None = None) -> None:
+        self.call = call
+        self.status = status
+        self.reason = message
+        prefix = f"{call}: " if call else ""
+        suffix = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{prefix}{message}{suffix}")
+
+
+class AuthenticationError(ApiError):
+    pass
+
+
+class PermissionDenied(ApiError):
+    def __init__(self, message: str, *, call: str, status: int = 403, permission: str = "") -> None:
+        self.permission = permission
+        super().__init__(message, call=call, status=status)
+
+
+class FieldRejected(ApiError):
+    def __init__(self, message: str, *, call: str, status: int = 400, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, call=call, status=status)
+
+
+class NotFound(ApiError):
+    pass
+
+
+class TransientApiError(ApiError):
+    pass
+
+
+class ProtocolError(ApiError):
+    pass
+
+
+class PlanError(ReconcilerError):
+    pass
+
+
+class ConflictError(PlanError):
+    pass
+
+
+class UnsafePlanError(PlanError):
+    pass
+
+
+class StalePlanError(PlanError):
+    pass
+
+
+class SecretMissingError(PlanError):
+    def __init__(self, missing: dict[str, list[str]]) -> None:
+        """``missing`` maps an environment variable to the channels that need it."""
+        self.missing = dict(sorted(missing.items()))
+        lines = ["secrets that must be sent are not set in the environment (nothing was changed):"]
+        for var, channels in self.missing.items():
+            lines.append(f"  ${{env:{var}}} needed by: {', '.join(sorted(channels))}")
+        lines.append("Set these variables (export NAME=...) and run again.")
+        super().__init__("\n".join(lines))
+
+
+class ApplyError(ReconcilerError):
+    def __init__(self, failed: list[tuple[str, str]], total: int) -> None:
+        """``failed`` lists (channel name, reason) pairs."""
+        self.failed = list(failed)
+        lines = [f"{len(self.failed)} of {total} operations failed:"]
+        lines += [f"  {name}: {reason}" for name, reason in self.failed]
+        lines.append("Nothing else was rolled back; run apply again to converge.")
+        super().__init__("\n".join(lines))

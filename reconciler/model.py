@@ -1,0 +1,204 @@
+"""The channel as the contract defines it: fields, regexes, defaults, and tolerant parsing.
+
+This module is the one place the package knows the contract's field table
+(``../shared/api-contract.md``). The JSON Schema in ``schemas/`` mirrors it, and a test keeps the
+two (and the emulator) in agreement.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+NAME_PATTERN = r"^[a-zA-Z0-9 \.\-\_]+$"
+ICON_PATTERN = r"^[a-zA-Z0-9\-\_]+$"
+ENDPOINT_PATTERN = r"^[a-zA-Z0-9\.\:\/\-?&=]+$"
+WARNING_PATTERN = r"^[0-9a-zA-Z\-\_\:\;\>\+\(\)\/\!\?\,\.\#\@\$\*\&À-ȕ\' ]+$"
+DIGITS_PATTERN = r"^[0-9]+$"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str  # "string" | "boolean" | "secret"
+    pattern: str | None
+    default: Any
+
+
+FIELDS: dict[str, FieldSpec] = {
+    spec.name: spec
+    for spec in (
+        FieldSpec("name", "string", NAME_PATTERN, None),
+        FieldSpec("icon", "string", ICON_PATTERN, "chat"),
+        FieldSpec("custom_channel_endpoint", "string", ENDPOINT_PATTERN, ""),
+        FieldSpec("custom_channel_secret", "secret", None, ""),
+        FieldSpec("custom_channel_warning_en", "string", WARNING_PATTERN, ""),
+        FieldSpec("custom_channel_warning_nl", "string", WARNING_PATTERN, ""),
+        FieldSpec("include_signature", "boolean", None, False),
+        FieldSpec("custom_channel_available_in_quick_ticket", "boolean", None, False),
+    )
+}
+
+SECRET_FIELD = "custom_channel_secret"
+# Fields compared between the file and the tenant. The secret is write-only, so it is never diffed.
+MANAGED_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n != SECRET_FIELD)
+CUSTOM_TYPE = "custom"
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262: without the m flag, ``$`` matches only at the very end.
+    # Python's ``$`` also matches before a final newline, so translate it to ``\Z``.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def pattern_matches(pattern: str, value: str) -> bool:
+    """Match ``value`` the way a JSON Schema (ECMA-262) validator would."""
+    return _compiled(pattern).search(value) is not None
+
+
+def offending_characters(pattern: str, value: str) -> list[str]:
+    """Characters of ``value`` that the pattern's character class refuses, in order, unique."""
+    match = re.fullmatch(r"\^(\[.*\])\+\$", pattern)
+    if not match:
+        return []
+    char_class = re.compile(match.group(1))
+    seen: list[str] = []
+    for ch in value:
+        if not char_class.fullmatch(ch) and ch not in seen:
+            seen.append(ch)
+    return seen
+
+
+def describe_mismatch(pattern: str, value: str) -> str:
+    """A sentence saying why ``value`` does not match, naming the refused characters."""
+    if value == "":
+        return "must not be empty (leave the field out to get its default)"
+    bad = offending_characters(pattern, value)
+    if not bad:
+        return f"does not match {pattern}"
+    shown = ", ".join(_show_char(ch) + " is not allowed" for ch in bad)
+    return f"does not match {pattern}: {shown}"
+
+
+def _show_char(ch: str) -> str:
+    names = {"\n": "a line break", "\t": "a tab", "\r": "a carriage return", " ": "a space"}
+    return names.get(ch, repr(ch))
+
+
+def parse_bool(value: Any) -> bool:
+    """The contract's tolerated booleans: true/false, "true"/"false", 1/0 (and "1"/"0")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def format_bool(value: bool) -> str:
+    """Booleans on the wire are the strings 'true' / 'false'."""
+    return "true" if value else "false"
+
+
+def normalize_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The managed fields of a channel, with defaults filled in and tolerated forms folded."""
+    out: dict[str, Any] = {}
+    for name in MANAGED_FIELDS:
+        spec = FIELDS[name]
+        value = raw.get(name)
+        if spec.kind == "boolean":
+            out[name] = spec.default if value is None else parse_bool(value)
+        elif value is None:
+            out[name] = spec.default if spec.default is not None else ""
+        else:
+            out[name] = str(value)
+    return out
+
+
+def to_form(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Encode fields for a multipart/form body: booleans as 'true'/'false', the rest as strings."""
+    out: dict[str, str] = {}
+    for name, value in fields.items():
+        out[name] = format_bool(value) if isinstance(value, bool) else str(value)
+    return out
+
+
+@dataclass(frozen=True)
+class RemoteChannel:
+    """A channel as read from the tenant (the list endpoint), normalised."""
+
+    id: int
+    type: str
+    fields: Mapping[str, Any]  # the MANAGED_FIELDS, normalised; includes "name"
+
+    @property
+    def name(self) -> str:
+        return self.fields["name"]
+
+    @property
+    def is_custom(self) -> bool:
+        return self.type == CUSTOM_TYPE
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> "RemoteChannel":
+        """Parse one list/item entry; unknown extra fields are dropped, tolerated forms folded.
+
+        Raises ``ValueError`` (or ``KeyError``/``TypeError``) if the item cannot be a channel.
+        """
+        return cls(
+            id=int(item["id"]),
+            type=str(item.get("type") or ""),
+            fields=normalize_fields(item),
+        )
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A channel's secret as the file gives it; ``value`` is None when its variable is unset."""
+
+    value: str | None
+    env_var: str | None = None  # set when the file said ${env:NAME}
+
+    def __repr__(self) -> str:  # never show the value, even in a traceback or a debugger
+        state = "set" if self.value is not None else "unset"
+        return f"SecretRef(env_var={self.env_var!r}, {state})"
+
+
+@dataclass(frozen=True)
+class DesiredChannel:
+    """A channel as the channels file wants it, after substitution and defaults."""
+
+    fields: Mapping[str, Any]  # the MANAGED_FIELDS with defaults filled in; includes "name"
+    secret: SecretRef | None = None  # None: the file does not mention the secret
+    previous_names: tuple[str, ...] = ()
+    line: int | None = None  # where the channel starts in the file, for messages
+
+    @property
+    def name(self) -> str:
+        return self.fields["name"]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    url: str | None
+    api_key_env: str | None
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelsFile:
+    """A loaded, validated channels file (for one tenant when a tenant was chosen)."""
+
+    path: str
+    channels: tuple[DesiredChannel, ...]
+    prune: bool = False
+    tenants: Mapping[str, Tenant] = field(default_factory=dict)
+    tenant: str | None = None  # the tenant the channels were resolved for
