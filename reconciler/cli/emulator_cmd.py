@@ -1,0 +1,114 @@
+"""``omnidesk-channels emulator``: serve a local emulated tenant until Ctrl-C or SIGTERM."""
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from reconciler.cli import cli
+from reconciler.emulator import ALL_PERMISSIONS, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread
+
+
+def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
+    """``KEY=PERM,PERM`` options as a key -> permissions map; None when no option was given."""
+    if not values:
+        return None
+    keys: dict[str, set[str]] = {}
+    for value in values:
+        key, sep, perms_text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=PERMISSION[,PERMISSION...]", param_hint="--api-key")
+        perms = {p.strip() for p in perms_text.split(",") if p.strip()}
+        unknown = sorted(perms - set(ALL_PERMISSIONS))
+        if unknown:
+            raise click.BadParameter(
+                f"unknown permission {', '.join(unknown)} in {key}=...; known: {', '.join(ALL_PERMISSIONS)}",
+                param_hint="--api-key",
+            )
+        keys[key] = perms
+    return keys
+
+
+@cli.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Keep the tenant in FILE across restarts.")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY=PERM,...",
+              help=f"An accepted key and its permissions ({', '.join(ALL_PERMISSIONS)}). Repeatable. "
+                   "Default: key 'demo' with every permission.")
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Delay every answer.")
+@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Fraction of requests answered 503.")
+@click.option("--rate-limit", type=click.IntRange(min=1), help="Requests per second before 429.")
+@click.option("--lose-create-responses", default=0.0, type=click.FloatRange(0, 1),
+              help="Fraction of creates performed but answered 504.")
+@click.option("--seed", type=int, help="Seed for the random faults (reproducible runs).")
+@click.option("--quirk", "quirks", multiple=True, type=click.Choice(QUIRKS), help="Tolerated server quirk. Repeatable.")
+@click.option("--garbage", type=click.Choice(GARBAGE_MODES), help="Answer every list call with this garbage.")
+def emulator(
+    host: str,
+    port: int,
+    state_path: str | None,
+    api_keys: tuple[str, ...],
+    latency_ms: float,
+    error_rate: float,
+    rate_limit: int | None,
+    lose_create_responses: float,
+    seed: int | None,
+    quirks: tuple[str, ...],
+    garbage: str | None,
+) -> None:
+    """Run a local emulated Omnidesk tenant (Channel API) in the foreground.
+
+    It implements the contract the other commands code against, with built-in channels present,
+    and can inject faults. Ctrl-C or SIGTERM stops it and saves the state (with --state).
+
+    \b
+    Example:
+      omnidesk-channels emulator --port 8080 --state tenant.json
+      omnidesk-channels emulator --api-key ro=CHANNEL_READ --api-key rw=CHANNEL_READ,CHANNEL_CUD
+      omnidesk-channels emulator --error-rate 0.2 --rate-limit 5 --seed 1 --quirk no-paging
+    """
+    keys = _parse_api_keys(api_keys)
+    try:
+        emu = Emulator(
+            api_keys=keys,
+            state_path=state_path,
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            rate_limit=rate_limit,
+            lose_create_responses=lose_create_responses,
+            seed=seed,
+            quirks=quirks,
+            garbage=garbage,
+        )
+    except StateFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server = serve_in_thread(emu, host=host, port=port)
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        click.echo(f"Omnidesk emulator listening on {server.url}")
+        for key, perms in emu.api_keys.items():
+            shown = ", ".join(p for p in ALL_PERMISSIONS if p in perms) or "no permissions"
+            click.echo(f"API key: {key} ({shown})")
+        click.echo(f"State: {state_path}" if state_path else "State: in memory only (lost on exit)")
+        click.echo("Press Ctrl-C to stop.", nl=True)
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        emu.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("Emulator stopped" + (f"; state saved to {state_path}" if state_path else "") + ".")

@@ -1,0 +1,22 @@
+"""An in-package emulator of the Omnidesk Channel API, implementing ``shared/api-contract.md`` exactly.
+
+    core     Emulator: one tenant, its fault knobs, and ``handle()`` (every behaviour lives there)
+    store    the tenant state and its on-disk form (atomic JSON snapshot + append-only journal)
+    forms    request bodies: multipart/form-data, urlencoded, JSON
+    server   the ASGI app, ``serve_in_thread`` (uvicorn in a daemon thread), ``EmulatorTransport``
+"""
+from __future__ import annotations
+
+from reconciler.emulator.core import ALL_PERMISSIONS, GARBAGE_MODES, QUIRKS, Emulator
+from reconciler.emulator.server import EmulatorTransport, serve_in_thread
+from reconciler.emulator.store import StateFileError
+
+__all__ = [
+    "ALL_PERMISSIONS",
+    "GARBAGE_MODES",
+    "QUIRKS",
+    "Emulator",
+    "EmulatorTransport",
+    "StateFileError",
+    "serve_in_thread",
+]

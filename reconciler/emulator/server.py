@@ -1,0 +1,124 @@
+"""Ways to reach an Emulator: a tiny ASGI app, uvicorn in a daemon thread, an httpx transport."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qsl
+
+import httpx
+import uvicorn
+
+from reconciler.emulator.core import Emulator
+
+ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+
+
+def asgi_app(emulator: Emulator) -> ASGIApp:
+    """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        status, out_headers, body = await asyncio.to_thread(
+            emulator.handle, scope["method"], scope["path"], query, headers, b"".join(chunks)
+        )
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
+        raw_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+class serve_in_thread:  # noqa: N801  (a context manager used like a function: ``with serve_in_thread(emu) as s``)
+    """Serve an Emulator over real HTTP with uvicorn in a daemon thread; ``url`` is set on start."""
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = emulator
+        self.host = host
+        self.port = port
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "serve_in_thread":
+        """Bind (port 0: a free port), start serving, return once connections are accepted."""
+        # Binding here, not in uvicorn, gives the real port of ``port=0`` before the thread runs.
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(
+            asgi_app(self.emulator),
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)  # outside the main thread uvicorn installs no signal handlers
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"emulator {self.url}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"the emulator server did not start on {self.url}")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        """Stop uvicorn and join its thread (bounded: the thread is a daemon anyway)."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=2)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "serve_in_thread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EmulatorTransport(httpx.BaseTransport):
+    """In-process, sync: ``httpx.Client(transport=EmulatorTransport(emu), base_url="http://emulator")``."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        query = dict(request.url.params.multi_items())
+        status, headers, content = self.emulator.handle(
+            request.method, request.url.path, query, dict(request.headers), body
+        )
+        return httpx.Response(status, headers=headers, content=content, request=request)
