@@ -129,9 +129,9 @@ class _Limiter:
                 self._pause_until = max(self._pause_until, until)
                 # This thread sleeps its own pause before retrying; only a longer one is left to wait.
                 self._waited.until = until
-                if ticket.generation == self._generation:
+                if ticket.generation == self._generation and self.limit > 1:
                     self._generation += 1
-                    self.limit = max(1, self.limit // 2)
+                    self.limit //= 2
                     cut = True
             elif ok:
                 self._successes += 1
