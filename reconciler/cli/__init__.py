@@ -35,7 +35,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from reconciler.cli import emulator_cmd  # noqa: F401  (each module adds its command to ``cli``)
+    # each module adds its command to ``cli``
+    from reconciler.cli import emulator_cmd  # noqa: F401
+    from reconciler.cli import plan_cmd, apply_cmd, export_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,74 @@
+"""``omnidesk-channels plan``: show what apply would change; read-only (CHANNEL_READ is enough)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from reconciler.cli import EXIT_CHANGES, EXIT_OK, cli
+from reconciler.cli.common import Target, is_tty, open_client, resolve_target, target_options
+from reconciler.config import load_channels_file
+from reconciler.errors import UnsafePlanError
+from reconciler.plan import Plan, check_safety, check_secrets, make_plan
+from reconciler.planfile import save_plan
+from reconciler.render import render_json, render_markdown, render_text
+
+
+def plan_for_file(
+    path: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
+    prune: bool, rotate_secrets: bool,
+) -> tuple[Plan, Target]:
+    """Load the file, read the tenant through the list endpoint only, and compute the plan."""
+    channels_file = load_channels_file(path, tenant=tenant)
+    target = resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
+    with open_client(target, verbose=verbose) as client:
+        current = client.list_channels()
+    plan = make_plan(
+        channels_file.channels, current, prune=prune or channels_file.prune,
+        rotate_secrets=rotate_secrets, target=target.label,
+    )
+    return plan, target
+
+
+@cli.command("plan")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@target_options
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text for terminals, markdown for pull-request comments, json for machines.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), metavar="PLAN",
+              help="Save the plan (no secret values) for 'apply PLAN'.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
+@click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
+@click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
+                 fmt: str, out: str | None, detailed_exitcode: bool, prune: bool, rotate_secrets: bool) -> int:
+    """Show what 'apply' would change on the tenant. Changes nothing.
+
+    Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
+
+    \b
+    Example:
+      export OMNIDESK_URL=https://acme.omnidesk.com OMNIDESK_API_KEY=...
+      omnidesk-channels plan channels.yaml
+      omnidesk-channels plan channels.yaml --tenant production --format markdown --out plan.json
+      omnidesk-channels plan channels.yaml --emulator
+    """
+    plan, target = plan_for_file(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
+                         prune=prune, rotate_secrets=rotate_secrets)
+    if fmt == "json":
+        click.echo(render_json(plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_markdown(plan), nl=False)
+    else:
+        click.echo(render_text(plan, color=is_tty(sys.stdout)), nl=False)
+    try:
+        check_safety(plan)
+    except UnsafePlanError as exc:
+        click.echo(f"Warning: apply will refuse this plan: {exc}", err=True)
+    check_secrets(plan)
+    if out:
+        save_plan(plan, target.connection(), out)
+        click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
+    if detailed_exitcode and not plan.is_empty:
+        return EXIT_CHANGES
+    return EXIT_OK

@@ -1,0 +1,195 @@
+"""Plans as people and machines read them: text for terminals, Markdown for pull requests, JSON.
+
+Every renderer is a pure function of the plan; none prints ids or times that change run to run in
+Markdown (a pull-request comment updated in place must not churn). Secrets show as ``(sensitive)``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+from reconciler.model import FIELDS, MANAGED_FIELDS
+from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, SecretAction
+
+SENSITIVE = "(sensitive)"
+# GitHub refuses comments over 65,536 characters; leave room for a bot's header.
+MARKDOWN_LIMIT = 65_000
+
+_SYMBOL = {CREATE: "+", UPDATE: "~", DELETE: "-"}
+_COLOUR = {CREATE: "green", UPDATE: "yellow", DELETE: "red"}
+
+
+def show_value(value: Any) -> str:
+    """A field value as the file would spell it: strings quoted, booleans lower-case."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def describe_secret(secret: SecretAction) -> str:
+    source = f" from ${{env:{secret.env_var}}}" if secret.env_var else ""
+    if secret.action == SECRET_SEND:
+        return f"{SENSITIVE} will be sent{source}: {secret.reason}"
+    return f"{SENSITIVE} {secret.reason}"
+
+
+def headline(change: Change, *, with_id: bool = True) -> str:
+    ident = f" (id {change.channel_id})" if with_id and change.channel_id is not None else ""
+    if change.renamed_from:
+        return f"rename {change.renamed_from!r} -> {change.name!r}{ident}"
+    return f"{change.action} {change.name!r}{ident}"
+
+
+def field_lines(change: Change) -> list[tuple[str, str]]:
+    """(field, text) rows for one change: before -> after for updates, the values for creates."""
+    rows: list[tuple[str, str]] = []
+    if change.action == UPDATE:
+        rows = [(f.field, f"{show_value(f.before)} -> {show_value(f.after)}") for f in change.fields]
+    elif change.action == CREATE and change.after is not None:
+        rows = [
+            (name, show_value(change.after[name]))
+            for name in MANAGED_FIELDS
+            if name != "name" and change.after[name] != FIELDS[name].default
+        ]
+    if change.secret is not None:
+        rows.append(("custom_channel_secret", describe_secret(change.secret)))
+    return rows
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """The terminal view, Terraform-like; colour only when asked (the CLI asks on a TTY)."""
+    style: Callable[..., str] = click.style if color else (lambda text, **_: text)
+    lines: list[str] = []
+    if plan.is_empty:
+        lines.append("No changes. The tenant matches the channels file.")
+    else:
+        lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
+        for change in plan.changes:
+            lines.append("")
+            lines.append(style(f"{_SYMBOL[change.action]} {headline(change)}", fg=_COLOUR[change.action], bold=True))
+            rows = field_lines(change)
+            width = max((len(name) for name, _ in rows), default=0)
+            lines.extend(f"    {name.ljust(width)}  {text}" for name, text in rows)
+    if plan.unmanaged:
+        lines.append("")
+        lines.append(
+            f"Not managed here ({len(plan.unmanaged)}, left alone; list them in the file, "
+            "or set prune: true to delete them): " + ", ".join(repr(n) for n in plan.unmanaged)
+        )
+    if plan.missing_secrets:
+        lines.append("")
+        for var, names in plan.missing_secrets.items():
+            lines.append(style(f"Missing secret: ${{env:{var}}} is not set (needed by {', '.join(names)})", fg="red"))
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_details(change: Change) -> str:
+    rows = field_lines(change)
+    out = [f"<details><summary>{_SYMBOL[change.action]} {_md_escape(headline(change, with_id=False))}</summary>", ""]
+    if change.action == UPDATE:
+        out += ["| field | before | after |", "|---|---|---|"]
+        for f in change.fields:
+            out.append(f"| `{f.field}` | `{_md_escape(show_value(f.before))}` | `{_md_escape(show_value(f.after))}` |")
+        if change.secret is not None:
+            out.append(f"| `custom_channel_secret` | {SENSITIVE} | {_md_escape(describe_secret(change.secret))} |")
+    elif rows:
+        out += ["| field | value |", "|---|---|"]
+        out += [f"| `{name}` | {_md_escape(text)} |" for name, text in rows]
+    else:
+        out.append("The channel and its secret are deleted on the tenant.")
+    out += ["", "</details>"]
+    return "\n".join(out)
+
+
+def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: summary, a table of channels, details per channel; fits ``limit``."""
+    head = [f"**{plan.summary()}**", ""]
+    if plan.is_empty:
+        head = ["**No changes.** The tenant matches the channels file.", ""]
+    table: list[str] = []
+    if plan.changes:
+        table = ["| action | channel | fields |", "|---|---|---|"]
+        for change in plan.changes:
+            names = ", ".join(f"`{f.field}`" for f in change.fields)
+            if change.action == CREATE:
+                names = "new channel"
+            elif change.action == DELETE:
+                names = "**deleted**"
+            elif change.secret is not None and change.secret.action == SECRET_SEND:
+                names = ", ".join(filter(None, [names, "`custom_channel_secret`"]))
+            label = f"`{_md_escape(change.renamed_from)}` → `{_md_escape(change.name)}`" if change.renamed_from else f"`{_md_escape(change.name)}`"
+            table.append(f"| {_SYMBOL[change.action]} {change.action} | {label} | {names} |")
+        table.append("")
+    tail: list[str] = []
+    if plan.unmanaged:
+        tail += [
+            f"{len(plan.unmanaged)} custom channel(s) not managed here (left alone): "
+            + ", ".join(f"`{_md_escape(n)}`" for n in plan.unmanaged),
+            "",
+        ]
+    if plan.missing_secrets:
+        for var, names in plan.missing_secrets.items():
+            tail.append(f"⚠️ Missing secret: `${{env:{var}}}` is not set (needed by {', '.join(names)})")
+        tail.append("")
+
+    details = [_md_details(c) for c in plan.changes]
+    body = "\n".join(head + table) + "\n" + "\n\n".join(details) + ("\n\n" if details else "") + "\n".join(tail)
+    if len(body) <= limit:
+        return body.rstrip("\n") + "\n"
+    return _shortened(head, table, details, tail, limit)
+
+
+def _shortened(head: list[str], table: list[str], details: list[str], tail: list[str], limit: int) -> str:
+    """Drop detail sections, then table rows, from the end until the comment fits, and say so."""
+    def note(left_details: int, left_rows: int) -> str:
+        parts = []
+        if left_details:
+            parts.append(f"the details of {left_details} channel(s)")
+        if left_rows:
+            parts.append(f"{left_rows} row(s) of the table")
+        return (
+            f"> ✂️ This plan is too long for one comment: {' and '.join(parts)} were left out. "
+            "The full plan is in the saved plan file (`--format json` / `--out`)."
+        )
+
+    rows_head, rows = table[:2], table[2:-1]
+    kept_details = list(details)
+    kept_rows = list(rows)
+
+    def build() -> str:
+        shown_table = (rows_head + kept_rows + [""]) if table else []
+        text = "\n".join(head + shown_table)
+        text += "\n" + note(len(details) - len(kept_details), len(rows) - len(kept_rows)) + "\n\n"
+        text += "\n\n".join(kept_details) + ("\n\n" if kept_details else "") + "\n".join(tail)
+        return text.rstrip("\n") + "\n"
+
+    text = build()
+    while len(text) > limit and kept_details:
+        # drop as many as the excess needs at once: a 10,000-channel plan must not rebuild 10,000 times
+        excess = len(text) - limit
+        while kept_details and excess > 0:
+            excess -= len(kept_details.pop()) + 2
+        text = build()
+    while len(text) > limit and kept_rows:
+        excess = len(text) - limit
+        while kept_rows and excess > 0:
+            excess -= len(kept_rows.pop()) + 1
+        text = build()
+    return text
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_data(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Plan], str]] = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "json": render_json,
+}

@@ -1,0 +1,121 @@
+"""The planner as pure data: matching, safety checks, staleness, secrets (no I/O here)."""
+from __future__ import annotations
+
+import pytest
+
+from reconciler.errors import ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
+from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
+from reconciler.plan import (
+    CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan, check_fresh, check_safety, check_secrets, make_plan,
+)
+
+
+def remote(id: int, name: str, type: str = "custom", **fields) -> RemoteChannel:
+    return RemoteChannel(id=id, type=type, fields=normalize_fields({"name": name, **fields}))
+
+
+def want(name: str, secret: SecretRef | None = None, previous: tuple[str, ...] = (), **fields) -> DesiredChannel:
+    return DesiredChannel(fields=normalize_fields({"name": name, **fields}), secret=secret, previous_names=previous)
+
+
+def test_create_update_and_unmanaged_without_prune():
+    plan = make_plan(
+        [want("A", icon="note"), want("B")],
+        [remote(1, "Email", "email"), remote(10, "A"), remote(11, "C")],
+    )
+    assert [(c.action, c.name) for c in plan.changes] == [(UPDATE, "A"), (CREATE, "B")]
+    assert [(f.field, f.before, f.after) for f in plan.changes[0].fields] == [("icon", "chat", "note")]
+    assert plan.unmanaged == ("C",)
+    assert plan.summary() == "Plan: 1 to create, 1 to update, 0 to delete"
+
+
+def test_builtin_channels_are_never_touched_even_with_prune():
+    plan = make_plan([], [remote(1, "Email", "email"), remote(2, "Chat", "chat")], prune=True)
+    assert plan.is_empty
+
+
+def test_order_is_deletes_updates_creates_then_name():
+    plan = make_plan(
+        [want("z", icon="x"), want("b"), want("a")],
+        [remote(5, "z"), remote(6, "old2"), remote(7, "old1")],
+        prune=True,
+    )
+    assert [(c.action, c.name) for c in plan.changes] == [
+        (DELETE, "old1"), (DELETE, "old2"), (UPDATE, "z"), (CREATE, "a"), (CREATE, "b"),
+    ]
+
+
+def test_rename_is_an_update_of_the_name():
+    plan = make_plan([want("New", previous=("Old",))], [remote(3, "Old")])
+    (change,) = plan.changes
+    assert (change.action, change.channel_id, change.renamed_from) == (UPDATE, 3, "Old")
+    assert change.payload() == {"name": "New"}
+
+
+def test_rename_onto_an_existing_name_is_refused():
+    with pytest.raises(ConflictError, match="a rename onto an existing name"):
+        make_plan([want("New", previous=("Old",))], [remote(3, "Old"), remote(4, "New")])
+
+
+def test_duplicate_names_on_the_tenant_are_refused_with_their_ids():
+    with pytest.raises(ConflictError, match=r"2 custom channels named 'A' \(ids 3, 4\)"):
+        make_plan([want("A")], [remote(3, "A"), remote(4, "A")])
+
+
+def test_name_of_a_builtin_channel_is_refused():
+    with pytest.raises(ConflictError, match="built-in channel"):
+        make_plan([want("Email")], [remote(1, "Email", "email")])
+
+
+def test_secret_is_sent_on_create_and_kept_on_update_unless_rotating():
+    secret = SecretRef("s3cret", "SMS_SECRET")
+    create = make_plan([want("A", secret)], []).changes[0]
+    assert create.secret.action == SECRET_SEND and create.secret.digest.startswith("sha256:")
+    update = make_plan([want("A", secret, icon="x")], [remote(1, "A")]).changes[0]
+    assert update.secret.action == SECRET_KEEP and "secret" not in update.payload()
+    assert make_plan([want("A", secret)], [remote(1, "A")]).is_empty
+    rotate = make_plan([want("A", secret)], [remote(1, "A")], rotate_secrets=True).changes[0]
+    assert rotate.action == UPDATE and rotate.secret.action == SECRET_SEND and rotate.fields == ()
+
+
+def test_unset_secret_is_an_error_only_where_it_would_be_sent():
+    unset = SecretRef(None, "SMS_SECRET")
+    assert make_plan([want("A", unset, icon="x")], [remote(1, "A")]).missing_secrets == {}
+    plan = make_plan([want("A", unset), want("B", unset)], [])
+    assert plan.missing_secrets == {"SMS_SECRET": ("A", "B")}
+    with pytest.raises(SecretMissingError, match=r"\$\{env:SMS_SECRET\} needed by: A, B"):
+        check_secrets(plan)
+
+
+def test_plan_data_round_trips_and_holds_no_secret():
+    plan = make_plan([want("A", SecretRef("hunter2-value", "X"))], [remote(9, "B")], prune=True, target="t")
+    again = Plan.from_data(plan.to_data())
+    assert again == plan and again.digest() == plan.digest()
+    assert "hunter2-value" not in str(plan.to_data())
+
+
+@pytest.mark.parametrize(
+    ("custom", "deletes", "allow", "ok"),
+    [(10, 3, None, True), (10, 4, None, False), (10, 4, 4, True), (10, 4, 3, False), (9, 9, None, True)],
+)
+def test_delete_threshold(custom, deletes, allow, ok):
+    current = [remote(i, f"c{i}") for i in range(custom)]
+    plan = make_plan([want(f"c{i}") for i in range(deletes, custom)], current, prune=True)
+    assert len(plan.deletes) == deletes
+    if ok:
+        check_safety(plan, allow)
+    else:
+        with pytest.raises(UnsafePlanError, match=f"--allow-deletes {deletes}"):
+            check_safety(plan, allow)
+
+
+def test_fresh_check_names_the_channel_and_field_and_ignores_untouched_ones():
+    plan = make_plan([want("A", icon="note")], [remote(1, "A"), remote(2, "B")])
+    check_fresh(plan, [remote(1, "A"), remote(2, "B", icon="other"), remote(3, "C")])
+    with pytest.raises(StalePlanError, match=r"'A' \(id 1\) changed since the plan: custom_channel_endpoint was '', now 'x'"):
+        check_fresh(plan, [remote(1, "A", custom_channel_endpoint="x")])
+    with pytest.raises(StalePlanError, match="no longer exists"):
+        check_fresh(plan, [])
+    create = make_plan([want("N")], [])
+    with pytest.raises(StalePlanError, match="now exists"):
+        check_fresh(create, [remote(5, "N")])
