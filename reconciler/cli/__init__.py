@@ -38,6 +38,7 @@ def _register() -> None:
     # each module adds its command to ``cli``
     from reconciler.cli import emulator_cmd  # noqa: F401
     from reconciler.cli import plan_cmd, apply_cmd, export_cmd  # noqa: F401
+    from reconciler.cli import validate_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,59 @@
+"""The channels file's JSON Schema, and a validator that reads its regexes the way editors do.
+
+The schema lives in ``schemas/channels.schema.json`` in the repository; the wheel carries it as
+``reconciler/schemas/channels.schema.json`` (see pyproject's force-include).
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from reconciler.model import pattern_matches
+
+SCHEMA_FILE = "channels.schema.json"
+
+_CANDIDATES = (
+    Path(__file__).parent / "schemas" / SCHEMA_FILE,  # installed wheel
+    Path(__file__).parent.parent / "schemas" / SCHEMA_FILE,  # repository / editable install
+)
+
+
+def schema_path() -> Path:
+    """Where the schema file is, installed or in the repository."""
+    for candidate in _CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{SCHEMA_FILE} not found in: " + ", ".join(str(c) for c in _CANDIDATES))
+
+
+@lru_cache(maxsize=1)
+def _load_schema_text() -> str:
+    return schema_path().read_text(encoding="utf-8")
+
+
+def load_schema() -> dict[str, Any]:
+    """The channels file schema as a fresh dict (callers may change their copy)."""
+    return json.loads(_load_schema_text())
+
+
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    # jsonschema uses Python's re.search, whose ``$`` also matches before a final newline, so a
+    # value from a YAML ``|`` block would pass here and be refused by the API.
+    if validator.is_type(instance, "string") and not pattern_matches(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+EcmaDraft202012Validator = validators.extend(
+    Draft202012Validator, validators={"pattern": _ecma_pattern}
+)
+
+
+def validator() -> Draft202012Validator:
+    """A draft 2020-12 validator for the channels file whose ``pattern`` follows ECMA-262."""
+    return EcmaDraft202012Validator(load_schema())
