@@ -207,9 +207,9 @@ def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
         return loader, loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = "YAML syntax error: " + " ".join(
-            part for part in (exc.context, exc.problem) if part
-        )
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        if exc.context and exc.problem and exc.context_mark is not None:
+            message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
         if mark is None:
             raise _fatal(file, message) from None
         raise _fatal(file, message, mark.line + 1, mark.column + 1) from None
@@ -372,7 +372,7 @@ def _reads_as(node: yaml.Node | None, value: Any, *, secret: bool = False) -> st
     if isinstance(value, bool):
         return f"YAML reads {shown} as a boolean" + ("" if secret else f" ({str(value).lower()})")
     if isinstance(value, (int, float)):
-        return f"YAML reads {shown} as a number"
+        return f"YAML reads {shown} as a number" + ("" if secret else f" ({value!r})")
     if isinstance(value, (datetime.date, datetime.datetime)):
         return f"YAML reads {shown} as a date"
     if value is None:
@@ -459,6 +459,11 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
             return [parsed.problem(path + (instance,), f"the name {_show(instance)} {describe_mismatch(error.validator_value, instance)}", key=True)]
         if path and path[-1] == "url":
             return [parsed.problem(path, f"{_show(instance)} is not a URL: write it like https://acme.omnidesk.com")]
+        if path and path[-1] == "api_key_env":
+            return [parsed.problem(
+                path, f"{_show(instance)} is not an environment variable name: use letters, digits and _ "
+                "(like OMNIDESK_API_KEY)",
+            )]
         return [parsed.problem(path, _mismatch(instance, error.validator_value, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
@@ -521,8 +526,12 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
     return out
 
 
-def _known(tenants: Mapping[str, Tenant]) -> str:
-    return "known tenants: " + ", ".join(tenants) if tenants else "the file defines no tenants"
+def _known(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
+    if not tenants:
+        return "the file defines no tenants"
+    close = (difflib.get_close_matches(name, list(tenants), n=1) or [t for t in tenants if t.startswith(name)]) if name else []
+    guess = f"; did you mean '{close[0]}'?" if close else ""
+    return "known tenants: " + ", ".join(tenants) + guess
 
 
 def _tenant_reference_problems(parsed: _Parsed) -> list[Problem]:
@@ -532,7 +541,7 @@ def _tenant_reference_problems(parsed: _Parsed) -> list[Problem]:
         limited = raw.get("tenants") if isinstance(raw, dict) else None
         for j, name in enumerate(limited if isinstance(limited, list) else []):
             if isinstance(name, str) and name not in parsed.tenants:
-                hint = _known(parsed.tenants)
+                hint = _known(parsed.tenants, name)
                 if not parsed.tenants:
                     hint += ": add a `tenants:` section or remove this list"
                 problems.append(parsed.problem(("channels", i, "tenants", j), f"unknown tenant {name!r} ({hint})"))
@@ -629,7 +638,7 @@ def _resolve(
     """The file as one tenant (or none) sees it, and the problems only substitution reveals."""
     tenants = parsed.tenants
     if tenant is not None and tenant not in tenants:
-        return None, [Problem(parsed.file, None, None, "", f"unknown tenant {tenant!r} ({_known(tenants)})")]
+        return None, [Problem(parsed.file, None, None, "", f"unknown tenant {tenant!r} ({_known(tenants, tenant)})")]
     chosen = tenants.get(tenant) if tenant is not None else None
     problems: list[Problem] = []
     channels: list[DesiredChannel] = []
