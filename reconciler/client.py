@@ -474,17 +474,18 @@ class OmnideskClient:
             else:
                 what = "expected JSON but the answer is not valid JSON (truncated?)"
             raise ProtocolError(f"{what}: {self._excerpt(text, secrets)}", call=call, status=status)
+        expected = " or ".join(repr(t) for t in expect)
         if isinstance(body, dict) and body.get("status") == "error":
             message = self._redact(str(body.get("message", "")), secrets)
             raise ProtocolError(
-                f"the server answered {status} with an error envelope ({message!r}); "
-                f"expected a {' or '.join(expect)} envelope: {self._excerpt(text, secrets)}",
+                f"expected a {expected} envelope, got an error envelope ({message!r}) with status {status}: "
+                f"{self._excerpt(text, secrets)}",
                 call=call,
                 status=status,
             )
         if not isinstance(body, dict) or body.get("type") not in expect or not _envelope_complete(body):
             raise ProtocolError(
-                f"expected a {' or '.join(repr(t) for t in expect)} envelope, got: {self._excerpt(text, secrets)}",
+                f"expected a {expected} envelope, got: {self._excerpt(text, secrets)}",
                 call=call,
                 status=status,
             )

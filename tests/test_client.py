@@ -381,7 +381,7 @@ def test_required_permission_table() -> None:
          "expected JSON but the answer is HTML"),
         (httpx.Response(200, text='{"type": "item", "item": {"id": 1, "na'), "not valid JSON (truncated?)"),
         (httpx.Response(200, json={"type": "list", "items": []}), "expected a 'item' envelope"),
-        (httpx.Response(200, json={"status": "error", "message": "oops"}), "answered 200 with an error envelope"),
+        (httpx.Response(200, json={"status": "error", "message": "oops"}), "got an error envelope ('oops') with status 200"),
         (httpx.Response(200, json={"type": "item", "item": {"name": "no id"}}), "expected a channel"),
     ],
 )
