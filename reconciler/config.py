@@ -557,7 +557,7 @@ class _Substituted:
     value: str
     problems: list[str]
     unset_env: list[str]
-    templated: bool
+    templated: bool  # had ${...} or $${: check the result against the regex again
     unresolved: bool  # a ${var:...} was left as is (tenant-less view of ``validate``)
 
 
@@ -588,9 +588,10 @@ def _substitute(
         return out
 
     def replace(match: re.Match[str]) -> str:
+        # A literal ${ also counts: the schema let it through as a template, the regex never saw it.
+        out.templated = True
         if match.group(0) == "$${":
             return "${"
-        out.templated = True
         source, name = _TEMPLATE_BODY.fullmatch(match.group(1)).groups()  # type: ignore[union-attr]
         if source == "env":
             if name in environ:
