@@ -39,6 +39,9 @@ def _register() -> None:
     from reconciler.cli import emulator_cmd  # noqa: F401
     from reconciler.cli import plan_cmd, apply_cmd, export_cmd  # noqa: F401
     from reconciler.cli import validate_cmd  # noqa: F401
+    from reconciler.cli import tenants_cmd  # noqa: F401
+    from reconciler.cli import message_cmd  # noqa: F401
+    from reconciler.cli import completion_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,47 @@
+"""``omnidesk-channels tenants``: the tenants a channels file defines, for scripts and CI matrices."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from reconciler.cli import EXIT_OK, cli
+from reconciler.config import load_tenants
+from reconciler.errors import ReconcilerError
+
+# The key variable a tenant without api_key_env falls back to (as resolve_target does).
+DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
+
+
+@cli.command("tenants")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one name per line; json: a GitHub Actions matrix ({\"include\": [...]}).")
+def tenants_command(file: str, fmt: str) -> int:
+    """List the tenants FILE defines in its tenants: section. Makes no API call.
+
+    The text format prints the names, one per line, in file order. The json format prints a
+    matrix that GitHub Actions takes as it is, with each tenant's key variable so that every job
+    can pick its own key secret:
+
+    \b
+      {"include": [{"tenant": "staging", "api_key_env": "OMNIDESK_STAGING_KEY"}, ...]}
+
+    A file without tenants is an error: a fan-out over nothing is almost always a mistake.
+
+    \b
+    Example:
+      omnidesk-channels tenants channels.yaml
+      echo "matrix=$(omnidesk-channels tenants channels.yaml --format json)" >> "$GITHUB_OUTPUT"
+      # in the workflow: strategy: {matrix: ${{ fromJSON(needs.tenants.outputs.matrix) }}}
+    """
+    tenants = load_tenants(file)
+    if not tenants:
+        raise ReconcilerError(f"{file} defines no tenants: add a tenants: section, or use --url for one tenant")
+    if fmt == "json":
+        include = [{"tenant": name, "api_key_env": t.api_key_env or DEFAULT_KEY_ENV} for name, t in tenants.items()]
+        click.echo(json.dumps({"include": include}, separators=(",", ":")))
+    else:
+        for name in tenants:
+            click.echo(name)
+    return EXIT_OK
