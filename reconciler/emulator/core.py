@@ -33,7 +33,10 @@ from reconciler.model import (
 )
 
 ALL_PERMISSIONS = ("CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE")
-QUIRKS = ("no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields")
+QUIRKS = (
+    "no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields",
+    "duplicate-names",  # a server that does not enforce unique names: the planner must refuse to guess
+)
 GARBAGE_MODES = ("html", "truncated", "wrong-envelope", "error-200")
 
 API_PREFIX = "/api/v2/channel"
@@ -309,6 +312,8 @@ class Emulator:
         return channel
 
     def _check_name_free(self, name: str, own_id: int | None) -> None:
+        if "duplicate-names" in self.quirks:
+            return
         holder = self._store.names.get(name)
         if holder is not None and holder != own_id:
             raise _Refusal(400, f"name {name!r} is already used by channel {holder}", field="name")
@@ -392,7 +397,7 @@ class Emulator:
                     self._check_name_free(fields["name"], None)
                 except _Refusal as refusal:
                     raise ValueError(f"item {index}: {refusal.message}") from None
-                if fields["name"] in taken:
+                if fields["name"] in taken and "duplicate-names" not in self.quirks:
                     raise ValueError(f"item {index}: name {fields['name']!r} appears twice")
                 taken.add(fields["name"])
                 cleaned.append(fields)
