@@ -30,7 +30,6 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -79,11 +78,6 @@ class _Uncertain(Exception):
         self.delay = delay
 
 
-@dataclass
-class _Ticket:
-    generation: int
-
-
 class _Limiter:
     """At most ``limit`` requests in flight; a 429 halves the limit and pauses every thread.
 
@@ -103,7 +97,8 @@ class _Limiter:
         self._pause_until = 0.0
         self._waited = threading.local()
 
-    def acquire(self) -> _Ticket:
+    def acquire(self) -> int:
+        """Wait for a slot (and out any pause not yet waited); returns the cut generation."""
         while True:
             with self._cond:
                 waited = getattr(self._waited, "until", 0.0)
@@ -112,13 +107,13 @@ class _Limiter:
                 pause_until = self._pause_until
                 if pause_until <= waited:
                     self._in_flight += 1
-                    return _Ticket(self._generation)
+                    return self._generation
                 remaining = pause_until - self._clock()
             self._waited.until = pause_until
             if remaining > 0:
                 self._sleep(remaining)
 
-    def release(self, ticket: _Ticket, *, ok: bool, throttled: bool = False, pause: float = 0.0) -> bool:
+    def release(self, generation: int, *, ok: bool, throttled: bool = False, pause: float = 0.0) -> bool:
         """Give the slot back; returns True when this 429 cut the concurrency."""
         with self._cond:
             self._in_flight -= 1
@@ -129,7 +124,7 @@ class _Limiter:
                 self._pause_until = max(self._pause_until, until)
                 # This thread sleeps its own pause before retrying; only a longer one is left to wait.
                 self._waited.until = until
-                if ticket.generation == self._generation and self.limit > 1:
+                if generation == self._generation and self.limit > 1:
                     self._generation += 1
                     self.limit //= 2
                     cut = True
@@ -145,7 +140,12 @@ class _Limiter:
 
 
 class OmnideskClient:
-    """The Omnidesk Channel API, one method per call; safe to use from many threads at once."""
+    """The Omnidesk Channel API, one method per call; safe to use from many threads at once.
+
+    ``stats`` counts requests sent per kind (``list_page``, ``get``, ``create``, ``update``,
+    ``delete``, ``message``), answers (``status:429``, ...), transport failures (``error:timeout``,
+    ``error:ConnectError``, ...), ``retry`` and ``concurrency_cut``.
+    """
 
     def __init__(
         self,
@@ -398,12 +398,12 @@ class OmnideskClient:
         uncertain_before = False
         for attempt in range(1, self.max_retries + 2):
             self._count(kind)
-            ticket = self._limiter.acquire()
+            generation = self._limiter.acquire()
             started = time.monotonic()
             try:
                 response = self._http.request(method, path, files=files)
             except UNCERTAIN_EXCEPTIONS as e:
-                self._limiter.release(ticket, ok=False)
+                self._limiter.release(generation, ok=False)
                 cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
                 self._log_exchange(call, cause, started)
                 self._count(f"error:{cause}")
@@ -414,13 +414,13 @@ class OmnideskClient:
                     raise _Uncertain(failure, cause, delay) from e
                 uncertain_before = True
             except httpx.HTTPError as e:
-                self._limiter.release(ticket, ok=False)
+                self._limiter.release(generation, ok=False)
                 raise ApiError(f"the request could not be sent: {self._redact(_describe(e), secrets)}", call=call) from e
             else:
                 status = response.status_code
                 retry_after = _retry_after(response) if status == 429 else None
                 delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
-                if self._limiter.release(ticket, ok=status < 500, throttled=status == 429, pause=delay):
+                if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
                     self._count("concurrency_cut")
                     self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
                 self._log_exchange(call, str(status), started)

@@ -266,3 +266,16 @@ def test_no_key_or_secret_in_any_message_or_log(make_emulator: Callable[..., Any
     assert any("-> 200" in line for line in logged)
     for text in messages + logged:
         assert key not in text and secret not in text
+
+
+def test_create_timing_out_is_looked_up_until_it_lands(make_emulator: Callable[..., Any]) -> None:
+    def slow_creates(method: str, path: str, query: dict[str, str]) -> None:
+        if method == "POST":
+            time.sleep(0.25)  # longer than the client's timeout: every create answer is lost
+
+    running = make_emulator(before_request=slow_creates)
+    with connect(running, timeout=0.1, max_retries=10) as client:
+        created = client.create_channel({"name": "Slow"})
+    time.sleep(0.3)  # let every create still in the server finish
+    assert [c["id"] for c in customs(running.emu)] == [created.id]
+    assert client.stats["error:timeout"] >= 1
