@@ -300,3 +300,47 @@ def test_embedded_emulator_is_only_used_when_asked(tmp_path, monkeypatch):
     assert again.exit_code == 0 and "No changes" in again.stdout
     both = run_cli(["plan", path, "--emulator", "--url", "http://x"], env)
     assert both.exit_code == 1 and "leave out --url and --tenant" in both.stderr
+
+
+def _run_on_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout, typing ``answer`` at the prompt."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")} | env
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdin=follower, stdout=follower,
+                            stderr=follower, env=full_env, close_fds=True)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        try:
+            seen += os.read(leader, 4096)
+        except OSError:
+            break
+    os.write(leader, answer)
+    while proc.poll() is None or time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(leader)
+    return proc.returncode, seen.decode(errors="replace")
+
+
+def test_apply_on_a_terminal_asks_first(tmp_path, emulator, env):
+    path = write(tmp_path, BASE)
+    code, screen = _run_on_terminal(["apply", path], env, b"n\n")
+    assert code != 0 and "Apply these changes to" in screen
+    assert writes(emulator.emu) == 0
+    code, screen = _run_on_terminal(["apply", path], env, b"y\n")
+    assert code == 0, screen
+    assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM"}
