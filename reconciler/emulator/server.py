@@ -65,7 +65,10 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
     def start(self) -> "serve_in_thread":
         """Bind (port 0: a free port), start serving, return once connections are accepted."""
         # Binding here, not in uvicorn, gives the real port of ``port=0`` before the thread runs.
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
+        # listening socket says TCP, and without it keep-alive answers stall ~40 ms (Nagle).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]

@@ -158,6 +158,8 @@ class Store:
     def _journal_write(self, records: list[dict[str, Any]]) -> None:
         if self.path is None:
             return
+        if self._journal is None:
+            raise RuntimeError(f"the emulator state {self.path} is closed")
         lines = []
         for record in records:
             self.seq += 1
