@@ -70,17 +70,17 @@ def resolve_target(
 ) -> Target:
     """Pick url and key from the options, the tenant and the environment; fail loudly if unsure."""
     env = os.environ if environ is None else environ
-    if emulator_state is not None:
-        if url or tenant:
-            raise click.UsageError("--emulator runs against the local emulator: leave out --url and --tenant.")
-        return Target(None, EMULATOR_KEY, f"emulator ({emulator_state})", emulator_state=emulator_state)
-
     chosen: Tenant | None = None
     if tenant is not None:
         if tenant not in tenants:
             known = ", ".join(sorted(tenants)) or "none: the file has no tenants: section"
             raise ReconcilerError(f"unknown tenant {tenant!r} (known tenants: {known})")
         chosen = tenants[tenant]
+    if emulator_state is not None:
+        # --tenant still picks the file's vars and channels; only url and key are the emulator's
+        if url:
+            raise click.UsageError("--emulator runs against the local emulator: leave out --url.")
+        return Target(None, EMULATOR_KEY, f"emulator ({emulator_state})", emulator_state=emulator_state)
 
     url = url or (chosen.url if chosen else None) or env.get("OMNIDESK_URL")
     if not url:
