@@ -51,7 +51,6 @@ PathT = tuple[Union[str, int], ...]
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_STR_TAG = "tag:yaml.org,2002:str"
 
 # Fields that may hold templates and are checked against their regex after substitution.
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
@@ -233,7 +232,8 @@ def _check_size(file: str, root: yaml.Node) -> None:
             return sizes[key]
         if key in active:
             mark = node.start_mark
-            raise _fatal(file, "an alias refers to itself (a recursive anchor)", mark.line + 1, mark.column + 1)
+            message = "an alias refers to itself (a recursive anchor)"
+            raise _fatal(file, message, mark.line + 1, mark.column + 1)
         active.add(key)
         total = 1
         if isinstance(node, yaml.SequenceNode):
@@ -293,7 +293,8 @@ class _Converter:
 
     def _report(self, node: yaml.Node, path: PathT, message: str, *, bad_value: bool = True) -> None:
         mark = node.start_mark
-        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, format_path(path), message))
+        line, column = mark.line + 1, mark.column + 1
+        self.problems.append(Problem(self.file, line, column, format_path(path), message))
         if bad_value:
             self.bad.add(path)
 
@@ -322,7 +323,8 @@ class _Converter:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 # YAML merge keys (<<: *defaults): explicit keys win, earlier merges win.
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                many = isinstance(value_node, yaml.SequenceNode)
+                sources = value_node.value if many else [value_node]
                 for source in sources:
                     if not isinstance(source, yaml.MappingNode):
                         self._report(source, path, "`<<` merges only mappings")
@@ -350,18 +352,18 @@ class _Converter:
 
     def _key(self, node: yaml.Node, path: PathT) -> str | None:
         if not isinstance(node, yaml.ScalarNode):
-            self._report(node, path, "a key must be a plain name, not a list or mapping", bad_value=False)
+            message = "a key must be a plain name, not a list or mapping"
+            self._report(node, path, message, bad_value=False)
             return None
         try:
             key = self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            self._report(node, path, f"YAML cannot read this key ({exc.problem}): quote it", bad_value=False)
+            message = f"YAML cannot read this key ({exc.problem}): quote it"
+            self._report(node, path, message, bad_value=False)
             return None
         if not isinstance(key, str):
-            self._report(
-                node, path, f"a key must be a string, but {_reads_as(node, key)}: quote it: '{node.value}'",
-                bad_value=False,
-            )
+            message = f"a key must be a string, but {_reads_as(node, key)}: quote it: '{node.value}'"
+            self._report(node, path, message, bad_value=False)
             return None
         return key
 
@@ -437,14 +439,15 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
         ]
     if kind == "required":
         missing = [p for p in error.validator_value if p not in instance]
-        return [
-            parsed.problem(path, f"missing `{p}`" + (f": {_REQUIRED_HINTS[p]}" if p in _REQUIRED_HINTS else ""))
-            for p in missing
-        ]
+        hints = {p: f": {_REQUIRED_HINTS[p]}" if p in _REQUIRED_HINTS else "" for p in missing}
+        return [parsed.problem(path, f"missing `{p}`{hint}") for p, hint in hints.items()]
     if kind == "const":
+        want = error.validator_value
         if isinstance(instance, str):
-            return [parsed.problem(path, f"must be the number {error.validator_value}, not the string {_show(instance)}: remove the quotes")]
-        return [parsed.problem(path, f"must be {error.validator_value} (the only format version), not {instance!r}")]
+            message = f"must be the number {want}, not the string {_show(instance)}: remove the quotes"
+        else:
+            message = f"must be {want} (the only format version), not {instance!r}"
+        return [parsed.problem(path, message)]
     if kind == "type" or (kind == "anyOf" and not isinstance(instance, str)):
         expected = "string" if kind == "anyOf" else error.validator_value
         return [parsed.problem(path, _type_message(expected, instance, node, _is_secret(path)))]
@@ -452,24 +455,25 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
         malformed = _malformed_template(instance, secret=False)
         if malformed:
             return [parsed.problem(path, malformed)]
-        pattern = next(s["pattern"] for s in error.schema["anyOf"] if "pattern" in s and "$ref" not in s)
+        pattern = next(s["pattern"] for s in error.schema["anyOf"] if "pattern" in s)
         return [parsed.problem(path, _mismatch(instance, pattern, path))]
     if kind == "pattern":
+        shown = _show(instance)
         if "propertyNames" in error.relative_schema_path:
-            return [parsed.problem(path + (instance,), f"the name {_show(instance)} {describe_mismatch(error.validator_value, instance)}", key=True)]
+            why = describe_mismatch(error.validator_value, instance)
+            return [parsed.problem(path + (instance,), f"the name {shown} {why}", key=True)]
         if path and path[-1] == "url":
-            return [parsed.problem(path, f"{_show(instance)} is not a URL: write it like https://acme.omnidesk.com")]
+            return [parsed.problem(path, f"{shown} is not a URL: write it like https://acme.omnidesk.com")]
         if path and path[-1] == "api_key_env":
-            return [parsed.problem(
-                path, f"{_show(instance)} is not an environment variable name: use letters, digits and _ "
-                "(like OMNIDESK_API_KEY)",
-            )]
+            message = f"{shown} is not an environment variable name: use letters, digits and _"
+            return [parsed.problem(path, message + " (like OMNIDESK_API_KEY)")]
         return [parsed.problem(path, _mismatch(instance, error.validator_value, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
         return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]
     if kind == "minItems":
-        return [parsed.problem(path, "lists no tenants: leave `tenants:` out to keep the channel in every tenant")]
+        message = "lists no tenants: leave `tenants:` out to keep the channel in every tenant"
+        return [parsed.problem(path, message)]
     return [parsed.problem(path, error.message)]
 
 
@@ -501,7 +505,10 @@ def _mismatch(value: str, pattern: str, path: PathT, *, note: str = "") -> str:
         return describe_mismatch(pattern, value)
     message = f"{_show(value)}{note} {describe_mismatch(pattern, value)}"
     if value.endswith("\n"):
-        message += "; the value ends with a line break (a `|` or `>` block adds one): use `>-` or a plain string"
+        message += (
+            "; the value ends with a line break (a `|` or `>` block adds one): "
+            "use `>-` or a plain string"
+        )
     return message
 
 
@@ -516,12 +523,12 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
     out: dict[str, Tenant] = {}
     for name, body in section.items():
         body = body if isinstance(body, dict) else {}
-        raw_vars = body.get("vars")
+        raw_vars = body.get("vars") if isinstance(body.get("vars"), dict) else {}
         out[name] = Tenant(
             name=name,
             url=body.get("url") if isinstance(body.get("url"), str) else None,
             api_key_env=body.get("api_key_env") if isinstance(body.get("api_key_env"), str) else None,
-            vars={k: v for k, v in raw_vars.items() if isinstance(v, str)} if isinstance(raw_vars, dict) else {},
+            vars={k: v for k, v in raw_vars.items() if isinstance(v, str)},
         )
     return out
 
@@ -529,7 +536,10 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
 def _known(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
     if not tenants:
         return "the file defines no tenants"
-    close = (difflib.get_close_matches(name, list(tenants), n=1) or [t for t in tenants if t.startswith(name)]) if name else []
+    close = []
+    if name:
+        close = difflib.get_close_matches(name, list(tenants), n=1)
+        close = close or [t for t in tenants if t.startswith(name)]
     guess = f"; did you mean '{close[0]}'?" if close else ""
     return "known tenants: " + ", ".join(tenants) + guess
 
@@ -544,7 +554,8 @@ def _tenant_reference_problems(parsed: _Parsed) -> list[Problem]:
                 hint = _known(parsed.tenants, name)
                 if not parsed.tenants:
                     hint += ": add a `tenants:` section or remove this list"
-                problems.append(parsed.problem(("channels", i, "tenants", j), f"unknown tenant {name!r} ({hint})"))
+                path = ("channels", i, "tenants", j)
+                problems.append(parsed.problem(path, f"unknown tenant {name!r} ({hint})"))
     return problems
 
 
@@ -639,7 +650,8 @@ def _resolve(
     """The file as one tenant (or none) sees it, and the problems only substitution reveals."""
     tenants = parsed.tenants
     if tenant is not None and tenant not in tenants:
-        return None, [Problem(parsed.file, None, None, "", f"unknown tenant {tenant!r} ({_known(tenants, tenant)})")]
+        message = f"unknown tenant {tenant!r} ({_known(tenants, tenant)})"
+        return None, [Problem(parsed.file, None, None, "", message)]
     chosen = tenants.get(tenant) if tenant is not None else None
     problems: list[Problem] = []
     channels: list[DesiredChannel] = []
@@ -663,15 +675,15 @@ def _resolve(
             if result.problems or result.unresolved or path in parsed.bad:
                 return False
             if result.unset_env:
-                problems.extend(
-                    parsed.problem(path, f"environment variable {var} is not set (used as ${{env:{var}}})")
-                    for var in dict.fromkeys(result.unset_env)
-                )
+                for var in dict.fromkeys(result.unset_env):
+                    message = f"environment variable {var} is not set (used as ${{env:{var}}})"
+                    problems.append(parsed.problem(path, message))
                 return False
             value = result.value
-            if result.templated and not (empty_ok and value == "") and not pattern_matches(pattern, value):
-                problems.append(parsed.problem(path, _mismatch(value, pattern, path, note=" (after substitution)")))
-                return False
+            if not result.templated or (empty_ok and value == "") or pattern_matches(pattern, value):
+                return True
+            problems.append(parsed.problem(path, _mismatch(value, pattern, path, note=" (after substitution)")))
+            return False
             return True
 
         values: dict[str, Any] = {}
@@ -680,7 +692,8 @@ def _resolve(
             if isinstance(text, str):
                 result = sub(base + (name,), text)
                 spec = FIELDS[name]
-                if check(base + (name,), result, spec.pattern or "", name in _EMPTY_ALLOWED) and name == "name":
+                usable = check(base + (name,), result, spec.pattern or "", name in _EMPTY_ALLOWED)
+                if usable and name == "name":
                     _claim(parsed, claims, problems, result.value, i, "name", base + (name,))
                 values[name] = result.value
         for name in ("include_signature", "custom_channel_available_in_quick_ticket"):
@@ -742,9 +755,15 @@ def _claim(
     other, other_kind = claims[name]
     other_line, _ = parsed.at(("channels", other))
     if other == index:
-        message = f"{name!r} is both the name and a previous name of this channel: remove it from previous_names"
+        message = (
+            f"{name!r} is both the name and a previous name of this channel: "
+            "remove it from previous_names"
+        )
     elif kind == other_kind == "name":
-        message = f"duplicate channel name {name!r}: channels[{other}] (line {other_line}) has it too; names must be unique"
+        message = (
+            f"duplicate channel name {name!r}: channels[{other}] (line {other_line}) has it too; "
+            "names must be unique"
+        )
     else:
         message = (
             f"{name!r} is claimed twice: it is the {other_kind} of channels[{other}] (line {other_line}) "
