@@ -41,6 +41,7 @@ def _register() -> None:
     from reconciler.cli import validate_cmd  # noqa: F401
     from reconciler.cli import tenants_cmd  # noqa: F401
     from reconciler.cli import message_cmd  # noqa: F401
+    from reconciler.cli import clone_cmd  # noqa: F401
     from reconciler.cli import completion_cmd  # noqa: F401
 
 
