@@ -585,3 +585,13 @@ def test_cli_prints_the_demo_key_and_refuses_unknown_permissions() -> None:
         capture_output=True, text=True, timeout=30,
     )
     assert bad.returncode == 1 and "unknown permission CHANNEL_WRITE" in bad.stderr
+
+
+def test_cli_help_and_an_unusable_state_file(tmp_path: Path) -> None:
+    from tests.clihelp import run_cli
+
+    shown = run_cli(["emulator", "--help"])
+    assert shown.exit_code == 0 and "Example:\n    omnidesk-channels emulator --port 8080" in shown.stdout
+    missing_dir = tmp_path / "no" / "such" / "dir.json"
+    bad = run_cli(["emulator", "--port", "0", "--state", str(missing_dir)])
+    assert bad.exit_code == 1 and bad.stderr == f"Error: cannot use the state file {missing_dir}: No such file or directory\n"

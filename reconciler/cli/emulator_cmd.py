@@ -85,6 +85,8 @@ def emulator(
         )
     except StateFileError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot use the state file {state_path}: {exc.strerror}") from exc
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -85,7 +85,12 @@ def _json(status: int, obj: Any, headers: Mapping[str, str] | None = None) -> Re
 
 
 class Emulator:
-    """One tenant's state + fault knobs; thread-safe (a lock around state)."""
+    """One tenant's state + fault knobs; thread-safe (a lock around state).
+
+    ``stats`` counts every request that named a known call by kind ("list", "get", "create",
+    "update", "delete", "message"; faulted and refused ones included, since the client did send
+    them) and every answer as "status:<code>".
+    """
 
     def __init__(
         self,
