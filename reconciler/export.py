@@ -36,8 +36,12 @@ class Export:
 
 
 def secret_env_name(channel_name: str) -> str:
-    """``WhatsApp bridge`` -> ``WHATSAPP_BRIDGE_SECRET``: a stable, valid environment variable name."""
-    stem = re.sub(r"[^A-Za-z0-9]+", "_", channel_name).strip("_").upper() or "CHANNEL"
+    """``WhatsApp bridge`` -> ``WHATSAPP_BRIDGE_SECRET``: a stable, valid environment variable name.
+
+    A templated name reads its vars by name: ``${var:brand} SMS`` -> ``BRAND_SMS_SECRET``.
+    """
+    plain = re.sub(r"\$\{var:([A-Za-z0-9_]+)\}", r"\1", channel_name)
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", plain).strip("_").upper() or "CHANNEL"
     if stem[0].isdigit():
         stem = "CHANNEL_" + stem
     return f"{stem}_SECRET"
