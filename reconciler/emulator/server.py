@@ -5,6 +5,7 @@ import asyncio
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -12,6 +13,12 @@ import httpx
 import uvicorn
 
 from reconciler.emulator.core import Emulator
+
+# Requests the served emulator handles at once. asyncio's default executor has min(32, cores + 4)
+# threads, 6 on a 2-core machine: with latency on, a client running 8 requests would queue behind
+# the emulator instead of seeing the latency it asked for (measured: 1,000 creates at 50 ms took
+# 8.8 s instead of ~6.5 s).
+HANDLER_THREADS = 64
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
 
@@ -81,9 +88,7 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)  # outside the main thread uvicorn installs no signal handlers
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name=f"emulator {self.url}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, args=(sock,), name=f"emulator {self.url}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -92,6 +97,18 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
                 raise RuntimeError(f"the emulator server did not start on {self.url}")
             time.sleep(0.005)
         return self
+
+    def _run(self, sock: socket.socket) -> None:
+        assert self._server is not None
+        server = self._server
+
+        async def serve() -> None:
+            # ``handle()`` runs in the loop's default executor; asyncio.run shuts it down on exit.
+            executor = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="emulator-handle")
+            asyncio.get_running_loop().set_default_executor(executor)
+            await server.serve(sockets=[sock])
+
+        asyncio.run(serve())
 
     def stop(self) -> None:
         """Stop uvicorn and join its thread (bounded: the thread is a daemon anyway)."""
