@@ -6,16 +6,19 @@ Markdown (a pull-request comment updated in place must not churn). Secrets show 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
-from reconciler.model import FIELDS, MANAGED_FIELDS
+from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD
 from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, SecretAction
 
 SENSITIVE = "(sensitive)"
 # GitHub refuses comments over 65,536 characters; leave room for a bot's header.
 MARKDOWN_LIMIT = 65_000
+
+# Lists of names in a comment are cut here, so that no list alone can outgrow the comment.
+MARKDOWN_NAMES = 50
 
 _SYMBOL = {CREATE: "+", UPDATE: "~", DELETE: "-"}
 _COLOUR = {CREATE: "green", UPDATE: "yellow", DELETE: "red"}
@@ -100,18 +103,28 @@ def _md_details(change: Change) -> str:
             out.append(f"| `custom_channel_secret` | {SENSITIVE} | {_md_escape(describe_secret(change.secret))} |")
     elif rows:
         out += ["| field | value |", "|---|---|"]
-        out += [f"| `{name}` | {_md_escape(text)} |" for name, text in rows]
+        out += [
+            f"| `{name}` | {_md_escape(text)} |" if name == SECRET_FIELD else f"| `{name}` | `{_md_escape(text)}` |"
+            for name, text in rows
+        ]
     else:
         out.append("The channel and its secret are deleted on the tenant.")
     out += ["", "</details>"]
     return "\n".join(out)
 
 
+def _md_names(names: Sequence[str]) -> str:
+    shown = ", ".join(f"`{_md_escape(n)}`" for n in names[:MARKDOWN_NAMES])
+    more = len(names) - MARKDOWN_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
 def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment: summary, a table of channels, details per channel; fits ``limit``."""
-    head = [f"**{plan.summary()}**", ""]
+    on = f" on `{_md_escape(plan.target)}`" if plan.target else ""
+    head = [f"**{plan.summary()}**{on}", ""]
     if plan.is_empty:
-        head = ["**No changes.** The tenant matches the channels file.", ""]
+        head = [f"**No changes**{on}: the tenant matches the channels file.", ""]
     table: list[str] = []
     if plan.changes:
         table = ["| action | channel | fields |", "|---|---|---|"]
@@ -130,12 +143,12 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     if plan.unmanaged:
         tail += [
             f"{len(plan.unmanaged)} custom channel(s) not managed here (left alone): "
-            + ", ".join(f"`{_md_escape(n)}`" for n in plan.unmanaged),
+            + _md_names(plan.unmanaged),
             "",
         ]
     if plan.missing_secrets:
         for var, names in plan.missing_secrets.items():
-            tail.append(f"⚠️ Missing secret: `${{env:{var}}}` is not set (needed by {', '.join(names)})")
+            tail.append(f"⚠️ Missing secret: `${{env:{var}}}` is not set (needed by {_md_names(names)})")
         tail.append("")
 
     details = [_md_details(c) for c in plan.changes]
