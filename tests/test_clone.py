@@ -52,9 +52,10 @@ def test_into_an_empty_tenant_dry_run_first_then_yes(tenants: TwoTenants) -> Non
         "WhatsApp bridge": "wa-prod", "SMS gateway": "sms-prod", "Instagram DM": "ig-prod"}
     assert writes(tenants.staging.emu) == 0, "the source is only read"
 
-    again = clone(tenants, "--yes")
+    again = clone(tenants)
     assert again.exit_code == 0, again.output
     assert again.stdout.startswith("No changes."), again.stdout
+    assert "Dry run" not in again.stderr, "nothing to do is said once"
 
 
 def test_missing_secrets_are_all_listed_before_any_write(tenants: TwoTenants) -> None:

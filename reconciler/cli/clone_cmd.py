@@ -86,7 +86,7 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
             save_plan(plan, target.connection(), out)
             click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
         if not yes:
-            if not out:
+            if not out and not plan.is_empty:
                 click.echo(f"Dry run: nothing was changed on {target.label}. "
                            "Pass --yes to apply this plan, or --out PLAN to save it.", err=True)
             return EXIT_OK
