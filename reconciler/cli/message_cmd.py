@@ -54,6 +54,8 @@ def send_command(file: str | None, url: str | None, tenant: str | None, emulator
           --channel "SMS gateway" --message "Smoke test after deploy" --from +31600000000
       omnidesk-channels message send --emulator --channel "SMS gateway" --message hi --ticket 51
     """
+    if tenant and not file:
+        raise click.UsageError("--tenant needs --file FILE, the channels file that defines the tenant.")
     tenants = load_tenants(file) if file else {}
     target = resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants)
     with open_client(target, verbose=verbose) as client:
