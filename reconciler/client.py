@@ -193,9 +193,12 @@ class OmnideskClient:
         read, the list is read again from the start (``LIST_ATTEMPTS`` times): planning against a
         partial list could create duplicates, so a list that never reads consistently is an error.
         """
+        return self._read_list(growth_ok=False)
+
+    def _read_list(self, *, growth_ok: bool) -> list[RemoteChannel]:
         problem = ""
         for _ in range(LIST_ATTEMPTS):
-            channels, problem = self._read_list_once()
+            channels, problem = self._read_list_once(growth_ok=growth_ok)
             if not problem:
                 return channels
             self.log.warning("re-reading the channel list: %s", problem)
@@ -329,8 +332,14 @@ class OmnideskClient:
 
     # -- paging ----------------------------------------------------------------------------------
 
-    def _read_list_once(self) -> tuple[list[RemoteChannel], str]:
-        """One pass over all pages: the channels, and what went wrong ("" if the pass is consistent)."""
+    def _read_list_once(self, *, growth_ok: bool = False) -> tuple[list[RemoteChannel], str]:
+        """One pass over all pages: the channels, and what went wrong ("" if the pass is consistent).
+
+        With ``growth_ok``, a total that only grew between pages still counts as consistent: a
+        channel added while the pages are read can shift others to a later page (read twice,
+        deduplicated by id) but never to an earlier one, so no channel that existed before the pass
+        is missed. Only a total that shrank (a delete) can hide one.
+        """
         seen: dict[int, RemoteChannel] = {}
         total: int | None = None
         start = 0
@@ -340,14 +349,15 @@ class OmnideskClient:
             page_total = body["itemTotal"]
             if total is None:
                 total = page_total
-            elif page_total != total:
+            elif page_total < total or (page_total != total and not growth_ok):
                 return [], f"itemTotal moved from {total} to {page_total} between pages"
+            total = page_total
             items = body["items"]
             before = len(seen)
             for item in items:
                 channel = self._parse_channel(item, f"GET {path}")
                 seen[channel.id] = channel
-            if len(seen) >= total:
+            if len(seen) >= total or (growth_ok and not items and start >= total):
                 return list(seen.values()), ""
             if not items or len(seen) == before:
                 # An empty page, or one with nothing new (a server ignoring itemStart), short of
@@ -358,9 +368,14 @@ class OmnideskClient:
 
     def _find_custom(self, name: str, error: ApiError | None) -> RemoteChannel | None:
         """The custom channel named ``name``, read from the list. If the list cannot be read while
-        recovering from ``error``, that original error is raised (it names the call that failed)."""
+        recovering from ``error``, that original error is raised (it names the call that failed).
+
+        Other creates of the same apply keep landing while the list is read, so a list that only
+        grew is accepted here (see ``_read_list_once``); a strict read failed about one lookup in
+        fifty at parallelism 8 with lost answers, failing creates that had in fact succeeded.
+        """
         try:
-            channels = self.list_channels()
+            channels = self._read_list(growth_ok=True)
         except ApiError as list_error:
             if error is None:
                 raise
