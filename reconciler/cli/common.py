@@ -132,7 +132,11 @@ def open_client(target: Target, *, verbose: bool = False, parallelism: int = 8) 
 
 def _log_http_to_stderr() -> None:
     logger = logging.getLogger("reconciler.http")
-    if not any(getattr(h, "_omnidesk", False) for h in logger.handlers):
+    mine = [h for h in logger.handlers if getattr(h, "_omnidesk", False)]
+    if mine:
+        # A later run in the same process (tests, embedding) may have another stderr by now.
+        mine[0].setStream(sys.stderr)  # type: ignore[attr-defined]
+    else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("http: %(message)s"))
         handler._omnidesk = True  # type: ignore[attr-defined]
