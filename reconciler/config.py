@@ -684,7 +684,6 @@ def _resolve(
                 return True
             problems.append(parsed.problem(path, _mismatch(value, pattern, path, note=" (after substitution)")))
             return False
-            return True
 
         values: dict[str, Any] = {}
         for name in _TEMPLATED_FIELDS:
@@ -718,8 +717,10 @@ def _resolve(
             secret = SecretRef(None if result.unset_env else result.value, env_var)
 
         line, _ = parsed.at(base)
+        limited = raw.get("tenants")
         channels.append(DesiredChannel(
             fields=normalize_fields(values), secret=secret, previous_names=tuple(previous), line=line,
+            tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
         ))
     loaded = ChannelsFile(
         path=parsed.file,

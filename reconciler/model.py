@@ -179,6 +179,7 @@ class DesiredChannel:
     secret: SecretRef | None = None  # None: the file does not mention the secret
     previous_names: tuple[str, ...] = ()
     line: int | None = None  # where the channel starts in the file, for messages
+    tenants: tuple[str, ...] | None = None  # the file's `tenants:` list: None means every tenant
 
     @property
     def name(self) -> str:

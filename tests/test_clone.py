@@ -181,3 +181,18 @@ def test_help_has_an_example(tenants: TwoTenants) -> None:
     result = tenants.run("clone", "--help")
     assert result.exit_code == 0
     assert "Example:\n    export OMNIDESK_STAGING_KEY=" in result.stdout
+
+
+def test_channels_the_file_declares_for_the_target_only_are_never_pruned(tenants: TwoTenants) -> None:
+    path = tenants.write("""\
+        channels:
+          - name: Production fax
+            icon: fax
+            tenants: [production]
+        """)
+    tenants.production.emu.seed_channels([{"name": "Production fax", "icon": "fax"}, {"name": "Stray"}])
+    result = tenants.run("clone", path, "--from", "staging", "--to", "production", "--yes", "--prune", **SECRETS)
+    assert result.exit_code == 0, result.output
+    assert "- delete 'Stray'" in result.stdout and "Production fax" not in result.stdout
+    assert sorted(custom(tenants.production.emu)) == ["Instagram DM", "Production fax", "SMS gateway",
+                                                      "WhatsApp bridge"]

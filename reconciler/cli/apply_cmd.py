@@ -5,6 +5,7 @@ import os
 import sys
 import threading
 from collections import Counter
+from typing import Mapping
 
 import click
 
@@ -12,6 +13,7 @@ from reconciler.apply import FAILED, NOT_STARTED, OK, apply_plan, secrets_from_e
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK, cli
 from reconciler.cli.common import is_tty, open_client, resolve_target, target_from_connection, target_options
 from reconciler.cli.progress import progress_reporter
+from reconciler.client import OmnideskClient
 from reconciler.config import load_channels_file
 from reconciler.errors import ApplyError, ReconcilerError
 from reconciler.plan import Plan, check_fresh, check_safety, check_secrets, make_plan
@@ -25,7 +27,7 @@ from reconciler.render import render_text
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal).")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--allow-deletes", type=click.IntRange(min=0), metavar="N",
-              help="Allow a plan that deletes more than 30%% of the custom channels: N is the exact count.")
+              help="Allow a plan that deletes more than 30% of the custom channels: N is the exact count.")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
@@ -62,7 +64,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
             check_safety(plan, allow_deletes)
             secrets = secrets_from_environment(plan, os.environ)
             click.echo(plan.summary() + ".", err=True)
-            return _run(plan, client, secrets, parallelism)
+            return run_plan(plan, client, secrets, parallelism)
 
     channels_file = load_channels_file(file, tenant=tenant)
     target = resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
@@ -80,10 +82,11 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
             click.confirm(f"Apply these changes to {target.label}?", abort=True, err=True)
         secrets = {c.name: c.secret.value for c in channels_file.channels
                    if c.secret is not None and c.secret.value is not None}
-        return _run(plan, client, secrets, parallelism)
+        return run_plan(plan, client, secrets, parallelism)
 
 
-def _run(plan: Plan, client, secrets: dict[str, str], parallelism: int) -> int:  # type: ignore[no-untyped-def]
+def run_plan(plan: Plan, client: OmnideskClient, secrets: Mapping[str, str], parallelism: int) -> int:
+    """Apply with progress and Ctrl-C handling; report every outcome; the exit code."""
     stop = threading.Event()
     with stop_on_interrupt(stop), progress_reporter(len(plan.changes)) as on_outcome:
         outcomes = apply_plan(plan, client, secrets, parallelism=parallelism, on_outcome=on_outcome, stop=stop)

@@ -7,7 +7,7 @@ import tempfile
 import click
 
 from reconciler.cli import EXIT_OK, cli
-from reconciler.cli.apply_cmd import _run
+from reconciler.cli.apply_cmd import run_plan
 from reconciler.cli.common import is_tty, open_client, resolve_target
 from reconciler.cli.export_cmd import export_tenant, report_export, write_atomically
 from reconciler.config import load_channels_file, load_tenants
@@ -37,7 +37,8 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     """Copy the custom channels of one tenant of FILE to another, as a plan.
 
     Exports --from (its vars' values become ${var:NAME}), reads that export as --to sees it (the
-    target's vars; channels FILE limits to other tenants are left out), and plans it onto --to.
+    target's vars; channels FILE limits to other tenants are left out; channels FILE declares for
+    --to only are added, so they are never pruned), and plans it onto --to.
     Without --yes and --out this is a dry run: it prints the plan and changes nothing. --out saves
     the plan for 'apply PLAN'; --yes applies it, with apply's safety: the target's extra channels
     are left alone unless --prune, large deletes need --allow-deletes N. Secrets are never copied
@@ -71,8 +72,14 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
             write_atomically(path, exported.text)
             desired = load_channels_file(path, tenant=dest)
 
+    # Channels FILE declares for the target only are the target's own: the source cannot have
+    # them, so without this --prune would delete what the file says production must keep.
+    cloned = {c.name for c in desired.channels}
+    own = [c for c in load_channels_file(file, tenant=dest).channels
+           if c.tenants is not None and source not in c.tenants and c.name not in cloned]
+    wanted = list(desired.channels) + own
     with open_client(target, verbose=verbose, parallelism=parallelism) as client:
-        plan = make_plan(desired.channels, client.list_channels(), prune=prune, target=target.label)
+        plan = make_plan(wanted, client.list_channels(), prune=prune, target=target.label)
         click.echo(render_text(plan, color=is_tty(click.get_text_stream("stdout"))), nl=False)
         check_secrets(plan)
         if yes:
@@ -92,6 +99,5 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
             return EXIT_OK
         if plan.is_empty:
             return EXIT_OK
-        secrets = {c.name: c.secret.value for c in desired.channels
-                   if c.secret is not None and c.secret.value is not None}
-        return _run(plan, client, secrets, parallelism)
+        secrets = {c.name: c.secret.value for c in wanted if c.secret is not None and c.secret.value is not None}
+        return run_plan(plan, client, secrets, parallelism)

@@ -14,22 +14,14 @@ from reconciler.export import Export, export_channels
 from reconciler.model import RemoteChannel, Tenant
 
 
-def limited_channels(path: str, tenant: str, tenants: Mapping[str, Tenant]) -> dict[str, list[str]]:
+def limited_channels(path: str, tenant: str) -> dict[str, list[str]]:
     """Channel name (as ``tenant`` sees it) -> the tenants the file limits it to.
 
-    A channel kept out of some tenant's view has a ``tenants:`` list; exporting it with that list
-    keeps a staging-only channel out of production when the export is applied there.
+    Exporting a channel with its ``tenants:`` list keeps a staging-only channel out of production
+    when the export is applied there.
     """
-    views = {name: load_channels_file(path, tenant=name) for name in tenants}
-    seen_in: dict[int | None, list[str]] = {}
-    for name, view in views.items():
-        for channel in view.channels:
-            seen_in.setdefault(channel.line, []).append(name)
-    return {
-        channel.name: sorted(seen_in[channel.line])
-        for channel in views[tenant].channels
-        if len(seen_in[channel.line]) < len(tenants)
-    }
+    view = load_channels_file(path, tenant=tenant)
+    return {c.name: sorted(c.tenants) for c in view.channels if c.tenants is not None}
 
 
 def export_tenant(
@@ -42,7 +34,7 @@ def export_tenant(
         current,
         variables=tenants[tenant].vars,
         tenants=tenants,
-        channel_tenants=limited_channels(file, tenant, tenants),
+        channel_tenants=limited_channels(file, tenant),
     )
 
 
