@@ -3,6 +3,21 @@
 Order: deletes, then updates, then creates (names are freed before they are reused), each phase with
 bounded concurrency. A failed operation stops that channel only; every outcome is reported, and a
 second apply converges. An interrupt stops starting new operations and lets running ones finish.
+
+Two applies on one tenant at once (there is no server-side lock):
+
+* Guaranteed: no channel is created twice. Names are unique per tenant (the server refuses a taken
+  name), and a create is never retried blindly: after a lost answer the client looks the name up
+  in the list first. The run that loses a race for a name reports that create as failed, by name.
+* Guaranteed: every operation of each run is reported, and an apply after both converges.
+* Not guaranteed: whose values win. Both runs may update the same channel; the last PUT wins, and
+  PUT is partial, so two different files can leave a mix of their fields until one applies again.
+* Not guaranteed: that "created" means "created by this run". When a create's answer was lost and
+  the other run created that name meanwhile, the lookup takes the other run's channel (with its
+  values) as this run's.
+* Not guaranteed: that a plan is still true when it is applied. A channel deleted or renamed by
+  the other run makes an update fail (reported); ``check_fresh`` narrows this window for a saved
+  plan but cannot close it.
 """
 from __future__ import annotations
 

@@ -265,7 +265,7 @@ def make_plan(
                 continue
 
         if have is None:
-            secret = _secret_for_send(want, "sent with the new channel", missing)
+            secret = _secret_for_send(want, "new channel", missing)
             changes.append(Change(CREATE, want.name, after=dict(want.fields), secret=secret))
             continue
 
@@ -274,7 +274,7 @@ def make_plan(
         secret = None
         if want.secret is not None:
             if rotate_secrets:
-                secret = _secret_for_send(want, "rotation requested (--rotate-secrets)", missing)
+                secret = _secret_for_send(want, "rotation: --rotate-secrets", missing)
             elif fields:
                 secret = SecretAction(
                     SECRET_KEEP,

@@ -34,7 +34,7 @@ def show_value(value: Any) -> str:
 def describe_secret(secret: SecretAction) -> str:
     source = f" from ${{env:{secret.env_var}}}" if secret.env_var else ""
     if secret.action == SECRET_SEND:
-        return f"{SENSITIVE} will be sent{source}: {secret.reason}"
+        return f"{SENSITIVE} will be sent{source} ({secret.reason})"
     return f"{SENSITIVE} {secret.reason}"
 
 
@@ -79,7 +79,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("")
         lines.append(
             f"Not managed here ({len(plan.unmanaged)}, left alone; list them in the file, "
-            "or set prune: true to delete them): " + ", ".join(repr(n) for n in plan.unmanaged)
+            "or prune them with --prune or prune: true): " + ", ".join(repr(n) for n in plan.unmanaged)
         )
     if plan.missing_secrets:
         lines.append("")

@@ -79,7 +79,7 @@ def test_prune_off_leaves_unlisted_channels_and_prune_on_deletes_them(tmp_path, 
     path = write(tmp_path, BASE)
     applied = run_cli(["apply", path, "--yes"], env)
     assert applied.exit_code == 0
-    assert "Not managed here (2, left alone; list them in the file, or set prune: true to delete them): " \
+    assert "Not managed here (2, left alone; list them in the file, or prune them with --prune or prune: true): " \
            "'Legacy bridge', 'Old SMS'" in applied.stdout
     assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM", "Legacy bridge", "Old SMS"}
 

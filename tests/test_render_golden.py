@@ -110,5 +110,5 @@ def test_goldens_cover_every_kind_of_change():
     for expected in ("+ create", "~ update", "- delete", "`Instagram bridge` → `Instagram DM`",
                      "(sensitive) will be sent from ${env:MARKETPLACE_BRIDGE_SECRET}",
                      "(sensitive) write-only on the server: kept as it is",
-                     "rotation requested (--rotate-secrets)", "not managed here", "Missing secret"):
+                     "(rotation: --rotate-secrets)", "not managed here", "Missing secret"):
         assert expected in md, expected
