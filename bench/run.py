@@ -1,0 +1,304 @@
+"""Benchmark plan and apply against the emulator over real HTTP: time, CPU, requests, memory.
+
+    python bench/run.py [--quick] [--json OUT]
+
+Drives the library calls the CLI makes: a channels file on disk -> ``load_channels_file`` ->
+``client.list_channels`` -> ``make_plan`` -> ``render_text``, and ``apply_plan`` for apply. The
+emulator (``serve_in_thread``) runs in this process but in other threads, so "client CPU" is the
+CPU time of the main thread only (``time.thread_time``): load, validate, JSON decoding of the
+pages, diff and render, without the server's work. Peak memory is measured in a second pass
+under ``tracemalloc`` (it slows the code down, so it never overlaps a timed pass).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from deepdiff import DeepDiff  # noqa: E402
+
+import reconciler.config as config  # noqa: E402
+from reconciler.apply import FAILED, apply_plan  # noqa: E402
+from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
+from reconciler.config import load_channels_file  # noqa: E402
+from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
+from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
+from reconciler.plan import Plan, make_plan  # noqa: E402
+from reconciler.render import render_text  # noqa: E402
+
+KEY = "demo"
+SECRET_VAR = "BENCH_CHANNEL_SECRET"
+PARALLELISM = 8
+LATENCY_MS = 50
+CHANGED_SHARE = 10  # every 10th channel differs in the "10% changed" runs
+BUILT_INS = 5  # the emulator's built-in channels are listed too
+
+
+@dataclass
+class Row:
+    scenario: str
+    n: int
+    latency_ms: int = 0
+    wall_s: float = 0.0
+    client_cpu_s: float | None = None
+    load_cpu_s: float | None = None  # the part of client_cpu_s spent in load_channels_file
+    peak_mb: float | None = None
+    changes: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+def channel_fields(i: int) -> dict[str, Any]:
+    return {
+        "name": f"Channel {i:05d}",
+        "icon": "sms",
+        "custom_channel_endpoint": f"https://hook{i}.example.com/omnidesk/api/message",
+        "include_signature": True,
+    }
+
+
+def write_channels_file(path: Path, n: int) -> None:
+    lines = ["version: 1", "prune: false", "channels:"]
+    for i in range(n):
+        f = channel_fields(i)
+        lines += [
+            f"  - name: {f['name']}",
+            f"    icon: {f['icon']}",
+            f"    custom_channel_endpoint: {f['custom_channel_endpoint']}",
+            f"    custom_channel_secret: ${{env:{SECRET_VAR}}}",
+            "    include_signature: true",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def seeded(n: int, changed: bool) -> list[dict[str, Any]]:
+    """The tenant's side: the file's channels, every 10th with another icon when ``changed``."""
+    items = [channel_fields(i) for i in range(n)]
+    if changed:
+        for item in items[::CHANGED_SHARE]:
+            item["icon"] = "chat"
+    return [{**item, "include_signature": "true"} for item in items]
+
+
+class Tenant:
+    """An emulator served over HTTP, with a client pointed at it."""
+
+    def __init__(self, latency_ms: int = 0, **knobs: Any) -> None:
+        self.emu = Emulator(latency_ms=latency_ms, seed=1, **knobs)
+        self.server = serve_in_thread(self.emu).start()
+
+    def client(self) -> OmnideskClient:
+        return OmnideskClient(self.server.url, KEY, parallelism=PARALLELISM)
+
+    def requests(self) -> dict[str, int]:
+        return {k: v for k, v in sorted(self.emu.stats.items())}
+
+    def close(self) -> None:
+        self.server.stop()
+        self.emu.close()
+
+
+# -- measured steps ---------------------------------------------------------------------------
+
+
+def plan_pipeline(path: Path, client: OmnideskClient) -> tuple[Plan, str, float]:
+    """What ``omnidesk-channels plan FILE`` does, minus printing; also the CPU time of the load."""
+    started = time.thread_time()
+    channels_file = load_channels_file(path)
+    load_cpu = time.thread_time() - started
+    plan = make_plan(channels_file.channels, client.list_channels(), prune=channels_file.prune)
+    return plan, render_text(plan), load_cpu
+
+
+def peak_mb(fn: Callable[[], Any]) -> float:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def measure_plan(path: Path, n: int, changed: bool, latency_ms: int, memory: bool) -> Row:
+    tenant = Tenant(latency_ms)
+    try:
+        tenant.emu.seed_channels(seeded(n, changed))
+        with tenant.client() as client:
+            tenant.emu.reset_stats()
+            wall, cpu = time.perf_counter(), time.thread_time()
+            plan, _, load_cpu = plan_pipeline(path, client)
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            requests = tenant.requests()
+            peak = peak_mb(lambda: plan_pipeline(path, client)) if memory else None
+        expected_pages = math.ceil((n + BUILT_INS) / PAGE_SIZE)
+        name = "plan, 10% changed" if changed else "plan, no changes"
+        return Row(name, n, latency_ms, wall, cpu, load_cpu, peak, len(plan.changes), requests,
+                   note=f"{expected_pages} pages expected")
+    finally:
+        tenant.close()
+
+
+def measure_apply(path: Path, n: int, changed: bool, latency_ms: int, **knobs: Any) -> Row:
+    """Apply ``path`` to an empty tenant (n creates) or to one where 10% differ (updates)."""
+    tenant = Tenant(latency_ms, **knobs)
+    try:
+        if changed:
+            tenant.emu.seed_channels(seeded(n, changed=True))
+        secrets = {f"Channel {i:05d}": "s3cret" for i in range(n)}
+        with tenant.client() as client:
+            tenant.emu.reset_stats()
+            wall = time.perf_counter()
+            plan, _, _ = plan_pipeline(path, client)
+            outcomes = apply_plan(plan, client, secrets, parallelism=PARALLELISM)
+            wall = time.perf_counter() - wall
+            failed = sum(1 for o in outcomes if o.status == FAILED)
+            cuts, retries = client.stats["concurrency_cut"], client.stats["retry"]
+        requests = tenant.requests()
+        names = [c["name"] for c in tenant.emu.channels()]
+        assert len(names) == len(set(names)), "duplicate channel names after apply"
+        name = "apply, 10% updates" if changed else "apply, N creates"
+        note = f"parallelism {PARALLELISM}"
+        if knobs:
+            name += ", " + ", ".join(f"{k}={v}" for k, v in knobs.items())
+            note += f", {cuts} concurrency cut(s), {retries} retries"
+        if failed:
+            note += f", {failed} FAILED"
+        return Row(name, n, latency_ms, wall, None, None, None, len(plan.changes), requests, note)
+    finally:
+        tenant.close()
+
+
+def measure_diff(n: int, naive: bool) -> Row:
+    """Whole-list DeepDiff (ignore_order: list positions do not identify channels) vs make_plan."""
+    rnd = random.Random(n)
+    desired = [DesiredChannel(normalize_fields(channel_fields(i))) for i in range(n)]
+    remote_raw = seeded(n, changed=True)
+    rnd.shuffle(remote_raw)  # a tenant lists in id order, not in the file's order
+    remote = [RemoteChannel(i + 1, "custom", normalize_fields(r)) for i, r in enumerate(remote_raw)]
+    start = time.process_time()
+    if naive:
+        report = DeepDiff([dict(d.fields) for d in desired], [dict(r.fields) for r in remote], ignore_order=True)
+        found = len(report.get("values_changed", {}))
+    else:
+        found = len(make_plan(desired, remote).changes)
+    cpu = time.process_time() - start
+    name = "diff: DeepDiff, whole lists" if naive else "diff: by name, then per pair"
+    return Row(name, n, 0, cpu, cpu, None, None, found, {}, "in-memory, no HTTP")
+
+
+# -- driver -----------------------------------------------------------------------------------
+
+
+def allow_big_files(n: int) -> str:
+    """config.MAX_NODES (an alias-bomb guard) counts plain nodes too: 11 per channel here."""
+    needed = 11 * n + 100
+    if needed <= config.MAX_NODES:
+        return ""
+    config.MAX_NODES = needed
+    return f"config.MAX_NODES raised to {needed} (the default refuses a {n}-channel file)"
+
+
+def scenarios(quick: bool) -> Iterator[tuple[str, Callable[[Path], Row | list[Row]]]]:
+    sizes = [100, 1000] if quick else [100, 1000, 10_000]
+    for n in sizes:
+        yield f"plan {n}", lambda p, n=n: measure_plan(p / f"c{n}.yaml", n, False, 0, memory=True)
+        yield f"plan {n} changed", lambda p, n=n: measure_plan(p / f"c{n}.yaml", n, True, 0, memory=True)
+        yield f"apply {n}", lambda p, n=n: measure_apply(p / f"c{n}.yaml", n, False, 0)
+        yield f"apply {n} changed", lambda p, n=n: measure_apply(p / f"c{n}.yaml", n, True, 0)
+    latency_sizes = [1000] if quick else [1000, 10_000]
+    for n in latency_sizes:
+        yield f"plan {n} @50", lambda p, n=n: measure_plan(p / f"c{n}.yaml", n, False, LATENCY_MS, memory=False)
+    yield "apply 1000 @50", lambda p: measure_apply(p / "c1000.yaml", 1000, False, LATENCY_MS)
+    yield "apply 1000 changed @50", lambda p: measure_apply(p / "c1000.yaml", 1000, True, LATENCY_MS)
+    yield "apply 300 429", lambda p: measure_apply(p / "c300.yaml", 300, False, 0, rate_limit=100)
+    for n in ([100, 1000] if quick else [100, 1000, 2000]):
+        yield f"diff naive {n}", lambda p, n=n: measure_diff(n, naive=True)
+        yield f"diff linear {n}", lambda p, n=n: measure_diff(n, naive=False)
+    if not quick:
+        yield "diff linear 10000", lambda p: measure_diff(10_000, naive=False)
+
+
+def show_requests(requests: dict[str, int]) -> str:
+    kinds = ("list", "get", "create", "update", "delete")
+    shown = [f"{k} {requests[k]}" for k in kinds if requests.get(k)]
+    shown += [f"{k.split(':')[1]}x{v}" for k, v in requests.items() if k.startswith("status:") and k != "status:200"]
+    return ", ".join(shown)
+
+
+def print_table(rows: list[Row]) -> None:
+    head = (f"{'scenario':<34} {'N':>6} {'lat':>4} {'wall s':>7} {'cpu s':>6} {'load s':>6} {'peak MB':>7} "
+            f"{'chg':>6}  requests / note")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        cpu = f"{r.client_cpu_s:6.2f}" if r.client_cpu_s is not None else f"{'':>6}"
+        load = f"{r.load_cpu_s:6.2f}" if r.load_cpu_s is not None else f"{'':>6}"
+        peak = f"{r.peak_mb:7.1f}" if r.peak_mb is not None else f"{'':>7}"
+        extra = "; ".join(filter(None, [show_requests(r.requests), r.note]))
+        print(f"{r.scenario:<34} {r.n:>6} {r.latency_ms:>4} {r.wall_s:7.2f} {cpu} {load} {peak} {r.changes:>6}  {extra}")
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), ""
+        )
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "python": platform.python_version(), "cpu": cpu,
+            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 100 and 1,000 only (under a minute)")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), metavar="OUT")
+    args = parser.parse_args(argv)
+    os.environ[SECRET_VAR] = "s3cret"
+    # Retries and concurrency cuts are counted in the table; their log lines would drown it.
+    logging.getLogger("reconciler.http").addHandler(logging.NullHandler())
+    notes: list[str] = []
+    rows: list[Row] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="omnidesk-bench-") as tmp:
+        folder = Path(tmp)
+        for n in ([100, 300, 1000] if args.quick else [100, 300, 1000, 10_000]):
+            write_channels_file(folder / f"c{n}.yaml", n)
+            note = allow_big_files(n)
+            if note:
+                notes.append(note)
+        for label, run in scenarios(args.quick):
+            print(f"... {label}", file=sys.stderr, flush=True)
+            rows.append(run(folder))  # type: ignore[arg-type]
+    total = time.perf_counter() - started
+    print_table(rows)
+    for note in notes:
+        print(f"note: {note}")
+    print(f"total {total:.1f} s on {machine()}")
+    Path(args.json).write_text(
+        json.dumps({"machine": machine(), "quick": args.quick, "total_s": round(total, 2), "notes": notes,
+                    "rows": [asdict(r) for r in rows]}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
