@@ -273,3 +273,11 @@ def test_the_installed_command(tmp_path: Path) -> None:
         "Error: 1 problem in the channels file:\n"
         "  c.yaml:2:19: channels[0].name: expected a string, but YAML reads no as a boolean (false): quote it: 'no'\n"
     )
+
+
+def test_a_long_file_without_aliases_is_not_mistaken_for_an_alias_bomb(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("version: 1\nchannels:\n" + "".join(
+        f"  - name: Channel {i}\n    icon: sms\n    custom_channel_endpoint: https://b.example.com/{i}\n"
+        "    include_signature: true\n" for i in range(12_000)))
+    assert len(load_channels_file(path).channels) == 12_000
