@@ -30,6 +30,7 @@ import logging
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -189,6 +190,9 @@ class OmnideskClient:
     def list_channels(self) -> list[RemoteChannel]:
         """Every channel of the tenant (built-ins too), read page by page, each exactly once.
 
+        The first page says how many there are; the rest are read concurrently (within the
+        client's concurrency limit) and then checked in order as if read one by one.
+
         If ``itemTotal`` moves between pages, or the pages end before ``itemTotal`` channels were
         read, the list is read again from the start (``LIST_ATTEMPTS`` times): planning against a
         partial list could create duplicates, so a list that never reads consistently is an error.
@@ -343,9 +347,10 @@ class OmnideskClient:
         seen: dict[int, RemoteChannel] = {}
         total: int | None = None
         start = 0
+        prefetched: dict[int, dict[str, Any]] = {}
         while True:
             path = f"{CHANNEL_PATH}?itemStart={start}&itemLimit={PAGE_SIZE}"
-            body = self._call("GET", path, kind="list_page", expect=("list",))
+            body = prefetched.pop(start, None) or self._call("GET", path, kind="list_page", expect=("list",))
             page_total = body["itemTotal"]
             if total is None:
                 total = page_total
@@ -365,6 +370,21 @@ class OmnideskClient:
                 return [], f"the pages ended after {len(seen)} of {total} channels"
             # Advance by what was returned: a server may send more (or fewer) than asked.
             start += len(items)
+            if before == 0 and len(items) == PAGE_SIZE and self._limiter.maximum > 1:
+                # The server pages as asked: read the remaining pages at once. They are checked in
+                # order exactly as if read one by one; a page that does not line up is read again.
+                prefetched = self._read_pages(range(start, total, PAGE_SIZE))
+
+    def _read_pages(self, starts: range) -> dict[int, dict[str, Any]]:
+        """Pages by itemStart, read concurrently within the client's concurrency limit."""
+        def read(first: int) -> tuple[int, dict[str, Any]]:
+            path = f"{CHANNEL_PATH}?itemStart={first}&itemLimit={PAGE_SIZE}"
+            return first, self._call("GET", path, kind="list_page", expect=("list",))
+
+        if not starts:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(len(starts), self._limiter.maximum)) as pool:
+            return dict(pool.map(read, starts))
 
     def _find_custom(self, name: str, error: ApiError | None) -> RemoteChannel | None:
         """The custom channel named ``name``, read from the list. If the list cannot be read while

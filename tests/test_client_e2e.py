@@ -76,6 +76,22 @@ def test_paging_across_more_than_99_channels(emulator: Any) -> None:
     assert client.stats["list_page"] == 3 == emulator.emu.stats["list"]
 
 
+def test_pages_after_the_first_are_read_concurrently(make_emulator: Callable[..., Any]) -> None:
+    arrivals: dict[str, float] = {}
+
+    def record(method: str, path: str, query: dict[str, str]) -> None:
+        arrivals[query.get("itemStart", "")] = time.monotonic()
+
+    running = make_emulator(latency_ms=200, before_request=record)
+    running.emu.seed_channels([{"name": f"Channel {i}"} for i in range(500)])  # 6 pages with the built-ins
+    with connect(running, parallelism=8) as client:
+        channels = client.list_channels()
+    assert len(channels) == 505 and client.stats["list_page"] == 6
+    rest = [arrivals[str(start)] for start in range(99, 505, 99)]
+    assert max(rest) - min(rest) < 0.15, "read one after another, 200 ms apart"
+    assert min(rest) - arrivals["0"] >= 0.19, "the first page says how many pages there are"
+
+
 @pytest.mark.parametrize("change", ["create", "delete"])
 def test_list_changing_between_pages_is_re_read(make_emulator: Callable[..., Any], change: str) -> None:
     pages = []

@@ -269,7 +269,7 @@ def test_two_applies_at_once_never_create_a_channel_twice(
         # Hold every create until both appliers have read the list: both plan all 150 creates,
         # so each name is raced for.
         nonlocal lists
-        if method == "GET":
+        if method == "GET" and query.get("itemStart") == "0":  # one list read starts
             with lock:
                 lists += 1
                 if lists >= 2:
