@@ -27,5 +27,7 @@ def completion_command(shell: str) -> int:
     """
     completion_class = get_completion_class(shell)
     assert completion_class is not None  # click ships bash, zsh and fish
-    click.echo(completion_class(cli, {}, PROG_NAME, COMPLETE_VAR).source())
+    source = completion_class(cli, {}, PROG_NAME, COMPLETE_VAR).source()
+    # click 8.5 ends the script with a newline, earlier versions do not: print exactly one
+    click.echo(source, nl=not source.endswith("\n"))
     return EXIT_OK
