@@ -595,3 +595,21 @@ def test_cli_help_and_an_unusable_state_file(tmp_path: Path) -> None:
     missing_dir = tmp_path / "no" / "such" / "dir.json"
     bad = run_cli(["emulator", "--port", "0", "--state", str(missing_dir)])
     assert bad.exit_code == 1 and bad.stderr == f"Error: cannot use the state file {missing_dir}: No such file or directory\n"
+
+
+def test_the_asgi_app_can_be_driven_in_process_by_httpx() -> None:
+    import asyncio
+
+    emu = Emulator()
+
+    async def scenario() -> tuple[int, dict]:
+        transport = httpx.ASGITransport(app=emu.asgi_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://tenant") as client:
+            created = await client.post("/api/v2/channel", headers={"apiKey": "demo"}, data={"name": "In process"})
+            listed = await client.get("/api/v2/channel", headers={"apiKey": "demo"}, params={"itemLimit": 99})
+            return created.status_code, listed.json()
+
+    status, listing = asyncio.run(scenario())
+    assert status == 200
+    assert "In process" in [c["name"] for c in listing["items"]]
+    emu.close()
