@@ -302,8 +302,8 @@ def test_embedded_emulator_is_only_used_when_asked(tmp_path, monkeypatch):
     assert both.exit_code == 1 and "leave out --url" in both.stderr
 
 
-def _run_on_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as stdin/stdout, typing ``answer`` at the prompt."""
+def _run_on_terminal(args: list[str], env: dict[str, str], answer: bytes | None = None) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout, typing ``answer`` at the prompt if any."""
     import os
     import pty
     import subprocess
@@ -311,18 +311,19 @@ def _run_on_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tup
     import time
 
     leader, follower = pty.openpty()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")} | env
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_") and k != "NO_COLOR"} | env
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdin=follower, stdout=follower,
                             stderr=follower, env=full_env, close_fds=True)
     os.close(follower)
     seen = b""
     deadline = time.monotonic() + 60
-    while b"[y/N]" not in seen and time.monotonic() < deadline:
+    while answer is not None and b"[y/N]" not in seen and time.monotonic() < deadline:
         try:
             seen += os.read(leader, 4096)
         except OSError:
             break
-    os.write(leader, answer)
+    if answer is not None:
+        os.write(leader, answer)
     while proc.poll() is None or time.monotonic() < deadline:
         try:
             chunk = os.read(leader, 4096)
@@ -344,3 +345,12 @@ def test_apply_on_a_terminal_asks_first(tmp_path, emulator, env):
     code, screen = _run_on_terminal(["apply", path], env, b"y\n")
     assert code == 0, screen
     assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM"}
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(tmp_path, emulator, env):
+    path = write(tmp_path, BASE)
+    code, screen = _run_on_terminal(["plan", path], env)
+    assert code == 0 and "\x1b[32m\x1b[1m+ create 'Instagram DM'" in screen
+    code, screen = _run_on_terminal(["plan", path], {**env, "NO_COLOR": "1"})
+    assert code == 0 and "+ create 'Instagram DM'" in screen and "\x1b[" not in screen
+    assert "\x1b[" not in run_cli(["plan", path], env).stdout

@@ -5,7 +5,6 @@ sequences of answers. Everything else is tested end to end in ``test_client_e2e.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading

@@ -11,7 +11,9 @@ import click
 
 from reconciler.apply import FAILED, NOT_STARTED, OK, apply_plan, secrets_from_environment, stop_on_interrupt
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK, cli
-from reconciler.cli.common import is_tty, open_client, resolve_target, target_from_connection, target_options
+from reconciler.cli.common import (
+    is_tty, open_client, resolve_target, target_from_connection, target_options, use_color,
+)
 from reconciler.cli.progress import progress_reporter
 from reconciler.client import OmnideskClient
 from reconciler.config import load_channels_file
@@ -71,7 +73,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
     with open_client(target, verbose=verbose, parallelism=parallelism) as client:
         plan = make_plan(channels_file.channels, client.list_channels(), prune=prune or channels_file.prune,
                          rotate_secrets=rotate_secrets, target=target.label)
-        click.echo(render_text(plan, color=is_tty(sys.stdout)), nl=False)
+        click.echo(render_text(plan, color=use_color()), nl=False)
         if plan.is_empty:
             return EXIT_OK
         check_secrets(plan)

@@ -8,7 +8,7 @@ import click
 
 from reconciler.cli import EXIT_OK, cli
 from reconciler.cli.apply_cmd import run_plan
-from reconciler.cli.common import is_tty, open_client, resolve_target
+from reconciler.cli.common import open_client, resolve_target, use_color
 from reconciler.cli.export_cmd import export_tenant, report_export, write_atomically
 from reconciler.config import load_channels_file, load_tenants
 from reconciler.errors import UnsafePlanError
@@ -80,7 +80,7 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     wanted = list(desired.channels) + own
     with open_client(target, verbose=verbose, parallelism=parallelism) as client:
         plan = make_plan(wanted, client.list_channels(), prune=prune, target=target.label)
-        click.echo(render_text(plan, color=is_tty(click.get_text_stream("stdout"))), nl=False)
+        click.echo(render_text(plan, color=use_color()), nl=False)
         check_secrets(plan)
         if yes:
             check_safety(plan, allow_deletes)

@@ -146,3 +146,8 @@ def _log_http_to_stderr() -> None:
 
 def is_tty(stream: Any) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
+
+
+def use_color() -> bool:
+    """Colour on a terminal only, and never when NO_COLOR is set (https://no-color.org)."""
+    return is_tty(click.get_text_stream("stdout")) and not os.environ.get("NO_COLOR")

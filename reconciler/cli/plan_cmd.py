@@ -1,12 +1,10 @@
 """``omnidesk-channels plan``: show what apply would change; read-only (CHANNEL_READ is enough)."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK, cli
-from reconciler.cli.common import Target, is_tty, open_client, resolve_target, target_options
+from reconciler.cli.common import Target, open_client, resolve_target, target_options, use_color
 from reconciler.config import load_channels_file
 from reconciler.errors import UnsafePlanError
 from reconciler.plan import Plan, check_safety, check_secrets, make_plan
@@ -60,7 +58,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     elif fmt == "markdown":
         click.echo(render_markdown(plan), nl=False)
     else:
-        click.echo(render_text(plan, color=is_tty(sys.stdout)), nl=False)
+        click.echo(render_text(plan, color=use_color()), nl=False)
     try:
         check_safety(plan)
     except UnsafePlanError as exc:
