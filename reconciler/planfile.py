@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from reconciler.errors import ReconcilerError, StalePlanError
-from reconciler.plan import PLAN_FORMAT_VERSION, Plan, canonical_json
+from reconciler.plan import PLAN_FORMAT_VERSION, SECRET_SEND, Plan, canonical_json
 
 KIND = "omnidesk-channels-plan"
 
@@ -24,6 +24,15 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
     ``connection`` says how to reach the tenant again (url, the key's variable name), never the key.
     Written atomically, so a killed run leaves no torn file.
     """
+    literal = sorted(
+        c.name for c in plan.changes if c.secret and c.secret.action == SECRET_SEND and not c.secret.env_var
+    )
+    if literal:
+        raise ReconcilerError(
+            "a saved plan reads secrets from the environment when applied, but these channels have a "
+            f"secret written in the file: {', '.join(literal)}. Write it as ${{env:NAME}} instead "
+            "(a secret in a file ends up in Git); nothing was saved"
+        )
     document = {
         "kind": KIND,
         "format_version": PLAN_FORMAT_VERSION,

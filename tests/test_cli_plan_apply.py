@@ -354,3 +354,11 @@ def test_colour_on_a_terminal_only_and_never_with_no_color(tmp_path, emulator, e
     code, screen = _run_on_terminal(["plan", path], {**env, "NO_COLOR": "1"})
     assert code == 0 and "+ create 'Instagram DM'" in screen and "\x1b[" not in screen
     assert "\x1b[" not in run_cli(["plan", path], env).stdout
+
+
+def test_a_saved_plan_refuses_a_secret_written_in_the_file(tmp_path, emulator, env):
+    path = write(tmp_path, BASE.replace("${env:SMS_GATEWAY_SECRET}", "literal-in-git"))
+    result = run_cli(["plan", path, "--out", str(tmp_path / "plan.json")], env)
+    assert result.exit_code == 1
+    assert "these channels have a secret written in the file: SMS gateway" in result.stderr
+    assert "literal-in-git" not in result.output and not (tmp_path / "plan.json").exists()
