@@ -362,3 +362,13 @@ def test_a_saved_plan_refuses_a_secret_written_in_the_file(tmp_path, emulator, e
     assert result.exit_code == 1
     assert "these channels have a secret written in the file: SMS gateway" in result.stderr
     assert "literal-in-git" not in result.output and not (tmp_path / "plan.json").exists()
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(tmp_path, emulator, env):
+    path = write(tmp_path, BASE)
+    code, screen = _run_on_terminal(["apply", path, "--yes"], env)
+    assert code == 0, screen
+    assert "Applying" in screen and "2/2" in screen and "[1/2]" not in screen
+    write(tmp_path, BASE.replace("icon: sms", "icon: note"))
+    piped = run_cli(["apply", path, "--yes"], env)
+    assert "[1/1] update 'SMS gateway'" in piped.stderr and "Applying" not in piped.stderr
