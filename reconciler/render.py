@@ -46,15 +46,17 @@ def headline(change: Change, *, with_id: bool = True) -> str:
 
 
 def field_lines(change: Change) -> list[tuple[str, str]]:
-    """(field, text) rows for one change: before -> after for updates, the values for creates."""
+    """(field, text) rows for one change: before -> after for updates; the values that are not
+    defaults for creates, and for deletes (what is lost, so a reviewer sees it)."""
     rows: list[tuple[str, str]] = []
+    values = change.before if change.action == DELETE else change.after
     if change.action == UPDATE:
         rows = [(f.field, f"{show_value(f.before)} -> {show_value(f.after)}") for f in change.fields]
-    elif change.action == CREATE and change.after is not None:
+    elif values is not None:
         rows = [
-            (name, show_value(change.after[name]))
+            (name, show_value(values[name]))
             for name in MANAGED_FIELDS
-            if name != "name" and change.after[name] != FIELDS[name].default
+            if name != "name" and values[name] != FIELDS[name].default
         ]
     if change.secret is not None:
         rows.append(("custom_channel_secret", describe_secret(change.secret)))
@@ -102,6 +104,8 @@ def _md_details(change: Change) -> str:
         if change.secret is not None:
             out.append(f"| `custom_channel_secret` | {SENSITIVE} | {_md_escape(describe_secret(change.secret))} |")
     elif rows:
+        if change.action == DELETE:
+            out += ["The channel and its secret are deleted on the tenant. It had:", ""]
         out += ["| field | value |", "|---|---|"]
         out += [
             f"| `{name}` | {_md_escape(text)} |" if name == SECRET_FIELD else f"| `{name}` | `{_md_escape(text)}` |"

@@ -75,7 +75,9 @@ def test_create_then_noop_then_update(tmp_path, emulator, env):
 
 
 def test_prune_off_leaves_unlisted_channels_and_prune_on_deletes_them(tmp_path, emulator, env):
-    emulator.emu.seed_channels([{"name": "Legacy bridge"}, {"name": "Old SMS"}])
+    emulator.emu.seed_channels([
+        {"name": "Legacy bridge", "custom_channel_endpoint": "https://legacy.example.com/hook"}, {"name": "Old SMS"},
+    ])
     path = write(tmp_path, BASE)
     applied = run_cli(["apply", path, "--yes"], env)
     assert applied.exit_code == 0
@@ -85,6 +87,8 @@ def test_prune_off_leaves_unlisted_channels_and_prune_on_deletes_them(tmp_path, 
 
     plan = run_cli(["plan", path, "--prune"], env)
     assert "- delete 'Legacy bridge'" in plan.stdout and "- delete 'Old SMS'" in plan.stdout
+    assert re.search(r"delete 'Legacy bridge' \(id \d+\)\n    custom_channel_endpoint  \"https://legacy.example.com/hook\"\n",
+                     plan.stdout), "a delete shows what is lost"
     assert run_cli(["apply", path, "--yes", "--prune"], env).exit_code == 0
     assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM"}
 
