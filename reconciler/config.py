@@ -104,14 +104,8 @@ def load_all_views(
     return loaded
 
 
-def load_tenants(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
-) -> dict[str, Tenant]:
-    """Only the ``tenants:`` section (problems inside ``channels`` are ignored).
-
-    ``environ`` is accepted for symmetry with ``load_channels_file``; the section has no templates.
-    """
-    del environ
+def load_tenants(path: str | os.PathLike[str]) -> dict[str, Tenant]:
+    """Only the ``tenants:`` section (taken literally; problems inside ``channels`` are ignored)."""
     parsed = _parse(path)
     _raise_if([p for p in parsed.problems if not p.path.startswith("channels")])
     return dict(parsed.tenants)
