@@ -150,4 +150,4 @@ def is_tty(stream: Any) -> bool:
 
 def use_color() -> bool:
     """Colour on a terminal only, and never when NO_COLOR is set (https://no-color.org)."""
-    return is_tty(click.get_text_stream("stdout")) and not os.environ.get("NO_COLOR")
+    return is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
