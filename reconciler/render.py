@@ -111,8 +111,10 @@ def _md_details(change: Change) -> str:
             f"| `{name}` | {_md_escape(text)} |" if name == SECRET_FIELD else f"| `{name}` | `{_md_escape(text)}` |"
             for name, text in rows
         ]
-    else:
+    elif change.action == DELETE:
         out.append("The channel and its secret are deleted on the tenant.")
+    else:
+        out.append("Every field at its default.")
     out += ["", "</details>"]
     return "\n".join(out)
 

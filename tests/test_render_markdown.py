@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler.render import MARKDOWN_LIMIT
+from reconciler.model import DesiredChannel, normalize_fields
+from reconciler.plan import make_plan
+from reconciler.render import MARKDOWN_LIMIT, render_markdown
 from tests.clihelp import run_cli
 
 FIELDS = (
@@ -70,3 +72,10 @@ def test_a_small_plan_is_not_shortened(emulator, tmp_path: Path):
     path = channels_file(tmp_path, ["SMS gateway"])
     text = markdown_plan(emulator, path)
     assert "✂️" not in text and text.count("<details>") == 1
+
+
+def test_a_create_with_only_defaults_is_not_described_as_a_delete():
+    plan = make_plan([DesiredChannel(fields=normalize_fields({"name": "Bare"}))], [])
+    text = render_markdown(plan)
+    assert "deleted" not in text
+    assert "<details><summary>+ create 'Bare'</summary>\n\nEvery field at its default.\n\n</details>" in text
