@@ -16,6 +16,8 @@ from reconciler.model import Tenant
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 EMULATOR_KEY = "demo"
+# The key variable when neither the tenant (api_key_env) nor a saved plan names one.
+DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def resolve_target(
             "no tenant to talk to: pass --url URL, set OMNIDESK_URL, choose --tenant NAME, "
             "or use --emulator for a local try-out"
         )
-    key_var = chosen.api_key_env if chosen and chosen.api_key_env else "OMNIDESK_API_KEY"
+    key_var = chosen.api_key_env if chosen and chosen.api_key_env else DEFAULT_KEY_ENV
     key = env.get(key_var)
     if not key:
         raise ReconcilerError(f"the API key variable {key_var} is not set (export {key_var}=...)")
@@ -101,7 +103,7 @@ def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, 
     env = os.environ if environ is None else environ
     if "emulator_state" in connection:
         return Target(None, EMULATOR_KEY, connection["label"], emulator_state=connection["emulator_state"])
-    key_var = connection.get("api_key_env", "OMNIDESK_API_KEY")
+    key_var = connection.get("api_key_env", DEFAULT_KEY_ENV)
     key = env.get(key_var)
     if not key:
         raise ReconcilerError(f"the API key variable {key_var} is not set (export {key_var}=...)")

@@ -6,11 +6,9 @@ import json
 import click
 
 from reconciler.cli import EXIT_OK, cli
+from reconciler.cli.common import DEFAULT_KEY_ENV
 from reconciler.config import load_tenants
 from reconciler.errors import ReconcilerError
-
-# The key variable a tenant without api_key_env falls back to (as resolve_target does).
-DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
 
 
 @cli.command("tenants")
