@@ -26,11 +26,11 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from reconciler.client import OmnideskClient
 from reconciler.errors import ReconcilerError, SecretMissingError, StalePlanError
-from reconciler.model import SECRET_FIELD
+from reconciler.model import SECRET_FIELD, DesiredChannel
 from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, secret_digest
 
 OK = "ok"
@@ -44,6 +44,11 @@ class Outcome:
     status: str  # OK | FAILED | NOT_STARTED
     message: str = ""
     channel_id: int | None = None
+
+
+def secrets_from_channels(channels: Iterable[DesiredChannel]) -> dict[str, str]:
+    """The secret values a channels file gives (substituted when it was loaded), by channel name."""
+    return {c.name: c.secret.value for c in channels if c.secret is not None and c.secret.value is not None}
 
 
 def secrets_from_environment(plan: Plan, environ: Mapping[str, str]) -> dict[str, str]:

@@ -9,7 +9,9 @@ from typing import Mapping
 
 import click
 
-from reconciler.apply import FAILED, NOT_STARTED, OK, apply_plan, secrets_from_environment, stop_on_interrupt
+from reconciler.apply import (
+    FAILED, NOT_STARTED, OK, apply_plan, secrets_from_channels, secrets_from_environment, stop_on_interrupt,
+)
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK, cli
 from reconciler.cli.common import (
     is_tty, open_client, resolve_target, target_from_connection, target_options, use_color,
@@ -82,9 +84,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
             if not is_tty(sys.stdin):
                 raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
             click.confirm(f"Apply these changes to {target.label}?", abort=True, err=True)
-        secrets = {c.name: c.secret.value for c in channels_file.channels
-                   if c.secret is not None and c.secret.value is not None}
-        return run_plan(plan, client, secrets, parallelism)
+        return run_plan(plan, client, secrets_from_channels(channels_file.channels), parallelism)
 
 
 def run_plan(plan: Plan, client: OmnideskClient, secrets: Mapping[str, str], parallelism: int) -> int:

@@ -6,6 +6,7 @@ import tempfile
 
 import click
 
+from reconciler.apply import secrets_from_channels
 from reconciler.cli import EXIT_OK, cli
 from reconciler.cli.apply_cmd import run_plan
 from reconciler.cli.common import open_client, resolve_target, use_color
@@ -99,5 +100,4 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
             return EXIT_OK
         if plan.is_empty:
             return EXIT_OK
-        secrets = {c.name: c.secret.value for c in wanted if c.secret is not None and c.secret.value is not None}
-        return run_plan(plan, client, secrets, parallelism)
+        return run_plan(plan, client, secrets_from_channels(wanted), parallelism)
