@@ -349,8 +349,8 @@ class OmnideskClient:
         start = 0
         prefetched: dict[int, dict[str, Any]] = {}
         while True:
-            path = f"{CHANNEL_PATH}?itemStart={start}&itemLimit={PAGE_SIZE}"
-            body = prefetched.pop(start, None) or self._call("GET", path, kind="list_page", expect=("list",))
+            path = _page_path(start)
+            body = prefetched.pop(start, None) or self._read_page(start)
             page_total = body["itemTotal"]
             if total is None:
                 total = page_total
@@ -375,16 +375,15 @@ class OmnideskClient:
                 # order exactly as if read one by one; a page that does not line up is read again.
                 prefetched = self._read_pages(range(start, total, PAGE_SIZE))
 
+    def _read_page(self, start: int) -> dict[str, Any]:
+        return self._call("GET", _page_path(start), kind="list_page", expect=("list",))
+
     def _read_pages(self, starts: range) -> dict[int, dict[str, Any]]:
         """Pages by itemStart, read concurrently within the client's concurrency limit."""
-        def read(first: int) -> tuple[int, dict[str, Any]]:
-            path = f"{CHANNEL_PATH}?itemStart={first}&itemLimit={PAGE_SIZE}"
-            return first, self._call("GET", path, kind="list_page", expect=("list",))
-
         if not starts:
             return {}
         with ThreadPoolExecutor(max_workers=min(len(starts), self._limiter.maximum)) as pool:
-            return dict(pool.map(read, starts))
+            return dict(zip(starts, pool.map(self._read_page, starts)))
 
     def _find_custom(self, name: str, error: ApiError | None) -> RemoteChannel | None:
         """The custom channel named ``name``, read from the list. If the list cannot be read while
@@ -589,6 +588,10 @@ def _gave_up(error: ApiError, attempts: int) -> ApiError:
     final = type(error)(f"{error.reason} (gave up after {attempts} attempts)", call=error.call, status=error.status)
     final.__cause__ = error.__cause__
     return final
+
+
+def _page_path(start: int) -> str:
+    return f"{CHANNEL_PATH}?itemStart={start}&itemLimit={PAGE_SIZE}"
 
 
 def _secrets_of(fields: Mapping[str, Any]) -> tuple[str, ...]:
