@@ -261,21 +261,19 @@ def settled_count(emu: Emulator) -> int:
 def test_two_applies_at_once_never_create_a_channel_twice(
     make_emulator: Callable[..., RunningEmulator], tmp_path: Path
 ) -> None:
-    listed = threading.Event()
-    lists = 0
-    lock = threading.Lock()
+    # The tenant starts with its 5 built-ins only: each applier reads the list in one page.
+    list_reads = 2
 
     def both_plan_first(method: str, path: str, query: dict[str, str]) -> None:
         # Hold every create until both appliers have read the list: both plan all 150 creates,
-        # so each name is raced for.
-        nonlocal lists
-        if method == "GET" and query.get("itemStart") == "0":  # one list read starts
-            with lock:
-                lists += 1
-                if lists >= 2:
-                    listed.set()
-        elif method == "POST":
-            listed.wait(timeout=30)
+        # so each name is raced for. Waiting only for the second list request to *arrive* was not
+        # enough: a released create could be answered before it, and the loser planned fewer
+        # creates. ``stats`` counts a request under the lock it is answered in, so once it shows
+        # both reads, no create can land before their answers.
+        if method == "POST":
+            deadline = time.monotonic() + 30
+            while running.emu.stats["list"] < list_reads and time.monotonic() < deadline:
+                time.sleep(0.005)
 
     running = make_emulator(latency_ms=10, before_request=both_plan_first)
     path = write_file(tmp_path / "channels.yaml", 150)
