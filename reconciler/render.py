@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD
+from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
 from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, SecretAction
 
 SENSITIVE = "(sensitive)"
@@ -27,7 +27,7 @@ _COLOUR = {CREATE: "green", UPDATE: "yellow", DELETE: "red"}
 def show_value(value: Any) -> str:
     """A field value as the file would spell it: strings quoted, booleans lower-case."""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return format_bool(value)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -59,7 +59,7 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
             if name != "name" and values[name] != FIELDS[name].default
         ]
     if change.secret is not None:
-        rows.append(("custom_channel_secret", describe_secret(change.secret)))
+        rows.append((SECRET_FIELD, describe_secret(change.secret)))
     return rows
 
 
@@ -206,9 +206,3 @@ def _shortened(head: list[str], table: list[str], details: list[str], tail: list
 def render_json(plan: Plan) -> str:
     return json.dumps(plan.to_data(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
-
-RENDERERS: dict[str, Callable[[Plan], str]] = {
-    "text": render_text,
-    "markdown": render_markdown,
-    "json": render_json,
-}
