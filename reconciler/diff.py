@@ -2,16 +2,19 @@
 
 Channels are matched by name first (see ``plan.py``); only then is one pair compared, so the diff
 stays linear in the number of channels. DeepDiff over two whole channel lists would pair every
-item with every other (quadratic); ``bench/run.py`` measures the difference. Both sides are
-normalised (``model.normalize_fields``: defaults filled in, booleans parsed), so a pair's fields
-compare with plain equality.
+item with every other (quadratic); ``bench/run.py`` measures the difference.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from deepdiff import DeepDiff
+
 from reconciler.model import MANAGED_FIELDS
+
+_ROOT_KEY = re.compile(r"^root\['(?P<key>[^']+)'\]$")
 
 
 @dataclass(frozen=True)
@@ -23,4 +26,15 @@ class FieldChange:
 
 def diff_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     """The managed fields whose normalised values differ, in the contract's field order."""
-    return tuple(FieldChange(n, before[n], after[n]) for n in MANAGED_FIELDS if before[n] != after[n])
+    old = {name: before[name] for name in MANAGED_FIELDS}
+    new = {name: after[name] for name in MANAGED_FIELDS}
+    if old == new:  # the common case on a converged tenant: skip DeepDiff's setup cost
+        return ()
+    report = DeepDiff(old, new)
+    changed: set[str] = set()
+    for section in ("values_changed", "type_changes"):
+        for path in report.get(section, {}):
+            match = _ROOT_KEY.match(path)
+            if match:
+                changed.add(match.group("key"))
+    return tuple(FieldChange(n, old[n], new[n]) for n in MANAGED_FIELDS if n in changed)
