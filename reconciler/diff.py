@@ -6,15 +6,12 @@ item with every other (quadratic); ``bench/run.py`` measures the difference.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from deepdiff import DeepDiff
 
 from reconciler.model import MANAGED_FIELDS
-
-_ROOT_KEY = re.compile(r"^root\['(?P<key>[^']+)'\]$")
 
 
 @dataclass(frozen=True)
@@ -30,11 +27,5 @@ def diff_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Fi
     new = {name: after[name] for name in MANAGED_FIELDS}
     if old == new:  # the common case on a converged tenant: skip DeepDiff's setup cost
         return ()
-    report = DeepDiff(old, new)
-    changed: set[str] = set()
-    for section in ("values_changed", "type_changes"):
-        for path in report.get(section, {}):
-            match = _ROOT_KEY.match(path)
-            if match:
-                changed.add(match.group("key"))
+    changed = DeepDiff(old, new).affected_root_keys
     return tuple(FieldChange(n, old[n], new[n]) for n in MANAGED_FIELDS if n in changed)

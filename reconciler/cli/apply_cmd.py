@@ -83,7 +83,9 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
         if not yes:
             if not is_tty(sys.stdin):
                 raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
-            click.confirm(f"Apply these changes to {target.label}?", abort=True, err=True)
+            # "no" is a decision (exit 1, as Terraform); Ctrl-C at the prompt is an interrupt (130)
+            if not click.confirm(f"Apply these changes to {target.label}?", err=True):
+                raise ReconcilerError("apply cancelled at the prompt; nothing was changed")
         return run_plan(plan, client, secrets_from_channels(channels_file.channels), parallelism)
 
 
