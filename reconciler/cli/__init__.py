@@ -2,7 +2,8 @@
 
 Exit codes (documented in the README):
     0  success; with --detailed-exitcode: success and no changes
-    1  error (bad input, refused call, failed operation, unsafe or stale plan, usage error)
+    1  error (bad input, refused call, failed operation, unsafe or stale plan, usage error,
+       "no" at the apply prompt)
     2  changes pending (only with ``plan --detailed-exitcode``)
   130  interrupted (Ctrl-C)
 """
