@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.files import write_atomically
 from reconciler.plan import PLAN_FORMAT_VERSION, SECRET_SEND, Plan, canonical_json
 
 KIND = "omnidesk-channels-plan"
@@ -40,10 +41,7 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
         "connection": dict(connection),
         "plan": plan.to_data(),
     }
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomically(path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def is_plan_file(path: str | os.PathLike[str]) -> bool:

@@ -10,9 +10,10 @@ from reconciler.apply import secrets_from_channels
 from reconciler.cli import EXIT_OK, cli
 from reconciler.cli.apply_cmd import run_plan
 from reconciler.cli.common import open_client, resolve_target, use_color
-from reconciler.cli.export_cmd import export_tenant, report_export, write_atomically
+from reconciler.cli.export_cmd import export_tenant, report_export
 from reconciler.config import load_channels_file, load_tenants
 from reconciler.errors import UnsafePlanError
+from reconciler.files import write_atomically
 from reconciler.plan import check_safety, check_secrets, make_plan
 from reconciler.planfile import save_plan
 from reconciler.render import render_text

@@ -1,8 +1,6 @@
 """``omnidesk-channels export``: a tenant's custom channels as a channels file (read-only)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Mapping
 
 import click
@@ -11,6 +9,7 @@ from reconciler.cli import EXIT_OK, cli
 from reconciler.cli.common import open_client, resolve_target, target_options
 from reconciler.config import load_channels_file, load_tenants
 from reconciler.export import Export, export_channels
+from reconciler.files import write_atomically
 from reconciler.model import RemoteChannel, Tenant
 
 
@@ -36,12 +35,6 @@ def export_tenant(
         tenants=tenants,
         channel_tenants=limited_channels(file, tenant),
     )
-
-
-def write_atomically(path: str, text: str) -> None:
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def report_export(result: Export) -> None:
