@@ -17,7 +17,7 @@ import click
 import pytest
 import yaml
 
-from reconciler.cli import _register, cli
+from reconciler.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PIPELINES = sorted(
@@ -89,15 +89,15 @@ def arguments(tokens: list[str]) -> list[str]:
 
 def parse_with_cli(args: list[str]) -> click.Context:
     """Resolve subcommands down the group, then let click parse the rest as the real command would."""
-    _register()
     command: click.Command = cli
     names = ["omnidesk-channels"]
     rest = list(args)
     while isinstance(command, click.Group):
-        if not rest or rest[0] not in command.commands:
+        sub = command.get_command(click.Context(command), rest[0]) if rest else None
+        if sub is None:
             raise click.UsageError(f"unknown command {' '.join(names + rest[:1])!r}")
         names.append(rest.pop(0))
-        command = command.commands[names[-1]]
+        command = sub
     return command.make_context(" ".join(names), rest)
 
 

@@ -7,18 +7,18 @@ from typing import Iterator
 import click
 import pytest
 
-from reconciler.cli import _register, cli
+from reconciler.cli import cli
 from tests.clihelp import run_cli
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     yield path
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
-            yield from walk(sub, path + (name,))
+        ctx = click.Context(command)
+        for name in sorted(command.list_commands(ctx)):
+            yield from walk(command.get_command(ctx, name), path + (name,))
 
 
-_register()
 COMMANDS = list(walk(cli))
 
 

@@ -9,6 +9,7 @@ Exit codes (documented in the README):
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -22,8 +23,52 @@ EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="omnidesk-channels")
+# name -> "module:attribute"; a command's module is imported only when that command runs, so
+# ``--version`` and ``validate`` never pay for the emulator, uvicorn or httpx (click's "Lazily
+# Loading Subcommands"). Order here is the order in --help.
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.cli.validate_cmd:validate_cmd",
+    "plan": "reconciler.cli.plan_cmd:plan_command",
+    "apply": "reconciler.cli.apply_cmd:apply_command",
+    "export": "reconciler.cli.export_cmd:export_command",
+    "clone": "reconciler.cli.clone_cmd:clone_command",
+    "tenants": "reconciler.cli.tenants_cmd:tenants_command",
+    "message": "reconciler.cli.message_cmd:message_group",
+    "emulator": "reconciler.cli.emulator_cmd:emulator",
+    "completion": "reconciler.cli.completion_cmd:completion_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands live in ``COMMANDS`` and are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module_name, _, attribute = spec.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command), spec
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint} Commands: {', '.join(COMMANDS)}.", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="omnidesk-channels", message="%(prog)s %(version)s")
 def cli() -> None:
     """Omnidesk custom channels as code: describe channels in YAML, review a plan, apply it.
 
@@ -35,20 +80,13 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    # each module adds its command to ``cli``
-    from reconciler.cli import emulator_cmd  # noqa: F401
-    from reconciler.cli import plan_cmd, apply_cmd, export_cmd  # noqa: F401
-    from reconciler.cli import validate_cmd  # noqa: F401
-    from reconciler.cli import tenants_cmd  # noqa: F401
-    from reconciler.cli import message_cmd  # noqa: F401
-    from reconciler.cli import clone_cmd  # noqa: F401
-    from reconciler.cli import completion_cmd  # noqa: F401
+def all_commands() -> dict[str, click.Command]:
+    """Every command, imported (for tests and documentation tools)."""
+    return {name: cli.get_command(click.Context(cli), name) for name in COMMANDS}  # type: ignore[misc]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn its outcome into the one documented exit code."""
-    _register()
     try:
         rv = cli.main(args=argv, prog_name="omnidesk-channels", standalone_mode=False)
     except click.exceptions.Exit as exc:

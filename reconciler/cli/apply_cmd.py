@@ -12,7 +12,7 @@ import click
 from reconciler.apply import (
     FAILED, NOT_STARTED, OK, apply_plan, secrets_from_channels, secrets_from_environment, stop_on_interrupt,
 )
-from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK, cli
+from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.cli.common import (
     is_tty, open_client, resolve_target, target_from_connection, target_options, use_color,
 )
@@ -25,7 +25,7 @@ from reconciler.planfile import is_plan_file, load_plan
 from reconciler.render import render_text
 
 
-@cli.command("apply")
+@click.command("apply")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False), metavar="FILE|PLAN")
 @target_options
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal).")

@@ -7,7 +7,7 @@ import tempfile
 import click
 
 from reconciler.apply import secrets_from_channels
-from reconciler.cli import EXIT_OK, cli
+from reconciler.cli import EXIT_OK
 from reconciler.cli.apply_cmd import run_plan
 from reconciler.cli.common import open_client, resolve_target, use_color
 from reconciler.cli.export_cmd import export_tenant, report_export
@@ -19,7 +19,7 @@ from reconciler.planfile import save_plan
 from reconciler.render import render_text
 
 
-@cli.command("clone")
+@click.command("clone")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--from", "source", required=True, metavar="TENANT", help="The tenant to copy from (read only).")
 @click.option("--to", "dest", required=True, metavar="TENANT", help="The tenant to copy to.")

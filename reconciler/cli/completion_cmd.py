@@ -11,7 +11,7 @@ PROG_NAME = "omnidesk-channels"
 COMPLETE_VAR = "_OMNIDESK_CHANNELS_COMPLETE"
 
 
-@cli.command("completion")
+@click.command("completion")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion_command(shell: str) -> int:
     """Print the completion script for SHELL; load it from your shell's start-up file.

@@ -7,7 +7,7 @@ from types import FrameType
 
 import click
 
-from reconciler.cli import cli
+
 from reconciler.emulator import ALL_PERMISSIONS, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread
 
 
@@ -31,7 +31,7 @@ def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
     return keys
 
 
-@cli.command("emulator")
+@click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Keep the tenant in FILE across restarts.")

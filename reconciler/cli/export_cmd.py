@@ -5,7 +5,7 @@ from typing import Mapping
 
 import click
 
-from reconciler.cli import EXIT_OK, cli
+from reconciler.cli import EXIT_OK
 from reconciler.cli.common import open_client, resolve_target, target_options
 from reconciler.config import load_channels_file, load_tenants
 from reconciler.export import Export, export_channels
@@ -51,7 +51,7 @@ def report_export(result: Export) -> None:
                    + ", ".join(sorted(set(result.secret_vars.values()))), err=True)
 
 
-@cli.command("export")
+@click.command("export")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @target_options
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",

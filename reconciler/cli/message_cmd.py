@@ -6,7 +6,7 @@ import json
 
 import click
 
-from reconciler.cli import EXIT_OK, cli
+from reconciler.cli import EXIT_OK
 from reconciler.cli.common import open_client, resolve_target, target_options
 from reconciler.config import load_tenants
 from reconciler.errors import ReconcilerError
@@ -15,7 +15,7 @@ from reconciler.model import RemoteChannel
 SHOWN_NAMES = 20  # a tenant may have hundreds of channels; an error message should stay readable
 
 
-@cli.group("message")
+@click.group("message")
 def message_group() -> None:
     """Inbound messages on custom channels (as a bridge would push them).
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import EXIT_CHANGES, EXIT_OK, cli
+from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.common import Target, open_client, resolve_target, target_options, use_color
 from reconciler.config import load_channels_file
 from reconciler.errors import UnsafePlanError
@@ -28,7 +28,7 @@ def plan_for_file(
     return plan, target
 
 
-@cli.command("plan")
+@click.command("plan")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,

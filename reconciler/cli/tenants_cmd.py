@@ -5,13 +5,13 @@ import json
 
 import click
 
-from reconciler.cli import EXIT_OK, cli
+from reconciler.cli import EXIT_OK
 from reconciler.cli.common import DEFAULT_KEY_ENV
 from reconciler.config import load_tenants
 from reconciler.errors import ReconcilerError
 
 
-@cli.command("tenants")
+@click.command("tenants")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one name per line; json: a GitHub Actions matrix ({\"include\": [...]}).")

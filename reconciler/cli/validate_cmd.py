@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import click
 
-from reconciler.cli import cli
+
 from reconciler.config import load_all_views, load_channels_file
 
 
@@ -30,7 +30,7 @@ def validate(
     return f"{shown}: valid ({_count(count)}{suffix})"
 
 
-@cli.command("validate")
+@click.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--tenant", metavar="NAME", help="Validate for this tenant only (default: every tenant).")
 def validate_cmd(file: str, tenant: str | None) -> None:
