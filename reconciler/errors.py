@@ -14,6 +14,9 @@
     │   ├── UnsafePlanError         too many deletes without --allow-deletes
     │   ├── StalePlanError          a saved plan no longer matches the tenant
     │   └── SecretMissingError      secrets that would be sent are not set in the environment
+    ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
+    ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
+    ├── StateFileError              the emulator's state file or journal cannot be read or is locked
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
@@ -121,6 +124,29 @@ class SecretMissingError(PlanError):
             lines.append(f"  ${{env:{var}}} needed by: {', '.join(sorted(channels))}")
         lines.append("Set these variables (export NAME=...) and run again.")
         super().__init__("\n".join(lines))
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan that cannot be used; ``path`` is the file."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class TargetError(ReconcilerError):
+    """No usable tenant to talk to; ``tenant``/``variable``/``host`` say which part is wrong."""
+
+    def __init__(self, message: str, *, tenant: str | None = None, variable: str | None = None,
+                 host: str | None = None) -> None:
+        self.tenant = tenant
+        self.variable = variable
+        self.host = host
+        super().__init__(message)
+
+
+class StateFileError(ReconcilerError):
+    """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
 
 
 class ApplyError(ReconcilerError):

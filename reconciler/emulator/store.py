@@ -35,6 +35,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from reconciler.errors import StateFileError
+
 FORMAT = "omnidesk-emulator-state"
 VERSION = 1
 # Below this size a journal is never compacted: rewriting a small snapshot often would be waste.
@@ -47,10 +49,6 @@ BUILT_IN_CHANNELS: tuple[tuple[str, str], ...] = (
     ("whatsapp", "WhatsApp"),
     ("facebook", "Facebook"),
 )
-
-
-class StateFileError(Exception):
-    """The state file or its journal cannot be read (not a torn last line: real damage)."""
 
 
 def _built_in(channel_id: int, type_: str, name: str) -> dict[str, Any]:
