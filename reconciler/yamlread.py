@@ -34,7 +34,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KINDS = {
     "tag:yaml.org,2002:int": "an integer",
     "tag:yaml.org,2002:float": "a number",
-    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:bool": "a boolean (true or false)",
     "tag:yaml.org,2002:timestamp": "a date",
     "tag:yaml.org,2002:null": "null",
     "tag:yaml.org,2002:binary": "base64 data",
