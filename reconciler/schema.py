@@ -15,24 +15,31 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from reconciler.model import pattern_matches
 
 SCHEMA_FILE = "channels.schema.json"
+PLAN_SCHEMA_FILE = "plan.schema.json"
 
-_CANDIDATES = (
-    Path(__file__).parent / "schemas" / SCHEMA_FILE,  # installed wheel
-    Path(__file__).parent.parent / "schemas" / SCHEMA_FILE,  # repository / editable install
+_FOLDERS = (
+    Path(__file__).parent / "schemas",  # installed wheel
+    Path(__file__).parent.parent / "schemas",  # repository / editable install
 )
 
 
-def schema_path() -> Path:
-    """Where the schema file is, installed or in the repository."""
-    for candidate in _CANDIDATES:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{SCHEMA_FILE} not found in: " + ", ".join(str(c) for c in _CANDIDATES))
+def schema_path(name: str = SCHEMA_FILE) -> Path:
+    """Where a schema file is, installed or in the repository."""
+    for folder in _FOLDERS:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{name} not found in: " + ", ".join(str(f) for f in _FOLDERS))
+
+
+@lru_cache(maxsize=2)
+def _load_schema_text(name: str = SCHEMA_FILE) -> str:
+    return schema_path(name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
-def _load_schema_text() -> str:
-    return schema_path().read_text(encoding="utf-8")
+def plan_validator() -> Draft202012Validator:
+    """A validator of the plan format (``plan --format json``, the plan in a saved plan)."""
+    return Draft202012Validator(json.loads(_load_schema_text(PLAN_SCHEMA_FILE)))
 
 
 def load_schema() -> dict[str, Any]:

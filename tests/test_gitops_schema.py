@@ -84,12 +84,12 @@ def test_saved_plan_member_matches_the_schema(tenant, tmp_path: Path):
 
 
 def test_schema_rejects_what_a_reader_could_not_use():
-    good = {"format_version": 1, "tool_version": "0", "target": "t", "prune": False, "rotate_secrets": False,
+    good = {"format_version": 2, "tool_version": "0", "target": "t", "prune": False, "rotate_secrets": False,
             "custom_total": 0, "summary": {"create": 0, "update": 0, "delete": 0}, "changes": [],
             "unmanaged": [], "missing_secrets": {}}
     assert_plan_valid(good)
     for bad in (
-        {**good, "format_version": 2},
+        {**good, "format_version": 1},
         {**good, "changes": [{"action": "update", "name": "x"}]},  # an update without id/before/after
         {**good, "changes": [{"action": "delete", "name": "x", "id": 1, "before": {}}]},
         {**good, "secret_value": "s3cret"},
