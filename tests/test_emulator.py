@@ -22,7 +22,7 @@ from reconciler.emulator import (
 )
 from reconciler.emulator import store as store_module
 from reconciler.model import PUT_ONLY_FIELDS
-from tests.conftest import RunningEmulator
+from clihelp import RunningEmulator
 
 CHANNELS = "/api/v2/channel"
 MESSAGES = "/api/v2/channel/customChannelMessage"
@@ -605,7 +605,7 @@ def test_cli_prints_the_demo_key_and_refuses_unknown_permissions() -> None:
 
 
 def test_cli_help_and_an_unusable_state_file(tmp_path: Path) -> None:
-    from tests.clihelp import run_cli
+    from clihelp import run_cli
 
     shown = run_cli(["emulator", "--help"])
     assert shown.exit_code == 0 and "Example:\n    omnidesk-channels emulator --port 8080" in shown.stdout
