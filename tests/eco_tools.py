@@ -6,6 +6,7 @@ skipping.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import queue
@@ -27,10 +28,18 @@ def require_tool(what: str, found: bool) -> None:
     """Skip (or, under CI=true, fail) when an outside tool is missing."""
     if found:
         return
-    message = f"{what} is not installed: run `npm ci --prefix .ci/node` (as .ci/run does)"
+    message = f"{what} is not installed (.ci/run installs it)"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def python_tool(module: str) -> Any:
+    """A dev dependency's module (``pip install -e '.[dev]'``), or skip/fail as ``require_tool`` says."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        require_tool(f"the Python module {module} (pip install -e '.[dev]')", False)
 
 
 def node_tool(package: str) -> Path:
@@ -38,7 +47,7 @@ def node_tool(package: str) -> Path:
     node = shutil.which("node")
     require_tool("node", node is not None)
     folder = NODE_MODULES / package
-    require_tool(f"the npm package {package}", (folder / "package.json").is_file())
+    require_tool(f"the npm package {package} (npm ci --prefix .ci/node)", (folder / "package.json").is_file())
     return folder
 
 

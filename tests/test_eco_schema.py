@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import regress
 
 from reconciler import model
 from reconciler.model import FIELDS, pattern_matches
 from reconciler.schema import schema_path, validator
-from tests.eco_tools import LanguageServer, run_node
+from tests.eco_tools import LanguageServer, python_tool, run_node
 from tests.test_schema import EMPTY_IS_DEFAULT, STRING_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,13 +79,14 @@ def test_each_pattern_accepts_exactly_the_seeds_characters(field: str) -> None:
     ours_class = re.fullmatch(r"\^(\[.*\])\+\$", ours).group(1)  # type: ignore[union-attr]
     seed_set = set(re.findall(seed_class, EVERY_CHARACTER))
     assert set(re.findall(ours_class, EVERY_CHARACTER)) == seed_set
-    ecma = regress.Regex(ours_class, flags="u")
+    ecma = python_tool("regress").Regex(ours_class, flags="u")
     encoded = EVERY_CHARACTER.encode()  # regress gives matches as slices of the UTF-8 bytes
     assert {encoded[m.range()].decode() for m in ecma.find_iter(EVERY_CHARACTER)} == seed_set
 
 
 @pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
 def test_check_jsonschema_accepts_the_schemas(path: Path) -> None:
+    python_tool("check_jsonschema")
     proc = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--check-metaschema", str(path)],
         capture_output=True, text=True, timeout=120,
@@ -100,6 +100,7 @@ def test_every_pattern_in_the_schemas_is_a_unicode_ecma_regex() -> None:
     for path in SCHEMAS:
         patterns += re.findall(r'"pattern": ("(?:[^"\\]|\\.)*")', path.read_text(encoding="utf-8"))
     assert len(patterns) >= 10
+    regress = python_tool("regress")
     for pattern in patterns:
         regress.Regex(json.loads(pattern), flags="u")  # raises on an invalid escape
 
@@ -112,6 +113,7 @@ def test_the_model_and_our_validator_agree_with_the_table() -> None:
 
 
 def test_check_jsonschema_agrees_with_the_table(tmp_path: Path) -> None:
+    python_tool("check_jsonschema")
     instance = tmp_path / "cases.json"
     instance.write_text(json.dumps(_cases_document()), encoding="utf-8")
     proc = subprocess.run(
