@@ -1,7 +1,7 @@
-"""The channels file's JSON Schema, and a validator that reads its regexes the way editors do.
+"""The shipped JSON Schemas (channels file, saved plan), and a validator that reads regexes as editors do.
 
-The schema lives in ``schemas/channels.schema.json`` in the repository; the wheel carries it as
-``reconciler/schemas/channels.schema.json`` (see pyproject's force-include).
+The schemas live in ``schemas/`` in the repository; the wheel carries them as
+``reconciler/schemas/`` (see pyproject's force-include).
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from reconciler.model import pattern_matches
 
 SCHEMA_FILE = "channels.schema.json"
 PLAN_SCHEMA_FILE = "plan.schema.json"
+# ``omnidesk-channels schema KIND`` prints these; ``init`` writes the channels one beside a file.
+SCHEMA_FILES = {"channels": SCHEMA_FILE, "plan": PLAN_SCHEMA_FILE}
 
 _FOLDERS = (
     Path(__file__).parent / "schemas",  # installed wheel
@@ -31,7 +33,12 @@ def schema_path(name: str = SCHEMA_FILE) -> Path:
     raise FileNotFoundError(f"{name} not found in: " + ", ".join(str(f) for f in _FOLDERS))
 
 
-@lru_cache(maxsize=2)
+def schema_text(kind: str = "channels") -> str:
+    """The text of a shipped schema (``channels`` or ``plan``), exactly as in the file."""
+    return _load_schema_text(SCHEMA_FILES[kind])
+
+
+@lru_cache(maxsize=None)
 def _load_schema_text(name: str = SCHEMA_FILE) -> str:
     return schema_path(name).read_text(encoding="utf-8")
 
