@@ -86,14 +86,14 @@ class Document:
         return Problem(self.file, line, column, format_path(path), message)
 
 
-def read_document(path: str | os.PathLike[str]) -> tuple[Document, yaml.Node]:
-    """Read and convert the file; raise ConfigError only when nothing can be checked.
+def read_document(path: str | os.PathLike[str], text: str | None = None) -> tuple[Document, yaml.Node | None]:
+    """Read and convert the file (or ``text``, named ``path``); raise ConfigError only when nothing can be checked.
 
     Problems with single values (unreadable scalars, duplicate keys, unsupported tags) are
     collected in ``Document.problems``. An empty file is a document whose root node is None.
     """
     file = os.fspath(path)
-    text = _read(file)
+    text = _read(file) if text is None else text
     loader, root = _compose(file, text)
     if root is None:
         return Document(file, None, {}, {}, [], set()), root
