@@ -125,11 +125,14 @@ def export_channels(
     variables: Mapping[str, str] | None = None,
     tenants: Mapping[str, Tenant] | None = None,
     channel_tenants: Mapping[str, Sequence[str]] | None = None,
+    ignore: Sequence[str] = (),
 ) -> Export:
     """Write the custom channels of a tenant as a channels file (text) and say what was templated.
 
     ``channel_tenants`` maps a channel name to the tenants it is limited to (the ``tenants:`` list
-    the channels file gives it), so a channel meant for one tenant stays there.
+    the channels file gives it), so a channel meant for one tenant stays there. ``ignore`` (the
+    file's top-level patterns) and each tenant's own are written as they are; the caller has
+    already left the ignored channels out of ``channels``.
     """
     template = Templater(variables or {})
     limited = channel_tenants or {}
@@ -149,11 +152,14 @@ def export_channels(
     items = [_ordered(item) for item in items]
 
     document: dict[str, Any] = {"version": 1, "prune": False}
+    if ignore:  # without it, applying the export with prune would delete what the file ignores
+        document["ignore"] = list(ignore)
     if tenants:
         document["tenants"] = {
             name: {
                 k: v
-                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("vars", dict(t.vars)))
+                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("vars", dict(t.vars)),
+                             ("ignore", list(t.ignore)))
                 if v
             }
             for name, t in sorted(tenants.items())
