@@ -149,7 +149,7 @@ def export_channels(
         item[SECRET_FIELD] = f"${{env:{secret_vars[channel.name]}}}"
         if channel.name in limited:
             item["tenants"] = sorted(limited[channel.name])
-    items = [_ordered(item) for item in items]
+    items = [in_file_order(item) for item in items]
 
     document: dict[str, Any] = {"version": 1, "prune": False}
     if ignore:  # without it, applying the export with prune would delete what the file ignores
@@ -186,8 +186,11 @@ def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[
     return item
 
 
-def _ordered(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The tenants list right after the name and the secret after the endpoint, as people write them."""
-    order = ["name", "tenants", "icon", "custom_channel_endpoint", SECRET_FIELD]
-    order += [n for n in MANAGED_FIELDS if n not in order]
-    return {k: item[k] for k in order if k in item}
+# The tenants list right after the name and the secret after the endpoint, as people write them.
+FILE_ORDER: tuple[str, ...] = ("name", "tenants", "icon", "custom_channel_endpoint", SECRET_FIELD) + tuple(
+    n for n in MANAGED_FIELDS if n not in ("name", "icon", "custom_channel_endpoint")
+)
+
+
+def in_file_order(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in FILE_ORDER if k in item}
