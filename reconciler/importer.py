@@ -65,6 +65,11 @@ class Imported:
     def changed(self) -> bool:
         return bool(self.added or self.updated)
 
+    @property
+    def secret_vars(self) -> dict[str, str]:
+        """Added channel -> its secret's variable (as ``Export.secret_vars``)."""
+        return {a.name: a.secret_var for a in self.added}
+
 
 def import_channels(
     text: str,

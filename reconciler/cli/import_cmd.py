@@ -1,19 +1,11 @@
 """``omnidesk-channels import``: the tenant's custom channels into the channels file, in place (read-only)."""
 from __future__ import annotations
 
-import os
-import tempfile
-
 import click
 
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import open_client, resolve_target, target_options
-from reconciler.config import load_channels_file
-from reconciler.errors import ImportRefused
-from reconciler.files import read_text, write_atomically
-from reconciler.ignore import view_ignore, without_ignored
-from reconciler.model import ChannelsFile
-from reconciler.importer import Imported, import_channels
+from reconciler.cli.common import report_export, target_options, workflow
+from reconciler.importer import Imported
 
 
 @click.command("import")
@@ -41,27 +33,10 @@ def import_command(file: str, url: str | None, tenant: str | None, emulator_stat
       omnidesk-channels import channels.yaml --tenant production --name "Old fax"
       omnidesk-channels import channels.yaml --tenant production --update
     """
-    view = load_channels_file(file, tenant=tenant)
-    text = read_text(file)
-    target = resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=view.tenants)
-    with open_client(target, verbose=verbose) as client:
-        current = without_ignored(client.list_channels(), view_ignore(view))
-    result = import_channels(text, file=file, view=view, current=current, names=names, update=update,
-                             reload=lambda edited: _reload(file, edited, tenant))
-    if result.changed:
-        if read_text(file) != text:
-            raise ImportRefused("the file changed while importing: run import again", file=file)
-        write_atomically(file, result.text)
-    report(result, file, target.label, update)
+    done = workflow(verbose=verbose).import_(file, url=url, tenant=tenant, emulator_state=emulator_state,
+                                             names=names, update=update)
+    report(done.imported, file, done.target.label, update)
     return EXIT_OK
-
-
-def _reload(file: str, text: str, tenant: str | None) -> ChannelsFile:
-    with tempfile.TemporaryDirectory(prefix="omnidesk-import-") as tmp:
-        path = os.path.join(tmp, os.path.basename(file))
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        return load_channels_file(path, tenant=tenant)
 
 
 def report(result: Imported, file: str, label: str, update: bool) -> None:
@@ -81,9 +56,4 @@ def report(result: Imported, file: str, label: str, update: bool) -> None:
     else:
         matches = " and matches them" if update else ""
         click.echo(f"Nothing to import from {label}: {file} has every custom channel it does not ignore{matches}.")
-    for name, times in result.replacements.items():
-        click.echo(f"  templated: {times} occurrence(s) of the value of {name} -> ${{var:{name}}}", err=True)
-    for skipped in result.skipped_vars:
-        click.echo(f"  not templated: {skipped}", err=True)
-    for name, times in result.left_literal.items():
-        click.echo(f"  not templated: {times} occurrence(s) of the value of {name} right after a '$'", err=True)
+    report_export(result)
