@@ -29,6 +29,7 @@ from jsonschema import ValidationError
 
 from reconciler.errors import ConfigError, Problem
 from reconciler.model import (
+    EMPTY_ALTERNATIVE,
     FIELDS,
     NAME_PATTERN,
     SECRET_FIELD,
@@ -68,9 +69,14 @@ def load_channels_file(
     *,
     tenant: str | None = None,
     environ: Mapping[str, str] | None = None,
+    text: str | None = None,
 ) -> ChannelsFile:
-    """Load and validate the file for one tenant (or none); raise ConfigError with every problem."""
-    parsed = _parse(path)
+    """Load and validate the file for one tenant (or none); raise ConfigError with every problem.
+
+    With ``text``, that is the file's content (``path`` only names it in messages), e.g. an export
+    that ``clone`` plans without writing it anywhere.
+    """
+    parsed = _parse(path, text)
     loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ)
     _raise_if(parsed.problems + problems)
     assert loaded is not None
@@ -257,10 +263,10 @@ def _check_size(file: str, root: yaml.Node) -> None:
         )
 
 
-def _parse(path: str | os.PathLike[str]) -> _Parsed:
+def _parse(path: str | os.PathLike[str], text: str | None = None) -> _Parsed:
     """Read, parse and schema-check the file; raise ConfigError only when nothing can be checked."""
     file = os.fspath(path)
-    text = _read(file)
+    text = _read(file) if text is None else text
     loader, root = _compose(file, text)
     if root is None:
         raise _fatal(file, "the file is empty: start it with `version: 1` and `channels:`")
@@ -453,15 +459,8 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
         else:
             message = f"must be {want} (the only format version), not {instance!r}"
         return [parsed.problem(path, message)]
-    if kind == "type" or (kind == "anyOf" and not isinstance(instance, str)):
-        expected = "string" if kind == "anyOf" else error.validator_value
-        return [parsed.problem(path, _type_message(expected, instance, node, _is_secret(path)))]
-    if kind == "anyOf":
-        malformed = _malformed_template(instance, secret=False)
-        if malformed:
-            return [parsed.problem(path, malformed)]
-        pattern = next(s["pattern"] for s in error.schema["anyOf"] if "pattern" in s)
-        return [parsed.problem(path, _mismatch(instance, pattern, path))]
+    if kind == "type":
+        return [parsed.problem(path, _type_message(error.validator_value, instance, node, _is_secret(path)))]
     if kind == "pattern":
         shown = _show(instance)
         if "propertyNames" in error.relative_schema_path:
@@ -472,7 +471,11 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
         if path and path[-1] == "api_key_env":
             message = f"{shown} is not an environment variable name: use letters, digits and _"
             return [parsed.problem(path, message + " (like OMNIDESK_API_KEY)")]
-        return [parsed.problem(path, _mismatch(instance, error.validator_value, path))]
+        malformed = _malformed_template(instance, secret=False)
+        if malformed:
+            return [parsed.problem(path, malformed)]
+        pattern = error.validator_value.removeprefix(EMPTY_ALTERNATIVE)
+        return [parsed.problem(path, _mismatch(instance, pattern, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
         return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]

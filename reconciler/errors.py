@@ -17,6 +17,7 @@
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
+    ├── OverwriteRefusedError       ``init`` would replace files that exist (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
@@ -104,7 +105,13 @@ class PlanError(ReconcilerError):
 
 
 class ConflictError(PlanError):
-    pass
+    def __init__(self, conflicts: list[str]) -> None:
+        """``conflicts`` lists every ambiguity found, each saying what to do about it."""
+        self.conflicts = list(conflicts)
+        super().__init__(
+            "the tenant's channels cannot be matched to the file unambiguously (nothing was changed):\n"
+            + "\n".join(f"  - {c}" for c in self.conflicts)
+        )
 
 
 class UnsafePlanError(PlanError):
@@ -112,7 +119,12 @@ class UnsafePlanError(PlanError):
 
 
 class StalePlanError(PlanError):
-    pass
+    def __init__(self, message: str, stale: list[str] | None = None) -> None:
+        """``stale`` lists every channel (or secret) that changed since the plan, when known."""
+        self.stale = list(stale or [])
+        if self.stale:
+            message += ":\n" + "\n".join(f"  - {s}" for s in self.stale)
+        super().__init__(message)
 
 
 class SecretMissingError(PlanError):
@@ -147,6 +159,16 @@ class TargetError(ReconcilerError):
 
 class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
+
+
+class OverwriteRefusedError(ReconcilerError):
+    """Files that exist and were not replaced; ``paths`` names them."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        shown = " and ".join(self.paths)
+        verb = "exists" if len(self.paths) == 1 else "exist"
+        super().__init__(f"{shown} already {verb}: nothing was written (pass --force to replace)")
 
 
 class ApplyError(ReconcilerError):
