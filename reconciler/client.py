@@ -135,7 +135,8 @@ class OmnideskClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_body_bytes = max_body_bytes
-        self._redact = Redactor(api_key)
+        # The key as written, and as the query form puts it in a URL (httpx's own encoding).
+        self._redact = Redactor(api_key, str(httpx.QueryParams({"apiKey": api_key})).partition("=")[2])
         self._sleep = sleep
         self.log = logger or logging.getLogger("reconciler.http")
         self.stats: collections.Counter[str] = collections.Counter()
@@ -143,6 +144,10 @@ class OmnideskClient:
         self._random = random.Random()
         self._limiter = Limiter(parallelism, sleep, time.monotonic)
         workers = max(1, parallelism)
+        # httpx logs every URL at INFO ("HTTP Request: GET ..."): in the query form that holds the key.
+        self._httpx_filter = _RedactingFilter(self._redact) if auth == "query" else None
+        if self._httpx_filter is not None:
+            logging.getLogger("httpx").addFilter(self._httpx_filter)
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport if transport is not None else DeadlineTransport(max_connections=workers),
@@ -315,6 +320,8 @@ class OmnideskClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._httpx_filter is not None:
+            logging.getLogger("httpx").removeFilter(self._httpx_filter)
 
     def __enter__(self) -> OmnideskClient:
         return self
@@ -458,6 +465,19 @@ class OmnideskClient:
     def _count(self, key: str) -> None:
         with self._stats_lock:
             self.stats[key] += 1
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts a logger's records (the message with its arguments merged in)."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
 
 
 def _gave_up(error: ApiError, attempts: int) -> ApiError:
