@@ -384,9 +384,10 @@ class OmnideskClient:
             except BodyTooLarge as e:
                 self._limiter.release(generation, ok=False)
                 self._log_exchange(request, "body too large", started)
+                what = (f"declares {_mib(e.declared)}, so it was not read" if e.declared is not None
+                        else f"was read no further than {_mib(e.read)}")
                 raise ProtocolError(
-                    f"the answer is larger than {_mib(self.max_body_bytes)}; stopped reading after "
-                    f"{_mib(e.read) if e.read else 'its declared length'} (a broken or hostile server?)",
+                    f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
                     call=call,
                 ) from None
             except httpx.HTTPError as e:

@@ -154,24 +154,26 @@ class DeadlineTransport(httpx.HTTPTransport):
 
 
 class BodyTooLarge(Exception):
-    """An answer passed ``MAX_BODY_BYTES``; ``read`` is how much was read before stopping."""
+    """An answer passed the limit: ``declared`` by its Content-Length (then nothing was read), or
+    found while reading, after ``read`` bytes."""
 
-    def __init__(self, read: int) -> None:
-        super().__init__(read)
+    def __init__(self, *, read: int = 0, declared: int | None = None) -> None:
+        super().__init__(read, declared)
         self.read = read
+        self.declared = declared
 
 
 def read_body(response: httpx.Response, limit: int) -> bytes:
     """The whole (decoded) body of a streamed response, or ``BodyTooLarge`` once it passes ``limit``."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
-        raise BodyTooLarge(0)
+        raise BodyTooLarge(declared=int(declared))
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(size)
+            raise BodyTooLarge(read=size)
         chunks.append(chunk)
     return b"".join(chunks)
 

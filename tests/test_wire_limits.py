@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 
 from clihelp import run_cli
+from reconciler.client import OmnideskClient
+from reconciler.errors import ProtocolError
 from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport
 
 ENV = {"OMNIDESK_API_KEY": "demo"}
@@ -48,7 +51,8 @@ def test_a_body_over_32_mib_stops_the_read_and_names_the_call(make_emulator, tmp
     running = make_emulator(body_padding=MAX_BODY_BYTES + 1024 * 1024)
     code, err, _ = plan(tmp_path, running.url)
     assert code == 1
-    assert f"Error: {FIRST_PAGE}: the answer is larger than 32.0 MiB; stopped reading after" in err
+    assert (f"Error: {FIRST_PAGE}: the answer is larger than 32.0 MiB and declares 33.0 MiB, so it was not read "
+            "(a broken or hostile server?)") in err
     assert running.emu.stats["list"] == 1  # never retried, never read twice
 
 
@@ -142,3 +146,23 @@ def test_a_refused_certificate_is_retried_once_and_says_what_to_check(self_signe
     assert "the TLS certificate of 'localhost' was refused (self-signed certificate)" in err
     assert "or this machine's CA certificates (SSL_CERT_FILE)" in err
     assert len(re.findall(r"^http: GET .* -> ConnectError", err, flags=re.M)) == 2
+
+
+def test_an_endless_body_without_a_length_is_read_no_further_than_the_limit() -> None:
+    sent = []
+
+    def endless() -> Iterator[bytes]:
+        yield b'{"type": "list", "items": ["'
+        while True:
+            sent.append(1)
+            yield b"x" * (1024 * 1024)
+
+    def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless())
+
+    client = OmnideskClient("https://t.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(server))
+    with pytest.raises(ProtocolError) as info:
+        client.list_channels()
+    assert str(info.value) == (f"{FIRST_PAGE}: the answer is larger than 32.0 MiB and was read no further than "
+                               "32.0 MiB (a broken or hostile server?)")
+    assert len(sent) == 32  # the chunk that passed the limit was the last one asked for
