@@ -228,6 +228,7 @@ class Tenant:
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
     auth: str | None = None  # where the key goes: header | query | authorization (None: the default)
+    ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
 
 
 @dataclass(frozen=True)
@@ -239,3 +240,4 @@ class ChannelsFile:
     prune: bool = False
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
+    ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
