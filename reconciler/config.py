@@ -58,6 +58,10 @@ _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _TEMPLATE_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _TEMPLATE_BODY = re.compile(r"(env|var):([A-Za-z_][A-Za-z0-9_]*)")
+LITERAL_SECRET = (
+    "the secret is written in the file, where everyone who can read the repository sees it: "
+    "write ${env:NAME} and keep the value in the environment (a CI secret)"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ def load_channels_file(
     """Load and validate the file for one tenant (or none); raise ConfigError with every problem."""
     parsed = _parse(path)
     loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ)
-    _raise_if(parsed.problems + problems)
+    _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
     return loaded
 
@@ -101,7 +105,8 @@ def load_all_views(
     view_problems = [
         p if len(found) == len(views) else _tag_views(p, found) for p, found in seen.items()
     ]
-    _raise_if(parsed.problems + view_problems)
+    warnings = dict.fromkeys(w for view in loaded.values() for w in view.warnings)
+    _raise_if(parsed.problems + view_problems, list(warnings))
     return loaded
 
 
@@ -151,11 +156,11 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def _raise_if(problems: list[Problem]) -> None:
+def _raise_if(problems: list[Problem], warnings: list[Problem] | None = None) -> None:
     if problems:
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda p: (p.line or 0, p.column or 0))
-        raise ConfigError(unique)
+        raise ConfigError(unique, warnings)
 
 
 def _tag_views(problem: Problem, views: list[str | None]) -> Problem:
@@ -657,6 +662,7 @@ def _resolve(
         return None, [Problem(parsed.file, None, None, "", message)]
     chosen = tenants.get(tenant) if tenant is not None else None
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     channels: list[DesiredChannel] = []
     claims: dict[str, tuple[int, str]] = {}
     raw_channels = parsed.data.get("channels")
@@ -714,6 +720,8 @@ def _resolve(
 
         secret: SecretRef | None = None
         raw_secret = raw.get(SECRET_FIELD)
+        if isinstance(raw_secret, str) and raw_secret and _first_env(raw_secret) is None:
+            warnings.append(parsed.problem(base + (SECRET_FIELD,), LITERAL_SECRET))
         if isinstance(raw_secret, str):
             result = sub(base + (SECRET_FIELD,), raw_secret, secret=True)
             env_var = result.unset_env[0] if result.unset_env else _first_env(raw_secret)
@@ -731,6 +739,7 @@ def _resolve(
         prune=parsed.data.get("prune") is True,
         tenants=dict(tenants),
         tenant=tenant,
+        warnings=tuple(warnings),
     )
     return loaded, problems
 
