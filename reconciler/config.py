@@ -73,9 +73,14 @@ def load_channels_file(
     *,
     tenant: str | None = None,
     environ: Mapping[str, str] | None = None,
+    text: str | None = None,
 ) -> ChannelsFile:
-    """Load and validate the file for one tenant (or none); raise ConfigError with every problem."""
-    parsed = _parse(path)
+    """Load and validate the file for one tenant (or none); raise ConfigError with every problem.
+
+    With ``text``, that is the file's content (``path`` only names it in messages), e.g. an export
+    that ``clone`` plans without writing it anywhere.
+    """
+    parsed = _parse(path, text)
     loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ)
     _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
@@ -263,10 +268,10 @@ def _check_size(file: str, root: yaml.Node) -> None:
         )
 
 
-def _parse(path: str | os.PathLike[str]) -> _Parsed:
+def _parse(path: str | os.PathLike[str], text: str | None = None) -> _Parsed:
     """Read, parse and schema-check the file; raise ConfigError only when nothing can be checked."""
     file = os.fspath(path)
-    text = _read(file)
+    text = _read(file) if text is None else text
     loader, root = _compose(file, text)
     if root is None:
         raise _fatal(file, "the file is empty: start it with `version: 1` and `channels:`")

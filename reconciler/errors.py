@@ -108,7 +108,13 @@ class PlanError(ReconcilerError):
 
 
 class ConflictError(PlanError):
-    pass
+    def __init__(self, conflicts: list[str]) -> None:
+        """``conflicts`` lists every ambiguity found, each saying what to do about it."""
+        self.conflicts = list(conflicts)
+        super().__init__(
+            "the tenant's channels cannot be matched to the file unambiguously (nothing was changed):\n"
+            + "\n".join(f"  - {c}" for c in self.conflicts)
+        )
 
 
 class UnsafePlanError(PlanError):
@@ -116,7 +122,12 @@ class UnsafePlanError(PlanError):
 
 
 class StalePlanError(PlanError):
-    pass
+    def __init__(self, message: str, stale: list[str] | None = None) -> None:
+        """``stale`` lists every channel (or secret) that changed since the plan, when known."""
+        self.stale = list(stale or [])
+        if self.stale:
+            message += ":\n" + "\n".join(f"  - {s}" for s in self.stale)
+        super().__init__(message)
 
 
 class SecretMissingError(PlanError):

@@ -63,6 +63,11 @@ SECRET_FIELD = "custom_channel_secret"
 # Fields compared between the file and the tenant. The secret is write-only, so it is never diffed.
 MANAGED_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n != SECRET_FIELD)
 CUSTOM_TYPE = "custom"
+CHANNEL_PATH = "/api/v2/channel"
+# The contract's POST takes only these; the other fields are PUT-only and a server ignores them on
+# POST without a word, so a create that needs one is a POST and then a PUT to the new id.
+POST_FIELDS: tuple[str, ...] = ("name", "icon", "custom_channel_endpoint", SECRET_FIELD, "include_signature")
+PUT_ONLY_FIELDS: tuple[str, ...] = tuple(n for n in MANAGED_FIELDS if n not in POST_FIELDS)
 
 
 @lru_cache(maxsize=None)

@@ -10,10 +10,8 @@ import json
 import re
 from typing import Any, Callable, Sequence
 
-import click
-
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
-from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, SecretAction
+from reconciler.plan import CREATE, DELETE, UPDATE, Change, Create, Delete, Plan, SecretAction, Update
 
 SENSITIVE = "(sensitive)"
 # GitHub refuses comments over 65,536 characters; leave room for a bot's header.
@@ -24,6 +22,16 @@ MARKDOWN_NAMES = 50
 
 _SYMBOL = {CREATE: "+", UPDATE: "~", DELETE: "-"}
 _COLOUR = {CREATE: "green", UPDATE: "yellow", DELETE: "red"}
+_ANSI = {"green": 32, "yellow": 33, "red": 31}
+
+
+def _ansi(text: str, *, fg: str, bold: bool = False) -> str:
+    """ANSI colour, spelled as click.style spells it (the engine does not depend on click)."""
+    return f"\x1b[{_ANSI[fg]}m" + ("\x1b[1m" if bold else "") + text + "\x1b[0m"
+
+
+def _secret_of(change: Change) -> SecretAction | None:
+    return change.secret if isinstance(change, (Create, Update)) else None
 
 
 def show_value(value: Any) -> str:
@@ -35,39 +43,41 @@ def show_value(value: Any) -> str:
 
 def describe_secret(secret: SecretAction) -> str:
     source = f" from ${{env:{secret.env_var}}}" if secret.env_var else ""
-    if secret.action == SECRET_SEND:
+    if secret.sends:
         return f"{SENSITIVE} will be sent{source} ({secret.reason})"
     return f"{SENSITIVE} {secret.reason}"
 
 
-def headline(change: Change, *, with_id: bool = True) -> str:
+def headline(change: Change, *, with_id: bool = True, with_calls: bool = False) -> str:
     ident = f" (id {change.channel_id})" if with_id and change.channel_id is not None else ""
-    if change.renamed_from:
+    if isinstance(change, Update) and change.renamed_from:
         return f"rename {change.renamed_from!r} -> {change.name!r}{ident}"
-    return f"{change.action} {change.name!r}{ident}"
+    calls = f" ({change.describe_calls()})" if with_calls and len(change.calls()) > 1 else ""
+    return f"{change.action} {change.name!r}{ident}{calls}"
 
 
 def field_lines(change: Change) -> list[tuple[str, str]]:
     """(field, text) rows for one change: before -> after for updates; the values that are not
     defaults for creates, and for deletes (what is lost, so a reviewer sees it)."""
     rows: list[tuple[str, str]] = []
-    values = change.before if change.action == DELETE else change.after
-    if change.action == UPDATE:
+    if isinstance(change, Update):
         rows = [(f.field, f"{show_value(f.before)} -> {show_value(f.after)}") for f in change.fields]
-    elif values is not None:
+    elif isinstance(change, (Create, Delete)):
+        values = change.before if isinstance(change, Delete) else change.after
         rows = [
             (name, show_value(values[name]))
             for name in MANAGED_FIELDS
             if name != "name" and values[name] != FIELDS[name].default
         ]
-    if change.secret is not None:
-        rows.append((SECRET_FIELD, describe_secret(change.secret)))
+    secret = _secret_of(change)
+    if secret is not None:
+        rows.append((SECRET_FIELD, describe_secret(secret)))
     return rows
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The terminal view, Terraform-like; colour only when asked (the CLI asks on a TTY)."""
-    style: Callable[..., str] = click.style if color else (lambda text, **_: text)
+    style: Callable[..., str] = _ansi if color else (lambda text, **_: text)
     lines: list[str] = []
     if plan.is_empty:
         lines.append("No changes. The tenant matches the channels file.")
@@ -75,7 +85,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
         for change in plan.changes:
             lines.append("")
-            lines.append(style(f"{_SYMBOL[change.action]} {headline(change)}", fg=_COLOUR[change.action], bold=True))
+            lines.append(style(f"{_SYMBOL[change.action]} {headline(change, with_calls=True)}", fg=_COLOUR[change.action], bold=True))
             rows = field_lines(change)
             width = max((len(name) for name, _ in rows), default=0)
             lines.extend(f"    {name.ljust(width)}  {text}" for name, text in rows)
@@ -122,18 +132,23 @@ def _code_block(lines: list[str], language: str = "diff") -> str:
     return f"{fence}{language}\n{body}\n{fence}"
 
 
+def _calls(change: Change) -> str:
+    """How a change goes on the wire, when that is more than one call."""
+    return f" ({change.describe_calls()})" if len(change.calls()) > 1 else ""
+
+
 def _md_summary(change: Change) -> str:
     symbol = _SYMBOL[change.action]
-    if change.renamed_from:
+    if isinstance(change, Update) and change.renamed_from:
         return f"{symbol} rename <code>{_html(change.renamed_from)}</code> → <code>{_html(change.name)}</code>"
-    return f"{symbol} {change.action} <code>{_html(change.name)}</code>"
+    return f"{symbol} {change.action} <code>{_html(change.name)}</code>{_calls(change)}"
 
 
 def _md_details(change: Change) -> str:
     """One change, its fields in a diff block below the table, so long values hide no column."""
     out = [f"<details><summary>{_md_summary(change)}</summary>", ""]
     lines: list[str] = []
-    if change.action == UPDATE:
+    if isinstance(change, Update):
         for f in change.fields:
             lines += [f"- {f.field}: {show_value(f.before)}", f"+ {f.field}: {show_value(f.after)}"]
         if change.secret is not None:
@@ -153,18 +168,19 @@ def _md_details(change: Change) -> str:
 
 
 def _md_row(change: Change) -> str:
-    if change.action == CREATE:
-        fields = "new channel"
-    elif change.action == DELETE:
+    label = _code(change.name, in_table=True)
+    if isinstance(change, Create):
+        fields = "new channel" + _calls(change)
+    elif isinstance(change, Delete):
         fields = "**deleted**"
     else:
+        assert isinstance(change, Update)
         names = [f.field for f in change.fields]
-        if change.secret is not None and change.secret.action == SECRET_SEND:
+        if change.secret is not None and change.secret.sends:
             names.append(SECRET_FIELD)
         fields = ", ".join(_code(n, in_table=True) for n in names)
-    label = _code(change.name, in_table=True)
-    if change.renamed_from:
-        label = f"{_code(change.renamed_from, in_table=True)} → {label}"
+        if change.renamed_from:
+            label = f"{_code(change.renamed_from, in_table=True)} → {label}"
     return f"| {_SYMBOL[change.action]} {change.action} | {label} | {fields} |"
 
 
