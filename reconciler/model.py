@@ -229,6 +229,7 @@ class Tenant:
     url: str | None
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
 
 
 @dataclass(frozen=True)
@@ -240,5 +241,6 @@ class ChannelsFile:
     prune: bool = False
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
+    ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
     # Located like problems, but the file still loads: ``validate --strict`` makes them errors.
     warnings: tuple[Problem, ...] = ()
