@@ -55,6 +55,10 @@ __all__ = ["MAX_FILE_BYTES", "format_path", "load_all_views", "load_channels_fil
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
+LITERAL_SECRET = (
+    "the secret is written in the file, where everyone who can read the repository sees it: "
+    "write ${env:NAME} and keep the value in the environment (a CI secret)"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +80,7 @@ def load_channels_file(
     """
     parsed = _parse(path, text)
     loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ, _Cache())
-    _raise_if(parsed.problems + problems)
+    _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
     return loaded
 
@@ -106,7 +110,8 @@ def load_all_views(
     view_problems = [
         p if len(found) == len(views) else _tag_views(p, found) for p, found in seen.items()
     ]
-    _raise_if(parsed.problems + view_problems)
+    warnings = dict.fromkeys(w for view in loaded.values() for w in view.warnings)
+    _raise_if(parsed.problems + view_problems, list(warnings))
     return loaded
 
 
@@ -132,11 +137,11 @@ class _Parsed(Document):
     tenants: dict[str, Tenant] = field(default_factory=dict)
 
 
-def _raise_if(problems: list[Problem]) -> None:
+def _raise_if(problems: list[Problem], warnings: list[Problem] | None = None) -> None:
     if problems:
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda p: (p.line or 0, p.column or 0))
-        raise ConfigError(unique)
+        raise ConfigError(unique, warnings)
 
 
 def _tag_views(problem: Problem, views: list[str | None]) -> Problem:
@@ -308,6 +313,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             url=body.get("url") if isinstance(body.get("url"), str) else None,
             api_key_env=body.get("api_key_env") if isinstance(body.get("api_key_env"), str) else None,
             vars={k: v for k, v in raw_vars.items() if isinstance(v, str)},
+            auth=body.get("auth") if isinstance(body.get("auth"), str) else None,
             ignore=patterns_in(body),
         )
     return out
@@ -353,6 +359,7 @@ class _Channel:
     channel: DesiredChannel
     problems: list[Problem]
     claims: list[tuple[str, str, PathT]]  # (name, "name" | "previous name", where)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _selected(raw: Mapping[str, Any], tenant: str | None, has_tenants: bool) -> bool:
@@ -391,6 +398,7 @@ def _resolve(
         return None, [Problem(parsed.file, None, None, "", message)]
     view = _View(parsed, tenant, environ, vars_need_tenant)
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     channels: list[DesiredChannel] = []
     claims: dict[str, tuple[int, str]] = {}
     raw_channels = parsed.data.get("channels")
@@ -405,6 +413,7 @@ def _resolve(
         if entry is None:
             entry = cache.entries[key] = view.channel(i, raw)
         problems.extend(entry.problems)
+        warnings.extend(entry.warnings)
         for name, kind, path in entry.claims:
             _claim(parsed, claims, problems, name, i, kind, path)
         channels.append(entry.channel)
@@ -415,6 +424,7 @@ def _resolve(
         tenants=tenants,
         tenant=tenant,
         ignore=patterns_in(parsed.data),
+        warnings=tuple(warnings),
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))
     return loaded, problems
@@ -470,6 +480,8 @@ class _View:
             result = self._sub(out, base + (SECRET_FIELD,), raw_secret, secret=True)
             env_var = result.unset_env[0] if result.unset_env else first_env(raw_secret)
             secret = SecretRef(None if result.unset_env else result.value, env_var)
+            if raw_secret and env_var is None:
+                out.warnings.append(self.parsed.problem(base + (SECRET_FIELD,), LITERAL_SECRET))
 
         line, _ = self.parsed.at(base)
         limited = raw.get("tenants")
