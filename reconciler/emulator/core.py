@@ -3,7 +3,8 @@
 Everything, fault injection included, happens in ``handle()`` so that the ASGI app (real HTTP) and
 the in-process httpx transport behave the same. Order of a request: ``before_request`` hook,
 latency, rate limit (429), random 503, authentication (401), routing (404/405), permission (403),
-then the call itself (validation 400, built-in 403, unknown id 404, ...).
+then, outside the lock, the body (at most 1 MiB: 413; unreadable or nested too deep: 400), then
+the call itself (validation 400, built-in 403, unknown id 404, ...).
 
 The fault knobs (``latency_ms``, ``error_rate``, ``rate_limit``, ``lose_create_responses``,
 ``quirks``, ``garbage``) are public attributes: a test may change them while the emulator serves.
@@ -20,8 +21,9 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from reconciler.emulator.forms import BodyError, parse_body
+from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError, parse_body
 from reconciler.emulator.store import Store
+from reconciler.errors import FileWriteError
 from reconciler.model import (
     CUSTOM_TYPE,
     DIGITS_PATTERN,
@@ -54,6 +56,8 @@ PERMISSION = {
     "delete": "CHANNEL_CUD",
     "message": "MESSAGE_CREATE",
 }
+# The calls that take a body: the others never read one.
+BODY_KINDS = frozenset({"create", "update", "message"})
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
 HTML_HEADERS = {"content-type": "text/html; charset=utf-8"}
@@ -133,8 +137,14 @@ class Emulator:
 
     # -- the one entry point ------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> Response:
-        """One request -> (status, response headers, body bytes)."""
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
+               body: bytes | Callable[[], bytes]) -> Response:
+        """One request -> (status, response headers, body bytes).
+
+        ``body`` may be a function that reads it (the ASGI server passes one): it is called only
+        for calls that take a body, once the key and its permission were checked, and outside the
+        lock, so a refused sender never gets its body read and a slow one holds up nobody.
+        """
         method = method.upper()
         query = dict(query)
         if self.before_request is not None:
@@ -142,26 +152,26 @@ class Emulator:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)  # outside the lock: slow answers, not a serialized server
         lower = {k.lower(): v for k, v in headers.items()}
+        kind, channel_id, route_error = _route(method, path)
+        try:
+            with self._lock:
+                if kind is not None:
+                    self.stats[kind] += 1
+                self._admit_and_authorize(kind, route_error, query, lower)
+            assert kind is not None
+            fields = _fields(lower, body) if kind in BODY_KINDS else {}
+            with self._lock:
+                status, out_headers, out = self._call(kind, channel_id, query, fields)
+        except _Refusal as refusal:
+            status, out_headers, out = refusal.response()
         with self._lock:
-            kind, channel_id, route_error = _route(method, path)
-            if kind is not None:
-                self.stats[kind] += 1
-            try:
-                status, out_headers, out = self._handle_locked(kind, channel_id, route_error, query, lower, body)
-            except _Refusal as refusal:
-                status, out_headers, out = refusal.response()
             self.stats[f"status:{status}"] += 1
         return status, out_headers, out
 
-    def _handle_locked(
-        self,
-        kind: str | None,
-        channel_id: int | None,
-        route_error: _Refusal | None,
-        query: dict[str, str],
-        headers: dict[str, str],
-        body: bytes,
-    ) -> Response:
+    def _admit_and_authorize(
+        self, kind: str | None, route_error: _Refusal | None, query: dict[str, str], headers: dict[str, str]
+    ) -> None:
+        """Everything decided before a body is read: rate limit, random 503, key, route, permission."""
         self._admit()
         if self.error_rate and self._random.random() < self.error_rate:
             raise _Refusal(503, "service temporarily unavailable")
@@ -171,12 +181,13 @@ class Emulator:
         assert kind is not None
         if PERMISSION[kind] not in perms:
             raise _Refusal(403, f"this API key lacks the {PERMISSION[kind]} permission")
+
+    def _call(self, kind: str, channel_id: int | None, query: dict[str, str], fields: dict[str, Any]) -> Response:
         try:
             if kind == "list":
                 return self._list(query)
             if kind == "get":
                 return _json(200, {"type": "item", "item": self._render(self._channel(channel_id))})
-            fields = parse_body(headers.get("content-type", ""), body)
             if kind == "create":
                 return self._create(fields)
             if kind == "update":
@@ -184,8 +195,8 @@ class Emulator:
             if kind == "delete":
                 return self._delete(channel_id)
             return self._message(fields)
-        except BodyError as exc:
-            raise _Refusal(exc.status, str(exc)) from exc
+        except FileWriteError as exc:
+            raise _Refusal(500, f"the emulator could not write its state: {exc}") from exc
         except OSError as exc:
             raise _Refusal(500, f"the emulator could not write its state: {exc.strerror}") from exc
 
@@ -425,6 +436,17 @@ class Emulator:
         """Persist and release the state files; the emulator must not be used afterwards."""
         with self._lock:
             self._store.close()
+
+
+def _fields(headers: Mapping[str, str], body: bytes | Callable[[], bytes]) -> dict[str, Any]:
+    """The parsed body of a call that takes one, read now if ``body`` is a reader; at most MAX_BODY_BYTES."""
+    try:
+        data = body() if callable(body) else body
+        if len(data) > MAX_BODY_BYTES:
+            raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes", status=413)
+        return parse_body(headers.get("content-type", ""), data)
+    except BodyError as exc:
+        raise _Refusal(exc.status, str(exc)) from exc
 
 
 def _route(method: str, path: str) -> tuple[str | None, int | None, _Refusal | None]:

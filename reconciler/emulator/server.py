@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import httpx
 import uvicorn
 
 from reconciler.emulator.core import Emulator
+from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError
 
 # Requests the served emulator handles at once. asyncio's default executor has min(32, cores + 4)
 # threads, 6 on a 2-core machine: with latency on, a client running 8 requests would queue behind
@@ -24,7 +26,13 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Cal
 
 
 def asgi_app(emulator: Emulator) -> ASGIApp:
-    """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop."""
+    """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop.
+
+    A body is never read before ``handle`` asks for it (after the key and its permission were
+    checked), and never beyond ``MAX_BODY_BYTES``: a declared ``Content-Length`` over the limit is
+    refused at once, a chunked body is counted while it arrives. An answer that leaves a body
+    unread closes the connection, so the rest of it is never drained.
+    """
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -37,25 +45,71 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
                     return
         if scope["type"] != "http":
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        status, out_headers, body = await asyncio.to_thread(
-            emulator.handle, scope["method"], scope["path"], query, headers, b"".join(chunks)
-        )
+        body = _BodyReader(receive, asyncio.get_running_loop(), headers)
+        refusal = body.refusal()
+        if refusal is not None:
+            status, out_headers, out = refusal
+        else:
+            status, out_headers, out = await asyncio.to_thread(
+                emulator.handle, scope["method"], scope["path"], query, headers, body.read_from_thread
+            )
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
-        raw_headers.append((b"content-length", str(len(body)).encode()))
+        raw_headers.append((b"content-length", str(len(out)).encode()))
+        if body.left_unread:
+            raw_headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": out})
 
     return app
+
+
+class _BodyReader:
+    """A request's body, read only when asked and at most ``MAX_BODY_BYTES`` of it."""
+
+    def __init__(self, receive: Any, loop: asyncio.AbstractEventLoop, headers: dict[str, str]) -> None:
+        self._receive = receive
+        self._loop = loop
+        lower = {k.lower(): v for k, v in headers.items()}
+        self._declared = lower.get("content-length")
+        self._has_body = bool(lower.get("transfer-encoding")) or self._declared not in (None, "0")
+        self._done = False
+
+    @property
+    def left_unread(self) -> bool:
+        return self._has_body and not self._done
+
+    def refusal(self) -> tuple[int, dict[str, str], bytes] | None:
+        """413 for a declared length over the limit, decided before a byte of the body is read."""
+        if self._declared is not None and self._declared.strip().isdigit() and int(self._declared) > MAX_BODY_BYTES:
+            return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes (Content-Length {int(self._declared)})")
+        return None
+
+    def read_from_thread(self) -> bytes:
+        """The whole body, for ``Emulator.handle`` running in a worker thread."""
+        return asyncio.run_coroutine_threadsafe(self._read(), self._loop).result()
+
+    async def _read(self) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise BodyError("the client closed the connection before the body was complete")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes", status=413)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                self._done = True
+                return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"status": "error", "message": message}).encode("utf-8")
+    return status, {"content-type": "application/json; charset=utf-8"}, body
 
 
 class serve_in_thread:  # noqa: N801  (a context manager used like a function: ``with serve_in_thread(emu) as s``)
