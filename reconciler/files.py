@@ -1,10 +1,12 @@
-"""Writing files (plans, exports, the emulator's state) so a killed run leaves no torn file.
+"""Reading and writing files the user keeps (plans, exported and imported channels files, the
+emulator's state), so a killed run leaves no torn file.
 
 ``write_atomically`` is the package's one writer: a temporary file with an unpredictable name is
 created exclusively in the target's folder (``O_CREAT|O_EXCL|O_NOFOLLOW``: a symlink planted
 beside the output is never followed), written, fsynced, renamed over the target, and the folder
 is fsynced so the rename survives a crash. A replaced file keeps its mode; a new one gets
-0644 minus the umask, or 0600 when it can hold secrets (``private=True``).
+0644 minus the umask, or 0600 when it can hold secrets (``private=True``). A symlink at the
+target itself is written through, to the file it points at (a channels file kept elsewhere).
 """
 from __future__ import annotations
 
@@ -20,14 +22,20 @@ PRIVATE_MODE = 0o600
 _TEMP_ATTEMPTS = 16
 
 
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The file's exact text (a byte-order mark stays, as the first character), for editing in place."""
+    return Path(path).read_bytes().decode("utf-8")
+
+
 def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False,
                      option: str = "--out") -> None:
     """Replace ``path`` with ``data`` (text is UTF-8) all at once; ``option`` names the flag to fix in errors."""
-    target = Path(path)
+    target = Path(os.path.realpath(path))
     folder = target.parent
     if not folder.is_dir():
-        raise FileWriteError(f"the folder {folder} does not exist: create it or choose another {option}",
-                             path=os.fspath(target))
+        given = folder if Path(path).parent.is_dir() else Path(path).parent  # a link may point into it
+        raise FileWriteError(f"the folder {given} does not exist: create it or choose another {option}",
+                             path=os.fspath(path))
     payload = data.encode("utf-8") if isinstance(data, str) else data
     mode = PRIVATE_MODE if private else _kept_mode(target)
     fd, tmp = _create_temp(target, PRIVATE_MODE if private else PUBLIC_MODE)
@@ -78,7 +86,6 @@ def _kept_mode(target: Path) -> int | None:
         info = os.lstat(target)
     except OSError:
         return None
-    # A symlink at the target is replaced, not written through: its target's mode is not ours to copy.
     return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
 
 
