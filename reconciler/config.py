@@ -54,6 +54,10 @@ __all__ = ["MAX_FILE_BYTES", "format_path", "load_all_views", "load_channels_fil
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
+LITERAL_SECRET = (
+    "the secret is written in the file, where everyone who can read the repository sees it: "
+    "write ${env:NAME} and keep the value in the environment (a CI secret)"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +78,7 @@ def load_channels_file(
     """
     parsed = _parse(path, text)
     loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ, {})
-    _raise_if(parsed.problems + problems)
+    _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
     return loaded
 
@@ -103,7 +107,8 @@ def load_all_views(
     view_problems = [
         p if len(found) == len(views) else _tag_views(p, found) for p, found in seen.items()
     ]
-    _raise_if(parsed.problems + view_problems)
+    warnings = dict.fromkeys(w for view in loaded.values() for w in view.warnings)
+    _raise_if(parsed.problems + view_problems, list(warnings))
     return loaded
 
 
@@ -128,11 +133,11 @@ class _Parsed(Document):
     tenants: dict[str, Tenant] = field(default_factory=dict)
 
 
-def _raise_if(problems: list[Problem]) -> None:
+def _raise_if(problems: list[Problem], warnings: list[Problem] | None = None) -> None:
     if problems:
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda p: (p.line or 0, p.column or 0))
-        raise ConfigError(unique)
+        raise ConfigError(unique, warnings)
 
 
 def _tag_views(problem: Problem, views: list[str | None]) -> Problem:
@@ -372,6 +377,7 @@ def _resolve(
         message = f"unknown tenant {tenant!r} ({_known(tenants, tenant)})"
         return None, [Problem(parsed.file, None, None, "", message)]
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     channels: list[DesiredChannel] = []
     claims: dict[str, tuple[int, str]] = {}
     raw_channels = parsed.data.get("channels")
@@ -384,6 +390,9 @@ def _resolve(
             entry = _resolve_channel(parsed, i, raw, tenant, environ, vars_need_tenant)
             shared[key] = entry
         problems.extend(entry.problems)
+        raw_secret = raw.get(SECRET_FIELD)
+        if isinstance(raw_secret, str) and raw_secret and first_env(raw_secret) is None:
+            warnings.append(parsed.problem(("channels", i, SECRET_FIELD), LITERAL_SECRET))
         for name, kind, path in entry.claims:
             _claim(parsed, claims, problems, name, i, kind, path)
         channels.append(entry.channel)
@@ -394,6 +403,7 @@ def _resolve(
         tenants=tenants,
         tenant=tenant,
         ignore=patterns_in(parsed.data),
+        warnings=tuple(warnings),
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))
     return loaded, problems
