@@ -3,11 +3,15 @@
 Everything, fault injection included, happens in ``handle()`` so that the ASGI app (real HTTP) and
 the in-process httpx transport behave the same. Order of a request: ``before_request`` hook,
 latency, rate limit (429), random 503, authentication (401), routing (404/405), permission (403),
-then, outside the lock, the body (at most 1 MiB: 413; unreadable or nested too deep: 400), then
-the call itself (validation 400, built-in 403, unknown id 404, ...).
+then the call itself (body over 1 MiB 413, unreadable or nested too deep 400, validation 400,
+built-in 403, unknown id 404, ...). Served over HTTP, a body is read only when ``wants_body``
+says the key may make the call, so a refused sender never gets its body read.
 
 The fault knobs (``latency_ms``, ``error_rate``, ``rate_limit``, ``lose_create_responses``,
-``quirks``, ``garbage``) are public attributes: a test may change them while the emulator serves.
+``quirks``, ``garbage``, and the paging and hostile-server knobs ``list_type``, ``max_item_limit``,
+``claimed_total``, ``body_padding``, ``drip_ms``, ``redirect_to``) are public attributes: a test
+may change them while the emulator serves. ``drip_ms`` is the only one outside ``handle()``: the
+ASGI server sends every answer byte by byte, ``drip_ms`` apart (an in-process transport cannot drip).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError, parse_body
+from reconciler.emulator.forms import BodyError, parse_body
 from reconciler.emulator.store import Store
 from reconciler.errors import FileWriteError
 from reconciler.model import (
@@ -39,8 +43,13 @@ ALL_PERMISSIONS = ("CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE")
 QUIRKS = (
     "no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields",
     "duplicate-names",  # a server that does not enforce unique names: the planner must refuse to guess
+    "no-item-total",  # list answers without itemTotal: the client reads until a short or empty page
 )
 GARBAGE_MODES = ("html", "truncated", "wrong-envelope", "error-200")
+# Where the key may come from. The contract's default accepts the header and the query form.
+AUTH_MODES = ("header", "query", "authorization", "any")
+AUTH_FORMS = ("header", "query", "authorization")
+DEFAULT_AUTH_FORMS = ("header", "query")
 
 API_PREFIX = "/api/v2/channel"
 MESSAGE_PATH = API_PREFIX + "/customChannelMessage"
@@ -56,7 +65,6 @@ PERMISSION = {
     "delete": "CHANNEL_CUD",
     "message": "MESSAGE_CREATE",
 }
-# The calls that take a body: the others never read one.
 BODY_KINDS = frozenset({"create", "update", "message"})
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
@@ -110,6 +118,13 @@ class Emulator:
         quirks: Iterable[str] = (),
         garbage: str | None = None,
         before_request: Callable[[str, str, dict[str, str]], None] | None = None,
+        auth: str | None = None,
+        list_type: str = "list",
+        max_item_limit: int = MAX_ITEM_LIMIT,
+        claimed_total: int | None = None,
+        body_padding: int = 0,
+        drip_ms: float = 0,
+        redirect_to: str | None = None,
     ) -> None:
         keys = {"demo": set(ALL_PERMISSIONS)} if api_keys is None else api_keys
         for key, perms in keys.items():
@@ -123,6 +138,17 @@ class Emulator:
         if garbage is not None and garbage not in GARBAGE_MODES:
             raise ValueError(f"unknown garbage mode {garbage!r}; known: {', '.join(GARBAGE_MODES)}")
         self.garbage = garbage
+        if auth is not None and auth not in AUTH_MODES:
+            raise ValueError(f"unknown auth mode {auth!r}; known: {', '.join(AUTH_MODES)}")
+        if max_item_limit < 1:
+            raise ValueError("max_item_limit must be at least 1")
+        self.auth = auth
+        self.list_type = list_type
+        self.max_item_limit = max_item_limit
+        self.claimed_total = claimed_total
+        self.body_padding = body_padding
+        self.drip_ms = drip_ms
+        self.redirect_to = redirect_to
         self.latency_ms = latency_ms
         self.error_rate = error_rate
         self.rate_limit = rate_limit
@@ -137,14 +163,8 @@ class Emulator:
 
     # -- the one entry point ------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str],
-               body: bytes | Callable[[], bytes]) -> Response:
-        """One request -> (status, response headers, body bytes).
-
-        ``body`` may be a function that reads it (the ASGI server passes one): it is called only
-        for calls that take a body, once the key and its permission were checked, and outside the
-        lock, so a refused sender never gets its body read and a slow one holds up nobody.
-        """
+    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> Response:
+        """One request -> (status, response headers, body bytes)."""
         method = method.upper()
         query = dict(query)
         if self.before_request is not None:
@@ -152,27 +172,40 @@ class Emulator:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)  # outside the lock: slow answers, not a serialized server
         lower = {k.lower(): v for k, v in headers.items()}
-        kind, channel_id, route_error = _route(method, path)
-        try:
-            with self._lock:
-                if kind is not None:
-                    self.stats[kind] += 1
-                self._admit_and_authorize(kind, route_error, query, lower)
-            assert kind is not None
-            fields = _fields(lower, body) if kind in BODY_KINDS else {}
-            with self._lock:
-                status, out_headers, out = self._call(kind, channel_id, query, fields)
-        except _Refusal as refusal:
-            status, out_headers, out = refusal.response()
         with self._lock:
+            kind, channel_id, route_error = _route(method, path)
+            if kind is not None:
+                self.stats[kind] += 1
+            try:
+                status, out_headers, out = self._handle_locked(kind, channel_id, route_error, query, lower, body)
+            except _Refusal as refusal:
+                status, out_headers, out = refusal.response()
             self.stats[f"status:{status}"] += 1
         return status, out_headers, out
 
-    def _admit_and_authorize(
-        self, kind: str | None, route_error: _Refusal | None, query: dict[str, str], headers: dict[str, str]
-    ) -> None:
-        """Everything decided before a body is read: rate limit, random 503, key, route, permission."""
+    def wants_body(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        """True for a call that takes a body, sent with a known key that has the call's permission."""
+        kind, _, route_error = _route(method.upper(), path)
+        if kind not in BODY_KINDS or route_error is not None:
+            return False
+        try:
+            perms = self._authenticate({k.lower(): v for k, v in headers.items()}, query)
+        except _Refusal:
+            return False
+        return PERMISSION[kind] in perms
+
+    def _handle_locked(
+        self,
+        kind: str | None,
+        channel_id: int | None,
+        route_error: _Refusal | None,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Response:
         self._admit()
+        if self.redirect_to is not None:
+            return 307, {"location": self.redirect_to}, b""
         if self.error_rate and self._random.random() < self.error_rate:
             raise _Refusal(503, "service temporarily unavailable")
         perms = self._authenticate(headers, query)
@@ -181,13 +214,12 @@ class Emulator:
         assert kind is not None
         if PERMISSION[kind] not in perms:
             raise _Refusal(403, f"this API key lacks the {PERMISSION[kind]} permission")
-
-    def _call(self, kind: str, channel_id: int | None, query: dict[str, str], fields: dict[str, Any]) -> Response:
         try:
             if kind == "list":
                 return self._list(query)
             if kind == "get":
                 return _json(200, {"type": "item", "item": self._render(self._channel(channel_id))})
+            fields = parse_body(headers.get("content-type", ""), body)
             if kind == "create":
                 return self._create(fields)
             if kind == "update":
@@ -195,6 +227,8 @@ class Emulator:
             if kind == "delete":
                 return self._delete(channel_id)
             return self._message(fields)
+        except BodyError as exc:
+            raise _Refusal(exc.status, str(exc)) from exc
         except FileWriteError as exc:
             raise _Refusal(500, f"the emulator could not write its state: {exc}") from exc
         except OSError as exc:
@@ -211,10 +245,26 @@ class Emulator:
             raise _Refusal(429, f"rate limit of {self.rate_limit} requests per second exceeded", headers={"retry-after": "1"})
         self._recent.append(now)
 
+    def accepted_auth_forms(self) -> tuple[str, ...]:
+        if self.auth is None:
+            return DEFAULT_AUTH_FORMS
+        return AUTH_FORMS if self.auth == "any" else (self.auth,)
+
     def _authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> frozenset[str]:
-        key = headers.get("apikey") or query.get("apiKey")
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        sent = {
+            "header": headers.get("apikey", ""),
+            "query": query.get("apiKey", ""),
+            "authorization": credentials.strip() if scheme.lower() == "apikey" else "",
+        }
+        accepted = self.accepted_auth_forms()
+        key = next((sent[form] for form in accepted if sent[form]), "")
         if not key:
-            raise _Refusal(401, "missing API key: send it in the apiKey header")
+            wanted = " or ".join(_AUTH_WORDING[form] for form in accepted)
+            elsewhere = [form for form in AUTH_FORMS if sent[form] and form not in accepted]
+            if elsewhere:
+                raise _Refusal(401, f"this server takes the API key in {wanted}, not in {_AUTH_WORDING[elsewhere[0]]}")
+            raise _Refusal(401, f"missing API key: send it in {wanted}")
         perms = self.api_keys.get(key)
         if perms is None:
             raise _Refusal(401, "unknown API key")  # never echo the key: it ends up in logs
@@ -224,7 +274,7 @@ class Emulator:
 
     def _list(self, query: Mapping[str, str]) -> Response:
         start = _count_param(query, "itemStart", 0)
-        limit = min(_count_param(query, "itemLimit", DEFAULT_ITEM_LIMIT), MAX_ITEM_LIMIT)
+        limit = min(_count_param(query, "itemLimit", DEFAULT_ITEM_LIMIT), MAX_ITEM_LIMIT, self.max_item_limit)
         if limit < 1:
             raise _Refusal(400, "itemLimit must be between 1 and 99", field="itemLimit")
         channels = list(self._store.channels.values())
@@ -232,13 +282,17 @@ class Emulator:
             start, limit, page = 0, len(channels), channels
         else:
             page = channels[start : start + limit]
-        envelope = {
-            "type": "list",
+        envelope: dict[str, Any] = {
+            "type": self.list_type,
             "itemStart": start,
             "itemLimit": limit,
-            "itemTotal": len(channels),
+            "itemTotal": len(channels) if self.claimed_total is None else self.claimed_total,
             "items": [self._render(c) for c in page],
         }
+        if "no-item-total" in self.quirks:
+            del envelope["itemTotal"]
+        if self.body_padding:
+            envelope["padding"] = "x" * self.body_padding
         return self._garbled(envelope) if self.garbage else _json(200, envelope)
 
     def _garbled(self, envelope: dict[str, Any]) -> Response:
@@ -438,15 +492,11 @@ class Emulator:
             self._store.close()
 
 
-def _fields(headers: Mapping[str, str], body: bytes | Callable[[], bytes]) -> dict[str, Any]:
-    """The parsed body of a call that takes one, read now if ``body`` is a reader; at most MAX_BODY_BYTES."""
-    try:
-        data = body() if callable(body) else body
-        if len(data) > MAX_BODY_BYTES:
-            raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes", status=413)
-        return parse_body(headers.get("content-type", ""), data)
-    except BodyError as exc:
-        raise _Refusal(exc.status, str(exc)) from exc
+_AUTH_WORDING = {
+    "header": "the apiKey header",
+    "query": "the apiKey query parameter",
+    "authorization": "the Authorization header (apikey KEY)",
+}
 
 
 def _route(method: str, path: str) -> tuple[str | None, int | None, _Refusal | None]:

@@ -24,6 +24,8 @@ class BodyError(ValueError):
 
 def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     """The fields of a request body; a JSON object keeps its value types, forms give strings."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes", status=413)
     media = content_type.split(";", 1)[0].strip().lower()
     if not body.strip() and media in ("", "application/json"):
         return {}

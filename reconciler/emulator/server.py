@@ -28,10 +28,10 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Cal
 def asgi_app(emulator: Emulator) -> ASGIApp:
     """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop.
 
-    A body is never read before ``handle`` asks for it (after the key and its permission were
-    checked), and never beyond ``MAX_BODY_BYTES``: a declared ``Content-Length`` over the limit is
-    refused at once, a chunked body is counted while it arrives. An answer that leaves a body
-    unread closes the connection, so the rest of it is never drained.
+    A body is read only for a call that takes one, from a known key with the call's permission
+    (``Emulator.wants_body``), and never beyond ``MAX_BODY_BYTES``: a declared ``Content-Length``
+    over the limit is refused at once, a chunked body is counted while it arrives. An answer that
+    leaves a body unread closes the connection, so the rest of it is never drained.
     """
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -47,56 +47,66 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        body = _BodyReader(receive, asyncio.get_running_loop(), headers)
-        refusal = body.refusal()
-        if refusal is not None:
-            status, out_headers, out = refusal
+        reader = _BodyReader(receive, headers)
+        try:
+            reader.check_declared_length()
+            # Only a known key with the call's permission gets its body read; any other request is
+            # refused by handle() on its headers alone.
+            wanted = emulator.wants_body(scope["method"], scope["path"], query, headers)
+            body = await reader.read() if wanted else b""
+        except _ClientGone:
+            return
+        except BodyError as exc:
+            status, out_headers, out = _error(exc.status, str(exc))
         else:
             status, out_headers, out = await asyncio.to_thread(
-                emulator.handle, scope["method"], scope["path"], query, headers, body.read_from_thread
+                emulator.handle, scope["method"], scope["path"], query, headers, body
             )
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
         raw_headers.append((b"content-length", str(len(out)).encode()))
-        if body.left_unread:
-            raw_headers.append((b"connection", b"close"))
+        if reader.left_unread:
+            raw_headers.append((b"connection", b"close"))  # never drain a body nobody will read
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": out})
+        if emulator.drip_ms and out:
+            await _drip(out, emulator.drip_ms / 1000, receive, send)
+        else:
+            await send({"type": "http.response.body", "body": out})
 
     return app
 
 
-class _BodyReader:
-    """A request's body, read only when asked and at most ``MAX_BODY_BYTES`` of it."""
+class _ClientGone(Exception):
+    """The client hung up before its body was complete: there is no one to answer."""
 
-    def __init__(self, receive: Any, loop: asyncio.AbstractEventLoop, headers: dict[str, str]) -> None:
+
+class _BodyReader:
+    """A request's body, read only when asked and never beyond ``MAX_BODY_BYTES``."""
+
+    def __init__(self, receive: Any, headers: dict[str, str]) -> None:
         self._receive = receive
-        self._loop = loop
         lower = {k.lower(): v for k, v in headers.items()}
-        self._declared = lower.get("content-length")
-        self._has_body = bool(lower.get("transfer-encoding")) or self._declared not in (None, "0")
+        self._declared = lower.get("content-length", "").strip()
+        self._has_body = bool(lower.get("transfer-encoding")) or self._declared not in ("", "0")
         self._done = False
 
     @property
     def left_unread(self) -> bool:
         return self._has_body and not self._done
 
-    def refusal(self) -> tuple[int, dict[str, str], bytes] | None:
-        """413 for a declared length over the limit, decided before a byte of the body is read."""
-        if self._declared is not None and self._declared.strip().isdigit() and int(self._declared) > MAX_BODY_BYTES:
-            return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes (Content-Length {int(self._declared)})")
-        return None
+    def check_declared_length(self) -> None:
+        """413 for a declared length over the limit, before a byte of the body is read."""
+        if self._declared.isdigit() and int(self._declared) > MAX_BODY_BYTES:
+            raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes (Content-Length {int(self._declared)})",
+                            status=413)
 
-    def read_from_thread(self) -> bytes:
-        """The whole body, for ``Emulator.handle`` running in a worker thread."""
-        return asyncio.run_coroutine_threadsafe(self._read(), self._loop).result()
-
-    async def _read(self) -> bytes:
+    async def read(self) -> bytes:
+        """The whole body; a chunked one is counted while it arrives and refused past the limit."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
-                raise BodyError("the client closed the connection before the body was complete")
+                raise _ClientGone()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
@@ -110,6 +120,28 @@ class _BodyReader:
 def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
     body = json.dumps({"status": "error", "message": message}).encode("utf-8")
     return status, {"content-type": "application/json; charset=utf-8"}, body
+
+
+async def _drip(body: bytes, pause: float, receive: Any, send: Any) -> None:
+    """Send ``body`` a byte at a time, ``pause`` apart, until done or the client hangs up."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        for index in range(len(body)):
+            if gone.is_set():
+                return
+            last = index == len(body) - 1
+            await send({"type": "http.response.body", "body": body[index : index + 1], "more_body": not last})
+            if not last:
+                await asyncio.sleep(pause)
+    finally:
+        watcher.cancel()
 
 
 class serve_in_thread:  # noqa: N801  (a context manager used like a function: ``with serve_in_thread(emu) as s``)
