@@ -1,11 +1,13 @@
 """Where the API key may go: https only (loopback aside), allowed hosts only, no credentials in URLs.
 
-Every refusal is proved to happen before any connection: the environment routes all HTTP(S) through
-a recording proxy on 127.0.0.1, so any attempt to reach a refused host would show up there. The
-positive controls show the same proxy does see the attempt once the host is allowed.
+Every refusal is proved to happen before any connection. The witness is a TCP server on 127.0.0.1
+that records every connection, reached by the name ``127.1``: the resolver maps it to 127.0.0.1,
+but it is no loopback literal, so the destination check treats it as any outside host. The
+positive control shows the same server does get the connection once ``127.1`` is allowed.
 """
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from clihelp import RunningEmulator, run_cli
 
 from reconciler.errors import TargetError
+from reconciler.planfile import _document_digest
 from reconciler.target import check_destination
 from reconciler.workflow import Workflow
 
@@ -33,16 +36,19 @@ channels:
 """
 
 
-class RecordingProxy:
-    """An HTTP proxy that records each request line it gets and answers 502: nothing gets through."""
+class Witness:
+    """A TCP server on 127.0.0.1 that records each connection's first bytes and closes it."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.received: list[bytes] = []
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen()
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self.port = self._sock.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, scheme: str = "https", userinfo: str = "") -> str:
+        return f"{scheme}://{userinfo}127.1:{self.port}"
 
     def _serve(self) -> None:
         while True:
@@ -51,37 +57,46 @@ class RecordingProxy:
             except OSError:
                 return
             with conn:
-                conn.settimeout(5)
+                conn.settimeout(2)
                 try:
-                    self.lines.append(conn.recv(65536).decode("latin-1"))
-                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    self.received.append(conn.recv(65536))
                 except OSError:
-                    pass
-
-    def env(self) -> dict[str, str]:
-        return {"HTTPS_PROXY": self.url, "HTTP_PROXY": self.url, "ALL_PROXY": self.url, "NO_PROXY": ""}
+                    self.received.append(b"")
 
     def close(self) -> None:
         self._sock.close()
 
 
 @pytest.fixture
-def proxy() -> Iterator[RecordingProxy]:
-    recording = RecordingProxy()
-    yield recording
-    recording.close()
+def witness() -> Iterator[Witness]:
+    server = Witness()
+    yield server
+    server.close()
 
 
-def test_an_allowed_host_is_reached_the_control_for_every_refusal_below(proxy: RecordingProxy) -> None:
-    env = {**proxy.env(), "OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "api.acme.test,*.staging.example.com"}
-    for url in ("https://acme.omnidesk.com", "https://eu.acme.omnidesk.io", "https://api.acme.test",
-                "https://shop.staging.example.com"):
-        result = run_cli(["export", "--url", url], env)
-        assert result.exit_code == 1 and "ProxyError" in result.stderr, result.output
-    assert [line.split("\r\n")[0] for line in proxy.lines] == [
-        "CONNECT acme.omnidesk.com:443 HTTP/1.1", "CONNECT eu.acme.omnidesk.io:443 HTTP/1.1",
-        "CONNECT api.acme.test:443 HTTP/1.1", "CONNECT shop.staging.example.com:443 HTTP/1.1",
-    ]
+def empty_file(tmp_path: Path) -> str:
+    path = tmp_path / "empty.yaml"
+    path.write_text("version: 1\nchannels: []\n")
+    return str(path)
+
+
+def test_the_control_an_allowed_host_is_connected_to(tmp_path: Path, witness: Witness) -> None:
+    result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url()],
+                     {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "127.1"})
+    assert result.exit_code == 1 and witness.received, result.output
+    assert witness.received[0].startswith(b"\x16\x03"), "a TLS handshake: the key would follow inside it"
+
+
+def test_a_host_that_is_not_allowed_is_refused_before_any_connection(tmp_path: Path, witness: Witness) -> None:
+    result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url()],
+                     {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "*.staging.example.com"})
+    assert result.exit_code == 1 and witness.received == []
+    assert result.stderr == (
+        "Error: refusing to send the API key to 127.1: it is not an allowed host (*.omnidesk.com, *.omnidesk.io, "
+        "*.staging.example.com, or this machine). If 127.1 is yours, allow it in the environment (not in the "
+        "channels file, which a pull request can edit): export OMNIDESK_ALLOWED_HOSTS=*.staging.example.com,127.1\n"
+    )
+    assert KEY not in result.output
 
 
 @pytest.mark.parametrize("url, host", [
@@ -90,28 +105,29 @@ def test_an_allowed_host_is_reached_the_control_for_every_refusal_below(proxy: R
     ("https://evilomnidesk.com", "evilomnidesk.com"),
     ("https://staging.example.com", "staging.example.com"),  # *.staging.example.com is below it, not it
 ])
-def test_a_host_that_is_not_allowed_is_refused_before_any_connection(
-    tmp_path: Path, proxy: RecordingProxy, url: str, host: str
-) -> None:
-    path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\nchannels: []\n")
-    env = {**proxy.env(), "OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "*.staging.example.com"}
-    result = run_cli(["plan", str(path), "--url", url], env)
-    assert result.exit_code == 1 and proxy.lines == []
+def test_lookalike_hosts_are_not_allowed(tmp_path: Path, url: str, host: str) -> None:
+    env = {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "*.staging.example.com"}
+    result = run_cli(["plan", empty_file(tmp_path), "--url", url], env)
+    assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: refusing to send the API key to {host}: it is not an allowed host")
     assert f"export OMNIDESK_ALLOWED_HOSTS=*.staging.example.com,{host}" in result.stderr
     assert KEY not in result.output and "Traceback" not in result.output
 
 
-def test_plain_http_is_refused_beyond_loopback_even_for_an_allowed_host(proxy: RecordingProxy) -> None:
-    env = {**proxy.env(), "OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "api.acme.test"}
-    for url, host in (("http://acme.omnidesk.com", "acme.omnidesk.com"), ("http://api.acme.test:8080", "api.acme.test"),
-                      ("http://10.0.0.7", "10.0.0.7")):
-        result = run_cli(["export", "--url", url], env)
-        assert result.exit_code == 1, result.output
-        assert result.stderr.startswith(f"Error: refusing to send the API key over plain http:// to {host}: "
-                                        f"use https://{host}")
-    assert proxy.lines == []
+def test_allowed_hosts_by_default_and_by_pattern() -> None:
+    env = {"OMNIDESK_ALLOWED_HOSTS": " api.acme.test , *.staging.example.com,"}
+    for url, host in (("https://acme.omnidesk.com", "acme.omnidesk.com"), ("https://eu.acme.omnidesk.io/", "eu.acme.omnidesk.io"),
+                      ("https://API.acme.test:8443", "api.acme.test"), ("https://a.b.staging.example.com", "a.b.staging.example.com")):
+        assert check_destination(url, env) == host
+
+
+def test_plain_http_is_refused_beyond_loopback_even_for_an_allowed_host(tmp_path: Path, witness: Witness) -> None:
+    env = {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "127.1"}
+    result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url("http")], env)
+    assert result.exit_code == 1 and witness.received == []
+    assert result.stderr.startswith("Error: refusing to send the API key over plain http:// to 127.1: use https://127.1")
+    other = run_cli(["plan", empty_file(tmp_path), "--url", "http://acme.omnidesk.com"], env)
+    assert other.stderr.startswith("Error: refusing to send the API key over plain http:// to acme.omnidesk.com")
 
 
 def test_loopback_over_plain_http_is_fine(emulator: RunningEmulator) -> None:
@@ -122,63 +138,60 @@ def test_loopback_over_plain_http_is_fine(emulator: RunningEmulator) -> None:
     assert emulator.emu.stats["list"] == 2
 
 
-def test_credentials_in_the_url_are_refused_and_never_echoed(proxy: RecordingProxy) -> None:
-    env = {**proxy.env(), "OMNIDESK_API_KEY": KEY}
-    for url in ("https://ops:hunter2-canary@acme.omnidesk.com", "https://hunter2-canary@acme.omnidesk.com",
-                "https://evil.example\\@acme.omnidesk.com"):
-        result = run_cli(["export", "--url", url], env)
+def test_credentials_in_the_url_are_refused_and_never_echoed(tmp_path: Path, witness: Witness) -> None:
+    env = {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "127.1"}
+    for userinfo in ("ops:hunter2-canary@", "hunter2-canary@", "evil.example\\@"):
+        result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url(userinfo=userinfo)], env)
         assert result.exit_code == 1
         assert result.stderr == ("Error: --url carries credentials (user:password@ before the host): remove them; "
                                  "the API key comes from its environment variable, never from the URL\n")
         assert "hunter2" not in result.output and "evil" not in result.output
-    assert proxy.lines == []
+    assert witness.received == []
 
 
-def test_the_channels_file_cannot_send_the_key_elsewhere_nor_allow_a_host(
-    tmp_path: Path, proxy: RecordingProxy
-) -> None:
+def test_the_channels_file_cannot_send_the_key_elsewhere_nor_allow_a_host(tmp_path: Path, witness: Witness) -> None:
     """A pull request edits the tenant's url: the plan job holding the key must not follow it."""
     path = tmp_path / "channels.yaml"
-    path.write_text(CHANNELS.format(url="https://collector.attacker.example"))
-    env = {**proxy.env(), "PROD_KEY": KEY}
-    result = run_cli(["plan", str(path), "--tenant", "production"], env)
-    assert result.exit_code == 1 and proxy.lines == []
-    assert result.stderr.startswith("Error: refusing to send the API key to collector.attacker.example")
+    path.write_text(CHANNELS.format(url=witness.url()))
+    result = run_cli(["plan", str(path), "--tenant", "production"], {"PROD_KEY": KEY})
+    assert result.exit_code == 1 and witness.received == []
+    assert result.stderr.startswith("Error: refusing to send the API key to 127.1")
     assert "not in the channels file" in result.stderr and KEY not in result.output
-    # A var or an ${env:...} in the file is no way around it: only the process environment counts.
-    path.write_text(CHANNELS.format(url="https://collector.attacker.example").replace(
-        "    api_key_env: PROD_KEY\n", "    api_key_env: PROD_KEY\n    vars: {OMNIDESK_ALLOWED_HOSTS: '*.example'}\n"))
-    again = run_cli(["plan", str(path), "--tenant", "production"], env)
-    assert again.exit_code == 1 and "refusing to send the API key" in again.stderr and proxy.lines == []
+    # A var named like the variable is no way around it: only the process environment counts.
+    path.write_text(CHANNELS.format(url=witness.url()).replace(
+        "    api_key_env: PROD_KEY\n", "    api_key_env: PROD_KEY\n    vars: {OMNIDESK_ALLOWED_HOSTS: '127.1'}\n"))
+    again = run_cli(["plan", str(path), "--tenant", "production"], {"PROD_KEY": KEY})
+    assert again.exit_code == 1 and "refusing to send the API key to 127.1" in again.stderr
+    assert witness.received == []
 
 
-def test_a_saved_plan_is_checked_again_at_apply(tmp_path: Path, emulator: RunningEmulator,
-                                               proxy: RecordingProxy) -> None:
-    """The plan job may allow a host the apply job does not: apply decides with its own environment."""
+def test_a_saved_plan_is_checked_again_at_apply(tmp_path: Path, emulator: RunningEmulator, witness: Witness) -> None:
+    """apply decides with its own environment; a plan rewritten to point elsewhere gets nothing."""
     path = tmp_path / "channels.yaml"
     path.write_text(CHANNELS.format(url=emulator.url))
     plan_file = tmp_path / "plan.json"
     env = {"PROD_KEY": "demo"}
     assert run_cli(["plan", str(path), "--tenant", "production", "--out", str(plan_file)], env).exit_code == 0
-    # Someone rewrites the plan's URL; the digest would catch it, so they rewrite that too: only the
+    # Someone rewrites the plan's URL and its digest (a digest is no signature): only the
     # destination check stands between the key and their host.
-    import json
-
-    from reconciler.planfile import _document_digest
-
     document = json.loads(plan_file.read_text())
-    document["connection"]["url"] = "https://collector.attacker.example"
-    document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"])
-    plan_file.write_text(json.dumps(document))
+
+    def point_to(url: str) -> None:
+        document["connection"]["url"] = url
+        document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"])
+        plan_file.write_text(json.dumps(document))
+
+    point_to(witness.url())
     emulator.emu.reset_stats()
-    result = run_cli(["apply", str(plan_file)], {**env, **proxy.env()})
-    assert result.exit_code == 1 and proxy.lines == [] and not emulator.emu.stats
-    assert result.stderr.startswith("Error: refusing to send the API key to collector.attacker.example")
-    document["connection"]["url"] = "http://api.acme.test"
-    document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"])
-    plan_file.write_text(json.dumps(document))
-    plain = run_cli(["apply", str(plan_file)], {**env, **proxy.env(), "OMNIDESK_ALLOWED_HOSTS": "api.acme.test"})
-    assert plain.exit_code == 1 and "over plain http:// to api.acme.test" in plain.stderr and proxy.lines == []
+    result = run_cli(["apply", str(plan_file), "--yes"], env)
+    assert result.exit_code == 1 and witness.received == [] and not emulator.emu.stats
+    assert result.stderr.startswith("Error: refusing to send the API key to 127.1")
+    point_to(witness.url("http"))
+    plain = run_cli(["apply", str(plan_file), "--yes"], {**env, "OMNIDESK_ALLOWED_HOSTS": "127.1"})
+    assert plain.exit_code == 1 and "over plain http:// to 127.1" in plain.stderr and witness.received == []
+    point_to(witness.url())
+    allowed = run_cli(["apply", str(plan_file), "--yes"], {**env, "OMNIDESK_ALLOWED_HOSTS": "127.1"})
+    assert allowed.exit_code == 1 and witness.received, "the control: allowed, it is reached"
 
 
 def test_the_library_enforces_it_too() -> None:
