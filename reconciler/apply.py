@@ -154,9 +154,7 @@ def _run_one(client: OmnideskClient, change: Change, secrets: Secrets, *, found:
                 "run apply again to set them",
                 new_id, names, denied=denied,
             )
-    if isinstance(change, Create):
-        return Outcome(change, OK, "created", new_id)
-    return Outcome(change, OK, "deleted" if isinstance(change, Delete) else "updated", change.channel_id)
+    return Outcome(change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id)
 
 
 Job = tuple[int, Change, Callable[[], "Outcome | _Pending"]]
