@@ -284,7 +284,7 @@ def measure_floors(folder: Path, sizes: list[int], repeat: int) -> list[FloorRow
             ours, floor = best_of(repeat, lambda: workflow_plan(path, url), lambda: floor_plan(path, url))
         rows.append(FloorRow(f"plan, {n} unchanged channels", ours, floor, "libyaml + jsonschema + pages + =="))
     quickstart = str(Path(__file__).resolve().parent.parent / "examples" / "quickstart.yaml")
-    runs = max(repeat * 2, 10)
+    runs = repeat * 2
     validate = startup_seconds(["-m", "reconciler", "validate", quickstart], runs)
     floor = startup_seconds(["-c", FLOOR_STARTUP, str(SCHEMA), quickstart], runs)
     rows.append(FloorRow("start-up: validate quickstart.yaml", validate, floor, "python -c libyaml + jsonschema"))
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 100 and 1,000 only (under a minute)")
     parser.add_argument("--floors-only", action="store_true", help="only the ratios against the floors")
-    parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per floor comparison")
+    parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per floor comparison (--quick: 2)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), metavar="OUT")
     args = parser.parse_args(argv)
     os.environ[SECRET_VAR] = "s3cret"
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"... {label}", file=sys.stderr, flush=True)
                 rows.append(run(folder))  # type: ignore[arg-type]
         print("... floors", file=sys.stderr, flush=True)
-        floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], args.repeat)
+        floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], 2 if args.quick else args.repeat)
     total = time.perf_counter() - started
     if rows:
         print_table(rows)
