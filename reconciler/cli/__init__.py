@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "message": "reconciler.cli.message_cmd:message_group",
     "emulator": "reconciler.cli.emulator_cmd:emulator",
     "completion": "reconciler.cli.completion_cmd:completion_command",
+    "ci": "reconciler.cli.ci_cmd:ci_group",
 }
 
 

@@ -1,0 +1,136 @@
+"""Plans for many tenants of one channels file at once: one process, one thread per tenant.
+
+A tenant's failure (an unset key variable, a refused call, a conflict) is that tenant's result,
+never the others'. Used by ``plan --all-tenants`` and by the CI integrations (``reconciler.ci``).
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from reconciler.config import load_channels_file, load_tenants
+from reconciler.errors import ReconcilerError, UnsafePlanError
+from reconciler.plan import Plan, check_safety, make_plan
+from reconciler.planfile import save_plan
+
+# The placeholder a saved-plan path must hold when several tenants are planned at once.
+TENANT_FIELD = "{tenant}"
+# Tenants planned at once: each waits on the network, not the CPU; beyond this the API's rate
+# limit, not the thread count, is what bounds a run.
+DEFAULT_WORKERS = 32
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """One tenant's outcome: a plan, or the error that stopped it; ``saved`` is the plan file."""
+
+    tenant: str | None
+    plan: Plan | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    saved: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.tenant or "default"
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def has_changes(self) -> bool:
+        return self.plan is not None and not self.plan.is_empty
+
+    def exit_code(self, detailed: bool) -> int:
+        return exit_code([self], detailed)
+
+
+def exit_code(results: Sequence[TenantPlan], detailed: bool) -> int:
+    """The worst outcome: 1 if any tenant failed, else 2 (with ``detailed``) if any has changes."""
+    if any(r.failed for r in results):
+        return EXIT_ERROR
+    if detailed and any(r.has_changes for r in results):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def tenants_of(path: str | os.PathLike[str]) -> list[str]:
+    """Every tenant the file defines, in file order; a file without tenants is an error."""
+    names = list(load_tenants(path))
+    if not names:
+        raise ReconcilerError(f"{os.fspath(path)} defines no tenants: add a tenants: section, or plan one --url")
+    return names
+
+
+def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
+    """Where a tenant's plan is saved: ``out`` itself, or ``out`` with ``{tenant}`` filled in."""
+    if many and TENANT_FIELD not in out:
+        raise ReconcilerError(
+            f"--out {out!r} would hold every tenant's plan in one file: put {TENANT_FIELD} in it, "
+            "e.g. --out 'plans/{tenant}.json'"
+        )
+    return out.replace(TENANT_FIELD, tenant or "default")
+
+
+def plan_one(
+    path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None, out: str | None = None,
+    prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
+) -> TenantPlan:
+    """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
+
+    A secret variable that is unset here is a warning, not an error: plan jobs run without the
+    bridges' secrets on purpose, and the saved plan reads them from the apply job's environment.
+    """
+    # Imported here: the target helpers still live with the CLI (moved to the engine by issue 15).
+    from reconciler.cli.common import open_client, resolve_target
+
+    env = os.environ if environ is None else environ
+    try:
+        channels_file = load_channels_file(path, tenant=tenant, environ=env)
+        target = resolve_target(url=url, tenant=tenant, emulator_state=None,
+                                tenants=channels_file.tenants, environ=env)
+        with open_client(target) as client:
+            current = client.list_channels()
+        plan = make_plan(channels_file.channels, current, prune=prune or channels_file.prune,
+                         rotate_secrets=rotate_secrets, target=target.label)
+        warnings: list[str] = []
+        try:
+            check_safety(plan)
+        except UnsafePlanError as exc:
+            warnings.append(f"apply will refuse this plan: {exc}")
+        for var, names in plan.missing_secrets.items():
+            warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); "
+                            "the apply must have it")
+        saved = None
+        if out:
+            save_plan(plan, target.connection(), out)
+            saved = out
+        return TenantPlan(tenant, plan, warnings=tuple(warnings), saved=saved)
+    except ReconcilerError as exc:
+        return TenantPlan(tenant, error=str(exc))
+
+
+def plan_tenants(
+    path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
+    prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> list[TenantPlan]:
+    """Plan every tenant in ``tenants`` concurrently; results in the order given.
+
+    With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name.
+    """
+    many = len(tenants) > 1
+    outs = [saved_path(out, t, many=many) if out else None for t in tenants]
+    if not tenants:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(tenants)), thread_name_prefix="plan") as pool:
+        futures = [
+            pool.submit(plan_one, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets, environ=environ)
+            for t, o in zip(tenants, outs)
+        ]
+        return [f.result() for f in futures]
