@@ -29,6 +29,7 @@ from jsonschema import ValidationError
 
 from reconciler.errors import ConfigError, Problem
 from reconciler.model import (
+    EMPTY_ALTERNATIVE,
     FIELDS,
     NAME_PATTERN,
     SECRET_FIELD,
@@ -453,15 +454,8 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
         else:
             message = f"must be {want} (the only format version), not {instance!r}"
         return [parsed.problem(path, message)]
-    if kind == "type" or (kind == "anyOf" and not isinstance(instance, str)):
-        expected = "string" if kind == "anyOf" else error.validator_value
-        return [parsed.problem(path, _type_message(expected, instance, node, _is_secret(path)))]
-    if kind == "anyOf":
-        malformed = _malformed_template(instance, secret=False)
-        if malformed:
-            return [parsed.problem(path, malformed)]
-        pattern = next(s["pattern"] for s in error.schema["anyOf"] if "pattern" in s)
-        return [parsed.problem(path, _mismatch(instance, pattern, path))]
+    if kind == "type":
+        return [parsed.problem(path, _type_message(error.validator_value, instance, node, _is_secret(path)))]
     if kind == "pattern":
         shown = _show(instance)
         if "propertyNames" in error.relative_schema_path:
@@ -472,7 +466,11 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
         if path and path[-1] == "api_key_env":
             message = f"{shown} is not an environment variable name: use letters, digits and _"
             return [parsed.problem(path, message + " (like OMNIDESK_API_KEY)")]
-        return [parsed.problem(path, _mismatch(instance, error.validator_value, path))]
+        malformed = _malformed_template(instance, secret=False)
+        if malformed:
+            return [parsed.problem(path, malformed)]
+        pattern = error.validator_value.removeprefix(EMPTY_ALTERNATIVE)
+        return [parsed.problem(path, _mismatch(instance, pattern, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
         return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]

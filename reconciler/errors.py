@@ -18,6 +18,7 @@
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
     ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
+    ├── OverwriteRefusedError       ``init`` would replace files that exist (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
@@ -159,6 +160,16 @@ class CiError(ReconcilerError):
         self.call = call
         self.status = status
         super().__init__(message)
+
+
+class OverwriteRefusedError(ReconcilerError):
+    """Files that exist and were not replaced; ``paths`` names them."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        shown = " and ".join(self.paths)
+        verb = "exists" if len(self.paths) == 1 else "exist"
+        super().__init__(f"{shown} already {verb}: nothing was written (pass --force to replace)")
 
 
 class ApplyError(ReconcilerError):

@@ -16,13 +16,16 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
+from reconciler.starter import modeline
 
 # Shorter values would match inside unrelated words ("a", "nl") and make a file nobody can read.
 MIN_TEMPLATE_LENGTH = 3
 
 HEADER = (
-    "# Exported by omnidesk-channels.\n"
+    modeline()
+    + "# Exported by omnidesk-channels.\n"
     "# Secrets are never exported: set each ${env:...} variable before creating these channels.\n"
+    "# Editors check this file with the schema beside it: omnidesk-channels schema > channels.schema.json\n"
 )
 
 

@@ -11,11 +11,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
-NAME_PATTERN = r"^[a-zA-Z0-9 \.\-\_]+$"
-ICON_PATTERN = r"^[a-zA-Z0-9\-\_]+$"
-ENDPOINT_PATTERN = r"^[a-zA-Z0-9\.\:\/\-?&=]+$"
-WARNING_PATTERN = r"^[0-9a-zA-Z\-\_\:\;\>\+\(\)\/\!\?\,\.\#\@\$\*\&À-ȕ\' ]+$"
+# The contract's regexes, spelled so that Python's re and ECMA-262 with the unicode flag (JSON
+# Schema's ``pattern``, Ajv, editors) read them alike: the seed escapes characters such as ``\_``
+# and ``\:``, which the unicode flag refuses. Each accepts exactly the seed's characters (a test
+# compares them code point by code point).
+NAME_PATTERN = r"^[a-zA-Z0-9 .\-_]+$"
+ICON_PATTERN = r"^[a-zA-Z0-9\-_]+$"
+ENDPOINT_PATTERN = r"^[a-zA-Z0-9.:/\-?&=]+$"
+WARNING_PATTERN = r"^[0-9a-zA-Z\-_:;>+()/!?,.#@$*&À-ȕ' ]+$"
 DIGITS_PATTERN = r"^[0-9]+$"
+# Put before a regex in the schema, for fields whose default is '' (see FieldSpec.schema_pattern).
+EMPTY_ALTERNATIVE = "^$|"
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,17 @@ class FieldSpec:
     kind: str  # "string" | "boolean" | "secret"
     pattern: str | None
     default: Any
+
+    @property
+    def schema_pattern(self) -> str | None:
+        """The pattern the JSON Schema gives: the regex, or empty for a field whose default is ''.
+
+        One pattern rather than an ``anyOf`` with an empty ``const``, so that editors name the
+        regex when a value breaks it (they report an ``anyOf`` by its first branch).
+        """
+        if self.pattern is None or self.default != "":
+            return self.pattern
+        return EMPTY_ALTERNATIVE + self.pattern
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -49,10 +66,23 @@ CUSTOM_TYPE = "custom"
 @lru_cache(maxsize=None)
 def _compiled(pattern: str) -> re.Pattern[str]:
     # JSON Schema patterns are ECMA-262: without the m flag, ``$`` matches only at the very end.
-    # Python's ``$`` also matches before a final newline, so translate it to ``\Z``.
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        pattern = pattern[:-1] + r"\Z"
-    return re.compile(pattern)
+    # Python's ``$`` also matches before a final newline, so every ``$`` anchor becomes ``\Z``
+    # (a ``$`` that is escaped or inside a character class is a dollar sign and stays).
+    out: list[str] = []
+    in_class = escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            ch = r"\Z"
+        out.append(ch)
+    return re.compile("".join(out))
 
 
 def pattern_matches(pattern: str, value: str) -> bool:

@@ -1,7 +1,7 @@
-"""The channels file's JSON Schema, and a validator that reads its regexes the way editors do.
+"""The shipped JSON Schemas (channels file, saved plan), and a validator that reads regexes as editors do.
 
-The schema lives in ``schemas/channels.schema.json`` in the repository; the wheel carries it as
-``reconciler/schemas/channels.schema.json`` (see pyproject's force-include).
+The schemas live in ``schemas/`` in the repository; the wheel carries them as
+``reconciler/schemas/`` (see pyproject's force-include).
 """
 from __future__ import annotations
 
@@ -15,24 +15,31 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from reconciler.model import pattern_matches
 
 SCHEMA_FILE = "channels.schema.json"
+# ``omnidesk-channels schema KIND`` prints these; ``init`` writes the channels one beside a file.
+SCHEMA_FILES = {"channels": SCHEMA_FILE, "plan": "plan.schema.json"}
 
-_CANDIDATES = (
-    Path(__file__).parent / "schemas" / SCHEMA_FILE,  # installed wheel
-    Path(__file__).parent.parent / "schemas" / SCHEMA_FILE,  # repository / editable install
+_FOLDERS = (
+    Path(__file__).parent / "schemas",  # installed wheel
+    Path(__file__).parent.parent / "schemas",  # repository / editable install
 )
 
 
-def schema_path() -> Path:
-    """Where the schema file is, installed or in the repository."""
-    for candidate in _CANDIDATES:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{SCHEMA_FILE} not found in: " + ", ".join(str(c) for c in _CANDIDATES))
+def schema_path(name: str = SCHEMA_FILE) -> Path:
+    """Where a schema file is, installed or in the repository."""
+    for folder in _FOLDERS:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{name} not found in: " + ", ".join(str(f) for f in _FOLDERS))
 
 
-@lru_cache(maxsize=1)
-def _load_schema_text() -> str:
-    return schema_path().read_text(encoding="utf-8")
+def schema_text(kind: str = "channels") -> str:
+    """The text of a shipped schema (``channels`` or ``plan``), exactly as in the file."""
+    return _load_schema_text(SCHEMA_FILES[kind])
+
+
+@lru_cache(maxsize=None)
+def _load_schema_text(name: str = SCHEMA_FILE) -> str:
+    return schema_path(name).read_text(encoding="utf-8")
 
 
 def load_schema() -> dict[str, Any]:

@@ -53,8 +53,10 @@ def test_the_exported_file_as_written(tenants: TwoTenants) -> None:
     path = tenants.write()
     text, stderr = export_staging(tenants, path)
     assert text == f"""\
+# yaml-language-server: $schema=./channels.schema.json
 # Exported by omnidesk-channels.
 # Secrets are never exported: set each ${{env:...}} variable before creating these channels.
+# Editors check this file with the schema beside it: omnidesk-channels schema > channels.schema.json
 version: 1
 prune: false
 tenants:

@@ -27,6 +27,7 @@ EXIT_INTERRUPTED = 130
 # ``--version`` and ``validate`` never pay for the emulator, uvicorn or httpx (click's "Lazily
 # Loading Subcommands"). Order here is the order in --help.
 COMMANDS: dict[str, str] = {
+    "init": "reconciler.cli.init_cmd:init_command",
     "validate": "reconciler.cli.validate_cmd:validate_cmd",
     "plan": "reconciler.cli.plan_cmd:plan_command",
     "apply": "reconciler.cli.apply_cmd:apply_command",
@@ -36,7 +37,11 @@ COMMANDS: dict[str, str] = {
     "message": "reconciler.cli.message_cmd:message_group",
     "emulator": "reconciler.cli.emulator_cmd:emulator",
     "completion": "reconciler.cli.completion_cmd:completion_command",
+<<<<<<< HEAD
     "ci": "reconciler.cli.ci_cmd:ci_group",
+=======
+    "schema": "reconciler.cli.schema_cmd:schema_command",
+>>>>>>> main
 }
 
 
