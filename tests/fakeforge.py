@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import threading
 import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 
 TOKEN = "ghs_fake_token_0123456789"
@@ -339,3 +341,48 @@ class FakeGitLab(FakeApi):
     def artifacts(self, r: Request) -> Reply:
         content = self.job_artifacts.get(int(r.match.group(1)))
         return Reply(200, raw=content) if content is not None else Reply(404, {"message": "404 Not found"})
+
+
+class GitHubJob:
+    """One step of a GitHub Actions job: its working copy, its files, event and environment.
+
+    ``file`` is the channels file's text with ``{staging}`` and ``{production}`` for the tenants'
+    URLs; plan and drift steps get ``read_key``, apply steps ``write_key`` and the bridge secret.
+    """
+
+    repo = "acme/helpdesk-config"
+    workflow = "Omnidesk channels"
+
+    def __init__(self, root: Path, github: FakeGitHub, tenants: dict[str, Any], file: str, *,
+                 read_key: str, write_key: str, secret: str) -> None:
+        self.root, self.github, self.tenants = root, github, tenants
+        self.read_key, self.write_key, self.secret = read_key, write_key, secret
+        self.file = root / "channels.yaml"
+        self.file.write_text(file.format(staging=tenants["staging"].url, production=tenants["production"].url))
+        self.output = root / "github_output"
+        self.summary_file = root / "step_summary"
+
+    def env(self, event_name: str, event: dict[str, Any], write: bool = False, **extra: str | None) -> dict[str, Any]:
+        (self.root / "event.json").write_text(json.dumps(event))
+        self.output.write_text("")
+        self.summary_file.write_text("")
+        key = self.write_key if write else self.read_key
+        env: dict[str, Any] = {k: None for k in os.environ if k.startswith(("GITHUB_", "RUNNER_", "OMNIDESK_"))}
+        env.update({
+            "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(self.output), "GITHUB_STEP_SUMMARY": str(self.summary_file),
+            "GITHUB_EVENT_PATH": str(self.root / "event.json"), "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_REPOSITORY": self.repo, "GITHUB_API_URL": self.github.url, "GITHUB_TOKEN": self.github.token,
+            "GITHUB_WORKSPACE": str(self.root), "GITHUB_WORKFLOW": self.workflow,
+            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
+            "OMNIDESK_STAGING_KEY": key, "OMNIDESK_PRODUCTION_KEY": key, "SMS_BRIDGE_SECRET": self.secret if write else None,
+        })
+        env.update(extra)
+        return env
+
+    def outputs(self) -> dict[str, str]:
+        """The step outputs written to GITHUB_OUTPUT (the ``name<<DELIMITER`` form)."""
+        text = self.output.read_text()
+        return {m.group(1): m.group(3) for m in re.finditer(r"^(\w+)<<(\S+)\n(.*?)\n\2$", text, re.S | re.M)}
+
+    def summary(self) -> str:
+        return self.summary_file.read_text()

@@ -17,10 +17,9 @@ import pytest
 from reconciler.ci import drift_marker, plan_marker
 from reconciler.client import OmnideskClient
 from tests.clihelp import run_cli
-from tests.fakeforge import TOKEN, FakeGitHub
+from tests.fakeforge import TOKEN, FakeGitHub, GitHubJob
 
-REPO = "acme/helpdesk-config"
-WORKFLOW = "Omnidesk channels"
+REPO, WORKFLOW = GitHubJob.repo, GitHubJob.workflow
 READ_KEY, WRITE_KEY = "read-key-canary-5f1e", "write-key-canary-9a7c"
 SECRET = "bridge-secret-canary-77d3"
 
@@ -55,45 +54,10 @@ def tenants(make_emulator):
     return {"staging": make_emulator(api_keys=keys), "production": make_emulator(api_keys=keys)}
 
 
-class Job:
-    """One step of a GitHub Actions job: its working copy, files, event and environment."""
-
-    def __init__(self, root: Path, github: FakeGitHub, tenants: dict[str, Any]) -> None:
-        self.root, self.github, self.tenants = root, github, tenants
-        self.file = root / "channels.yaml"
-        self.file.write_text(FILE.format(staging=tenants["staging"].url, production=tenants["production"].url))
-        self.output = root / "github_output"
-        self.summary_file = root / "step_summary"
-
-    def env(self, event_name: str, event: dict[str, Any], write: bool = False, **extra: str | None) -> dict[str, Any]:
-        (self.root / "event.json").write_text(json.dumps(event))
-        self.output.write_text("")
-        self.summary_file.write_text("")
-        key = WRITE_KEY if write else READ_KEY
-        env: dict[str, Any] = {k: None for k in os.environ if k.startswith(("GITHUB_", "RUNNER_"))}
-        env.update({
-            "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(self.output), "GITHUB_STEP_SUMMARY": str(self.summary_file),
-            "GITHUB_EVENT_PATH": str(self.root / "event.json"), "GITHUB_EVENT_NAME": event_name,
-            "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": self.github.url, "GITHUB_TOKEN": TOKEN,
-            "GITHUB_WORKSPACE": str(self.root), "GITHUB_WORKFLOW": WORKFLOW, "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_RUN_ID": "4242", "OMNIDESK_STAGING_KEY": key, "OMNIDESK_PRODUCTION_KEY": key,
-            "SMS_BRIDGE_SECRET": SECRET if write else None,
-        })
-        env.update(extra)
-        return env
-
-    def outputs(self) -> dict[str, str]:
-        text = self.output.read_text()
-        return {m.group(1): m.group(3) for m in re.finditer(r"^(\w+)<<(\S+)\n(.*?)\n\2$", text, re.S | re.M)}
-
-    def summary(self) -> str:
-        return self.summary_file.read_text()
-
-
 @pytest.fixture
-def job(tmp_path: Path, github: FakeGitHub, tenants, monkeypatch: pytest.MonkeyPatch) -> Job:
+def job(tmp_path: Path, github: FakeGitHub, tenants, monkeypatch: pytest.MonkeyPatch) -> GitHubJob:
     monkeypatch.chdir(tmp_path)
-    return Job(tmp_path, github, tenants)
+    return GitHubJob(tmp_path, github, tenants, FILE, read_key=READ_KEY, write_key=WRITE_KEY, secret=SECRET)
 
 
 def custom(tenant: Any) -> list[dict[str, Any]]:
@@ -109,7 +73,7 @@ def run(args: list[str], env: dict[str, Any]):
     return run_cli(["ci", "github", *args], env)
 
 
-def test_plan_on_a_pull_request_comments_per_tenant_then_updates_in_place(job: Job, github: FakeGitHub):
+def test_plan_on_a_pull_request_comments_per_tenant_then_updates_in_place(job: GitHubJob, github: FakeGitHub):
     for i in range(120):  # the plan comments land on the second page of the comments list
         github.add_comment(7, f"a human review comment {i}", user_type="User")
     env = job.env("pull_request", pull_request())
@@ -142,7 +106,7 @@ def test_plan_on_a_pull_request_comments_per_tenant_then_updates_in_place(job: J
     assert sum(1 for m, _ in github.calls if m == "PATCH") == patches
 
 
-def test_plan_of_one_tenant_outside_a_pull_request_only_reports(job: Job, github: FakeGitHub):
+def test_plan_of_one_tenant_outside_a_pull_request_only_reports(job: GitHubJob, github: FakeGitHub):
     result = run(["plan", "--tenant", "staging", "--format", "json"], job.env("push", {}))
     assert result.exit_code == 0, result.output
     assert "::group::Plan for staging" in result.stdout and '"create": 1' in result.stdout
@@ -150,7 +114,7 @@ def test_plan_of_one_tenant_outside_a_pull_request_only_reports(job: Job, github
     assert (job.root / "omnidesk-plan" / "staging.json").is_file()
 
 
-def test_a_tenant_that_fails_fails_alone_and_its_comment_says_why(job: Job, github: FakeGitHub):
+def test_a_tenant_that_fails_fails_alone_and_its_comment_says_why(job: GitHubJob, github: FakeGitHub):
     env = job.env("pull_request", pull_request(), OMNIDESK_PRODUCTION_KEY=None)
     result = run(["plan", "--all-tenants"], env)
     assert result.exit_code == 1
@@ -163,7 +127,7 @@ def test_a_tenant_that_fails_fails_alone_and_its_comment_says_why(job: Job, gith
     assert [p.name for p in (job.root / "omnidesk-plan").iterdir()] == ["staging.json"]
 
 
-def test_validation_problems_become_annotations_on_their_lines(job: Job):
+def test_validation_problems_become_annotations_on_their_lines(job: GitHubJob):
     job.file.write_text(job.file.read_text().replace("icon: phone", "icon: 42\n    colour: red"))
     result = run(["validate"], job.env("pull_request", pull_request()))
     assert result.exit_code == 1
@@ -176,12 +140,12 @@ def test_validation_problems_become_annotations_on_their_lines(job: Job):
     assert "is not valid" in job.summary() and job.outputs()["exitcode"] == "1"
 
 
-def test_validate_passes_a_good_file(job: Job):
+def test_validate_passes_a_good_file(job: GitHubJob):
     result = run(["validate"], job.env("push", {}))
     assert (result.exit_code, job.outputs()["exitcode"]) == (0, "0"), result.output
 
 
-def test_apply_of_the_merged_pull_requests_reviewed_plan(job: Job, github: FakeGitHub, tenants):
+def test_apply_of_the_merged_pull_requests_reviewed_plan(job: GitHubJob, github: FakeGitHub, tenants):
     """Plan with a read-only key and no bridge secret; apply that artifact with the write key."""
     head = "b2" * 20
     plan_env = job.env("pull_request", pull_request(head=head))
@@ -202,7 +166,7 @@ def test_apply_of_the_merged_pull_requests_reviewed_plan(job: Job, github: FakeG
     assert "Apply: 1 created" in result.stdout
 
 
-def test_apply_refuses_when_the_merged_file_is_not_the_planned_one(job: Job, github: FakeGitHub, tenants):
+def test_apply_refuses_when_the_merged_file_is_not_the_planned_one(job: GitHubJob, github: FakeGitHub, tenants):
     head = "c3" * 20
     github.contents[("channels.yaml", head)] = job.file.read_bytes().replace(b"phone", b"sms")
     github.add_run(head, WORKFLOW, {"omnidesk-plan": {"staging.json": "{}"}})
@@ -214,7 +178,7 @@ def test_apply_refuses_when_the_merged_file_is_not_the_planned_one(job: Job, git
     assert all(custom(t) == [] for t in tenants.values())
 
 
-def test_apply_without_a_reviewed_plan_applies_nothing(job: Job, github: FakeGitHub):
+def test_apply_without_a_reviewed_plan_applies_nothing(job: GitHubJob, github: FakeGitHub):
     head = "d4" * 20
     github.contents[("channels.yaml", head)] = job.file.read_bytes()
     env = job.env("pull_request", pull_request(action="closed", merged=True, head=head), write=True)
@@ -222,7 +186,7 @@ def test_apply_without_a_reviewed_plan_applies_nothing(job: Job, github: FakeGit
     assert result.exit_code == 1 and "nothing reviewed to apply" in result.stderr
 
 
-def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: Job, github: FakeGitHub, tenants):
+def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: GitHubJob, github: FakeGitHub, tenants):
     staging = tenants["staging"]
     run_cli(["apply", str(job.file), "--tenant", "staging", "--yes"],
             {"OMNIDESK_STAGING_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET})
@@ -260,7 +224,7 @@ def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: Job, github: F
     assert len(github.issues) == 1 and github.issues[0]["state"] == "closed"
 
 
-def test_outside_github_actions_it_names_what_is_missing(tmp_path: Path, job: Job):
+def test_outside_github_actions_it_names_what_is_missing(tmp_path: Path, job: GitHubJob):
     env = {k: None for k in os.environ if k.startswith("GITHUB_")}
     env["OMNIDESK_STAGING_KEY"] = READ_KEY
     result = run(["plan", "--tenant", "staging"], env)
@@ -268,14 +232,14 @@ def test_outside_github_actions_it_names_what_is_missing(tmp_path: Path, job: Jo
     assert "GITHUB_STEP_SUMMARY is not set" in result.stderr
 
 
-def test_a_refused_token_is_a_clear_error_without_the_token(job: Job):
+def test_a_refused_token_is_a_clear_error_without_the_token(job: GitHubJob):
     result = run(["plan", "--tenant", "staging"], job.env("pull_request", pull_request(), GITHUB_TOKEN="wrong-token"))
     assert result.exit_code == 1
     assert "GitHub API: GET /repos/acme/helpdesk-config/issues/7/comments: HTTP 401: Bad credentials" in result.stderr
     assert "wrong-token" not in result.output
 
 
-def test_no_key_or_secret_reaches_comments_summary_outputs_or_plans(job: Job, github: FakeGitHub):
+def test_no_key_or_secret_reaches_comments_summary_outputs_or_plans(job: GitHubJob, github: FakeGitHub):
     env = job.env("pull_request", pull_request(), SMS_BRIDGE_SECRET=SECRET)
     result = run(["plan", "--all-tenants", "--format", "json"], env)
     assert result.exit_code == 0
@@ -286,7 +250,7 @@ def test_no_key_or_secret_reaches_comments_summary_outputs_or_plans(job: Job, gi
             assert canary not in text
 
 
-def test_artifact_members_outside_the_folder_are_refused(job: Job, github: FakeGitHub):
+def test_artifact_members_outside_the_folder_are_refused(job: GitHubJob, github: FakeGitHub):
     head = "e5" * 20
     github.contents[("channels.yaml", head)] = job.file.read_bytes()
     github.add_run(head, WORKFLOW, {"omnidesk-plan": {"../evil.json": "{}"}})

@@ -18,8 +18,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import httpx
 
+from reconciler.config import load_tenants
 from reconciler.errors import CiError
-from reconciler.fanout import TenantPlan
+from reconciler.fanout import TenantPlan, tenant_markdown
 from reconciler.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
 
 Log = Callable[[str], None]
@@ -30,6 +31,8 @@ DRIFT_MARKER = "<!-- omnidesk-channels-drift:{tenant} -->"
 PLAN_FILE = "{tenant}.json"
 API_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
+# The action's api-key input: one tenant's key, whatever variable the file names for it.
+API_KEY_VARIABLE = "OMNIDESK_CI_API_KEY"
 
 
 def plan_marker(tenant: str) -> str:
@@ -40,26 +43,10 @@ def drift_marker(tenant: str) -> str:
     return DRIFT_MARKER.format(tenant=tenant)
 
 
-def fenced(text: str) -> str:
-    """``text`` in a code block whose fence no line of ``text`` can close."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text.rstrip()}\n{fence}"
-
-
-def plan_markdown(result: TenantPlan, *, limit: int = MARKDOWN_LIMIT) -> str:
-    """One tenant's plan (or failure) as Markdown for a comment, summary or issue; fits ``limit``."""
-    notes = "".join(f"> ⚠️ {w}\n" for w in result.warnings)
-    if result.plan is None:
-        return f"**The plan failed.**\n\n{fenced(result.error or '')}\n"
-    budget = limit - len(notes) - 2
-    return render_markdown(result.plan, limit=budget) + (f"\n{notes}" if notes else "")
-
-
 def plan_comment(result: TenantPlan, *, heading: str = "Omnidesk channels") -> str:
     """A pull-request comment for one tenant; starts with the marker it is found again by."""
     head = f"{plan_marker(result.name)}\n### {heading}: {result.name}\n\n"
-    return head + plan_markdown(result, limit=MARKDOWN_LIMIT - len(head))
+    return head + tenant_markdown(result, limit=MARKDOWN_LIMIT - len(head))
 
 
 def render_plan(result: TenantPlan, fmt: str) -> str:
@@ -229,6 +216,27 @@ def _reason(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error") or response.reason_phrase)
     return response.reason_phrase or "error"
+
+
+def with_api_key(environ: Mapping[str, str], file: str, tenants: Sequence[str | None]) -> dict[str, str]:
+    """The environment with ``OMNIDESK_CI_API_KEY`` (the action's api-key) under the tenant's key variable.
+
+    A workflow cannot name an environment variable after data (the file's ``api_key_env``), so
+    the action takes one tenant's key as an input and puts it where that tenant looks for it.
+    """
+    env = {k: v for k, v in environ.items() if k != API_KEY_VARIABLE}
+    key = environ.get(API_KEY_VARIABLE)
+    if not key:
+        return env
+    if len(tenants) != 1:
+        raise CiError("api-key is one tenant's key: use it with one tenant, or set each tenant's key variable "
+                      "(env: in the workflow) for all tenants", variables=(API_KEY_VARIABLE,))
+    from reconciler.cli.common import DEFAULT_KEY_ENV
+
+    tenant = tenants[0]
+    variable = (load_tenants(file)[tenant].api_key_env if tenant else None) or DEFAULT_KEY_ENV
+    env[variable] = key
+    return env
 
 
 def need(environ: Mapping[str, str], names: Sequence[str], where: str) -> dict[str, str]:

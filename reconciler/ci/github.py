@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from reconciler.ci import (
-    Log, RestApi, apply_saved_plans, drift_marker, extract_zip, make_folder, need, plan_comment, plan_markdown,
-    plan_marker, plan_template, render_plan, saved_plans,
+    Log, RestApi, apply_saved_plans, drift_marker, extract_zip, make_folder, need, plan_comment, plan_marker,
+    plan_template, render_plan, saved_plans, with_api_key,
 )
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import CiError, ConfigError, Problem
-from reconciler.fanout import TenantPlan, exit_code, plan_tenants, tenants_of
+from reconciler.fanout import TenantPlan, exit_code, plan_tenants, tenant_markdown, tenants_of
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"
@@ -147,7 +147,7 @@ def report(results: Sequence[TenantPlan], fmt: str, log: Log) -> None:
 def summary_markdown(results: Sequence[TenantPlan], title: str) -> str:
     budget = min(65_000, SUMMARY_LIMIT // max(1, len(results)))
     parts = [f"## {title}"]
-    parts += [f"### {r.name}\n\n{plan_markdown(r, limit=budget)}" for r in results]
+    parts += [f"### {r.name}\n\n{tenant_markdown(r, limit=budget)}" for r in results]
     return "\n\n".join(parts)
 
 
@@ -155,8 +155,9 @@ def plan(runner: Runner, file: str, tenant: str | None, all_tenants: bool, out_d
          comment: bool, log: Log) -> int:
     """Plan, save each tenant's plan into ``out_dir``, report, and comment on the pull request."""
     tenants = chosen_tenants(file, tenant, all_tenants)
+    environ = with_api_key(runner.environ, file, tenants)
     make_folder(out_dir)
-    results = plan_tenants(file, tenants, out=plan_template(out_dir))
+    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ)
     report(results, fmt, log)
     runner.summary(summary_markdown(results, "Omnidesk channels plan"))
     runner.output(
@@ -195,7 +196,8 @@ def upsert_comment(api: RestApi, repo: str, number: int, marker: str, body: str)
 
 def drift(runner: Runner, file: str, tenant: str | None, all_tenants: bool, fmt: str, log: Log) -> int:
     """Plan each tenant; one open issue per drifted tenant (opened, updated), closed once it matches."""
-    results = plan_tenants(file, chosen_tenants(file, tenant, all_tenants))
+    tenants = chosen_tenants(file, tenant, all_tenants)
+    results = plan_tenants(file, tenants, environ=with_api_key(runner.environ, file, tenants))
     report(results, fmt, log)
     repo = runner.repository
     rows = ["| tenant | state | issue |", "|---|---|---|"]
@@ -239,7 +241,7 @@ def drift_body(result: TenantPlan, file: str) -> str:
         f"pipeline (in the admin UI, or by hand). Either change `{file}` in a pull request to keep what "
         "the tenant has now, or apply the file to undo it. This issue is updated while the drift lasts "
         "and closed by the drift check once the tenant matches again.\n\n"
-        + plan_markdown(result)
+        + tenant_markdown(result)
     )
 
 
@@ -275,9 +277,10 @@ def _run_url(environ: Mapping[str, str]) -> str:
 def apply(runner: Runner, file: str, plan_path: str | None, tenant: str | None, artifact: str,
           download_dir: str, extra: Sequence[str], log: Log) -> int:
     """Apply saved plans: ``plan_path``, or the reviewed plan of the merged pull request."""
+    environ = with_api_key(runner.environ, file, [tenant])
     if not plan_path:
         plan_path = fetch_reviewed_plan(runner, file, artifact, download_dir, log)
-    outcomes = apply_saved_plans(saved_plans(plan_path), tenant=tenant, extra=extra, log=log)
+    outcomes = apply_saved_plans(saved_plans(plan_path), tenant=tenant, extra=extra, log=log, environ=environ)
     worst = max((code for _, code in outcomes), default=0)
     rows = ["| saved plan | result |", "|---|---|"]
     rows += [f"| `{p.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |" for p, code in outcomes]

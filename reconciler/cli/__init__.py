@@ -37,11 +37,8 @@ COMMANDS: dict[str, str] = {
     "message": "reconciler.cli.message_cmd:message_group",
     "emulator": "reconciler.cli.emulator_cmd:emulator",
     "completion": "reconciler.cli.completion_cmd:completion_command",
-<<<<<<< HEAD
-    "ci": "reconciler.cli.ci_cmd:ci_group",
-=======
     "schema": "reconciler.cli.schema_cmd:schema_command",
->>>>>>> main
+    "ci": "reconciler.cli.ci_cmd:ci_group",
 }
 
 
