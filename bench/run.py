@@ -34,6 +34,7 @@ from reconciler.apply import FAILED, apply_plan  # noqa: E402
 from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
 from reconciler.config import load_channels_file  # noqa: E402
 from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
+from reconciler.fanout import plan_tenants  # noqa: E402
 from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
 from reconciler.plan import Plan, make_plan  # noqa: E402
 from reconciler.render import render_text  # noqa: E402
@@ -183,6 +184,41 @@ def measure_apply(path: Path, n: int, changed: bool, latency_ms: int, **knobs: A
         tenant.close()
 
 
+def measure_all_tenants(path: Path, tenants: int, n: int, latency_ms: int) -> list[Row]:
+    """``plan --all-tenants`` over ``tenants`` emulators of ``n`` channels each, against one tenant's plan."""
+    servers = [Tenant(latency_ms) for _ in range(tenants)]
+    try:
+        for server in servers:
+            server.emu.seed_channels(seeded(n, changed=False))
+        lines = ["version: 1", "tenants:"]
+        for i, server in enumerate(servers):
+            lines += [f"  t{i:02d}:", f"    url: {server.server.url}", "    api_key_env: BENCH_API_KEY"]
+        write_channels_file(path, n)
+        path.write_text("\n".join(lines) + "\n" + path.read_text(encoding="utf-8").removeprefix("version: 1\n"),
+                        encoding="utf-8")
+        names = [f"t{i:02d}" for i in range(tenants)]
+        environ = {**os.environ, "BENCH_API_KEY": KEY}
+        rows = []
+        for label, chosen in (("plan, one tenant of the file", names[:1]), ("plan --all-tenants", names)):
+            for server in servers:
+                server.emu.reset_stats()
+            wall = time.perf_counter()
+            results = plan_tenants(path, chosen, environ=environ)
+            wall = time.perf_counter() - wall
+            assert not any(r.failed for r in results), [r.error for r in results if r.failed]
+            requests: dict[str, int] = {}
+            for server in servers:
+                for kind, count in server.requests().items():
+                    requests[kind] = requests.get(kind, 0) + count
+            rows.append(Row(label, n, latency_ms, wall, changes=sum(len(r.plan.changes) for r in results if r.plan),
+                            requests=requests, note=f"{len(chosen)} tenant(s) of {n} channels, one thread each"))
+        rows[1].note += f"; {rows[1].wall_s / rows[0].wall_s:.2f}x the one tenant's wall time"
+        return rows
+    finally:
+        for server in servers:
+            server.close()
+
+
 def measure_diff(n: int, naive: bool) -> Row:
     """Whole-list DeepDiff (ignore_order: list positions do not identify channels) vs make_plan."""
     rnd = random.Random(n)
@@ -217,6 +253,8 @@ def scenarios(quick: bool) -> Iterator[tuple[str, Callable[[Path], Row | list[Ro
     yield "apply 1000 @50", lambda p: measure_apply(p / "c1000.yaml", 1000, False, LATENCY_MS)
     yield "apply 1000 changed @50", lambda p: measure_apply(p / "c1000.yaml", 1000, True, LATENCY_MS)
     yield "apply 300 429", lambda p: measure_apply(p / "c300.yaml", 300, False, 0, rate_limit=100)
+    fanout = 10 if quick else 50
+    yield f"plan --all-tenants {fanout}x100 @50", lambda p: measure_all_tenants(p / "tenants.yaml", fanout, 100, LATENCY_MS)
     for n in ([100, 1000] if quick else [100, 1000, 2000]):
         yield f"diff naive {n}", lambda p, n=n: measure_diff(n, naive=True)
         yield f"diff linear {n}", lambda p, n=n: measure_diff(n, naive=False)
@@ -272,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             write_channels_file(folder / f"c{n}.yaml", n)
         for label, run in scenarios(args.quick):
             print(f"... {label}", file=sys.stderr, flush=True)
-            rows.append(run(folder))  # type: ignore[arg-type]
+            made = run(folder)
+            rows.extend(made if isinstance(made, list) else [made])
     total = time.perf_counter() - started
     print_table(rows)
     print(f"total {total:.1f} s on {machine()}")

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from reconciler.config import load_channels_file, load_tenants
+from reconciler.config import load_all_views, load_channels_file, load_tenants
+from reconciler.model import ChannelsFile
 from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.plan import Plan, check_safety, make_plan
 from reconciler.planfile import save_plan
@@ -22,7 +23,7 @@ from reconciler.render import MARKDOWN_LIMIT, render_markdown, render_text
 TENANT_FIELD = "{tenant}"
 # Tenants planned at once: each waits on the network, not the CPU; beyond this the API's rate
 # limit, not the thread count, is what bounds a run.
-DEFAULT_WORKERS = 32
+DEFAULT_WORKERS = 64
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -83,18 +84,20 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
 def plan_one(
     path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
+    loaded: ChannelsFile | None = None,
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
     A secret variable that is unset here is a warning, not an error: plan jobs run without the
     bridges' secrets on purpose, and the saved plan reads them from the apply job's environment.
+    ``loaded`` is the file as loaded for ``tenant`` already (many tenants share one parse).
     """
     # Imported here: the target helpers still live with the CLI (moved to the engine by issue 15).
     from reconciler.cli.common import open_client, resolve_target
 
     env = os.environ if environ is None else environ
     try:
-        channels_file = load_channels_file(path, tenant=tenant, environ=env)
+        channels_file = loaded or load_channels_file(path, tenant=tenant, environ=env)
         target = resolve_target(url=url, tenant=tenant, emulator_state=None,
                                 tenants=channels_file.tenants, environ=env)
         with open_client(target) as client:
@@ -131,9 +134,13 @@ def plan_tenants(
     outs = [saved_path(out, t, many=many) if out else None for t in tenants]
     if not tenants:
         return []
+    # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
+    # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
+    views: Mapping[str | None, ChannelsFile] = load_all_views(path, environ=environ) if many else {}
     with ThreadPoolExecutor(max_workers=min(workers, len(tenants)), thread_name_prefix="plan") as pool:
         futures = [
-            pool.submit(plan_one, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets, environ=environ)
+            pool.submit(plan_one, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets, environ=environ,
+                        loaded=views.get(t))
             for t, o in zip(tenants, outs)
         ]
         return [f.result() for f in futures]
