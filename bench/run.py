@@ -37,6 +37,7 @@ from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
 from reconciler.fanout import plan_tenants  # noqa: E402
 from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
 from reconciler.plan import Plan, make_plan  # noqa: E402
+from reconciler.secrets import Secrets  # noqa: E402
 from reconciler.render import render_text  # noqa: E402
 
 KEY = "demo"
@@ -160,12 +161,12 @@ def measure_apply(path: Path, n: int, changed: bool, latency_ms: int, **knobs: A
     try:
         if changed:
             tenant.emu.seed_channels(seeded(n, changed=True))
-        secrets = {f"Channel {i:05d}": "s3cret" for i in range(n)}
+        secrets = Secrets({f"Channel {i:05d}": "s3cret" for i in range(n)})
         with tenant.client() as client:
             tenant.emu.reset_stats()
             wall = time.perf_counter()
             plan, _, _ = plan_pipeline(path, client)
-            outcomes = apply_plan(plan, client, secrets, parallelism=PARALLELISM)
+            outcomes = apply_plan(plan, client, secrets, parallelism=PARALLELISM).outcomes
             wall = time.perf_counter() - wall
             failed = sum(1 for o in outcomes if o.status == FAILED)
             cuts, retries = client.stats["concurrency_cut"], client.stats["retry"]

@@ -15,6 +15,9 @@ Two applies on one tenant at once (there is no server-side lock):
 * Not guaranteed: that "created" means "created by this run". When a create's answer was lost and
   the other run created that name meanwhile, the lookup takes the other run's channel (with its
   values) as this run's.
+* A create is the calls its plan lists: a POST, then a PUT of the PUT-only fields to the new id. If
+  the POST lands and the PUT fails, the outcome is ``incomplete``: the channel exists without those
+  fields, and the next plan shows them as an update.
 * Not guaranteed: that a plan is still true when it is applied. A channel deleted or renamed by
   the other run makes an update fail (reported); ``check_fresh`` narrows this window for a saved
   plan but cannot close it.
@@ -23,98 +26,123 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterator
 
 from reconciler.client import OmnideskClient
-from reconciler.errors import ReconcilerError, SecretMissingError, StalePlanError
-from reconciler.model import SECRET_FIELD, DesiredChannel
-from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, secret_digest
+from reconciler.errors import ApplyError, ReconcilerError
+from reconciler.model import SECRET_FIELD
+from reconciler.plan import NEW_ID, Change, Create, Delete, Plan, Update
+from reconciler.secrets import Secrets
 
 OK = "ok"
 FAILED = "failed"
+INCOMPLETE = "incomplete"  # created, but a later call of the same change failed
 NOT_STARTED = "not started"
 
 
 @dataclass(frozen=True)
 class Outcome:
     change: Change
-    status: str  # OK | FAILED | NOT_STARTED
+    status: str  # OK | FAILED | INCOMPLETE | NOT_STARTED
     message: str = ""
     channel_id: int | None = None
+    missing_fields: tuple[str, ...] = ()  # INCOMPLETE: the fields the channel does not have yet
+
+    @property
+    def detail(self) -> str:
+        """One line for a log: the id of a created channel, or why it failed."""
+        if self.status == OK and isinstance(self.change, Create):
+            return f"created, id {self.channel_id}"
+        return self.message
 
 
-def secrets_from_channels(channels: Iterable[DesiredChannel]) -> dict[str, str]:
-    """The secret values a channels file gives (substituted when it was loaded), by channel name."""
-    return {c.name: c.secret.value for c in channels if c.secret is not None and c.secret.value is not None}
+@dataclass(frozen=True)
+class ApplyReport:
+    """Every outcome of an apply, in plan order."""
+
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def interrupted(self) -> bool:
+        return any(o.status == NOT_STARTED for o in self.outcomes)
+
+    @property
+    def failures(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status in (FAILED, INCOMPLETE))
+
+    @property
+    def created(self) -> dict[str, int]:
+        """Channel name -> id of every channel this apply created (complete or not)."""
+        return {o.change.name: o.channel_id for o in self.outcomes
+                if isinstance(o.change, Create) and o.status in (OK, INCOMPLETE) and o.channel_id is not None}
+
+    def summary(self) -> str:
+        done = Counter(o.change.action for o in self.outcomes if o.status == OK)
+        text = (f"Apply: {done['create']} created, {done['update']} updated, {done['delete']} deleted"
+                f" (of {len(self.outcomes)} planned)")
+        incomplete = sum(1 for o in self.outcomes if o.status == INCOMPLETE)
+        return text + (f"; {incomplete} created incomplete." if incomplete else ".")
+
+    def error(self) -> ApplyError | None:
+        failed = [(o.change.name, o.message) for o in self.failures]
+        return ApplyError(failed, len(self.outcomes)) if failed else None
 
 
-def secrets_from_environment(plan: Plan, environ: Mapping[str, str]) -> dict[str, str]:
-    """The secret values a saved plan sends, read from the environment and checked against its digests."""
-    values: dict[str, str] = {}
-    missing: dict[str, list[str]] = {}
-    changed: list[str] = []
-    for change in plan.changes:
-        secret = change.secret
-        if secret is None or secret.action != SECRET_SEND:
-            continue
-        if not secret.env_var:
-            raise StalePlanError(
-                f"{change.name!r}: the plan sends a secret that is not from ${{env:...}}; "
-                "saved plans read secrets from the environment only"
+def _run_one(client: OmnideskClient, change: Change, secrets: Secrets) -> Outcome:
+    """Make the change's calls in order; the first failure ends the change."""
+    new_id: int | None = None
+    for call in change.calls():
+        fields = dict(call.fields)
+        if call.sends_secret:
+            fields[SECRET_FIELD] = secrets[change.name]
+        channel_id = new_id if call.channel == NEW_ID else call.channel
+        try:
+            if call.method == "POST":
+                new_id = client.create_channel(fields).id
+            elif call.method == "PUT":
+                client.update_channel(int(channel_id), fields)  # type: ignore[arg-type]
+            else:
+                client.delete_channel(int(channel_id))  # type: ignore[arg-type]
+        except ReconcilerError as exc:
+            if new_id is None:
+                return Outcome(change, FAILED, str(exc), change.channel_id)
+            names = tuple(call.fields)
+            return Outcome(
+                change, INCOMPLETE,
+                f"created (id {new_id}) but incomplete: {', '.join(names)} not set ({exc}); "
+                "run apply again to set them",
+                new_id, names,
             )
-        value = environ.get(secret.env_var)
-        if value is None:
-            missing.setdefault(secret.env_var, []).append(change.name)
-            continue
-        if secret.digest and secret_digest(change.name, value) != secret.digest:
-            changed.append(f"{change.name!r}: ${{env:{secret.env_var}}} differs from the value planned with")
-            continue
-        values[change.name] = value
-    if missing:
-        raise SecretMissingError(missing)
-    if changed:
-        raise StalePlanError("secrets changed since the plan, nothing was changed; plan again:\n"
-                             + "\n".join(f"  - {c}" for c in changed))
-    return values
-
-
-def _run_one(client: OmnideskClient, change: Change, secrets: Mapping[str, str]) -> Outcome:
-    fields = change.payload()
-    if change.secret is not None and change.secret.action == SECRET_SEND and change.name in secrets:
-        fields[SECRET_FIELD] = secrets[change.name]
-    try:
-        if change.action == DELETE:
-            client.delete_channel(change.channel_id)  # type: ignore[arg-type]
-            return Outcome(change, OK, "deleted", change.channel_id)
-        if change.action == UPDATE:
-            client.update_channel(change.channel_id, fields)  # type: ignore[arg-type]
-            return Outcome(change, OK, "updated", change.channel_id)
-        created = client.create_channel(fields)
-        return Outcome(change, OK, "created", created.id)
-    except ReconcilerError as exc:
-        return Outcome(change, FAILED, str(exc), change.channel_id)
+    if isinstance(change, Create):
+        return Outcome(change, OK, "created", new_id)
+    return Outcome(change, OK, "deleted" if isinstance(change, Delete) else "updated", change.channel_id)
 
 
 def apply_plan(
     plan: Plan,
     client: OmnideskClient,
-    secrets: Mapping[str, str],
+    secrets: Secrets,
     *,
     parallelism: int = 8,
     on_outcome: Callable[[Outcome], None] | None = None,
     stop: threading.Event | None = None,
-) -> list[Outcome]:
-    """Carry out ``plan`` and return one outcome per change, in plan order."""
+) -> ApplyReport:
+    """Carry out ``plan``: one outcome per change, in plan order.
+
+    Refuses before any write when a secret the plan sends is not in ``secrets``.
+    """
+    secrets.require(plan)
     stop = stop or threading.Event()
     outcomes: dict[int, Outcome] = {}
-    for action in (DELETE, UPDATE, CREATE):
-        phase = [(i, c) for i, c in enumerate(plan.changes) if c.action == action]
+    for kind in (Delete, Update, Create):
+        phase = [(i, c) for i, c in enumerate(plan.changes) if isinstance(c, kind)]
         if not phase:
             continue
-        with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix=f"apply-{action}") as pool:
+        with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix=f"apply-{kind.action}") as pool:
             pending: dict[Future[Outcome], int] = {}
             queue = list(phase)
             while queue or pending:
@@ -136,7 +164,7 @@ def apply_plan(
                         on_outcome(outcomes[index])
     for index, change in enumerate(plan.changes):
         outcomes.setdefault(index, Outcome(change, NOT_STARTED, "interrupted before it started"))
-    return [outcomes[i] for i in range(len(plan.changes))]
+    return ApplyReport(tuple(outcomes[i] for i in range(len(plan.changes))))
 
 
 @contextmanager

@@ -18,6 +18,9 @@
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
     ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
+    ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
+    │   ├── EditError               the file cannot be changed in place without touching what it must keep
+    │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
     ├── OverwriteRefusedError       ``init`` would replace files that exist (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
 
@@ -106,7 +109,13 @@ class PlanError(ReconcilerError):
 
 
 class ConflictError(PlanError):
-    pass
+    def __init__(self, conflicts: list[str]) -> None:
+        """``conflicts`` lists every ambiguity found, each saying what to do about it."""
+        self.conflicts = list(conflicts)
+        super().__init__(
+            "the tenant's channels cannot be matched to the file unambiguously (nothing was changed):\n"
+            + "\n".join(f"  - {c}" for c in self.conflicts)
+        )
 
 
 class UnsafePlanError(PlanError):
@@ -114,7 +123,12 @@ class UnsafePlanError(PlanError):
 
 
 class StalePlanError(PlanError):
-    pass
+    def __init__(self, message: str, stale: list[str] | None = None) -> None:
+        """``stale`` lists every channel (or secret) that changed since the plan, when known."""
+        self.stale = list(stale or [])
+        if self.stale:
+            message += ":\n" + "\n".join(f"  - {s}" for s in self.stale)
+        super().__init__(message)
 
 
 class SecretMissingError(PlanError):
@@ -160,6 +174,27 @@ class CiError(ReconcilerError):
         self.call = call
         self.status = status
         super().__init__(message)
+
+
+class ImportRefused(ReconcilerError):
+    """``import`` refused; the file was not written. ``file`` and ``line`` say where, when known."""
+
+    def __init__(self, message: str, *, file: str = "", line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}; nothing was written")
+
+
+class EditError(ImportRefused):
+    pass
+
+
+class UnknownChannelError(ImportRefused):
+    def __init__(self, message: str, *, name: str, guess: str | None = None, file: str = "") -> None:
+        self.name = name
+        self.guess = guess
+        super().__init__(message + (f". Did you mean {guess!r}?" if guess else ""), file=file)
 
 
 class OverwriteRefusedError(ReconcilerError):

@@ -12,12 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from reconciler.config import load_all_views, load_channels_file, load_tenants
-from reconciler.model import ChannelsFile
+from reconciler.checks import check_safety
+from reconciler.config import load_all_views, load_tenants
 from reconciler.errors import ReconcilerError, UnsafePlanError
-from reconciler.plan import Plan, check_safety, make_plan
-from reconciler.planfile import save_plan
+from reconciler.model import ChannelsFile
+from reconciler.plan import Plan
 from reconciler.render import MARKDOWN_LIMIT, render_markdown, render_text
+from reconciler.workflow import Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
 TENANT_FIELD = "{tenant}"
@@ -82,9 +83,8 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
 
 
 def plan_one(
-    path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None, out: str | None = None,
-    prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
-    loaded: ChannelsFile | None = None,
+    engine: Workflow, path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None,
+    out: str | None = None, prune: bool = False, rotate_secrets: bool = False, loaded: ChannelsFile | None = None,
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
@@ -92,31 +92,18 @@ def plan_one(
     bridges' secrets on purpose, and the saved plan reads them from the apply job's environment.
     ``loaded`` is the file as loaded for ``tenant`` already (many tenants share one parse).
     """
-    # Imported here: the target helpers still live with the CLI (moved to the engine by issue 15).
-    from reconciler.cli.common import open_client, resolve_target
-
-    env = os.environ if environ is None else environ
     try:
-        channels_file = loaded or load_channels_file(path, tenant=tenant, environ=env)
-        target = resolve_target(url=url, tenant=tenant, emulator_state=None,
-                                tenants=channels_file.tenants, environ=env)
-        with open_client(target) as client:
-            current = client.list_channels()
-        plan = make_plan(channels_file.channels, current, prune=prune or channels_file.prune,
-                         rotate_secrets=rotate_secrets, target=target.label)
+        planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded)
         warnings: list[str] = []
         try:
-            check_safety(plan)
+            check_safety(planned.plan)
         except UnsafePlanError as exc:
             warnings.append(f"apply will refuse this plan: {exc}")
-        for var, names in plan.missing_secrets.items():
-            warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); "
-                            "the apply must have it")
-        saved = None
+        for var, names in planned.plan.missing_secrets.items():
+            warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it")
         if out:
-            save_plan(plan, target.connection(), out)
-            saved = out
-        return TenantPlan(tenant, plan, warnings=tuple(warnings), saved=saved)
+            engine.save(planned, out, secrets_at_apply=True)
+        return TenantPlan(tenant, planned.plan, warnings=tuple(warnings), saved=out)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
 
@@ -124,22 +111,24 @@ def plan_one(
 def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
-    workers: int = DEFAULT_WORKERS,
+    engine: Workflow | None = None, workers: int = DEFAULT_WORKERS,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
     With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name.
+    ``engine`` defaults to a ``Workflow`` over ``environ`` (one serves every thread).
     """
+    engine = engine or Workflow(environ=environ)
     many = len(tenants) > 1
     outs = [saved_path(out, t, many=many) if out else None for t in tenants]
     if not tenants:
         return []
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
-    views: Mapping[str | None, ChannelsFile] = load_all_views(path, environ=environ) if many else {}
+    views: Mapping[str | None, ChannelsFile] = load_all_views(path, environ=engine.environ) if many else {}
     with ThreadPoolExecutor(max_workers=min(workers, len(tenants)), thread_name_prefix="plan") as pool:
         futures = [
-            pool.submit(plan_one, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets, environ=environ,
+            pool.submit(plan_one, engine, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
                         loaded=views.get(t))
             for t, o in zip(tenants, outs)
         ]

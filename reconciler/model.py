@@ -61,6 +61,11 @@ SECRET_FIELD = "custom_channel_secret"
 # Fields compared between the file and the tenant. The secret is write-only, so it is never diffed.
 MANAGED_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n != SECRET_FIELD)
 CUSTOM_TYPE = "custom"
+CHANNEL_PATH = "/api/v2/channel"
+# The contract's POST takes only these; the other fields are PUT-only and a server ignores them on
+# POST without a word, so a create that needs one is a POST and then a PUT to the new id.
+POST_FIELDS: tuple[str, ...] = ("name", "icon", "custom_channel_endpoint", SECRET_FIELD, "include_signature")
+PUT_ONLY_FIELDS: tuple[str, ...] = tuple(n for n in MANAGED_FIELDS if n not in POST_FIELDS)
 
 
 @lru_cache(maxsize=None)
@@ -222,6 +227,7 @@ class Tenant:
     url: str | None
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
 
 
 @dataclass(frozen=True)
@@ -233,3 +239,4 @@ class ChannelsFile:
     prune: bool = False
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
+    ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)

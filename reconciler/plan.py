@@ -1,38 +1,71 @@
-"""The plan: what would change on a tenant, as pure, sorted, immutable, JSON-safe data.
+"""The plan: typed changes (create, update, delete) and the wire calls each makes, as immutable data.
 
-Computing a plan never writes. Safety checks (``check_safety``, ``check_secrets``, ``check_fresh``)
-are separate functions, and rendering lives in ``render.py``.
+Computing a plan never writes. The checks a plan must pass before apply live in ``checks.py``;
+rendering lives in ``render.py``; saved plans in ``planfile.py``.
 
 Secret rule (documented in the README): ``custom_channel_secret`` is write-only on the server, so it
 can never be compared. It is sent when a channel is created, and on an existing channel only when
 ``--rotate-secrets`` is given; otherwise the server's secret is kept and nothing is sent for it.
-A plan holds no secret values: a saved plan stores a digest, and ``apply`` reads the value from the
-environment again and checks it against that digest.
+A plan holds no secret values and no digests of them: a saved plan stores salted digests beside
+the plan (``planfile.py``), and ``apply`` reads the values again (``secrets.py``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from reconciler import __version__
 from reconciler.diff import FieldChange, diff_fields
-from reconciler.errors import ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
-from reconciler.model import FIELDS, MANAGED_FIELDS, DesiredChannel, RemoteChannel
+from reconciler.errors import ConflictError, PlanFileError
+from reconciler.model import (
+    CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD, DesiredChannel, RemoteChannel,
+)
 
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
-# Deletes first so names are freed before a create or rename reuses them.
-ACTION_ORDER = {DELETE: 0, UPDATE: 1, CREATE: 2}
 
-PLAN_FORMAT_VERSION = 1
-DELETE_THRESHOLD = 0.30  # share of the tenant's custom channels a plan may delete without --allow-deletes
-DELETE_THRESHOLD_MIN_CHANNELS = 10
+PLAN_FORMAT_VERSION = 2
+SENSITIVE = "(sensitive)"
+NEW_ID = "new"  # the path segment of a call to the channel a POST of the same change creates
 
 SECRET_SEND = "send"
 SECRET_KEEP = "keep"
+
+
+class FrozenMap(Mapping[str, Any]):
+    """A read-only, hashable mapping: plans are immutable all the way down."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._data.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._data) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+def digest(data: Any) -> str:
+    """The one digest of JSON-safe data: sha256 over canonical JSON (plans, saved plan files)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -41,64 +74,229 @@ class SecretAction:
 
     action: str  # SECRET_SEND | SECRET_KEEP
     reason: str
-    env_var: str | None = None
-    digest: str | None = None  # of the value to send; None when it is not set (see missing_secrets)
+    env_var: str | None = None  # None: the value is written in the file itself
+
+    @property
+    def sends(self) -> bool:
+        return self.action == SECRET_SEND
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"action": self.action, "reason": self.reason}
+        if self.env_var:
+            data["env_var"] = self.env_var
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any] | None) -> SecretAction | None:
+        if data is None:
+            return None
+        return cls(action=data["action"], reason=data["reason"], env_var=data.get("env_var"))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of a change: method, the channel it addresses, and the fields it sends.
+
+    ``channel`` is an id, ``NEW_ID`` for the channel the change's POST creates, or None for the
+    POST itself. The secret's value is never here: ``sends_secret`` says that apply adds it.
+    """
+
+    method: str
+    channel: int | str | None
+    fields: FrozenMap
+    sends_secret: bool = False
+
+    @property
+    def path(self) -> str:
+        return CHANNEL_PATH if self.channel is None else f"{CHANNEL_PATH}/{self.channel}"
+
+    def to_data(self) -> dict[str, Any]:
+        fields = dict(self.fields)
+        if self.sends_secret:
+            fields[SECRET_FIELD] = SENSITIVE
+        return {"method": self.method, "path": self.path, "fields": fields}
 
 
 @dataclass(frozen=True)
 class Change:
-    action: str
-    name: str  # the channel's name after the change (for a delete: its current name)
-    channel_id: int | None = None
-    before: Mapping[str, Any] | None = None  # the tenant's fields this was planned against
-    after: Mapping[str, Any] | None = None  # the fields wanted
+    """A change to one channel; ``name`` is its name after the change (for a delete: its current)."""
+
+    action: ClassVar[str]
+    order: ClassVar[int]  # deletes first so names are freed before a create or rename reuses them
+
+    name: str
+
+    @property
+    def channel_id(self) -> int | None:
+        return None
+
+    @property
+    def sort_key(self) -> tuple[int, str, int]:
+        return (self.order, self.name, self.channel_id or 0)
+
+    def calls(self) -> tuple[Call, ...]:
+        raise NotImplementedError
+
+    def describe_calls(self) -> str:
+        """How the change goes on the wire, in words: 'POST, then PUT of 2 fields'."""
+        parts = []
+        for call in self.calls():
+            count = len(call.fields) + call.sends_secret
+            if call.method == "PUT":
+                parts.append(f"PUT of {count} field{'s' if count != 1 else ''}")
+            else:
+                parts.append(call.method)
+        return ", then ".join(parts)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"action": self.action, "name": self.name, "calls": [c.to_data() for c in self.calls()]}
+
+
+@dataclass(frozen=True)
+class Create(Change):
+    """A new channel: a POST of the fields a POST takes, then a PUT of the PUT-only ones it needs."""
+
+    action: ClassVar[str] = CREATE
+    order: ClassVar[int] = 2
+
+    after: FrozenMap = field(default_factory=FrozenMap)
+    secret: SecretAction | None = None
+
+    def calls(self) -> tuple[Call, ...]:
+        wanted = {n: v for n, v in self.after.items() if n == "name" or v != FIELDS[n].default}
+        sends_secret = self.secret is not None and self.secret.sends
+        post = Call("POST", None, FrozenMap((n, wanted[n]) for n in POST_FIELDS if n in wanted), sends_secret)
+        put_fields = [(n, wanted[n]) for n in PUT_ONLY_FIELDS if n in wanted]
+        if not put_fields:
+            return (post,)
+        return (post, Call("PUT", NEW_ID, FrozenMap(put_fields)))
+
+    def to_data(self) -> dict[str, Any]:
+        data = super().to_data()
+        data["after"] = dict(self.after)
+        if self.secret is not None:
+            data["secret"] = self.secret.to_data()
+        return data
+
+
+@dataclass(frozen=True)
+class Update(Change):
+    """A PUT of the fields that differ (PUT is partial), and the secret on rotation."""
+
+    action: ClassVar[str] = UPDATE
+    order: ClassVar[int] = 1
+
+    id: int = 0
+    before: FrozenMap = field(default_factory=FrozenMap)
+    after: FrozenMap = field(default_factory=FrozenMap)
     fields: tuple[FieldChange, ...] = ()
     secret: SecretAction | None = None
     renamed_from: str | None = None
 
     @property
-    def sort_key(self) -> tuple[int, str]:
-        return (ACTION_ORDER[self.action], self.name)
+    def channel_id(self) -> int:
+        return self.id
 
-    def payload(self) -> dict[str, Any]:
-        """The fields to send (without the secret): PUT is partial, a create leaves defaults out."""
-        if self.action == UPDATE:
-            return {fc.field: fc.after for fc in self.fields}
-        if self.action == CREATE:
-            assert self.after is not None
-            return {
-                name: value
-                for name, value in self.after.items()
-                if name == "name" or value != FIELDS[name].default
-            }
-        return {}
+    def calls(self) -> tuple[Call, ...]:
+        sends_secret = self.secret is not None and self.secret.sends
+        return (Call("PUT", self.id, FrozenMap((f.field, f.after) for f in self.fields), sends_secret),)
+
+    def to_data(self) -> dict[str, Any]:
+        data = super().to_data()
+        data["id"] = self.id
+        if self.renamed_from is not None:
+            data["renamed_from"] = self.renamed_from
+        data["before"] = dict(self.before)
+        data["after"] = dict(self.after)
+        if self.fields:
+            data["fields"] = [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields]
+        if self.secret is not None:
+            data["secret"] = self.secret.to_data()
+        return data
+
+
+@dataclass(frozen=True)
+class Delete(Change):
+    """A DELETE of a custom channel the file does not list (prune only)."""
+
+    action: ClassVar[str] = DELETE
+    order: ClassVar[int] = 0
+
+    id: int = 0
+    before: FrozenMap = field(default_factory=FrozenMap)
+
+    @property
+    def channel_id(self) -> int:
+        return self.id
+
+    def calls(self) -> tuple[Call, ...]:
+        return (Call("DELETE", self.id, FrozenMap()),)
+
+    def to_data(self) -> dict[str, Any]:
+        data = super().to_data()
+        data["id"] = self.id
+        data["before"] = dict(self.before)
+        return data
+
+
+CHANGE_TYPES: dict[str, type[Change]] = {CREATE: Create, UPDATE: Update, DELETE: Delete}
+
+
+def change_from_data(data: Mapping[str, Any]) -> Change:
+    """Rebuild a typed change from its JSON data (already checked against plan.schema.json)."""
+    action = data.get("action")
+    if action == CREATE:
+        return Create(data["name"], after=FrozenMap(data["after"]), secret=SecretAction.from_data(data.get("secret")))
+    if action == UPDATE:
+        return Update(
+            data["name"],
+            id=int(data["id"]),
+            before=FrozenMap(data["before"]),
+            after=FrozenMap(data["after"]),
+            fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in data.get("fields", ())),
+            secret=SecretAction.from_data(data.get("secret")),
+            renamed_from=data.get("renamed_from"),
+        )
+    if action == DELETE:
+        return Delete(data["name"], id=int(data["id"]), before=FrozenMap(data["before"]))
+    raise PlanFileError(f"unknown change action {action!r} (known: {', '.join(CHANGE_TYPES)})")
 
 
 @dataclass(frozen=True)
 class Plan:
+    """What would change on one tenant; sorted, immutable and JSON-safe (``to_data``)."""
+
     changes: tuple[Change, ...]
     unmanaged: tuple[str, ...] = ()  # custom channels not in the file, left alone (prune off)
     custom_total: int = 0  # custom channels on the tenant when planned
     prune: bool = False
     rotate_secrets: bool = False
     target: str = ""
-    missing_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # env var -> channels
+    missing_secrets: FrozenMap = field(default_factory=FrozenMap)  # env var -> tuple of channels
+
+    def of_type(self, kind: type[Change]) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if isinstance(c, kind))
 
     @property
-    def creates(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.action == CREATE)
+    def creates(self) -> tuple[Create, ...]:
+        return self.of_type(Create)  # type: ignore[return-value]
 
     @property
-    def updates(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.action == UPDATE)
+    def updates(self) -> tuple[Update, ...]:
+        return self.of_type(Update)  # type: ignore[return-value]
 
     @property
-    def deletes(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.action == DELETE)
+    def deletes(self) -> tuple[Delete, ...]:
+        return self.of_type(Delete)  # type: ignore[return-value]
 
     @property
     def is_empty(self) -> bool:
         return not self.changes
+
+    @property
+    def sent_secrets(self) -> tuple[Change, ...]:
+        """The changes that send a secret (creates, and updates with --rotate-secrets)."""
+        return tuple(c for c in self.changes if getattr(c, "secret", None) is not None and c.secret.sends)  # type: ignore[attr-defined]
 
     def summary(self) -> str:
         return (
@@ -107,7 +305,7 @@ class Plan:
         )
 
     def to_data(self) -> dict[str, Any]:
-        """JSON-safe, deterministic, secret-free; ``from_data`` reads it back."""
+        """JSON-safe, deterministic, secret-free (``plan.schema.json``); ``from_data`` reads it back."""
         return {
             "format_version": PLAN_FORMAT_VERSION,
             "tool_version": __version__,
@@ -115,83 +313,27 @@ class Plan:
             "prune": self.prune,
             "rotate_secrets": self.rotate_secrets,
             "custom_total": self.custom_total,
-            "summary": {
-                "create": len(self.creates),
-                "update": len(self.updates),
-                "delete": len(self.deletes),
-            },
-            "changes": [_change_to_data(c) for c in self.changes],
+            "summary": {"create": len(self.creates), "update": len(self.updates), "delete": len(self.deletes)},
+            "changes": [c.to_data() for c in self.changes],
             "unmanaged": list(self.unmanaged),
             "missing_secrets": {k: list(v) for k, v in sorted(self.missing_secrets.items())},
         }
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> "Plan":
+    def from_data(cls, data: Mapping[str, Any]) -> Plan:
         return cls(
-            changes=tuple(_change_from_data(c) for c in data["changes"]),
+            changes=tuple(change_from_data(c) for c in data["changes"]),
             unmanaged=tuple(data.get("unmanaged", ())),
             custom_total=int(data.get("custom_total", 0)),
             prune=bool(data.get("prune", False)),
             rotate_secrets=bool(data.get("rotate_secrets", False)),
             target=str(data.get("target", "")),
-            missing_secrets={k: tuple(v) for k, v in data.get("missing_secrets", {}).items()},
+            missing_secrets=FrozenMap((k, tuple(v)) for k, v in data.get("missing_secrets", {}).items()),
         )
 
     def digest(self) -> str:
         """A hash of the plan's data: a saved plan is applied only if it still hashes the same."""
-        return "sha256:" + hashlib.sha256(canonical_json(self.to_data()).encode()).hexdigest()
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def secret_digest(channel: str, value: str) -> str:
-    """A digest of a secret, bound to its channel, to recognise the same value at apply time."""
-    return "sha256:" + hashlib.sha256(f"omnidesk-channels\0{channel}\0{value}".encode()).hexdigest()
-
-
-def _change_to_data(change: Change) -> dict[str, Any]:
-    data: dict[str, Any] = {"action": change.action, "name": change.name}
-    if change.channel_id is not None:
-        data["id"] = change.channel_id
-    if change.renamed_from is not None:
-        data["renamed_from"] = change.renamed_from
-    if change.before is not None:
-        data["before"] = dict(change.before)
-    if change.after is not None:
-        data["after"] = dict(change.after)
-    if change.fields:
-        data["fields"] = [{"field": f.field, "before": f.before, "after": f.after} for f in change.fields]
-    if change.secret is not None:
-        secret: dict[str, Any] = {"action": change.secret.action, "reason": change.secret.reason}
-        if change.secret.env_var:
-            secret["env_var"] = change.secret.env_var
-        if change.secret.digest:
-            secret["digest"] = change.secret.digest
-        data["secret"] = secret
-    return data
-
-
-def _change_from_data(data: Mapping[str, Any]) -> Change:
-    secret = data.get("secret")
-    return Change(
-        action=data["action"],
-        name=data["name"],
-        channel_id=data.get("id"),
-        before=data.get("before"),
-        after=data.get("after"),
-        fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in data.get("fields", ())),
-        secret=SecretAction(
-            action=secret["action"],
-            reason=secret["reason"],
-            env_var=secret.get("env_var"),
-            digest=secret.get("digest"),
-        )
-        if secret
-        else None,
-        renamed_from=data.get("renamed_from"),
-    )
+        return digest(self.to_data())
 
 
 def make_plan(
@@ -266,7 +408,7 @@ def make_plan(
 
         if have is None:
             secret = _secret_for_send(want, "new channel", missing)
-            changes.append(Change(CREATE, want.name, after=dict(want.fields), secret=secret))
+            changes.append(Create(want.name, after=FrozenMap(want.fields), secret=secret))
             continue
 
         claimed.add(have.id)
@@ -281,14 +423,13 @@ def make_plan(
                     "write-only on the server: kept as it is (pass --rotate-secrets to send it)",
                     env_var=want.secret.env_var,
                 )
-        if fields or (secret is not None and secret.action == SECRET_SEND):
+        if fields or (secret is not None and secret.sends):
             changes.append(
-                Change(
-                    UPDATE,
+                Update(
                     want.name,
-                    channel_id=have.id,
-                    before=dict(have.fields),
-                    after=dict(want.fields),
+                    id=have.id,
+                    before=FrozenMap(have.fields),
+                    after=FrozenMap(want.fields),
                     fields=fields,
                     secret=secret,
                     renamed_from=renamed_from,
@@ -296,10 +437,7 @@ def make_plan(
             )
 
     if conflicts:
-        raise ConflictError(
-            "the tenant's channels cannot be matched to the file unambiguously (nothing was changed):\n"
-            + "\n".join(f"  - {c}" for c in conflicts)
-        )
+        raise ConflictError(conflicts)
 
     unmanaged: list[str] = []
     custom_total = 0
@@ -309,13 +447,11 @@ def make_plan(
             if channel.id in claimed:
                 continue
             if prune:
-                changes.append(
-                    Change(DELETE, channel.name, channel_id=channel.id, before=dict(channel.fields))
-                )
+                changes.append(Delete(channel.name, id=channel.id, before=FrozenMap(channel.fields)))
             else:
                 unmanaged.append(name)
 
-    changes.sort(key=lambda c: (c.sort_key, c.channel_id or 0))
+    changes.sort(key=lambda c: c.sort_key)
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(sorted(unmanaged)),
@@ -323,83 +459,13 @@ def make_plan(
         prune=prune,
         rotate_secrets=rotate_secrets,
         target=target,
-        missing_secrets={k: tuple(sorted(v)) for k, v in sorted(missing.items())},
+        missing_secrets=FrozenMap((k, tuple(sorted(v))) for k, v in sorted(missing.items())),
     )
 
 
-def _secret_for_send(
-    want: DesiredChannel, reason: str, missing: dict[str, list[str]]
-) -> SecretAction | None:
+def _secret_for_send(want: DesiredChannel, reason: str, missing: dict[str, list[str]]) -> SecretAction | None:
     if want.secret is None:
         return None
-    if want.secret.value is None:
+    if not want.secret.value:  # empty is unset: an undefined CI secret arrives as ""
         missing.setdefault(want.secret.env_var or "?", []).append(want.name)
-        return SecretAction(SECRET_SEND, reason, env_var=want.secret.env_var)
-    return SecretAction(
-        SECRET_SEND,
-        reason,
-        env_var=want.secret.env_var,
-        digest=secret_digest(want.name, want.secret.value),
-    )
-
-
-def check_secrets(plan: Plan) -> None:
-    """Refuse, before any write, a plan that would send secrets whose variables are unset."""
-    if plan.missing_secrets:
-        raise SecretMissingError({k: list(v) for k, v in plan.missing_secrets.items()})
-
-
-def check_safety(plan: Plan, allow_deletes: int | None = None) -> None:
-    """Refuse a plan that deletes too large a share of the tenant's custom channels.
-
-    On tenants with at least ten custom channels, deleting more than 30% of them needs
-    ``--allow-deletes N`` with N the exact number of deletes (a number, not a blanket yes).
-    """
-    deletes = len(plan.deletes)
-    if allow_deletes is not None and deletes != allow_deletes:
-        raise UnsafePlanError(
-            f"--allow-deletes {allow_deletes} was given but the plan deletes {deletes} channel(s); "
-            f"nothing was changed. Review the plan; if it is intended, pass --allow-deletes {deletes}"
-        )
-    if allow_deletes is not None or plan.custom_total < DELETE_THRESHOLD_MIN_CHANNELS:
-        return
-    if deletes > DELETE_THRESHOLD * plan.custom_total:
-        raise UnsafePlanError(
-            f"the plan deletes {deletes} of {plan.custom_total} custom channels "
-            f"(more than {DELETE_THRESHOLD:.0%}); nothing was changed. If that is intended, "
-            f"run again with --allow-deletes {deletes}"
-        )
-
-
-def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
-    """Refuse a saved plan whose touched channels changed on the tenant since it was made.
-
-    Channels the plan does not touch may change freely; a new channel taking a name the plan
-    would create also makes it stale.
-    """
-    by_id = {c.id: c for c in current}
-    names = {c.name: c for c in by_id.values()}
-    stale: list[str] = []
-    for change in plan.changes:
-        if change.action == CREATE:
-            if change.name in names:
-                stale.append(f"{change.name!r}: a channel with this name now exists (id {names[change.name].id})")
-            continue
-        now = by_id.get(change.channel_id or -1)
-        if now is None:
-            stale.append(f"{change.name!r}: channel {change.channel_id} no longer exists")
-            continue
-        before = change.before or {}
-        diffs = [
-            f"{name} was {before.get(name)!r}, now {now.fields[name]!r}"
-            for name in MANAGED_FIELDS
-            if before.get(name) != now.fields[name]
-        ]
-        if diffs:
-            label = change.renamed_from or change.name
-            stale.append(f"{label!r} (id {now.id}) changed since the plan: " + "; ".join(diffs))
-    if stale:
-        raise StalePlanError(
-            "the saved plan is stale, nothing was changed; plan again:\n"
-            + "\n".join(f"  - {s}" for s in stale)
-        )
+    return SecretAction(SECRET_SEND, reason, env_var=want.secret.env_var)

@@ -1,45 +1,60 @@
-"""Saved plans: the reviewed plan, pinned by a digest, applied exactly or not at all."""
+"""Saved plans: the reviewed plan, pinned by a digest, applied exactly or not at all.
+
+A saved plan file holds the plan (``plan.schema.json``), how to reach the tenant again (its URL
+and the *name* of the key's variable, never the key), salted digests of the secrets it sends, and
+one digest over all of it. Loading validates the plan against the schema and rebuilds its typed
+changes; an edited, damaged or foreign file is a ``PlanFileError``/``StalePlanError``.
+"""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.errors import PlanFileError, ReconcilerError, StalePlanError
 from reconciler.files import write_atomically
-from reconciler.plan import PLAN_FORMAT_VERSION, SECRET_SEND, Plan, canonical_json
+from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
+from reconciler.schema import plan_validator
+from reconciler.secrets import SecretDigests
 
 KIND = "omnidesk-channels-plan"
 
 
-def _digest(plan: Plan, connection: Mapping[str, str]) -> str:
-    payload = canonical_json({"plan": plan.to_data(), "connection": dict(connection)})
-    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+@dataclass(frozen=True)
+class SavedPlan:
+    plan: Plan
+    connection: Mapping[str, str]
+    secret_digests: SecretDigests
 
 
-def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike[str]) -> None:
-    """Write the plan (secret-free by construction), where it applies, and a digest of both.
+def _document_digest(plan_data: Any, connection: Mapping[str, str], secrets: Any) -> str:
+    return digest({"plan": plan_data, "connection": dict(connection), "secrets": secrets})
 
-    ``connection`` says how to reach the tenant again (url, the key's variable name), never the key.
-    Written atomically, so a killed run leaves no torn file.
+
+def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike[str],
+              secrets: Mapping[str, str]) -> None:
+    """Write the plan, where it applies, salted digests of the secrets it sends, and a digest of all.
+
+    ``secrets`` are the values the plan was made with (only digested). Written atomically.
     """
-    literal = sorted(
-        c.name for c in plan.changes if c.secret and c.secret.action == SECRET_SEND and not c.secret.env_var
-    )
+    literal = sorted(c.name for c in plan.sent_secrets if not c.secret.env_var)  # type: ignore[attr-defined]
     if literal:
         raise ReconcilerError(
             "a saved plan reads secrets from the environment when applied, but these channels have a "
             f"secret written in the file: {', '.join(literal)}. Write it as ${{env:NAME}} instead "
             "(a secret in a file ends up in Git); nothing was saved"
         )
+    plan_data = plan.to_data()
+    digests = SecretDigests.make(plan, secrets).to_data()
     document = {
         "kind": KIND,
         "format_version": PLAN_FORMAT_VERSION,
-        "digest": _digest(plan, connection),
+        "digest": _document_digest(plan_data, connection, digests),
         "connection": dict(connection),
-        "plan": plan.to_data(),
+        "secrets": digests,
+        "plan": plan_data,
     }
     write_atomically(path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
@@ -49,29 +64,35 @@ def is_plan_file(path: str | os.PathLike[str]) -> bool:
     try:
         with open(path, encoding="utf-8") as fh:
             head = fh.read(4096)
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return False
     return head.lstrip().startswith("{") and f'"{KIND}"' in head
 
 
-def load_plan(path: str | os.PathLike[str]) -> tuple[Plan, dict[str, str]]:
-    """The plan and its connection; refuses a file edited after it was written."""
+def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
+    """The saved plan, its connection and secret digests; refuses a file edited after it was written."""
+    shown = os.fspath(path)
     try:
         document: Any = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReconcilerError(f"{path}: not a readable plan file ({exc})") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PlanFileError(f"not a readable plan file ({type(exc).__name__}: {exc})", path=shown) from None
     if not isinstance(document, dict) or document.get("kind") != KIND:
-        raise ReconcilerError(f"{path}: not a plan file written by 'omnidesk-channels plan --out'")
+        raise PlanFileError("not a plan file written by 'omnidesk-channels plan --out'", path=shown)
     if document.get("format_version") != PLAN_FORMAT_VERSION:
-        raise ReconcilerError(
-            f"{path}: plan format {document.get('format_version')!r} is not supported "
-            f"(this version reads {PLAN_FORMAT_VERSION}); plan again with this version"
+        raise PlanFileError(
+            f"plan format {document.get('format_version')!r} is not supported "
+            f"(this version reads {PLAN_FORMAT_VERSION}); plan again with this version", path=shown,
         )
-    try:
-        plan = Plan.from_data(document["plan"])
-        connection = {str(k): str(v) for k, v in document["connection"].items()}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReconcilerError(f"{path}: the plan file is damaged ({exc!r}); plan again") from exc
-    if _digest(plan, connection) != document.get("digest"):
-        raise StalePlanError(f"{path}: the plan file was edited after it was made (digest mismatch); plan again")
-    return plan, connection
+    plan_data, connection, secrets = document.get("plan"), document.get("connection"), document.get("secrets")
+    if not isinstance(connection, dict) or not isinstance(secrets, dict):
+        raise PlanFileError("the plan file is damaged (connection or secrets missing); plan again", path=shown)
+    errors = sorted(plan_validator().iter_errors(plan_data), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top)"
+        raise PlanFileError(
+            f"the plan does not match plan.schema.json at {where}: {errors[0].message}; plan again", path=shown,
+        )
+    if _document_digest(plan_data, connection, secrets) != document.get("digest"):
+        raise StalePlanError(f"{shown}: the plan file was edited after it was made (digest mismatch); plan again")
+    plan = Plan.from_data(plan_data)
+    return SavedPlan(plan, {str(k): str(v) for k, v in connection.items()}, SecretDigests.from_data(secrets))

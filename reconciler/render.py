@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-import click
-
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
-from reconciler.plan import CREATE, DELETE, SECRET_SEND, UPDATE, Change, Plan, SecretAction
+from reconciler.plan import CREATE, DELETE, UPDATE, Change, Create, Delete, Plan, SecretAction, Update
 
 SENSITIVE = "(sensitive)"
 # GitHub refuses comments over 65,536 characters; leave room for a bot's header.
@@ -22,6 +20,16 @@ MARKDOWN_NAMES = 50
 
 _SYMBOL = {CREATE: "+", UPDATE: "~", DELETE: "-"}
 _COLOUR = {CREATE: "green", UPDATE: "yellow", DELETE: "red"}
+_ANSI = {"green": 32, "yellow": 33, "red": 31}
+
+
+def _ansi(text: str, *, fg: str, bold: bool = False) -> str:
+    """ANSI colour, spelled as click.style spells it (the engine does not depend on click)."""
+    return f"\x1b[{_ANSI[fg]}m" + ("\x1b[1m" if bold else "") + text + "\x1b[0m"
+
+
+def _secret_of(change: Change) -> SecretAction | None:
+    return change.secret if isinstance(change, (Create, Update)) else None
 
 
 def show_value(value: Any) -> str:
@@ -33,39 +41,41 @@ def show_value(value: Any) -> str:
 
 def describe_secret(secret: SecretAction) -> str:
     source = f" from ${{env:{secret.env_var}}}" if secret.env_var else ""
-    if secret.action == SECRET_SEND:
+    if secret.sends:
         return f"{SENSITIVE} will be sent{source} ({secret.reason})"
     return f"{SENSITIVE} {secret.reason}"
 
 
-def headline(change: Change, *, with_id: bool = True) -> str:
+def headline(change: Change, *, with_id: bool = True, with_calls: bool = False) -> str:
     ident = f" (id {change.channel_id})" if with_id and change.channel_id is not None else ""
-    if change.renamed_from:
+    if isinstance(change, Update) and change.renamed_from:
         return f"rename {change.renamed_from!r} -> {change.name!r}{ident}"
-    return f"{change.action} {change.name!r}{ident}"
+    calls = f" ({change.describe_calls()})" if with_calls and len(change.calls()) > 1 else ""
+    return f"{change.action} {change.name!r}{ident}{calls}"
 
 
 def field_lines(change: Change) -> list[tuple[str, str]]:
     """(field, text) rows for one change: before -> after for updates; the values that are not
     defaults for creates, and for deletes (what is lost, so a reviewer sees it)."""
     rows: list[tuple[str, str]] = []
-    values = change.before if change.action == DELETE else change.after
-    if change.action == UPDATE:
+    if isinstance(change, Update):
         rows = [(f.field, f"{show_value(f.before)} -> {show_value(f.after)}") for f in change.fields]
-    elif values is not None:
+    elif isinstance(change, (Create, Delete)):
+        values = change.before if isinstance(change, Delete) else change.after
         rows = [
             (name, show_value(values[name]))
             for name in MANAGED_FIELDS
             if name != "name" and values[name] != FIELDS[name].default
         ]
-    if change.secret is not None:
-        rows.append((SECRET_FIELD, describe_secret(change.secret)))
+    secret = _secret_of(change)
+    if secret is not None:
+        rows.append((SECRET_FIELD, describe_secret(secret)))
     return rows
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The terminal view, Terraform-like; colour only when asked (the CLI asks on a TTY)."""
-    style: Callable[..., str] = click.style if color else (lambda text, **_: text)
+    style: Callable[..., str] = _ansi if color else (lambda text, **_: text)
     lines: list[str] = []
     if plan.is_empty:
         lines.append("No changes. The tenant matches the channels file.")
@@ -73,7 +83,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
         for change in plan.changes:
             lines.append("")
-            lines.append(style(f"{_SYMBOL[change.action]} {headline(change)}", fg=_COLOUR[change.action], bold=True))
+            lines.append(style(f"{_SYMBOL[change.action]} {headline(change, with_calls=True)}", fg=_COLOUR[change.action], bold=True))
             rows = field_lines(change)
             width = max((len(name) for name, _ in rows), default=0)
             lines.extend(f"    {name.ljust(width)}  {text}" for name, text in rows)
@@ -96,8 +106,8 @@ def _md_escape(text: str) -> str:
 
 def _md_details(change: Change) -> str:
     rows = field_lines(change)
-    out = [f"<details><summary>{_SYMBOL[change.action]} {_md_escape(headline(change, with_id=False))}</summary>", ""]
-    if change.action == UPDATE:
+    out = [f"<details><summary>{_SYMBOL[change.action]} {_md_escape(headline(change, with_id=False, with_calls=True))}</summary>", ""]
+    if isinstance(change, Update):
         out += ["| field | before | after |", "|---|---|---|"]
         for f in change.fields:
             out.append(f"| `{f.field}` | `{_md_escape(show_value(f.before))}` | `{_md_escape(show_value(f.after))}` |")
@@ -135,14 +145,18 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     if plan.changes:
         table = ["| action | channel | fields |", "|---|---|---|"]
         for change in plan.changes:
-            names = ", ".join(f"`{f.field}`" for f in change.fields)
-            if change.action == CREATE:
-                names = "new channel"
-            elif change.action == DELETE:
+            renamed_from = None
+            if isinstance(change, Create):
+                names = "new channel" + (f" ({change.describe_calls()})" if len(change.calls()) > 1 else "")
+            elif isinstance(change, Delete):
                 names = "**deleted**"
-            elif change.secret is not None and change.secret.action == SECRET_SEND:
-                names = ", ".join(filter(None, [names, "`custom_channel_secret`"]))
-            label = f"`{_md_escape(change.renamed_from)}` → `{_md_escape(change.name)}`" if change.renamed_from else f"`{_md_escape(change.name)}`"
+            else:
+                assert isinstance(change, Update)
+                renamed_from = change.renamed_from
+                names = ", ".join(f"`{f.field}`" for f in change.fields)
+                if change.secret is not None and change.secret.sends:
+                    names = ", ".join(filter(None, [names, "`custom_channel_secret`"]))
+            label = f"`{_md_escape(renamed_from)}` → `{_md_escape(change.name)}`" if renamed_from else f"`{_md_escape(change.name)}`"
             table.append(f"| {_SYMBOL[change.action]} {change.action} | {label} | {names} |")
         table.append("")
     tail: list[str] = []

@@ -15,8 +15,9 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from reconciler.model import pattern_matches
 
 SCHEMA_FILE = "channels.schema.json"
+PLAN_SCHEMA_FILE = "plan.schema.json"
 # ``omnidesk-channels schema KIND`` prints these; ``init`` writes the channels one beside a file.
-SCHEMA_FILES = {"channels": SCHEMA_FILE, "plan": "plan.schema.json"}
+SCHEMA_FILES = {"channels": SCHEMA_FILE, "plan": PLAN_SCHEMA_FILE}
 
 _FOLDERS = (
     Path(__file__).parent / "schemas",  # installed wheel
@@ -40,6 +41,12 @@ def schema_text(kind: str = "channels") -> str:
 @lru_cache(maxsize=None)
 def _load_schema_text(name: str = SCHEMA_FILE) -> str:
     return schema_path(name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def plan_validator() -> Draft202012Validator:
+    """A validator of the plan format (``plan --format json``, the plan in a saved plan)."""
+    return Draft202012Validator(json.loads(_load_schema_text(PLAN_SCHEMA_FILE)))
 
 
 def load_schema() -> dict[str, Any]:

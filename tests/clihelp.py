@@ -15,6 +15,23 @@ from typing import Mapping, Sequence
 from click.testing import CliRunner
 
 from reconciler.cli import main
+from reconciler.emulator import Emulator
+from reconciler.schema import plan_validator
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator being served: ``url`` to call, ``emu`` to inspect or tune, ``key`` to use."""
+
+    url: str
+    emu: Emulator
+    key: str = "demo"
+
+
+def assert_plan_valid(data: object) -> None:
+    """``data`` is a plan as plan.schema.json describes it (the assertion lists every violation)."""
+    errors = sorted(plan_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
 @dataclass

@@ -2,21 +2,13 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from clihelp import RunningEmulator
+
 from reconciler.emulator import Emulator, serve_in_thread
-
-
-@dataclass
-class RunningEmulator:
-    """An emulator being served: ``url`` to call, ``emu`` to inspect or tune, ``key`` to use."""
-
-    url: str
-    emu: Emulator
-    key: str = "demo"
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,7 @@ def test_channels_the_file_keeps_in_staging_are_not_cloned(tenants: TwoTenants) 
 def test_bad_tenant_choices_are_refused(tenants: TwoTenants) -> None:
     same = tenants.run("clone", tenants.write(), "--from", "staging", "--to", "staging")
     assert same.exit_code == 1
-    assert "--from and --to are both 'staging': name two different tenants." in same.stderr
+    assert "--from and --to are both 'staging': name two different tenants" in same.stderr
     unknown = tenants.run("clone", tenants.write(), "--from", "staging", "--to", "prod")
     assert unknown.exit_code == 1
     assert "unknown tenant 'prod' (known tenants: production, staging)" in unknown.stderr

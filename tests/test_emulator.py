@@ -21,7 +21,8 @@ from reconciler.emulator import (
     serve_in_thread,
 )
 from reconciler.emulator import store as store_module
-from tests.conftest import RunningEmulator
+from reconciler.model import PUT_ONLY_FIELDS
+from clihelp import RunningEmulator
 
 CHANNELS = "/api/v2/channel"
 MESSAGES = "/api/v2/channel/customChannelMessage"
@@ -172,12 +173,28 @@ def test_a_read_only_key_changes_nothing(make_emulator: Callable[..., RunningEmu
 )
 def test_invalid_fields_are_400_with_the_field_and_the_reason(emulator: RunningEmulator, field: str, value: str, said: str) -> None:
     c = client(emulator)
-    fields = {"name": "Valid name", field: value}
-    body = error(c.post(CHANNELS, files=form(fields)), 400)
-    assert body["field"] == field and said in body["message"] and body["message"].startswith(field)
     target = create(c, name="Existing")
-    assert error(c.put(f"{CHANNELS}/{target['id']}", files=form({field: value})), 400)["field"] == field
+    body = error(c.put(f"{CHANNELS}/{target['id']}", files=form({field: value})), 400)
+    assert body["field"] == field and said in body["message"] and body["message"].startswith(field)
+    if field not in PUT_ONLY_FIELDS:
+        assert error(c.post(CHANNELS, files=form({"name": "Valid name", field: value})), 400)["field"] == field
     assert [ch["name"] for ch in emulator.emu.channels()][-1] == "Existing"
+
+
+def test_a_post_ignores_put_only_fields_silently(emulator: RunningEmulator) -> None:
+    """The contract: POST takes name, icon, endpoint, secret and include_signature; a server ignores the
+    PUT-only fields on POST without a word (not even validating them); a PUT sets them."""
+    c = client(emulator)
+    put_only = {"custom_channel_warning_en": "Careful", "custom_channel_warning_nl": "<not even valid>",
+                "custom_channel_available_in_quick_ticket": "true"}
+    item = create(c, name="Post only", icon="note", include_signature="true", **put_only)
+    assert (item["icon"], item["include_signature"]) == ("note", True)
+    assert (item["custom_channel_warning_en"], item["custom_channel_warning_nl"],
+            item["custom_channel_available_in_quick_ticket"]) == ("", "", False)
+    done = c.put(f"{CHANNELS}/{item['id']}", files=form({"custom_channel_warning_en": "Careful",
+                                                        "custom_channel_available_in_quick_ticket": "true"}))
+    assert done.json()["item"]["custom_channel_warning_en"] == "Careful"
+    assert done.json()["item"]["custom_channel_available_in_quick_ticket"] is True
 
 
 def test_name_is_required_on_create(emulator: RunningEmulator) -> None:
@@ -588,7 +605,7 @@ def test_cli_prints_the_demo_key_and_refuses_unknown_permissions() -> None:
 
 
 def test_cli_help_and_an_unusable_state_file(tmp_path: Path) -> None:
-    from tests.clihelp import run_cli
+    from clihelp import run_cli
 
     shown = run_cli(["emulator", "--help"])
     assert shown.exit_code == 0 and "Example:\n    omnidesk-channels emulator --port 8080" in shown.stdout

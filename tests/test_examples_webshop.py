@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.clihelp import run_cli
+from clihelp import run_cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WEBSHOP = str(EXAMPLES / "webshop" / "channels.yaml")

@@ -6,33 +6,20 @@ they produce, and the tests here cover the CLI's ``plan --format json`` and save
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 
 from reconciler.plan import PLAN_FORMAT_VERSION
-from tests.clihelp import run_cli
+from clihelp import assert_plan_valid, run_cli
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
 
 
-@lru_cache(maxsize=None)
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-def assert_plan_valid(data: Any) -> None:
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
-
-
 def test_schema_pins_the_format_version():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["properties"]["format_version"] == {"const": PLAN_FORMAT_VERSION,
                                                       "description": schema["properties"]["format_version"]["description"]}
 
@@ -84,12 +71,12 @@ def test_saved_plan_member_matches_the_schema(tenant, tmp_path: Path):
 
 
 def test_schema_rejects_what_a_reader_could_not_use():
-    good = {"format_version": 1, "tool_version": "0", "target": "t", "prune": False, "rotate_secrets": False,
+    good = {"format_version": 2, "tool_version": "0", "target": "t", "prune": False, "rotate_secrets": False,
             "custom_total": 0, "summary": {"create": 0, "update": 0, "delete": 0}, "changes": [],
             "unmanaged": [], "missing_secrets": {}}
     assert_plan_valid(good)
     for bad in (
-        {**good, "format_version": 2},
+        {**good, "format_version": 1},
         {**good, "changes": [{"action": "update", "name": "x"}]},  # an update without id/before/after
         {**good, "changes": [{"action": "delete", "name": "x", "id": 1, "before": {}}]},
         {**good, "secret_value": "s3cret"},

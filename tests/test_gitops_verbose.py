@@ -5,7 +5,7 @@ import random
 import re
 from pathlib import Path
 
-from tests.clihelp import run_cli
+from clihelp import run_cli
 
 KEY = "sk-live-5c1e7d0a9b"
 LINE = re.compile(r"^http: (GET|POST|PUT|DELETE) (/api/v2/channel\S*) -> (\d{3}) \((\d+) ms\)$")

@@ -8,7 +8,7 @@ import click
 import pytest
 
 from reconciler.cli import cli
-from tests.clihelp import run_cli
+from clihelp import run_cli
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.clihelp import run_cli
+from clihelp import run_cli
 
 
 def env_for(running, key: str | None = None) -> dict[str, str]:

@@ -5,9 +5,8 @@ import pytest
 
 from reconciler.errors import ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import (
-    CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan, check_fresh, check_safety, check_secrets, make_plan,
-)
+from reconciler.checks import check_fresh, check_safety, check_secrets
+from reconciler.plan import CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan, make_plan
 
 
 def remote(id: int, name: str, type: str = "custom", **fields) -> RemoteChannel:
@@ -49,7 +48,8 @@ def test_rename_is_an_update_of_the_name():
     plan = make_plan([want("New", previous=("Old",))], [remote(3, "Old")])
     (change,) = plan.changes
     assert (change.action, change.channel_id, change.renamed_from) == (UPDATE, 3, "Old")
-    assert change.payload() == {"name": "New"}
+    (call,) = change.calls()
+    assert (call.method, call.path, dict(call.fields), call.sends_secret) == ("PUT", "/api/v2/channel/3", {"name": "New"}, False)
 
 
 def test_rename_onto_an_existing_name_is_refused():
@@ -70,9 +70,9 @@ def test_name_of_a_builtin_channel_is_refused():
 def test_secret_is_sent_on_create_and_kept_on_update_unless_rotating():
     secret = SecretRef("s3cret", "SMS_SECRET")
     create = make_plan([want("A", secret)], []).changes[0]
-    assert create.secret.action == SECRET_SEND and create.secret.digest.startswith("sha256:")
+    assert create.secret.action == SECRET_SEND and create.calls()[0].sends_secret
     update = make_plan([want("A", secret, icon="x")], [remote(1, "A")]).changes[0]
-    assert update.secret.action == SECRET_KEEP and "secret" not in update.payload()
+    assert update.secret.action == SECRET_KEEP and not update.calls()[0].sends_secret
     assert make_plan([want("A", secret)], [remote(1, "A")]).is_empty
     rotate = make_plan([want("A", secret)], [remote(1, "A")], rotate_secrets=True).changes[0]
     assert rotate.action == UPDATE and rotate.secret.action == SECRET_SEND and rotate.fields == ()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clihelp import run_cli
-from tests.test_gitops_schema import assert_plan_valid
+from clihelp import run_cli
+from clihelp import assert_plan_valid
 
 WRITES = ("create", "update", "delete", "message")
 

@@ -15,7 +15,7 @@ import pytest
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import Plan, make_plan
 from reconciler.render import render_json, render_markdown, render_text
-from tests.test_gitops_schema import assert_plan_valid
+from clihelp import assert_plan_valid
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "render"
 TARGET = "production (https://tulipandco.omnidesk.com)"

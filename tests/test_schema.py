@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from reconciler import model
-from reconciler.model import FIELDS, pattern_matches
+from reconciler.emulator import Emulator
+from reconciler.model import FIELDS, PUT_ONLY_FIELDS, pattern_matches
 from reconciler.schema import load_schema, schema_path, validator
 
 ENDPOINT_REFUSED = "_%~#+"
@@ -185,14 +186,17 @@ def test_schema_agrees_with_the_model_on_any_warning(value: str) -> None:
 
 
 def _post(field: str, value: str) -> int:
-    emulator_module = pytest.importorskip("reconciler.emulator")
-    body = {"name": value} if field == "name" else {"name": "Probe", field: value}
-    emu = emulator_module.Emulator()
+    """The emulator's status for a write of ``value``: POST, or for a PUT-only field, PUT after a POST."""
+    headers = {"apiKey": "demo", "content-type": "application/json"}
+    emu = Emulator()
     try:
-        status, _headers, _body = emu.handle(
-            "POST", "/api/v2/channel", {},
-            {"apiKey": "demo", "content-type": "application/json"}, json.dumps(body).encode(),
-        )
+        if field in PUT_ONLY_FIELDS:
+            _status, _headers, created = emu.handle("POST", "/api/v2/channel", {}, headers, b'{"name": "Probe"}')
+            path = f"/api/v2/channel/{json.loads(created)['item']['id']}"
+            status, _headers, _body = emu.handle("PUT", path, {}, headers, json.dumps({field: value}).encode())
+            return status
+        body = {"name": value} if field == "name" else {"name": "Probe", field: value}
+        status, _headers, _body = emu.handle("POST", "/api/v2/channel", {}, headers, json.dumps(body).encode())
     finally:
         emu.close()
     return status

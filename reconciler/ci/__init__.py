@@ -21,6 +21,7 @@ import httpx
 from reconciler.config import load_tenants
 from reconciler.errors import CiError
 from reconciler.fanout import TenantPlan, tenant_markdown
+from reconciler.target import DEFAULT_KEY_ENV
 from reconciler.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
 
 Log = Callable[[str], None]
@@ -231,8 +232,6 @@ def with_api_key(environ: Mapping[str, str], file: str, tenants: Sequence[str | 
     if len(tenants) != 1:
         raise CiError("api-key is one tenant's key: use it with one tenant, or set each tenant's key variable "
                       "(env: in the workflow) for all tenants", variables=(API_KEY_VARIABLE,))
-    from reconciler.cli.common import DEFAULT_KEY_ENV
-
     tenant = tenants[0]
     variable = (load_tenants(file)[tenant].api_key_env if tenant else None) or DEFAULT_KEY_ENV
     env[variable] = key

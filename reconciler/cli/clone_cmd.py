@@ -1,21 +1,13 @@
 """``omnidesk-channels clone``: copy one tenant's custom channels to another, through a plan."""
 from __future__ import annotations
 
-import os
-import tempfile
-
 import click
 
-from reconciler.apply import secrets_from_channels
+from reconciler.checks import check_safety, check_secrets
 from reconciler.cli import EXIT_OK
-from reconciler.cli.apply_cmd import run_plan
-from reconciler.cli.common import open_client, resolve_target, use_color
-from reconciler.cli.export_cmd import export_tenant, report_export
-from reconciler.config import load_channels_file, load_tenants
+from reconciler.cli.common import apply_with_progress, report_export, use_color, workflow
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
-from reconciler.plan import check_safety, check_secrets, make_plan
-from reconciler.planfile import save_plan
 from reconciler.render import render_text
 
 
@@ -54,51 +46,32 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
       WHATSAPP_BRIDGE_SECRET=... omnidesk-channels clone channels.yaml --from staging --to production --yes
       omnidesk-channels clone channels.yaml --from staging --to production --export-out staging.yaml --out plan.json
     """
-    if source == dest:
-        raise click.UsageError(f"--from and --to are both {source!r}: name two different tenants.")
-    tenants = load_tenants(file)
-    source_target = resolve_target(url=None, tenant=source, emulator_state=None, tenants=tenants)
-    target = resolve_target(url=None, tenant=dest, emulator_state=None, tenants=tenants)
-
-    with open_client(source_target, verbose=verbose) as client:
-        exported = export_tenant(client.list_channels(), file, source, tenants)
-    click.echo(f"Exported {len(exported.secret_vars)} custom channel(s) from {source_target.label}"
-               + (f" to {export_out}." if export_out else "."), err=True)
-    report_export(exported)
+    engine = workflow(verbose=verbose, parallelism=parallelism)
+    cloned = engine.clone(file, source, dest, prune=prune)
+    exported, planned = cloned.exported, cloned.planned
     if export_out:
-        write_atomically(export_out, exported.text)
-        desired = load_channels_file(export_out, tenant=dest)
-    else:
-        with tempfile.TemporaryDirectory(prefix="omnidesk-clone-") as tmp:
-            path = os.path.join(tmp, f"export-of-{source}.yaml")
-            write_atomically(path, exported.text)
-            desired = load_channels_file(path, tenant=dest)
-
-    # Channels FILE declares for the target only are the target's own: the source cannot have
-    # them, so without this --prune would delete what the file says production must keep.
-    cloned = {c.name for c in desired.channels}
-    own = [c for c in load_channels_file(file, tenant=dest).channels
-           if c.tenants is not None and source not in c.tenants and c.name not in cloned]
-    wanted = list(desired.channels) + own
-    with open_client(target, verbose=verbose, parallelism=parallelism) as client:
-        plan = make_plan(wanted, client.list_channels(), prune=prune, target=target.label)
-        click.echo(render_text(plan, color=use_color()), nl=False)
+        write_atomically(export_out, exported.export.text)
+    click.echo(f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
+               + (f" to {export_out}." if export_out else "."), err=True)
+    report_export(exported.export)
+    plan = planned.plan
+    click.echo(render_text(plan, color=use_color()), nl=False)
+    if yes:
         check_secrets(plan)
+    try:
+        check_safety(plan, allow_deletes)
+    except UnsafePlanError as exc:
         if yes:
-            check_safety(plan, allow_deletes)
-        else:
-            try:
-                check_safety(plan, allow_deletes)
-            except UnsafePlanError as exc:
-                click.echo(f"Warning: applying will refuse this plan: {exc}", err=True)
-        if out:
-            save_plan(plan, target.connection(), out)
-            click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
-        if not yes:
-            if not out and not plan.is_empty:
-                click.echo(f"Dry run: nothing was changed on {target.label}. "
-                           "Pass --yes to apply this plan, or --out PLAN to save it.", err=True)
-            return EXIT_OK
-        if plan.is_empty:
-            return EXIT_OK
-        return run_plan(plan, client, secrets_from_channels(wanted), parallelism)
+            raise
+        click.echo(f"Warning: applying will refuse this plan: {exc}", err=True)
+    if out:
+        engine.save(planned, out)
+        click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
+    if not yes:
+        if not out and not plan.is_empty:
+            click.echo(f"Dry run: nothing was changed on {planned.target.label}. "
+                       "Pass --yes to apply this plan, or --out PLAN to save it.", err=True)
+        return EXIT_OK
+    if plan.is_empty:
+        return EXIT_OK
+    return apply_with_progress(engine, planned, allow_deletes)

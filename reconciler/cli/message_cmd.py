@@ -1,18 +1,12 @@
 """``omnidesk-channels message send``: push an inbound message into a custom channel (smoke test)."""
 from __future__ import annotations
 
-import difflib
 import json
 
 import click
 
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import open_client, resolve_target, target_options
-from reconciler.config import load_tenants
-from reconciler.errors import ReconcilerError
-from reconciler.model import RemoteChannel
-
-SHOWN_NAMES = 20  # a tenant may have hundreds of channels; an error message should stay readable
+from reconciler.cli.common import target_options, workflow
 
 
 @click.group("message")
@@ -56,41 +50,15 @@ def send_command(file: str | None, url: str | None, tenant: str | None, emulator
     """
     if tenant and not file:
         raise click.UsageError("--tenant needs --file FILE, the channels file that defines the tenant.")
-    tenants = load_tenants(file) if file else {}
-    target = resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants)
-    with open_client(target, verbose=verbose) as client:
-        channel = _find_channel(client.list_channels(), channel_name, target.label)
-        ids = client.send_message(channel.id, text, ticket_id=ticket_id, title=title, to_address=to_address,
-                                  from_address=from_address, user_id=user_id)
+    engine = workflow(verbose=verbose)
+    target = engine.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=engine.tenants(file))
+    sent = engine.send_message(target, channel_name, text, ticket_id=ticket_id, title=title,
+                               to_address=to_address, from_address=from_address, user_id=user_id)
     if fmt == "json":
-        click.echo(json.dumps({"channelID": channel.id, **ids}, sort_keys=True))
+        click.echo(json.dumps({"channelID": sent.channel.id, "ticketID": sent.ticket_id,
+                               "messageID": sent.message_id}, sort_keys=True))
     else:
-        click.echo(f"Sent message {ids['messageID']} on ticket {ids['ticketID']} "
-                   f"(channel {channel.name!r}, id {channel.id}, {target.label}).")
+        click.echo(f"Sent message {sent.message_id} on ticket {sent.ticket_id} "
+                   f"(channel {sent.channel.name!r}, id {sent.channel.id}, {target.label}).")
     return EXIT_OK
 
-
-def _find_channel(channels: list[RemoteChannel], name: str, label: str) -> RemoteChannel:
-    """The one custom channel called ``name``; errors name what exists instead (names only)."""
-    custom = sorted((c for c in channels if c.is_custom), key=lambda c: c.name)
-    found = [c for c in custom if c.name == name]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        ids = ", ".join(str(c.id) for c in found)
-        raise ReconcilerError(f"{label} has {len(found)} custom channels named {name!r} (ids {ids}); nothing was sent")
-    builtin = next((c for c in channels if not c.is_custom and c.name == name), None)
-    if builtin is not None:
-        raise ReconcilerError(
-            f"{name!r} is a built-in channel (type {builtin.type}) on {label}: messages can only be "
-            "pushed into custom channels; nothing was sent"
-        )
-    names = [c.name for c in custom]
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    if not names:
-        known = "it has no custom channels"
-    else:
-        more = f", and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
-        known = "its custom channels: " + ", ".join(repr(n) for n in names[:SHOWN_NAMES]) + more
-    raise ReconcilerError(f"no custom channel named {name!r} on {label} ({known}); nothing was sent.{hint}")

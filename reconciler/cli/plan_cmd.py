@@ -4,28 +4,10 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
-from reconciler.cli.common import Target, open_client, resolve_target, target_options, use_color
-from reconciler.config import load_channels_file
+from reconciler.cli.common import target_options, use_color, workflow
+from reconciler.checks import check_safety
 from reconciler.errors import UnsafePlanError
-from reconciler.plan import Plan, check_safety, check_secrets, make_plan
-from reconciler.planfile import save_plan
 from reconciler.render import render_json, render_markdown, render_text
-
-
-def plan_for_file(
-    path: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
-    prune: bool, rotate_secrets: bool,
-) -> tuple[Plan, Target]:
-    """Load the file, read the tenant through the list endpoint only, and compute the plan."""
-    channels_file = load_channels_file(path, tenant=tenant)
-    target = resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
-    with open_client(target, verbose=verbose) as client:
-        current = client.list_channels()
-    plan = make_plan(
-        channels_file.channels, current, prune=prune or channels_file.prune,
-        rotate_secrets=rotate_secrets, target=target.label,
-    )
-    return plan, target
 
 
 @click.command("plan")
@@ -47,6 +29,8 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
+    Secrets are not needed to plan: a secret that apply would send but whose variable is unset or
+    empty is named in a warning (apply and 'plan --out' refuse it).
 
     \b
     Example:
@@ -57,10 +41,13 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
     """
     if all_tenants:
-        return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, fmt=fmt, out=out,
-                                 detailed_exitcode=detailed_exitcode, prune=prune, rotate_secrets=rotate_secrets)
-    plan, target = plan_for_file(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
-                         prune=prune, rotate_secrets=rotate_secrets)
+        return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
+                                 fmt=fmt, out=out, detailed_exitcode=detailed_exitcode, prune=prune,
+                                 rotate_secrets=rotate_secrets)
+    engine = workflow(verbose=verbose)
+    planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
+                          rotate_secrets=rotate_secrets)
+    plan = planned.plan
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
@@ -71,23 +58,26 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         check_safety(plan)
     except UnsafePlanError as exc:
         click.echo(f"Warning: apply will refuse this plan: {exc}", err=True)
-    check_secrets(plan)
+    if plan.missing_secrets and fmt != "text" and not out:  # the text plan names them itself
+        names = ", ".join(f"${{env:{var}}}" for var in plan.missing_secrets)
+        click.echo(f"Warning: secrets apply would send are not set: {names}", err=True)
     if out:
-        save_plan(plan, target.connection(), out)
+        engine.save(planned, out)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
     if detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
     return EXIT_OK
 
 
-def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, fmt: str,
-                      out: str | None, detailed_exitcode: bool, prune: bool, rotate_secrets: bool) -> int:
+def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
+                      fmt: str, out: str | None, detailed_exitcode: bool, prune: bool, rotate_secrets: bool) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
     from reconciler.fanout import exit_code, plan_tenants, render_report, tenants_of
 
     if url or tenant or emulator_state:
         raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
-    results = plan_tenants(file, tenants_of(file), out=out, prune=prune, rotate_secrets=rotate_secrets)
+    results = plan_tenants(file, tenants_of(file), out=out, prune=prune, rotate_secrets=rotate_secrets,
+                           engine=workflow(verbose=verbose))
     click.echo(render_report(results, fmt, color=use_color()), nl=False)
     for result in results:
         for warning in result.warnings:

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reconciler.apply import FAILED, Outcome
+from reconciler.apply import FAILED, INCOMPLETE, OK, Outcome
+from reconciler.plan import Create
 from reconciler.cli.common import is_tty
 from reconciler.render import headline
 
@@ -25,8 +26,8 @@ def progress_reporter(total: int) -> Iterator[Callable[[Outcome], None]]:
 
             def on_outcome(outcome: Outcome) -> None:
                 bar.advance(task)
-                if outcome.status == FAILED:
-                    bar.console.print(Text.assemble(("failed ", "red"), f"{headline(outcome.change)}: {outcome.message}"))
+                if outcome.status in (FAILED, INCOMPLETE):
+                    bar.console.print(Text.assemble((f"{outcome.status} ", "red"), f"{headline(outcome.change)}: {outcome.message}"))
 
             yield on_outcome
         return
@@ -36,8 +37,8 @@ def progress_reporter(total: int) -> Iterator[Callable[[Outcome], None]]:
         nonlocal done
         done += 1
         text = f"[{done}/{total}] {headline(outcome.change)}: {outcome.status}"
-        if outcome.status == FAILED:
-            text += f": {outcome.message}"
+        if outcome.status != OK or isinstance(outcome.change, Create):
+            text += f": {outcome.detail}"  # the id of a created channel, or what went wrong
         click.echo(text, err=True)
 
     yield on_line

@@ -6,7 +6,7 @@ import json
 import click
 
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import DEFAULT_KEY_ENV
+from reconciler.target import DEFAULT_KEY_ENV
 from reconciler.config import load_tenants
 from reconciler.errors import ReconcilerError
 

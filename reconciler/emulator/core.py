@@ -26,6 +26,7 @@ from reconciler.model import (
     CUSTOM_TYPE,
     DIGITS_PATTERN,
     FIELDS,
+    PUT_ONLY_FIELDS,
     SECRET_FIELD,
     describe_mismatch,
     parse_bool,
@@ -240,7 +241,8 @@ class Emulator:
         return _json(200, {"status": "error", "message": "internal"})
 
     def _create(self, raw: Mapping[str, Any]) -> Response:
-        fields = self._clean(raw, require_name=True)
+        # The contract: a server ignores PUT-only fields on POST, silently (they are not validated either).
+        fields = self._clean({k: v for k, v in raw.items() if k not in PUT_ONLY_FIELDS}, require_name=True)
         self._check_name_free(fields["name"], None)
         channel = self._new_channel(fields)
         self._store.put_channels([channel])
