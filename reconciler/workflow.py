@@ -122,8 +122,12 @@ class Workflow:
     # -- checks and apply ------------------------------------------------------------------------
 
     def check(self, planned: Planned, *, allow_deletes: int | None = None) -> None:
-        """Everything that must hold before a write: secrets present, deletes within the threshold."""
-        check_secrets(planned.plan)
+        """Everything that must hold before a write: secrets present, deletes within the threshold.
+
+        Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
+        environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
+        """
+        planned.secrets.require(planned.plan)
         check_safety(planned.plan, allow_deletes)
 
     def apply(self, planned: Planned, *, allow_deletes: int | None = None,

@@ -32,19 +32,34 @@ def ci_group() -> None:
     GitHub Actions: use this repository's action (uses: OWNER/omnidesk-channels@v0.2.0),
     which runs 'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
     examples/gitlab/omnidesk-channels.gitlab-ci.yml, which runs 'omnidesk-channels ci gitlab COMMAND'.
+
+    \b
+    Example:
+      omnidesk-channels ci github plan --tenant production
+      omnidesk-channels ci gitlab plan --all-tenants
     """
 
 
 @ci_group.group("github")
 def github_group() -> None:
-    """GitHub Actions (reads GITHUB_* variables; what action.yml runs)."""
+    """GitHub Actions (reads GITHUB_* variables; what action.yml runs).
+
+    \b
+    Example:
+      omnidesk-channels ci github validate --file channels.yaml
+    """
 
 
 @github_group.command("validate")
 @file_opt
 @tenant_opt
 def gh_validate(file: str, tenant: str | None) -> int:
-    """Validate the file; each problem becomes an annotation on its line."""
+    """Validate the file; each problem becomes an annotation on its line.
+
+    \b
+    Example:
+      omnidesk-channels ci github validate --file channels.yaml
+    """
     from reconciler.ci import github
 
     return github.validate(github.Runner(), file, tenant, click.echo)
@@ -60,7 +75,12 @@ def gh_validate(file: str, tenant: str | None) -> int:
 @_opt("--comment/--no-comment", env="COMMENT", default=True, show_default=True,
       help="On a pull request, keep one comment per tenant with its plan, updated in place.")
 def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool) -> int:
-    """Plan; job summary, outputs (exitcode, has_changes, plan_path), pull-request comments."""
+    """Plan; job summary, outputs (exitcode, has_changes, plan_path), pull-request comments.
+
+    \b
+    Example:
+      omnidesk-channels ci github plan --tenant production --out-dir omnidesk-plan
+    """
     from reconciler.ci import github
 
     return github.plan(github.Runner(), file, tenant, all_tenants, out_dir, fmt, comment, click.echo)
@@ -72,7 +92,12 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @all_opt
 @format_opt
 def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str) -> int:
-    """Plan; open or update one issue per drifted tenant, close it when the tenant matches again."""
+    """Plan; open or update one issue per drifted tenant, close it when the tenant matches again.
+
+    \b
+    Example:
+      omnidesk-channels ci github drift --all-tenants
+    """
     from reconciler.ci import github
 
     return github.drift(github.Runner(), file, tenant, all_tenants, fmt, click.echo)
@@ -88,7 +113,13 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str) -> int:
 @_opt("--download-dir", env="DOWNLOAD_DIR", default="omnidesk-reviewed-plan", show_default=True, metavar="DIR",
       help="Where the downloaded artifact is unpacked.")
 def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str, download_dir: str) -> int:
-    """Apply exactly the reviewed plan(s); refuses if the merged file is not the planned one."""
+    """Apply exactly the reviewed plan(s); refuses if the merged file is not the planned one.
+
+    \b
+    Example:
+      omnidesk-channels ci github apply --tenant production
+      omnidesk-channels ci github apply --plan omnidesk-plan/production.json
+    """
     from reconciler.ci import github
 
     return github.apply(github.Runner(), file, plan_path, tenant, artifact, download_dir, [], click.echo)
@@ -96,7 +127,12 @@ def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str
 
 @ci_group.group("gitlab")
 def gitlab_group() -> None:
-    """GitLab CI (reads CI_* variables and GITLAB_API_TOKEN; what the template runs)."""
+    """GitLab CI (reads CI_* variables and GITLAB_API_TOKEN; what the template runs).
+
+    \b
+    Example:
+      omnidesk-channels ci gitlab plan --tenant production
+    """
 
 
 @gitlab_group.command("plan")
@@ -109,7 +145,12 @@ def gitlab_group() -> None:
 @_opt("--note/--no-note", env="COMMENT", default=True, show_default=True,
       help="In a merge request pipeline, keep one note per tenant with its plan, updated in place.")
 def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, note: bool) -> int:
-    """Plan, save the plans, and write the merge request's note per tenant."""
+    """Plan, save the plans, and write the merge request's note per tenant.
+
+    \b
+    Example:
+      omnidesk-channels ci gitlab plan --tenant production
+    """
     from reconciler.ci import gitlab
 
     return gitlab.plan(gitlab.Job(), file, tenant, all_tenants, out_dir, fmt, note, click.echo)
@@ -122,7 +163,13 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="Where the plan job's artifacts are unpacked.")
 def gl_fetch(file: str, job_name: str, out_dir: str) -> int:
-    """Download the merged merge request's reviewed plans; refuses if the merged file differs."""
+    """Download the merged merge request's reviewed plans; refuses if the merged file differs.
+
+    \b
+    Example:
+      omnidesk-channels ci gitlab fetch
+      omnidesk-channels apply omnidesk-plan/production.json
+    """
     from reconciler.ci import gitlab
 
     gitlab.fetch_reviewed_plan(gitlab.Job(), file, job_name, out_dir, click.echo)
