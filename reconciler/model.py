@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
+from reconciler.errors import Problem
+
 # The contract's regexes, spelled so that Python's re and ECMA-262 with the unicode flag (JSON
 # Schema's ``pattern``, Ajv, editors) read them alike: the seed escapes characters such as ``\_``
 # and ``\:``, which the unicode flag refuses. Each accepts exactly the seed's characters (a test
@@ -240,3 +242,5 @@ class ChannelsFile:
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
     ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
+    # Located like problems, but the file still loads: ``validate --strict`` makes them errors.
+    warnings: tuple[Problem, ...] = ()

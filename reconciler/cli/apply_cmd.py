@@ -6,7 +6,9 @@ import sys
 import click
 
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import apply_with_progress, is_tty, target_options, use_color, workflow
+from reconciler.cli.common import (
+    apply_with_progress, is_tty, print_file_warnings, target_options, use_color, workflow,
+)
 from reconciler.errors import ReconcilerError
 from reconciler.planfile import is_plan_file
 from reconciler.render import render_text
@@ -48,6 +50,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
 
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                           rotate_secrets=rotate_secrets)
+    print_file_warnings(planned)
     click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:
         return EXIT_OK

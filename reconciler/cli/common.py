@@ -59,6 +59,12 @@ def _log_http_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
+def print_file_warnings(planned: Planned) -> None:
+    """The channels file's warnings (such as a secret written in it) on stderr; they stop nothing."""
+    for warning in planned.channels_file.warnings if planned.channels_file else ():
+        click.echo(f"Warning: {warning}", err=True)
+
+
 def is_tty(stream: Any) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 

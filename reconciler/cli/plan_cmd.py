@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
-from reconciler.cli.common import target_options, use_color, workflow
+from reconciler.cli.common import print_file_warnings, target_options, use_color, workflow
 from reconciler.checks import check_safety
 from reconciler.errors import UnsafePlanError
 from reconciler.render import render_json, render_markdown, render_text
@@ -47,6 +47,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     engine = workflow(verbose=verbose)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                           rotate_secrets=rotate_secrets)
+    print_file_warnings(planned)
     plan = planned.plan
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
