@@ -97,7 +97,7 @@ def test_plan_on_a_pull_request_comments_per_tenant_then_updates_in_place(job: G
     assert len(github.comments[7]) == 122
     after = {c["body"].split("\n")[0]: (c["id"], c["body"]) for c in github.comments[7][120:]}
     for marker, (cid, body) in after.items():
-        assert cid == first[marker][0] and body != first[marker][1] and '`"sms"`' in body
+        assert cid == first[marker][0] and body != first[marker][1] and 'icon: "sms"' in body
 
     # an unchanged plan leaves the comments alone (no PATCH at all)
     patches = sum(1 for m, _ in github.calls if m == "PATCH")
@@ -207,12 +207,12 @@ def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: GitHubJob, git
     assert result.exit_code == 0, result.output
     (issue,) = github.issues
     assert issue["body"].startswith(drift_marker("staging")) and issue["state"] == "open"
-    assert [lab["name"] for lab in issue["labels"]] == ["omnidesk-drift"] and '`"mail"`' in issue["body"]
+    assert [lab["name"] for lab in issue["labels"]] == ["omnidesk-drift"] and 'icon: "mail"' in issue["body"]
     assert json.loads(job.outputs()["drifted_tenants"]) == ["staging"] and "⚠️ drifted" in job.summary()
 
     click_in_admin_ui("chat")  # drifts further: the same issue follows
     assert run(["drift", "--all-tenants"], env).exit_code == 0
-    assert len(github.issues) == 1 and '`"chat"`' in github.issues[0]["body"]
+    assert len(github.issues) == 1 and 'icon: "chat"' in github.issues[0]["body"]
 
     click_in_admin_ui("phone")  # put back: the issue closes
     result = run(["drift", "--all-tenants"], env)

@@ -74,7 +74,7 @@ def test_plan_writes_one_note_and_updates_it_in_place(workdir: Path, gitlab: Fak
     result = run_cli(["ci", "gitlab", "plan", "--tenant", "production"], env)
     assert result.exit_code == 0 and "merge request note updated" in result.stdout
     assert len(gitlab.notes[3]) == 131 and gitlab.notes[3][130]["id"] == note["id"]
-    assert '`"sms"`' in gitlab.notes[3][130]["body"]
+    assert 'icon: "sms"' in gitlab.notes[3][130]["body"]
     assert all(READ_KEY not in n["body"] for n in gitlab.notes[3])
 
 
