@@ -305,6 +305,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             url=body.get("url") if isinstance(body.get("url"), str) else None,
             api_key_env=body.get("api_key_env") if isinstance(body.get("api_key_env"), str) else None,
             vars={k: v for k, v in raw_vars.items() if isinstance(v, str)},
+            auth=body.get("auth") if isinstance(body.get("auth"), str) else None,
             ignore=patterns_in(body),
         )
     return out

@@ -229,6 +229,7 @@ class Tenant:
     url: str | None
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
+    auth: str | None = None  # where the key goes: header | query | authorization (None: the default)
     ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
 
 

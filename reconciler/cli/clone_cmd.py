@@ -5,7 +5,7 @@ import click
 
 from reconciler.checks import check_safety, check_secrets
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import apply_with_progress, report_export, use_color, workflow
+from reconciler.cli.common import apply_with_progress, connection_options, report_export, use_color, workflow
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
 from reconciler.render import render_text
@@ -25,7 +25,8 @@ from reconciler.render import render_text
               help="Allow a plan that deletes more than 30% of the custom channels: N is the exact count.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
-@click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, path, status, time; key redacted).")
+@connection_options
+@click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
 def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, yes: bool,
                   prune: bool, allow_deletes: int | None, parallelism: int, verbose: bool) -> int:
     """Copy the custom channels of one tenant of FILE to another, as a plan.
