@@ -111,14 +111,14 @@ def plan_one(
 def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
-    engine: Workflow | None = None, workers: int = DEFAULT_WORKERS,
+    engine: Workflow | None = None, auth: str | None = None, workers: int = DEFAULT_WORKERS,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
     With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name.
-    ``engine`` defaults to a ``Workflow`` over ``environ`` (one serves every thread).
+    ``engine`` defaults to a ``Workflow`` over ``environ`` with ``auth`` (one serves every thread).
     """
-    engine = engine or Workflow(environ=environ)
+    engine = engine or Workflow(environ=environ, auth=auth)
     many = len(tenants) > 1
     outs = [saved_path(out, t, many=many) if out else None for t in tenants]
     if not tenants:

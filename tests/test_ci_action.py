@@ -185,3 +185,23 @@ def test_an_api_key_for_all_tenants_at_once_is_refused(job: GitHubJob):
     result = run_action_step("plan", job.env("push", {}), **{"all-tenants": "true", "api-key": READ_KEY})
     assert result.returncode == 1 and "api-key is one tenant's key" in result.stderr
     assert READ_KEY not in result.stdout + result.stderr
+
+
+def test_the_auth_input_reaches_plan_and_apply(tmp_path: Path, make_emulator, monkeypatch: pytest.MonkeyPatch):
+    """A tenant that takes the key only as 'Authorization: apikey KEY': plan and apply work with auth set."""
+    monkeypatch.chdir(tmp_path)
+    keys = {READ_KEY: {"CHANNEL_READ"}, "write-key": {"CHANNEL_READ", "CHANNEL_CUD"}}
+    tenants = {"staging": make_emulator(api_keys=keys, auth="authorization"), "production": make_emulator()}
+    github = FakeGitHub().start()
+    try:
+        job = GitHubJob(tmp_path, github, tenants, FILE, read_key=READ_KEY, write_key="write-key", secret="s3")
+        refused = run_action_step("plan", job.env("push", {}), tenant="staging")
+        assert refused.returncode == 1 and "401" in refused.stdout
+        planned = run_action_step("plan", job.env("push", {}), tenant="staging", auth="authorization")
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        applied = run_action_step("apply", job.env("push", {}, write=True), tenant="staging", auth="authorization",
+                                  plan="omnidesk-plan/staging.json")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        assert [c["name"] for c in tenants["staging"].emu.channels() if c["type"] == "custom"] == ["SMS gateway"]
+    finally:
+        github.stop()

@@ -152,12 +152,12 @@ def summary_markdown(results: Sequence[TenantPlan], title: str) -> str:
 
 
 def plan(runner: Runner, file: str, tenant: str | None, all_tenants: bool, out_dir: str, fmt: str,
-         comment: bool, log: Log) -> int:
+         comment: bool, log: Log, auth: str | None = None) -> int:
     """Plan, save each tenant's plan into ``out_dir``, report, and comment on the pull request."""
     tenants = chosen_tenants(file, tenant, all_tenants)
     environ = with_api_key(runner.environ, file, tenants)
     make_folder(out_dir)
-    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ)
+    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ, auth=auth)
     report(results, fmt, log)
     runner.summary(summary_markdown(results, "Omnidesk channels plan"))
     runner.output(
@@ -194,10 +194,11 @@ def upsert_comment(api: RestApi, repo: str, number: int, marker: str, body: str)
 # -- drift -----------------------------------------------------------------------------------
 
 
-def drift(runner: Runner, file: str, tenant: str | None, all_tenants: bool, fmt: str, log: Log) -> int:
+def drift(runner: Runner, file: str, tenant: str | None, all_tenants: bool, fmt: str, log: Log,
+          auth: str | None = None) -> int:
     """Plan each tenant; one open issue per drifted tenant (opened, updated), closed once it matches."""
     tenants = chosen_tenants(file, tenant, all_tenants)
-    results = plan_tenants(file, tenants, environ=with_api_key(runner.environ, file, tenants))
+    results = plan_tenants(file, tenants, environ=with_api_key(runner.environ, file, tenants), auth=auth)
     report(results, fmt, log)
     repo = runner.repository
     rows = ["| tenant | state | issue |", "|---|---|---|"]

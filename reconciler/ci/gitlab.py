@@ -45,13 +45,14 @@ class Job:
 
 
 def plan(job: Job, file: str, tenant: str | None, all_tenants: bool, out_dir: str, fmt: str, note: bool,
-         log: Log) -> int:
+         log: Log, auth: str | None = None) -> int:
     """Plan each tenant, save the plans into ``out_dir``, and keep the merge request's notes current."""
     if all_tenants and tenant:
         raise CiError("choose one: --tenant, or --all-tenants")
     iid = job.need("CI_MERGE_REQUEST_IID")["CI_MERGE_REQUEST_IID"] if note else ""
     make_folder(out_dir)
-    results = plan_tenants(file, tenants_of(file) if all_tenants else [tenant], out=plan_template(out_dir))
+    results = plan_tenants(file, tenants_of(file) if all_tenants else [tenant], out=plan_template(out_dir),
+                           environ=job.environ, auth=auth)
     for result in results:
         log(f"--- Plan for {result.name}")
         log(render_plan(result, fmt).rstrip("\n"))

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import EXIT_OK
+from reconciler.transport import AUTH_FORMS
 
 
 def _opt(*names: str, env: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -20,6 +21,8 @@ file_opt = _opt("--file", env="FILE", default="channels.yaml", show_default=True
                 type=click.Path(dir_okay=False), help="The channels file.")
 tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME", help="One tenant of the file (default: --url/OMNIDESK_URL).")
 all_opt = _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, concurrently.")
+auth_opt = _opt("--auth", env="AUTH", type=click.Choice(AUTH_FORMS),
+                help="Where the API key goes (header, query, authorization); default: as plan and apply decide.")
 format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(["text", "markdown", "json"]), default="text",
                   show_default=True, help="How plans are printed in the job log.")
 
@@ -74,7 +77,9 @@ def gh_validate(file: str, tenant: str | None) -> int:
       help="Save each tenant's plan here as TENANT.json (upload it as the artifact the apply uses).")
 @_opt("--comment/--no-comment", env="COMMENT", default=True, show_default=True,
       help="On a pull request, keep one comment per tenant with its plan, updated in place.")
-def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool) -> int:
+@auth_opt
+def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
+            auth: str | None) -> int:
     """Plan; job summary, outputs (exitcode, has_changes, plan_path), pull-request comments.
 
     \b
@@ -83,7 +88,7 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
     """
     from reconciler.ci import github
 
-    return github.plan(github.Runner(), file, tenant, all_tenants, out_dir, fmt, comment, click.echo)
+    return github.plan(github.Runner(), file, tenant, all_tenants, out_dir, fmt, comment, click.echo, auth)
 
 
 @github_group.command("drift")
@@ -91,7 +96,8 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @tenant_opt
 @all_opt
 @format_opt
-def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str) -> int:
+@auth_opt
+def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
     """Plan; open or update one issue per drifted tenant, close it when the tenant matches again.
 
     \b
@@ -100,7 +106,7 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str) -> int:
     """
     from reconciler.ci import github
 
-    return github.drift(github.Runner(), file, tenant, all_tenants, fmt, click.echo)
+    return github.drift(github.Runner(), file, tenant, all_tenants, fmt, click.echo, auth)
 
 
 @github_group.command("apply")
@@ -112,7 +118,9 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str) -> int:
       help="The plan job's artifact to download when --plan is not given.")
 @_opt("--download-dir", env="DOWNLOAD_DIR", default="omnidesk-reviewed-plan", show_default=True, metavar="DIR",
       help="Where the downloaded artifact is unpacked.")
-def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str, download_dir: str) -> int:
+@auth_opt
+def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str, download_dir: str,
+             auth: str | None) -> int:
     """Apply exactly the reviewed plan(s); refuses if the merged file is not the planned one.
 
     \b
@@ -122,7 +130,8 @@ def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str
     """
     from reconciler.ci import github
 
-    return github.apply(github.Runner(), file, plan_path, tenant, artifact, download_dir, [], click.echo)
+    extra = ["--auth", auth] if auth else []
+    return github.apply(github.Runner(), file, plan_path, tenant, artifact, download_dir, extra, click.echo)
 
 
 @ci_group.group("gitlab")
@@ -144,7 +153,9 @@ def gitlab_group() -> None:
       help="Save each tenant's plan here as TENANT.json (the job's artifact).")
 @_opt("--note/--no-note", env="COMMENT", default=True, show_default=True,
       help="In a merge request pipeline, keep one note per tenant with its plan, updated in place.")
-def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, note: bool) -> int:
+@auth_opt
+def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, note: bool,
+            auth: str | None) -> int:
     """Plan, save the plans, and write the merge request's note per tenant.
 
     \b
@@ -153,7 +164,7 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
     """
     from reconciler.ci import gitlab
 
-    return gitlab.plan(gitlab.Job(), file, tenant, all_tenants, out_dir, fmt, note, click.echo)
+    return gitlab.plan(gitlab.Job(), file, tenant, all_tenants, out_dir, fmt, note, click.echo, auth)
 
 
 @gitlab_group.command("fetch")
