@@ -103,8 +103,8 @@ def test_a_file_without_tenants_is_an_error(tmp_path: Path):
 
 
 def test_tenants_are_planned_concurrently(make_emulator, tmp_path: Path):
-    """Six tenants at 300 ms per request take about as long as one, not six times as long."""
-    emulators = {f"t{i}": make_emulator(latency_ms=300) for i in range(6)}
+    """Six tenants at 400 ms per request take about as long as one, not six times as long."""
+    emulators = {f"t{i}": make_emulator(latency_ms=400) for i in range(6)}
     path = channels_file(tmp_path, {n: e.url for n, e in emulators.items()})
     keys = {f"OMNIDESK_T{i}_KEY": "demo" for i in range(6)}
     started = time.perf_counter()
@@ -113,4 +113,5 @@ def test_tenants_are_planned_concurrently(make_emulator, tmp_path: Path):
     started = time.perf_counter()
     assert run_cli(["plan", path, "--all-tenants"], keys).exit_code == 0
     every = time.perf_counter() - started
-    assert every < 2.5 * one, (one, every)
+    # at most half of what one after the other takes, even on a loaded machine (about 1x when idle)
+    assert every < 6 * one / 2, (one, every)
