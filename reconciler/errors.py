@@ -18,6 +18,7 @@
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
     ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
+    ├── FileWriteError              a plan, export or state file cannot be written (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
@@ -176,6 +177,14 @@ class CiError(ReconcilerError):
         self.variables = variables
         self.call = call
         self.status = status
+        super().__init__(message)
+
+
+class FileWriteError(ReconcilerError):
+    """A file cannot be written (missing folder, no permission, disk full); ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
         super().__init__(message)
 
 
