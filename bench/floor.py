@@ -5,8 +5,8 @@
 Plan floor (issue 15): libyaml loads the file into plain Python objects, jsonschema validates it
 against the shipped schema, the same list pages come over HTTP from the emulator (one plain
 ``httpx.Client``, page after page), and each channel of the file is compared with the tenant's
-channel of the same name by dict equality (the secret aside: it is write-only). No positions, no templates, no messages: whatever we
-do on top of that is our overhead.
+channel of the same name by dict equality (the secret aside: it is write-only). No positions, no
+templates, no messages: whatever we do on top of that is our overhead.
 
 Both sides run against the same emulator, served by a separate process (``serve_seeded``) so
 that its work never competes with the measured code for the GIL. Runs alternate (ours, floor,
