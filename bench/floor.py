@@ -125,15 +125,10 @@ def best_of(repeat: int, *runs: Callable[[], Any]) -> list[float]:
     return best
 
 
-def startup_seconds(args: list[str], repeat: int) -> float:
-    """Best wall time of ``python ARGS`` as a fresh process (``-X frozen_modules`` as installed)."""
+def fresh_process(*args: str) -> Callable[[], None]:
+    """A run of ``python ARGS`` as a fresh process, for ``best_of``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - started)
-    return best
+    return lambda: subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True) and None
 
 
 def main(argv: list[str] | None = None) -> int:
