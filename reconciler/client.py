@@ -63,6 +63,7 @@ from .transport import (
     auth_params,
     check_api_key,
     deadline,
+    environment_proxy,
     read_body,
     unfixable,
 )
@@ -150,7 +151,8 @@ class OmnideskClient:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
         self._http = httpx.Client(
             base_url=self.base_url,
-            transport=transport if transport is not None else DeadlineTransport(max_connections=workers),
+            transport=transport if transport is not None else DeadlineTransport(
+                max_connections=workers, proxy=environment_proxy(self.base_url)),
             timeout=timeout,
             follow_redirects=False,
             params=auth_params(auth, api_key),
@@ -374,7 +376,7 @@ class OmnideskClient:
                 hint = unfixable(e, request.url)
                 if hint is not None:
                     if unfixable_seen or attempt > self.max_retries:
-                        raise ApiError(f"{hint} ({redact(_describe(e))})", call=call) from None
+                        raise ApiError(redact(f"{hint} ({_describe(e)})"), call=call) from None
                     unfixable_seen = True
                 failure: ApiError = TransientApiError(redact(_describe(e)), call=call)
                 delay = self._backoff_delay(attempt)
