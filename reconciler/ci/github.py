@@ -147,7 +147,8 @@ def plan(runner: Runner, file: str, tenant: str | None, all_tenants: bool, out_d
     tenants = chosen_tenants(file, tenant, all_tenants)
     environ = with_api_key(runner.environ, file, tenants)
     make_folder(out_dir)
-    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ, auth=auth)
+    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ, auth=auth,
+                           secrets_at_apply=True)
     report(results, fmt, log)
     runner.summary(summary_markdown(results, "Omnidesk channels plan"))
     runner.output(
