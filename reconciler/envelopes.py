@@ -18,10 +18,9 @@ from .errors import (
     PermissionDenied,
     ProtocolError,
 )
-from .model import RemoteChannel
+from .model import CHANNEL_PATH, RemoteChannel
 
-CHANNEL_PATH = "/api/v2/channel"
-MESSAGE_PATH = "/api/v2/channel/customChannelMessage"
+MESSAGE_PATH = f"{CHANNEL_PATH}/customChannelMessage"
 EXCERPT_CHARS = 200
 REDACTED = "[redacted]"
 
