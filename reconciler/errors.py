@@ -17,6 +17,7 @@
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
+    ├── FileWriteError              a plan, export or state file cannot be written (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
@@ -165,6 +166,14 @@ class TargetError(ReconcilerError):
 
 class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
+
+
+class FileWriteError(ReconcilerError):
+    """A file cannot be written (missing folder, no permission, disk full); ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class ImportRefused(ReconcilerError):
