@@ -23,6 +23,7 @@
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
     ├── InitError                   ``init`` wrote nothing: its files exist, or cannot be written (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
+        └── KeyCannotWrite          a write was refused (403): apply stopped; names the permission and variable
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
 channel names only, and the client redacts the key from anything it wraps.
@@ -213,3 +214,25 @@ class ApplyError(ReconcilerError):
         lines += [f"  {name}: {reason}" for name, reason in self.failed]
         lines.append("Nothing else was rolled back; run apply again to converge.")
         super().__init__("\n".join(lines))
+
+
+class KeyCannotWrite(ApplyError):
+    """A write was refused with 403, so apply started no more: the key lacks ``permission``."""
+
+    def __init__(self, permission: str, variable: str | None, refused: int, not_started: int,
+                 failed: list[tuple[str, str]], total: int) -> None:
+        """``failed`` lists the other failures (not refusals) as (channel name, reason) pairs."""
+        self.permission = permission
+        self.variable = variable
+        self.refused = refused
+        self.not_started = not_started
+        self.failed = list(failed)
+        key = f"the API key in {variable}" if variable else "the API key"
+        lines = [f"{key} lacks the {permission} permission: {refused} of {total} operations were refused (403) "
+                 f"and apply stopped there; {not_started} not started."]
+        if self.failed:
+            lines.append(f"{len(self.failed)} other operation(s) failed:")
+            lines += [f"  {name}: {reason}" for name, reason in self.failed]
+        where = f" in {variable}" if variable else ""
+        lines.append(f"A re-run needs a key with {permission}{where}; nothing was rolled back.")
+        ReconcilerError.__init__(self, "\n".join(lines))

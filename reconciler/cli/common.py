@@ -111,7 +111,7 @@ def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int |
     with stop_on_interrupt(stop), progress_reporter(len(planned.plan.changes)) as on_outcome:
         report = engine.apply(planned, allow_deletes=allow_deletes, on_outcome=on_outcome, stop=stop)
     click.echo(report.summary(), err=True)
-    error = report.error()
+    error = report.error(planned.target.api_key_env)
     if report.interrupted:
         not_started = sum(1 for o in report.outcomes if o.status == "not started")
         click.echo(f"Interrupted: {not_started} operation(s) not started; run apply again to converge.", err=True)
