@@ -17,6 +17,7 @@
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
+    ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
     ├── FileWriteError              a plan, export or state file cannot be written (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
@@ -167,6 +168,17 @@ class TargetError(ReconcilerError):
 
 class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
+
+
+class CiError(ReconcilerError):
+    """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call`` a failed API call."""
+
+    def __init__(self, message: str, *, variables: tuple[str, ...] = (), call: str = "",
+                 status: int | None = None) -> None:
+        self.variables = variables
+        self.call = call
+        self.status = status
+        super().__init__(message)
 
 
 class FileWriteError(ReconcilerError):

@@ -111,9 +111,13 @@ class Workflow:
     # -- plan ------------------------------------------------------------------------------------
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-             emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False) -> Planned:
-        """Load the file, read the tenant and compute the plan. Writes nothing."""
-        channels_file = self.load(path, tenant=tenant)
+             emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
+             loaded: ChannelsFile | None = None) -> Planned:
+        """Load the file, read the tenant and compute the plan. Writes nothing.
+
+        ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
+        """
+        channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
@@ -127,8 +131,12 @@ class Workflow:
     # -- checks and apply ------------------------------------------------------------------------
 
     def check(self, planned: Planned, *, allow_deletes: int | None = None) -> None:
-        """Everything that must hold before a write: secrets present, deletes within the threshold."""
-        check_secrets(planned.plan)
+        """Everything that must hold before a write: secrets present, deletes within the threshold.
+
+        Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
+        environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
+        """
+        planned.secrets.require(planned.plan)
         check_safety(planned.plan, allow_deletes)
 
     def apply(self, planned: Planned, *, allow_deletes: int | None = None,
@@ -144,9 +152,12 @@ class Workflow:
 
     # -- saved plans -----------------------------------------------------------------------------
 
-    def save(self, planned: Planned, path: str | os.PathLike[str]) -> None:
-        """Write the plan for ``apply PLAN``; refuses a plan whose secrets are not all set."""
-        check_secrets(planned.plan)
+    def save(self, planned: Planned, path: str | os.PathLike[str], *, secrets_at_apply: bool = False) -> None:
+        """Write the plan for ``apply PLAN``; refuses a plan whose secrets are not all set, unless
+        ``secrets_at_apply``: CI plan jobs hold no secrets on purpose, and a secret unset when
+        planned is taken from the apply's environment unchecked (its digest is left out)."""
+        if not secrets_at_apply:
+            check_secrets(planned.plan)
         save_plan(planned.plan, planned.target.connection(), path, planned.secrets)
 
     def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
