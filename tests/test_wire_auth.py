@@ -180,3 +180,10 @@ def test_emulator_command_takes_the_auth_and_paging_knobs() -> None:
     finally:
         proc.kill()
         proc.communicate()
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply"], ["export"], ["import"], ["clone"], ["message", "send"]])
+def test_every_command_that_talks_to_a_tenant_takes_auth_and_timeout(command: list[str]) -> None:
+    shown = run_cli([*command, "--help"])
+    assert shown.exit_code == 0
+    assert "--auth [header|query|authorization]" in shown.stdout and "--timeout SECONDS" in shown.stdout
