@@ -1,6 +1,7 @@
 """What the commands share: the target options, HTTP logging, terminal checks, apply with progress."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -10,30 +11,45 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
-from reconciler.target import DEFAULT_EMULATOR_STATE
+from reconciler.target import DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, URL_ENV
 from reconciler.workflow import Planned, Workflow
 
 
+def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--emulator (a flag) and --emulator-state PATH; the command gets one ``emulator_state``:
+    the state file's path when the emulator was asked for, else None."""
+
+    @functools.wraps(func)
+    def command(*args: Any, emulator: bool, emulator_state_path: str | None, **kwargs: Any) -> Any:
+        asked = emulator or emulator_state_path is not None
+        kwargs["emulator_state"] = (emulator_state_path or DEFAULT_EMULATOR_STATE) if asked else None
+        return func(*args, **kwargs)
+
+    command = click.option(
+        "--emulator-state", "emulator_state_path", metavar="PATH", type=click.Path(dir_okay=False),
+        help=f"The embedded emulator's state file (default {DEFAULT_EMULATOR_STATE}); implies --emulator.",
+    )(command)
+    return click.option(
+        "--emulator", is_flag=True,
+        help="Use the embedded emulator instead of a tenant (a local try-out). Never picked unless asked.",
+    )(command)
+
+
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--url / --tenant / --emulator / --verbose, in that order in --help."""
+    """--url / --tenant / --emulator / --emulator-state / --verbose, in that order in --help."""
     func = click.option(
         "-v", "--verbose", is_flag=True, help="Log every HTTP call (method, path, status, time; key redacted)."
     )(func)
+    func = emulator_options(func)
     func = click.option(
-        "--emulator",
-        "emulator_state",
-        is_flag=False,
-        flag_value=DEFAULT_EMULATOR_STATE,
-        default=None,
-        metavar="[STATE]",
-        help=f"Use the embedded emulator, persisted in STATE (default {DEFAULT_EMULATOR_STATE}), "
-        "instead of a tenant. Never picked unless asked.",
+        "--tenant", metavar="NAME",
+        help="A tenant from the file's tenants: section: its url, its key from the variable its api_key_env "
+        "names, its vars. Required when the file defines tenants.",
     )(func)
     func = click.option(
-        "--tenant", metavar="NAME", help="A tenant from the file's tenants: section (its url, key variable, vars)."
-    )(func)
-    func = click.option(
-        "--url", metavar="URL", help="The tenant's base URL [env: OMNIDESK_URL], e.g. https://acme.omnidesk.com."
+        "--url", metavar="URL",
+        help=f"The tenant's base URL, e.g. https://acme.omnidesk.com [env: {URL_ENV}]; "
+        f"its key comes from {DEFAULT_KEY_ENV}.",
     )(func)
     return func
 
