@@ -28,6 +28,7 @@ import yaml
 from jsonschema import ValidationError
 
 from reconciler.errors import ConfigError, Problem
+from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.model import (
     EMPTY_ALTERNATIVE,
     FIELDS,
@@ -112,9 +113,14 @@ def load_all_views(
 
 def load_tenants(path: str | os.PathLike[str]) -> dict[str, Tenant]:
     """Only the ``tenants:`` section (taken literally; problems inside ``channels`` are ignored)."""
+    return load_settings(path)[0]
+
+
+def load_settings(path: str | os.PathLike[str]) -> tuple[dict[str, Tenant], tuple[str, ...]]:
+    """The ``tenants:`` section and the top-level ``ignore:`` patterns, whatever the channels say."""
     parsed = _parse(path)
     _raise_if([p for p in parsed.problems if not p.path.startswith("channels")])
-    return dict(parsed.tenants)
+    return dict(parsed.tenants), patterns_in(parsed.data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,6 +485,8 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
         return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]
+    if kind == "minLength" and "ignore" in path:
+        return [parsed.problem(path, "an empty pattern ignores nothing: remove it")]
     if kind == "minItems":
         message = "lists no tenants: leave `tenants:` out to keep the channel in every tenant"
         return [parsed.problem(path, message)]
@@ -537,6 +545,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             url=body.get("url") if isinstance(body.get("url"), str) else None,
             api_key_env=body.get("api_key_env") if isinstance(body.get("api_key_env"), str) else None,
             vars={k: v for k, v in raw_vars.items() if isinstance(v, str)},
+            ignore=patterns_in(body),
         )
     return out
 
@@ -736,7 +745,9 @@ def _resolve(
         prune=parsed.data.get("prune") is True,
         tenants=dict(tenants),
         tenant=tenant,
+        ignore=patterns_in(parsed.data),
     )
+    problems.extend(ignore_problems(parsed, tenant, loaded.channels))
     return loaded, problems
 
 

@@ -17,6 +17,9 @@
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
+    ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
+    │   ├── EditError               the file cannot be changed in place without touching what it must keep
+    │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
     ├── OverwriteRefusedError       ``init`` would replace files that exist (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
 
@@ -159,6 +162,27 @@ class TargetError(ReconcilerError):
 
 class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
+
+
+class ImportRefused(ReconcilerError):
+    """``import`` refused; the file was not written. ``file`` and ``line`` say where, when known."""
+
+    def __init__(self, message: str, *, file: str = "", line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}; nothing was written")
+
+
+class EditError(ImportRefused):
+    pass
+
+
+class UnknownChannelError(ImportRefused):
+    def __init__(self, message: str, *, name: str, guess: str | None = None, file: str = "") -> None:
+        self.name = name
+        self.guess = guess
+        super().__init__(message + (f". Did you mean {guess!r}?" if guess else ""), file=file)
 
 
 class OverwriteRefusedError(ReconcilerError):

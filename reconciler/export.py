@@ -1,7 +1,8 @@
 """Export: a tenant's custom channels as a channels file that ``apply`` takes back unchanged.
 
-Deterministic (sorted by name, fields in the contract's order, defaults left out, no ids, nothing
-about where it came from), secrets as ``${env:...}`` placeholders (the API never returns them).
+Deterministic (sorted by templated name, fields in the contract's order, defaults left out, no
+ids, nothing about where it came from), secrets as ``${env:...}`` placeholders (the API never
+returns them), unique per channel (``secret_placeholders``).
 With a tenant's vars, every occurrence of a var's value is written back as ``${var:NAME}``,
 longest value first, in one pass, so a value that is part of another value, or of an already
 placed ``${var:...}``, is never replaced twice. So two tenants that differ only in their vars
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -42,6 +43,7 @@ def secret_env_name(channel_name: str) -> str:
     """``WhatsApp bridge`` -> ``WHATSAPP_BRIDGE_SECRET``: a stable, valid environment variable name.
 
     A templated name reads its vars by name: ``${var:brand} SMS`` -> ``BRAND_SMS_SECRET``.
+    Different names can give the same variable; ``secret_placeholders`` makes them unique.
     """
     plain = re.sub(r"\$\{var:([A-Za-z0-9_]+)\}", r"\1", channel_name)
     stem = re.sub(r"[^A-Za-z0-9]+", "_", plain).strip("_").upper() or "CHANNEL"
@@ -50,7 +52,35 @@ def secret_env_name(channel_name: str) -> str:
     return f"{stem}_SECRET"
 
 
-class _Templater:
+def secret_placeholders(names: Iterable[str], taken: Collection[str] = ()) -> dict[str, str]:
+    """Channel name -> its secret's environment variable, unique among ``names`` and ``taken``.
+
+    'SMS gateway', 'SMS-gateway' and 'SMS gateway 2' would give SMS_GATEWAY_SECRET twice and
+    SMS_GATEWAY_2_SECRET, so every name's own variable is reserved first; then, in sorted order,
+    the first name of a shared variable keeps it and the others count up to the first free
+    ``STEM_N_SECRET``. It depends only on the set of names, so exports of tenants whose templated
+    names are the same are identical. ``taken`` are variables already in use (a file being
+    imported into), which no new name gets.
+    """
+    wanted = {name: secret_env_name(name) for name in sorted(set(names))}
+    reserved = set(taken) | set(wanted.values())
+    owners: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for name, var in wanted.items():
+        if var not in taken and var not in owners:
+            owners[var] = name
+            out[name] = var
+            continue
+        stem = var[: -len("_SECRET")]
+        n = 2
+        while f"{stem}_{n}_SECRET" in reserved:
+            n += 1
+        out[name] = f"{stem}_{n}_SECRET"
+        reserved.add(out[name])
+    return out
+
+
+class Templater:
     def __init__(self, variables: Mapping[str, str]) -> None:
         self.counts: dict[str, int] = {}
         self.literal: dict[str, int] = {}
@@ -98,42 +128,41 @@ def export_channels(
     variables: Mapping[str, str] | None = None,
     tenants: Mapping[str, Tenant] | None = None,
     channel_tenants: Mapping[str, Sequence[str]] | None = None,
+    ignore: Sequence[str] = (),
 ) -> Export:
     """Write the custom channels of a tenant as a channels file (text) and say what was templated.
 
     ``channel_tenants`` maps a channel name to the tenants it is limited to (the ``tenants:`` list
-    the channels file gives it), so a channel meant for one tenant stays there.
+    the channels file gives it), so a channel meant for one tenant stays there. ``ignore`` (the
+    file's top-level patterns) and each tenant's own are written as they are; the caller has
+    already left the ignored channels out of ``channels``.
     """
-    template = _Templater(variables or {})
+    template = Templater(variables or {})
     limited = channel_tenants or {}
-    custom = sorted((c for c in channels if c.is_custom), key=lambda c: (c.name, c.id))
-    used: dict[str, int] = {}
+    custom = [c for c in channels if c.is_custom]
+    items = [export_item(channel, template) for channel in custom]
+    # by the templated name: tenants whose names differ only in their vars list them in one order
+    order = sorted(range(len(custom)), key=lambda i: (items[i]["name"], custom[i].name, custom[i].id))
+    custom, items = [custom[i] for i in order], [items[i] for i in order]
+    # from the templated names, so every tenant's export derives the same variables
+    placeholders = secret_placeholders(item["name"] for item in items)
     secret_vars: dict[str, str] = {}
-    items: list[dict[str, Any]] = []
-    for channel in custom:
-        item: dict[str, Any] = {}
-        for name in MANAGED_FIELDS:
-            value = channel.fields[name]
-            if name != "name" and value == FIELDS[name].default:
-                continue
-            item[name] = template(value) if isinstance(value, str) else value
-        # from the templated name, so every tenant's export derives the same variable
-        var = secret_env_name(item["name"])
-        used[var] = used.get(var, 0) + 1
-        if used[var] > 1:  # "SMS-gateway" and "SMS gateway" would share a variable
-            var = f"{var[: -len('_SECRET')]}_{used[var]}_SECRET"
-        secret_vars[channel.name] = var
-        item[SECRET_FIELD] = f"${{env:{var}}}"
+    for channel, item in zip(custom, items):
+        secret_vars[channel.name] = placeholders[item["name"]]
+        item[SECRET_FIELD] = f"${{env:{secret_vars[channel.name]}}}"
         if channel.name in limited:
             item["tenants"] = sorted(limited[channel.name])
-        items.append(_ordered(item))
+    items = [in_file_order(item) for item in items]
 
     document: dict[str, Any] = {"version": 1, "prune": False}
+    if ignore:  # without it, applying the export with prune would delete what the file ignores
+        document["ignore"] = list(ignore)
     if tenants:
         document["tenants"] = {
             name: {
                 k: v
-                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("vars", dict(t.vars)))
+                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("vars", dict(t.vars)),
+                             ("ignore", list(t.ignore)))
                 if v
             }
             for name, t in sorted(tenants.items())
@@ -149,8 +178,22 @@ def export_channels(
     )
 
 
-def _ordered(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The tenants list right after the name and the secret after the endpoint, as people write them."""
-    order = ["name", "tenants", "icon", "custom_channel_endpoint", SECRET_FIELD]
-    order += [n for n in MANAGED_FIELDS if n not in order]
-    return {k: item[k] for k in order if k in item}
+def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[str, Any]:
+    """A channel's fields as the file writes them: the name, the values that are not defaults, templated."""
+    item: dict[str, Any] = {}
+    for name in MANAGED_FIELDS:
+        value = channel.fields[name]
+        if name != "name" and value == FIELDS[name].default:
+            continue
+        item[name] = template(value) if isinstance(value, str) else value
+    return item
+
+
+# The tenants list right after the name and the secret after the endpoint, as people write them.
+FILE_ORDER: tuple[str, ...] = ("name", "tenants", "icon", "custom_channel_endpoint", SECRET_FIELD) + tuple(
+    n for n in MANAGED_FIELDS if n not in ("name", "icon", "custom_channel_endpoint")
+)
+
+
+def in_file_order(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in FILE_ORDER if k in item}

@@ -227,6 +227,7 @@ class Tenant:
     url: str | None
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
 
 
 @dataclass(frozen=True)
@@ -238,3 +239,4 @@ class ChannelsFile:
     prune: bool = False
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
+    ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)

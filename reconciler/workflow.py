@@ -1,4 +1,4 @@
-"""The engine's one entry: load → target → read the tenant → plan → checks → apply / save / export / clone.
+"""The engine's one entry: load → target → read the tenant → plan → checks → apply / save / export / clone / import.
 
 Every command of the CLI goes through ``Workflow`` (as octoDNS's commands go through its
 ``Manager``), so a Python user gets exactly the command line's behaviour::
@@ -12,6 +12,8 @@ Every command of the CLI goes through ``Workflow`` (as octoDNS's commands go thr
     print(report.summary(), report.created)
 
 Nothing here prints or prompts: results and errors (``ReconcilerError``) go back to the caller.
+A file's ``ignore:`` patterns are applied in one place, ``read``: the channels they match are gone
+before anything plans, prunes, exports, imports or clones.
 A ``Workflow`` holds no state between calls, so one can serve several threads (every tenant at once).
 """
 from __future__ import annotations
@@ -24,9 +26,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 from reconciler.apply import ApplyReport, Outcome, apply_plan
 from reconciler.checks import check_fresh, check_safety, check_secrets
-from reconciler.config import load_channels_file, load_tenants
-from reconciler.errors import ReconcilerError
+from reconciler.config import load_channels_file, load_settings, load_tenants
+from reconciler.errors import ImportRefused, ReconcilerError
 from reconciler.export import Export, export_channels
+from reconciler.files import read_text, write_atomically
+from reconciler.ignore import ignore_for, view_ignore, without_ignored
+from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
 from reconciler.planfile import load_plan, save_plan
@@ -57,6 +62,13 @@ class Exported:
 
 
 @dataclass(frozen=True)
+class ImportedFile:
+    imported: Imported
+    target: Target
+    path: str  # the channels file, rewritten in place when ``imported.changed``
+
+
+@dataclass(frozen=True)
 class Cloned:
     planned: Planned
     exported: Exported  # the source tenant's export, templated with its vars
@@ -82,10 +94,10 @@ class Workflow:
         return resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants or {},
                               environ=self.environ)
 
-    def read(self, target: Target) -> list[RemoteChannel]:
-        """Every channel of the tenant, through the list endpoint only (CHANNEL_READ suffices)."""
+    def read(self, target: Target, ignore: Sequence[str] = ()) -> list[RemoteChannel]:
+        """The tenant's channels but the ``ignore`` ones, through the list endpoint only (CHANNEL_READ suffices)."""
         with open_client(target, parallelism=self.parallelism) as client:
-            return client.list_channels()
+            return without_ignored(client.list_channels(), ignore)
 
     # -- plan ------------------------------------------------------------------------------------
 
@@ -95,12 +107,12 @@ class Workflow:
         channels_file = self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
-                                  rotate_secrets=rotate_secrets)
+                                  rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
         return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file)
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
-                      rotate_secrets: bool = False) -> Plan:
-        return make_plan(channels, self.read(target), prune=prune, rotate_secrets=rotate_secrets,
+                      rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
+        return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
                          target=target.label)
 
     # -- checks and apply ------------------------------------------------------------------------
@@ -151,35 +163,43 @@ class Workflow:
     def export(self, path: str | os.PathLike[str] | None = None, *, url: str | None = None,
                tenant: str | None = None, emulator_state: str | None = None) -> Exported:
         """The tenant's custom channels as a channels file; with a file and a tenant, templated
-        with that tenant's vars and keeping the file's ``tenants:`` limits."""
-        tenants = self.tenants(path)
+        with that tenant's vars and keeping the file's ``tenants:`` limits. Channels the file
+        ignores are left out, and its ``ignore:`` lists are written back."""
+        tenants, ignore = self.settings(path)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants)
-        current = self.read(target)
-        return Exported(self._export(current, path, tenant, tenants), target,
+        current = self.read(target, ignore_for(ignore, tenants.get(tenant) if tenant else None))
+        return Exported(self._export(current, path, tenant, tenants, ignore), target,
                         sum(1 for c in current if c.is_custom))
 
+    def settings(self, path: str | os.PathLike[str] | None) -> tuple[dict[str, Tenant], tuple[str, ...]]:
+        """The file's tenants and top-level ``ignore:`` patterns (none without a file)."""
+        return load_settings(path) if path is not None else ({}, ())
+
     def _export(self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None,
-                tenants: Mapping[str, Tenant]) -> Export:
+                tenants: Mapping[str, Tenant], ignore: Sequence[str]) -> Export:
         if path is None or tenant is None:
-            return export_channels(current, tenants=tenants)
+            return export_channels(current, tenants=tenants, ignore=ignore)
         view = self.load(path, tenant=tenant)
         limited = {c.name: sorted(c.tenants) for c in view.channels if c.tenants is not None}
-        return export_channels(current, variables=tenants[tenant].vars, tenants=tenants, channel_tenants=limited)
+        return export_channels(current, variables=tenants[tenant].vars, tenants=tenants, channel_tenants=limited,
+                               ignore=ignore)
 
     def clone(self, path: str | os.PathLike[str], source: str, dest: str, *, prune: bool = False) -> Cloned:
         """Plan the source tenant's custom channels onto the destination tenant.
 
         The source's export (its var values turned into ``${var:NAME}``) is read as the destination
         sees it. Channels the file declares for the destination only are added to the desired
-        state: the source cannot have them, so without this ``prune`` would delete them.
+        state: the source cannot have them, so without this ``prune`` would delete them. What
+        either tenant's view of the file ignores is neither copied nor touched on the destination.
         """
         if source == dest:
             raise ReconcilerError(f"--from and --to are both {source!r}: name two different tenants")
-        tenants = self.tenants(path)
+        tenants, ignore = self.settings(path)
         source_target = self.target(tenant=source, tenants=tenants)
         target = self.target(tenant=dest, tenants=tenants)
-        current = self.read(source_target)
-        exported = Exported(self._export(current, path, source, tenants), source_target,
+        dest_ignore = ignore_for(ignore, tenants.get(dest))
+        current = self.read(source_target, ignore_for(ignore, tenants.get(source)) + dest_ignore)
+        exported = Exported(self._export(current, path, source, tenants, ignore), source_target,
                             sum(1 for c in current if c.is_custom))
         desired = load_channels_file(f"<export of {source}>", tenant=dest, environ=self.environ,
                                      text=exported.export.text)
@@ -187,9 +207,34 @@ class Workflow:
         own = [c for c in self.load(path, tenant=dest).channels
                if c.tenants is not None and source not in c.tenants and c.name not in cloned]
         wanted = list(desired.channels) + own
-        plan = self.plan_channels(wanted, target, prune=prune)
+        plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
         planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)))
         return Cloned(planned, exported)
+
+    # -- import ----------------------------------------------------------------------------------
+
+    def import_(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
+                emulator_state: str | None = None, names: Sequence[str] = (), update: bool = False) -> ImportedFile:
+        """Add the tenant's custom channels the file lacks (only ``names`` when given) to the file,
+        in place; with ``update``, also take the drift of its channels back. Reads the tenant only."""
+        file = os.fspath(path)
+        view = self.load(file, tenant=tenant)  # from disk first: its checks name a file that is unreadable
+        text = read_text(file)
+        target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=view.tenants)
+        current = self.read(target, view_ignore(view))
+        imported = import_channels(
+            text, file=file, view=view, current=current, names=names, update=update,
+            reload=lambda edited: load_channels_file(file, tenant=tenant, environ=self.environ, text=edited),
+        )
+        if imported.changed:
+            if read_text(file) != text:
+                raise ImportRefused("the file changed while importing: run import again", file=file)
+            write_atomically(file, imported.text)
+        return ImportedFile(imported, target, file)
+
+    def import_update(self, path: str | os.PathLike[str], **options: Any) -> ImportedFile:
+        """``import_`` that also writes the tenant's values of the file's drifted channels into the file."""
+        return self.import_(path, update=True, **options)
 
     # -- messages --------------------------------------------------------------------------------
 

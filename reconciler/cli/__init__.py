@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "apply": "reconciler.cli.apply_cmd:apply_command",
     "export": "reconciler.cli.export_cmd:export_command",
     "clone": "reconciler.cli.clone_cmd:clone_command",
+    "import": "reconciler.cli.import_cmd:import_command",
     "tenants": "reconciler.cli.tenants_cmd:tenants_command",
     "message": "reconciler.cli.message_cmd:message_group",
     "emulator": "reconciler.cli.emulator_cmd:emulator",

@@ -1,0 +1,59 @@
+"""``omnidesk-channels import``: the tenant's custom channels into the channels file, in place (read-only)."""
+from __future__ import annotations
+
+import click
+
+from reconciler.cli import EXIT_OK
+from reconciler.cli.common import report_export, target_options, workflow
+from reconciler.importer import Imported
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@target_options
+@click.option("--name", "names", multiple=True, metavar="NAME",
+              help="Import only this channel (repeat for more). Default: every channel the file lacks.")
+@click.option("--update", is_flag=True,
+              help="Also write the fields of the file's channels that differ on the tenant into the file.")
+def import_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
+                   names: tuple[str, ...], update: bool) -> int:
+    """Add the tenant's custom channels that FILE lacks to FILE, keeping everything else as it is.
+
+    Comments, blank lines, key order, quoting and indentation outside the added or changed lines
+    stay byte for byte. Channels are written as 'export' writes them: the tenant's var values as
+    ${var:NAME}, each secret as a ${env:NAME_SECRET} placeholder no other channel uses; in a file
+    with tenants, an imported channel gets 'tenants: [TENANT]', so no other tenant's plan changes.
+    With --update, the fields of the file's channels that differ on the tenant (drift, e.g. clicks
+    in the admin UI) are written into the file too, so 'plan' afterwards shows no change for them.
+    Channels the file ignores are never imported. Needs only CHANNEL_READ.
+
+    \b
+    Example:
+      omnidesk-channels import channels.yaml --tenant production
+      omnidesk-channels import channels.yaml --tenant production --name "Old fax"
+      omnidesk-channels import channels.yaml --tenant production --update
+    """
+    done = workflow(verbose=verbose).import_(file, url=url, tenant=tenant, emulator_state=emulator_state,
+                                             names=names, update=update)
+    report(done.imported, file, done.target.label, update)
+    return EXIT_OK
+
+
+def report(result: Imported, file: str, label: str, update: bool) -> None:
+    """What changed in the file, on stdout; what was templated, on stderr."""
+    for added in result.added:
+        limited = f" (tenants: [{', '.join(added.tenants)}])" if added.tenants else ""
+        click.echo(f"+ added {added.name!r}{limited}; its secret: ${{env:{added.secret_var}}}")
+    for updated in result.updated:
+        click.echo(f"~ updated {updated.name!r}: " + ", ".join(
+            f"{c.field} {c.before!r} -> {c.after!r}" for c in updated.fields))
+        if updated.shared_with:
+            click.echo(f"    shared: this also changes what {', '.join(updated.shared_with)} wants")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    if result.changed:
+        click.echo(f"Imported from {label} into {file}: {len(result.added)} added, {len(result.updated)} updated.")
+    else:
+        matches = " and matches them" if update else ""
+        click.echo(f"Nothing to import from {label}: {file} has every custom channel it does not ignore{matches}.")
+    report_export(result)
