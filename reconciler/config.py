@@ -42,6 +42,7 @@ from reconciler.model import (
     normalize_fields,
     pattern_matches,
 )
+from reconciler.safety import safety_overrides
 from reconciler.schema import validator
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -546,6 +547,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             api_key_env=body.get("api_key_env") if isinstance(body.get("api_key_env"), str) else None,
             vars={k: v for k, v in raw_vars.items() if isinstance(v, str)},
             ignore=patterns_in(body),
+            safety=safety_overrides(body.get("safety")),
         )
     return out
 
@@ -746,6 +748,7 @@ def _resolve(
         tenants=dict(tenants),
         tenant=tenant,
         ignore=patterns_in(parsed.data),
+        safety=safety_overrides(parsed.data.get("safety")),
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))
     return loaded, problems

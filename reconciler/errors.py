@@ -17,6 +17,8 @@
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
+    ├── InputFileError              a file given is missing, a folder, or not the kind the command takes
+    ├── OutputFileError             an output would overwrite an input or another kind of file (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
@@ -76,7 +78,11 @@ class ApiError(ReconcilerError):
 
 
 class AuthenticationError(ApiError):
-    pass
+    """401; ``variable`` names the environment variable the refused key came from, when known."""
+
+    def __init__(self, message: str, *, call: str = "", status: int | None = 401, variable: str | None = None) -> None:
+        self.variable = variable
+        super().__init__(message, call=call, status=status)
 
 
 class PermissionDenied(ApiError):
@@ -183,6 +189,22 @@ class UnknownChannelError(ImportRefused):
         self.name = name
         self.guess = guess
         super().__init__(message + (f". Did you mean {guess!r}?" if guess else ""), file=file)
+
+
+class InputFileError(ReconcilerError):
+    """A file argument that cannot be used as given; ``path`` is the file."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class OutputFileError(ReconcilerError):
+    """An output path refused before any work: it is an input, another kind of file, or has no folder."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class OverwriteRefusedError(ReconcilerError):

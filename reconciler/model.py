@@ -228,6 +228,7 @@ class Tenant:
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
+    safety: Mapping[str, float] = field(default_factory=dict)  # this tenant's thresholds (reconciler/safety.py)
 
 
 @dataclass(frozen=True)
@@ -240,3 +241,4 @@ class ChannelsFile:
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
     ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
+    safety: Mapping[str, float] = field(default_factory=dict)  # the file's thresholds (reconciler/safety.py)

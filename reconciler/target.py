@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from reconciler.client import OmnideskClient
-from reconciler.errors import TargetError
+from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
@@ -49,6 +50,16 @@ def unknown_tenant(tenant: str, tenants: Mapping[str, Tenant]) -> TargetError:
     return TargetError(f"unknown tenant {tenant!r} (known tenants: {known}){hint}", tenant=tenant)
 
 
+def tenant_required(tenants: Mapping[str, Tenant], *, given: str | None = None) -> TargetError:
+    """A file with tenants is used for one named tenant only: without ``--tenant`` its view has no
+    tenant's channels, so a plan against one tenant's URL would prune that tenant's own channels.
+    ``given`` names what was passed instead (``--url``, ``OMNIDESK_URL``, ``--emulator``)."""
+    refused = (f" {given} alone is refused for a file with tenants, so that no tenant is planned with "
+               "another's channels.") if given else ""
+    return TargetError(f"the file defines tenants ({', '.join(tenants)}): choose one with --tenant NAME."
+                       f"{refused} Nothing was read or changed")
+
+
 def resolve_target(
     *,
     url: str | None,
@@ -57,9 +68,15 @@ def resolve_target(
     tenants: Mapping[str, Tenant],
     environ: Mapping[str, str] | None = None,
 ) -> Target:
-    """Pick url and key from the options, the tenant and the environment; fail loudly if unsure."""
+    """Pick url and key from the options, the tenant and the environment; fail loudly if unsure.
+
+    A file that defines ``tenants`` needs ``tenant``: its tenant-less view is not any tenant's.
+    """
     env = os.environ if environ is None else environ
     chosen: Tenant | None = None
+    if tenant is None and tenants:
+        given = "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:
             raise unknown_tenant(tenant, tenants)
@@ -70,16 +87,33 @@ def resolve_target(
             raise TargetError("--emulator runs against the local emulator: leave out --url")
         return Target(None, EMULATOR_KEY, f"emulator ({emulator_state})", emulator_state=emulator_state)
 
+    where = "--url" if url else f"tenant {tenant}'s url" if chosen and chosen.url else URL_ENV
     url = url or (chosen.url if chosen else None) or env.get(URL_ENV)
     if not url:
         raise TargetError(
             f"no tenant to talk to: pass --url URL, set {URL_ENV}, choose --tenant NAME, "
             "or use --emulator for a local try-out"
         )
+    check_url(url, where)
     key_var = chosen.api_key_env if chosen and chosen.api_key_env else DEFAULT_KEY_ENV
     key = _key(env, key_var)
     label = f"{tenant} ({url.rstrip('/')})" if tenant else url.rstrip("/")
     return Target(url, key, label, tenant=tenant, api_key_env=key_var)
+
+
+def check_url(url: str, where: str) -> None:
+    """Refuse, before any call, a URL without its scheme and host (``acme.omnidesk.com``)."""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return
+    except ValueError:  # an unbalanced [ in the host
+        pass
+    shown = f" {url!r}" if "@" not in url else ""  # never echo what may be credentials
+    example = url.strip().split("://")[-1].split("/")[0].split("@")[-1] or "acme.omnidesk.com"
+    raise TargetError(
+        f"{where}{shown} is not a tenant URL: write it with its scheme, like https://{example}; nothing was called"
+    )
 
 
 def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Target:
@@ -100,7 +134,33 @@ def _key(env: Mapping[str, str], key_var: str) -> str:
 
 
 @contextmanager
-def open_client(target: Target, *, parallelism: int = 8) -> Iterator[OmnideskClient]:
+def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
+    """A client for the target (``options`` go to ``_connect``); the errors only the target can
+    explain say where to fix them: a refused key names the variable it came from, a damaged
+    emulator state says how to start afresh."""
+    try:
+        with _connect(target, **options) as client:
+            yield client
+    except AuthenticationError as exc:
+        raise AuthenticationError(_refused_key(exc.reason, target), call=exc.call, status=exc.status,
+                                  variable=target.api_key_env) from None
+    except StateFileError as exc:
+        state = target.emulator_state
+        raise StateFileError(
+            f"{exc}. Unless another emulator is using it: it holds test data only, so delete {state} and "
+            f"{state}.journal to start afresh, or pass --emulator-state with another path"
+        ) from None
+
+
+def _refused_key(reason: str, target: Target) -> str:
+    source = f"{target.api_key_env}, the variable tenant {target.tenant}'s api_key_env names" if target.tenant \
+        else target.api_key_env
+    return (f"{reason}; the key comes from {source}: check that it holds a valid API key "
+            f"for {target.url}")
+
+
+@contextmanager
+def _connect(target: Target, *, parallelism: int = 8) -> Iterator[OmnideskClient]:
     """A client for the target; for ``--emulator`` an in-process emulator whose state is saved on exit."""
     if target.emulator_state is None:
         assert target.url is not None and target.api_key is not None

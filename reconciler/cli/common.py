@@ -12,6 +12,8 @@ import click
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.target import DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, URL_ENV
+from reconciler.errors import ReconcilerError
+from reconciler.plan import Delete, Plan
 from reconciler.workflow import Planned, Workflow
 
 
@@ -84,19 +86,89 @@ def use_color() -> bool:
     return is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
 
 
-def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None) -> int:
+def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--allow-updates N / --allow-deletes N: the exact counts a plan past a safety threshold needs."""
+    for option, verb in (("--allow-deletes", "deletes"), ("--allow-updates", "updates")):
+        func = click.option(
+            option, type=click.IntRange(min=0), metavar="N",
+            help=f"Allow a plan that {verb} more than the file's safety share (default 30%) of the tenant's "
+            "custom channels: N is the exact count.",
+        )(func)
+    return func
+
+
+def force_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--force", is_flag=True,
+        help="Replace an existing output file of another kind (never the input file itself).",
+    )(func)
+
+
+def counts(plan: Plan) -> str:
+    """'2 creates, 1 update and 600 deletes': what a plan does, for the question and hints."""
+    parts = [f"{n} {word}{'s' if n != 1 else ''}"
+             for n, word in ((len(plan.creates), "create"), (len(plan.updates), "update"),
+                             (len(plan.deletes), "delete")) if n]
+    return " and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}"
+
+
+def confirm(planned: Planned, *, yes: bool, saved: bool = False) -> None:
+    """Ask on a terminal before applying; refuse off a terminal without --yes (a file apply) or go on
+    (a saved plan: it was reviewed when it was made, as Terraform applies a saved plan).
+
+    The question restates what will happen and where. "no", an empty answer and Ctrl-D (end of
+    input) are all a "no": exit 1, nothing changed. Ctrl-C is an interrupt (130).
+    """
+    if yes:
+        return
+    if not is_tty(sys.stdin):
+        if saved:
+            return
+        raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
+    sys.stdout.flush()  # the plan goes before the question, also when stdout is a pipe
+    question = f"Apply {counts(planned.plan)} to {planned.target.label}?"
+    if not _ask(question):
+        raise ReconcilerError("apply cancelled at the prompt; nothing was changed")
+
+
+def _ask(question: str) -> bool:
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line:  # Ctrl-D: the end of input is an answer, and it is not a yes
+            click.echo("", err=True)
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Please answer y or n.", err=True)
+
+
+def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None,
+                        allow_updates: int | None = None) -> int:
     """Apply with progress and Ctrl-C handling; report every outcome; the exit code."""
-    from reconciler.apply import stop_on_interrupt
+    from reconciler.apply import NOT_STARTED, OK, stop_on_interrupt
     from reconciler.cli.progress import progress_reporter
 
     stop = threading.Event()
     with stop_on_interrupt(stop), progress_reporter(len(planned.plan.changes)) as on_outcome:
-        report = engine.apply(planned, allow_deletes=allow_deletes, on_outcome=on_outcome, stop=stop)
+        report = engine.apply(planned, allow_deletes=allow_deletes, allow_updates=allow_updates,
+                              on_outcome=on_outcome, stop=stop)
     click.echo(report.summary(), err=True)
     error = report.error()
     if report.interrupted:
-        not_started = sum(1 for o in report.outcomes if o.status == "not started")
-        click.echo(f"Interrupted: {not_started} operation(s) not started; run apply again to converge.", err=True)
+        not_started = sum(1 for o in report.outcomes if o.status == NOT_STARTED)
+        deleted = sum(1 for o in report.outcomes if o.status == OK and isinstance(o.change, Delete))
+        if deleted:
+            hint = (f"{deleted} of {len(planned.plan.deletes)} deletes were done, so the delete count changed: "
+                    "plan again to review what is left (an --allow-deletes must name the new count)")
+        elif planned.saved:
+            hint = "plan again: the saved plan no longer matches the tenant"
+        else:
+            hint = "run apply again to converge"
+        click.echo(f"Interrupted: {not_started} operation(s) not started; {hint}.", err=True)
         if error is not None:
             click.echo(str(error), err=True)
         return EXIT_INTERRUPTED

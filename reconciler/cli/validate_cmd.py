@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import click
 
 
+from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.config import load_all_views, load_channels_file
 
 
@@ -30,8 +31,8 @@ def validate(
     return f"{shown}: valid ({_count(count)}{suffix})"
 
 
-@click.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.command("validate", cls=OneFileCommand)
+@click.argument("file", type=CHANNELS_FILE)
 @click.option("--tenant", metavar="NAME", help="Validate for this tenant only (default: every tenant).")
 def validate_cmd(file: str, tenant: str | None) -> None:
     """Check FILE offline: YAML, schema, templates, names. Makes no API call.
