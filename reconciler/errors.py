@@ -57,8 +57,11 @@ class Problem:
 
 
 class ConfigError(ReconcilerError):
-    def __init__(self, problems: list[Problem] | Problem) -> None:
+    """``problems`` make the file unusable; ``warnings`` (not in the message) were found beside them."""
+
+    def __init__(self, problems: list[Problem] | Problem, warnings: list[Problem] | None = None) -> None:
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        self.warnings = list(warnings or [])
         count = len(self.problems)
         head = "1 problem" if count == 1 else f"{count} problems"
         lines = [f"{head} in the channels file:"] + [f"  {p}" for p in self.problems]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
+from reconciler.errors import Problem
+
 # The contract's regexes, spelled so that Python's re and ECMA-262 with the unicode flag (JSON
 # Schema's ``pattern``, Ajv, editors) read them alike: the seed escapes characters such as ``\_``
 # and ``\:``, which the unicode flag refuses. Each accepts exactly the seed's characters (a test
@@ -227,6 +229,7 @@ class Tenant:
     url: str | None
     api_key_env: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
+    auth: str | None = None  # where the key goes: header | query | authorization (None: the default)
     ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
     safety: Mapping[str, float] = field(default_factory=dict)  # this tenant's thresholds (reconciler/safety.py)
 
@@ -242,3 +245,5 @@ class ChannelsFile:
     tenant: str | None = None  # the tenant the channels were resolved for
     ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
     safety: Mapping[str, float] = field(default_factory=dict)  # the file's thresholds (reconciler/safety.py)
+    # Located like problems, but the file still loads: ``validate --strict`` makes them errors.
+    warnings: tuple[Problem, ...] = ()

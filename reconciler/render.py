@@ -5,7 +5,9 @@ Markdown (a pull-request comment updated in place must not churn). Secrets show 
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any, Callable, Sequence
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
@@ -108,121 +110,182 @@ def _text_names(names: Sequence[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+def _code(text: str, *, in_table: bool = False) -> str:
+    """An inline code span that GitHub shows exactly as ``text``: no entity, escape or lost space.
+
+    Text with line breaks or other unprintable characters is shown JSON-quoted (a code span would
+    turn a line break into a space, and a table row would end there).
+    """
+    shown = text if text.isprintable() and text else json.dumps(text, ensure_ascii=False)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", shown)), default=0) + 1)
+    # CommonMark strips one space from each side of a span that starts and ends with one, and a
+    # backtick at either end would merge with the fence: pad with a space that gets stripped.
+    if shown[0] == "`" or shown[-1] == "`" or (shown[0] == shown[-1] == " " and shown.strip()):
+        shown = f" {shown} "
+    if in_table:
+        shown = shown.replace("|", "\\|")  # GFM reads \| as a pipe inside a cell, code spans too
+    return f"{fence}{shown}{fence}"
+
+
+def _html(text: str) -> str:
+    """Text for an HTML element (the <summary>): entities there are decoded by the browser."""
+    shown = text if text.isprintable() else json.dumps(text, ensure_ascii=False)
+    return html.escape(shown, quote=False)
+
+
+def _code_block(lines: list[str], language: str = "diff") -> str:
+    """A fenced code block: everything in it shows as typed; the fence outgrows any backtick run."""
+    body = "\n".join(lines)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
+    return f"{fence}{language}\n{body}\n{fence}"
+
+
+def _calls(change: Change) -> str:
+    """How a change goes on the wire, when that is more than one call."""
+    return f" ({change.describe_calls()})" if len(change.calls()) > 1 else ""
+
+
+def _md_summary(change: Change) -> str:
+    symbol = _SYMBOL[change.action]
+    if isinstance(change, Update) and change.renamed_from:
+        return f"{symbol} rename <code>{_html(change.renamed_from)}</code> → <code>{_html(change.name)}</code>"
+    return f"{symbol} {change.action} <code>{_html(change.name)}</code>{_calls(change)}"
 
 
 def _md_details(change: Change) -> str:
-    rows = field_lines(change)
-    out = [f"<details><summary>{_SYMBOL[change.action]} {_md_escape(headline(change, with_id=False, with_calls=True))}</summary>", ""]
+    """One change, its fields in a diff block below the table, so long values hide no column."""
+    out = [f"<details><summary>{_md_summary(change)}</summary>", ""]
+    lines: list[str] = []
     if isinstance(change, Update):
-        out += ["| field | before | after |", "|---|---|---|"]
         for f in change.fields:
-            out.append(f"| `{f.field}` | `{_md_escape(show_value(f.before))}` | `{_md_escape(show_value(f.after))}` |")
+            lines += [f"- {f.field}: {show_value(f.before)}", f"+ {f.field}: {show_value(f.after)}"]
         if change.secret is not None:
-            out.append(f"| `custom_channel_secret` | {SENSITIVE} | {_md_escape(describe_secret(change.secret))} |")
-    elif rows:
-        if change.action == DELETE:
-            out += ["The channel and its secret are deleted on the tenant. It had:", ""]
-        out += ["| field | value |", "|---|---|"]
-        out += [
-            f"| `{name}` | {_md_escape(text)} |" if name == SECRET_FIELD else f"| `{name}` | `{_md_escape(text)}` |"
-            for name, text in rows
-        ]
-    elif change.action == DELETE:
-        out.append("The channel and its secret are deleted on the tenant.")
+            lines.append(f"  {SECRET_FIELD}: {describe_secret(change.secret)}")
     else:
+        sign = "-" if change.action == DELETE else "+"
+        lines = [f"{sign} {name}: {text}" for name, text in field_lines(change)]
+    if change.action == DELETE:
+        out.append("The channel and its secret are deleted on the tenant." + (" It had:" if lines else ""))
+        out += [""] if lines else []
+    elif not lines:
         out.append("Every field at its default.")
+    if lines:
+        out.append(_code_block(lines))
     out += ["", "</details>"]
     return "\n".join(out)
 
 
-def _md_names(names: Sequence[str]) -> str:
-    shown = ", ".join(f"`{_md_escape(n)}`" for n in names[:MARKDOWN_NAMES])
-    more = len(names) - MARKDOWN_NAMES
-    return shown + (f" and {more} more" if more > 0 else "")
+def _md_row(change: Change) -> str:
+    label = _code(change.name, in_table=True)
+    if isinstance(change, Create):
+        fields = "new channel" + _calls(change)
+    elif isinstance(change, Delete):
+        fields = "**deleted**"
+    else:
+        assert isinstance(change, Update)
+        names = [f.field for f in change.fields]
+        if change.secret is not None and change.secret.sends:
+            names.append(SECRET_FIELD)
+        fields = ", ".join(_code(n, in_table=True) for n in names)
+        if change.renamed_from:
+            label = f"{_code(change.renamed_from, in_table=True)} → {label}"
+    return f"| {_SYMBOL[change.action]} {change.action} | {label} | {fields} |"
+
+
+class _Budget:
+    """Characters left for a comment; ``take`` spends them on a piece if it fits."""
+
+    def __init__(self, chars: float) -> None:
+        self.left = chars
+
+    def take(self, piece: str, separator: int = 2) -> bool:
+        if len(piece) + separator > self.left:
+            return False
+        self.left -= len(piece) + separator
+        return True
+
+
+def _md_names(names: Sequence[str], budget: _Budget) -> tuple[str, int]:
+    """Up to MARKDOWN_NAMES names that fit the budget, "and N more" for the others; and N."""
+    shown: list[str] = []
+    for name in names:
+        if len(shown) == MARKDOWN_NAMES:
+            break
+        if budget.take(_code(name)):
+            shown.append(_code(name))
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else ""), more
+
+
+# Room kept for the note that says what a shortened comment left out.
+_NOTE_ROOM = 600
 
 
 def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
-    """A pull-request comment: summary, a table of channels, details per channel; fits ``limit``."""
-    on = f" on `{_md_escape(plan.target)}`" if plan.target else ""
-    head = [f"**{plan.summary()}**{on}", ""]
+    """A pull-request comment: summary, a table of channels, details per channel; fits ``limit``.
+
+    When the whole comment would not fit, every part is cut to a budget (the headline first, then
+    missing secrets, channels not managed here, table rows, details) and a note says what was left
+    out and how much.
+    """
+    text = _compose_markdown(plan, _Budget(float("inf")), limit)
+    if len(text) <= limit:
+        return text
+    return _compose_markdown(plan, _Budget(limit - _NOTE_ROOM), limit)
+
+
+def _compose_markdown(plan: Plan, budget: _Budget, limit: int) -> str:
+    target = plan.target or ""
+    if len(target) > 200:
+        target = target[:200] + "…"
+    on = f" on {_code(target)}" if target else ""
+    head = f"**{plan.summary()}**{on}"
     if plan.is_empty:
-        head = [f"**No changes**{on}: the tenant matches the channels file.", ""]
-    table: list[str] = []
-    if plan.changes:
-        table = ["| action | channel | fields |", "|---|---|---|"]
-        for change in plan.changes:
-            renamed_from = None
-            if isinstance(change, Create):
-                names = "new channel" + (f" ({change.describe_calls()})" if len(change.calls()) > 1 else "")
-            elif isinstance(change, Delete):
-                names = "**deleted**"
-            else:
-                assert isinstance(change, Update)
-                renamed_from = change.renamed_from
-                names = ", ".join(f"`{f.field}`" for f in change.fields)
-                if change.secret is not None and change.secret.sends:
-                    names = ", ".join(filter(None, [names, "`custom_channel_secret`"]))
-            label = f"`{_md_escape(renamed_from)}` → `{_md_escape(change.name)}`" if renamed_from else f"`{_md_escape(change.name)}`"
-            table.append(f"| {_SYMBOL[change.action]} {change.action} | {label} | {names} |")
-        table.append("")
-    tail: list[str] = []
+        head = f"**No changes**{on}: the tenant matches the channels file."
+    budget.take(head)
+    left_out: list[str] = []
+    share = budget.left / 4  # no list of names may take more than this when space is short
+
+    secrets: list[str] = []
+    for var, names in plan.missing_secrets.items():
+        shown, more = _md_names(names, _Budget(min(share, budget.left)))
+        line = f"⚠️ Missing secret: {_code('${env:' + var + '}')} is not set (needed by {shown})"
+        if not budget.take(line):
+            line, more = f"⚠️ Missing secret: {_code('${env:' + var + '}')} is not set.", len(names)
+        secrets.append(line)
+        if more:
+            left_out.append(f"{more} of {len(names)} channel names needing ${{env:{var}}}")
+
+    unmanaged = ""
     if plan.unmanaged:
-        tail += [
-            f"{len(plan.unmanaged)} custom channel(s) not managed here (left alone): "
-            + _md_names(plan.unmanaged),
-            "",
-        ]
-    if plan.missing_secrets:
-        for var, names in plan.missing_secrets.items():
-            tail.append(f"⚠️ Missing secret: `${{env:{var}}}` is not set (needed by {_md_names(names)})")
-        tail.append("")
+        total = len(plan.unmanaged)
+        shown, more = _md_names(plan.unmanaged, _Budget(min(share, budget.left)))
+        unmanaged = f"{total} custom channel(s) not managed here (left alone): {shown}"
+        if not budget.take(unmanaged):
+            unmanaged, more = f"{total} custom channel(s) not managed here (left alone).", total
+        if more:
+            left_out.append(f"{more} of {total} names of channels not managed here")
 
-    details = [_md_details(c) for c in plan.changes]
-    body = "\n".join(head + table) + "\n" + "\n\n".join(details) + ("\n\n" if details else "") + "\n".join(tail)
-    if len(body) <= limit:
-        return body.rstrip("\n") + "\n"
-    return _shortened(head, table, details, tail, limit)
+    rows = [row for row in map(_md_row, plan.changes) if budget.take(row, 1)]
+    if len(rows) < len(plan.changes):
+        left_out.append(f"{len(plan.changes) - len(rows)} of {len(plan.changes)} rows of the table")
+    details = [d for d in map(_md_details, plan.changes) if budget.take(d)]
+    if len(details) < len(plan.changes):
+        left_out.append(f"the details of {len(plan.changes) - len(details)} of {len(plan.changes)} channels")
 
-
-def _shortened(head: list[str], table: list[str], details: list[str], tail: list[str], limit: int) -> str:
-    """Drop detail sections, then table rows, from the end until the comment fits, and say so."""
-    def note(left_details: int, left_rows: int) -> str:
-        parts = []
-        if left_details:
-            parts.append(f"the details of {left_details} channel(s)")
-        if left_rows:
-            parts.append(f"{left_rows} row(s) of the table")
-        return (
-            f"> ✂️ This plan is too long for one comment: {' and '.join(parts)} were left out. "
-            "The full plan is in the saved plan file (`--format json` / `--out`)."
+    blocks = [head]
+    if left_out and budget.left != float("inf"):
+        blocks.append(
+            f"> ✂️ Shortened to fit one comment ({limit} characters); left out: {'; '.join(left_out)}. "
+            "The full plan: `plan --format json`, or save it with `plan --out`."
         )
-
-    rows_head, rows = table[:2], table[2:-1]
-    kept_details = list(details)
-    kept_rows = list(rows)
-
-    def build() -> str:
-        shown_table = (rows_head + kept_rows + [""]) if table else []
-        text = "\n".join(head + shown_table)
-        text += "\n" + note(len(details) - len(kept_details), len(rows) - len(kept_rows)) + "\n\n"
-        text += "\n\n".join(kept_details) + ("\n\n" if kept_details else "") + "\n".join(tail)
-        return text.rstrip("\n") + "\n"
-
-    text = build()
-    while len(text) > limit and kept_details:
-        # drop as many as the excess needs at once: a 10,000-channel plan must not rebuild 10,000 times
-        excess = len(text) - limit
-        while kept_details and excess > 0:
-            excess -= len(kept_details.pop()) + 2
-        text = build()
-    while len(text) > limit and kept_rows:
-        excess = len(text) - limit
-        while kept_rows and excess > 0:
-            excess -= len(kept_rows.pop()) + 1
-        text = build()
-    return text
+    if rows:
+        blocks.append("\n".join(["| action | channel | fields |", "|---|---|---|", *rows]))
+    blocks += details
+    if unmanaged:
+        blocks.append(unmanaged)
+    blocks += secrets
+    return "\n\n".join(blocks) + "\n"
 
 
 def render_json(plan: Plan) -> str:

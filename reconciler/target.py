@@ -2,24 +2,31 @@
 
 A ``Target`` never shows its key (not in ``repr``, not in ``connection()``): a saved plan stores
 the key's variable name only, and ``target_from_connection`` reads the key again at apply time.
+
+Where the key goes (``auth``: header, query or authorization) is, first match wins: the ``--auth``
+option, the tenant's ``auth:``, ``OMNIDESK_AUTH``, the header. A saved plan keeps the form it was
+made with.
 """
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit
 
 from reconciler.client import OmnideskClient
 from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
+from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, check_api_key
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 EMULATOR_KEY = "demo"
 # The key variable when neither the tenant (api_key_env) nor a saved plan names one.
 DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
 URL_ENV = "OMNIDESK_URL"
+AUTH_ENV = "OMNIDESK_AUTH"
+DEFAULT_TIMEOUT = 30.0  # seconds for one call, body included
 
 
 @dataclass(frozen=True)
@@ -32,11 +39,13 @@ class Target:
     emulator_state: str | None = None
     tenant: str | None = None
     api_key_env: str | None = None
+    auth: str = DEFAULT_AUTH
 
     def connection(self) -> dict[str, str]:
         """How to reach the target again, for a saved plan: never the key, only its variable."""
         data = {"label": self.label, "url": self.url, "api_key_env": self.api_key_env,
-                "emulator_state": self.emulator_state, "tenant": self.tenant}
+                "emulator_state": self.emulator_state, "tenant": self.tenant,
+                "auth": self.auth if self.auth != DEFAULT_AUTH else None}
         return {k: v for k, v in data.items() if v is not None}
 
 
@@ -67,8 +76,9 @@ def resolve_target(
     emulator_state: str | None,
     tenants: Mapping[str, Tenant],
     environ: Mapping[str, str] | None = None,
+    auth: str | None = None,
 ) -> Target:
-    """Pick url and key from the options, the tenant and the environment; fail loudly if unsure.
+    """Pick url, key and auth form from the options, the tenant and the environment; fail loudly if unsure.
 
     A file that defines ``tenants`` needs ``tenant``: its tenant-less view is not any tenant's.
     """
@@ -97,8 +107,9 @@ def resolve_target(
     check_url(url, where)
     key_var = chosen.api_key_env if chosen and chosen.api_key_env else DEFAULT_KEY_ENV
     key = _key(env, key_var)
+    form = _auth_form(auth, chosen.auth if chosen else None, env)
     label = f"{tenant} ({url.rstrip('/')})" if tenant else url.rstrip("/")
-    return Target(url, key, label, tenant=tenant, api_key_env=key_var)
+    return Target(url, key, label, tenant=tenant, api_key_env=key_var, auth=form)
 
 
 def check_url(url: str, where: str) -> None:
@@ -116,21 +127,35 @@ def check_url(url: str, where: str) -> None:
     )
 
 
-def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Target:
-    """The target a saved plan was made for."""
+def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, str] | None = None,
+                           auth: str | None = None) -> Target:
+    """The target a saved plan was made for (in the auth form it was made with, unless ``auth``)."""
     env = os.environ if environ is None else environ
     if "emulator_state" in connection:
         return Target(None, EMULATOR_KEY, connection["label"], emulator_state=connection["emulator_state"])
     key_var = connection.get("api_key_env", DEFAULT_KEY_ENV)
+    form = _auth_form(auth, connection.get("auth"), env)
     return Target(connection["url"], _key(env, key_var), connection["label"], tenant=connection.get("tenant"),
-                  api_key_env=key_var)
+                  api_key_env=key_var, auth=form)
 
 
 def _key(env: Mapping[str, str], key_var: str) -> str:
     key = env.get(key_var)
     if not key:
         raise TargetError(f"the API key variable {key_var} is not set (export {key_var}=...)", variable=key_var)
+    check_api_key(key, variable=key_var)
     return key
+
+
+def _auth_form(option: str | None, configured: str | None, env: Mapping[str, str]) -> str:
+    """The first of: the option, the tenant's (or saved plan's) ``auth``, ``OMNIDESK_AUTH``, the header."""
+    for value, where in ((option, "--auth"), (configured, "the tenant's auth:"), (env.get(AUTH_ENV), AUTH_ENV)):
+        if value:
+            if value not in AUTH_FORMS:
+                raise TargetError(f"{where} is {value!r}; it must be one of: {', '.join(AUTH_FORMS)}",
+                                  variable=AUTH_ENV if where == AUTH_ENV else None)
+            return value
+    return DEFAULT_AUTH
 
 
 @contextmanager
@@ -160,11 +185,12 @@ def _refused_key(reason: str, target: Target) -> str:
 
 
 @contextmanager
-def _connect(target: Target, *, parallelism: int = 8) -> Iterator[OmnideskClient]:
+def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT) -> Iterator[OmnideskClient]:
     """A client for the target; for ``--emulator`` an in-process emulator whose state is saved on exit."""
     if target.emulator_state is None:
         assert target.url is not None and target.api_key is not None
-        with OmnideskClient(target.url, target.api_key, parallelism=parallelism) as client:
+        with OmnideskClient(target.url, target.api_key, auth=target.auth, parallelism=parallelism,
+                            timeout=timeout) as client:
             yield client
         return
     from reconciler.emulator import Emulator, EmulatorTransport
@@ -172,7 +198,8 @@ def _connect(target: Target, *, parallelism: int = 8) -> Iterator[OmnideskClient
     emulator = Emulator(state_path=target.emulator_state)
     try:
         with OmnideskClient(
-            "http://emulator", EMULATOR_KEY, transport=EmulatorTransport(emulator), parallelism=parallelism
+            "http://emulator", EMULATOR_KEY, transport=EmulatorTransport(emulator), parallelism=parallelism,
+            timeout=timeout,
         ) as client:
             yield client
     finally:

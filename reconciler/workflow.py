@@ -21,10 +21,12 @@ from __future__ import annotations
 import difflib
 import os
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from reconciler.apply import ApplyReport, Outcome, apply_plan
+from reconciler.client import OmnideskClient
 from reconciler.checks import check_fresh, check_safety, check_secrets
 from reconciler.config import load_channels_file, load_settings, load_tenants
 from reconciler.errors import ImportRefused, ReconcilerError
@@ -38,7 +40,7 @@ from reconciler.planfile import load_plan, save_plan
 from reconciler.paths import SAVED_PLAN, check_output, require_input
 from reconciler.safety import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import Secrets
-from reconciler.target import Target, open_client, resolve_target, target_from_connection
+from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,13 @@ class Cloned:
 class Workflow:
     """Load, read, plan, check, apply, save, export and clone, with one set of rules."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8) -> None:
+    def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
+                 timeout: float = DEFAULT_TIMEOUT, auth: str | None = None) -> None:
+        """``timeout``: seconds for one call, body included; ``auth``: where the key goes (see ``target``)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
+        self.timeout = timeout
+        self.auth = auth
 
     # -- load and target -------------------------------------------------------------------------
 
@@ -100,12 +106,15 @@ class Workflow:
     def target(self, *, url: str | None = None, tenant: str | None = None, emulator_state: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
         return resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants or {},
-                              environ=self.environ)
+                              environ=self.environ, auth=self.auth)
 
     def read(self, target: Target, ignore: Sequence[str] = ()) -> list[RemoteChannel]:
         """The tenant's channels but the ``ignore`` ones, through the list endpoint only (CHANNEL_READ suffices)."""
-        with open_client(target, parallelism=self.parallelism) as client:
+        with self._client(target) as client:
             return without_ignored(client.list_channels(), ignore)
+
+    def _client(self, target: Target) -> AbstractContextManager[OmnideskClient]:
+        return open_client(target, parallelism=self.parallelism, timeout=self.timeout)
 
     # -- plan ------------------------------------------------------------------------------------
 
@@ -145,7 +154,7 @@ class Workflow:
               stop: threading.Event | None = None) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
-        with open_client(planned.target, parallelism=self.parallelism) as client:
+        with self._client(planned.target) as client:
             if planned.saved:
                 check_fresh(planned.plan, client.list_channels())
             return apply_plan(planned.plan, client, planned.secrets, parallelism=self.parallelism,
@@ -175,7 +184,7 @@ class Workflow:
                     f"{os.fspath(path)} was planned for {connection['label']}, not for the "
                     f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was planned)"
                 )
-        target = target_from_connection(connection, self.environ)
+        target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
         return Planned(saved.plan, target, secrets, saved=True, thresholds=saved.thresholds)
 
@@ -269,7 +278,7 @@ class Workflow:
 
         ``fields``: ``ticket_id``, ``title``, ``to_address``, ``from_address``, ``user_id``.
         """
-        with open_client(target, parallelism=self.parallelism) as client:
+        with self._client(target) as client:
             channel = _find_channel(client.list_channels(), channel_name, target.label)
             ids = client.send_message(channel.id, message, **fields)
         return Sent(channel, ids["ticketID"], ids["messageID"])

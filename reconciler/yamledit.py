@@ -100,10 +100,14 @@ class YamlEditor:
 
     def value(self, mapping: MappingNode, key: str) -> Node | None:
         """The value written for ``key`` in ``mapping`` itself (not one a ``<<`` merge brings in)."""
+        pair = self._pair(mapping, key)
+        return pair[1] if pair else None
+
+    def _pair(self, mapping: MappingNode, key: str) -> tuple[Node, Node] | None:
         for key_node, value_node in mapping.value:
             if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge" \
                     and key_node.value == key:
-                return value_node
+                return key_node, value_node
         return None
 
     def line_of(self, node: Node) -> int:
@@ -114,9 +118,9 @@ class YamlEditor:
     def set_value(self, mapping: MappingNode, key: str, value: Any, *, after: Sequence[str] = ()) -> None:
         """Write ``key: value`` into ``mapping``: in place of its value, or as a new key after the last
         of ``after`` that the mapping has (else after its last key)."""
-        node = self.value(mapping, key)
-        if node is not None:
-            self._replace(node, key, value)
+        pair = self._pair(mapping, key)
+        if pair is not None:
+            self._replace(*pair, value)
         elif mapping.flow_style:
             last = mapping.value[-1][1]
             self._insert(self._content_end(last), f", {key}: {render_value(value)}")
@@ -140,10 +144,10 @@ class YamlEditor:
         if sequence.flow_style:  # channels: []
             dash, offset, blank = key_column + 2, 2, False
             start, end = sequence.start_mark.index, sequence.end_mark.index
-            rest = self.original[end:self._line_end(end)].strip()
-            if not rest:  # no comment after the brackets: drop the space before them as well
-                while start > 0 and self.original[start - 1] in " \t":
-                    start -= 1
+            while start > 0 and self.original[start - 1] in " \t":
+                start -= 1
+            if not self.original[end:self._line_end(end)].strip():  # no comment after the brackets
+                end += len(self.original[end:self._line_end(end)].rstrip("\r\n"))
             self._splices.append(_Splice(start, end, ""))
             at = self._line_end(end)
         else:
@@ -169,12 +173,12 @@ class YamlEditor:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _replace(self, node: Node, key: str, value: Any) -> None:
-        if node.anchor is not None or not isinstance(node, ScalarNode) \
-                or (isinstance(value, (list, tuple)) and not isinstance(node, SequenceNode)):
+    def _replace(self, key: Node, node: Node, value: Any) -> None:
+        # an alias's node is the anchored one, written elsewhere: it starts before its key
+        if node.anchor is not None or not isinstance(node, ScalarNode) or node.start_mark.index < key.end_mark.index:
             raise EditError(
-                f"`{key}` is written as an anchor, alias or collection here, which other places may share: "
-                "write it as a plain value and import again", file=self.file, line=self.line_of(node))
+                f"`{key.value}` is written as an anchor, alias or collection here, which other places may share: "
+                "write it as a plain value and import again", file=self.file, line=self.line_of(key))
         style = node.style if node.style in ("'", '"') else None
         rendered = render_value(value, style)
         end = node.end_mark.index

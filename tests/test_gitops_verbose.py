@@ -1,4 +1,4 @@
-"""``--verbose`` logs every HTTP call on stderr (method, path, status, duration, retries), never the key."""
+"""``--verbose`` logs every HTTP call on stderr (method, URL with its host, status, duration, retries), never the key."""
 from __future__ import annotations
 
 import random
@@ -8,7 +8,7 @@ from pathlib import Path
 from clihelp import run_cli
 
 KEY = "sk-live-5c1e7d0a9b"
-LINE = re.compile(r"^http: (GET|POST|PUT|DELETE) (/api/v2/channel\S*) -> (\d{3}) \((\d+) ms\)$")
+LINE = re.compile(r"^http: (GET|POST|PUT|DELETE) http://127\.0\.0\.1:\d+(/api/v2/channel\S*) -> (\d{3}) \((\d+) ms\)$")
 RETRY = re.compile(r"^http: retry (\d+)/\d+ for (GET|POST|PUT|DELETE) (\S+) after (\d{3}) in [\d.]+ s$")
 
 

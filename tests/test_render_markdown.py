@@ -57,13 +57,16 @@ def test_a_500_channel_change_fits_one_comment_and_says_what_it_left_out(emulato
     text = markdown_plan(emulator, path)
     assert len(text) <= MARKDOWN_LIMIT
     assert text.startswith("**Plan: 250 to create, 250 to update, 0 to delete** on `URL`\n")
-    note = re.search(r"> ✂️ This plan is too long for one comment: the details of (\d+) channel\(s\)"
-                     r"(?: and (\d+) row\(s\) of the table)? were left out\.", text)
+    note = re.search(r"^> ✂️ Shortened to fit one comment \(65000 characters\); left out: (.*)\. The full plan", text,
+                     flags=re.M)
     assert note, text[:2000]
+    left_details = re.search(r"the details of (\d+) of 500 channels", note.group(1))
+    left_rows = re.search(r"(\d+) of 500 rows of the table", note.group(1))
+    assert left_details
     shown_details = text.count("<details>")
-    assert int(note.group(1)) + shown_details == 500
+    assert int(left_details.group(1)) + shown_details == 500
     rows = len(re.findall(r"^\| [~+-] (?:create|update|delete) \|", text, flags=re.M))
-    assert rows + int(note.group(2) or 0) == 500
+    assert rows + int(left_rows.group(1) if left_rows else 0) == 500
     assert "300 custom channel(s) not managed here (left alone)" in text and "and 250 more" in text
     assert text.count("<details>") == text.count("</details>")  # no section cut in half
 
@@ -78,4 +81,4 @@ def test_a_create_with_only_defaults_is_not_described_as_a_delete():
     plan = make_plan([DesiredChannel(fields=normalize_fields({"name": "Bare"}))], [])
     text = render_markdown(plan)
     assert "deleted" not in text
-    assert "<details><summary>+ create 'Bare'</summary>\n\nEvery field at its default.\n\n</details>" in text
+    assert "<details><summary>+ create <code>Bare</code></summary>\n\nEvery field at its default.\n\n</details>" in text

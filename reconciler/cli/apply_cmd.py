@@ -8,7 +8,7 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, confirm, is_tty, target_options, use_color, workflow,
+    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, target_options, use_color, workflow,
 )
 from reconciler.planfile import is_plan_file
 from reconciler.render import render_text
@@ -61,6 +61,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
     else:
         planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                               rotate_secrets=rotate_secrets)
+        print_file_warnings(planned)
         click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:
         return EXIT_OK

@@ -9,7 +9,7 @@ from reconciler.checks import check_secrets
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, force_option, report_export, use_color, workflow,
+    allow_options, apply_with_progress, connection_options, force_option, report_export, use_color, workflow,
 )
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
@@ -32,7 +32,8 @@ from reconciler.render import render_text
 @allow_options
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
-@click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, path, status, time; key redacted).")
+@connection_options
+@click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
 def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, force: bool,
                   yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None, parallelism: int,
                   verbose: bool) -> int:

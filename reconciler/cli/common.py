@@ -11,9 +11,10 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
-from reconciler.target import DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, URL_ENV
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Delete, Plan
+from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
+from reconciler.transport import AUTH_FORMS
 from reconciler.workflow import Planned, Workflow
 
 
@@ -37,11 +38,35 @@ def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+# Where connection_options leaves --auth and --timeout for workflow(), in the click context's meta.
+CONNECTION_META = "omnidesk.connection"
+
+
+def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--auth / --timeout: how to talk to a tenant. The command never sees them: ``workflow()`` does."""
+
+    @functools.wraps(func)
+    def command(*args: Any, auth: str | None, timeout: float, **kwargs: Any) -> Any:
+        click.get_current_context().meta[CONNECTION_META] = {"auth": auth, "timeout": timeout}
+        return func(*args, **kwargs)
+
+    command = click.option(
+        "--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+        metavar="SECONDS", help="Give up on one HTTP call after this long, its answer included.",
+    )(command)
+    return click.option(
+        "--auth", type=click.Choice(AUTH_FORMS),
+        help=f"Where the API key goes: the apiKey header (default), the apiKey query parameter, or "
+        f"'Authorization: apikey KEY'. Else the tenant's auth:, else ${AUTH_ENV}.",
+    )(command)
+
+
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--url / --tenant / --emulator / --emulator-state / --verbose, in that order in --help."""
+    """--url / --tenant / --emulator / --emulator-state / --auth / --timeout / --verbose, in --help's order."""
     func = click.option(
-        "-v", "--verbose", is_flag=True, help="Log every HTTP call (method, path, status, time; key redacted)."
+        "-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted)."
     )(func)
+    func = connection_options(func)
     func = emulator_options(func)
     func = click.option(
         "--tenant", metavar="NAME",
@@ -60,7 +85,9 @@ def workflow(*, verbose: bool = False, parallelism: int = 8) -> Workflow:
     """The engine, with ``--verbose`` HTTP logging sent to standard error."""
     if verbose:
         _log_http_to_stderr()
-    return Workflow(parallelism=parallelism)
+    connection = click.get_current_context().meta.get(CONNECTION_META, {})
+    return Workflow(parallelism=parallelism, timeout=connection.get("timeout", DEFAULT_TIMEOUT),
+                    auth=connection.get("auth"))
 
 
 def _log_http_to_stderr() -> None:
@@ -75,6 +102,12 @@ def _log_http_to_stderr() -> None:
         handler._omnidesk = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+def print_file_warnings(planned: Planned) -> None:
+    """The channels file's warnings (such as a secret written in it) on stderr; they stop nothing."""
+    for warning in planned.channels_file.warnings if planned.channels_file else ():
+        click.echo(f"Warning: {warning}", err=True)
 
 
 def is_tty(stream: Any) -> bool:

@@ -8,7 +8,9 @@ from types import FrameType
 import click
 
 
-from reconciler.emulator import ALL_PERMISSIONS, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread
+from reconciler.emulator import (
+    ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread,
+)
 
 
 def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
@@ -46,6 +48,17 @@ def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
 @click.option("--seed", type=int, help="Seed for the random faults (reproducible runs).")
 @click.option("--quirk", "quirks", multiple=True, type=click.Choice(QUIRKS), help="Tolerated server quirk. Repeatable.")
 @click.option("--garbage", type=click.Choice(GARBAGE_MODES), help="Answer every list call with this garbage.")
+@click.option("--auth", type=click.Choice(AUTH_MODES),
+              help="Accept the key only in this form (default: the apiKey header or the apiKey query parameter).")
+@click.option("--list-type", default="list", show_default=True, help="The type field of list answers.")
+@click.option("--max-item-limit", default=99, show_default=True, type=click.IntRange(min=1),
+              help="Cap itemLimit at this, whatever the client asks for.")
+@click.option("--claimed-total", type=click.IntRange(min=0), help="Claim this itemTotal in every list answer.")
+@click.option("--body-padding", default=0, type=click.IntRange(min=0), metavar="BYTES",
+              help="Pad every list answer with this many bytes.")
+@click.option("--drip-ms", default=0.0, type=click.FloatRange(min=0),
+              help="Send every answer a byte at a time, this far apart.")
+@click.option("--redirect-to", metavar="URL", help="Answer every request with a 307 redirect to URL.")
 def emulator(
     host: str,
     port: int,
@@ -58,6 +71,13 @@ def emulator(
     seed: int | None,
     quirks: tuple[str, ...],
     garbage: str | None,
+    auth: str | None,
+    list_type: str,
+    max_item_limit: int,
+    claimed_total: int | None,
+    body_padding: int,
+    drip_ms: float,
+    redirect_to: str | None,
 ) -> None:
     """Run a local emulated Omnidesk tenant (Channel API) in the foreground.
 
@@ -69,6 +89,7 @@ def emulator(
       omnidesk-channels emulator --port 8080 --state tenant.json
       omnidesk-channels emulator --api-key ro=CHANNEL_READ --api-key rw=CHANNEL_READ,CHANNEL_CUD
       omnidesk-channels emulator --error-rate 0.2 --rate-limit 5 --seed 1 --quirk no-paging
+      omnidesk-channels emulator --auth query --max-item-limit 25 --quirk no-item-total
     """
     keys = _parse_api_keys(api_keys)
     try:
@@ -82,6 +103,13 @@ def emulator(
             seed=seed,
             quirks=quirks,
             garbage=garbage,
+            auth=auth,
+            list_type=list_type,
+            max_item_limit=max_item_limit,
+            claimed_total=claimed_total,
+            body_padding=body_padding,
+            drip_ms=drip_ms,
+            redirect_to=redirect_to,
         )
     except StateFileError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -5,7 +5,7 @@ import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
-from reconciler.cli.common import force_option, target_options, use_color, workflow
+from reconciler.cli.common import force_option, print_file_warnings, target_options, use_color, workflow
 from reconciler.errors import UnsafePlanError
 from reconciler.paths import SAVED_PLAN, check_output
 from reconciler.render import render_json, render_markdown, render_text
@@ -49,6 +49,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     engine = workflow(verbose=verbose)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                           rotate_secrets=rotate_secrets)
+    print_file_warnings(planned)
     plan = planned.plan
     if fmt == "json":
         click.echo(render_json(plan), nl=False)

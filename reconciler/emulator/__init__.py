@@ -7,12 +7,13 @@
 """
 from __future__ import annotations
 
-from reconciler.emulator.core import ALL_PERMISSIONS, GARBAGE_MODES, QUIRKS, Emulator
+from reconciler.emulator.core import ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator
 from reconciler.emulator.server import EmulatorTransport, serve_in_thread
 from reconciler.emulator.store import StateFileError
 
 __all__ = [
     "ALL_PERMISSIONS",
+    "AUTH_MODES",
     "GARBAGE_MODES",
     "QUIRKS",
     "Emulator",

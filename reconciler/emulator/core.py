@@ -6,7 +6,10 @@ latency, rate limit (429), random 503, authentication (401), routing (404/405), 
 then the call itself (validation 400, built-in 403, unknown id 404, ...).
 
 The fault knobs (``latency_ms``, ``error_rate``, ``rate_limit``, ``lose_create_responses``,
-``quirks``, ``garbage``) are public attributes: a test may change them while the emulator serves.
+``quirks``, ``garbage``, and the paging and hostile-server knobs ``list_type``, ``max_item_limit``,
+``claimed_total``, ``body_padding``, ``drip_ms``, ``redirect_to``) are public attributes: a test
+may change them while the emulator serves. ``drip_ms`` is the only one outside ``handle()``: the
+ASGI server sends every answer byte by byte, ``drip_ms`` apart (an in-process transport cannot drip).
 """
 from __future__ import annotations
 
@@ -37,8 +40,13 @@ ALL_PERMISSIONS = ("CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE")
 QUIRKS = (
     "no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields",
     "duplicate-names",  # a server that does not enforce unique names: the planner must refuse to guess
+    "no-item-total",  # list answers without itemTotal: the client reads until a short or empty page
 )
 GARBAGE_MODES = ("html", "truncated", "wrong-envelope", "error-200")
+# Where the key may come from. The contract's default accepts the header and the query form.
+AUTH_MODES = ("header", "query", "authorization", "any")
+AUTH_FORMS = ("header", "query", "authorization")
+DEFAULT_AUTH_FORMS = ("header", "query")
 
 API_PREFIX = "/api/v2/channel"
 MESSAGE_PATH = API_PREFIX + "/customChannelMessage"
@@ -106,6 +114,13 @@ class Emulator:
         quirks: Iterable[str] = (),
         garbage: str | None = None,
         before_request: Callable[[str, str, dict[str, str]], None] | None = None,
+        auth: str | None = None,
+        list_type: str = "list",
+        max_item_limit: int = MAX_ITEM_LIMIT,
+        claimed_total: int | None = None,
+        body_padding: int = 0,
+        drip_ms: float = 0,
+        redirect_to: str | None = None,
     ) -> None:
         keys = {"demo": set(ALL_PERMISSIONS)} if api_keys is None else api_keys
         for key, perms in keys.items():
@@ -119,6 +134,17 @@ class Emulator:
         if garbage is not None and garbage not in GARBAGE_MODES:
             raise ValueError(f"unknown garbage mode {garbage!r}; known: {', '.join(GARBAGE_MODES)}")
         self.garbage = garbage
+        if auth is not None and auth not in AUTH_MODES:
+            raise ValueError(f"unknown auth mode {auth!r}; known: {', '.join(AUTH_MODES)}")
+        if max_item_limit < 1:
+            raise ValueError("max_item_limit must be at least 1")
+        self.auth = auth
+        self.list_type = list_type
+        self.max_item_limit = max_item_limit
+        self.claimed_total = claimed_total
+        self.body_padding = body_padding
+        self.drip_ms = drip_ms
+        self.redirect_to = redirect_to
         self.latency_ms = latency_ms
         self.error_rate = error_rate
         self.rate_limit = rate_limit
@@ -163,6 +189,8 @@ class Emulator:
         body: bytes,
     ) -> Response:
         self._admit()
+        if self.redirect_to is not None:
+            return 307, {"location": self.redirect_to}, b""
         if self.error_rate and self._random.random() < self.error_rate:
             raise _Refusal(503, "service temporarily unavailable")
         perms = self._authenticate(headers, query)
@@ -200,10 +228,26 @@ class Emulator:
             raise _Refusal(429, f"rate limit of {self.rate_limit} requests per second exceeded", headers={"retry-after": "1"})
         self._recent.append(now)
 
+    def accepted_auth_forms(self) -> tuple[str, ...]:
+        if self.auth is None:
+            return DEFAULT_AUTH_FORMS
+        return AUTH_FORMS if self.auth == "any" else (self.auth,)
+
     def _authenticate(self, headers: Mapping[str, str], query: Mapping[str, str]) -> frozenset[str]:
-        key = headers.get("apikey") or query.get("apiKey")
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        sent = {
+            "header": headers.get("apikey", ""),
+            "query": query.get("apiKey", ""),
+            "authorization": credentials.strip() if scheme.lower() == "apikey" else "",
+        }
+        accepted = self.accepted_auth_forms()
+        key = next((sent[form] for form in accepted if sent[form]), "")
         if not key:
-            raise _Refusal(401, "missing API key: send it in the apiKey header")
+            wanted = " or ".join(_AUTH_WORDING[form] for form in accepted)
+            elsewhere = [form for form in AUTH_FORMS if sent[form] and form not in accepted]
+            if elsewhere:
+                raise _Refusal(401, f"this server takes the API key in {wanted}, not in {_AUTH_WORDING[elsewhere[0]]}")
+            raise _Refusal(401, f"missing API key: send it in {wanted}")
         perms = self.api_keys.get(key)
         if perms is None:
             raise _Refusal(401, "unknown API key")  # never echo the key: it ends up in logs
@@ -213,7 +257,7 @@ class Emulator:
 
     def _list(self, query: Mapping[str, str]) -> Response:
         start = _count_param(query, "itemStart", 0)
-        limit = min(_count_param(query, "itemLimit", DEFAULT_ITEM_LIMIT), MAX_ITEM_LIMIT)
+        limit = min(_count_param(query, "itemLimit", DEFAULT_ITEM_LIMIT), MAX_ITEM_LIMIT, self.max_item_limit)
         if limit < 1:
             raise _Refusal(400, "itemLimit must be between 1 and 99", field="itemLimit")
         channels = list(self._store.channels.values())
@@ -221,13 +265,17 @@ class Emulator:
             start, limit, page = 0, len(channels), channels
         else:
             page = channels[start : start + limit]
-        envelope = {
-            "type": "list",
+        envelope: dict[str, Any] = {
+            "type": self.list_type,
             "itemStart": start,
             "itemLimit": limit,
-            "itemTotal": len(channels),
+            "itemTotal": len(channels) if self.claimed_total is None else self.claimed_total,
             "items": [self._render(c) for c in page],
         }
+        if "no-item-total" in self.quirks:
+            del envelope["itemTotal"]
+        if self.body_padding:
+            envelope["padding"] = "x" * self.body_padding
         return self._garbled(envelope) if self.garbage else _json(200, envelope)
 
     def _garbled(self, envelope: dict[str, Any]) -> Response:
@@ -425,6 +473,13 @@ class Emulator:
         """Persist and release the state files; the emulator must not be used afterwards."""
         with self._lock:
             self._store.close()
+
+
+_AUTH_WORDING = {
+    "header": "the apiKey header",
+    "query": "the apiKey query parameter",
+    "authorization": "the Authorization header (apikey KEY)",
+}
 
 
 def _route(method: str, path: str) -> tuple[str | None, int | None, _Refusal | None]:

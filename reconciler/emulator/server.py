@@ -53,9 +53,34 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
         raw_headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": body})
+        if emulator.drip_ms and body:
+            await _drip(body, emulator.drip_ms / 1000, receive, send)
+        else:
+            await send({"type": "http.response.body", "body": body})
 
     return app
+
+
+async def _drip(body: bytes, pause: float, receive: Any, send: Any) -> None:
+    """Send ``body`` a byte at a time, ``pause`` apart, until done or the client hangs up."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        for index in range(len(body)):
+            if gone.is_set():
+                return
+            last = index == len(body) - 1
+            await send({"type": "http.response.body", "body": body[index : index + 1], "more_body": not last})
+            if not last:
+                await asyncio.sleep(pause)
+    finally:
+        watcher.cancel()
 
 
 class serve_in_thread:  # noqa: N801  (a context manager used like a function: ``with serve_in_thread(emu) as s``)

@@ -1,0 +1,52 @@
+"""A channels file's problems and warnings for CI: GitHub workflow commands and JSON.
+
+``::error file=F,line=L,col=C::message`` lines make GitHub show each problem on its line in a pull
+request's diff (GitHub's "workflow commands"); JSON gives them to any other tool as data.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from reconciler.errors import Problem
+
+
+def _escape_data(text: str) -> str:
+    # the runner's own escaping (actions/toolkit, command.ts): a raw line break would end the command
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _message(problem: Problem) -> str:
+    return f"{problem.path}: {problem.message}" if problem.path else problem.message
+
+
+def github_command(kind: str, problem: Problem) -> str:
+    """One ``::error`` or ``::warning`` workflow command for ``problem``."""
+    props = [f"file={_escape_property(problem.file)}"]
+    if problem.line is not None:
+        props.append(f"line={problem.line}")
+        if problem.column is not None:
+            props.append(f"col={problem.column}")
+    return f"::{kind} {','.join(props)}::{_escape_data(_message(problem))}"
+
+
+def github_annotations(errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:
+    lines = [github_command("error", p) for p in errors] + [github_command("warning", p) for p in warnings]
+    return "".join(line + "\n" for line in lines)
+
+
+def json_report(file: str, errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:
+    """``{"file", "valid", "errors": [...], "warnings": [...]}``; each item has file, line, column, path, message."""
+    errors, warnings = list(errors), list(warnings)
+    data = {
+        "file": file,
+        "valid": not errors,
+        "errors": [asdict(p) for p in errors],
+        "warnings": [asdict(p) for p in warnings],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

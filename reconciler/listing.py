@@ -1,0 +1,104 @@
+"""Reading the channel list page by page, tolerant of every paging the contract allows.
+
+A server may page as asked, cap ``itemLimit`` below what was asked, omit ``itemTotal``, or ignore
+paging and send everything on every page. One pass (``read_pass``) handles each:
+
+* the next page starts after the items actually received, never after the number asked for;
+* with a total, the pass ends once that many distinct ids were read; without one, at an empty page,
+  a page shorter than the longest seen, or a page bringing no id not seen before;
+* every page's total is compared with the FIRST page's (pages read concurrently arrive out of order,
+  so comparing neighbours would take a growing list for a shrinking one);
+* a list claiming more than ``MAX_CHANNELS`` is refused before any further page is asked for, and at
+  most ``workers`` pages are in flight, ``WINDOW`` pages ahead of the one being checked.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from .envelopes import CHANNEL_PATH, ListPage
+from .errors import ProtocolError
+from .model import RemoteChannel
+
+PAGE_SIZE = 99  # the contract's maximum itemLimit
+MAX_CHANNELS = 100_000  # contract: a list claiming more is a broken or hostile server
+WINDOW_PER_WORKER = 2  # pages requested ahead of the one being checked, per worker
+
+
+def page_path(start: int) -> str:
+    return f"{CHANNEL_PATH}?itemStart={start}&itemLimit={PAGE_SIZE}"
+
+
+def read_pass(
+    fetch: Callable[[int], ListPage],
+    parse: Callable[[Any, str], RemoteChannel],
+    workers: int,
+    *,
+    growth_ok: bool,
+) -> tuple[list[RemoteChannel], str]:
+    """One pass over all pages: the channels, and what went wrong ("" if the pass is consistent).
+
+    With ``growth_ok``, a total that only grew since the first page still counts as consistent: a
+    channel added while the pages are read can shift others to a later page (read twice, deduplicated
+    by id) but never to an earlier one, so no channel that existed before the pass is missed. Only a
+    total that shrank (a delete) can hide one.
+    """
+    seen: dict[int, RemoteChannel] = {}
+    first_total: int | None = None
+    total: int | None = None
+    capacity = 0  # the longest page so far: what a full page holds on this server
+    start = 0
+    prefetched: dict[int, ListPage] = {}
+    pool: ThreadPoolExecutor | None = None
+    try:
+        while True:
+            call = f"GET {page_path(start)}"
+            page = prefetched.pop(start, None) or fetch(start)
+            if page.total is not None:
+                if page.total > MAX_CHANNELS:
+                    raise _too_many(call, f"claims {page.total:,} channels")
+                if first_total is None and not seen:
+                    first_total = page.total
+                elif first_total is not None and (
+                    page.total < first_total or (page.total != first_total and not growth_ok)
+                ):
+                    return [], f"itemTotal moved from {first_total} to {page.total} between pages"
+                total = page.total
+            items = page.items
+            before = len(seen)
+            for item in items:
+                channel = parse(item, call)
+                seen[channel.id] = channel
+            if len(seen) > MAX_CHANNELS:
+                raise _too_many(call, f"sent more than {MAX_CHANNELS:,} distinct channels")
+            capacity = max(capacity, len(items))
+            if total is not None and len(seen) >= total:
+                return list(seen.values()), ""
+            if total is not None and growth_ok and not items and start >= total:
+                return list(seen.values()), ""
+            if not items or len(seen) == before:
+                # An empty page, or one with nothing new (a server ignoring itemStart).
+                if total is None:
+                    return list(seen.values()), ""
+                return [], f"the pages ended after {len(seen)} of {total} channels"
+            if total is None and len(items) < capacity:
+                return list(seen.values()), ""  # a short page ends a list without a total
+            # Advance by what was returned: a server may send more (or fewer) than asked.
+            start += len(items)
+            if total is not None and workers > 1 and start not in prefetched and len(items) == capacity:
+                # The server pages evenly: ask for the next pages at once. They are checked in order
+                # exactly as if read one by one; a page that does not line up is read again.
+                if pool is None:
+                    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="list-page")
+                ahead = range(start, min(total, start + capacity * workers * WINDOW_PER_WORKER), capacity)
+                prefetched = dict(zip(ahead, pool.map(fetch, ahead)))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _too_many(call: str, what: str) -> ProtocolError:
+    return ProtocolError(
+        f"the channel list {what}; this tool reads at most {MAX_CHANNELS:,} (a broken or hostile server?)",
+        call=call,
+    )

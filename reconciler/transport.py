@@ -1,0 +1,207 @@
+"""The HTTP exchange under the client: the key's three forms, one deadline per call, a bounded body.
+
+* ``AUTH_FORMS``: where the key goes (contract: header ``apiKey``, query ``?apiKey=``, or
+  ``Authorization: apikey``); ``check_api_key`` refuses a key no header can carry, without showing it.
+* A deadline per call, end to end: ``DeadlineTransport`` clamps every socket connect, read and write
+  to what is left of the calling thread's deadline (``deadline()``), so a server that sends a byte
+  now and then cannot hold a call past it. httpx's own timeouts restart with every byte.
+* ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``; a body is read once.
+* ``unfixable``: connection failures that no retry can fix (DNS, TLS to a plain-HTTP port,
+  certificates), with what to check.
+"""
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Iterable, Iterator
+
+import httpcore
+import httpx
+
+from .errors import TargetError
+
+AUTH_FORMS = ("header", "query", "authorization")
+DEFAULT_AUTH = "header"
+MAX_BODY_BYTES = 32 * 1024 * 1024  # contract: a larger answer is an error naming the call
+
+_deadline = threading.local()
+
+
+def auth_headers(form: str, key: str) -> dict[str, str]:
+    """The headers that carry the key in ``form`` (none for the query form)."""
+    if form == "header":
+        return {"apiKey": key}
+    if form == "authorization":
+        return {"Authorization": f"apikey {key}"}
+    if form == "query":
+        return {}
+    raise ValueError(f"unknown auth form {form!r}; known: {', '.join(AUTH_FORMS)}")
+
+
+def auth_params(form: str, key: str) -> dict[str, str]:
+    """The query parameters that carry the key in ``form``: every URL holds it in the query form."""
+    return {"apiKey": key} if form == "query" else {}
+
+
+def check_api_key(key: str, *, variable: str | None = None) -> None:
+    """Refuse a key that cannot travel in a header (or a URL) as it is, naming the problem, never the key."""
+    where = f"the API key in {variable}" if variable else "the API key"
+    fix = f"; check the value of {variable} (a stray newline or space from a file?)" if variable else ""
+    if not key.strip():
+        raise TargetError(f"{where} is empty{fix}", variable=variable)
+    for index, char in enumerate(key):
+        if char == "\n" or char == "\r":
+            what = "a line break"
+        elif char == " " and index in (0, len(key) - 1):
+            what = "a space"
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            what = f"a control character (U+{ord(char):04X})"
+        elif ord(char) > 0x7E:
+            what = "a non-ASCII character"
+        else:
+            continue
+        raise TargetError(
+            f"{where} contains {what} at position {index + 1} of {len(key)}, which an HTTP header "
+            f"cannot carry{fix}",
+            variable=variable,
+        )
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[float]:
+    """Every socket operation of this thread inside the block ends by ``seconds`` from now."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield _deadline.at
+    finally:
+        _deadline.at = previous
+
+
+def _clamp(timeout: float | None) -> float | None:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    remaining = at - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("the call's deadline passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _clamp(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool whose sockets honour the calling thread's deadline."""
+
+    def __init__(self, *, max_connections: int) -> None:
+        super().__init__(limits=httpx.Limits(max_connections=max_connections))
+        # httpx builds its pool without a way to pass a network backend; the pool is rebuilt with
+        # the same settings plus ours (httpcore's public API). tests/test_wire_limits.py pins it.
+        self._pool.close()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+class BodyTooLarge(Exception):
+    """An answer passed the limit: ``declared`` by its Content-Length (then nothing was read), or
+    found while reading, after ``read`` bytes."""
+
+    def __init__(self, *, read: int = 0, declared: int | None = None) -> None:
+        super().__init__(read, declared)
+        self.read = read
+        self.declared = declared
+
+
+def read_body(response: httpx.Response, limit: int) -> bytes:
+    """The whole (decoded) body of a streamed response, or ``BodyTooLarge`` once it passes ``limit``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
+        raise BodyTooLarge(declared=int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(read=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
+    """What to check, when ``error`` is a connection failure that retrying cannot fix; else None."""
+    if not isinstance(error, httpx.ConnectError):
+        return None
+    cause = _root_causes(error)
+    host = url.host
+    if any(isinstance(c, socket.gaierror) for c in cause) or "Name or service not known" in str(error):
+        return (f"the host name {host!r} cannot be resolved (DNS): check the URL's host "
+                f"(is it https://<account>.omnidesk.com?) and this machine's network")
+    certificate = next((c for c in cause if isinstance(c, ssl.SSLCertVerificationError)), None)
+    if certificate is not None:
+        reason = getattr(certificate, "verify_message", "") or "verification failed"
+        return (f"the TLS certificate of {host!r} was refused ({reason}): check that the URL names the "
+                "tenant's own host, or this machine's CA certificates (SSL_CERT_FILE)")
+    if any(isinstance(c, ssl.SSLError) for c in cause) or "SSL" in str(error):
+        return (f"the TLS handshake with {host}:{url.port or 443} failed ({error}): is the URL https://... "
+                "pointing at an HTTPS port? A plain-HTTP server there would need http:// (loopback only)")
+    return None
+
+
+def _root_causes(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen

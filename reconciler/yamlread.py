@@ -1,0 +1,467 @@
+"""Reading YAML with positions: safe libyaml parsing, size/depth/alias limits, duplicate keys, nodes to values.
+
+``read_document`` is the only way the package reads a YAML file a person wrote. Whatever the
+text, it returns a ``Document`` or raises ``ConfigError``: a value YAML cannot construct (a bad
+date, ``!!int zz``, a 5,000-digit number) is a located ``Problem``, never an exception, and no
+message repeats a scalar that cannot be read (it may be a secret). Syntax errors in indentation
+say where the alignment was lost (see ``_indentation_hint``).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Union
+
+import yaml
+
+from reconciler.errors import ConfigError, Problem
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+# Values that aliases may add when expanded; a real file adds a few hundred at most.
+MAX_ALIAS_VALUES = 100_000
+# A channels file nests five levels (file, channels, channel, tenants, name); deeper is a mistake,
+# and the converter and the checks recurse once per level.
+MAX_DEPTH = 32
+
+PathT = tuple[Union[str, int], ...]
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_KINDS = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean (true or false)",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:binary": "base64 data",
+}
+_INT_DIGITS = 4300  # Python's default int_max_str_digits
+
+# libyaml's parser (when PyYAML was built with it) gives the same nodes and marks, 2-3x faster.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``('channels', 2, 'name')`` -> ``channels[2].name``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def fatal(file: str, message: str, line: int | None = None, column: int | None = None) -> ConfigError:
+    """An error that stops reading: nothing after it can be checked."""
+    return ConfigError(Problem(file, line, column, "", message))
+
+
+@dataclass
+class Document:
+    """A YAML file as values, with the node of every value and key for locating problems."""
+
+    file: str
+    data: Any
+    values: dict[PathT, yaml.Node]
+    keys: dict[PathT, yaml.Node]
+    problems: list[Problem]
+    bad: set[PathT]  # values already reported: not checked again
+
+    def at(self, path: PathT, *, key: bool = False) -> tuple[int | None, int | None]:
+        """1-based line and column of the value at ``path`` (or its key), else of its parent."""
+        if key and path in self.keys:
+            mark = self.keys[path].start_mark
+            return mark.line + 1, mark.column + 1
+        while path not in self.values and path:
+            path = path[:-1]
+        node = self.values.get(path)
+        if node is None:
+            return None, None
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def problem(self, path: PathT, message: str, *, key: bool = False) -> Problem:
+        line, column = self.at(path, key=key)
+        return Problem(self.file, line, column, format_path(path), message)
+
+
+def read_document(path: str | os.PathLike[str], text: str | None = None) -> tuple[Document, yaml.Node | None]:
+    """Read and convert the file (or ``text``, named ``path``); raise ConfigError only when nothing can be checked.
+
+    Problems with single values (unreadable scalars, duplicate keys, unsupported tags) are
+    collected in ``Document.problems``. An empty file is a document whose root node is None.
+    """
+    file = os.fspath(path)
+    text = _read(file) if text is None else text
+    loader, root = _compose(file, text)
+    if root is None:
+        return Document(file, None, {}, {}, [], set()), root
+    converter = _Converter(file, loader)
+    data = converter.convert(root, ())
+    return Document(file, data, converter.values, converter.keys, converter.problems, converter.bad), root
+
+
+# ---------------------------------------------------------------------------------------------
+# Bytes to nodes
+
+
+def _read(file: str) -> str:
+    try:
+        size = os.path.getsize(file)
+        if size > MAX_FILE_BYTES:
+            raise fatal(
+                file,
+                f"the file is {size / 1024 / 1024:.1f} MiB; a channels file may be at most "
+                f"{MAX_FILE_BYTES // 1024 // 1024} MiB",
+            )
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise fatal(file, "no such file") from None
+    except IsADirectoryError:
+        raise fatal(file, "is a directory, not a channels file") from None
+    except OSError as exc:
+        raise fatal(file, f"cannot read the file: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise fatal(file, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8", line) from None
+
+
+def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
+    loader = _LOADER(text)
+    try:
+        return loader, loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(file, text, exc) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        # libyaml gives the code point, the pure-Python reader the character
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise fatal(file, f"YAML cannot read the control character U+{char:04X}: remove it", line) from None
+    except RecursionError:
+        raise fatal(file, f"the YAML is nested too deeply: a channels file needs at most {MAX_DEPTH} levels") from None
+    except yaml.YAMLError as exc:
+        raise fatal(file, f"YAML error: {exc}") from None
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    lines = text.splitlines()
+    if mark is not None:
+        explained = _tab_hint(lines, mark.line) or _indentation_hint(lines, mark.line, exc.problem or "")
+        if explained is not None:
+            message, line, column = explained
+            return fatal(file, message, line, column)
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+    if exc.problem and "mapping values are not allowed" in exc.problem:
+        message += ": a value that contains ': ' (a colon and a space) must be quoted"
+    if exc.problem and "nesting depth" in exc.problem:
+        message = f"the YAML is nested too deeply: a channels file needs at most {MAX_DEPTH} levels"
+    if mark is None:
+        return fatal(file, message)
+    return fatal(file, message, mark.line + 1, mark.column + 1)
+
+
+def _tab_hint(lines: list[str], error_line: int) -> tuple[str, int, int] | None:
+    """A tab in the indentation of the failing line or of a line before it."""
+    order = [error_line] + list(range(min(error_line, len(lines))))
+    for index in order:
+        if index >= len(lines):
+            continue
+        line = lines[index]
+        indent = line[: len(line) - len(line.lstrip(" \t-"))]
+        if "\t" in indent and line.strip(" \t-"):
+            column = indent.index("\t") + 1
+            message = (
+                f"YAML does not allow tabs for indentation: replace the tab at line {index + 1} "
+                f"col {column} with spaces"
+            )
+            return message, index + 1, column
+    return None
+
+
+@dataclass(frozen=True)
+class _Level:
+    column: int  # 0-based column of the key or of the `-`
+    dash: bool  # a list item's `-` rather than a mapping key
+    line: int  # 0-based line it was seen on
+    token: str  # the key (or `-`) as written, for messages
+
+
+_STRUCTURAL = (
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "expected <block end>",
+    "mapping values are not allowed",
+    "could not find expected ':'",
+)
+
+
+def _line_levels(line: str, number: int) -> list[_Level]:
+    """The block structure a line opens: each `- ` in front, then the key, if any."""
+    levels: list[_Level] = []
+    column = len(line) - len(line.lstrip(" "))
+    rest = line[column:]
+    while rest == "-" or rest.startswith("- "):
+        levels.append(_Level(column, True, number, "-"))
+        skipped = len(rest[1:]) - len(rest[1:].lstrip(" "))
+        column += 1 + skipped
+        rest = rest[1 + skipped:]
+    if rest and rest[0] not in "#[{'\"" and (":" in rest):
+        key = rest.split(":", 1)[0].strip()
+        if key:
+            levels.append(_Level(column, False, number, key + ":"))
+    return levels
+
+
+def _indentation_hint(lines: list[str], error_line: int, problem: str) -> tuple[str, int, int] | None:
+    """Where a mapping's keys or a list's items lost their alignment, if that is the error."""
+    if not any(p in problem for p in _STRUCTURAL) or error_line >= len(lines):
+        return None
+    open_levels: list[_Level] = []
+    block_scalar_at: int | None = None  # column of the key whose `|`/`>` block we are in
+    for number in range(error_line):
+        line = lines[number]
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped == "---":
+            continue
+        column = len(line) - len(line.lstrip(" "))
+        if block_scalar_at is not None:
+            if column > block_scalar_at:
+                continue
+            block_scalar_at = None
+        levels = _line_levels(line, number)
+        if not levels:
+            continue
+        open_levels = [lv for lv in open_levels if lv.column < levels[0].column] + levels
+        value = stripped.split(":", 1)[1].strip() if ":" in stripped else ""
+        if value[:1] in ("|", ">"):
+            block_scalar_at = levels[-1].column
+    here = _line_levels(lines[error_line], error_line)
+    if not here or not open_levels:
+        return None
+    first = here[0]
+    same_kind = [lv for lv in open_levels if lv.dash == first.dash]
+    if not same_kind or any(lv.column == first.column for lv in same_kind):
+        return None
+    # The nearest column wins; on a tie, the innermost (the most recent) level.
+    target = min(reversed(same_kind), key=lambda lv: abs(lv.column - first.column))
+    what = "list item" if first.dash else f"`{first.token}`"
+    kind = "list" if first.dash else "mapping"
+    rule = "a list's `-` must line up" if first.dash else "the keys of one mapping must line up"
+    message = (
+        f"wrong indentation: {what} on line {error_line + 1} {_indented(first.column)}, "
+        f"but the {kind} it seems to belong to (`{target.token}` on line {target.line + 1}) "
+        f"{_indented(target.column)}: "
+        + (f"indent it {_spaces(target.column)}" if target.column else "remove its indentation")
+        + f" ({rule})"
+    )
+    return message, error_line + 1, first.column + 1
+
+
+def _spaces(n: int) -> str:
+    return "1 space" if n == 1 else f"{n} spaces"
+
+
+def _indented(n: int) -> str:
+    return f"is indented {_spaces(n)}" if n else "is not indented"
+
+
+# ---------------------------------------------------------------------------------------------
+# Nodes to values
+
+
+class _Converter:
+    """YAML nodes to Python values, remembering where each value and key is written.
+
+    It also refuses what would make it recurse without end or copy without end: nesting deeper
+    than MAX_DEPTH, an alias inside its own anchor, and aliases that add more than
+    MAX_ALIAS_VALUES values when copied out. Only what aliases add counts, so a long file
+    written out in full is fine (MAX_FILE_BYTES caps it) while a few lines of nested aliases
+    are not.
+    """
+
+    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+        self.file = file
+        self.loader = loader
+        self.values: dict[PathT, yaml.Node] = {}
+        self.keys: dict[PathT, yaml.Node] = {}
+        self.problems: list[Problem] = []
+        self.bad: set[PathT] = set()
+        self._seen: set[int] = set()  # collections converted once: seeing one again is an alias
+        self._open: set[int] = set()  # collections being converted (an alias to one is recursive)
+        self._copying = 0  # > 0 while inside an alias's copy
+        self._added = 0  # values added by aliases so far
+
+    def _report(self, node: yaml.Node, path: PathT, message: str, *, bad_value: bool = True) -> None:
+        mark = node.start_mark
+        line, column = mark.line + 1, mark.column + 1
+        self.problems.append(Problem(self.file, line, column, format_path(path), message))
+        if bad_value:
+            self.bad.add(path)
+
+    def _count_copy(self) -> None:
+        self._added += 1
+        if self._added > MAX_ALIAS_VALUES:
+            raise fatal(
+                self.file,
+                f"YAML aliases (*name) expand to more than {MAX_ALIAS_VALUES} extra values: "
+                "this looks like an alias bomb; write the values out instead",
+            )
+
+    def convert(self, node: yaml.Node, path: PathT, depth: int = 1) -> Any:
+        self.values[path] = node
+        if self._copying:
+            self._count_copy()
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _STR_TAG:
+                return node.value
+            value, problem = self._scalar(node, "value")
+            if problem:
+                self._report(node, path, problem)
+            return value
+        if node.tag != (_SEQ_TAG if isinstance(node, yaml.SequenceNode) else _MAP_TAG):
+            self._report(node, path, f"unsupported YAML tag {_short(node.tag)}: remove it")
+            return None
+        return self._collection(node, path, depth)
+
+    def _collection(self, node: yaml.Node, path: PathT, depth: int) -> Any:
+        key = id(node)
+        mark = node.start_mark
+        if key in self._open:
+            raise fatal(self.file, "an alias refers to itself (a recursive anchor)", mark.line + 1, mark.column + 1)
+        if depth > MAX_DEPTH:
+            raise fatal(
+                self.file,
+                f"the YAML is nested more than {MAX_DEPTH} levels deep here; a channels file "
+                "needs five: check the brackets and the indentation",
+                mark.line + 1,
+                mark.column + 1,
+            )
+        copy = key in self._seen
+        self._seen.add(key)
+        self._open.add(key)
+        self._copying += copy
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.convert(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+            return self._mapping(node, path, depth)
+        finally:
+            self._copying -= copy
+            self._open.discard(key)
+
+    def _scalar(self, node: yaml.ScalarNode, what: str) -> tuple[Any, str | None]:
+        """The value, or None and why YAML cannot read it (never quoting the text: it may be a secret)."""
+        tag = node.tag
+        if tag not in self.loader.yaml_constructors:
+            return None, f"unsupported YAML tag {_short(tag)}: remove it"
+        if tag == "tag:yaml.org,2002:int" and sum(c.isdigit() for c in node.value) > _INT_DIGITS:
+            problem = f"a number of more than {_INT_DIGITS} digits is too long to read"
+        else:
+            try:
+                return self.loader.construct_object(node, deep=True), None
+            except Exception:  # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, IndexError, ...
+                problem = f"YAML reads this {what} as {_KINDS.get(tag, _short(tag))}, but it is not a valid one"
+        return None, f"{problem}: {_fix(node, self.loader, what)}"
+
+    def _mapping(self, node: yaml.MappingNode, path: PathT, depth: int) -> dict[str, Any]:
+        explicit: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                # YAML merge keys (<<: *defaults): explicit keys win, earlier merges win.
+                many = isinstance(value_node, yaml.SequenceNode)
+                sources = value_node.value if many else [value_node]
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode) or source.tag != _MAP_TAG:
+                        self._report(source, path, "`<<` merges only mappings")
+                        continue
+                    for k, v in self._collection(source, path, depth).items():
+                        merged.setdefault(k, v)
+                self.values[path] = node
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if key in first_seen:
+                first = first_seen[key].start_mark.line + 1
+                mark = key_node.start_mark
+                self.problems.append(Problem(
+                    self.file, mark.line + 1, mark.column + 1, format_path(path + (key,)),
+                    f"duplicate key '{key}' (first on line {first}, again on line {mark.line + 1}): "
+                    "YAML would silently keep only the last one; remove one of them",
+                ))
+                continue
+            first_seen[key] = key_node
+            self.keys[path + (key,)] = key_node
+            explicit[key] = self.convert(value_node, path + (key,), depth + 1)
+        return {**merged, **explicit}
+
+    def _key(self, node: yaml.Node, path: PathT) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            message = "a key must be a plain name, not a list or mapping"
+            self._report(node, path, message, bad_value=False)
+            return None
+        if node.tag == _STR_TAG:
+            return node.value
+        key, problem = self._scalar(node, "key")
+        if problem:
+            self._report(node, path, problem, bad_value=False)
+            return None
+        if not isinstance(key, str):
+            message = f"a key must be a string, but {reads_as(node, key)}: quote it: '{cut(node.value)}'"
+            self._report(node, path, message, bad_value=False)
+            return None
+        return key
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _fix(node: yaml.ScalarNode, loader: yaml.SafeLoader, what: str) -> str:
+    """How to repair an unreadable scalar: drop an explicit tag, or quote an implicit one."""
+    plain = not node.style  # libyaml gives "" for a plain scalar, the pure-Python parser None
+    implicit = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+    if implicit != node.tag:
+        return f"remove the tag {_short(node.tag)} (or quote the {what} to make it a string)"
+    return f"quote the {what} to make it a string"
+
+
+def reads_as(node: yaml.Node | None, value: Any, *, secret: bool = False) -> str:
+    """How YAML understood a value, for messages (never echoing a secret)."""
+    shown = "the secret" if secret else (cut(node.value) if isinstance(node, yaml.ScalarNode) else "")
+    if isinstance(value, bool):
+        return f"YAML reads {shown} as a boolean" + ("" if secret else f" ({str(value).lower()})")
+    if isinstance(value, (int, float)):
+        return f"YAML reads {shown} as a number" + ("" if secret else f" ({cut(repr(value))})")
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"YAML reads {shown} as a date"
+    if value is None:
+        empty = not isinstance(node, yaml.ScalarNode) or node.value == ""
+        return "the value is empty" if empty else f"YAML reads {shown} as null"
+    if isinstance(value, list):
+        return "it is a list"
+    if isinstance(value, dict):
+        return "it is a mapping"
+    if isinstance(value, str):
+        return "it is the secret string" if secret else f"it is the string {show(value)}"
+    return f"it is a {type(value).__name__}"
+
+
+def show(value: str, limit: int = 80) -> str:
+    """``repr`` of a value for messages, cut after ``limit`` characters."""
+    if len(value) <= limit:
+        return repr(value)
+    return repr(value[: limit - 3]) + f"... ({len(value)} characters)"
+
+
+def cut(text: str, limit: int = 80) -> str:
+    """``text`` for messages, cut after ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + f"... ({len(text)} characters)"
