@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from jsonschema import ValidationError
 
-from reconciler.errors import ConfigError, Problem
+from reconciler.errors import ConfigError, Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.model import (
     EMPTY_ALTERNATIVE,
@@ -377,8 +377,7 @@ def _resolve(
     """
     tenants = parsed.tenants
     if tenant is not None and tenant not in tenants:
-        message = f"unknown tenant {tenant!r} ({_known(tenants, tenant)})"
-        return None, [Problem(parsed.file, None, None, "", message)]
+        raise TargetError.unknown_tenant(tenant, tenants)  # the same words as every command's
     problems: list[Problem] = []
     warnings: list[Problem] = []
     channels: list[DesiredChannel] = []

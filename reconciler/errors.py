@@ -30,7 +30,9 @@ channel names only, and the client redacts the key from anything it wraps.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Iterable
 
 
 class ReconcilerError(Exception):
@@ -167,6 +169,17 @@ class TargetError(ReconcilerError):
         self.variable = variable
         self.host = host
         super().__init__(message)
+
+    @classmethod
+    def unknown_tenant(cls, tenant: str, known: Iterable[str]) -> TargetError:
+        """The one message, in every command, for a tenant the file does not define: with "did you mean"."""
+        names = list(known)
+        if not names:
+            return cls(f"unknown tenant {tenant!r} (the file defines no tenants: add a tenants: section, "
+                       "or leave out --tenant)", tenant=tenant)
+        close = difflib.get_close_matches(tenant, names, n=1) or [n for n in names if n.startswith(tenant)][:1]
+        guess = f"; did you mean {close[0]!r}?" if close else ""
+        return cls(f"unknown tenant {tenant!r} (known tenants: {', '.join(names)}{guess})", tenant=tenant)
 
 
 class StateFileError(ReconcilerError):

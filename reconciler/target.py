@@ -49,16 +49,6 @@ class Target:
         return {k: v for k, v in data.items() if v is not None}
 
 
-def unknown_tenant(tenant: str, tenants: Mapping[str, Tenant]) -> TargetError:
-    """The one message for a tenant the file does not define, with "did you mean"."""
-    import difflib
-
-    close = difflib.get_close_matches(tenant, list(tenants), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    known = ", ".join(sorted(tenants)) or "none: the file has no tenants: section"
-    return TargetError(f"unknown tenant {tenant!r} (known tenants: {known}){hint}", tenant=tenant)
-
-
 def tenant_required(tenants: Mapping[str, Tenant], *, given: str | None = None) -> TargetError:
     """A file with tenants is used for one named tenant only: without ``--tenant`` its view has no
     tenant's channels, so a plan against one tenant's URL would prune that tenant's own channels.
@@ -89,7 +79,7 @@ def resolve_target(
         raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:
-            raise unknown_tenant(tenant, tenants)
+            raise TargetError.unknown_tenant(tenant, tenants)
         chosen = tenants[tenant]
     if emulator_state is not None:
         # --tenant still picks the file's vars and channels; only url and key are the emulator's
