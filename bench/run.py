@@ -1,6 +1,6 @@
-"""Benchmark plan and apply against the emulator over real HTTP: time, CPU, requests, memory.
+"""Benchmark plan and apply against the emulator over real HTTP: time, CPU, requests, memory, floors.
 
-    python bench/run.py [--quick] [--json OUT]
+    python bench/run.py [--quick] [--floors-only] [--json OUT]
 
 Drives the library calls the CLI makes: a channels file on disk -> ``load_channels_file`` ->
 ``client.list_channels`` -> ``make_plan`` -> ``render_text``, and ``apply_plan`` for apply. The
@@ -8,6 +8,10 @@ emulator (``serve_in_thread``) runs in this process but in other threads, so "cl
 CPU time of the main thread only (``time.thread_time``): load, validate, JSON decoding of the
 pages, diff and render, without the server's work. Peak memory is measured in a second pass
 under ``tracemalloc`` (it slows the code down, so it never overlaps a timed pass).
+
+Floors (``bench/floor.py``): the workflow's plan against a minimal script doing the same work, at
+3,000 and 10,000 unchanged channels, and start-up (``--version``, ``validate`` of the quickstart)
+against plain ``python``; printed as ratios.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from typing import Any, Callable, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deepdiff import DeepDiff  # noqa: E402
+from floor import FLOOR_STARTUP, SCHEMA, best_of, floor_plan, serve_seeded, startup_seconds  # noqa: E402
 
 from reconciler.apply import FAILED, apply_plan  # noqa: E402
 from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
@@ -38,6 +43,7 @@ from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # 
 from reconciler.plan import Plan, make_plan  # noqa: E402
 from reconciler.secrets import Secrets  # noqa: E402
 from reconciler.render import render_text  # noqa: E402
+from reconciler.workflow import Workflow  # noqa: E402
 
 KEY = "demo"
 SECRET_VAR = "BENCH_CHANNEL_SECRET"
@@ -202,6 +208,58 @@ def measure_diff(n: int, naive: bool) -> Row:
     return Row(name, n, 0, cpu, cpu, None, None, found, {}, "in-memory, no HTTP")
 
 
+# -- against the floor --------------------------------------------------------------------------
+
+
+@dataclass
+class FloorRow:
+    what: str
+    ours_s: float
+    floor_s: float
+    floor: str
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.floor_s
+
+
+def workflow_plan(path: Path, url: str) -> int:
+    """``omnidesk-channels plan FILE --url URL`` minus printing: the workflow's plan, rendered."""
+    environ = {"OMNIDESK_API_KEY": KEY, SECRET_VAR: "s3cret"}
+    planned = Workflow(environ=environ, parallelism=PARALLELISM).plan(path, url=url)
+    render_text(planned.plan)
+    return len(planned.plan.changes)
+
+
+def measure_floors(folder: Path, sizes: list[int], repeat: int) -> list[FloorRow]:
+    rows: list[FloorRow] = []
+    for n in sizes:
+        path = folder / f"c{n}.yaml"
+        if not path.exists():
+            write_channels_file(path, n)
+        with serve_seeded(seeded(n, changed=False)) as url:
+            assert workflow_plan(path, url) == 0 and floor_plan(path, url) == 0, "the bench tenant must match the file"
+            ours, floor = best_of(repeat, lambda: workflow_plan(path, url), lambda: floor_plan(path, url))
+        rows.append(FloorRow(f"plan, {n} unchanged channels", ours, floor, "libyaml + jsonschema + pages + =="))
+    quickstart = str(Path(__file__).resolve().parent.parent / "examples" / "quickstart.yaml")
+    runs = max(repeat * 2, 10)
+    validate = startup_seconds(["-m", "reconciler", "validate", quickstart], runs)
+    floor = startup_seconds(["-c", FLOOR_STARTUP, str(SCHEMA), quickstart], runs)
+    rows.append(FloorRow("start-up: validate quickstart.yaml", validate, floor, "python -c libyaml + jsonschema"))
+    version = startup_seconds(["-m", "reconciler", "--version"], runs)
+    bare = startup_seconds(["-c", "pass"], runs)
+    rows.append(FloorRow("start-up: --version", version, bare, "python -c pass"))
+    return rows
+
+
+def print_floors(rows: list[FloorRow]) -> None:
+    head = f"{'against the floor':<38} {'ours s':>7} {'floor s':>7} {'ratio':>6}  floor"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r.what:<38} {r.ours_s:7.3f} {r.floor_s:7.3f} {r.ratio:6.2f}x  {r.floor}")
+
+
 # -- driver -----------------------------------------------------------------------------------
 
 
@@ -260,6 +318,8 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 100 and 1,000 only (under a minute)")
+    parser.add_argument("--floors-only", action="store_true", help="only the ratios against the floors")
+    parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per floor comparison")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), metavar="OUT")
     args = parser.parse_args(argv)
     os.environ[SECRET_VAR] = "s3cret"
@@ -269,17 +329,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="omnidesk-bench-") as tmp:
         folder = Path(tmp)
-        for n in ([100, 300, 1000] if args.quick else [100, 300, 1000, 10_000]):
-            write_channels_file(folder / f"c{n}.yaml", n)
-        for label, run in scenarios(args.quick):
-            print(f"... {label}", file=sys.stderr, flush=True)
-            rows.append(run(folder))  # type: ignore[arg-type]
+        if not args.floors_only:
+            for n in ([100, 300, 1000] if args.quick else [100, 300, 1000, 10_000]):
+                write_channels_file(folder / f"c{n}.yaml", n)
+            for label, run in scenarios(args.quick):
+                print(f"... {label}", file=sys.stderr, flush=True)
+                rows.append(run(folder))  # type: ignore[arg-type]
+        print("... floors", file=sys.stderr, flush=True)
+        floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], args.repeat)
     total = time.perf_counter() - started
-    print_table(rows)
+    if rows:
+        print_table(rows)
+        print()
+    print_floors(floors)
     print(f"total {total:.1f} s on {machine()}")
     Path(args.json).write_text(
         json.dumps({"machine": machine(), "quick": args.quick, "total_s": round(total, 2),
-                    "rows": [asdict(r) for r in rows]}, indent=2) + "\n",
+                    "rows": [asdict(r) for r in rows],
+                    "floors": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in floors]}, indent=2) + "\n",
         encoding="utf-8",
     )
     return 0

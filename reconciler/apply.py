@@ -117,9 +117,7 @@ def _run_one(client: OmnideskClient, change: Change, secrets: Secrets) -> Outcom
                 "run apply again to set them",
                 new_id, names,
             )
-    if isinstance(change, Create):
-        return Outcome(change, OK, "created", new_id)
-    return Outcome(change, OK, "deleted" if isinstance(change, Delete) else "updated", change.channel_id)
+    return Outcome(change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id)
 
 
 def apply_plan(

@@ -74,7 +74,7 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
             if change.name in names:
                 stale.append(f"{change.name!r}: a channel with this name now exists (id {names[change.name].id})")
             continue
-        now = by_id.get(change.channel_id or -1)
+        now = by_id.get(change.channel_id)  # type: ignore[arg-type]
         if now is None:
             stale.append(f"{change.name!r}: channel {change.channel_id} no longer exists")
             continue

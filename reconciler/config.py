@@ -17,14 +17,12 @@ tenants stays linear in its size.
 """
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import ValidationError
 
 from reconciler.errors import ConfigError, Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
@@ -42,14 +40,17 @@ from reconciler.model import (
     pattern_matches,
 )
 from reconciler.safety import safety_overrides
-from reconciler.schema import validator
+from reconciler.schema import is_valid_fast, validator
 from reconciler.templates import Substituted, first_env, substitute, uses_vars
 from reconciler.templates import malformed as _malformed_template
-from reconciler.yamlread import MAX_FILE_BYTES, Document, PathT, fatal, format_path, read_document
+from reconciler.yamlread import MAX_FILE_BYTES, Document, PathT, fatal, format_path, no_cyclic_gc, read_document
 from reconciler.yamlread import reads_as as _reads_as
 from reconciler.yamlread import show as _show
 
-__all__ = ["MAX_FILE_BYTES", "format_path", "load_all_views", "load_channels_file", "load_tenants"]
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+
+__all__ = ["MAX_FILE_BYTES", "format_path", "load_all_views", "load_channels_file", "load_settings", "load_tenants"]
 
 # Fields that may hold templates and are checked against their regex after substitution.
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
@@ -65,6 +66,7 @@ LITERAL_SECRET = (
 # Public API
 
 
+@no_cyclic_gc()
 def load_channels_file(
     path: str | os.PathLike[str],
     *,
@@ -78,12 +80,13 @@ def load_channels_file(
     that ``clone`` plans without writing it anywhere.
     """
     parsed = _parse(path, text)
-    loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ, {})
+    loaded, problems = _resolve(parsed, tenant, os.environ if environ is None else environ, _Cache())
     _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
     return loaded
 
 
+@no_cyclic_gc()
 def load_all_views(
     path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
 ) -> dict[str | None, ChannelsFile]:
@@ -98,9 +101,9 @@ def load_all_views(
     views: list[str | None] = [None, *parsed.tenants]
     loaded: dict[str | None, ChannelsFile] = {}
     seen: dict[Problem, list[str | None]] = {}
-    shared: dict[tuple[int, str | None], _Channel] = {}
+    cache = _Cache()
     for view in views:
-        result, problems = _resolve(parsed, view, env, shared, vars_need_tenant=False)
+        result, problems = _resolve(parsed, view, env, cache, vars_need_tenant=False)
         if result is not None:
             loaded[view] = result
         for problem in dict.fromkeys(problems):
@@ -118,6 +121,7 @@ def load_tenants(path: str | os.PathLike[str]) -> dict[str, Tenant]:
     return load_settings(path)[0]
 
 
+@no_cyclic_gc()
 def load_settings(path: str | os.PathLike[str]) -> tuple[dict[str, Tenant], tuple[str, ...]]:
     """The ``tenants:`` section and the top-level ``ignore:`` patterns, whatever the channels say."""
     parsed = _parse(path)
@@ -191,6 +195,8 @@ _TYPE_NAMES = {
 
 
 def _schema_problems(parsed: _Parsed) -> list[Problem]:
+    if is_valid_fast(parsed.data):
+        return []
     problems: list[Problem] = []
     unreadable = set(parsed.bad)  # already reported by the YAML reader
     for error in validator().iter_errors(parsed.data):
@@ -255,6 +261,8 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
+    import difflib  # only when a key is wrong: a valid file never pays for it
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if not close and len(key) >= 4:
         close = [a for a in allowed if key.lower() in a]
@@ -318,6 +326,8 @@ def _known(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
         return "the file defines no tenants"
     close = []
     if name:
+        import difflib
+
         close = difflib.get_close_matches(name, list(tenants), n=1)
         close = close or [t for t in tenants if t.startswith(name)]
     guess = f"; did you mean '{close[0]}'?" if close else ""
@@ -351,6 +361,7 @@ class _Channel:
     channel: DesiredChannel
     problems: list[Problem]
     claims: list[tuple[str, str, PathT]]  # (name, "name" | "previous name", where)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _selected(raw: Mapping[str, Any], tenant: str | None, has_tenants: bool) -> bool:
@@ -362,22 +373,31 @@ def _selected(raw: Mapping[str, Any], tenant: str | None, has_tenants: bool) -> 
     return tenant in limited
 
 
+@dataclass
+class _Cache:
+    """Channel entries resolved once per load and reused by every view that reads them the same."""
+
+    entries: dict[tuple[int, str | None], _Channel] = field(default_factory=dict)
+    uses_vars: dict[int, bool] = field(default_factory=dict)  # channel index -> has a ${var:...}
+
+
 def _resolve(
     parsed: _Parsed,
     tenant: str | None,
     environ: Mapping[str, str],
-    shared: dict[tuple[int, str | None], _Channel],
+    cache: _Cache,
     *,
     vars_need_tenant: bool = True,
 ) -> tuple[ChannelsFile | None, list[Problem]]:
     """The file as one tenant (or none) sees it, and the problems only substitution reveals.
 
-    ``shared`` keeps channel entries between the views of one load: an entry without
+    ``cache`` keeps channel entries between the views of one load: an entry without
     ``${var:...}`` reads the same for every tenant, so it is resolved once.
     """
     tenants = parsed.tenants
     if tenant is not None and tenant not in tenants:
         raise TargetError.unknown_tenant(tenant, tenants)  # the same words as every command's
+    view = _View(parsed, tenant, environ, vars_need_tenant)
     problems: list[Problem] = []
     warnings: list[Problem] = []
     channels: list[DesiredChannel] = []
@@ -386,15 +406,15 @@ def _resolve(
     for i, raw in enumerate(raw_channels if isinstance(raw_channels, list) else []):
         if not isinstance(raw, dict) or not _selected(raw, tenant, bool(tenants)):
             continue
-        key = (i, tenant if _has_vars(raw) else None)
-        entry = shared.get(key)
+        dependent = cache.uses_vars.get(i)
+        if dependent is None:
+            dependent = cache.uses_vars[i] = _has_vars(raw)
+        key = (i, tenant if dependent else None)
+        entry = cache.entries.get(key)
         if entry is None:
-            entry = _resolve_channel(parsed, i, raw, tenant, environ, vars_need_tenant)
-            shared[key] = entry
+            entry = cache.entries[key] = view.channel(i, raw)
         problems.extend(entry.problems)
-        raw_secret = raw.get(SECRET_FIELD)
-        if isinstance(raw_secret, str) and raw_secret and first_env(raw_secret) is None:
-            warnings.append(parsed.problem(("channels", i, SECRET_FIELD), LITERAL_SECRET))
+        warnings.extend(entry.warnings)
         for name, kind, path in entry.claims:
             _claim(parsed, claims, problems, name, i, kind, path)
         channels.append(entry.channel)
@@ -418,81 +438,87 @@ def _has_vars(raw: Mapping[str, Any]) -> bool:
     return any(isinstance(t, str) and uses_vars(t) for t in texts)
 
 
-def _resolve_channel(
-    parsed: _Parsed,
-    i: int,
-    raw: Mapping[str, Any],
-    tenant: str | None,
-    environ: Mapping[str, str],
-    vars_need_tenant: bool,
-) -> _Channel:
-    """Substitute one channel entry's templates and check the results against their regexes."""
-    chosen = parsed.tenants.get(tenant) if tenant is not None else None
-    base: PathT = ("channels", i)
-    out = _Channel(DesiredChannel({}), [], [])
+class _View:
+    """One tenant's (or no tenant's) reading of channel entries: substitution and the checks after it."""
 
-    def sub(path: PathT, text: str, secret: bool = False) -> Substituted:
-        result = substitute(text, environ=environ, vars=chosen.vars if chosen else None, secret=secret)
+    def __init__(self, parsed: _Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool):
+        self.parsed = parsed
+        self.environ = environ
+        self.vars_need_tenant = vars_need_tenant
+        self.tenant = parsed.tenants.get(tenant) if tenant is not None else None
+        self.vars = self.tenant.vars if self.tenant is not None else None
+
+    def channel(self, i: int, raw: Mapping[str, Any]) -> _Channel:
+        """Substitute one channel entry's templates and check the results against their regexes."""
+        base: PathT = ("channels", i)
+        out = _Channel(DesiredChannel({}), [], [])
+        values: dict[str, Any] = {}
+        for name in _TEMPLATED_FIELDS:
+            text = raw.get(name)
+            if isinstance(text, str):
+                path = base + (name,)
+                result = self._sub(out, path, text)
+                usable = self._check(out, path, result, FIELDS[name].pattern or "", name in _EMPTY_ALLOWED)
+                if usable and name == "name":
+                    out.claims.append((result.value, "name", path))
+                values[name] = result.value
+        for name in _BOOLEAN_FIELDS:
+            if isinstance(raw.get(name), bool):
+                values[name] = raw[name]
+
+        previous: list[str] = []
+        raw_previous = raw.get("previous_names")
+        for j, text in enumerate(raw_previous if isinstance(raw_previous, list) else []):
+            if isinstance(text, str):
+                path = base + ("previous_names", j)
+                result = self._sub(out, path, text)
+                if self._check(out, path, result, NAME_PATTERN, False):
+                    out.claims.append((result.value, "previous name", path))
+                previous.append(result.value)
+
+        secret: SecretRef | None = None
+        raw_secret = raw.get(SECRET_FIELD)
+        if isinstance(raw_secret, str):
+            result = self._sub(out, base + (SECRET_FIELD,), raw_secret, secret=True)
+            env_var = result.unset_env[0] if result.unset_env else first_env(raw_secret)
+            secret = SecretRef(None if result.unset_env else result.value, env_var)
+            if raw_secret and env_var is None:
+                out.warnings.append(self.parsed.problem(base + (SECRET_FIELD,), LITERAL_SECRET))
+
+        line, _ = self.parsed.at(base)
+        limited = raw.get("tenants")
+        out.channel = DesiredChannel(
+            fields=normalize_fields(values), secret=secret, previous_names=tuple(previous), line=line,
+            tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
+        )
+        return out
+
+    def _sub(self, out: _Channel, path: PathT, text: str, secret: bool = False) -> Substituted:
+        result = substitute(text, environ=self.environ, vars=self.vars, secret=secret)
         if result.malformed:
-            out.problems.append(parsed.problem(path, result.malformed))
+            out.problems.append(self.parsed.problem(path, result.malformed))
         for name in result.missing_vars:
-            message = _var_problem(name, chosen, parsed.tenants, vars_need_tenant)
+            message = _var_problem(name, self.tenant, self.parsed.tenants, self.vars_need_tenant)
             if message:
-                out.problems.append(parsed.problem(path, message))
+                out.problems.append(self.parsed.problem(path, message))
         return result
 
-    def check(path: PathT, result: Substituted, pattern: str, empty_ok: bool) -> bool:
+    def _check(self, out: _Channel, path: PathT, result: Substituted, pattern: str, empty_ok: bool) -> bool:
         """Whether the value is usable as a name; reports a mismatch found after substitution."""
-        if result.malformed or result.missing_vars or path in parsed.bad:
+        if not result.templated:
+            return not result.malformed and path not in self.parsed.bad
+        if result.malformed or result.missing_vars or path in self.parsed.bad:
             return False
         if result.unset_env:
             for var in dict.fromkeys(result.unset_env):
-                out.problems.append(parsed.problem(path, _unset_message(var, environ)))
+                out.problems.append(self.parsed.problem(path, _unset_message(var, self.environ)))
             return False
         value = result.value
-        if not result.templated or (empty_ok and value == "") or pattern_matches(pattern, value):
+        if (empty_ok and value == "") or pattern_matches(pattern, value):
             return True
         message = _mismatch(value, pattern, path, note=" (after substitution)")
-        out.problems.append(parsed.problem(path, message))
+        out.problems.append(self.parsed.problem(path, message))
         return False
-
-    values: dict[str, Any] = {}
-    for name in _TEMPLATED_FIELDS:
-        text = raw.get(name)
-        if isinstance(text, str):
-            path = base + (name,)
-            result = sub(path, text)
-            if check(path, result, FIELDS[name].pattern or "", name in _EMPTY_ALLOWED) and name == "name":
-                out.claims.append((result.value, "name", path))
-            values[name] = result.value
-    for name in _BOOLEAN_FIELDS:
-        if isinstance(raw.get(name), bool):
-            values[name] = raw[name]
-
-    previous: list[str] = []
-    raw_previous = raw.get("previous_names")
-    for j, text in enumerate(raw_previous if isinstance(raw_previous, list) else []):
-        if isinstance(text, str):
-            path = base + ("previous_names", j)
-            result = sub(path, text)
-            if check(path, result, NAME_PATTERN, False):
-                out.claims.append((result.value, "previous name", path))
-            previous.append(result.value)
-
-    secret: SecretRef | None = None
-    raw_secret = raw.get(SECRET_FIELD)
-    if isinstance(raw_secret, str):
-        result = sub(base + (SECRET_FIELD,), raw_secret, secret=True)
-        env_var = result.unset_env[0] if result.unset_env else first_env(raw_secret)
-        secret = SecretRef(None if result.unset_env else result.value, env_var)
-
-    line, _ = parsed.at(base)
-    limited = raw.get("tenants")
-    out.channel = DesiredChannel(
-        fields=normalize_fields(values), secret=secret, previous_names=tuple(previous), line=line,
-        tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
-    )
-    return out
 
 
 def _unset_message(var: str, environ: Mapping[str, str]) -> str:

@@ -22,7 +22,7 @@
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
-    ├── OverwriteRefusedError       ``init`` would replace files that exist (carries the paths)
+    ├── InitError                   ``init`` wrote nothing: its files exist, or cannot be written (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
@@ -223,14 +223,12 @@ class OutputFileError(ReconcilerError):
         super().__init__(message)
 
 
-class OverwriteRefusedError(ReconcilerError):
-    """Files that exist and were not replaced; ``paths`` names them."""
+class InitError(ReconcilerError):
+    """``init`` could not write its files; ``paths`` names them."""
 
-    def __init__(self, paths: list[str]) -> None:
+    def __init__(self, message: str, *, paths: list[str]) -> None:
         self.paths = list(paths)
-        shown = " and ".join(self.paths)
-        verb = "exists" if len(self.paths) == 1 else "exist"
-        super().__init__(f"{shown} already {verb}: nothing was written (pass --force to replace)")
+        super().__init__(message)
 
 
 class ApplyError(ReconcilerError):

@@ -321,14 +321,15 @@ class Plan:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan of ``to_data`` (a saved plan's data is checked against plan.schema.json first)."""
         return cls(
             changes=tuple(change_from_data(c) for c in data["changes"]),
-            unmanaged=tuple(data.get("unmanaged", ())),
-            custom_total=int(data.get("custom_total", 0)),
-            prune=bool(data.get("prune", False)),
-            rotate_secrets=bool(data.get("rotate_secrets", False)),
-            target=str(data.get("target", "")),
-            missing_secrets=FrozenMap((k, tuple(v)) for k, v in data.get("missing_secrets", {}).items()),
+            unmanaged=tuple(data["unmanaged"]),
+            custom_total=data["custom_total"],
+            prune=data["prune"],
+            rotate_secrets=data["rotate_secrets"],
+            target=data["target"],
+            missing_secrets=FrozenMap((k, tuple(v)) for k, v in data["missing_secrets"].items()),
         )
 
     def digest(self) -> str:

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import OverwriteRefusedError
+from reconciler.errors import InitError
 from reconciler.files import write_atomically
 from reconciler.schema import SCHEMA_FILE, schema_text
 
@@ -71,8 +71,14 @@ def write_starter(folder: str | os.PathLike[str], *, force: bool = False) -> Wri
     targets = (written.channels_file, written.schema_file)
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
-        raise OverwriteRefusedError(existing)
-    root.mkdir(parents=True, exist_ok=True)
-    write_atomically(written.schema_file, schema_text("channels"))
-    write_atomically(written.channels_file, starter_text())
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise InitError(f"{' and '.join(existing)} already {verb}: nothing was written (pass --force to replace)",
+                        paths=existing)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        write_atomically(written.schema_file, schema_text("channels"))
+        write_atomically(written.channels_file, starter_text())
+    except OSError as exc:
+        where = exc.filename or str(root)
+        raise InitError(f"cannot write {where}: {exc.strerror}", paths=[str(p) for p in targets]) from exc
     return written

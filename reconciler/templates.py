@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 BODY = re.compile(r"(env|var):([A-Za-z_][A-Za-z0-9_]*)")
@@ -24,18 +25,40 @@ class Substituted:
     malformed: str | None = None  # why the text is no valid template (nothing was substituted)
 
 
+@lru_cache(maxsize=4096)
+def _pieces(text: str) -> tuple[tuple[str, str], ...] | str:
+    """``text`` as (source, text) pieces: ("", literal), ("env", NAME), ("var", NAME); or its bad token.
+
+    Cached: with many tenants the same texts are substituted once per tenant.
+    """
+    pieces: list[tuple[str, str]] = []
+    at = 0
+    for match in TOKEN.finditer(text):
+        if match.start() > at:
+            pieces.append(("", text[at:match.start()]))
+        at = match.end()
+        token = match.group(0)
+        if token == "$${":
+            pieces.append(("", "${"))
+            continue
+        body = BODY.fullmatch(match.group(1)) if match.group(1) is not None else None
+        if body is None:
+            return token
+        pieces.append((body.group(1), body.group(2)))
+    if at < len(text):
+        pieces.append(("", text[at:]))
+    return tuple(pieces)
+
+
 def malformed(text: str, *, secret: bool) -> str | None:
     """Why ``text`` holds an unusable ``${``, or None; never quotes a secret."""
     if "${" not in text:
         return None
-    for match in TOKEN.finditer(text):
-        token = match.group(0)
-        if token == "$${":
-            continue
-        if match.group(1) is None or not BODY.fullmatch(match.group(1)):
-            shown = "the secret has a '${'" if secret else f"unrecognised template {token!r}"
-            return f"{shown}: write ${{env:NAME}} or ${{var:NAME}}, or $${{ for a literal ${{"
-    return None
+    pieces = _pieces(text)
+    if not isinstance(pieces, str):
+        return None
+    shown = "the secret has a '${'" if secret else f"unrecognised template {pieces!r}"
+    return f"{shown}: write ${{env:NAME}} or ${{var:NAME}}, or $${{ for a literal ${{"
 
 
 def substitute(
@@ -44,28 +67,27 @@ def substitute(
     """``text`` with its templates replaced; ``vars`` None means no tenant is chosen."""
     if "${" not in text:
         return Substituted(text)
-    out = Substituted("", malformed=malformed(text, secret=secret))
-    if out.malformed:
-        return out
-
-    def replace(match: re.Match[str]) -> str:
-        # A literal ${ also counts: the schema let it through as a template, the regex never saw it.
-        out.templated = True
-        if match.group(0) == "$${":
-            return "${"
-        source, name = BODY.fullmatch(match.group(1)).groups()  # type: ignore[union-attr]
-        if source == "env":
-            value = environ.get(name)
-            if value:
-                return value
-            out.unset_env.append(name)
-            return ""
-        if vars is not None and name in vars:
-            return vars[name]
-        out.missing_vars.append(name)
-        return match.group(0)
-
-    out.value = TOKEN.sub(replace, text)
+    pieces = _pieces(text)
+    if isinstance(pieces, str):
+        return Substituted("", malformed=malformed(text, secret=secret))
+    # A literal ${ also counts as templated: the schema let it through, the regex never saw it.
+    out = Substituted("", templated=True)
+    parts: list[str] = []
+    for source, value in pieces:
+        if not source:
+            parts.append(value)
+        elif source == "env":
+            found = environ.get(value)
+            if found:
+                parts.append(found)
+            else:
+                out.unset_env.append(value)
+        elif vars is not None and value in vars:
+            parts.append(vars[value])
+        else:
+            out.missing_vars.append(value)
+            parts.append(f"${{var:{value}}}")
+    out.value = "".join(parts)
     return out
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,23 +45,31 @@ def _emitter() -> YAML:
     return emitter
 
 
-def render_value(value: Any, style: str | None = None) -> str:
-    """``value`` (string, boolean or list of strings) as one line of YAML; ``style`` is a quote to keep."""
+# Building a YAML() costs more than emitting a value with it; one instance, one emit at a time.
+_EMITTER = _emitter()
+_EMITTER_LOCK = threading.Lock()
+_FLOW_INDICATORS = frozenset(",[]{}")
+
+
+def render_value(value: Any, style: str | None = None, *, flow: bool = False) -> str:
+    """``value`` (string, boolean or list of strings) as one line of YAML; ``style`` is a quote to
+    keep; ``flow``: the value goes inside ``{...}`` or ``[...]``, where ``,[]{}`` end a plain value."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(render_value(v) for v in value) + "]"
+        return "[" + ", ".join(render_value(v, flow=True) for v in value) + "]"
     text = str(value)
     if style == "'":
         candidate: Any = SingleQuotedScalarString(text)
     elif style == '"':
         candidate = DoubleQuotedScalarString(text)
-    elif _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
+    elif _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG \
+            or (flow and _FLOW_INDICATORS & set(text)):
         candidate = SingleQuotedScalarString(text)
     else:
         candidate = text
     rendered = _dump(candidate)
-    if "\n" in rendered or _read_back(rendered) != text:
+    if "\n" in rendered or _read_back(rendered, flow) != text:
         # ruamel (YAML 1.2) and the loader (YAML 1.1) disagree on the plain form: double quotes
         # mean the same in both
         rendered = _dump(DoubleQuotedScalarString(text))
@@ -69,13 +78,14 @@ def render_value(value: Any, style: str | None = None) -> str:
 
 def _dump(value: Any) -> str:
     out = io.StringIO()
-    _emitter().dump({"k": value}, out)
+    with _EMITTER_LOCK:
+        _EMITTER.dump({"k": value}, out)
     return out.getvalue()[len("k: "):].rstrip("\n")
 
 
-def _read_back(rendered: str) -> Any:
+def _read_back(rendered: str, flow: bool) -> Any:
     try:
-        return yaml.safe_load("k: " + rendered)["k"]
+        return yaml.safe_load("{k: " + rendered + "}" if flow else "k: " + rendered)["k"]
     except yaml.YAMLError:
         return None
 
@@ -120,10 +130,10 @@ class YamlEditor:
         of ``after`` that the mapping has (else after its last key)."""
         pair = self._pair(mapping, key)
         if pair is not None:
-            self._replace(*pair, value)
+            self._replace(*pair, value, flow=bool(mapping.flow_style))
         elif mapping.flow_style:
             last = mapping.value[-1][1]
-            self._insert(self._content_end(last), f", {key}: {render_value(value)}")
+            self._insert(self._content_end(last), f", {key}: {render_value(value, flow=True)}")
         else:
             present = [k for k in after if self.value(mapping, k) is not None]
             anchor = self.value(mapping, present[-1]) if present else mapping.value[-1][1]
@@ -173,14 +183,14 @@ class YamlEditor:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _replace(self, key: Node, node: Node, value: Any) -> None:
+    def _replace(self, key: Node, node: Node, value: Any, *, flow: bool) -> None:
         # an alias's node is the anchored one, written elsewhere: it starts before its key
         if node.anchor is not None or not isinstance(node, ScalarNode) or node.start_mark.index < key.end_mark.index:
             raise EditError(
                 f"`{key.value}` is written as an anchor, alias or collection here, which other places may share: "
                 "write it as a plain value and import again", file=self.file, line=self.line_of(key))
         style = node.style if node.style in ("'", '"') else None
-        rendered = render_value(value, style)
+        rendered = render_value(value, style, flow=flow)
         end = node.end_mark.index
         if node.style in ("|", ">"):  # a block scalar's span takes in its line break(s): keep one
             rendered += self.newline

@@ -9,8 +9,10 @@ say where the alignment was lost (see ``_indentation_hint``).
 from __future__ import annotations
 
 import datetime
+import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -51,6 +53,23 @@ def format_path(path: Iterable[str | int]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file is loaded.
+
+    Loading allocates hundreds of thousands of containers and no cycles worth collecting; each
+    allocation burst otherwise triggers collections that walk everything allocated so far
+    (about a fifth of the load time of a 10,000-channel file). The previous state comes back after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def fatal(file: str, message: str, line: int | None = None, column: int | None = None) -> ConfigError:

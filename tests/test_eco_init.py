@@ -114,3 +114,11 @@ def test_an_editor_checks_an_exported_file_beside_the_schema(emulator, tmp_path:
         assert [d["message"] for d in flagged] == [f'String does not match the pattern of "{FIELDS["icon"].pattern}".']
     finally:
         server.close()
+
+
+def test_init_into_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    result = run_cli(["init", str(tmp_path / "a-file" / "deploy")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {tmp_path / 'a-file' / 'deploy'}: Not a directory")
+    assert "Traceback" not in result.output

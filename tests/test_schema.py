@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from reconciler import model
 from reconciler.emulator import Emulator
 from reconciler.model import FIELDS, PUT_ONLY_FIELDS, pattern_matches
-from reconciler.schema import load_schema, schema_path, validator
+from reconciler.schema import is_valid_fast, load_schema, schema_path, validator
 
 ENDPOINT_REFUSED = "_%~#+"
 
@@ -206,3 +206,21 @@ def _post(field: str, value: str) -> int:
 def test_emulator_answers_like_the_schema(field: str, value: str, regex_ok: bool) -> None:
     expected = 200 if regex_ok or (value == "" and field in EMPTY_IS_DEFAULT) else 400
     assert _post(field, value) == expected
+
+
+def _fast_agrees(document: dict[str, Any]) -> None:
+    """The compiled validator (valid files) answers exactly like the one that reports errors."""
+    fast = is_valid_fast(document)
+    assert fast is not None, "jsonschema-rs is a dependency: it must answer for JSON-like data"
+    assert fast is not bool(list(validator().iter_errors(document)))
+
+
+@pytest.mark.parametrize(("field", "value", "regex_ok"), STRING_CASES, ids=lambda v: repr(v)[:40])
+def test_the_compiled_validator_agrees_on_every_regex_case(field: str, value: str, regex_ok: bool) -> None:
+    _fast_agrees(_document(field, value))
+    _fast_agrees(_document(field, f"{value}${{env:X}}"))
+
+
+@pytest.mark.parametrize(("value", "ok"), BOOLEAN_CASES)
+def test_the_compiled_validator_agrees_on_booleans(value: Any, ok: bool) -> None:
+    _fast_agrees(_document("include_signature", value))

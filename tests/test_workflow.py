@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from clihelp import run_cli
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply import NOT_STARTED, OK, apply_plan
@@ -244,11 +244,23 @@ names = st.sampled_from(["A", "B", "C", "D", "E"])
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(current=st.dictionaries(names, fields_strategy, max_size=4), desired=st.dictionaries(names, fields_strategy, max_size=4),
-       secret=st.booleans(), prune=st.booleans(), rotate=st.booleans())
-def test_a_plan_round_trips_through_a_saved_plan_file(tmp_path, current, desired, secret, prune, rotate):
-    wanted = [want(n, "v" if secret else None, "S_" + n if secret else "", **f) for n, f in desired.items()]
+       secret=st.sampled_from(["set", "unset", "none"]), renamed=st.dictionaries(names, names, max_size=2),
+       prune=st.booleans(), rotate=st.booleans())
+def test_a_plan_round_trips_through_a_saved_plan_file(tmp_path, current, desired, secret, renamed, prune, rotate):
+    """Every part of a plan survives saving: renames, unset secrets, unmanaged channels, every change type."""
+    wanted = [
+        DesiredChannel(fields=normalize_fields({"name": n, **f}),
+                       secret=None if secret == "none" else SecretRef("v" if secret == "set" else None, "S_" + n),
+                       previous_names=tuple(o for o in [renamed.get(n)] if o and o != n and o not in desired))
+        for n, f in desired.items()
+    ]
+    claimed = [o for w in wanted for o in w.previous_names]
+    assume(len(claimed) == len(set(claimed)))
     have = [remote(i + 10, n, **f) for i, (n, f) in enumerate(current.items())]
-    plan = make_plan(wanted, have, prune=prune, rotate_secrets=rotate, target="t")
+    try:
+        plan = make_plan(wanted, have, prune=prune, rotate_secrets=rotate, target="t")
+    except ConflictError:
+        assume(False)
     assert Plan.from_data(plan.to_data()) == plan
     out = tmp_path / "plan.json"
     save_plan(plan, {"label": "t", "url": "https://t.omnidesk.com", "api_key_env": "K"}, out, Secrets.from_channels(wanted))
@@ -256,6 +268,45 @@ def test_a_plan_round_trips_through_a_saved_plan_file(tmp_path, current, desired
     assert saved.plan == plan and saved.plan.digest() == plan.digest()
     assert [type(c) for c in saved.plan.changes] == [type(c) for c in plan.changes]
     assert all(type(c) in (Create, Update, Delete) for c in saved.plan.changes)
+
+
+def test_the_digest_is_sha256_of_canonical_json_and_plans_compare_by_value():
+    from reconciler.plan import FrozenMap, digest
+
+    assert digest({"b": [1, "é"], "a": True}) == (
+        "sha256:" + __import__("hashlib").sha256('{"a":true,"b":[1,"é"]}'.encode()).hexdigest())
+    assert FrozenMap({"a": 1}) == {"a": 1} and FrozenMap({"a": 1}) != {"a": 2} and FrozenMap() != []
+    assert hash(FrozenMap({"a": 1, "b": 2})) == hash(FrozenMap({"b": 2, "a": 1}))
+
+
+def test_calls_are_described_with_every_field_they_send():
+    rotate = make_plan([want("A", "v", "A_SECRET", icon="x")], [remote(1, "A")], rotate_secrets=True).changes[0]
+    assert rotate.describe_calls() == "PUT of 2 fields"  # icon and the secret
+    (delete,) = make_plan([], [remote(2, "B")], prune=True).changes
+    assert delete.describe_calls() == "DELETE" and delete.calls()[0].path == "/api/v2/channel/2"
+    create = make_plan([want("C", None, "", custom_channel_warning_nl="Let op")], []).changes[0]
+    assert create.describe_calls() == "POST, then PUT of 1 field"
+
+
+def test_every_stale_create_and_a_renamed_channel_by_its_old_name():
+    plan = make_plan([want("N1", env_var=""), want("N2", env_var=""),
+                      DesiredChannel(fields=normalize_fields({"name": "New"}), previous_names=("Old",))],
+                     [remote(1, "Old")])
+    with pytest.raises(StalePlanError) as stale:
+        check_fresh(plan, [remote(1, "Old", icon="moved"), remote(5, "N1"), remote(6, "N2")])
+    assert len(stale.value.stale) == 3 and "'Old' (id 1) changed since the plan" in str(stale.value)
+    assert "'N2': a channel with this name now exists (id 6)" in str(stale.value)
+
+
+def test_the_apply_summary_counts_each_kind(emulator):
+    emulator.emu.seed_channels([{"name": "Keep"}, {"name": "Gone"}])
+    plan = make_plan([want("Keep", env_var="", icon="x"), want("New", env_var="")],
+                     [RemoteChannel(c["id"], "custom", normalize_fields(c)) for c in custom(emulator.emu).values()],
+                     prune=True)
+    with OmnideskClient(emulator.url, "demo") as client:
+        report = apply_plan(plan, client, Secrets())
+    assert report.summary() == "Apply: 1 created, 1 updated, 1 deleted (of 3 planned)."
+    assert report.created == {"New": custom(emulator.emu)["New"]["id"]} and report.error() is None
 
 
 # -- the target, the errors ------------------------------------------------------------------------

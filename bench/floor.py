@@ -1,0 +1,157 @@
+"""The floor for plan and start-up: the least a script can do for the same answer, against which we measure.
+
+    python bench/floor.py [--n 3000 10000] [--repeat 5]
+
+Plan floor (issue 15): libyaml loads the file into plain Python objects, jsonschema validates it
+against the shipped schema, the same list pages come over HTTP from the emulator (one plain
+``httpx.Client``, page after page), and each channel of the file is compared with the tenant's
+channel of the same name by dict equality (the secret aside: it is write-only). No positions, no templates, no messages: whatever we
+do on top of that is our overhead.
+
+Both sides run against the same emulator, served by a separate process (``serve_seeded``) so
+that its work never competes with the measured code for the GIL. Runs alternate (ours, floor,
+ours, ...) and each side's best run counts: the machine is shared, and the minimum is the run the
+least disturbed by others.
+
+Start-up floor: ``python -c`` importing yaml and jsonschema, loading and validating the file.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SCHEMA = ROOT / "schemas" / "channels.schema.json"
+KEY = "demo"
+PAGE_SIZE = 99
+
+# The start-up floor, run as ``python -c FLOOR_STARTUP FILE``.
+FLOOR_STARTUP = (
+    "import sys, json, yaml, jsonschema\n"
+    "schema = json.load(open(sys.argv[1]))\n"
+    "data = yaml.load(open(sys.argv[2], encoding='utf-8'), Loader=yaml.CSafeLoader)\n"
+    "errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))\n"
+    "print(f'{sys.argv[2]}: valid' if not errors else errors[0].message)\n"
+)
+
+
+def floor_plan(path: Path, url: str, key: str = KEY) -> int:
+    """The floor of ``plan FILE``: load, validate, read every page, compare; returns the channels that differ."""
+    import httpx
+    import jsonschema
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=yaml.CSafeLoader)
+    with open(SCHEMA, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if errors:
+        raise SystemExit(f"{path}: {errors[0].message}")
+    remote: dict[str, dict[str, Any]] = {}
+    with httpx.Client(base_url=url, headers={"apiKey": key}) as client:
+        start, total = 0, None
+        while total is None or start < total:
+            page = client.get("/api/v2/channel", params={"itemStart": start, "itemLimit": PAGE_SIZE}).json()
+            total = page["itemTotal"]
+            remote.update((item["name"], item) for item in page["items"])
+            start += len(page["items"]) or total
+    changed = 0
+    for channel in data["channels"]:
+        want = {k: v for k, v in channel.items() if k != "custom_channel_secret"}  # write-only: never listed
+        have = remote.get(want["name"], {})
+        if {k: have.get(k) for k in want} != want:
+            changed += 1
+    return changed
+
+
+@contextmanager
+def serve_seeded(items: list[dict[str, Any]]) -> Iterator[str]:
+    """An emulator holding ``items``, served over HTTP by a child process; yields its URL.
+
+    The child serves until its standard input closes, so it never outlives this process.
+    """
+    code = (
+        "import json, sys\n"
+        "from reconciler.emulator import Emulator, serve_in_thread\n"
+        "emu = Emulator(seed=1)\n"
+        "emu.seed_channels(json.load(open(sys.argv[1], encoding='utf-8')))\n"
+        "server = serve_in_thread(emu).start()\n"
+        "print(server.url, flush=True)\n"
+        "sys.stdin.read()\n"
+        "server.stop()\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as seed:
+        json.dump(items, seed)
+        seed.flush()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        child = subprocess.Popen([sys.executable, "-c", code, seed.name], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            assert child.stdout is not None
+            url = child.stdout.readline().strip()
+            if not url.startswith("http"):
+                raise RuntimeError(f"the emulator did not start: {url!r}")
+            yield url
+        finally:
+            assert child.stdin is not None
+            child.stdin.close()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def best_of(repeat: int, *runs: Callable[[], Any]) -> list[float]:
+    """Each run's best wall time over ``repeat`` alternating rounds (a collection before each)."""
+    best = [float("inf")] * len(runs)
+    for _ in range(repeat):
+        for i, run in enumerate(runs):
+            gc.collect()
+            started = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - started)
+    return best
+
+
+def startup_seconds(args: list[str], repeat: int) -> float:
+    """Best wall time of ``python ARGS`` as a fresh process (``-X frozen_modules`` as installed)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[3000, 10_000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    from run import SECRET_VAR, seeded, write_channels_file
+
+    os.environ.setdefault(SECRET_VAR, "s3cret")
+    for n in args.n:
+        path = Path(f"/tmp/omnidesk-floor-{n}.yaml")
+        write_channels_file(path, n)
+        with serve_seeded(seeded(n, changed=False)) as url:
+            (floor,) = best_of(args.repeat, lambda: floor_plan(path, url))
+        print(f"plan floor, {n} channels: {floor:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
