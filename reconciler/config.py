@@ -396,7 +396,10 @@ def _resolve(
     """
     tenants = parsed.tenants
     if tenant is not None and tenant not in tenants:
-        raise TargetError.unknown_tenant(tenant, tenants)  # the same words as every command's
+        unknown = TargetError.unknown_tenant(tenant, tenants)  # the same words as every command's
+        if not parsed.problems:
+            raise unknown
+        return None, [Problem(parsed.file, None, None, "", str(unknown))]  # listed with the file's own
     view = _View(parsed, tenant, environ, vars_need_tenant)
     problems: list[Problem] = []
     warnings: list[Problem] = []
