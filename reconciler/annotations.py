@@ -40,11 +40,12 @@ def github_annotations(errors: Iterable[Problem], warnings: Iterable[Problem]) -
     return "".join(line + "\n" for line in lines)
 
 
-def json_report(file: str, errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:
-    """``{"file", "valid", "errors": [...], "warnings": [...]}``; each item has file, line, column, path, message."""
+def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:
+    """``{"files", "valid", "errors": [...], "warnings": [...]}``; each problem names its file, line,
+    column, path and message."""
     errors, warnings = list(errors), list(warnings)
     data = {
-        "file": file,
+        "files": list(files),
         "valid": not errors,
         "errors": [asdict(p) for p in errors],
         "warnings": [asdict(p) for p in warnings],

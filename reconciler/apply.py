@@ -2,7 +2,14 @@
 
 Order: deletes, then updates, then creates (names are freed before they are reused), each phase with
 bounded concurrency. A failed operation stops that channel only; every outcome is reported, and a
-second apply converges. An interrupt stops starting new operations and lets running ones finish.
+second apply converges. An interrupt stops starting new operations and lets running ones finish;
+so does the first write refused with 403 (the key lacks the permission: every other write would be
+refused too), and the report says once which permission is missing.
+
+Creates whose answer was lost are resolved together: when a phase's creates are done, one read of
+the list finds every uncertain one that landed (its remaining calls are then made); only those
+confirmed absent are sent again, for at most ``CREATE_ROUNDS`` rounds. A create still uncertain
+after them, or when the list cannot be read, is reported "unknown whether created, run plan".
 
 Two applies on one tenant at once (there is no server-side lock):
 
@@ -24,6 +31,7 @@ Two applies on one tenant at once (there is no server-side lock):
 """
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from collections import Counter
@@ -32,8 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from reconciler.client import OmnideskClient
-from reconciler.errors import ApplyError, ReconcilerError
+from reconciler.client import OmnideskClient, UncertainCreate
+from reconciler.errors import ApplyError, KeyCannotWrite, PermissionDenied, ReconcilerError
 from reconciler.model import SECRET_FIELD
 from reconciler.plan import NEW_ID, Change, Create, Delete, Plan, Update
 from reconciler.secrets import Secrets
@@ -42,6 +50,7 @@ OK = "ok"
 FAILED = "failed"
 INCOMPLETE = "incomplete"  # created, but a later call of the same change failed
 NOT_STARTED = "not started"
+CREATE_ROUNDS = 3  # list reads that resolve uncertain creates, each followed by re-sending the absent ones
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Outcome:
     message: str = ""
     channel_id: int | None = None
     missing_fields: tuple[str, ...] = ()  # INCOMPLETE: the fields the channel does not have yet
+    denied: str = ""  # the permission a 403 said the key lacks
 
     @property
     def detail(self) -> str:
@@ -65,10 +75,12 @@ class ApplyReport:
     """Every outcome of an apply, in plan order."""
 
     outcomes: tuple[Outcome, ...]
+    denied: str = ""  # set when a 403 on a write stopped the apply: the permission the key lacks
 
     @property
     def interrupted(self) -> bool:
-        return any(o.status == NOT_STARTED for o in self.outcomes)
+        """Stopped by the caller (Ctrl-C), not by a refused write."""
+        return not self.denied and any(o.status == NOT_STARTED for o in self.outcomes)
 
     @property
     def failures(self) -> tuple[Outcome, ...]:
@@ -87,37 +99,158 @@ class ApplyReport:
         incomplete = sum(1 for o in self.outcomes if o.status == INCOMPLETE)
         return text + (f"; {incomplete} created incomplete." if incomplete else ".")
 
-    def error(self) -> ApplyError | None:
+    def error(self, key_env: str | None = None) -> ApplyError | None:
+        """The error to report, if any; ``key_env`` names the key's variable in a refusal."""
+        if self.denied:
+            others = [(o.change.name, o.message) for o in self.failures if not o.denied]
+            refused = sum(1 for o in self.outcomes if o.denied)
+            not_started = sum(1 for o in self.outcomes if o.status == NOT_STARTED)
+            return KeyCannotWrite(self.denied, key_env, refused, not_started, others, len(self.outcomes))
         failed = [(o.change.name, o.message) for o in self.failures]
         return ApplyError(failed, len(self.outcomes)) if failed else None
 
 
-def _run_one(client: OmnideskClient, change: Change, secrets: Secrets) -> Outcome:
-    """Make the change's calls in order; the first failure ends the change."""
-    new_id: int | None = None
+@dataclass(frozen=True)
+class _Pending:
+    """A create whose POST may or may not have landed: the phase's list read resolves it."""
+
+    uncertain: UncertainCreate
+
+
+def _run_one(client: OmnideskClient, change: Change, secrets: Secrets, *, found: int | None = None,
+             again: bool = False) -> Outcome | _Pending:
+    """Make the change's calls in order; the first failure ends the change.
+
+    ``found``: the id of this create's channel, found in the list after a lost answer (the POST is
+    done; the rest of the calls are made). ``again``: the POST is sent again after its channel was
+    confirmed absent.
+    """
+    new_id: int | None = found
     for call in change.calls():
+        if call.method == "POST" and found is not None:
+            continue
         fields = dict(call.fields)
         if call.sends_secret:
             fields[SECRET_FIELD] = secrets[change.name]
         channel_id = new_id if call.channel == NEW_ID else call.channel
         try:
             if call.method == "POST":
-                new_id = client.create_channel(fields).id
+                created = client.try_create(fields, again=again)
+                if isinstance(created, UncertainCreate):
+                    return _Pending(created)
+                new_id = created.id
             elif call.method == "PUT":
                 client.update_channel(int(channel_id), fields)  # type: ignore[arg-type]
             else:
                 client.delete_channel(int(channel_id))  # type: ignore[arg-type]
         except ReconcilerError as exc:
+            denied = exc.permission if isinstance(exc, PermissionDenied) else ""
             if new_id is None:
-                return Outcome(change, FAILED, str(exc), change.channel_id)
+                return Outcome(change, FAILED, str(exc), change.channel_id, denied=denied)
             names = tuple(call.fields)
             return Outcome(
                 change, INCOMPLETE,
                 f"created (id {new_id}) but incomplete: {', '.join(names)} not set ({exc}); "
                 "run apply again to set them",
-                new_id, names,
+                new_id, names, denied=denied,
             )
     return Outcome(change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id)
+
+
+Job = tuple[int, Change, Callable[[], "Outcome | _Pending"]]
+
+
+class _Runner:
+    """Runs a phase's jobs with bounded concurrency and records their outcomes.
+
+    New jobs stop starting on an interrupt (``stop``) or on the first write the key is not allowed
+    to make (a 403: every other write would be refused too); jobs already running finish.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, parallelism: int, stop: threading.Event,
+                 on_outcome: Callable[[Outcome], None] | None) -> None:
+        self.pool = pool
+        self.parallelism = max(1, parallelism)
+        self.stop = stop
+        self.on_outcome = on_outcome
+        self.outcomes: dict[int, Outcome] = {}
+        self.denied = ""
+
+    def stopped(self) -> bool:
+        return self.stop.is_set() or bool(self.denied)
+
+    def not_started(self, change: Change) -> Outcome:
+        why = (f"not started: the API key lacks {self.denied}" if self.denied
+               else "interrupted before it started")
+        return Outcome(change, NOT_STARTED, why)
+
+    def record(self, index: int, outcome: Outcome) -> None:
+        self.outcomes[index] = outcome
+        if outcome.denied and not self.denied:
+            self.denied = outcome.denied
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+
+    def each(self, jobs: list[Job]) -> dict[int, _Pending]:
+        """Run ``jobs``; returns the creates left uncertain, by plan index."""
+        pending: dict[int, _Pending] = {}
+        running: dict[Future[Outcome | _Pending], int] = {}
+        queue = list(jobs)
+        while queue or running:
+            # Submit only as many as can run, so a stop leaves the rest not started.
+            while queue and len(running) < self.parallelism and not self.stopped():
+                index, _, job = queue.pop(0)
+                running[self.pool.submit(job)] = index
+            if self.stopped():
+                for index, change, _ in queue:
+                    self.outcomes[index] = self.not_started(change)
+                queue.clear()
+            if not running:
+                break
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                result = future.result()
+                if isinstance(result, _Pending):
+                    pending[index] = result
+                else:
+                    self.record(index, result)
+        return pending
+
+
+def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[int, Change]],
+                  secrets: Secrets) -> None:
+    """Creates, then rounds of resolving the uncertain ones together: one list read per round finds
+    those that landed (their remaining calls are made), and only those confirmed absent are sent again."""
+    changes = dict(creates)
+    pending = runner.each([(i, c, functools.partial(_run_one, client, c, secrets)) for i, c in creates])
+    for _ in range(CREATE_ROUNDS):
+        if not pending or runner.stopped():
+            break
+        try:
+            found = client.find_custom_channels(changes[i].name for i in pending)
+        except ReconcilerError as exc:
+            for index, left in pending.items():
+                runner.record(index, _unknown(changes[index], left, f"the channel list could not be read: {exc}"))
+            return
+        jobs: list[Job] = []
+        for index, left in pending.items():
+            change = changes[index]
+            channel = found.get(change.name)
+            if channel is not None:
+                jobs.append((index, change, functools.partial(_run_one, client, change, secrets, found=channel.id)))
+            elif left.uncertain.landed:
+                runner.record(index, Outcome(change, FAILED, str(left.uncertain.error)))
+            else:
+                jobs.append((index, change, functools.partial(_run_one, client, change, secrets, again=True)))
+        pending = runner.each(jobs)
+    for index, left in pending.items():
+        why = "interrupted before it was checked" if runner.stopped() else f"still uncertain after {CREATE_ROUNDS} checks"
+        runner.record(index, _unknown(changes[index], left, why))
+
+
+def _unknown(change: Change, left: _Pending, why: str) -> Outcome:
+    return Outcome(change, FAILED, f"unknown whether created ({left.uncertain.error}; {why}); run plan to see")
 
 
 def apply_plan(
@@ -135,34 +268,20 @@ def apply_plan(
     """
     secrets.require(plan)
     stop = stop or threading.Event()
-    outcomes: dict[int, Outcome] = {}
-    for kind in (Delete, Update, Create):
-        phase = [(i, c) for i, c in enumerate(plan.changes) if isinstance(c, kind)]
-        if not phase:
-            continue
-        with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix=f"apply-{kind.action}") as pool:
-            pending: dict[Future[Outcome], int] = {}
-            queue = list(phase)
-            while queue or pending:
-                # Submit only as many as can run, so an interrupt leaves the rest not started.
-                while queue and len(pending) < parallelism and not stop.is_set():
-                    index, change = queue.pop(0)
-                    pending[pool.submit(_run_one, client, change, secrets)] = index
-                if stop.is_set():
-                    for index, change in queue:
-                        outcomes[index] = Outcome(change, NOT_STARTED, "interrupted before it started")
-                    queue.clear()
-                if not pending:
-                    break
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = pending.pop(future)
-                    outcomes[index] = future.result()
-                    if on_outcome is not None:
-                        on_outcome(outcomes[index])
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+        runner = _Runner(pool, parallelism, stop, on_outcome)
+        for kind in (Delete, Update, Create):
+            phase = [(i, c) for i, c in enumerate(plan.changes) if isinstance(c, kind)]
+            if not phase:
+                continue
+            if kind is Create:
+                _create_phase(runner, client, phase, secrets)
+            else:
+                runner.each([(i, c, functools.partial(_run_one, client, c, secrets)) for i, c in phase])
+    outcomes = runner.outcomes
     for index, change in enumerate(plan.changes):
-        outcomes.setdefault(index, Outcome(change, NOT_STARTED, "interrupted before it started"))
-    return ApplyReport(tuple(outcomes[i] for i in range(len(plan.changes))))
+        outcomes.setdefault(index, runner.not_started(change))
+    return ApplyReport(tuple(outcomes[i] for i in range(len(plan.changes))), denied=runner.denied)
 
 
 @contextmanager

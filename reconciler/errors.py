@@ -19,11 +19,13 @@
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
     ├── InputFileError              a file given is missing, a folder, or not the kind the command takes
     ├── OutputFileError             an output would overwrite an input or another kind of file (carries path)
+    ├── FileWriteError              a plan, export or state file cannot be written (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
     ├── InitError                   ``init`` wrote nothing: its files exist, or cannot be written (carries the paths)
     └── ApplyError                  some operations of an apply failed (each outcome is listed)
+        └── KeyCannotWrite          a write was refused (403): apply stopped; names the permission and variable
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
 channel names only, and the client redacts the key from anything it wraps.
@@ -186,6 +188,14 @@ class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
 
 
+class FileWriteError(ReconcilerError):
+    """A file cannot be written (missing folder, no permission, disk full); ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(message)
+
+
 class ImportRefused(ReconcilerError):
     """``import`` refused; the file was not written. ``file`` and ``line`` say where, when known."""
 
@@ -239,3 +249,25 @@ class ApplyError(ReconcilerError):
         lines += [f"  {name}: {reason}" for name, reason in self.failed]
         lines.append("Nothing else was rolled back; run apply again to converge.")
         super().__init__("\n".join(lines))
+
+
+class KeyCannotWrite(ApplyError):
+    """A write was refused with 403, so apply started no more: the key lacks ``permission``."""
+
+    def __init__(self, permission: str, variable: str | None, refused: int, not_started: int,
+                 failed: list[tuple[str, str]], total: int) -> None:
+        """``failed`` lists the other failures (not refusals) as (channel name, reason) pairs."""
+        self.permission = permission
+        self.variable = variable
+        self.refused = refused
+        self.not_started = not_started
+        self.failed = list(failed)
+        key = f"the API key in {variable}" if variable else "the API key"
+        lines = [f"{key} lacks the {permission} permission: {refused} of {total} operations were refused (403) "
+                 f"and apply stopped there; {not_started} not started."]
+        if self.failed:
+            lines.append(f"{len(self.failed)} other operation(s) failed:")
+            lines += [f"  {name}: {reason}" for name, reason in self.failed]
+        where = f" in {variable}" if variable else ""
+        lines.append(f"A re-run needs a key with {permission}{where}; nothing was rolled back.")
+        ReconcilerError.__init__(self, "\n".join(lines))

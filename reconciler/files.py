@@ -1,13 +1,25 @@
-"""Reading and writing files the user keeps (plans, exported and imported channels files).
+"""Reading and writing files the user keeps (plans, exported and imported channels files, the
+emulator's state), so a killed run leaves no torn file.
 
-A write never leaves a torn file (a killed run leaves the old one), keeps the file's permissions,
-and writes through a symlink to the file it points at.
+``write_atomically`` is the package's one writer: a temporary file with an unpredictable name is
+created exclusively in the target's folder (``O_CREAT|O_EXCL|O_NOFOLLOW``: a symlink planted
+beside the output is never followed), written, fsynced, renamed over the target, and the folder
+is fsynced so the rename survives a crash. A replaced file keeps its mode; a new one gets
+0644 minus the umask, or 0600 when it can hold secrets (``private=True``). A symlink at the
+target itself is written through, to the file it points at (a channels file kept elsewhere).
 """
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
+
+from reconciler.errors import FileWriteError
+
+PUBLIC_MODE = 0o644
+PRIVATE_MODE = 0o600
+_TEMP_ATTEMPTS = 16
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -15,13 +27,83 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return Path(path).read_bytes().decode("utf-8")
 
 
-def write_atomically(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False,
+                     option: str = "--out") -> None:
+    """Replace ``path`` with ``data`` (text is UTF-8) all at once; ``option`` names the flag to fix in errors."""
     target = Path(os.path.realpath(path))
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
+    folder = target.parent
+    if not folder.is_dir():
+        given = folder if Path(path).parent.is_dir() else Path(path).parent  # a link may point into it
+        raise FileWriteError(f"the folder {given} does not exist: create it or choose another {option}",
+                             path=os.fspath(path))
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    mode = PRIVATE_MODE if private else _kept_mode(target)
+    fd, tmp = _create_temp(target, PRIVATE_MODE if private else PUBLIC_MODE)
     try:
-        os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-    except FileNotFoundError:
-        pass  # a new file: the umask decides, as for any file the user creates
-    os.replace(tmp, target)
+        try:
+            # fchmod, not the open mode: the umask must not loosen a kept mode or tighten it away.
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise FileWriteError(f"cannot write {target}: {exc.strerror or exc}", path=os.fspath(target)) from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    fsync_folder(folder)
+
+
+def open_private_append(path: str | os.PathLike[str]) -> int:
+    """A descriptor appending to ``path``, created 0600 (made 0600 if it exists); never follows a symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_MODE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in ``folder`` durable: it is only once the directory entry is."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _kept_mode(target: Path) -> int | None:
+    """The mode of the regular file being replaced; None for a new file (the open mode and umask decide)."""
+    try:
+        info = os.lstat(target)
+    except OSError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise FileWriteError(f"cannot write {target}: {exc.strerror or exc}", path=os.fspath(target)) from None
+    raise FileWriteError(f"cannot write {target}: no free temporary name beside it", path=os.fspath(target))
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -6,14 +6,23 @@ the key's variable name only, and ``target_from_connection`` reads the key again
 Where the key goes (``auth``: header, query or authorization) is, first match wins: the ``--auth``
 option, the tenant's ``auth:``, ``OMNIDESK_AUTH``, the header. A saved plan keeps the form it was
 made with.
+
+Which hosts the key may reach (``check_destination``, run by both before the key is read): only over
+``https://`` (plain ``http://`` to a loopback address aside), only to ``*.omnidesk.com``,
+``*.omnidesk.io``, loopback, and the host patterns of ``OMNIDESK_ALLOWED_HOSTS`` in the
+environment. Never from the channels file: in CI a pull request edits it, and its ``url:`` would
+otherwise send the production key to any host its author likes.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
-from urllib.parse import urlsplit
+
+import httpx
 
 from reconciler.client import OmnideskClient
 from reconciler.errors import AuthenticationError, StateFileError, TargetError
@@ -25,6 +34,9 @@ EMULATOR_KEY = "demo"
 # The key variable when neither the tenant (api_key_env) nor a saved plan names one.
 DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
 URL_ENV = "OMNIDESK_URL"
+ALLOWED_HOSTS_ENV = "OMNIDESK_ALLOWED_HOSTS"
+DEFAULT_ALLOWED_HOSTS = ("*.omnidesk.com", "*.omnidesk.io")
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 AUTH_ENV = "OMNIDESK_AUTH"
 DEFAULT_TIMEOUT = 30.0  # seconds for one call, body included
 
@@ -87,14 +99,18 @@ def resolve_target(
             raise TargetError("--emulator runs against the local emulator: leave out --url")
         return Target(None, EMULATOR_KEY, f"emulator ({emulator_state})", emulator_state=emulator_state)
 
-    where = "--url" if url else f"tenant {tenant}'s url" if chosen and chosen.url else URL_ENV
-    url = url or (chosen.url if chosen else None) or env.get(URL_ENV)
+    if url:
+        source = "--url"
+    elif chosen is not None and chosen.url:
+        url, source = chosen.url, f"the url: of tenant {tenant!r}"
+    else:
+        url, source = env.get(URL_ENV), URL_ENV
     if not url:
         raise TargetError(
             f"no tenant to talk to: pass --url URL, set {URL_ENV}, choose --tenant NAME, "
             "or use --emulator for a local try-out"
         )
-    check_url(url, where)
+    check_destination(url, env, source=source)
     key_var = chosen.api_key_env if chosen and chosen.api_key_env else DEFAULT_KEY_ENV
     key = _key(env, key_var)
     form = _auth_form(auth, chosen.auth if chosen else None, env)
@@ -102,19 +118,100 @@ def resolve_target(
     return Target(url, key, label, tenant=tenant, api_key_env=key_var, auth=form)
 
 
-def check_url(url: str, where: str) -> None:
-    """Refuse, before any call, a URL without its scheme and host (``acme.omnidesk.com``)."""
+def check_destination(url: str, environ: Mapping[str, str] | None = None, *, source: str = "the URL") -> str:
+    """Refuse, before any connection, a URL the API key must not be sent to; the normalised host.
+
+    ``source`` says where the URL came from (``--url``, a tenant's ``url:``, a saved plan) so the
+    refusal points at what to fix. Messages name the host, never the whole URL: it may carry a
+    password.
+    """
+    env = os.environ if environ is None else environ
     try:
-        parts = urlsplit(url.strip())
-        if parts.scheme in ("http", "https") and parts.hostname:
-            return
-    except ValueError:  # an unbalanced [ in the host
-        pass
-    shown = f" {url!r}" if "@" not in url else ""  # never echo what may be credentials
-    example = url.strip().split("://")[-1].split("/")[0].split("@")[-1] or "acme.omnidesk.com"
-    raise TargetError(
-        f"{where}{shown} is not a tenant URL: write it with its scheme, like https://{example}; nothing was called"
-    )
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise TargetError(f"{source} is not a valid URL: use https://HOST, e.g. https://acme.omnidesk.com") from None
+    if parsed.userinfo:
+        raise TargetError(
+            f"{source} carries credentials (user:password@ before the host): remove them; the API key comes "
+            "from its environment variable, never from the URL"
+        )
+    scheme = parsed.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise TargetError(f"{source} must start with https:// (e.g. https://acme.omnidesk.com)")
+    host = parsed.raw_host.decode("ascii").lower().rstrip(".")
+    if not host:
+        raise TargetError(f"{source} names no host: use https://HOST, e.g. https://acme.omnidesk.com")
+    if is_loopback(host):
+        return host
+    if not _HOST_NAME.fullmatch(host) and not _is_ip(host):
+        raise TargetError(f"{source}: {host!r} is not a valid host name", host=host)
+    if scheme != "https":
+        raise TargetError(
+            f"refusing to send the API key over plain http:// to {host}: use https://{host} "
+            "(plain http is allowed only to this machine: localhost, 127.0.0.0/8, ::1)",
+            host=host,
+        )
+    patterns = allowed_host_patterns(env)
+    if not any(_host_matches(host, pattern) for pattern in patterns):
+        raise TargetError(
+            f"refusing to send the API key to {host}: it is not an allowed host "
+            f"({', '.join(patterns)}, or this machine). If {host} is yours, allow it in the environment "
+            f"(not in the channels file, which a pull request can edit): "
+            f"export {ALLOWED_HOSTS_ENV}={_suggested_pattern(host, env)}",
+            host=host, variable=ALLOWED_HOSTS_ENV,
+        )
+    return host
+
+
+def allowed_host_patterns(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The default allowed host patterns plus those of ``OMNIDESK_ALLOWED_HOSTS`` (comma-separated)."""
+    env = os.environ if environ is None else environ
+    patterns = list(DEFAULT_ALLOWED_HOSTS)
+    for raw in env.get(ALLOWED_HOSTS_ENV, "").split(","):
+        pattern = raw.strip().lower().rstrip(".")
+        if not pattern:
+            continue
+        name = pattern[2:] if pattern.startswith("*.") else pattern
+        if not _HOST_NAME.fullmatch(name) and not _is_ip(name):
+            raise TargetError(
+                f"{ALLOWED_HOSTS_ENV}: {raw.strip()!r} is not a host pattern; write host names such as "
+                "api.acme.test or *.staging.example.com (a leading *. matches every subdomain), comma-separated",
+                variable=ALLOWED_HOSTS_ENV,
+            )
+        patterns.append(pattern)
+    return patterns
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    # "*.example.com" matches any depth below example.com, not example.com itself.
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def _suggested_pattern(host: str, env: Mapping[str, str]) -> str:
+    current = env.get(ALLOWED_HOSTS_ENV, "").strip().strip(",")
+    return f"{current},{host}" if current else host
 
 
 def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, str] | None = None,
@@ -123,6 +220,7 @@ def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, 
     env = os.environ if environ is None else environ
     if "emulator_state" in connection:
         return Target(None, EMULATOR_KEY, connection["label"], emulator_state=connection["emulator_state"])
+    check_destination(connection.get("url", ""), env, source="the saved plan's URL")
     key_var = connection.get("api_key_env", DEFAULT_KEY_ENV)
     form = _auth_form(auth, connection.get("auth"), env)
     return Target(connection["url"], _key(env, key_var), connection["label"], tenant=connection.get("tenant"),

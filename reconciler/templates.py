@@ -98,6 +98,8 @@ def uses_vars(text: str) -> bool:
 
 def first_env(text: str) -> str | None:
     """The first ``${env:NAME}`` in ``text``: the variable a secret comes from."""
+    if "${" not in text:
+        return None
     for match in TOKEN.finditer(text):
         body = BODY.fullmatch(match.group(1) or "")
         if body and body.group(1) == "env":

@@ -227,7 +227,7 @@ def test_read_only_key_plans_and_exports_but_apply_gets_a_403(tmp_path, make_emu
     denied = run_cli(["apply", path, "--yes"], env)
     assert denied.exit_code == 1
     assert "the API key lacks the CHANNEL_CUD permission needed for POST /api/v2/channel" in denied.stderr
-    assert "2 of 2 operations failed" in denied.stderr and "'ro'" not in denied.output
+    assert "2 of 2 operations were refused (403)" in denied.stderr and "'ro'" not in denied.output
 
 
 def test_bad_key_and_missing_target_are_clear(tmp_path, emulator, env):

@@ -88,7 +88,7 @@ def test_json_format_gives_problems_as_data(tmp_path: Path, monkeypatch) -> None
     result = run_cli(["validate", "channels.yaml", "--format", "json"])
     assert result.exit_code == 1 and result.stderr == ""
     report = json.loads(result.stdout)
-    assert report["file"] == "channels.yaml" and report["valid"] is False
+    assert report["files"] == ["channels.yaml"] and report["valid"] is False
     assert report["errors"] == [{
         "file": "channels.yaml", "line": 8, "column": 11, "path": "channels[2].icon",
         "message": "'a b' does not match ^[a-zA-Z0-9\\-_]+$: a space is not allowed",
@@ -100,7 +100,7 @@ def test_json_format_gives_problems_as_data(tmp_path: Path, monkeypatch) -> None
     write(tmp_path, "version: 1\nchannels: []\n")
     ok = run_cli(["validate", "channels.yaml", "--format", "json"])
     assert ok.exit_code == 0 and json.loads(ok.stdout) == {
-        "file": "channels.yaml", "valid": True, "errors": [], "warnings": []}
+        "files": ["channels.yaml"], "valid": True, "errors": [], "warnings": []}
     assert CANARY not in result.output
 
 
@@ -119,3 +119,25 @@ def test_plan_and_apply_warn_about_a_literal_secret(emulator, tmp_path: Path, mo
     assert {c["name"] for c in json.loads(listed)["items"] if c["type"] == "custom"} == {"SMS gateway", "Instagram DM"}
     for output in (plan.output, applied.output):
         assert CANARY not in output
+
+
+def test_several_files_are_each_checked_in_one_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "version: 1\nchannels:\n  - name: A\n", "channels.yaml")
+    write(tmp_path, LITERAL, "channels-literal.yaml")
+    write(tmp_path, "version: 1\nchannels:\n  - name: B\n    icon: a b\n", "channels-bad.yaml")
+    files = ["channels.yaml", "channels-literal.yaml", "channels-bad.yaml"]
+    result = run_cli(["validate", *files])
+    assert result.exit_code == 1
+    assert result.stdout == "channels.yaml: valid (1 channel)\nchannels-literal.yaml: valid (2 channels)\n"
+    assert result.stderr == (
+        f"Warning: channels-literal.yaml:4:28: {WARNING}\n"
+        "Error: 1 problem in the channels file:\n"
+        "  channels-bad.yaml:4:11: channels[0].icon: 'a b' does not match ^[a-zA-Z0-9\\-_]+$: a space is not allowed\n"
+    )
+    strict = run_cli(["validate", "--strict", "--format", "json", *files])
+    report = json.loads(strict.stdout)
+    assert strict.exit_code == 1 and report["files"] == files and report["warnings"] == []
+    assert [(e["file"], e["path"]) for e in report["errors"]] == [
+        ("channels-literal.yaml", "channels[0].custom_channel_secret"), ("channels-bad.yaml", "channels[0].icon")]
+    assert run_cli(["validate", "--strict", "channels.yaml", "channels.yaml"]).exit_code == 0

@@ -340,9 +340,9 @@ def test_a_create_is_not_sent_again_when_the_list_turns_unreadable(
     assert "3 of 3 operations failed:" in result.stderr
     for i in range(3):
         assert re.search(
-            rf"^  Fault channel {i:04d}: POST /api/v2/channel: the server answered 504; whether it was carried "
-            r"out could not be checked: GET /api/v2/channel\?itemStart=0&itemLimit=99: expected JSON but the "
-            r"answer is HTML",
+            rf"^  Fault channel {i:04d}: unknown whether created \(POST /api/v2/channel: the server answered 504 "
+            r"\(HTTP 504\); the channel list could not be read: GET /api/v2/channel\?itemStart=0&itemLimit=99: "
+            r"expected JSON but the answer is HTML .*\); run plan to see$",
             result.stderr, re.M,
         ), result.stderr
     assert len(customs(running.emu)) == 3  # they did land: a blind retry would have hit the name check

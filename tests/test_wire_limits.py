@@ -31,9 +31,9 @@ def channels_file(tmp_path: Path) -> str:
     return str(path)
 
 
-def plan(tmp_path: Path, url: str, *extra: str) -> tuple[int, str, float]:
+def plan(tmp_path: Path, url: str, *extra: str, env: dict[str, str] | None = None) -> tuple[int, str, float]:
     started = time.monotonic()
-    result = run_cli(["plan", channels_file(tmp_path), "--url", url, "--verbose", *extra], ENV)
+    result = run_cli(["plan", channels_file(tmp_path), "--url", url, "--verbose", *extra], {**ENV, **(env or {})})
     assert "Traceback" not in result.output
     return result.exit_code, result.stderr, time.monotonic() - started
 
@@ -90,7 +90,7 @@ def test_the_deadline_holds_on_the_real_transport() -> None:
 
 
 def test_dns_failure_is_retried_once_and_says_what_to_check(tmp_path: Path) -> None:
-    code, err, _ = plan(tmp_path, "https://no-such-tenant.invalid")
+    code, err, _ = plan(tmp_path, "https://no-such-tenant.invalid", env={"OMNIDESK_ALLOWED_HOSTS": "*.invalid"})
     assert code == 1
     assert ("Error: GET /api/v2/channel?itemStart=0&itemLimit=99: the host name 'no-such-tenant.invalid' cannot be "
             "resolved (DNS): check the URL's host (is it https://<account>.omnidesk.com?)") in err

@@ -190,7 +190,7 @@ def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int |
         report = engine.apply(planned, allow_deletes=allow_deletes, allow_updates=allow_updates,
                               on_outcome=on_outcome, stop=stop)
     click.echo(report.summary(), err=True)
-    error = report.error()
+    error = report.error(planned.target.api_key_env)
     if report.interrupted:
         not_started = sum(1 for o in report.outcomes if o.status == NOT_STARTED)
         deleted = sum(1 for o in report.outcomes if o.status == OK and isinstance(o.change, Delete))

@@ -7,10 +7,10 @@ from types import FrameType
 
 import click
 
-
 from reconciler.emulator import (
     ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread,
 )
+from reconciler.target import is_loopback
 
 
 def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
@@ -39,7 +39,7 @@ def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Keep the tenant in FILE across restarts.")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY=PERM,...",
               help=f"An accepted key and its permissions ({', '.join(ALL_PERMISSIONS)}). Repeatable. "
-                   "Default: key 'demo' with every permission.")
+                   "Default: key 'demo' with every permission (the only key ever printed).")
 @click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Delay every answer.")
 @click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Fraction of requests answered 503.")
 @click.option("--rate-limit", type=click.IntRange(min=1), help="Requests per second before 429.")
@@ -85,7 +85,9 @@ def emulator(
     (OMNIDESK_API_KEY=demo unless --api-key sets others).
 
     It implements the contract the other commands code against, with built-in channels present,
-    and can inject faults. Ctrl-C or SIGTERM stops it and saves the state (with --state).
+    and can inject faults. Ctrl-C or SIGTERM stops it and saves the state (with --state: 0600,
+    as it holds the channels' secrets; one emulator at a time per state file). Request bodies are
+    limited to 1 MiB and read only after the key was checked.
 
     \b
     Example:
@@ -131,9 +133,15 @@ def emulator(
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         click.echo(f"Omnidesk emulator listening on {server.url}")
-        for key, perms in emu.api_keys.items():
-            shown = ", ".join(p for p in ALL_PERMISSIONS if p in perms) or "no permissions"
-            click.echo(f"API key: {key} ({shown})")
+        if keys is None:
+            click.echo(f"API key: demo ({', '.join(ALL_PERMISSIONS)})")
+        else:
+            # Keys given on the command line are real secrets to someone: never echo them.
+            click.echo(f"API keys: the {len(keys)} given with --api-key (not shown)")
+        if not is_loopback(host):
+            click.echo(f"Warning: listening on {host}, beyond this machine: anyone who can reach it can use "
+                       + ("the demo key, printed above" if keys is None else "the emulator with a key")
+                       + ". Use --host 127.0.0.1 unless other machines must reach it.", err=True)
         click.echo(f"State: {state_path}" if state_path else "State: in memory only (lost on exit)")
         click.echo("Press Ctrl-C to stop.", nl=True)
         # A timed wait keeps the main thread responsive to signals on every platform.

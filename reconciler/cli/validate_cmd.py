@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import click
 
 from reconciler.annotations import github_annotations, json_report
-from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
+from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import ConfigError, Problem
 
@@ -40,18 +40,18 @@ def check(
     return f"{shown}: valid ({_count(count)}{suffix})", list(warnings)
 
 
-@click.command("validate", cls=OneFileCommand)
-@click.argument("file", type=CHANNELS_FILE)
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=CHANNELS_FILE, metavar="FILE...")
 @click.option("--tenant", metavar="NAME", help="Validate for this tenant only (default: every tenant).")
 @click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text", show_default=True,
               help="github: ::error/::warning lines that GitHub shows on the file's lines; json: data.")
 @click.option("--strict", is_flag=True, help="Treat warnings (such as a secret written in the file) as errors.")
-def validate_cmd(file: str, tenant: str | None, fmt: str, strict: bool) -> None:
-    """Check FILE offline: YAML, schema, templates, names. Makes no API call.
+def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: bool) -> None:
+    """Check each FILE offline: YAML, schema, templates, names. Makes no API call.
 
     Without --tenant, a file with tenants is checked for every tenant and for no tenant;
     a problem that occurs in only some of them ends with those tenants in brackets.
-    Exits 1 on a problem (and, with --strict, on a warning).
+    Every file is checked; exits 1 on any problem (and, with --strict, on any warning).
 
     \b
     Example:
@@ -59,16 +59,23 @@ def validate_cmd(file: str, tenant: str | None, fmt: str, strict: bool) -> None:
       omnidesk-channels validate channels.yaml --strict --format github
       OMNIDESK_BRIDGE_SECRET=... omnidesk-channels validate channels.yaml --tenant staging
     """
-    try:
-        summary, warnings = check(file, tenant=tenant)
-        errors: list[Problem] = []
-    except ConfigError as exc:
-        summary, errors, warnings = "", exc.problems, exc.warnings
-    if strict:
-        errors = sorted(errors + warnings, key=lambda p: (p.line or 0, p.column or 0))
-        warnings = []
+    summaries: list[str] = []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for file in files:
+        try:
+            summary, found = check(file, tenant=tenant)
+            problems: list[Problem] = []
+        except ConfigError as exc:
+            summary, found, problems = "", exc.warnings, exc.problems
+        if strict:
+            problems, found = sorted(problems + found, key=lambda p: (p.line or 0, p.column or 0)), []
+        if not problems:
+            summaries.append(summary)
+        errors += problems
+        warnings += found
     if fmt == "json":
-        click.echo(json_report(file, errors, warnings), nl=False)
+        click.echo(json_report(files, errors, warnings), nl=False)
         if errors:
             raise click.exceptions.Exit(1)
         return
@@ -77,6 +84,7 @@ def validate_cmd(file: str, tenant: str | None, fmt: str, strict: bool) -> None:
     else:
         for warning in warnings:
             click.echo(f"Warning: {warning}", err=True)
+    for summary in summaries:
+        click.echo(summary)
     if errors:
         raise ConfigError(errors)
-    click.echo(summary)

@@ -3,7 +3,9 @@
 Everything, fault injection included, happens in ``handle()`` so that the ASGI app (real HTTP) and
 the in-process httpx transport behave the same. Order of a request: ``before_request`` hook,
 latency, rate limit (429), random 503, authentication (401), routing (404/405), permission (403),
-then the call itself (validation 400, built-in 403, unknown id 404, ...).
+then the call itself (body over 1 MiB 413, unreadable or nested too deep 400, validation 400,
+built-in 403, unknown id 404, ...). Served over HTTP, a body is read only when ``wants_body``
+says the key may make the call, so a refused sender never gets its body read.
 
 The fault knobs (``latency_ms``, ``error_rate``, ``rate_limit``, ``lose_create_responses``,
 ``quirks``, ``garbage``, and the paging and hostile-server knobs ``list_type``, ``max_item_limit``,
@@ -25,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from reconciler.emulator.forms import BodyError, parse_body
 from reconciler.emulator.store import Store
+from reconciler.errors import FileWriteError
 from reconciler.model import (
     CUSTOM_TYPE,
     DIGITS_PATTERN,
@@ -62,6 +65,7 @@ PERMISSION = {
     "delete": "CHANNEL_CUD",
     "message": "MESSAGE_CREATE",
 }
+BODY_KINDS = frozenset({"create", "update", "message"})
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
 HTML_HEADERS = {"content-type": "text/html; charset=utf-8"}
@@ -179,6 +183,17 @@ class Emulator:
             self.stats[f"status:{status}"] += 1
         return status, out_headers, out
 
+    def wants_body(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        """True for a call that takes a body, sent with a known key that has the call's permission."""
+        kind, _, route_error = _route(method.upper(), path)
+        if kind not in BODY_KINDS or route_error is not None:
+            return False
+        try:
+            perms = self._authenticate({k.lower(): v for k, v in headers.items()}, query)
+        except _Refusal:
+            return False
+        return PERMISSION[kind] in perms
+
     def _handle_locked(
         self,
         kind: str | None,
@@ -214,6 +229,8 @@ class Emulator:
             return self._message(fields)
         except BodyError as exc:
             raise _Refusal(exc.status, str(exc)) from exc
+        except FileWriteError as exc:
+            raise _Refusal(500, f"the emulator could not write its state: {exc}") from exc
         except OSError as exc:
             raise _Refusal(500, f"the emulator could not write its state: {exc.strerror}") from exc
 

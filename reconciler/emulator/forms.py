@@ -9,9 +9,13 @@ from urllib.parse import parse_qsl
 import python_multipart
 from python_multipart.exceptions import FormParserError
 
+# The largest request body the emulator reads; a larger one is refused with 413 (a channel's
+# fields fit in a few KiB).
+MAX_BODY_BYTES = 1 << 20
+
 
 class BodyError(ValueError):
-    """The body cannot be read; ``status`` is 400 (malformed) or 415 (unsupported type)."""
+    """The body cannot be read; ``status`` is 400 (malformed), 413 (too large) or 415 (unsupported type)."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
@@ -20,6 +24,8 @@ class BodyError(ValueError):
 
 def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     """The fields of a request body; a JSON object keeps its value types, forms give strings."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes", status=413)
     media = content_type.split(";", 1)[0].strip().lower()
     if not body.strip() and media in ("", "application/json"):
         return {}
@@ -35,6 +41,8 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
             data = json.loads(body)
         except ValueError as exc:
             raise BodyError(f"the JSON body cannot be parsed: {exc}") from exc
+        except RecursionError:
+            raise BodyError("the JSON body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BodyError("the JSON body must be an object")
         return data

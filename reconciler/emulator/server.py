@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import httpx
 import uvicorn
 
 from reconciler.emulator.core import Emulator
+from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError
 
 # Requests the served emulator handles at once. asyncio's default executor has min(32, cores + 4)
 # threads, 6 on a 2-core machine: with latency on, a client running 8 requests would queue behind
@@ -24,7 +26,13 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Cal
 
 
 def asgi_app(emulator: Emulator) -> ASGIApp:
-    """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop."""
+    """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop.
+
+    A body is read only for a call that takes one, from a known key with the call's permission
+    (``Emulator.wants_body``), and never beyond ``MAX_BODY_BYTES``: a declared ``Content-Length``
+    over the limit is refused at once, a chunked body is counted while it arrives. An answer that
+    leaves a body unread closes the connection, so the rest of it is never drained.
+    """
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -37,28 +45,81 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
                     return
         if scope["type"] != "http":
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        status, out_headers, body = await asyncio.to_thread(
-            emulator.handle, scope["method"], scope["path"], query, headers, b"".join(chunks)
-        )
-        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
-        raw_headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-        if emulator.drip_ms and body:
-            await _drip(body, emulator.drip_ms / 1000, receive, send)
+        reader = _BodyReader(receive, headers)
+        try:
+            reader.check_declared_length()
+            # Only a known key with the call's permission gets its body read; any other request is
+            # refused by handle() on its headers alone.
+            wanted = emulator.wants_body(scope["method"], scope["path"], query, headers)
+            body = await reader.read() if wanted else b""
+        except _ClientGone:
+            return
+        except BodyError as exc:
+            status, out_headers, out = _error(exc.status, str(exc))
         else:
-            await send({"type": "http.response.body", "body": body})
+            status, out_headers, out = await asyncio.to_thread(
+                emulator.handle, scope["method"], scope["path"], query, headers, body
+            )
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
+        raw_headers.append((b"content-length", str(len(out)).encode()))
+        if reader.left_unread:
+            raw_headers.append((b"connection", b"close"))  # never drain a body nobody will read
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        if emulator.drip_ms and out:
+            await _drip(out, emulator.drip_ms / 1000, receive, send)
+        else:
+            await send({"type": "http.response.body", "body": out})
 
     return app
+
+
+class _ClientGone(Exception):
+    """The client hung up before its body was complete: there is no one to answer."""
+
+
+class _BodyReader:
+    """A request's body, read only when asked and never beyond ``MAX_BODY_BYTES``."""
+
+    def __init__(self, receive: Any, headers: dict[str, str]) -> None:
+        self._receive = receive
+        lower = {k.lower(): v for k, v in headers.items()}
+        self._declared = lower.get("content-length", "").strip()
+        self._has_body = bool(lower.get("transfer-encoding")) or self._declared not in ("", "0")
+        self._done = False
+
+    @property
+    def left_unread(self) -> bool:
+        return self._has_body and not self._done
+
+    def check_declared_length(self) -> None:
+        """413 for a declared length over the limit, before a byte of the body is read."""
+        if self._declared.isdigit() and int(self._declared) > MAX_BODY_BYTES:
+            raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes (Content-Length {int(self._declared)})",
+                            status=413)
+
+    async def read(self) -> bytes:
+        """The whole body; a chunked one is counted while it arrives and refused past the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes", status=413)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                self._done = True
+                return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"status": "error", "message": message}).encode("utf-8")
+    return status, {"content-type": "application/json; charset=utf-8"}, body
 
 
 async def _drip(body: bytes, pause: float, receive: Any, send: Any) -> None:

@@ -26,16 +26,22 @@ ignores a torn last line (a kill in the middle of an append), then compacts: wri
 and empties the journal. Records carry whole values, never deltas, so replay is exact. The journal
 is also compacted when it outgrows the snapshot (and at least 1 MiB), which keeps the I/O of N
 writes linear in N instead of rewriting the whole tenant per request.
+
+Both files hold the channels' secrets, so both are 0600. ``FILE.lock`` (0600, left in place) is
+held with ``flock`` while a Store is open: a second emulator, or an ``--emulator`` run of the CLI,
+on the same state refuses to start instead of losing writes the first one acknowledged.
 """
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
 from reconciler.errors import StateFileError
+from reconciler.files import fsync_folder, open_private_append, write_atomically
 
 FORMAT = "omnidesk-emulator-state"
 VERSION = 1
@@ -84,13 +90,20 @@ class Store:
         self._journal: Any = None
         self._journal_bytes = 0
         self._snapshot_bytes = 0
-        if self.path is not None and self.path.exists():
-            self._load()
-        else:
-            for type_, name in BUILT_IN_CHANNELS:
-                self._apply_channel(_built_in(self.next_id, type_, name))
+        self._lock_file: Any = None  # a file object, so even a Store never closed lets go when collected
         if self.path is not None:
-            self.compact()
+            self._lock()
+        try:
+            if self.path is not None and self.path.exists():
+                self._load()
+            else:
+                for type_, name in BUILT_IN_CHANNELS:
+                    self._apply_channel(_built_in(self.next_id, type_, name))
+            if self.path is not None:
+                self.compact()
+        except BaseException:
+            self._unlock()
+            raise
 
     # -- changes (each is journaled first, then applied) --------------------------------------
 
@@ -153,6 +166,36 @@ class Store:
         assert self.path is not None
         return self.path.with_name(self.path.name + ".journal")
 
+    @property
+    def lock_path(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _lock(self) -> None:
+        assert self.path is not None
+        if not self.path.parent.is_dir():
+            raise StateFileError(
+                f"the folder {self.path.parent} does not exist: create it or choose another state file"
+            )
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StateFileError(f"cannot use the emulator state {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StateFileError(
+                f"the emulator state {self.path} is in use by another emulator or --emulator run "
+                f"(it holds {self.lock_path.name}): stop that one first, or use another state file"
+            ) from None
+        self._lock_file = os.fdopen(fd, "r+b")
+
+    def _unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the last descriptor releases the flock
+            self._lock_file = None
+
     def _journal_write(self, records: list[dict[str, Any]]) -> None:
         if self.path is None:
             return
@@ -184,10 +227,16 @@ class Store:
             self.next_ticket_id = int(snap["next_ticket_id"])
             self.next_message_id = int(snap["next_message_id"])
             self.seq = int(snap["seq"])
+        except OSError as exc:
+            raise StateFileError(f"{self.path}: cannot read the emulator state: {exc.strerror or exc}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateFileError(f"{self.path}: unreadable emulator state: {exc}") from exc
         if self.journal_path.exists():
-            self._replay(self.journal_path.read_bytes().split(b"\n"))
+            try:
+                lines = self.journal_path.read_bytes().split(b"\n")
+            except OSError as exc:
+                raise StateFileError(f"{self.journal_path}: cannot read: {exc.strerror or exc}") from None
+            self._replay(lines)
 
     def _replay(self, lines: list[bytes]) -> None:
         last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
@@ -228,17 +277,11 @@ class Store:
         if self.path is None:
             return
         data = json.dumps(self.snapshot(), ensure_ascii=False).encode("utf-8")
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        write_atomically(self.path, data, private=True, option="state file")
         # Only now may the journal go: the snapshot's seq makes any leftover record a no-op.
         if self._journal is None:
-            self._journal = open(self.journal_path, "ab")
-            _fsync_dir(self.path.parent)
+            self._journal = os.fdopen(open_private_append(self.journal_path), "ab")
+            fsync_folder(self.path.parent)
         self._journal.truncate(0)
         self._journal.flush()
         os.fsync(self._journal.fileno())
@@ -251,16 +294,11 @@ class Store:
             self.compact()
 
     def close(self) -> None:
-        if self._journal is not None:
-            self.compact()
-            self._journal.close()
-            self._journal = None
-
-
-def _fsync_dir(path: Path) -> None:
-    # A rename or a new file is durable only once its directory entry is.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        """Fold the journal into the snapshot and release the files and the lock."""
+        try:
+            if self._journal is not None:
+                self.compact()
+                self._journal.close()
+                self._journal = None
+        finally:
+            self._unlock()
