@@ -32,7 +32,6 @@ channel names only, and the client redacts the key from anything it wraps.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -175,6 +174,8 @@ class TargetError(ReconcilerError):
     @classmethod
     def unknown_tenant(cls, tenant: str, known: Iterable[str]) -> TargetError:
         """The one message, in every command, for a tenant the file does not define: with "did you mean"."""
+        import difflib  # only on this error path: validate of a good file never pays for it
+
         names = list(known)
         if not names:
             return cls(f"unknown tenant {tenant!r} (the file defines no tenants: add a tenants: section, "

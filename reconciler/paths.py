@@ -13,7 +13,6 @@ a saved plan, an export by an export), unless ``force``.
 """
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Iterable
@@ -67,6 +66,8 @@ def file_kind(path: str | os.PathLike[str]) -> str:
 
 def missing_file(path: str | os.PathLike[str]) -> InputFileError:
     """The one message for an input that does not exist, with "did you mean" from its folder."""
+    import difflib  # only on this error path: validate of a good file never pays for it
+
     shown = os.fspath(path)
     target = Path(shown)
     folder = target.parent
@@ -130,13 +131,12 @@ def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[st
             )
     folder = target.parent
     if not folder.is_dir():
-        raise OutputFileError(
-            f"{option} {shown}: the folder {os.fspath(folder)} does not exist; nothing was done. "
-            f"Create it first (mkdir -p {os.fspath(folder)}) or choose another path", path=shown,
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputFileError(f"{option} {shown}: the folder {os.fspath(folder)} is not writable; nothing was done",
+        # the same words as the writer's (files.write_atomically), which says it when too late
+        raise OutputFileError(f"the folder {os.fspath(folder)} does not exist: create it or choose another {option}",
                               path=shown)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputFileError(f"cannot write {shown}: the folder {os.fspath(folder)} takes no new file; "
+                              f"choose another {option}", path=shown)
     if target.is_dir():
         raise OutputFileError(f"{option} {shown} is a folder; give a file path; nothing was done", path=shown)
     if not target.exists() or force:

@@ -259,6 +259,8 @@ def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
                                   variable=target.api_key_env) from None
     except StateFileError as exc:
         state = target.emulator_state
+        if state is None or not os.path.isfile(state):
+            raise  # a missing folder, say: its message already says what to do
         raise StateFileError(
             f"{exc}. Unless another emulator is using it: it holds test data only, so delete {state} and "
             f"{state}.journal to start afresh, or pass --emulator-state with another path"
