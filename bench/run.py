@@ -39,6 +39,7 @@ from reconciler.apply import FAILED, apply_plan  # noqa: E402
 from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
 from reconciler.config import load_channels_file  # noqa: E402
 from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
+from reconciler.fanout import plan_tenants  # noqa: E402
 from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
 from reconciler.plan import Plan, make_plan  # noqa: E402
 from reconciler.secrets import Secrets  # noqa: E402
@@ -190,6 +191,42 @@ def measure_apply(path: Path, n: int, changed: bool, latency_ms: int, **knobs: A
         tenant.close()
 
 
+def measure_all_tenants(path: Path, tenants: int, n: int, latency_ms: int) -> list[Row]:
+    """``plan --all-tenants`` over ``tenants`` emulators of ``n`` channels each, against one tenant's plan."""
+    servers = [Tenant(latency_ms) for _ in range(tenants)]
+    try:
+        for server in servers:
+            server.emu.seed_channels(seeded(n, changed=False))
+        lines = ["version: 1", "tenants:"]
+        for i, server in enumerate(servers):
+            lines += [f"  t{i:02d}:", f"    url: {server.server.url}", "    api_key_env: BENCH_API_KEY"]
+        write_channels_file(path, n)
+        path.write_text("\n".join(lines) + "\n" + path.read_text(encoding="utf-8").removeprefix("version: 1\n"),
+                        encoding="utf-8")
+        names = [f"t{i:02d}" for i in range(tenants)]
+        environ = {**os.environ, "BENCH_API_KEY": KEY}
+        rows = []
+        plan_tenants(path, names[-1:], environ=environ)  # warm-up: imports, the TLS context, the schema
+        for label, chosen in (("plan, one tenant of the file", names[:1]), ("plan --all-tenants", names)):
+            for server in servers:
+                server.emu.reset_stats()
+            wall = time.perf_counter()
+            results = plan_tenants(path, chosen, environ=environ)
+            wall = time.perf_counter() - wall
+            assert not any(r.failed for r in results), [r.error for r in results if r.failed]
+            requests: dict[str, int] = {}
+            for server in servers:
+                for kind, count in server.requests().items():
+                    requests[kind] = requests.get(kind, 0) + count
+            rows.append(Row(label, n, latency_ms, wall, changes=sum(len(r.plan.changes) for r in results if r.plan),
+                            requests=requests, note=f"{len(chosen)} tenant(s) of {n} channels, one thread each"))
+        rows[1].note += f"; {rows[1].wall_s / rows[0].wall_s:.2f}x the one tenant's wall time"
+        return rows
+    finally:
+        for server in servers:
+            server.close()
+
+
 LOST_SHARE = 0.2
 OTHERS = 2000  # channels on the tenant that the file does not name
 LOST_RUNS = 3  # runs per lost-answer row; the median wall time is shown (a ratio of single runs is noise)
@@ -324,6 +361,8 @@ def scenarios(quick: bool) -> Iterator[tuple[str, Callable[[Path], Row | list[Ro
             yield (f"apply 200 lose={lose} @{latency}",
                    lambda p, lose=lose, latency=latency: measure_lost_creates(p / "c200.yaml", 200, lose, latency,
                                                                               baseline))
+    fanout = 10 if quick else 50
+    yield f"plan --all-tenants {fanout}x100 @50", lambda p: measure_all_tenants(p / "tenants.yaml", fanout, 100, LATENCY_MS)
     for n in ([100, 1000] if quick else [100, 1000, 2000]):
         yield f"diff naive {n}", lambda p, n=n: measure_diff(n, naive=True)
         yield f"diff linear {n}", lambda p, n=n: measure_diff(n, naive=False)
@@ -382,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 write_channels_file(folder / f"c{n}.yaml", n)
             for label, run in scenarios(args.quick):
                 print(f"... {label}", file=sys.stderr, flush=True)
-                rows.append(run(folder))  # type: ignore[arg-type]
+                made = run(folder)
+                rows.extend(made if isinstance(made, list) else [made])
         print("... floors", file=sys.stderr, flush=True)
         floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], 2 if args.quick else args.repeat)
     total = time.perf_counter() - started

@@ -19,6 +19,7 @@
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
     ├── InputFileError              a file given is missing, a folder, or not the kind the command takes
     ├── OutputFileError             an output would overwrite an input or another kind of file (carries path)
+    ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
     ├── FileWriteError              a plan, export or state file cannot be written (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
@@ -187,6 +188,17 @@ class TargetError(ReconcilerError):
 
 class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
+
+
+class CiError(ReconcilerError):
+    """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call`` a failed API call."""
+
+    def __init__(self, message: str, *, variables: tuple[str, ...] = (), call: str = "",
+                 status: int | None = None) -> None:
+        self.variables = variables
+        self.call = call
+        self.status = status
+        super().__init__(message)
 
 
 class FileWriteError(ReconcilerError):

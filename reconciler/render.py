@@ -228,13 +228,15 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     missing secrets, channels not managed here, table rows, details) and a note says what was left
     out and how much.
     """
-    text = _compose_markdown(plan, _Budget(float("inf")), limit)
+    rows = [_md_row(c) for c in plan.changes]
+    details = [_md_details(c) for c in plan.changes]
+    text = _compose_markdown(plan, rows, details, _Budget(float("inf")), limit)
     if len(text) <= limit:
         return text
-    return _compose_markdown(plan, _Budget(limit - _NOTE_ROOM), limit)
+    return _compose_markdown(plan, rows, details, _Budget(limit - _NOTE_ROOM), limit)
 
 
-def _compose_markdown(plan: Plan, budget: _Budget, limit: int) -> str:
+def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], budget: _Budget, limit: int) -> str:
     target = plan.target or ""
     if len(target) > 200:
         target = target[:200] + "…"
@@ -266,10 +268,10 @@ def _compose_markdown(plan: Plan, budget: _Budget, limit: int) -> str:
         if more:
             left_out.append(f"{more} of {total} names of channels not managed here")
 
-    rows = [row for row in map(_md_row, plan.changes) if budget.take(row, 1)]
+    rows = [row for row in all_rows if budget.take(row, 1)]
     if len(rows) < len(plan.changes):
         left_out.append(f"{len(plan.changes) - len(rows)} of {len(plan.changes)} rows of the table")
-    details = [d for d in map(_md_details, plan.changes) if budget.take(d)]
+    details = [d for d in all_details if budget.take(d)]
     if len(details) < len(plan.changes):
         left_out.append(f"the details of {len(plan.changes) - len(details)} of {len(plan.changes)} channels")
 

@@ -119,12 +119,14 @@ class Workflow:
     # -- plan ------------------------------------------------------------------------------------
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-             emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False) -> Planned:
+             emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
+             loaded: ChannelsFile | None = None) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
+        ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
         """
-        channels_file = self.load(path, tenant=tenant)
+        channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
@@ -140,8 +142,12 @@ class Workflow:
 
     def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None) -> None:
         """Everything that must hold before a write: secrets present, updates and deletes within the
-        planned thresholds (or exactly the counts allowed)."""
-        check_secrets(planned.plan)
+        planned thresholds (or exactly the counts allowed).
+
+        Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
+        environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
+        """
+        planned.secrets.require(planned.plan)
         self.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
 
     def check_safety(self, planned: Planned, *, allow_deletes: int | None = None,
@@ -162,12 +168,16 @@ class Workflow:
 
     # -- saved plans -----------------------------------------------------------------------------
 
-    def save(self, planned: Planned, path: str | os.PathLike[str], *, force: bool = False) -> None:
-        """Write the plan for ``apply PLAN``; refuses a plan whose secrets are not all set, and a
+    def save(self, planned: Planned, path: str | os.PathLike[str], *, secrets_at_apply: bool = False,
+             force: bool = False) -> None:
+        """Write the plan for ``apply PLAN``; refuses a plan whose secrets are not all set, unless
+        ``secrets_at_apply``: CI plan jobs hold no secrets on purpose, and a secret unset when
+        planned is taken from the apply's environment unchecked (its digest is left out). Refuses a
         path that is the channels file or another kind of file (unless ``force``; see ``paths``)."""
         check_output(path, kind=SAVED_PLAN, inputs=[planned.channels_file.path if planned.channels_file else None],
                      force=force)
-        check_secrets(planned.plan)
+        if not secrets_at_apply:
+            check_secrets(planned.plan)
         save_plan(planned.plan, planned.target.connection(), path, planned.secrets, thresholds=planned.thresholds)
 
     def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,

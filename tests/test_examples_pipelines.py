@@ -105,7 +105,10 @@ def parse_with_cli(args: list[str]) -> click.Context:
 def repo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working copy as the pipelines see it: channels.yaml at the root, a plan after 'plan --out'."""
     shutil.copy(EXAMPLES / "webshop" / "channels.yaml", tmp_path / "channels.yaml")
+    shutil.copy(EXAMPLES / "webshop" / "channels.yaml", tmp_path / PLACEHOLDER)  # "$OMNIDESK_CI_FILE"
     (tmp_path / "plan.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "omnidesk-plan").mkdir()  # the GitLab template's plan folder, one plan per tenant
+    (tmp_path / "omnidesk-plan" / f"{PLACEHOLDER}.json").write_text("{}", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -121,7 +124,9 @@ def test_pipeline_is_yaml_and_every_command_parses(path: Path, repo_dir: Path):
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(document, dict)
     commands = [args for text in shell_texts(document) for args in command_lines(str(text))]
-    assert commands, f"{path.name}: no omnidesk-channels command found"
+    # the action's steps are checked against action.yml by tests/test_ci_action.py
+    uses_action = re.search(r"uses: \S+/omnidesk-channels@", path.read_text(encoding="utf-8"))
+    assert commands or uses_action, f"{path.name}: no omnidesk-channels command found"
     for args in commands:
         try:
             parse_with_cli(args)
@@ -136,7 +141,7 @@ def test_the_pipelines_use_plan_apply_drift_fanout_and_smoke_test(repo_dir: Path
             for args in command_lines(str(text)):
                 ctx = parse_with_cli(args)
                 used.add(ctx.info_name)
-                if ctx.info_name.endswith(" plan") and ctx.params["detailed_exitcode"]:
+                if ctx.info_name.endswith(" plan") and ctx.params.get("detailed_exitcode"):
                     used.add("plan --detailed-exitcode")
                 if ctx.info_name.endswith(" tenants") and ctx.params["fmt"] == "json":
                     used.add("tenants --format json")

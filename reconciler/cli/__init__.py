@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "reconciler.cli.emulator_cmd:emulator",
     "completion": "reconciler.cli.completion_cmd:completion_command",
     "schema": "reconciler.cli.schema_cmd:schema_command",
+    "ci": "reconciler.cli.ci_cmd:ci_group",
 }
 
 

@@ -70,7 +70,7 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     cloned = engine.clone(file, source, dest, prune=prune)
     exported, planned = cloned.exported, cloned.planned
     if export_out:
-        write_atomically(export_out, exported.export.text)
+        write_atomically(export_out, exported.export.text, option="--export-out")
     click.echo(f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
                + (f" to {export_out}." if export_out else "."), err=True)
     report_export(exported.export)

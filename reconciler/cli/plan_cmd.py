@@ -23,9 +23,12 @@ from reconciler.render import render_json, render_markdown, render_text
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@click.option("--all-tenants", is_flag=True,
+              help="Plan every tenant of the file at once (concurrently): one report, the exit code of the worst; "
+              "--out needs {tenant} in it.")
 def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                 rotate_secrets: bool) -> int:
+                 rotate_secrets: bool, all_tenants: bool) -> int:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
@@ -43,7 +46,12 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml
       omnidesk-channels plan channels.yaml --tenant production --format markdown --out plan.json
       omnidesk-channels plan channels.yaml --emulator
+      omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
     """
+    if all_tenants:
+        return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
+                                 fmt=fmt, out=out, detailed_exitcode=detailed_exitcode, prune=prune,
+                                 rotate_secrets=rotate_secrets)
     if out:
         check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
     engine = workflow(verbose=verbose)
@@ -70,3 +78,21 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     if detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
+                      fmt: str, out: str | None, detailed_exitcode: bool, prune: bool, rotate_secrets: bool) -> int:
+    """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
+    from reconciler.fanout import exit_code, plan_tenants, render_report, tenants_of
+
+    if url or tenant or emulator_state:
+        raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
+    results = plan_tenants(file, tenants_of(file), out=out, prune=prune, rotate_secrets=rotate_secrets,
+                           engine=workflow(verbose=verbose))
+    click.echo(render_report(results, fmt, color=use_color()), nl=False)
+    for result in results:
+        for warning in result.warnings:
+            click.echo(f"Warning: {result.name}: {warning}", err=True)
+        if result.error:
+            click.echo(f"Error: {result.name}: {result.error}", err=True)
+    return exit_code(results, detailed_exitcode)

@@ -1,0 +1,250 @@
+"""What the CI integrations share: plan comments and their markers, a small REST client, applying saved plans.
+
+``reconciler.ci.github`` (GitHub Actions, used by this repository's ``action.yml``) and
+``reconciler.ci.gitlab`` (the GitLab CI template) are thin layers over these and over
+``reconciler.fanout``; the CLI exposes them as ``omnidesk-channels ci github|gitlab ...``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import httpx
+
+from reconciler.config import load_tenants
+from reconciler.errors import CiError
+from reconciler.fanout import TenantPlan, tenant_markdown
+from reconciler.target import DEFAULT_KEY_ENV
+from reconciler.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
+
+Log = Callable[[str], None]
+
+PLAN_MARKER = "<!-- omnidesk-channels-plan:{tenant} -->"
+DRIFT_MARKER = "<!-- omnidesk-channels-drift:{tenant} -->"
+# The file name of a tenant's saved plan inside the plan folder (an artifact holds the folder).
+PLAN_FILE = "{tenant}.json"
+API_TIMEOUT = 30.0
+MAX_REDIRECTS = 5
+# The action's api-key input: one tenant's key, whatever variable the file names for it.
+API_KEY_VARIABLE = "OMNIDESK_CI_API_KEY"
+
+
+def plan_marker(tenant: str) -> str:
+    return PLAN_MARKER.format(tenant=tenant)
+
+
+def drift_marker(tenant: str) -> str:
+    return DRIFT_MARKER.format(tenant=tenant)
+
+
+def plan_comment(result: TenantPlan, *, heading: str = "Omnidesk channels") -> str:
+    """A pull-request comment for one tenant; starts with the marker it is found again by."""
+    head = f"{plan_marker(result.name)}\n### {heading}: {result.name}\n\n"
+    return head + tenant_markdown(result, limit=MARKDOWN_LIMIT - len(head))
+
+
+def render_plan(result: TenantPlan, fmt: str) -> str:
+    """A tenant's plan for the job log, in the format asked for."""
+    if result.plan is None:
+        return f"{result.name}: the plan failed:\n{result.error}\n"
+    if fmt == "json":
+        return render_json(result.plan)
+    if fmt == "markdown":
+        return render_markdown(result.plan)
+    return render_text(result.plan)
+
+
+def plan_template(folder: str | os.PathLike[str]) -> str:
+    """The saved-plan path template that puts each tenant's plan into ``folder``."""
+    return os.path.join(os.fspath(folder), PLAN_FILE)
+
+
+def make_folder(folder: str | os.PathLike[str]) -> None:
+    """The folder plans are saved into (an artifact's contents), made if missing."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise CiError(f"cannot create the plan folder {os.fspath(folder)}: {exc.strerror}") from None
+
+
+def saved_plans(path: str | os.PathLike[str]) -> list[Path]:
+    """The saved plans at ``path``: the file itself, or every ``*.json`` in the folder."""
+    where = Path(path)
+    if where.is_dir():
+        found = sorted(where.glob("*.json"))
+        if not found:
+            raise CiError(f"{where} holds no saved plan (*.json): was the plan job's artifact downloaded here?")
+        return found
+    if not where.is_file():
+        raise CiError(f"{where}: no such saved plan (a file from 'plan --out', or a folder of them)")
+    return [where]
+
+
+def apply_saved_plans(plans: Sequence[Path], *, tenant: str | None, extra: Sequence[str], log: Log,
+                      environ: Mapping[str, str] | None = None) -> list[tuple[Path, int]]:
+    """Run ``omnidesk-channels apply PLAN`` on each plan, one after the other, as a user would.
+
+    The CLI is run (not re-implemented) so an apply from CI is exactly an apply from a terminal:
+    its freshness and secret checks, progress and exit codes. Its output is relayed line by line.
+    """
+    outcomes: list[tuple[Path, int]] = []
+    for plan in plans:
+        args = [sys.executable, "-m", "reconciler", "apply", str(plan), *extra]
+        if tenant:
+            args += ["--tenant", tenant]
+        log(f"omnidesk-channels apply {plan}")
+        env = dict(os.environ if environ is None else environ)
+        with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log(line.rstrip("\n"))
+        outcomes.append((plan, proc.returncode))
+    return outcomes
+
+
+def extract_zip(content: bytes, folder: str | os.PathLike[str], what: str) -> list[Path]:
+    """Unpack an artifact archive into ``folder``; refuses members that would land outside it."""
+    target = Path(folder).resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except zipfile.BadZipFile as exc:
+        raise CiError(f"{what} is not a zip archive: {exc}") from None
+    written: list[Path] = []
+    with archive:
+        for member in archive.infolist():
+            dest = (target / member.filename).resolve()
+            if not dest.is_relative_to(target):
+                raise CiError(f"{what} holds {member.filename!r}, outside the folder it unpacks to; refused")
+            if member.is_dir():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(archive.read(member))
+            written.append(dest)
+    return written
+
+
+@dataclass
+class RestApi:
+    """A JSON REST API (GitHub's or GitLab's) with a token; errors name the call, never the token."""
+
+    base_url: str
+    headers: Mapping[str, str]
+    name: str
+
+    def __post_init__(self) -> None:
+        self._http = httpx.Client(base_url=self.base_url.rstrip("/") + "/", headers=dict(self.headers),
+                                  timeout=API_TIMEOUT)
+        self._origin = httpx.URL(self.base_url).copy_with(path="/", query=None, fragment=None)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "RestApi":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+             json: Any = None, data: Mapping[str, str] | None = None,
+             headers: Mapping[str, str] | None = None) -> httpx.Response:
+        what = f"{method} /{httpx.URL(path).path.lstrip('/')}"
+        try:
+            response = self._http.request(method, path.lstrip("/"), params=params, json=json, data=data,
+                                          headers=headers)
+            for _ in range(MAX_REDIRECTS):
+                if not response.is_redirect:
+                    break
+                response = self._redirected(response, headers)
+        except httpx.HTTPError as exc:
+            raise CiError(f"{self.name} API: {what}: {type(exc).__name__}: {exc}", call=what) from None
+        if response.status_code >= 400:
+            raise CiError(f"{self.name} API: {what}: HTTP {response.status_code}: {_reason(response)}",
+                          call=what, status=response.status_code)
+        return response
+
+    def _redirected(self, response: httpx.Response, headers: Mapping[str, str] | None) -> httpx.Response:
+        """Follow a download's redirect; the token goes only to the API's own origin (blob stores get none)."""
+        location = response.next_request.url if response.next_request else None
+        if location is None:
+            return response
+        if self._same_origin(location):
+            return self._http.get(location, headers=headers)
+        with httpx.Client(timeout=API_TIMEOUT) as bare:
+            return bare.get(location)
+
+    def _same_origin(self, url: httpx.URL) -> bool:
+        return (url.scheme, url.host, url.port) == (self._origin.scheme, self._origin.host, self._origin.port)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.call(method, path, **kwargs)
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            raise CiError(f"{self.name} API: {method} {path}: the answer is not JSON", call=f"{method} {path}") from None
+
+    def pages(self, path: str, params: Mapping[str, Any] | None = None, *, limit: int = 50) -> Iterator[Any]:
+        """Every item of a list endpoint, following ``Link: <...>; rel="next"`` (both APIs send it)."""
+        response = self.call("GET", path, params={"per_page": 100, **(params or {})})
+        for _ in range(limit):
+            items = response.json()
+            if not isinstance(items, list):
+                raise CiError(f"{self.name} API: GET {path}: expected a list", call=f"GET {path}")
+            yield from items
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return
+            if not self._same_origin(httpx.URL(following)):
+                raise CiError(f"{self.name} API: GET {path}: the next page is on another host; refused",
+                              call=f"GET {path}")
+            response = self.call("GET", following)
+        raise CiError(f"{self.name} API: GET {path}: more than {limit} pages; refusing to read on", call=f"GET {path}")
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or response.reason_phrase)
+    return response.reason_phrase or "error"
+
+
+def with_api_key(environ: Mapping[str, str], file: str, tenants: Sequence[str | None]) -> dict[str, str]:
+    """The environment with ``OMNIDESK_CI_API_KEY`` (the action's api-key) under the tenant's key variable.
+
+    A workflow cannot name an environment variable after data (the file's ``api_key_env``), so
+    the action takes one tenant's key as an input and puts it where that tenant looks for it.
+    """
+    env = {k: v for k, v in environ.items() if k != API_KEY_VARIABLE}
+    key = environ.get(API_KEY_VARIABLE)
+    if not key:
+        return env
+    if len(tenants) != 1:
+        raise CiError("api-key is one tenant's key: use it with one tenant, or set each tenant's key variable "
+                      "(env: in the workflow) for all tenants", variables=(API_KEY_VARIABLE,))
+    tenant = tenants[0]
+    variable = (load_tenants(file)[tenant].api_key_env if tenant else None) or DEFAULT_KEY_ENV
+    env[variable] = key
+    return env
+
+
+def need(environ: Mapping[str, str], names: Sequence[str], where: str) -> dict[str, str]:
+    """The named variables, or one error naming every missing one (empty counts as missing)."""
+    missing = tuple(n for n in names if not environ.get(n))
+    if missing:
+        raise CiError(
+            f"not running in {where}, or the job lacks what it needs: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set",
+            variables=missing,
+        )
+    return {n: environ[n] for n in names}
