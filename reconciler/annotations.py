@@ -25,14 +25,16 @@ def _message(problem: Problem) -> str:
     return f"{problem.path}: {problem.message}" if problem.path else problem.message
 
 
+def workflow_command(kind: str, message: str, **properties: object) -> str:
+    """A workflow command line such as ``::error file=a.yaml,line=3::message``; ``None`` properties are left out."""
+    props = ",".join(f"{k}={_escape_property(str(v))}" for k, v in properties.items() if v is not None)
+    return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
 def github_command(kind: str, problem: Problem) -> str:
     """One ``::error`` or ``::warning`` workflow command for ``problem``."""
-    props = [f"file={_escape_property(problem.file)}"]
-    if problem.line is not None:
-        props.append(f"line={problem.line}")
-        if problem.column is not None:
-            props.append(f"col={problem.column}")
-    return f"::{kind} {','.join(props)}::{_escape_data(_message(problem))}"
+    column = problem.column if problem.line is not None else None
+    return workflow_command(kind, _message(problem), file=problem.file, line=problem.line, col=column)
 
 
 def github_annotations(errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:

@@ -63,6 +63,7 @@ from .transport import (
     auth_params,
     check_api_key,
     deadline,
+    environment_proxy,
     read_body,
     unfixable,
 )
@@ -150,7 +151,8 @@ class OmnideskClient:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
         self._http = httpx.Client(
             base_url=self.base_url,
-            transport=transport if transport is not None else DeadlineTransport(max_connections=workers),
+            transport=transport if transport is not None else DeadlineTransport(
+                max_connections=workers, proxy=environment_proxy(self.base_url)),
             timeout=timeout,
             follow_redirects=False,
             params=auth_params(auth, api_key),
@@ -365,7 +367,7 @@ class OmnideskClient:
             generation = self._limiter.acquire()
             started = time.monotonic()
             try:
-                status, content_type, body, location = self._exchange(request)
+                status, headers, body = self._exchange(request)
             except UNCERTAIN_EXCEPTIONS as e:
                 self._limiter.release(generation, ok=False)
                 cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
@@ -374,7 +376,7 @@ class OmnideskClient:
                 hint = unfixable(e, request.url)
                 if hint is not None:
                     if unfixable_seen or attempt > self.max_retries:
-                        raise ApiError(f"{hint} ({redact(_describe(e))})", call=call) from None
+                        raise ApiError(redact(f"{hint} ({_describe(e)})"), call=call) from None
                     unfixable_seen = True
                 failure: ApiError = TransientApiError(redact(_describe(e)), call=call)
                 delay = self._backoff_delay(attempt)
@@ -394,9 +396,8 @@ class OmnideskClient:
                 self._limiter.release(generation, ok=False)
                 raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
             else:
-                retry_after = location if status == 429 else None
-                delay = _seconds(retry_after) if retry_after is not None else None
-                delay = delay if delay is not None else self._backoff_delay(attempt)
+                retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
+                delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
                 if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
                     self._count("concurrency_cut")
                     self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
@@ -405,7 +406,7 @@ class OmnideskClient:
                 cause = str(status)
                 if 300 <= status < 400:
                     raise ApiError(
-                        f"the server redirects to {redact(location or '(no Location)')}; redirects are never "
+                        f"the server redirects to {redact(headers.get('location', '(no Location)'))}; redirects are never "
                         "followed, since the API key would go along: use the final address as the tenant's URL",
                         call=call,
                         status=status,
@@ -414,7 +415,7 @@ class OmnideskClient:
                     if status == 404 and method == "DELETE" and uncertain_before:
                         return {"type": "result"}  # an earlier attempt whose answer was lost did it
                     try:
-                        return decode(status, content_type, body, call, expect, redact)
+                        return decode(status, headers.get("content-type", ""), body, call, expect, redact)
                     except ProtocolError as e:
                         if idempotent:
                             raise
@@ -429,20 +430,16 @@ class OmnideskClient:
             self._before_retry(call, attempt, cause, delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _exchange(self, request: httpx.Request) -> tuple[int, str, bytes, str | None]:
-        """One attempt within the deadline: status, content type, the body (read once), and the
-        ``Location`` of a redirect or the ``Retry-After`` of a 429."""
+    def _exchange(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt within the deadline: status, headers and the body, read once (not a redirect's)."""
         with deadline(self.timeout):
             response = self._http.send(request, stream=True)
             try:
-                status = response.status_code
-                extra = response.headers.get("location") if 300 <= status < 400 else None
-                if status == 429:
-                    extra = response.headers.get("retry-after", "")
-                body = b"" if 300 <= status < 400 else read_body(response, self.max_body_bytes)
+                redirect = 300 <= response.status_code < 400
+                body = b"" if redirect else read_body(response, self.max_body_bytes)
             finally:
                 response.close()
-        return status, response.headers.get("content-type", ""), body, extra
+        return response.status_code, response.headers, body
 
     def _before_retry(self, call: str, attempt: int, cause: str, delay: float) -> None:
         self._count("retry")

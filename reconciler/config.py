@@ -45,6 +45,7 @@ from reconciler.templates import Substituted, first_env, substitute, uses_vars
 from reconciler.templates import malformed as _malformed_template
 from reconciler.yamlread import MAX_FILE_BYTES, Document, PathT, fatal, format_path, no_cyclic_gc, read_document
 from reconciler.yamlread import reads_as as _reads_as
+from reconciler.yamlread import shown_key
 from reconciler.yamlread import show as _show
 
 if TYPE_CHECKING:
@@ -237,6 +238,9 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
     if kind == "pattern":
         shown = _show(instance)
         if "propertyNames" in error.relative_schema_path:
+            if shown_key(instance) != instance:  # never list the characters of what may be a secret
+                message = f"the name '{shown_key(instance)}' must be one word: a space, ':' or '=' follows it"
+                return [parsed.problem(path + (instance,), message, key=True)]
             why = describe_mismatch(error.validator_value, instance)
             return [parsed.problem(path + (instance,), f"the name {shown} {why}", key=True)]
         if path and path[-1] == "url":
@@ -263,12 +267,18 @@ def _translate(parsed: _Parsed, error: ValidationError, path: PathT) -> list[Pro
 def _unknown_key(key: str, allowed: list[str]) -> str:
     import difflib  # only when a key is wrong: a valid file never pays for it
 
+    shown = shown_key(key)
+    if shown != key:  # a value ran into the key: name only the key part, the value may be a secret
+        head = shown.removesuffix("…")
+        if head in allowed:
+            return f"`{head}` and its value ran together into one key: write `{head}: ` (a colon and a space) and then the value"
+        key = head
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if not close and len(key) >= 4:
         close = [a for a in allowed if key.lower() in a]
     if close:
-        return f"unknown key '{key}': did you mean '{close[0]}'?"
-    return f"unknown key '{key}': allowed here are " + ", ".join(allowed)
+        return f"unknown key '{shown}': did you mean '{close[0]}'?"
+    return f"unknown key '{shown}': allowed here are " + ", ".join(allowed)
 
 
 def _type_message(expected: str, instance: Any, node: yaml.Node | None, secret: bool) -> str:

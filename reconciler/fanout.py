@@ -84,11 +84,13 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
 def plan_one(
     engine: Workflow, path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None,
     out: str | None = None, prune: bool = False, rotate_secrets: bool = False, loaded: ChannelsFile | None = None,
+    secrets_at_apply: bool = False,
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
-    A secret variable that is unset here is a warning, not an error: plan jobs run without the
-    bridges' secrets on purpose, and the saved plan reads them from the apply job's environment.
+    A secret variable that is unset here is a warning; saving such a plan is refused (as
+    ``plan --out``) unless ``secrets_at_apply``: CI plan jobs hold no secrets on purpose, and the
+    saved plan then reads them from the apply job's environment.
     ``loaded`` is the file as loaded for ``tenant`` already (many tenants share one parse).
     """
     try:
@@ -101,7 +103,7 @@ def plan_one(
         for var, names in planned.plan.missing_secrets.items():
             warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it")
         if out:
-            engine.save(planned, out, secrets_at_apply=True)
+            engine.save(planned, out, secrets_at_apply=secrets_at_apply)
         return TenantPlan(tenant, planned.plan, warnings=tuple(warnings), saved=out)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
@@ -110,7 +112,8 @@ def plan_one(
 def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
-    engine: Workflow | None = None, auth: str | None = None, workers: int = DEFAULT_WORKERS,
+    engine: Workflow | None = None, auth: str | None = None, secrets_at_apply: bool = False,
+    workers: int = DEFAULT_WORKERS,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
@@ -128,7 +131,7 @@ def plan_tenants(
     with ThreadPoolExecutor(max_workers=min(workers, len(tenants)), thread_name_prefix="plan") as pool:
         futures = [
             pool.submit(plan_one, engine, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
-                        loaded=views.get(t))
+                        loaded=views.get(t), secrets_at_apply=secrets_at_apply)
             for t, o in zip(tenants, outs)
         ]
         return [f.result() for f in futures]

@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from typing import Any, Iterable, Iterator
 
 import httpcore
@@ -145,20 +146,24 @@ def tls_context() -> ssl.SSLContext:
 
 
 class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool whose sockets honour the calling thread's deadline."""
+    """httpx's transport whose sockets honour the calling thread's deadline; through ``proxy`` if given."""
 
-    def __init__(self, *, max_connections: int) -> None:
-        super().__init__(limits=httpx.Limits(max_connections=max_connections), verify=tls_context())
-        # httpx builds its pool without a way to pass a network backend; the pool is rebuilt with
-        # the same settings plus ours (httpcore's public API). tests/test_wire_limits.py pins it.
-        self._pool.close()
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=tls_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0,
-            network_backend=_DeadlineBackend(),
-        )
+    def __init__(self, *, max_connections: int, proxy: str | None = None) -> None:
+        super().__init__(limits=httpx.Limits(max_connections=max_connections), proxy=proxy,
+                         verify=tls_context())
+        # httpx offers no way to pass httpcore a network backend; its pool (direct or through a
+        # proxy) takes ours before any connection is made. tests/test_wire_limits.py pins this.
+        self._pool._network_backend = _DeadlineBackend()
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
+    as httpx would use it without an explicit transport."""
+    parsed = httpx.URL(url)
+    if urllib.request.proxy_bypass_environment(parsed.host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(parsed.scheme) or proxies.get("all")
 
 
 class BodyTooLarge(Exception):
@@ -201,8 +206,8 @@ def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
         return (f"the TLS certificate of {host!r} was refused ({reason}): check that the URL names the "
                 "tenant's own host, or this machine's CA certificates (SSL_CERT_FILE)")
     if any(isinstance(c, ssl.SSLError) for c in cause) or "SSL" in str(error):
-        return (f"the TLS handshake with {host}:{url.port or 443} failed ({error}): is the URL https://... "
-                "pointing at an HTTPS port? A plain-HTTP server there would need http:// (loopback only)")
+        return (f"the TLS handshake with {host}:{url.port or 443} failed: is the URL https://... pointing at an "
+                "HTTPS port? A plain-HTTP server there would need http:// (loopback only)")
     return None
 
 

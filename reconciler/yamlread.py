@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import gc
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,11 +49,24 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def format_path(path: Iterable[str | int]) -> str:
-    """``('channels', 2, 'name')`` -> ``channels[2].name``."""
+    """``('channels', 2, 'name')`` -> ``channels[2].name`` (keys as ``shown_key`` gives them)."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{shown_key(part)}" if out else shown_key(part))
     return out
+
+
+_KEY_END = re.compile(r"[\s:=]")
+
+
+def shown_key(key: str) -> str:
+    """A key for messages, cut at its first space, ``:`` or ``=``.
+
+    No key of a channels file has one; a key that does is usually a line whose value lost its
+    separator (``custom_channel_secret:s3cret`` is one key to YAML), and that value may be a secret.
+    """
+    end = _KEY_END.search(key)
+    return cut(key) if end is None else cut(key[: end.start()]) + "…"
 
 
 @contextmanager
@@ -168,40 +182,87 @@ def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
 
 def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or ""
     lines = text.splitlines()
     if mark is not None:
-        explained = _tab_hint(lines, mark.line) or _indentation_hint(lines, mark.line, exc.problem or "")
+        explained = (
+            _tab_hint(lines, mark.line)
+            or _no_space_hint(lines, mark.line, problem)
+            or _indentation_hint(lines, mark.line, problem)
+        )
         if explained is not None:
             message, line, column = explained
             return fatal(file, message, line, column)
-    message = f"YAML syntax error: {exc.problem or exc.context}"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        message += f" ({exc.context} started on line {exc.context_mark.line + 1})"
-    if exc.problem and "mapping values are not allowed" in exc.problem:
+    context = exc.context or ""
+    opened = exc.context_mark
+    if "quoted scalar" in context and opened is not None:
+        message = f"a quote opened on line {opened.line + 1} is never closed: add the closing quote"
+        return fatal(file, message, opened.line + 1, opened.column + 1)
+    message = f"YAML syntax error: {problem or context}"
+    if context and problem and opened is not None:
+        message += f" ({context} started on line {opened.line + 1})"
+    if "mapping values are not allowed" in problem:
         message += ": a value that contains ': ' (a colon and a space) must be quoted"
-    if exc.problem and "nesting depth" in exc.problem:
+    elif "could not find expected ':'" in problem:
+        message += ": a key needs a colon after it, and a plain value must stay on its key's line or be quoted"
+    elif "undefined alias" in problem and mark is not None:
+        alias = re.match(r"\*[^\s,\[\]{}]*", text[mark.index:]) if mark.index is not None else None
+        name = alias.group(0) if alias else "*name"
+        message = f"the alias {name} refers to no anchor (&{name[1:]}) defined before it: define the anchor first"
+    elif "nesting depth" in problem:
         message = f"the YAML is nested too deeply: a channels file needs at most {MAX_DEPTH} levels"
     if mark is None:
         return fatal(file, message)
     return fatal(file, message, mark.line + 1, mark.column + 1)
 
 
-def _tab_hint(lines: list[str], error_line: int) -> tuple[str, int, int] | None:
-    """A tab in the indentation of the failing line or of a line before it."""
-    order = [error_line] + list(range(min(error_line, len(lines))))
-    for index in order:
-        if index >= len(lines):
+_KEY_WITHOUT_SPACE = re.compile(r"(?:- +)*([A-Za-z_][A-Za-z0-9_]*):(?![/\s])\S")
+
+
+def _no_space_hint(lines: list[str], error_line: int, problem: str) -> tuple[str, int, int] | None:
+    """``name:value`` on the failing line or the content line before it: YAML reads it as text.
+
+    Only the key is quoted in the message: the value may be a secret.
+    """
+    if "mapping values are not allowed" not in problem and "could not find expected ':'" not in problem:
+        return None
+    candidates = [error_line]
+    before = error_line - 1
+    while before >= 0 and (not lines[before].strip() or lines[before].lstrip().startswith("#")):
+        before -= 1
+    if before >= 0:
+        candidates.insert(0, before)
+    for number in candidates:
+        if number >= len(lines):
             continue
-        line = lines[index]
-        indent = line[: len(line) - len(line.lstrip(" \t-"))]
-        if "\t" in indent and line.strip(" \t-"):
-            column = indent.index("\t") + 1
+        line = lines[number]
+        indent = len(line) - len(line.lstrip(" "))
+        found = _KEY_WITHOUT_SPACE.match(line[indent:])
+        if found:
+            key = found.group(1)
+            column = indent + found.end(1) + 1
             message = (
-                f"YAML does not allow tabs for indentation: replace the tab at line {index + 1} "
-                f"col {column} with spaces"
+                f"`{key}:` on line {number + 1} has no space after the colon, so YAML reads the line as text, "
+                f"not as a key: write `{key}: ` and then the value"
             )
-            return message, index + 1, column
+            return message, number + 1, column
     return None
+
+
+def _tab_hint(lines: list[str], error_line: int) -> tuple[str, int, int] | None:
+    """A tab in the indentation of the failing line (libyaml stops on the line of the tab)."""
+    if error_line >= len(lines):
+        return None
+    line = lines[error_line]
+    indent = line[: len(line) - len(line.lstrip(" \t-"))]
+    if "\t" not in indent or not line.strip(" \t-"):
+        return None
+    column = indent.index("\t") + 1
+    message = (
+        f"YAML does not allow tabs for indentation: replace the tab at line {error_line + 1} "
+        f"col {column} with spaces"
+    )
+    return message, error_line + 1, column
 
 
 @dataclass(frozen=True)
@@ -413,7 +474,7 @@ class _Converter:
                 mark = key_node.start_mark
                 self.problems.append(Problem(
                     self.file, mark.line + 1, mark.column + 1, format_path(path + (key,)),
-                    f"duplicate key '{key}' (first on line {first}, again on line {mark.line + 1}): "
+                    f"duplicate key '{shown_key(key)}' (first on line {first}, again on line {mark.line + 1}): "
                     "YAML would silently keep only the last one; remove one of them",
                 ))
                 continue

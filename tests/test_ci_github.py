@@ -133,9 +133,9 @@ def test_validation_problems_become_annotations_on_their_lines(job: GitHubJob):
     assert result.exit_code == 1
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
     assert annotations and all(a.startswith("::error file=channels.yaml,line=") for a in annotations)
-    assert any(re.match(r"::error file=channels.yaml,line=11,col=\d+,title=[^:]+::channels\[0\].icon: ", a)
+    assert any(re.match(r"::error file=channels.yaml,line=11,col=\d+::channels\[0\].icon: ", a)
                for a in annotations), annotations
-    assert any(re.match(r"::error file=channels.yaml,line=12,col=\d+,title=[^:]+::channels\[0\].*colour", a)
+    assert any(re.match(r"::error file=channels.yaml,line=12,col=\d+::channels\[0\].*colour", a)
                for a in annotations), annotations
     assert "is not valid" in job.summary() and job.outputs()["exitcode"] == "1"
 
@@ -143,6 +143,15 @@ def test_validation_problems_become_annotations_on_their_lines(job: GitHubJob):
 def test_validate_passes_a_good_file(job: GitHubJob):
     result = run(["validate"], job.env("push", {}))
     assert (result.exit_code, job.outputs()["exitcode"]) == (0, "0"), result.output
+
+
+def test_a_literal_secret_is_a_warning_and_with_strict_an_error(job: GitHubJob):
+    job.file.write_text(job.file.read_text().replace("${env:SMS_BRIDGE_SECRET}", "hunter2-literal"))
+    result = run(["validate"], job.env("push", {}))
+    assert result.exit_code == 0 and re.search(r"^::warning file=channels.yaml,line=13,", result.stdout, re.M)
+    strict = run(["validate", "--strict"], job.env("push", {}))
+    assert strict.exit_code == 1 and re.search(r"^::error file=channels.yaml,line=13,", strict.stdout, re.M)
+    assert "hunter2-literal" not in result.output + strict.output + job.summary()
 
 
 def test_apply_of_the_merged_pull_requests_reviewed_plan(job: GitHubJob, github: FakeGitHub, tenants):

@@ -5,10 +5,15 @@ The API is ``tests.fakeforge.FakeGitLab`` (a real HTTP server), the tenant an em
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from reconciler.ci import plan_marker
 from tests.clihelp import run_cli
@@ -123,3 +128,75 @@ def test_plan_without_notes_runs_anywhere(workdir: Path):
     result = run_cli(["ci", "gitlab", "plan", "--tenant", "production", "--no-note"],
                      {"OMNIDESK_PRODUCTION_KEY": READ_KEY})
     assert result.exit_code == 0 and "Plan: 1 to create" in result.stdout
+
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "examples" / "gitlab" / "omnidesk-channels.gitlab-ci.yml"
+EXAMPLE = TEMPLATE.with_name("gitlab-ci.yml")
+TWO_TENANTS = """\
+version: 1
+tenants:
+  staging:
+    url: {staging}
+    api_key_env: OMNIDESK_STAGING_KEY
+  production:
+    url: {production}
+    api_key_env: OMNIDESK_PRODUCTION_KEY
+channels:
+  - name: SMS gateway
+    icon: phone
+    custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
+"""
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), value)
+
+
+def run_job(name: str, project: dict[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    """A job of the template, as the example .gitlab-ci.yml configures it, run by bash as a runner would
+    (the image's pip install aside: the tool is this checkout's)."""
+    template, example = yaml.safe_load(TEMPLATE.read_text()), yaml.safe_load(EXAMPLE.read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB_", "OMNIDESK_"))}
+    env.update(project)
+    for scope in (template["variables"], example["variables"], template[name].get("variables", {}),
+                  example.get(name, {}).get("variables", {})):
+        env.update({k: expand(str(v), env) for k, v in scope.items()})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    script = "\n".join(template[name]["script"])
+    return subprocess.run(["bash", "-e", "-c", script], env=env, cwd=workdir, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_path: Path, gitlab: FakeGitLab,
+                                                                          make_emulator):
+    """Merge request: validate and plan with the read-only key, no secret. Main: fetch and apply with
+    the protected write key and secrets. Schedule: drift of every tenant with read-only keys."""
+    keys = {READ_KEY: {"CHANNEL_READ"}, WRITE_KEY: {"CHANNEL_READ", "CHANNEL_CUD"}}
+    tenants = {"staging": make_emulator(api_keys=keys), "production": make_emulator(api_keys=keys)}
+    (tmp_path / "channels.yaml").write_text(TWO_TENANTS.format(**{n: t.url for n, t in tenants.items()}))
+    api = {"CI_API_V4_URL": gitlab.api_url, "CI_PROJECT_ID": gitlab.project, "GITLAB_API_TOKEN": gitlab.token,
+           "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY, "OMNIDESK_STAGING_KEY_READ": READ_KEY}
+    merge_request = {**api, "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "5"}
+    for job in ("omnidesk-validate", "omnidesk-plan"):
+        result = run_job(job, merge_request, tmp_path)
+        assert result.returncode == 0, job + result.stdout + result.stderr
+    (note,) = gitlab.notes[5]
+    assert note["body"].startswith(plan_marker("production")) and "Plan: 1 to create" in note["body"]
+
+    saved = (tmp_path / "omnidesk-plan" / "production.json").read_text()
+    gitlab.add_merged_request("a" * 40, "b" * 40, 5, {"omnidesk-plan/production.json": saved})
+    gitlab.files[("channels.yaml", "b" * 40)] = (tmp_path / "channels.yaml").read_bytes()
+    shutil.rmtree(tmp_path / "omnidesk-plan")  # another job, another machine
+    main = {**api, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_SHA": "a" * 40,
+            "OMNIDESK_PRODUCTION_KEY_WRITE": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
+    result = run_job("omnidesk-apply", main, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(c["name"], c["custom_channel_secret"]) for c in custom(tenants["production"])] == [("SMS gateway", SECRET)]
+    assert custom(tenants["staging"]) == []
+
+    schedule = {**api, "CI_PIPELINE_SOURCE": "schedule", "OMNIDESK_DRIFT": "1"}
+    drift = run_job("omnidesk-drift", schedule, tmp_path)
+    assert drift.returncode == 2, drift.stdout + drift.stderr  # staging never got the channel: drift
+    assert "2 tenant(s): 1 with changes, 0 failed." in drift.stdout
+    for text in (note["body"], result.stdout, result.stderr, drift.stdout, drift.stderr):
+        assert READ_KEY not in text and WRITE_KEY not in text and SECRET not in text

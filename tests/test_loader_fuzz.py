@@ -185,8 +185,13 @@ def test_any_nesting_depth_is_loaded_or_refused(folder: Path, depth: int, form: 
 
 
 @FUZZ
-@given(tag=st.sampled_from(TAGS), style=st.sampled_from(["{}", "'{}'", '"{}"', "[{}]", "{{k: {}}}", "&x {}"]))
-def test_a_secret_written_in_any_form_never_shows_in_a_message(folder: Path, tag: str, style: str) -> None:
+@given(
+    tag=st.sampled_from(TAGS),
+    style=st.sampled_from(["{}", "'{}'", '"{}"', "[{}]", "{{k: {}}}", "&x {}", "'{}", '"{}', "{}: x", "[{}", "{{{}",
+                           "{}\n   icon: x", "|\n      {}\n     x: y"]),
+    space=st.sampled_from([" ", "", "  "]),
+)
+def test_a_secret_written_in_any_form_never_shows_in_a_message(folder: Path, tag: str, style: str, space: str) -> None:
     value = style.format(f"{tag}{CANARY}")
-    text = f"version: 1\nchannels:\n  - name: A\n    custom_channel_secret: {value}\n"
+    text = f"version: 1\nchannels:\n  - name: A\n    custom_channel_secret:{space}{value}\n    icon: sms\n"
     only_config_errors(folder, text)

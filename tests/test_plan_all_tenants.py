@@ -115,3 +115,19 @@ def test_tenants_are_planned_concurrently(make_emulator, tmp_path: Path):
     every = time.perf_counter() - started
     # at most half of what one after the other takes, even on a loaded machine (about 1x when idle)
     assert every < 6 * one / 2, (one, every)
+
+
+def test_out_refuses_a_tenants_plan_whose_secret_is_unset_as_plan_out_does(make_emulator, tmp_path: Path):
+    emulator = make_emulator()
+    path = tmp_path / "channels.yaml"
+    path.write_text(f"""version: 1
+tenants:
+  staging: {{url: "{emulator.url}", api_key_env: OMNIDESK_STAGING_KEY}}
+  eu: {{url: "{emulator.url}", api_key_env: OMNIDESK_EU_KEY}}
+channels:
+  - name: SMS gateway
+    custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
+""")
+    result = run_cli(["plan", str(path), "--all-tenants", "--out", str(tmp_path / "{tenant}.json")], KEYS)
+    assert result.exit_code == 1 and "SMS_BRIDGE_SECRET" in result.stderr
+    assert not list(tmp_path.glob("*.json"))

@@ -19,7 +19,7 @@ import pytest
 from clihelp import run_cli
 from reconciler.client import OmnideskClient
 from reconciler.errors import ProtocolError
-from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport
+from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport, environment_proxy
 
 ENV = {"OMNIDESK_API_KEY": "demo"}
 FIRST_PAGE = "GET /api/v2/channel?itemStart=0&itemLimit=99"
@@ -82,11 +82,19 @@ def test_a_server_that_drips_cannot_hold_a_call_past_its_deadline(make_emulator,
     assert 2 <= len(attempts) <= 3 and all(350 <= int(ms) < 1000 for ms in attempts), err
 
 
-def test_the_deadline_holds_on_the_real_transport() -> None:
-    # httpx builds its pool without a way to pass a network backend: ours replaces it.
-    transport = DeadlineTransport(max_connections=2)
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:3128"])
+def test_the_deadline_holds_on_the_real_transport_direct_or_through_a_proxy(proxy: str | None) -> None:
+    # httpx offers no way to pass a network backend: ours is put into its pool.
+    transport = DeadlineTransport(max_connections=2, proxy=proxy)
     assert type(transport._pool._network_backend).__name__ == "_DeadlineBackend"
     transport.close()
+
+
+def test_the_environment_proxy_is_still_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert environment_proxy("https://acme.omnidesk.com") == "http://proxy.example:3128"
+    assert environment_proxy("https://x.internal.example") is None
 
 
 def test_dns_failure_is_retried_once_and_says_what_to_check(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -20,16 +19,16 @@ import httpx
 
 from reconciler.config import load_tenants
 from reconciler.errors import CiError
-from reconciler.fanout import TenantPlan, tenant_markdown
-from reconciler.target import DEFAULT_KEY_ENV
+from reconciler.fanout import TENANT_FIELD, TenantPlan, tenant_markdown
 from reconciler.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
+from reconciler.target import DEFAULT_KEY_ENV
 
 Log = Callable[[str], None]
 
 PLAN_MARKER = "<!-- omnidesk-channels-plan:{tenant} -->"
 DRIFT_MARKER = "<!-- omnidesk-channels-drift:{tenant} -->"
 # The file name of a tenant's saved plan inside the plan folder (an artifact holds the folder).
-PLAN_FILE = "{tenant}.json"
+PLAN_FILE = f"{TENANT_FIELD}.json"
 API_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 # The action's api-key input: one tenant's key, whatever variable the file names for it.
@@ -44,9 +43,9 @@ def drift_marker(tenant: str) -> str:
     return DRIFT_MARKER.format(tenant=tenant)
 
 
-def plan_comment(result: TenantPlan, *, heading: str = "Omnidesk channels") -> str:
-    """A pull-request comment for one tenant; starts with the marker it is found again by."""
-    head = f"{plan_marker(result.name)}\n### {heading}: {result.name}\n\n"
+def plan_comment(result: TenantPlan) -> str:
+    """A pull-request comment (or note) for one tenant; starts with the marker it is found again by."""
+    head = f"{plan_marker(result.name)}\n### Omnidesk channels: {result.name}\n\n"
     return head + tenant_markdown(result, limit=MARKDOWN_LIMIT - len(head))
 
 

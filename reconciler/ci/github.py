@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -18,6 +18,7 @@ from reconciler.ci import (
     Log, RestApi, apply_saved_plans, drift_marker, extract_zip, make_folder, need, plan_comment, plan_marker,
     plan_template, render_plan, saved_plans, with_api_key,
 )
+from reconciler.annotations import github_annotations, workflow_command
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import CiError, ConfigError, Problem
 from reconciler.fanout import TenantPlan, exit_code, plan_tenants, tenant_markdown, tenants_of
@@ -83,44 +84,33 @@ class Runner:
         return Path(path).as_posix()
 
 
-def command(kind: str, message: str, **properties: Any) -> str:
-    """A workflow command line such as ``::error file=a.yaml,line=3::message``, escaped as GitHub reads it."""
-    def data(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    def prop(text: str) -> str:
-        return data(text).replace(":", "%3A").replace(",", "%2C")
-
-    shown = ",".join(f"{k}={prop(str(v))}" for k, v in properties.items() if v is not None)
-    return f"::{kind}{' ' + shown if shown else ''}::{data(message)}"
-
-
-def annotation(runner: Runner, problem: Problem) -> str:
-    message = f"{problem.path}: {problem.message}" if problem.path else problem.message
-    return command("error", message, file=runner.in_workspace(problem.file), line=problem.line,
-                   col=problem.column, title="omnidesk-channels validate")
-
-
 # -- validate --------------------------------------------------------------------------------
 
 
-def validate(runner: Runner, file: str, tenant: str | None, log: Log) -> int:
-    """Check the file offline; every problem becomes an annotation on its line."""
+def validate(runner: Runner, file: str, tenant: str | None, strict: bool, log: Log) -> int:
+    """Check the file offline; every problem (and warning) becomes an annotation on its line."""
     try:
         if tenant:
-            load_channels_file(file, tenant=tenant)
+            warnings = list(load_channels_file(file, tenant=tenant).warnings)
         else:
-            load_all_views(file)
+            warnings = list(dict.fromkeys(w for view in load_all_views(file).values() for w in view.warnings))
+        errors: list[Problem] = []
     except ConfigError as exc:
-        for problem in exc.problems:
-            log(annotation(runner, problem))
+        errors, warnings = exc.problems, exc.warnings
+    if strict:
+        errors, warnings = errors + warnings, []
+    located = [replace(p, file=runner.in_workspace(p.file)) for p in errors + warnings]
+    annotations = github_annotations(located[:len(errors)], located[len(errors):])
+    if annotations:
+        log(annotations.rstrip("\n"))
+    if errors:
         runner.summary("### Omnidesk channels: the channels file is not valid\n\n"
-                       + "\n".join(f"- `{p}`" for p in exc.problems))
-        runner.output(exitcode="1")
-        return 1
-    log(f"{file}: valid" + (f" for tenant {tenant}" if tenant else ""))
-    runner.output(exitcode="0")
-    return 0
+                       + "\n".join(f"- `{p}`" for p in errors))
+    else:
+        log(f"{file}: valid" + (f" for tenant {tenant}" if tenant else "")
+            + (f" ({len(warnings)} warning(s))" if warnings else ""))
+    runner.output(exitcode="1" if errors else "0")
+    return 1 if errors else 0
 
 
 # -- plan ------------------------------------------------------------------------------------
@@ -139,9 +129,9 @@ def report(results: Sequence[TenantPlan], fmt: str, log: Log) -> None:
         log(render_plan(result, fmt).rstrip("\n"))
         log("::endgroup::")
         for warning in result.warnings:
-            log(command("warning", warning, title=f"omnidesk-channels ({result.name})"))
+            log(workflow_command("warning", warning, title=f"omnidesk-channels ({result.name})"))
         if result.error:
-            log(command("error", result.error, title=f"omnidesk-channels plan failed ({result.name})"))
+            log(workflow_command("error", result.error, title=f"omnidesk-channels plan failed ({result.name})"))
 
 
 def summary_markdown(results: Sequence[TenantPlan], title: str) -> str:
@@ -157,7 +147,8 @@ def plan(runner: Runner, file: str, tenant: str | None, all_tenants: bool, out_d
     tenants = chosen_tenants(file, tenant, all_tenants)
     environ = with_api_key(runner.environ, file, tenants)
     make_folder(out_dir)
-    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ, auth=auth)
+    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ, auth=auth,
+                           secrets_at_apply=True)
     report(results, fmt, log)
     runner.summary(summary_markdown(results, "Omnidesk channels plan"))
     runner.output(

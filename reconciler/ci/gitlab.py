@@ -52,7 +52,7 @@ def plan(job: Job, file: str, tenant: str | None, all_tenants: bool, out_dir: st
     iid = job.need("CI_MERGE_REQUEST_IID")["CI_MERGE_REQUEST_IID"] if note else ""
     make_folder(out_dir)
     results = plan_tenants(file, tenants_of(file) if all_tenants else [tenant], out=plan_template(out_dir),
-                           environ=job.environ, auth=auth)
+                           environ=job.environ, auth=auth, secrets_at_apply=True)
     for result in results:
         log(f"--- Plan for {result.name}")
         log(render_plan(result, fmt).rstrip("\n"))

@@ -58,7 +58,8 @@ def github_group() -> None:
 @github_group.command("validate")
 @file_opt
 @tenant_opt
-def gh_validate(file: str, tenant: str | None) -> int:
+@_opt("--strict", env="STRICT", is_flag=True, help="Warnings (such as a secret written in the file) are errors too.")
+def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
     """Validate the file; each problem becomes an annotation on its line.
 
     Makes no API call.
@@ -69,7 +70,7 @@ def gh_validate(file: str, tenant: str | None) -> int:
     """
     from reconciler.ci import github
 
-    return github.validate(github.Runner(), file, tenant, click.echo)
+    return github.validate(github.Runner(), file, tenant, strict, click.echo)
 
 
 @github_group.command("plan")
