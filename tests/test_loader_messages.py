@@ -15,6 +15,9 @@ import pytest
 
 from clihelp import run_cli
 
+from reconciler.config import load_channels_file
+from reconciler.errors import ConfigError
+
 GOLDEN = Path(__file__).parent / "golden" / "loader"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))
 CANARY = "hunter2-canary"
@@ -46,8 +49,5 @@ def test_every_case_is_an_error() -> None:
 
 
 def test_a_file_name_no_file_can_have_is_a_config_error() -> None:
-    from reconciler.config import load_channels_file
-    from reconciler.errors import ConfigError
-
     with pytest.raises(ConfigError, match=r"a\\0b: not a file name \(it holds a NUL character\)"):
         load_channels_file("a\0b")
