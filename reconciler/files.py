@@ -10,6 +10,7 @@ target itself is written through, to the file it points at (a channels file kept
 """
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -53,7 +54,7 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private
         os.replace(tmp, target)
     except OSError as exc:
         _unlink_quietly(tmp)
-        raise FileWriteError(f"cannot write {target}: {exc.strerror or exc}", path=os.fspath(target)) from None
+        raise FileWriteError(f"cannot write {target}: {os_error_text(exc)}", path=os.fspath(target)) from None
     except BaseException:
         _unlink_quietly(tmp)
         raise
@@ -69,6 +70,13 @@ def open_private_append(path: str | os.PathLike[str]) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def os_error_text(exc: OSError) -> str:
+    """What went wrong, for a message; a refused symlink (``O_NOFOLLOW``) says so plainly."""
+    if exc.errno == errno.ELOOP:
+        return "it is a symbolic link, which is never followed: remove it"
+    return exc.strerror or str(exc)
 
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:
@@ -98,7 +106,7 @@ def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise FileWriteError(f"cannot write {target}: {exc.strerror or exc}", path=os.fspath(target)) from None
+            raise FileWriteError(f"cannot write {target}: {os_error_text(exc)}", path=os.fspath(target)) from None
     raise FileWriteError(f"cannot write {target}: no free temporary name beside it", path=os.fspath(target))
 
 

@@ -161,3 +161,17 @@ def test_a_symlinked_output_is_written_through_with_its_targets_mode(tmp_path: P
     link.symlink_to(real)
     write_atomically(link, "new\n")
     assert link.is_symlink() and real.read_text() == "new\n" and mode(real) == 0o640
+
+
+def test_a_symlink_planted_at_the_journal_or_lock_is_refused_not_followed(tmp_path: Path, channels: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    for planted in ("state.json.journal", "state.json.lock"):
+        link = tmp_path / planted
+        link.unlink(missing_ok=True)  # the lock file the journal round left behind
+        link.symlink_to(victim)
+        result = run_cli(["plan", str(channels), *emulator_args(tmp_path / "state.json")], {"SMS_SECRET": SECRET})
+        assert result.exit_code == 1 and result.stderr.startswith("Error: ") and planted in result.stderr
+        assert "is a symbolic link, which is never followed: remove it" in result.stderr
+        assert "Traceback" not in result.output and victim.read_text() == "precious\n" and mode(victim) == 0o644
+        link.unlink()

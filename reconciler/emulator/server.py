@@ -30,8 +30,9 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
 
     A body is read only for a call that takes one, from a known key with the call's permission
     (``Emulator.wants_body``), and never beyond ``MAX_BODY_BYTES``: a declared ``Content-Length``
-    over the limit is refused at once, a chunked body is counted while it arrives. An answer that
-    leaves a body unread closes the connection, so the rest of it is never drained.
+    over the limit is refused at once, a chunked body is counted while it arrives (these 413s never
+    reach ``handle``, so ``stats`` does not count them). An answer that leaves a body unread closes
+    the connection, so the rest of it is never drained.
     """
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

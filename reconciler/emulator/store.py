@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from reconciler.errors import StateFileError
-from reconciler.files import fsync_folder, open_private_append, write_atomically
+from reconciler.files import fsync_folder, open_private_append, os_error_text, write_atomically
 
 FORMAT = "omnidesk-emulator-state"
 VERSION = 1
@@ -180,7 +180,7 @@ class Store:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StateFileError(f"cannot use the emulator state {self.path}: {exc.strerror or exc}") from None
+            raise StateFileError(f"cannot use the emulator state's lock {self.lock_path}: {os_error_text(exc)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -280,7 +280,10 @@ class Store:
         write_atomically(self.path, data, private=True, option="state file")
         # Only now may the journal go: the snapshot's seq makes any leftover record a no-op.
         if self._journal is None:
-            self._journal = os.fdopen(open_private_append(self.journal_path), "ab")
+            try:
+                self._journal = os.fdopen(open_private_append(self.journal_path), "ab")
+            except OSError as exc:
+                raise StateFileError(f"cannot open the emulator's journal {self.journal_path}: {os_error_text(exc)}") from None
             fsync_folder(self.path.parent)
         self._journal.truncate(0)
         self._journal.flush()
