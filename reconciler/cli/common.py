@@ -59,7 +59,9 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--tenant", metavar="NAME", help="A tenant from the file's tenants: section (its url, key variable, vars)."
     )(func)
     func = click.option(
-        "--url", metavar="URL", help="The tenant's base URL [env: OMNIDESK_URL], e.g. https://acme.omnidesk.com."
+        "--url", metavar="URL", help="The tenant's base URL [env: OMNIDESK_URL], e.g. https://acme.omnidesk.com. "
+        "https only (http to this machine aside); hosts outside *.omnidesk.com and *.omnidesk.io need "
+        "OMNIDESK_ALLOWED_HOSTS."
     )(func)
     return func
 
