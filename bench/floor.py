@@ -5,8 +5,8 @@
 Plan floor (issue 15): libyaml loads the file into plain Python objects, jsonschema validates it
 against the shipped schema, the same list pages come over HTTP from the emulator (one plain
 ``httpx.Client``, page after page), and each channel of the file is compared with the tenant's
-channel of the same name by dict equality (the secret aside: it is write-only). No positions, no templates, no messages: whatever we
-do on top of that is our overhead.
+channel of the same name by dict equality (the secret aside: it is write-only). No positions, no
+templates, no messages: whatever we do on top of that is our overhead.
 
 Both sides run against the same emulator, served by a separate process (``serve_seeded``) so
 that its work never competes with the measured code for the GIL. Runs alternate (ours, floor,
@@ -125,15 +125,10 @@ def best_of(repeat: int, *runs: Callable[[], Any]) -> list[float]:
     return best
 
 
-def startup_seconds(args: list[str], repeat: int) -> float:
-    """Best wall time of ``python ARGS`` as a fresh process (``-X frozen_modules`` as installed)."""
+def fresh_process(*args: str) -> Callable[[], None]:
+    """A run of ``python ARGS`` as a fresh process, for ``best_of``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - started)
-    return best
+    return lambda: subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True) and None
 
 
 def main(argv: list[str] | None = None) -> int:

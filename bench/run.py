@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deepdiff import DeepDiff  # noqa: E402
-from floor import FLOOR_STARTUP, SCHEMA, best_of, floor_plan, serve_seeded, startup_seconds  # noqa: E402
+from floor import FLOOR_STARTUP, SCHEMA, best_of, floor_plan, fresh_process, serve_seeded  # noqa: E402
 
 from reconciler.apply import FAILED, apply_plan  # noqa: E402
 from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
@@ -322,11 +322,14 @@ def measure_floors(folder: Path, sizes: list[int], repeat: int) -> list[FloorRow
         rows.append(FloorRow(f"plan, {n} unchanged channels", ours, floor, "libyaml + jsonschema + pages + =="))
     quickstart = str(Path(__file__).resolve().parent.parent / "examples" / "quickstart.yaml")
     runs = repeat * 2
-    validate = startup_seconds(["-m", "reconciler", "validate", quickstart], runs)
-    floor = startup_seconds(["-c", FLOOR_STARTUP, str(SCHEMA), quickstart], runs)
+    validate, floor, version, bare = best_of(
+        runs,
+        fresh_process("-m", "reconciler", "validate", quickstart),
+        fresh_process("-c", FLOOR_STARTUP, str(SCHEMA), quickstart),
+        fresh_process("-m", "reconciler", "--version"),
+        fresh_process("-c", "pass"),
+    )
     rows.append(FloorRow("start-up: validate quickstart.yaml", validate, floor, "python -c libyaml + jsonschema"))
-    version = startup_seconds(["-m", "reconciler", "--version"], runs)
-    bare = startup_seconds(["-c", "pass"], runs)
     rows.append(FloorRow("start-up: --version", version, bare, "python -c pass"))
     return rows
 

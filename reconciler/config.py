@@ -270,7 +270,10 @@ def _unknown_key(key: str, allowed: list[str]) -> str:
     if shown != key:  # a value ran into the key: name only the key part, the value may be a secret
         head = shown.removesuffix("…")
         if head in allowed:
-            return f"`{head}` and its value ran together into one key: write `{head}: ` (a colon and a space) and then the value"
+            return (
+                f"`{head}` and its value ran together into one key: "
+                f"write `{head}: ` (a colon and a space) and then the value"
+            )
         key = head
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if not close and len(key) >= 4:

@@ -106,7 +106,8 @@ def mutated_example(draw: st.DrawFn) -> str:
         at = draw(st.integers(0, len(text)))
         op = draw(st.sampled_from(["insert", "delete", "swap", "indent"]))
         if op == "insert":
-            text = text[:at] + draw(st.sampled_from(list("\t :-[]{}&*!#\"'|>%@`,?\n\\") + ["\u0000", "\u0085"])) + text[at:]
+            inserted = draw(st.sampled_from(list("\t :-[]{}&*!#\"'|>%@`,?\n\\") + ["\u0000", "\u0085"]))
+            text = text[:at] + inserted + text[at:]
         elif op == "delete":
             text = text[:at] + text[at + draw(st.integers(1, 5)):]
         else:

@@ -171,6 +171,8 @@ def test_emulator_command_takes_the_auth_and_paging_knobs() -> None:
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split()[-1]
+        banner = [proc.stdout.readline() for _ in range(2)]
+        assert banner[1] == "Auth: the key only as authorization\n", banner
         with httpx.Client(base_url=url, timeout=10) as c:
             assert c.get("/api/v2/channel", headers={"apiKey": "demo"}).status_code == 401
             body = c.get("/api/v2/channel?itemLimit=99", headers={"Authorization": "apikey demo"}).json()

@@ -139,6 +139,8 @@ def emulator(
             click.echo(f"Warning: listening on {host}, beyond this machine: anyone who can reach it can use "
                        + ("the demo key, printed above" if keys is None else "the emulator with a key")
                        + ". Use --host 127.0.0.1 unless other machines must reach it.", err=True)
+        if auth is not None:
+            click.echo(f"Auth: the key only as {auth}" if auth != "any" else "Auth: the key in any of the three forms")
         click.echo(f"State: {state_path}" if state_path else "State: in memory only (lost on exit)")
         click.echo("Press Ctrl-C to stop.", nl=True)
         # A timed wait keeps the main thread responsive to signals on every platform.
