@@ -10,9 +10,7 @@ from typing import Iterable
 from reconciler.errors import SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
-
-DELETE_THRESHOLD = 0.30  # share of the tenant's custom channels a plan may delete without --allow-deletes
-DELETE_THRESHOLD_MIN_CHANNELS = 10
+from reconciler.safety import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
 
 
 def check_secrets(plan: Plan) -> None:
@@ -21,26 +19,45 @@ def check_secrets(plan: Plan) -> None:
         raise SecretMissingError({k: list(v) for k, v in plan.missing_secrets.items()})
 
 
-def check_safety(plan: Plan, allow_deletes: int | None = None) -> None:
-    """Refuse a plan that deletes too large a share of the tenant's custom channels.
+def check_safety(plan: Plan, allow_deletes: int | None = None, *, allow_updates: int | None = None,
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+    """Refuse a plan that updates or deletes too large a share of the tenant's custom channels.
 
-    On tenants with at least ten custom channels, deleting more than 30% of them needs
-    ``--allow-deletes N`` with N the exact number of deletes (a number, not a blanket yes).
+    On tenants with at least ten custom channels, updating more than ``max_update_share`` of them
+    needs ``--allow-updates N``, deleting more than ``max_delete_share`` needs ``--allow-deletes N``,
+    N the exact number (a number, not a blanket yes: a plan that grew since review is refused).
+    Both are checked before raising, so one run names every count it needs.
     """
-    deletes = len(plan.deletes)
-    if allow_deletes is not None and deletes != allow_deletes:
-        raise UnsafePlanError(
-            f"--allow-deletes {allow_deletes} was given but the plan deletes {deletes} channel(s); "
-            f"nothing was changed. Review the plan; if it is intended, pass --allow-deletes {deletes}"
+    found = [
+        problem
+        for problem in (
+            _share_problem(plan, "updates", len(plan.updates), allow_updates, thresholds.max_update_share),
+            _share_problem(plan, "deletes", len(plan.deletes), allow_deletes, thresholds.max_delete_share),
         )
-    if allow_deletes is not None or plan.custom_total < DELETE_THRESHOLD_MIN_CHANNELS:
+        if problem is not None
+    ]
+    if not found:
         return
-    if deletes > DELETE_THRESHOLD * plan.custom_total:
-        raise UnsafePlanError(
-            f"the plan deletes {deletes} of {plan.custom_total} custom channels "
-            f"(more than {DELETE_THRESHOLD:.0%}); nothing was changed. If that is intended, "
-            f"run again with --allow-deletes {deletes}"
-        )
+    reasons = " and ".join(reason for reason, _, _ in found)
+    fixes = " ".join(fix for _, fix, _ in found)
+    if any(exact for _, _, exact in found):
+        raise UnsafePlanError(f"{reasons}; nothing was changed. Review the plan; if it is intended, pass {fixes}")
+    raise UnsafePlanError(f"{reasons}; nothing was changed. If that is intended, run again with {fixes}")
+
+
+def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,
+                   share: float) -> tuple[str, str, bool] | None:
+    """(what is wrong, the option that allows it, whether a given count was wrong), or None."""
+    flag = f"--allow-{option}"
+    verb = option[:-1]
+    if allowed is not None:
+        if count == allowed:
+            return None
+        return f"{flag} {allowed} was given but the plan {option} {count} channel(s)", f"{flag} {count}", True
+    if plan.custom_total < MIN_CHANNELS or count <= share * plan.custom_total:
+        return None
+    return (f"the plan {verb}s {count} of {plan.custom_total} custom channels (more than {share:.0%})",
+            f"{flag} {count}", False)
 
 
 def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:

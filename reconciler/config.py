@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from reconciler.errors import ConfigError, Problem
+from reconciler.errors import ConfigError, Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.model import (
     EMPTY_ALTERNATIVE,
@@ -39,6 +39,7 @@ from reconciler.model import (
     normalize_fields,
     pattern_matches,
 )
+from reconciler.safety import safety_overrides
 from reconciler.schema import is_valid_fast, validator
 from reconciler.templates import Substituted, first_env, substitute, uses_vars
 from reconciler.templates import malformed as _malformed_template
@@ -328,6 +329,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             vars={k: v for k, v in raw_vars.items() if isinstance(v, str)},
             auth=body.get("auth") if isinstance(body.get("auth"), str) else None,
             ignore=patterns_in(body),
+            safety=safety_overrides(body.get("safety")),
         )
     return out
 
@@ -407,8 +409,10 @@ def _resolve(
     """
     tenants = parsed.tenants
     if tenant is not None and tenant not in tenants:
-        message = f"unknown tenant {tenant!r} ({_known(tenants, tenant)})"
-        return None, [Problem(parsed.file, None, None, "", message)]
+        unknown = TargetError.unknown_tenant(tenant, tenants)  # the same words as every command's
+        if not parsed.problems:
+            raise unknown
+        return None, [Problem(parsed.file, None, None, "", str(unknown))]  # listed with the file's own
     view = _View(parsed, tenant, environ, vars_need_tenant)
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -437,6 +441,7 @@ def _resolve(
         tenants=tenants,
         tenant=tenant,
         ignore=patterns_in(parsed.data),
+        safety=safety_overrides(parsed.data.get("safety")),
         warnings=tuple(warnings),
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))

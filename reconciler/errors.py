@@ -17,6 +17,8 @@
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
+    ├── InputFileError              a file given is missing, a folder, or not the kind the command takes
+    ├── OutputFileError             an output would overwrite an input or another kind of file (carries path)
     ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
     ├── FileWriteError              a plan, export or state file cannot be written (carries path)
     ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
@@ -32,6 +34,7 @@ channel names only, and the client redacts the key from anything it wraps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 
 class ReconcilerError(Exception):
@@ -82,7 +85,11 @@ class ApiError(ReconcilerError):
 
 
 class AuthenticationError(ApiError):
-    pass
+    """401; ``variable`` names the environment variable the refused key came from, when known."""
+
+    def __init__(self, message: str, *, call: str = "", status: int | None = 401, variable: str | None = None) -> None:
+        self.variable = variable
+        super().__init__(message, call=call, status=status)
 
 
 class PermissionDenied(ApiError):
@@ -165,6 +172,19 @@ class TargetError(ReconcilerError):
         self.host = host
         super().__init__(message)
 
+    @classmethod
+    def unknown_tenant(cls, tenant: str, known: Iterable[str]) -> TargetError:
+        """The one message, in every command, for a tenant the file does not define: with "did you mean"."""
+        import difflib  # only on this error path: validate of a good file never pays for it
+
+        names = list(known)
+        if not names:
+            return cls(f"unknown tenant {tenant!r} (the file defines no tenants: add a tenants: section, "
+                       "or leave out --tenant)", tenant=tenant)
+        close = difflib.get_close_matches(tenant, names, n=1) or [n for n in names if n.startswith(tenant)][:1]
+        guess = f"; did you mean {close[0]!r}?" if close else ""
+        return cls(f"unknown tenant {tenant!r} (known tenants: {', '.join(names)}{guess})", tenant=tenant)
+
 
 class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
@@ -208,6 +228,22 @@ class UnknownChannelError(ImportRefused):
         self.name = name
         self.guess = guess
         super().__init__(message + (f". Did you mean {guess!r}?" if guess else ""), file=file)
+
+
+class InputFileError(ReconcilerError):
+    """A file argument that cannot be used as given; ``path`` is the file."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class OutputFileError(ReconcilerError):
+    """An output path refused before any work: it is an input, another kind of file, or has no folder."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class InitError(ReconcilerError):

@@ -17,6 +17,7 @@ from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 import yaml
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
+from reconciler.paths import EXPORT_MARK
 from reconciler.starter import modeline
 
 # Shorter values would match inside unrelated words ("a", "nl") and make a file nobody can read.
@@ -24,7 +25,7 @@ MIN_TEMPLATE_LENGTH = 3
 
 HEADER = (
     modeline()
-    + "# Exported by omnidesk-channels.\n"
+    + EXPORT_MARK + "\n"
     "# Secrets are never exported: set each ${env:...} variable before creating these channels.\n"
     "# Editors check this file with the schema beside it: omnidesk-channels schema > channels.schema.json\n"
 )

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from reconciler.checks import check_safety
 from reconciler.config import load_all_views, load_tenants
 from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import ChannelsFile
@@ -98,7 +97,7 @@ def plan_one(
         planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded)
         warnings: list[str] = []
         try:
-            check_safety(planned.plan)
+            engine.check_safety(planned)  # the file's and the tenant's safety: thresholds
         except UnsafePlanError as exc:
             warnings.append(f"apply will refuse this plan: {exc}")
         for var, names in planned.plan.missing_secrets.items():

@@ -1,8 +1,8 @@
 """Saved plans: the reviewed plan, pinned by a digest, applied exactly or not at all.
 
 A saved plan file holds the plan (``plan.schema.json``), how to reach the tenant again (its URL
-and the *name* of the key's variable, never the key), salted digests of the secrets it sends, and
-one digest over all of it. Loading validates the plan against the schema and rebuilds its typed
+and the *name* of the key's variable, never the key), salted digests of the secrets it sends, the
+safety thresholds it was planned under, and one digest over all of it. Loading validates the plan against the schema and rebuilds its typed
 changes; an edited, damaged or foreign file is a ``PlanFileError``/``StalePlanError``.
 """
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Any, Mapping
 
 from reconciler.errors import PlanFileError, ReconcilerError, StalePlanError
 from reconciler.files import write_atomically
+from reconciler.paths import PLAN_KIND, SAVED_PLAN, file_kind
 from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
+from reconciler.safety import DEFAULT_THRESHOLDS, Thresholds
 from reconciler.schema import plan_validator
 from reconciler.secrets import SecretDigests
 
-KIND = "omnidesk-channels-plan"
+KIND = PLAN_KIND
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,22 @@ class SavedPlan:
     plan: Plan
     connection: Mapping[str, str]
     secret_digests: SecretDigests
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
 
 
-def _document_digest(plan_data: Any, connection: Mapping[str, str], secrets: Any) -> str:
-    return digest({"plan": plan_data, "connection": dict(connection), "secrets": secrets})
+def _document_digest(plan_data: Any, connection: Mapping[str, str], secrets: Any, safety: Any = None) -> str:
+    pinned = {"plan": plan_data, "connection": dict(connection), "secrets": secrets}
+    if safety is not None:  # plans saved before thresholds were kept have none
+        pinned["safety"] = safety
+    return digest(pinned)
 
 
 def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike[str],
-              secrets: Mapping[str, str]) -> None:
+              secrets: Mapping[str, str], *, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
     """Write the plan, where it applies, salted digests of the secrets it sends, and a digest of all.
 
-    ``secrets`` are the values the plan was made with (only digested). Written atomically.
+    ``secrets`` are the values the plan was made with (only digested); ``thresholds`` the safety
+    limits it was planned under, so that apply holds it to them. Written atomically.
     """
     literal = sorted(c.name for c in plan.sent_secrets if not c.secret.env_var)  # type: ignore[attr-defined]
     if literal:
@@ -47,13 +54,15 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
             "(a secret in a file ends up in Git); nothing was saved"
         )
     plan_data = plan.to_data()
+    safety = thresholds.to_data()
     digests = SecretDigests.make(plan, secrets).to_data()
     document = {
         "kind": KIND,
         "format_version": PLAN_FORMAT_VERSION,
-        "digest": _document_digest(plan_data, connection, digests),
+        "digest": _document_digest(plan_data, connection, digests, safety),
         "connection": dict(connection),
         "secrets": digests,
+        "safety": safety,
         "plan": plan_data,
     }
     write_atomically(path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -61,12 +70,7 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
 
 def is_plan_file(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` holds a saved plan rather than a channels file."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            head = fh.read(4096)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return head.lstrip().startswith("{") and f'"{KIND}"' in head
+    return file_kind(path) == SAVED_PLAN
 
 
 def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
@@ -92,7 +96,11 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
         raise PlanFileError(
             f"the plan does not match plan.schema.json at {where}: {errors[0].message}; plan again", path=shown,
         )
-    if _document_digest(plan_data, connection, secrets) != document.get("digest"):
+    safety = document.get("safety")
+    if safety is not None and not isinstance(safety, dict):
+        raise PlanFileError("the plan file is damaged (safety is not a mapping); plan again", path=shown)
+    if _document_digest(plan_data, connection, secrets, safety) != document.get("digest"):
         raise StalePlanError(f"{shown}: the plan file was edited after it was made (digest mismatch); plan again")
     plan = Plan.from_data(plan_data)
-    return SavedPlan(plan, {str(k): str(v) for k, v in connection.items()}, SecretDigests.from_data(secrets))
+    return SavedPlan(plan, {str(k): str(v) for k, v in connection.items()}, SecretDigests.from_data(secrets),
+                     Thresholds.from_data(safety))

@@ -17,6 +17,8 @@ SENSITIVE = "(sensitive)"
 # GitHub refuses comments over 65,536 characters; leave room for a bot's header.
 MARKDOWN_LIMIT = 65_000
 
+# A terminal shows this many names of a list (channels not managed here), then "and N more".
+TEXT_NAMES = 10
 # Lists of names in a comment are cut here, so that no list alone can outgrow the comment.
 MARKDOWN_NAMES = 50
 
@@ -93,13 +95,19 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("")
         lines.append(
             f"Not managed here ({len(plan.unmanaged)}, left alone; list them in the file, "
-            "or prune them with --prune or prune: true): " + ", ".join(repr(n) for n in plan.unmanaged)
+            "or prune them with --prune or prune: true): " + _text_names(plan.unmanaged)
         )
     if plan.missing_secrets:
         lines.append("")
         for var, names in plan.missing_secrets.items():
             lines.append(style(f"Missing secret: ${{env:{var}}} is not set (needed by {', '.join(names)})", fg="red"))
     return "\n".join(lines) + "\n"
+
+
+def _text_names(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:TEXT_NAMES])
+    more = len(names) - TEXT_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _code(text: str, *, in_table: bool = False) -> str:

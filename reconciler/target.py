@@ -20,12 +20,12 @@ import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import httpx
 
 from reconciler.client import OmnideskClient
-from reconciler.errors import TargetError
+from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
 from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, check_api_key
 
@@ -61,14 +61,14 @@ class Target:
         return {k: v for k, v in data.items() if v is not None}
 
 
-def unknown_tenant(tenant: str, tenants: Mapping[str, Tenant]) -> TargetError:
-    """The one message for a tenant the file does not define, with "did you mean"."""
-    import difflib
-
-    close = difflib.get_close_matches(tenant, list(tenants), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    known = ", ".join(sorted(tenants)) or "none: the file has no tenants: section"
-    return TargetError(f"unknown tenant {tenant!r} (known tenants: {known}){hint}", tenant=tenant)
+def tenant_required(tenants: Mapping[str, Tenant], *, given: str | None = None) -> TargetError:
+    """A file with tenants is used for one named tenant only: without ``--tenant`` its view has no
+    tenant's channels, so a plan against one tenant's URL would prune that tenant's own channels.
+    ``given`` names what was passed instead (``--url``, ``OMNIDESK_URL``, ``--emulator``)."""
+    refused = (f" {given} alone is refused for a file with tenants, so that no tenant is planned with "
+               "another's channels.") if given else ""
+    return TargetError(f"the file defines tenants ({', '.join(tenants)}): choose one with --tenant NAME."
+                       f"{refused} Nothing was read or changed")
 
 
 def resolve_target(
@@ -80,12 +80,18 @@ def resolve_target(
     environ: Mapping[str, str] | None = None,
     auth: str | None = None,
 ) -> Target:
-    """Pick url, key and auth form from the options, the tenant and the environment; fail loudly if unsure."""
+    """Pick url, key and auth form from the options, the tenant and the environment; fail loudly if unsure.
+
+    A file that defines ``tenants`` needs ``tenant``: its tenant-less view is not any tenant's.
+    """
     env = os.environ if environ is None else environ
     chosen: Tenant | None = None
+    if tenant is None and tenants:
+        given = "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:
-            raise unknown_tenant(tenant, tenants)
+            raise TargetError.unknown_tenant(tenant, tenants)
         chosen = tenants[tenant]
     if emulator_state is not None:
         # --tenant still picks the file's vars and channels; only url and key are the emulator's
@@ -241,7 +247,35 @@ def _auth_form(option: str | None, configured: str | None, env: Mapping[str, str
 
 
 @contextmanager
-def open_client(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT) -> Iterator[OmnideskClient]:
+def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
+    """A client for the target (``options`` go to ``_connect``); the errors only the target can
+    explain say where to fix them: a refused key names the variable it came from, a damaged
+    emulator state says how to start afresh."""
+    try:
+        with _connect(target, **options) as client:
+            yield client
+    except AuthenticationError as exc:
+        raise AuthenticationError(_refused_key(exc.reason, target), call=exc.call, status=exc.status,
+                                  variable=target.api_key_env) from None
+    except StateFileError as exc:
+        state = target.emulator_state
+        if state is None or not os.path.isfile(state):
+            raise  # a missing folder, say: its message already says what to do
+        raise StateFileError(
+            f"{exc}. Unless another emulator is using it: it holds test data only, so delete {state} and "
+            f"{state}.journal to start afresh, or pass --emulator-state with another path"
+        ) from None
+
+
+def _refused_key(reason: str, target: Target) -> str:
+    source = f"{target.api_key_env}, the variable tenant {target.tenant}'s api_key_env names" if target.tenant \
+        else target.api_key_env
+    return (f"{reason}; the key comes from {source}: check that it holds a valid API key "
+            f"for {target.url}")
+
+
+@contextmanager
+def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT) -> Iterator[OmnideskClient]:
     """A client for the target; for ``--emulator`` an in-process emulator whose state is saved on exit."""
     if target.emulator_state is None:
         assert target.url is not None and target.api_key is not None

@@ -37,6 +37,8 @@ from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
 from reconciler.planfile import load_plan, save_plan
+from reconciler.paths import SAVED_PLAN, check_output, require_input
+from reconciler.safety import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import Secrets
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 
@@ -46,7 +48,8 @@ class Planned:
     """A plan with what applying it needs: where it goes and the secret values it may send.
 
     ``saved`` marks a plan read back from ``plan --out``: applying it first checks that the
-    channels it touches have not changed since (``check_fresh``).
+    channels it touches have not changed since (``check_fresh``). ``thresholds`` are the safety
+    limits the plan was made under; a saved plan keeps them.
     """
 
     plan: Plan
@@ -54,6 +57,7 @@ class Planned:
     secrets: Secrets
     channels_file: ChannelsFile | None = None
     saved: bool = False
+    thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,14 @@ class Workflow:
     # -- load and target -------------------------------------------------------------------------
 
     def load(self, path: str | os.PathLike[str], *, tenant: str | None = None) -> ChannelsFile:
+        require_input(path)
         return load_channels_file(path, tenant=tenant, environ=self.environ)
 
     def tenants(self, path: str | os.PathLike[str] | None) -> dict[str, Tenant]:
-        return load_tenants(path) if path is not None else {}
+        if path is None:
+            return {}
+        require_input(path)
+        return load_tenants(path)
 
     def target(self, *, url: str | None = None, tenant: str | None = None, emulator_state: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
@@ -115,13 +123,15 @@ class Workflow:
              loaded: ChannelsFile | None = None) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
+        A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
         ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
         """
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
-        return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file)
+        return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
+                       thresholds=thresholds_of(channels_file))
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
@@ -130,20 +140,26 @@ class Workflow:
 
     # -- checks and apply ------------------------------------------------------------------------
 
-    def check(self, planned: Planned, *, allow_deletes: int | None = None) -> None:
-        """Everything that must hold before a write: secrets present, deletes within the threshold.
+    def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None) -> None:
+        """Everything that must hold before a write: secrets present, updates and deletes within the
+        planned thresholds (or exactly the counts allowed).
 
         Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
         environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
         """
         planned.secrets.require(planned.plan)
-        check_safety(planned.plan, allow_deletes)
+        self.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
 
-    def apply(self, planned: Planned, *, allow_deletes: int | None = None,
+    def check_safety(self, planned: Planned, *, allow_deletes: int | None = None,
+                     allow_updates: int | None = None) -> None:
+        """Updates and deletes within the thresholds the plan was made under (``UnsafePlanError``)."""
+        check_safety(planned.plan, allow_deletes, allow_updates=allow_updates, thresholds=planned.thresholds)
+
+    def apply(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
               on_outcome: Callable[[Outcome], None] | None = None,
               stop: threading.Event | None = None) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
-        self.check(planned, allow_deletes=allow_deletes)
+        self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
         with self._client(planned.target) as client:
             if planned.saved:
                 check_fresh(planned.plan, client.list_channels())
@@ -152,13 +168,17 @@ class Workflow:
 
     # -- saved plans -----------------------------------------------------------------------------
 
-    def save(self, planned: Planned, path: str | os.PathLike[str], *, secrets_at_apply: bool = False) -> None:
+    def save(self, planned: Planned, path: str | os.PathLike[str], *, secrets_at_apply: bool = False,
+             force: bool = False) -> None:
         """Write the plan for ``apply PLAN``; refuses a plan whose secrets are not all set, unless
         ``secrets_at_apply``: CI plan jobs hold no secrets on purpose, and a secret unset when
-        planned is taken from the apply's environment unchecked (its digest is left out)."""
+        planned is taken from the apply's environment unchecked (its digest is left out). Refuses a
+        path that is the channels file or another kind of file (unless ``force``; see ``paths``)."""
+        check_output(path, kind=SAVED_PLAN, inputs=[planned.channels_file.path if planned.channels_file else None],
+                     force=force)
         if not secrets_at_apply:
             check_secrets(planned.plan)
-        save_plan(planned.plan, planned.target.connection(), path, planned.secrets)
+        save_plan(planned.plan, planned.target.connection(), path, planned.secrets, thresholds=planned.thresholds)
 
     def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
                    emulator_state: str | None = None) -> Planned:
@@ -176,7 +196,7 @@ class Workflow:
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
-        return Planned(saved.plan, target, secrets, saved=True)
+        return Planned(saved.plan, target, secrets, saved=True, thresholds=saved.thresholds)
 
     # -- export and clone ------------------------------------------------------------------------
 
@@ -193,7 +213,10 @@ class Workflow:
 
     def settings(self, path: str | os.PathLike[str] | None) -> tuple[dict[str, Tenant], tuple[str, ...]]:
         """The file's tenants and top-level ``ignore:`` patterns (none without a file)."""
-        return load_settings(path) if path is not None else ({}, ())
+        if path is None:
+            return {}, ()
+        require_input(path)
+        return load_settings(path)
 
     def _export(self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None,
                 tenants: Mapping[str, Tenant], ignore: Sequence[str]) -> Export:
@@ -224,11 +247,13 @@ class Workflow:
         desired = load_channels_file(f"<export of {source}>", tenant=dest, environ=self.environ,
                                      text=exported.export.text)
         cloned = {c.name for c in desired.channels}
-        own = [c for c in self.load(path, tenant=dest).channels
+        dest_view = self.load(path, tenant=dest)
+        own = [c for c in dest_view.channels
                if c.tenants is not None and source not in c.tenants and c.name not in cloned]
         wanted = list(desired.channels) + own
         plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
-        planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)))
+        planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)),
+                          thresholds=thresholds_of(dest_view))
         return Cloned(planned, exported)
 
     # -- import ----------------------------------------------------------------------------------

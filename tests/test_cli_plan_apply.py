@@ -344,7 +344,7 @@ def _run_on_terminal(args: list[str], env: dict[str, str], answer: bytes | None 
 def test_apply_on_a_terminal_asks_first(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
     code, screen = _run_on_terminal(["apply", path], env, b"n\n")
-    assert code == 1 and "Apply these changes to" in screen
+    assert code == 1 and "Apply 2 creates to http" in screen
     assert "Error: apply cancelled at the prompt; nothing was changed" in screen
     assert writes(emulator.emu) == 0
     code, screen = _run_on_terminal(["apply", path], env, b"y\n")

@@ -173,7 +173,7 @@ def test_bad_tenant_choices_are_refused(tenants: TwoTenants) -> None:
     assert "--from and --to are both 'staging': name two different tenants" in same.stderr
     unknown = tenants.run("clone", tenants.write(), "--from", "staging", "--to", "prod")
     assert unknown.exit_code == 1
-    assert "unknown tenant 'prod' (known tenants: production, staging)" in unknown.stderr
+    assert "unknown tenant 'prod' (known tenants: staging, production; did you mean 'production'?)" in unknown.stderr
     assert tenants.staging.emu.stats["list"] == 0
 
 

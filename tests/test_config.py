@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.config import MAX_FILE_BYTES, load_all_views, load_channels_file, load_tenants
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, TargetError
 from reconciler.model import MANAGED_FIELDS, SecretRef, Tenant
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "channels.yaml"
@@ -104,7 +104,10 @@ def test_var_in_a_file_without_tenants(tmp_path: Path) -> None:
 
 def test_tenant_on_a_file_without_tenants(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nchannels: []\n")
-    assert problems(path, tenant="x") == ["None:None: : unknown tenant 'x' (the file defines no tenants)"]
+    with pytest.raises(TargetError) as info:
+        load_channels_file(path, tenant="x")
+    assert str(info.value) == ("unknown tenant 'x' (the file defines no tenants: add a tenants: section, "
+                               "or leave out --tenant)")
 
 
 def test_all_views_tag_problems_with_their_tenants(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_channels_file
-from reconciler.errors import ConfigError
+from reconciler.errors import ReconcilerError
 
 GOLDEN = Path(__file__).parent / "golden" / "config"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))
@@ -36,7 +36,7 @@ def run_case(case: str) -> str:
             loaded = load_channels_file(source.name, environ=environ)
             return f"{source.name}: loaded {len(loaded.channels)} channels\n"
         return validate(source.name, tenant=options.get("tenant"), environ=environ) + "\n"
-    except ConfigError as exc:
+    except ReconcilerError as exc:  # as the CLI prints it
         return f"Error: {exc}\n"
 
 

@@ -156,7 +156,7 @@ def test_the_pipelines_use_plan_apply_drift_fanout_and_smoke_test(repo_dir: Path
         ("omnidesk-channels plan channels.yaml --format yaml", "'yaml' is not one of"),
         ("omnidesk-channels plna channels.yaml", "unknown command"),
         ('omnidesk-channels message send --channel "SMS gateway"', "Missing option '--message'"),
-        ("omnidesk-channels apply missing-plan.json", "does not exist"),
+        ("omnidesk-channels apply missing-plan.json", "missing-plan.json: no such file"),
     ],
 )
 def test_the_checker_fails_on_a_broken_command(snippet: str, message: str, repo_dir: Path):

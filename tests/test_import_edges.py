@@ -112,8 +112,9 @@ def test_a_file_with_tenants_needs_one(tenant: RunningEmulator, tmp_path: Path) 
     path = write(tmp_path, text)
     result = run(tenant, path)
     assert result.exit_code == 1
-    assert "the file defines tenants: pass --tenant NAME, so imported channels are templated with its vars " \
-           "and limited to it; nothing was written" in result.stderr
+    # the rule of every command that talks to a tenant (issue 11), before the tenant is read
+    assert "the file defines tenants (prod): choose one with --tenant NAME. --url alone is refused" in result.stderr
+    assert path.read_text(encoding="utf-8") == text
 
 
 def test_update_leaves_pending_renames_and_missing_channels_alone(tenant: RunningEmulator, tmp_path: Path) -> None:

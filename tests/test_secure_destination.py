@@ -178,7 +178,8 @@ def test_a_saved_plan_is_checked_again_at_apply(tmp_path: Path, emulator: Runnin
 
     def point_to(url: str) -> None:
         document["connection"]["url"] = url
-        document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"])
+        document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"],
+                                              document.get("safety"))
         plan_file.write_text(json.dumps(document))
 
     point_to(witness.url())

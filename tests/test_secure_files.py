@@ -75,9 +75,9 @@ def test_a_replaced_file_keeps_its_mode(tmp_path: Path, channels: Path, emulator
     for path in (plan_file, export_file):
         path.write_text("old\n")
         path.chmod(0o640)
-    with umask(0o022):  # would give 0644 to a new file
-        assert run_cli(["plan", str(channels), "--out", str(plan_file)], env_for(emulator)).exit_code == 0
-        assert run_cli(["export", "--out", str(export_file)], env_for(emulator)).exit_code == 0
+    with umask(0o022):  # would give 0644 to a new file; --force: "old" is neither a plan nor an export
+        assert run_cli(["plan", str(channels), "--out", str(plan_file), "--force"], env_for(emulator)).exit_code == 0
+        assert run_cli(["export", "--out", str(export_file), "--force"], env_for(emulator)).exit_code == 0
     assert mode(plan_file) == 0o640 and mode(export_file) == 0o640
     assert '"kind": "omnidesk-channels-plan"' in plan_file.read_text() and "SMS gateway" not in export_file.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["channels.yaml", "export.yaml", "plan.json"], "no temp left"

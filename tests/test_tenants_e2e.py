@@ -150,9 +150,13 @@ def test_export_with_tenant_needs_the_file(tenants: TwoTenants) -> None:
     assert "--tenant needs the channels FILE that defines the tenants" in result.stderr
 
 
-def test_url_still_works_for_one_off_use(tenants: TwoTenants) -> None:
+def test_url_alone_is_refused_for_a_file_with_tenants(tenants: TwoTenants) -> None:
+    """Issue 11: a file with tenants is planned for a named tenant only (``--url`` once wrote here)."""
     path = tenants.write("channels:\n  - name: Plain\n")
     result = tenants.run("apply", path, "--url", tenants.production.url, "--yes", OMNIDESK_API_KEY="productionkey")
-    assert result.exit_code == 0, result.output
-    assert sorted(custom(tenants.production.emu)) == ["Plain"]
-    assert writes(tenants.staging.emu) == 0
+    assert result.exit_code == 1
+    assert "the file defines tenants (staging, production): choose one with --tenant NAME. --url alone is refused" \
+        in result.stderr
+    assert writes(tenants.production.emu) == 0 and writes(tenants.staging.emu) == 0
+
+

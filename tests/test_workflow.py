@@ -326,7 +326,7 @@ def test_every_error_the_package_raises_on_purpose_is_a_reconciler_error(tmp_pat
         assert issubclass(kind, ReconcilerError), kind
     state = tmp_path / "state.json"
     state.write_text("{not json")
-    result = run_cli(["plan", str(ROOT / "examples" / "quickstart.yaml"), "--emulator", str(state)])
+    result = run_cli(["plan", str(ROOT / "examples" / "quickstart.yaml"), "--emulator-state", str(state)])
     assert result.exit_code == 1 and result.stderr.startswith("Error: ") and "Traceback" not in result.output
 
 

@@ -3,14 +3,16 @@
 Exit codes (documented in the README):
     0  success; with --detailed-exitcode: success and no changes
     1  error (bad input, refused call, failed operation, unsafe or stale plan, usage error,
-       "no" at the apply prompt)
+       "no" or Ctrl-D at the apply prompt, an internal error)
     2  changes pending (only with ``plan --detailed-exitcode``)
   130  interrupted (Ctrl-C)
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 
 import click
 
@@ -21,6 +23,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
+
+DEBUG_OPTION = "--debug"
 
 
 # name -> "module:attribute"; a command's module is imported only when that command runs, so
@@ -73,6 +77,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="omnidesk-channels", message="%(prog)s %(version)s")
+@click.option(DEBUG_OPTION, is_flag=True, expose_value=False,
+              help="Show the traceback of an internal error (also accepted after the command).")
 def cli() -> None:
     """Omnidesk custom channels as code: describe channels in YAML, review a plan, apply it.
 
@@ -89,10 +95,22 @@ def all_commands() -> dict[str, click.Command]:
     return {name: cli.get_command(click.Context(cli), name) for name in COMMANDS}  # type: ignore[misc]
 
 
+def _take_debug(args: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` anywhere before a ``--``: users append it to the command they just ran."""
+    end = args.index("--") if "--" in args else len(args)
+    debug = DEBUG_OPTION in args[:end]
+    return [a for i, a in enumerate(args) if i >= end or a != DEBUG_OPTION], debug
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI and turn its outcome into the one documented exit code."""
+    """Run the CLI and turn its outcome into the one documented exit code.
+
+    An exception that is not ours is a bug: one line names its type, never its text (which may
+    hold a secret or a key); ``--debug`` shows the traceback.
+    """
+    args, debug = _take_debug(list(sys.argv[1:] if argv is None else argv))
     try:
-        rv = cli.main(args=argv, prog_name="omnidesk-channels", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="omnidesk-channels", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
@@ -107,4 +125,26 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()  # the reader (`| head`) has gone; nothing more can be said to it
+        sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        # the machine's trouble (a full disk, a permission), not a bug: its errno text is safe to show
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"Error: {where}{exc.strerror or type(exc).__name__}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a line instead of a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"internal error, please report: {type(exc).__name__}; "
+                   f"rerun with {DEBUG_OPTION} for the traceback", err=True)
+        sys.exit(EXIT_ERROR)
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's exit flush does not hit the closed pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -6,33 +6,42 @@ import sys
 import click
 
 from reconciler.cli import EXIT_OK
+from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    apply_with_progress, is_tty, print_file_warnings, target_options, use_color, workflow,
+    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, target_options, use_color, workflow,
 )
-from reconciler.errors import ReconcilerError
 from reconciler.planfile import is_plan_file
 from reconciler.render import render_text
 
 
-@click.command("apply")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False), metavar="FILE|PLAN")
+@click.command("apply", cls=OneFileCommand)
+@click.argument("file", type=CHANNELS_FILE_OR_PLAN, metavar="FILE|PLAN")
 @target_options
-@click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal).")
+@click.option("--yes", "-y", is_flag=True,
+              help="Apply without asking (a channels file needs it off a terminal; a saved plan does not).")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
-@click.option("--allow-deletes", type=click.IntRange(min=0), metavar="N",
-              help="Allow a plan that deletes more than 30% of the custom channels: N is the exact count.")
+@allow_options
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
 def apply_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
-                  yes: bool, prune: bool, allow_deletes: int | None, rotate_secrets: bool, parallelism: int) -> int:
+                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
+                  rotate_secrets: bool, parallelism: int) -> int:
     """Make the tenant match FILE (a channels file) or PLAN (a saved plan).
 
-    With a channels file: plans, prints the plan, asks for confirmation on a terminal (off a
-    terminal it needs --yes), then applies. With a saved plan from 'plan --out': applies exactly
-    that plan on the tenant it was made for (its URL and key variable are in the plan, never the
-    key), after checking that the channels it touches have not changed since and that the secrets
-    in the environment are the ones it was made with. Deletes happen only with prune.
+    With a channels file: plans, prints the plan, asks on a terminal ("Apply 2 creates and
+    1 delete to https://acme.omnidesk.com?"; off a terminal it needs --yes), then applies.
+    With a saved plan from 'plan --out': applies exactly that plan on the tenant it was made for
+    (its URL and key variable are in the plan, never the key), after checking that the channels it
+    touches have not changed since and that the secrets in the environment are the ones it was
+    made with. On a terminal it shows the plan and asks unless --yes; off a terminal (CI) it applies
+    without --yes, because a saved plan was reviewed when it was made. Deletes happen only with
+    prune. Past the safety thresholds (more than 30% of the tenant's custom channels updated or
+    deleted, on tenants with 10 or more; the file's safety: changes them) it needs --allow-updates N
+    or --allow-deletes N with the exact count.
+
+    The URL comes from --url, else the tenant's url: (--tenant), else OMNIDESK_URL; the key from
+    the variable the tenant's api_key_env names, else OMNIDESK_API_KEY.
 
     \b
     Example:
@@ -45,20 +54,17 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
         if prune or rotate_secrets:
             raise click.UsageError("--prune and --rotate-secrets belong to 'plan'; a saved plan is applied as it is.")
         planned = engine.load_saved(file, url=url, tenant=tenant, emulator_state=emulator_state)
-        click.echo(planned.plan.summary() + ".", err=True)
-        return apply_with_progress(engine, planned, allow_deletes)
-
-    planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
-                          rotate_secrets=rotate_secrets)
-    print_file_warnings(planned)
-    click.echo(render_text(planned.plan, color=use_color()), nl=False)
+        if is_tty(sys.stdin) and not yes:
+            click.echo(render_text(planned.plan, color=use_color()), nl=False)
+        else:
+            click.echo(planned.plan.summary() + ".", err=True)
+    else:
+        planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
+                              rotate_secrets=rotate_secrets)
+        print_file_warnings(planned)
+        click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:
         return EXIT_OK
-    engine.check(planned, allow_deletes=allow_deletes)
-    if not yes:
-        if not is_tty(sys.stdin):
-            raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
-        # "no" is a decision (exit 1, as Terraform); Ctrl-C at the prompt is an interrupt (130)
-        if not click.confirm(f"Apply these changes to {planned.target.label}?", err=True):
-            raise ReconcilerError("apply cancelled at the prompt; nothing was changed")
-    return apply_with_progress(engine, planned, allow_deletes)
+    engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
+    confirm(planned, yes=yes, saved=planned.saved)
+    return apply_with_progress(engine, planned, allow_deletes, allow_updates)

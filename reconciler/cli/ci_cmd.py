@@ -19,7 +19,9 @@ def _opt(*names: str, env: str, **kwargs: Any) -> Callable[[Callable[..., Any]],
 
 file_opt = _opt("--file", env="FILE", default="channels.yaml", show_default=True, metavar="FILE",
                 type=click.Path(dir_okay=False), help="The channels file.")
-tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME", help="One tenant of the file (default: --url/OMNIDESK_URL).")
+tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME",
+                  help="One tenant of the file: its url, and its key from the variable its api_key_env names "
+                  "(default: OMNIDESK_URL and OMNIDESK_API_KEY).")
 all_opt = _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, concurrently.")
 auth_opt = _opt("--auth", env="AUTH", type=click.Choice(AUTH_FORMS),
                 help="Where the API key goes (header, query, authorization); default: as plan and apply decide.")
@@ -59,6 +61,8 @@ def github_group() -> None:
 @_opt("--strict", env="STRICT", is_flag=True, help="Warnings (such as a secret written in the file) are errors too.")
 def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
     """Validate the file; each problem becomes an annotation on its line.
+
+    Makes no API call.
 
     \b
     Example:
@@ -176,6 +180,8 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
       help="Where the plan job's artifacts are unpacked.")
 def gl_fetch(file: str, job_name: str, out_dir: str) -> int:
     """Download the merged merge request's reviewed plans; refuses if the merged file differs.
+
+    Makes no Omnidesk API call (it reads GitLab's, with GITLAB_API_TOKEN).
 
     \b
     Example:

@@ -1,34 +1,42 @@
 """``omnidesk-channels clone``: copy one tenant's custom channels to another, through a plan."""
 from __future__ import annotations
 
+import os
+
 import click
 
-from reconciler.checks import check_safety, check_secrets
+from reconciler.checks import check_secrets
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import apply_with_progress, connection_options, report_export, use_color, workflow
+from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
+from reconciler.cli.common import (
+    allow_options, apply_with_progress, connection_options, force_option, report_export, use_color, workflow,
+)
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
+from reconciler.paths import EXPORT, SAVED_PLAN, check_output
 from reconciler.render import render_text
 
 
-@click.command("clone")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.command("clone", cls=OneFileCommand)
+@click.argument("file", type=CHANNELS_FILE)
 @click.option("--from", "source", required=True, metavar="TENANT", help="The tenant to copy from (read only).")
 @click.option("--to", "dest", required=True, metavar="TENANT", help="The tenant to copy to.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="PLAN",
-              help="Save the plan (no secret values) for 'apply PLAN'.")
-@click.option("--export-out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Also write the templated export of the source tenant here (to review or commit).")
+@click.option("--out", type=click.Path(dir_okay=False), metavar="PLAN",
+              help="Save the plan (no secret values) for 'apply PLAN'. Replaces only a saved plan.")
+@click.option("--export-out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the templated export of the source tenant here (to review or commit). "
+              "Replaces only an earlier export.")
+@force_option
 @click.option("--yes", "-y", is_flag=True, help="Apply the plan. Without --yes (and --out) nothing is written.")
 @click.option("--prune", is_flag=True, help="Delete the target's custom channels that the source does not have.")
-@click.option("--allow-deletes", type=click.IntRange(min=0), metavar="N",
-              help="Allow a plan that deletes more than 30% of the custom channels: N is the exact count.")
+@allow_options
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
 @connection_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
-def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, yes: bool,
-                  prune: bool, allow_deletes: int | None, parallelism: int, verbose: bool) -> int:
+def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, force: bool,
+                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None, parallelism: int,
+                  verbose: bool) -> int:
     """Copy the custom channels of one tenant of FILE to another, as a plan.
 
     Exports --from (its vars' values become ${var:NAME}), reads that export as --to sees it (the
@@ -36,9 +44,14 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     --to only are added, so they are never pruned), and plans it onto --to.
     Without --yes and --out this is a dry run: it prints the plan and changes nothing. --out saves
     the plan for 'apply PLAN'; --yes applies it, with apply's safety: the target's extra channels
-    are left alone unless --prune, large deletes need --allow-deletes N. Secrets are never copied
-    (the API does not return them): each channel to create needs its ${env:NAME_SECRET} set, and
-    every missing one is listed before anything is written.
+    are left alone unless --prune, large updates and deletes need --allow-updates N and
+    --allow-deletes N. Secrets are never copied (the API does not return them): each channel to
+    create needs its ${env:NAME_SECRET} set (channels that exist on --to keep theirs), and every
+    missing one is listed before anything is written. Both outputs are checked before anything is
+    read: neither may be FILE, and each replaces only a file of its own kind unless --force.
+
+    Each tenant's URL is its url: in FILE; its key comes from the variable its api_key_env names
+    (else OMNIDESK_API_KEY).
 
     \b
     Example:
@@ -47,6 +60,12 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
       WHATSAPP_BRIDGE_SECRET=... omnidesk-channels clone channels.yaml --from staging --to production --yes
       omnidesk-channels clone channels.yaml --from staging --to production --export-out staging.yaml --out plan.json
     """
+    if out and export_out and os.path.abspath(out) == os.path.abspath(export_out):
+        raise click.UsageError("--out and --export-out name the same file; give each its own path")
+    if out:
+        check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
+    if export_out:
+        check_output(export_out, kind=EXPORT, inputs=[file], force=force, option="--export-out")
     engine = workflow(verbose=verbose, parallelism=parallelism)
     cloned = engine.clone(file, source, dest, prune=prune)
     exported, planned = cloned.exported, cloned.planned
@@ -60,13 +79,13 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     if yes:
         check_secrets(plan)
     try:
-        check_safety(plan, allow_deletes)
+        engine.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
     except UnsafePlanError as exc:
         if yes:
             raise
         click.echo(f"Warning: applying will refuse this plan: {exc}", err=True)
     if out:
-        engine.save(planned, out)
+        engine.save(planned, out, force=force)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
     if not yes:
         if not out and not plan.is_empty:
@@ -75,4 +94,4 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
         return EXIT_OK
     if plan.is_empty:
         return EXIT_OK
-    return apply_with_progress(engine, planned, allow_deletes)
+    return apply_with_progress(engine, planned, allow_deletes, allow_updates)

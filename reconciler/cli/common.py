@@ -11,9 +11,31 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
-from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_TIMEOUT
+from reconciler.errors import ReconcilerError
+from reconciler.plan import Delete, Plan
+from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
 from reconciler.workflow import Planned, Workflow
+
+
+def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--emulator (a flag) and --emulator-state PATH; the command gets one ``emulator_state``:
+    the state file's path when the emulator was asked for, else None."""
+
+    @functools.wraps(func)
+    def command(*args: Any, emulator: bool, emulator_state_path: str | None, **kwargs: Any) -> Any:
+        asked = emulator or emulator_state_path is not None
+        kwargs["emulator_state"] = (emulator_state_path or DEFAULT_EMULATOR_STATE) if asked else None
+        return func(*args, **kwargs)
+
+    command = click.option(
+        "--emulator-state", "emulator_state_path", metavar="PATH", type=click.Path(dir_okay=False),
+        help=f"The embedded emulator's state file (default {DEFAULT_EMULATOR_STATE}); implies --emulator.",
+    )(command)
+    return click.option(
+        "--emulator", is_flag=True,
+        help="Use the embedded emulator instead of a tenant (a local try-out). Never picked unless asked.",
+    )(command)
 
 
 # Where connection_options leaves --auth and --timeout for workflow(), in the click context's meta.
@@ -40,28 +62,22 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--url / --tenant / --emulator / --auth / --timeout / --verbose, in that order in --help."""
+    """--url / --tenant / --emulator / --emulator-state / --auth / --timeout / --verbose, in --help's order."""
     func = click.option(
         "-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted)."
     )(func)
     func = connection_options(func)
+    func = emulator_options(func)
     func = click.option(
-        "--emulator",
-        "emulator_state",
-        is_flag=False,
-        flag_value=DEFAULT_EMULATOR_STATE,
-        default=None,
-        metavar="[STATE]",
-        help=f"Use the embedded emulator, persisted in STATE (default {DEFAULT_EMULATOR_STATE}), "
-        "instead of a tenant. Never picked unless asked.",
+        "--tenant", metavar="NAME",
+        help="A tenant from the file's tenants: section: its url, its key from the variable its api_key_env "
+        "names, its vars. Required when the file defines tenants.",
     )(func)
     func = click.option(
-        "--tenant", metavar="NAME", help="A tenant from the file's tenants: section (its url, key variable, vars)."
-    )(func)
-    func = click.option(
-        "--url", metavar="URL", help="The tenant's base URL [env: OMNIDESK_URL], e.g. https://acme.omnidesk.com. "
-        "https only (http to this machine aside); hosts outside *.omnidesk.com and *.omnidesk.io need "
-        "OMNIDESK_ALLOWED_HOSTS."
+        "--url", metavar="URL",
+        help=f"The tenant's base URL, e.g. https://acme.omnidesk.com [env: {URL_ENV}]; "
+        f"its key comes from {DEFAULT_KEY_ENV}. https only (http to this machine aside); hosts outside "
+        "*.omnidesk.com and *.omnidesk.io need OMNIDESK_ALLOWED_HOSTS.",
     )(func)
     return func
 
@@ -104,19 +120,89 @@ def use_color() -> bool:
     return is_tty(sys.stdout) and not os.environ.get("NO_COLOR")
 
 
-def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None) -> int:
+def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--allow-updates N / --allow-deletes N: the exact counts a plan past a safety threshold needs."""
+    for option, verb in (("--allow-deletes", "deletes"), ("--allow-updates", "updates")):
+        func = click.option(
+            option, type=click.IntRange(min=0), metavar="N",
+            help=f"Allow a plan that {verb} more than the file's safety share (default 30%) of the tenant's "
+            "custom channels: N is the exact count.",
+        )(func)
+    return func
+
+
+def force_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--force", is_flag=True,
+        help="Replace an existing output file of another kind (never the input file itself).",
+    )(func)
+
+
+def counts(plan: Plan) -> str:
+    """'2 creates, 1 update and 600 deletes': what a plan does, for the question and hints."""
+    parts = [f"{n} {word}{'s' if n != 1 else ''}"
+             for n, word in ((len(plan.creates), "create"), (len(plan.updates), "update"),
+                             (len(plan.deletes), "delete")) if n]
+    return " and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}"
+
+
+def confirm(planned: Planned, *, yes: bool, saved: bool = False) -> None:
+    """Ask on a terminal before applying; refuse off a terminal without --yes (a file apply) or go on
+    (a saved plan: it was reviewed when it was made, as Terraform applies a saved plan).
+
+    The question restates what will happen and where. "no", an empty answer and Ctrl-D (end of
+    input) are all a "no": exit 1, nothing changed. Ctrl-C is an interrupt (130).
+    """
+    if yes:
+        return
+    if not is_tty(sys.stdin):
+        if saved:
+            return
+        raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
+    sys.stdout.flush()  # the plan goes before the question, also when stdout is a pipe
+    question = f"Apply {counts(planned.plan)} to {planned.target.label}?"
+    if not _ask(question):
+        raise ReconcilerError("apply cancelled at the prompt; nothing was changed")
+
+
+def _ask(question: str) -> bool:
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line:  # Ctrl-D: the end of input is an answer, and it is not a yes
+            click.echo("", err=True)
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Please answer y or n.", err=True)
+
+
+def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None,
+                        allow_updates: int | None = None) -> int:
     """Apply with progress and Ctrl-C handling; report every outcome; the exit code."""
-    from reconciler.apply import stop_on_interrupt
+    from reconciler.apply import NOT_STARTED, OK, stop_on_interrupt
     from reconciler.cli.progress import progress_reporter
 
     stop = threading.Event()
     with stop_on_interrupt(stop), progress_reporter(len(planned.plan.changes)) as on_outcome:
-        report = engine.apply(planned, allow_deletes=allow_deletes, on_outcome=on_outcome, stop=stop)
+        report = engine.apply(planned, allow_deletes=allow_deletes, allow_updates=allow_updates,
+                              on_outcome=on_outcome, stop=stop)
     click.echo(report.summary(), err=True)
     error = report.error(planned.target.api_key_env)
     if report.interrupted:
-        not_started = sum(1 for o in report.outcomes if o.status == "not started")
-        click.echo(f"Interrupted: {not_started} operation(s) not started; run apply again to converge.", err=True)
+        not_started = sum(1 for o in report.outcomes if o.status == NOT_STARTED)
+        deleted = sum(1 for o in report.outcomes if o.status == OK and isinstance(o.change, Delete))
+        if deleted:
+            hint = (f"{deleted} of {len(planned.plan.deletes)} deletes were done, so the delete count changed: "
+                    "plan again to review what is left (an --allow-deletes must name the new count)")
+        elif planned.saved:
+            hint = "plan again: the saved plan no longer matches the tenant"
+        else:
+            hint = "run apply again to converge"
+        click.echo(f"Interrupted: {not_started} operation(s) not started; {hint}.", err=True)
         if error is not None:
             click.echo(str(error), err=True)
         return EXIT_INTERRUPTED

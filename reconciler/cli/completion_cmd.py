@@ -16,6 +16,8 @@ COMPLETE_VAR = "_OMNIDESK_CHANNELS_COMPLETE"
 def completion_command(shell: str) -> int:
     """Print the completion script for SHELL; load it from your shell's start-up file.
 
+    Makes no API call.
+
     The same script comes from click's own variable:
     _OMNIDESK_CHANNELS_COMPLETE=bash_source omnidesk-channels (zsh_source, fish_source).
 

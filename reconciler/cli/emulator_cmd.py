@@ -81,6 +81,9 @@ def emulator(
 ) -> None:
     """Run a local emulated Omnidesk tenant (Channel API) in the foreground.
 
+    It makes no API call: it is the API. Point the other commands at it with --url and its key
+    (OMNIDESK_API_KEY=demo unless --api-key sets others).
+
     It implements the contract the other commands code against, with built-in channels present,
     and can inject faults. Ctrl-C or SIGTERM stops it and saves the state (with --state: 0600,
     as it holds the channels' secrets; one emulator at a time per state file). Request bodies are

@@ -4,17 +4,20 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import EXIT_OK
-from reconciler.cli.common import report_export, target_options, workflow
+from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
+from reconciler.cli.common import force_option, report_export, target_options, workflow
 from reconciler.files import write_atomically
+from reconciler.paths import EXPORT, check_output
 
 
-@click.command("export")
-@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.command("export", cls=OneFileCommand)
+@click.argument("file", required=False, type=CHANNELS_FILE)
 @target_options
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write the channels file here instead of standard output.")
+@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the channels file here instead of standard output. Replaces only an earlier export.")
+@force_option
 def export_command(file: str | None, url: str | None, tenant: str | None, emulator_state: str | None,
-                   verbose: bool, out: str | None) -> int:
+                   verbose: bool, out: str | None, force: bool) -> int:
     """Write the tenant's custom channels as a channels file that 'apply' takes back unchanged.
 
     FILE is an optional channels file that defines tenants: with --tenant, the tenant's url, key
@@ -24,6 +27,14 @@ def export_command(file: str | None, url: str | None, tenant: str | None, emulat
     the tenants: section is copied. Secrets are never exported (the API does not return them):
     each channel gets a ${env:NAME_SECRET} placeholder named after it. Needs only CHANNEL_READ.
 
+    --out never overwrites FILE, and replaces an existing file only if it is an earlier export
+    (it starts with the "# Exported by omnidesk-channels." line); anything else, such as a
+    hand-written channels file, only with --force.
+
+    The URL comes from --url, else the tenant's url: (--tenant, required when FILE defines
+    tenants), else OMNIDESK_URL; the key from the variable the tenant's api_key_env names, else
+    OMNIDESK_API_KEY.
+
     \b
     Example:
       omnidesk-channels export --url https://acme.omnidesk.com --out channels.yaml
@@ -32,6 +43,8 @@ def export_command(file: str | None, url: str | None, tenant: str | None, emulat
     if tenant is not None and file is None:
         raise click.UsageError("--tenant needs the channels FILE that defines the tenants, "
                                "e.g. omnidesk-channels export channels.yaml --tenant staging")
+    if out:
+        check_output(out, kind=EXPORT, inputs=[file], force=force)
     exported = workflow(verbose=verbose).export(file, url=url, tenant=tenant, emulator_state=emulator_state)
     if out:
         write_atomically(out, exported.export.text)

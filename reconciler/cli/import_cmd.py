@@ -4,12 +4,13 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import EXIT_OK
+from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import report_export, target_options, workflow
 from reconciler.importer import Imported
 
 
-@click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.command("import", cls=OneFileCommand)
+@click.argument("file", type=CHANNELS_FILE)
 @target_options
 @click.option("--name", "names", multiple=True, metavar="NAME",
               help="Import only this channel (repeat for more). Default: every channel the file lacks.")

@@ -6,6 +6,7 @@ import json
 import click
 
 from reconciler.cli import EXIT_OK
+from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.cli.common import target_options, workflow
 
 
@@ -20,7 +21,7 @@ def message_group() -> None:
 
 
 @message_group.command("send")
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+@click.option("--file", "file", type=CHANNELS_FILE, metavar="FILE",
               help="A channels file whose tenants: section defines --tenant.")
 @target_options
 @click.option("--channel", "channel_name", required=True, metavar="NAME", help="The custom channel's name.")

@@ -4,19 +4,22 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
-from reconciler.cli.common import print_file_warnings, target_options, use_color, workflow
-from reconciler.checks import check_safety
+from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
+from reconciler.cli.common import force_option, print_file_warnings, target_options, use_color, workflow
 from reconciler.errors import UnsafePlanError
+from reconciler.paths import SAVED_PLAN, check_output
 from reconciler.render import render_json, render_markdown, render_text
 
 
-@click.command("plan")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.command("plan", cls=OneFileCommand)
+@click.argument("file", type=CHANNELS_FILE)
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
-              help="text for terminals, markdown for pull-request comments, json for machines.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), metavar="PLAN",
-              help="Save the plan (no secret values) for 'apply PLAN'.")
+              help="text for terminals, markdown for pull-request comments, json for machines (to read; "
+              "to apply a plan later, save it with --out).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), metavar="PLAN",
+              help="Save the plan (no secret values) for 'apply PLAN'. Replaces only a saved plan.")
+@force_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
@@ -24,13 +27,18 @@ from reconciler.render import render_json, render_markdown, render_text
               help="Plan every tenant of the file at once (concurrently): one report, the exit code of the worst; "
               "--out needs {tenant} in it.")
 def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
-                 fmt: str, out: str | None, detailed_exitcode: bool, prune: bool, rotate_secrets: bool,
-                 all_tenants: bool) -> int:
+                 fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
+                 rotate_secrets: bool, all_tenants: bool) -> int:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
     Secrets are not needed to plan: a secret that apply would send but whose variable is unset or
-    empty is named in a warning (apply and 'plan --out' refuse it).
+    empty is named in a warning (apply and 'plan --out' refuse it). A plan past a safety threshold
+    (see 'apply') is shown with a warning naming the --allow-updates/--allow-deletes count it needs.
+
+    The URL comes from --url, else the tenant's url: (--tenant, required when FILE defines
+    tenants), else OMNIDESK_URL; the key from the variable the tenant's api_key_env names, else
+    OMNIDESK_API_KEY.
 
     \b
     Example:
@@ -44,6 +52,8 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, detailed_exitcode=detailed_exitcode, prune=prune,
                                  rotate_secrets=rotate_secrets)
+    if out:
+        check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
     engine = workflow(verbose=verbose)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                           rotate_secrets=rotate_secrets)
@@ -56,14 +66,14 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     else:
         click.echo(render_text(plan, color=use_color()), nl=False)
     try:
-        check_safety(plan)
+        engine.check_safety(planned)
     except UnsafePlanError as exc:
         click.echo(f"Warning: apply will refuse this plan: {exc}", err=True)
     if plan.missing_secrets and fmt != "text" and not out:  # the text plan names them itself
         names = ", ".join(f"${{env:{var}}}" for var in plan.missing_secrets)
         click.echo(f"Warning: secrets apply would send are not set: {names}", err=True)
     if out:
-        engine.save(planned, out)
+        engine.save(planned, out, force=force)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
     if detailed_exitcode and not plan.is_empty:
         return EXIT_CHANGES

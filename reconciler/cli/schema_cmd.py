@@ -11,6 +11,8 @@ from reconciler.schema import SCHEMA_FILES, schema_text
 def schema_command(kind: str) -> None:
     """Print the JSON Schema of a channels file (KIND channels) or of a saved plan (KIND plan).
 
+    Makes no API call.
+
     The channels schema is what editors check channels files with; `init` writes it beside a new
     file. Refresh your copy after an upgrade.
 

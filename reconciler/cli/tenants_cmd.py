@@ -6,13 +6,14 @@ import json
 import click
 
 from reconciler.cli import EXIT_OK
+from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.target import DEFAULT_KEY_ENV
 from reconciler.config import load_tenants
 from reconciler.errors import ReconcilerError
 
 
-@click.command("tenants")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.command("tenants", cls=OneFileCommand)
+@click.argument("file", type=CHANNELS_FILE)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one name per line; json: a GitHub Actions matrix ({\"include\": [...]}).")
 def tenants_command(file: str, fmt: str) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import click
 
 from reconciler.annotations import github_annotations, json_report
+from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import ConfigError, Problem
 
@@ -40,7 +41,7 @@ def check(
 
 
 @click.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, type=CHANNELS_FILE, metavar="FILE...")
 @click.option("--tenant", metavar="NAME", help="Validate for this tenant only (default: every tenant).")
 @click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text", show_default=True,
               help="github: ::error/::warning lines that GitHub shows on the file's lines; json: data.")

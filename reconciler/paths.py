@@ -1,0 +1,158 @@
+"""The files a command reads and writes: one message for a missing input, the kind of file a command
+takes, and outputs that never destroy inputs.
+
+Kinds are told apart by their first few kilobytes: a saved plan (``plan --out``) is JSON with
+``"kind": "omnidesk-channels-plan"``; a plan printed by ``plan --format json`` is JSON with
+``format_version`` and ``changes`` but no kind; an export starts with the ``EXPORT_MARK`` comment;
+anything else is taken for a channels file (the loader says what is wrong with it).
+
+An output (``--out``, ``--export-out``) is checked before any work is done, so a run never prints a
+plan or reads a tenant only to fail at the end: its folder must exist, it may not be one of the
+command's inputs, and an existing file is replaced only by a file of the same kind (a saved plan by
+a saved plan, an export by an export), unless ``force``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from reconciler.errors import InputFileError, OutputFileError
+
+PLAN_KIND = "omnidesk-channels-plan"
+# The line every export starts with (after the editor's modeline): how an export is recognised.
+EXPORT_MARK = "# Exported by omnidesk-channels."
+
+CHANNELS = "channels file"
+SAVED_PLAN = "saved plan"
+JSON_PLAN = "JSON plan"
+EXPORT = "export"
+
+_DESCRIBED = {
+    CHANNELS: "a channels file or another file",
+    SAVED_PLAN: "a saved plan from 'plan --out'",
+    JSON_PLAN: "a plan printed by 'plan --format json'",
+    EXPORT: "an export from 'export'",
+}
+_HEAD = 4096
+_LISTED = 2000  # entries of a folder read for "did you mean": a huge folder must not slow an error
+
+
+def describe(path: str | os.PathLike[str]) -> str:
+    """``p.json (a saved plan from 'plan --out')``: a file named with its kind, for messages."""
+    shown = os.fspath(path)
+    if not os.path.exists(shown):
+        return f"{shown} (no such file)"
+    return f"{shown} ({_DESCRIBED[file_kind(shown)]})"
+
+
+def file_kind(path: str | os.PathLike[str]) -> str:
+    """``SAVED_PLAN``, ``JSON_PLAN``, ``EXPORT`` or ``CHANNELS`` (anything else), from the file's head."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(_HEAD)
+    except OSError:
+        return CHANNELS
+    stripped = head.lstrip()
+    if stripped.startswith("{"):
+        if f'"{PLAN_KIND}"' in head:
+            return SAVED_PLAN
+        if '"format_version"' in head and '"changes"' in head:
+            return JSON_PLAN
+    if any(line.strip() == EXPORT_MARK for line in head.splitlines()[:5]):
+        return EXPORT
+    return CHANNELS
+
+
+def missing_file(path: str | os.PathLike[str]) -> InputFileError:
+    """The one message for an input that does not exist, with "did you mean" from its folder."""
+    import difflib  # only on this error path: validate of a good file never pays for it
+
+    shown = os.fspath(path)
+    target = Path(shown)
+    folder = target.parent
+    if not folder.is_dir():
+        return InputFileError(f"{shown}: no such file (the folder {os.fspath(folder)} does not exist either)",
+                              path=shown)
+    names: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for i, entry in enumerate(entries):
+                if i >= _LISTED:
+                    break
+                if entry.is_file():
+                    names.append(entry.name)
+    except OSError:
+        pass
+    close = difflib.get_close_matches(target.name, names, n=1)
+    hint = f"; did you mean {os.fspath(folder / close[0]) if str(folder) != '.' else close[0]}?" if close else ""
+    return InputFileError(f"{shown}: no such file{hint}", path=shown)
+
+
+def require_input(path: str | os.PathLike[str], *, takes: Iterable[str] = (CHANNELS, EXPORT)) -> str:
+    """``path`` if it is a readable file of a kind the command ``takes``; its kind is returned."""
+    shown = os.fspath(path)
+    if not os.path.exists(shown):
+        raise missing_file(shown)
+    if os.path.isdir(shown):
+        raise InputFileError(f"{shown}: is a folder, not a file", path=shown)
+    kind = file_kind(shown)
+    wanted = tuple(takes)
+    if kind in wanted:
+        return kind
+    if kind == JSON_PLAN:
+        raise InputFileError(
+            f"{shown} is {_DESCRIBED[JSON_PLAN]}: that output is for reading, not for applying. "
+            "Save a plan to apply with 'omnidesk-channels plan FILE --out plan.json', then run "
+            "'omnidesk-channels apply plan.json'", path=shown,
+        )
+    if kind == SAVED_PLAN:
+        raise InputFileError(
+            f"{shown} is {_DESCRIBED[SAVED_PLAN]}, not a channels file: apply it with "
+            f"'omnidesk-channels apply {shown}', or give the channels file it was planned from", path=shown,
+        )
+    raise InputFileError(f"{shown} is {_DESCRIBED[kind]}, not {_DESCRIBED[wanted[0]]}", path=shown)
+
+
+def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[str | os.PathLike[str] | None] = (),
+                 force: bool = False, option: str = "--out") -> None:
+    """Refuse, before any work, an output that cannot be written or would destroy a file.
+
+    ``kind`` is what will be written (``SAVED_PLAN`` or ``EXPORT``); ``inputs`` are the files the
+    command reads, which are never overwritten, not even with ``force``.
+    """
+    shown = os.fspath(path)
+    target = Path(shown)
+    for given in inputs:
+        if given is not None and _same_file(target, Path(given)):
+            raise OutputFileError(
+                f"{option} {shown} is the input file {os.fspath(given)}: writing there would destroy it; "
+                f"nothing was done. Choose another {option} path", path=shown,
+            )
+    folder = target.parent
+    if not folder.is_dir():
+        # the same words as the writer's (files.write_atomically), which says it when too late
+        raise OutputFileError(f"the folder {os.fspath(folder)} does not exist: create it or choose another {option}",
+                              path=shown)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputFileError(f"cannot write {shown}: the folder {os.fspath(folder)} takes no new file; "
+                              f"choose another {option}", path=shown)
+    if target.is_dir():
+        raise OutputFileError(f"{option} {shown} is a folder; give a file path; nothing was done", path=shown)
+    if not target.exists() or force:
+        return
+    found = file_kind(target)
+    if found != kind:
+        raise OutputFileError(
+            f"{option} {shown} already exists and is {_DESCRIBED[found]}, not {_DESCRIBED[kind]}; nothing was "
+            "done and it stays as it is. Choose another path, or pass --force to replace it", path=shown,
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
