@@ -267,3 +267,14 @@ def test_artifact_members_outside_the_folder_are_refused(job: GitHubJob, github:
     assert result.exit_code == 1 and "outside the folder" in result.stderr
     assert not (job.root / "evil.json").exists()
 
+
+
+def test_a_huge_plan_still_fits_one_comment(job: GitHubJob, github: FakeGitHub):
+    channels = "".join(f"  - name: Channel {i:04d}\n    custom_channel_endpoint: https://bridge.example.com/{i}\n"
+                       for i in range(1500))
+    job.file.write_text(job.file.read_text().split("channels:\n")[0] + "channels:\n" + channels)
+    result = run(["plan", "--tenant", "staging"], job.env("pull_request", pull_request()))
+    assert result.exit_code == 0, result.output
+    (comment,) = github.comments[7]
+    assert len(comment["body"]) <= 65_536 and comment["body"].startswith(plan_marker("staging"))
+    assert "Plan: 1500 to create" in comment["body"] and "Shortened to fit one comment" in comment["body"]

@@ -212,8 +212,9 @@ def drift(runner: Runner, file: str, tenant: str | None, all_tenants: bool, fmt:
                 log(f"{result.name}: matches the file again; closed issue #{issue['number']}")
             else:
                 rows.append(f"| {result.name} | ✅ matches | |")
-    runner.summary("## Omnidesk channels drift\n\n" + "\n".join(rows) + "\n\n"
-                   + summary_markdown([r for r in results if r.has_changes or r.failed], "Plans"))
+    notable = [r for r in results if r.has_changes or r.failed]
+    runner.summary("## Omnidesk channels drift\n\n" + "\n".join(rows)
+                   + ("\n\n" + summary_markdown(notable, "Plans") if notable else ""))
     runner.output(
         exitcode=str(exit_code(results, detailed=True)),
         has_changes=json.dumps(any(r.has_changes for r in results)),
