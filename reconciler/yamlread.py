@@ -156,6 +156,8 @@ def _read(file: str) -> str:
         raise fatal(file, "is a directory, not a channels file") from None
     except OSError as exc:
         raise fatal(file, f"cannot read the file: {exc.strerror}") from None
+    except ValueError:  # a NUL byte in the name: no file can have it
+        raise fatal(file.replace("\0", "\\0"), "not a file name (it holds a NUL character)") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -12,6 +12,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from clihelp import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -169,6 +170,16 @@ def test_any_values_in_a_well_shaped_file_are_loaded_or_refused(folder: Path, te
 @given(text=mutated_example())
 def test_a_mutated_example_is_loaded_or_refused(folder: Path, text: str) -> None:
     only_config_errors(folder, text)
+
+
+@settings(FUZZ, max_examples=40)
+@given(text=st.one_of(mutated_example(), channels_file()), fmt=st.sampled_from(["text", "github", "json"]))
+def test_validate_answers_any_file_with_exit_0_or_1_and_no_traceback(folder: Path, text: str, fmt: str) -> None:
+    path = _write(folder, text)
+    result = run_cli(["validate", str(path), "--format", fmt], env=ENVIRON)
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert CANARY not in result.output
 
 
 # Not under hypothesis: it raises the recursion limit, which would hide the RecursionError.

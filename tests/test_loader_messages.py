@@ -15,6 +15,9 @@ import pytest
 
 from clihelp import run_cli
 
+from reconciler.config import load_channels_file
+from reconciler.errors import ConfigError
+
 GOLDEN = Path(__file__).parent / "golden" / "loader"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))
 CANARY = "hunter2-canary"
@@ -43,3 +46,8 @@ def test_golden(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_case_is_an_error() -> None:
     for case in CASES:
         assert (GOLDEN / f"{case}.txt").read_text(encoding="utf-8").startswith("exit 1\n"), case
+
+
+def test_a_file_name_no_file_can_have_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"a\\0b: not a file name \(it holds a NUL character\)"):
+        load_channels_file("a\0b")
