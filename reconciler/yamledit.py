@@ -128,6 +128,9 @@ class YamlEditor:
     def set_value(self, mapping: MappingNode, key: str, value: Any, *, after: Sequence[str] = ()) -> None:
         """Write ``key: value`` into ``mapping``: in place of its value, or as a new key after the last
         of ``after`` that the mapping has (else after its last key)."""
+        if mapping.anchor is not None:
+            raise EditError(f"this entry is a YAML anchor (&{mapping.anchor}) that other entries may merge: "
+                            f"write `{key}` in by hand", file=self.file, line=self.line_of(mapping))
         pair = self._pair(mapping, key)
         if pair is not None:
             self._replace(*pair, value, flow=bool(mapping.flow_style))

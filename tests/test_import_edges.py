@@ -94,6 +94,8 @@ def test_update_keeps_quotes_and_inserts_what_the_file_left_out(tenant: RunningE
     ("version: 1\nchannels:\n  - name: Marketplace inbox\n    icon: &ic shop\n  - name: SMS gateway\n    icon: *ic\n",
      ":6: `icon` is written as an anchor, alias or collection here, which other places may share: write it "
      "as a plain value and import again"),
+    ("version: 1\nchannels:\n  - &base\n    name: SMS gateway\n    icon: chat\n",
+     ":3: this entry is a YAML anchor (&base) that other entries may merge: write `icon` in by hand"),
     ("version: 1\nchannels: [{name: SMS gateway, icon: sms}]\n",
      ":2: `channels:` is written as a flow list [...]: write it as a block list (one `- name: ...` per "
      "channel) to import into it"),
@@ -129,3 +131,15 @@ def test_update_leaves_pending_renames_and_missing_channels_alone(tenant: Runnin
         "  note: 'Not there yet' is not on the tenant (apply would create it); left in the file",
     ]
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_symlinked_file_is_written_through_the_link(tenant: RunningEmulator, tmp_path: Path) -> None:
+    real = tmp_path / "config" / "channels.yaml"
+    real.parent.mkdir()
+    real.write_text(PLAIN, encoding="utf-8")
+    link = tmp_path / "channels.yaml"
+    link.symlink_to(real)
+    result = run(tenant, link, "--name", "Marketplace inbox")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8").startswith(PLAIN + "  - name: Marketplace inbox\n")
