@@ -57,6 +57,7 @@ __all__ = ["MAX_FILE_BYTES", "format_path", "load_all_views", "load_channels_fil
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
+_VIEWS_SHOWN = 10  # a problem in 2,000 of 3,000 tenants names ten of them, and how many more
 LITERAL_SECRET = (
     "the secret is written in the file, where everyone who can read the repository sees it: "
     "write ${env:NAME} and keep the value in the environment (a CI secret)"
@@ -150,7 +151,9 @@ def _tag_views(problem: Problem, views: list[str | None]) -> Problem:
     parts = ["no tenant"] if None in views else []
     named = [v for v in views if v is not None]
     if named:
-        parts.append(("tenant " if len(named) == 1 else "tenants ") + ", ".join(named))
+        more = len(named) - _VIEWS_SHOWN
+        shown = ", ".join(named[:_VIEWS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+        parts.append(("tenant " if len(named) == 1 else "tenants ") + shown)
     message = f"{problem.message} [{'; '.join(parts)}]"
     return Problem(problem.file, problem.line, problem.column, problem.path, message)
 

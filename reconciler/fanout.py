@@ -84,7 +84,7 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
 def plan_one(
     engine: Workflow, path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None,
     out: str | None = None, prune: bool = False, rotate_secrets: bool = False, loaded: ChannelsFile | None = None,
-    secrets_at_apply: bool = False,
+    secrets_at_apply: bool = False, force: bool = False,
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
@@ -103,7 +103,7 @@ def plan_one(
         for var, names in planned.plan.missing_secrets.items():
             warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it")
         if out:
-            engine.save(planned, out, secrets_at_apply=secrets_at_apply)
+            engine.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
         return TenantPlan(tenant, planned.plan, warnings=tuple(warnings), saved=out)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
@@ -113,11 +113,12 @@ def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
     engine: Workflow | None = None, auth: str | None = None, secrets_at_apply: bool = False,
-    workers: int = DEFAULT_WORKERS,
+    workers: int = DEFAULT_WORKERS, force: bool = False,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
-    With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name.
+    With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name
+    (replacing only a saved plan there unless ``force``).
     ``engine`` defaults to a ``Workflow`` over ``environ`` with ``auth`` (one serves every thread).
     """
     engine = engine or Workflow(environ=environ, auth=auth)
@@ -131,7 +132,7 @@ def plan_tenants(
     with ThreadPoolExecutor(max_workers=min(workers, len(tenants)), thread_name_prefix="plan") as pool:
         futures = [
             pool.submit(plan_one, engine, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
-                        loaded=views.get(t), secrets_at_apply=secrets_at_apply)
+                        loaded=views.get(t), secrets_at_apply=secrets_at_apply, force=force)
             for t, o in zip(tenants, outs)
         ]
         return [f.result() for f in futures]

@@ -42,7 +42,7 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private
     fd, tmp = _create_temp(target, PRIVATE_MODE if private else PUBLIC_MODE)
     try:
         try:
-            # fchmod, not the open mode: the umask must not loosen a kept mode or tighten it away.
+            # The umask shapes the open mode only: a kept mode (or 0600) is set exactly.
             if mode is not None:
                 os.fchmod(fd, mode)
             view = memoryview(payload)
@@ -52,13 +52,13 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private
         finally:
             os.close(fd)
         os.replace(tmp, target)
+        fsync_folder(folder)
     except OSError as exc:
         _unlink_quietly(tmp)
         raise FileWriteError(f"cannot write {target}: {os_error_text(exc)}", path=os.fspath(target)) from None
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    fsync_folder(folder)
 
 
 def open_private_append(path: str | os.PathLike[str]) -> int:

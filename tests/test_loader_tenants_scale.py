@@ -72,3 +72,16 @@ def test_validate_of_3000_tenants_through_the_cli(files: dict[int, Path]) -> Non
     result = run_cli(["validate", str(files[3000])])
     assert result.exit_code == 0, result.output
     assert "valid (6 channels; tenants: t0, t1," in result.stdout
+
+
+def test_a_problem_in_many_tenants_names_ten_and_counts_the_rest(tmp_path: Path) -> None:
+    lines = ["version: 1", "tenants:"]
+    lines += [f"  t{i}: {{url: https://t{i}.omnidesk.com, vars: {{host: {'ok' if i < 3 else 'bad_host'}}}}}"
+              for i in range(40)]
+    lines += ["channels:", "  - name: A", "    custom_channel_endpoint: https://${var:host}/x"]
+    path = tmp_path / "channels.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cli(["validate", str(path)])
+    assert result.exit_code == 1
+    (problem,) = [line for line in result.stderr.splitlines() if "bad_host" in line]
+    assert problem.endswith("[tenants t3, t4, t5, t6, t7, t8, t9, t10, t11, t12 and 27 more]")

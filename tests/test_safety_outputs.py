@@ -101,3 +101,20 @@ def test_a_saved_plan_is_not_an_export_and_an_export_not_a_saved_plan(tmp_path, 
 
 def test_the_export_header_is_how_an_export_is_recognised():
     assert EXPORT_MARK in HEADER.splitlines()[:5]
+
+
+def test_all_tenants_checks_every_output_before_any_tenant_is_read(tmp_path, make_emulator):
+    a, b = make_emulator(), make_emulator()
+    path = write(tmp_path / "channels.yaml",
+                 f"version: 1\ntenants:\n  a: {{url: '{a.url}'}}\n  b: {{url: '{b.url}'}}\nchannels: []\n")
+    env = {"OMNIDESK_API_KEY": "demo"}
+    missing = run_cli(["plan", str(path), "--all-tenants", "--out", str(tmp_path / "plans" / "{tenant}.json")], env)
+    assert missing.exit_code == 1 and missing.stdout == ""
+    assert missing.stderr == f"Error: the folder {tmp_path}/plans does not exist: create it or choose another --out\n"
+    hand = write(tmp_path / "b.json", "{}\n")
+    refused = run_cli(["plan", str(path), "--all-tenants", "--out", str(tmp_path / "{tenant}.json")], env)
+    assert refused.exit_code == 1 and f"--out {hand} already exists" in refused.stderr
+    assert a.emu.stats["list"] == b.emu.stats["list"] == 0
+    forced = run_cli(["plan", str(path), "--all-tenants", "--out", str(tmp_path / "{tenant}.json"), "--force"], env)
+    assert forced.exit_code == 0, forced.output
+    assert file_kind(hand) == SAVED_PLAN and file_kind(tmp_path / "a.json") == SAVED_PLAN

@@ -76,7 +76,8 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--url", metavar="URL",
         help=f"The tenant's base URL, e.g. https://acme.omnidesk.com [env: {URL_ENV}]; "
-        f"its key comes from {DEFAULT_KEY_ENV}.",
+        f"its key comes from {DEFAULT_KEY_ENV}. https only (http to this machine aside); hosts outside "
+        "*.omnidesk.com and *.omnidesk.io need OMNIDESK_ALLOWED_HOSTS.",
     )(func)
     return func
 

@@ -50,7 +50,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     """
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
-                                 fmt=fmt, out=out, detailed_exitcode=detailed_exitcode, prune=prune,
+                                 fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
                                  rotate_secrets=rotate_secrets)
     if out:
         check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
@@ -81,14 +81,18 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
 
 
 def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
-                      fmt: str, out: str | None, detailed_exitcode: bool, prune: bool, rotate_secrets: bool) -> int:
+                      fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
+                      rotate_secrets: bool) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
-    from reconciler.fanout import exit_code, plan_tenants, render_report, tenants_of
+    from reconciler.fanout import exit_code, plan_tenants, render_report, saved_path, tenants_of
 
     if url or tenant or emulator_state:
         raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
-    results = plan_tenants(file, tenants_of(file), out=out, prune=prune, rotate_secrets=rotate_secrets,
-                           engine=workflow(verbose=verbose))
+    names = tenants_of(file)
+    for name in names if out else ():  # every output before any tenant is read
+        check_output(saved_path(out, name, many=len(names) > 1), kind=SAVED_PLAN, inputs=[file], force=force)
+    results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets,
+                           engine=workflow(verbose=verbose), force=force)
     click.echo(render_report(results, fmt, color=use_color()), nl=False)
     for result in results:
         for warning in result.warnings:

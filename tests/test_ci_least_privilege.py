@@ -1,0 +1,72 @@
+"""The shipped pipelines keep the write key and the bridge secrets out of every job a pull request runs.
+
+A pull request's author controls channels.yaml (tenant URLs included), and the jobs that plan it
+run that file. So in examples/: any job that can run for a pull request, and the drift check,
+reference only read-only keys (``*_READ``); a job that references any other secret runs in a GitHub
+``environment:`` and only after a merge into main. GitLab: plan and drift map only ``*_READ``
+variables; the write key is the apply's (a protected variable, given to protected branches only).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+WORKFLOWS = sorted((EXAMPLES / "github").glob("*.yml"))
+SECRET = re.compile(r"secrets(?:\.(\w+)|\[(.*?)\])")
+
+
+def secrets_of(node: Any) -> set[str]:
+    """The secret names a job references; a computed name is kept as its expression."""
+    found = set()
+    for match in SECRET.finditer(yaml.safe_dump(node, width=10_000)):
+        found.add(match.group(1) or match.group(2))
+    return found - {"GITHUB_TOKEN"}
+
+
+def read_only(name: str) -> bool:
+    return name.endswith("_READ") or name.endswith("_READ')") or "'{0}_READ'" in name
+
+
+def jobs() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    found = []
+    for path in WORKFLOWS:
+        workflow = yaml.safe_load(path.read_text())
+        for name, job in workflow["jobs"].items():
+            found.append((path.name, name, job, workflow))
+    return found
+
+
+@pytest.mark.parametrize("file, name, job, workflow", jobs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_only_merged_protected_jobs_hold_more_than_a_read_key(file: str, name: str, job: dict, workflow: dict):
+    held = secrets_of(job)
+    if all(read_only(s) for s in held):
+        return
+    condition = str(job.get("if", ""))
+    assert job.get("environment"), f"{file}: job {name} holds {sorted(held)} outside a protected environment"
+    assert "merged" in condition and "'main'" in condition, f"{file}: job {name} holds write secrets before a merge"
+    assert "pull_request" in workflow[True] or "push" in workflow[True]  # 'on:' reads as True in YAML 1.1
+
+
+def test_the_plan_and_drift_jobs_hold_a_read_key_and_no_bridge_secret():
+    plan_jobs = [(f, n, j) for f, n, j, _ in jobs() if n in ("plan", "drift", "tenants")]
+    assert {f for f, _, _ in plan_jobs} >= {"channels.yml", "channels-tenants.yml", "channels-drift.yml"}
+    for file, name, job in plan_jobs:
+        held = secrets_of(job)
+        assert all(read_only(s) for s in held), f"{file}: {name} holds {sorted(held)}"
+        assert not any("BRIDGE_SECRET" in s for s in held)
+
+
+def test_gitlab_plan_and_drift_map_read_keys_and_apply_the_write_key():
+    example = yaml.safe_load((EXAMPLES / "gitlab" / "gitlab-ci.yml").read_text())
+    for name in ("omnidesk-plan", "omnidesk-drift"):
+        values = example[name]["variables"].values()
+        assert values and all(str(v).endswith("_READ") for v in values), name
+    assert all(str(v).endswith("_WRITE") for v in example["omnidesk-apply"]["variables"].values())
+    template = yaml.safe_load((EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text())
+    assert "environment" in template["omnidesk-apply"]
+    assert "SECRET" not in yaml.safe_dump({k: template[k] for k in ("omnidesk-plan", "omnidesk-drift")})
