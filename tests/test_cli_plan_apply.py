@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from clihelp import run_cli
+from clihelp import run_cli, run_on_terminal
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -306,57 +306,22 @@ def test_embedded_emulator_is_only_used_when_asked(tmp_path, monkeypatch):
     assert both.exit_code == 1 and "leave out --url" in both.stderr
 
 
-def _run_on_terminal(args: list[str], env: dict[str, str], answer: bytes | None = None) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as stdin/stdout, typing ``answer`` at the prompt if any."""
-    import os
-    import pty
-    import subprocess
-    import sys
-    import time
-
-    leader, follower = pty.openpty()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_") and k != "NO_COLOR"} | env
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdin=follower, stdout=follower,
-                            stderr=follower, env=full_env, close_fds=True)
-    os.close(follower)
-    seen = b""
-    deadline = time.monotonic() + 60
-    while answer is not None and b"[y/N]" not in seen and time.monotonic() < deadline:
-        try:
-            seen += os.read(leader, 4096)
-        except OSError:
-            break
-    if answer is not None:
-        os.write(leader, answer)
-    while proc.poll() is None or time.monotonic() < deadline:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    proc.wait(timeout=60)
-    os.close(leader)
-    return proc.returncode, seen.decode(errors="replace")
-
-
 def test_apply_on_a_terminal_asks_first(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
-    code, screen = _run_on_terminal(["apply", path], env, b"n\n")
+    code, screen = run_on_terminal(["apply", path], env, b"n\n")
     assert code == 1 and "Apply 2 creates to http" in screen
     assert "Error: apply cancelled at the prompt; nothing was changed" in screen
     assert writes(emulator.emu) == 0
-    code, screen = _run_on_terminal(["apply", path], env, b"y\n")
+    code, screen = run_on_terminal(["apply", path], env, b"y\n")
     assert code == 0, screen
     assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM"}
 
 
 def test_colour_on_a_terminal_only_and_never_with_no_color(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
-    code, screen = _run_on_terminal(["plan", path], env)
+    code, screen = run_on_terminal(["plan", path], env)
     assert code == 0 and "\x1b[32m\x1b[1m+ create 'Instagram DM'" in screen
-    code, screen = _run_on_terminal(["plan", path], {**env, "NO_COLOR": "1"})
+    code, screen = run_on_terminal(["plan", path], {**env, "NO_COLOR": "1"})
     assert code == 0 and "+ create 'Instagram DM'" in screen and "\x1b[" not in screen
     assert "\x1b[" not in run_cli(["plan", path], env).stdout
 
@@ -371,7 +336,7 @@ def test_a_saved_plan_refuses_a_secret_written_in_the_file(tmp_path, emulator, e
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
-    code, screen = _run_on_terminal(["apply", path, "--yes"], env)
+    code, screen = run_on_terminal(["apply", path, "--yes"], env)
     assert code == 0, screen
     assert "Applying" in screen and "2/2" in screen and "[1/2]" not in screen
     write(tmp_path, BASE.replace("icon: sms", "icon: note"))

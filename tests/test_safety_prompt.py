@@ -1,17 +1,14 @@
 """Issue 11: the apply prompt and its neighbours, on a real pseudo-terminal where it matters."""
 from __future__ import annotations
 
-import os
-import pty
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from clihelp import run_cli
+from clihelp import clean_env, run_cli, run_on_terminal
 
 SECRET = "s3cr3t-canary-value"
 
@@ -40,59 +37,10 @@ def writes(emu) -> int:
     return sum(emu.stats[k] for k in ("create", "update", "delete"))
 
 
-def clean_env(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_") and k != "NO_COLOR"} | env
-
-
-def on_terminal(args: list[str], env: dict[str, str], typed: bytes | None, *, piped_output: bool = False
-                ) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as stdin (and as stdout/stderr unless ``piped_output``:
-    then both go to one pipe, as ``omnidesk-channels apply ... 2>&1 | tee log`` does), typing
-    ``typed`` once the question is on the screen."""
-    leader, follower = pty.openpty()
-    out = subprocess.PIPE if piped_output else follower
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdin=follower, stdout=out,
-                            stderr=subprocess.STDOUT if piped_output else follower, env=clean_env(env),
-                            close_fds=True)
-    os.close(follower)
-    screen = b""
-    if piped_output:
-        assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
-    deadline = time.monotonic() + 60
-    source = proc.stdout.fileno() if piped_output else leader  # type: ignore[union-attr]
-    while typed is not None and b"[y/N]" not in screen and time.monotonic() < deadline:
-        try:
-            chunk = os.read(source, 4096)
-        except BlockingIOError:
-            time.sleep(0.05)
-            continue
-        except OSError:
-            break
-        if not chunk and proc.poll() is not None:
-            break
-        screen += chunk
-    if typed is not None:
-        os.write(leader, typed)
-    if piped_output:
-        os.set_blocking(source, True)
-    while True:
-        try:
-            chunk = os.read(source, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        screen += chunk
-    proc.wait(timeout=60)
-    os.close(leader)
-    return proc.returncode, screen.decode(errors="replace").replace("\r\n", "\n")
-
-
 def test_the_question_restates_the_counts_and_the_target(tmp_path, emulator, env):
     emulator.emu.seed_channels([{"name": "Instagram DM", "icon": "camera"}, {"name": "Old fax"}])
     path = write(tmp_path, "version: 1\nprune: true\n" + BASE.removeprefix("version: 1\n"))
-    code, screen = on_terminal(["apply", path], env, b"n\n")
+    code, screen = run_on_terminal(["apply", path], env, b"n\n")
     assert code == 1
     assert f"Apply 1 create, 1 update and 1 delete to {emulator.url}? [y/N]: " in screen
     assert "Error: apply cancelled at the prompt; nothing was changed" in screen
@@ -101,7 +49,7 @@ def test_the_question_restates_the_counts_and_the_target(tmp_path, emulator, env
 
 def test_piped_output_shows_the_plan_before_the_question(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
-    code, screen = on_terminal(["apply", path], env, b"y\n", piped_output=True)
+    code, screen = run_on_terminal(["apply", path], env, b"y\n", piped_output=True)
     assert code == 0, screen
     plan_at = screen.index("Plan: 2 to create, 0 to update, 0 to delete.")
     question_at = screen.index(f"Apply 2 creates to {emulator.url}? [y/N]: ")
@@ -111,7 +59,7 @@ def test_piped_output_shows_the_plan_before_the_question(tmp_path, emulator, env
 
 def test_ctrl_d_at_the_prompt_is_a_no(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
-    code, screen = on_terminal(["apply", path], env, b"\x04")
+    code, screen = run_on_terminal(["apply", path], env, b"\x04")
     assert code == 1, screen
     assert "Error: apply cancelled at the prompt; nothing was changed" in screen
     assert "Aborted" not in screen and "Interrupted" not in screen
@@ -122,12 +70,12 @@ def test_a_saved_plan_on_a_terminal_is_shown_and_asked(tmp_path, emulator, env):
     path = write(tmp_path, BASE)
     saved = str(tmp_path / "plan.json")
     assert run_cli(["plan", path, "--out", saved], env).exit_code == 0
-    code, screen = on_terminal(["apply", saved], env, b"n\n")
+    code, screen = run_on_terminal(["apply", saved], env, b"n\n")
     assert code == 1
     assert "+ create 'SMS gateway'" in screen and "(sensitive) will be sent" in screen
     assert f"Apply 2 creates to {emulator.url}? [y/N]: " in screen
     assert writes(emulator.emu) == 0
-    code, screen = on_terminal(["apply", saved], env, b"y\n")
+    code, screen = run_on_terminal(["apply", saved], env, b"y\n")
     assert code == 0, screen
     assert "Apply: 2 created" in screen
 
