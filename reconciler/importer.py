@@ -12,6 +12,7 @@ Rules, so nothing surprising lands in a file others share:
     * a value written literally stays literal; a templated or missing one is templated with the
       tenant's vars (``https://${var:host}/x`` drifting to ``.../y`` becomes ``https://${var:host}/y``);
     * a field at its default on the tenant and absent from the file stays absent;
+    * a field the file reads from ``${env:...}`` is not rewritten: the variable is what differs;
     * the name is identity: a channel renamed in the UI is a new channel, and a rename the file
       asks for (``previous_names``) is not drift;
     * secrets are never read (the API does not return them) and never written.
@@ -31,7 +32,7 @@ from reconciler.errors import EditError, ImportRefused, UnknownChannelError
 from reconciler.export import FILE_ORDER, Templater, export_item, in_file_order, secret_placeholders
 from reconciler.ignore import matching_pattern, view_ignore
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
-from reconciler.plan import make_plan
+from reconciler.plan import Update, make_plan
 from reconciler.yamledit import MappingNode, SequenceNode, YamlEditor
 
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -126,7 +127,7 @@ def import_channels(
     template = Templater(variables)
     editor = YamlEditor(text, file=file)
     added = _add(editor, template, [custom[n][0] for n in addable], text, view)
-    updated = [_update(editor, template, view, *drifted[n]) for n in sorted(drifted)]
+    updated = [u for u in (_update(editor, template, view, *drifted[n], notes) for n in sorted(drifted)) if u]
     result = Imported(
         text=editor.text(), added=tuple(added), updated=tuple(updated), notes=tuple(notes),
         replacements=dict(sorted(template.counts.items())), skipped_vars=tuple(template.skipped),
@@ -190,21 +191,33 @@ def _add(editor: YamlEditor, template: Templater, channels: list[RemoteChannel],
 
 
 def _update(editor: YamlEditor, template: Templater, view: ChannelsFile, want: DesiredChannel,
-            have: RemoteChannel, changes: tuple[FieldChange, ...]) -> Updated:
-    """Write the tenant's value of each drifted field into the channel's entry."""
+            have: RemoteChannel, changes: tuple[FieldChange, ...], notes: list[str]) -> Updated | None:
+    """Write the tenant's value of each drifted field into the channel's entry.
+
+    A field the file reads from the environment (``${env:...}``) is left as it is, with a note:
+    the variable, not the file, is what differs from the tenant.
+    """
     item = _item_at(editor, want)
     literal = Templater({})  # only escapes a "${" in the value
+    taken: list[FieldChange] = []
     for change in changes:
         value = change.after
+        written = editor.value(item, change.field)
+        source = str(written.value) if written is not None and isinstance(value, str) else None
+        if source is not None and "${env:" in source:
+            notes.append(f"{want.name!r}: {change.field} comes from {source!r}, which differs from the tenant "
+                         f"({value!r}); not taken back: change the variable or the file")
+            continue
         if isinstance(value, str):
-            written = editor.value(item, change.field)
-            keeps_literal = written is not None and "${var:" not in str(written.value)
-            value = literal(value) if keeps_literal else template(value)
+            value = literal(value) if source is not None and "${var:" not in source else template(value)
         position = FILE_ORDER.index(change.field)
         after = ["name", "previous_names", *FILE_ORDER[1:position]]
         editor.set_value(item, change.field, value, after=after)
+        taken.append(change)
+    if not taken:
+        return None
     others = tuple(t for t in (want.tenants or view.tenants) if t != view.tenant)
-    return Updated(want.name, changes, others)
+    return Updated(want.name, tuple(taken), others)
 
 
 def _channels_node(editor: YamlEditor) -> tuple[Any, SequenceNode]:
@@ -231,7 +244,10 @@ def _check_round_trip(result: Imported, reloaded: ChannelsFile, current: Sequenc
     touched = {a.name for a in result.added} | {u.name for u in result.updated}
     wanted = [c for c in reloaded.channels if c.name in touched]
     plan = make_plan(wanted, current)
-    left = sorted({c.name for c in plan.changes if c.name in touched})
+    # what --update wrote must match; a field it left alone (from ${env:...}) may still differ
+    written = {(u.name, c.field) for u in result.updated for c in u.fields}
+    left = sorted({c.name for c in plan.changes if not isinstance(c, Update)
+                   or any((c.name, f.field) in written for f in c.fields)})
     if left or len(wanted) != len(touched):
         missing = sorted(touched - {c.name for c in wanted})
         raise ImportRefused(

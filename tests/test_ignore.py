@@ -124,3 +124,11 @@ def test_a_managed_channel_that_is_ignored_is_refused_before_any_call(tenants: T
         if command[0] != "export":  # export reads the tenant first; it writes nothing either way
             assert tenants.production.emu.stats["list"] == 0, command
     assert writes(tenants.production.emu) == 0
+
+
+def test_plan_all_tenants_ignores_per_tenant(tenants: TwoTenants) -> None:
+    tenants.staging.emu.seed_channels([{"name": "Test 2"}, {"name": "Old modem"}])
+    result = tenants.run("plan", write(tenants, prune=True), "--all-tenants", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "Old fax" not in result.stdout and "Old modem" not in result.stdout and "Test 1" not in result.stdout
+    assert "Test 2" in result.stdout  # ignored in production only: staging prunes it

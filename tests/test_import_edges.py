@@ -143,3 +143,18 @@ def test_a_symlinked_file_is_written_through_the_link(tenant: RunningEmulator, t
     assert result.exit_code == 0, result.output
     assert link.is_symlink()
     assert real.read_text(encoding="utf-8").startswith(PLAIN + "  - name: Marketplace inbox\n")
+
+
+def test_update_leaves_a_value_from_the_environment_alone(tenant: RunningEmulator, tmp_path: Path) -> None:
+    text = ("version: 1\nchannels:\n  - name: SMS gateway\n    icon: chat\n"
+            "    custom_channel_endpoint: ${env:SMS_URL}\n")
+    path = write(tmp_path, text)
+    result = run_cli(["import", str(path), "--url", tenant.url, "--update", "--name", "SMS gateway"],
+                     {"OMNIDESK_API_KEY": "readkey", "SMS_URL": "https://sms.example.com/v1"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == [
+        "~ updated 'SMS gateway': icon 'chat' -> 'sms'",
+        "  note: 'SMS gateway': custom_channel_endpoint comes from '${env:SMS_URL}', which differs from the "
+        "tenant ('https://sms.example.com/v2'); not taken back: change the variable or the file",
+    ]
+    assert path.read_text(encoding="utf-8") == text.replace("icon: chat", "icon: sms")
