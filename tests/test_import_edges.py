@@ -158,3 +158,18 @@ def test_update_leaves_a_value_from_the_environment_alone(tenant: RunningEmulato
         "tenant ('https://sms.example.com/v2'); not taken back: change the variable or the file",
     ]
     assert path.read_text(encoding="utf-8") == text.replace("icon: chat", "icon: sms")
+
+
+@pytest.mark.parametrize("head, dash, key", [
+    ("channels:\n- name: SMS gateway\n  icon: sms\n  custom_channel_endpoint: https://sms.example.com/v2\n", "- ", "  "),
+    ("channels:\n    -   name: SMS gateway\n        icon: sms\n"
+     "        custom_channel_endpoint: https://sms.example.com/v2\n", "    -   ", "        "),
+])
+def test_new_channels_follow_the_lists_own_indentation(tenant: RunningEmulator, tmp_path: Path, head: str,
+                                                       dash: str, key: str) -> None:
+    path = write(tmp_path, "version: 1\n" + head)
+    result = run(tenant, path)
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == (
+        "version: 1\n" + head + f"{dash}name: Marketplace inbox\n{key}icon: shop\n"
+        f"{key}custom_channel_secret: ${{env:MARKETPLACE_INBOX_SECRET}}\n")

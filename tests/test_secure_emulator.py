@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -60,10 +59,10 @@ def keyed(make_emulator) -> RunningEmulator:
 
 
 def test_a_declared_body_over_1_mib_is_refused_before_it_is_read(keyed: RunningEmulator) -> None:
-    started = time.monotonic()
-    answer = raw_request(keyed.url, post_head("rw", MAX_BODY_BYTES + 1))  # not one byte of it is sent
+    # Not one byte of the body is sent: a server that waited for it would answer nothing in 5 s.
+    answer = raw_request(keyed.url, post_head("rw", MAX_BODY_BYTES + 1))
     assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
-    assert b"larger than 1048576 bytes" in answer and time.monotonic() - started < 3
+    assert b"larger than 1048576 bytes" in answer
     assert keyed.emu.stats["create"] == 0
 
 
@@ -98,10 +97,9 @@ def test_a_chunked_body_is_counted_while_it_arrives(keyed: RunningEmulator) -> N
 def test_the_key_and_its_permission_are_checked_before_the_body(keyed: RunningEmulator) -> None:
     """A refused sender's body is never waited for: the answer comes though the body never does."""
     for key, status in (("wrong-key", b"401"), ("ro", b"403")):
-        started = time.monotonic()
-        answer = raw_request(keyed.url, post_head(key, 500))
+        answer = raw_request(keyed.url, post_head(key, 500))  # the promised 500 bytes never come
         assert answer.startswith(b"HTTP/1.1 " + status), answer
-        assert b"connection: close" in answer.lower() and time.monotonic() - started < 3
+        assert b"connection: close" in answer.lower()
     missing = raw_request(keyed.url, f"POST {CHANNELS} HTTP/1.1\r\nHost: e\r\nContent-Length: 500")
     assert missing.startswith(b"HTTP/1.1 401 ")
     # The control: with a good key the server does wait for the body it was promised.
