@@ -27,7 +27,7 @@ import httpx
 from reconciler.client import OmnideskClient
 from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
-from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, check_api_key
+from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, check_api_key, is_loopback
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 EMULATOR_KEY = "demo"
@@ -182,16 +182,6 @@ def allowed_host_patterns(environ: Mapping[str, str] | None = None) -> list[str]
     return patterns
 
 
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too)."""
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _is_ip(host: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import socket
 import ssl
 import threading
@@ -158,12 +159,25 @@ class DeadlineTransport(httpx.HTTPTransport):
 
 def environment_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY),
-    as httpx would use it without an explicit transport."""
+    as httpx would use it without an explicit transport; never for loopback, where the key may
+    travel over plain http (an ``ssh -L`` tunnel) and must not reach a proxy in clear."""
     parsed = httpx.URL(url)
-    if urllib.request.proxy_bypass_environment(parsed.host):
+    if is_loopback(parsed.host) or urllib.request.proxy_bypass_environment(parsed.host):
         return None
     proxies = urllib.request.getproxies_environment()
     return proxies.get(parsed.scheme) or proxies.get("all")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 class BodyTooLarge(Exception):
