@@ -125,6 +125,8 @@ def test_a_create_whose_put_fails_is_reported_incomplete_and_a_rerun_converges(t
                 "custom_channel_available_in_quick_ticket not set") in first.stderr
         assert "Apply: 1 created, 0 updated, 0 deleted (of 2 planned); 1 created incomplete." in first.stderr
         assert sms["custom_channel_warning_en"] == "" and sms["custom_channel_secret"] == SECRET
+        plain = custom(emu)["Plain"]
+        assert f"create 'Plain': ok: created, id {plain['id']}" in first.stderr
         # the next plan shows exactly what is missing, as an update
         plan = run_cli(["plan", path], env)
         assert "~ update 'SMS gateway'" in plan.stdout and "custom_channel_warning_en" in plan.stdout
@@ -136,6 +138,19 @@ def test_a_create_whose_put_fails_is_reported_incomplete_and_a_rerun_converges(t
         assert run_cli(["apply", path, "--yes"], env).exit_code == 0
         assert run_cli(["plan", path, "--detailed-exitcode"], env).exit_code == 0
     healthy.close()
+
+
+def test_an_incomplete_create_carries_its_id_and_missing_fields():
+    emu = PutRefused()
+    plan = make_plan([DesiredChannel(fields=normalize_fields({"name": "W", "custom_channel_warning_nl": "Let op"}))], [])
+    with serve_in_thread(emu) as server, OmnideskClient(server.url, "demo") as client:
+        report = apply_plan(plan, client, Secrets())
+    (outcome,) = report.outcomes
+    made = custom(emu)["W"]
+    assert (outcome.status, outcome.channel_id, outcome.missing_fields) == ("incomplete", made["id"], ("custom_channel_warning_nl",))
+    assert report.created == {"W": made["id"]} and report.failures == (outcome,)
+    assert "W: created (id" in str(report.error()) and "run apply again to set them" in outcome.message
+    emu.close()
 
 
 # -- apply takes a plan and a typed secrets source ----------------------------------------------
@@ -193,6 +208,18 @@ def test_every_conflict_stale_channel_and_missing_secret_is_reported():
         make_plan([want("Email", env_var=""), want("A", env_var="")],
                   [RemoteChannel(1, "email", normalize_fields({"name": "Email"})), remote(2, "A"), remote(3, "A")])
     assert len(caught.value.conflicts) == 2 and "built-in" in str(caught.value) and "(ids 2, 3)" in str(caught.value)
+
+    renames = [
+        DesiredChannel(fields=normalize_fields({"name": "N1"}), previous_names=("O1", "O2")),  # two olds exist
+        DesiredChannel(fields=normalize_fields({"name": "D"})),  # duplicated on the tenant
+        DesiredChannel(fields=normalize_fields({"name": "N3"}), previous_names=("O3",)),  # rename onto a taken name
+        DesiredChannel(fields=normalize_fields({"name": "Email2"})),
+    ]
+    with pytest.raises(ConflictError) as caught:
+        make_plan(renames, [remote(1, "O1"), remote(2, "O2"), remote(3, "D"), remote(4, "D"),
+                            remote(5, "O3"), remote(6, "N3"),
+                            RemoteChannel(7, "email", normalize_fields({"name": "Email2"}))])
+    assert len(caught.value.conflicts) == 4, caught.value.conflicts
 
     plan = make_plan([want("A", env_var="", icon="x"), want("B", env_var="", icon="y")], [remote(1, "A"), remote(2, "B")])
     with pytest.raises(StalePlanError) as stale:
