@@ -16,6 +16,7 @@ against plain ``python``; printed as ratios.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import logging
 import math
@@ -161,21 +162,26 @@ def measure_plan(path: Path, n: int, changed: bool, latency_ms: int, memory: boo
         tenant.close()
 
 
+def timed_apply(tenant: Tenant, path: Path, n: int) -> tuple[float, Plan, tuple[Any, ...], Counter[str]]:
+    """Plan ``path`` against the tenant and apply it (n secrets set): wall time, plan, outcomes, client stats."""
+    secrets = Secrets({f"Channel {i:05d}": "s3cret" for i in range(n)})
+    with tenant.client() as client:
+        tenant.emu.reset_stats()
+        wall = time.perf_counter()
+        plan, _, _ = plan_pipeline(path, client)
+        outcomes = apply_plan(plan, client, secrets, parallelism=PARALLELISM).outcomes
+        return time.perf_counter() - wall, plan, outcomes, client.stats
+
+
 def measure_apply(path: Path, n: int, changed: bool, latency_ms: int, **knobs: Any) -> Row:
     """Apply ``path`` to an empty tenant (n creates) or to one where 10% differ (updates)."""
     tenant = Tenant(latency_ms, **knobs)
     try:
         if changed:
             tenant.emu.seed_channels(seeded(n, changed=True))
-        secrets = Secrets({f"Channel {i:05d}": "s3cret" for i in range(n)})
-        with tenant.client() as client:
-            tenant.emu.reset_stats()
-            wall = time.perf_counter()
-            plan, _, _ = plan_pipeline(path, client)
-            outcomes = apply_plan(plan, client, secrets, parallelism=PARALLELISM).outcomes
-            wall = time.perf_counter() - wall
-            failed = sum(1 for o in outcomes if o.status == FAILED)
-            cuts, retries = client.stats["concurrency_cut"], client.stats["retry"]
+        wall, plan, outcomes, stats = timed_apply(tenant, path, n)
+        failed = sum(1 for o in outcomes if o.status == FAILED)
+        cuts, retries = stats["concurrency_cut"], stats["retry"]
         requests = tenant.requests()
         names = [c["name"] for c in tenant.emu.channels()]
         assert len(names) == len(set(names)), "duplicate channel names after apply"
@@ -248,15 +254,9 @@ def _lost_creates_once(path: Path, n: int, lose: float, latency_ms: int) -> Row:
     tenant = Tenant(latency_ms, lose_create_responses=lose)
     try:
         tenant.emu.seed_channels([{"name": f"Other {i:05d}"} for i in range(OTHERS)])
-        secrets = Secrets({f"Channel {i:05d}": "s3cret" for i in range(n)})
-        with tenant.client() as client:
-            tenant.emu.reset_stats()
-            wall = time.perf_counter()
-            plan, _, _ = plan_pipeline(path, client)
-            outcomes = apply_plan(plan, client, secrets, parallelism=PARALLELISM).outcomes
-            wall = time.perf_counter() - wall
-            failed = sum(1 for o in outcomes if o.status != "ok")
-            reads = client.stats["list_read"]
+        wall, plan, outcomes, stats = timed_apply(tenant, path, n)
+        failed = sum(1 for o in outcomes if o.status != "ok")
+        reads = stats["list_read"]
         names = [c["name"] for c in tenant.emu.channels()]
         assert len(names) == len(set(names)) == OTHERS + BUILT_INS + n, "a channel missing or created twice"
         note = f"{OTHERS:,} others; {reads} full list reads"

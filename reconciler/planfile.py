@@ -21,7 +21,6 @@ from reconciler.safety import DEFAULT_THRESHOLDS, Thresholds
 from reconciler.schema import plan_validator
 from reconciler.secrets import SecretDigests
 
-KIND = PLAN_KIND
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
     safety = thresholds.to_data()
     digests = SecretDigests.make(plan, secrets).to_data()
     document = {
-        "kind": KIND,
+        "kind": PLAN_KIND,
         "format_version": PLAN_FORMAT_VERSION,
         "digest": _document_digest(plan_data, connection, digests, safety),
         "connection": dict(connection),
@@ -80,7 +79,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
         document: Any = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise PlanFileError(f"not a readable plan file ({type(exc).__name__}: {exc})", path=shown) from None
-    if not isinstance(document, dict) or document.get("kind") != KIND:
+    if not isinstance(document, dict) or document.get("kind") != PLAN_KIND:
         raise PlanFileError("not a plan file written by 'omnidesk-channels plan --out'", path=shown)
     if document.get("format_version") != PLAN_FORMAT_VERSION:
         raise PlanFileError(
