@@ -40,7 +40,7 @@ from reconciler.apply import FAILED, apply_plan  # noqa: E402
 from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
 from reconciler.config import load_channels_file  # noqa: E402
 from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
-from reconciler.fanout import plan_tenants  # noqa: E402
+from reconciler.multitenant import plan_tenants  # noqa: E402
 from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
 from reconciler.plan import Plan, make_plan  # noqa: E402
 from reconciler.secrets import Secrets  # noqa: E402

@@ -10,7 +10,7 @@ from typing import Iterable
 from reconciler.errors import SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
-from reconciler.safety import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
+from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
 
 
 def check_secrets(plan: Plan) -> None:

@@ -1,7 +1,7 @@
 """The Omnidesk Channel API as a small typed client: one method per call, retries and paging inside.
 
 The rooms around it: ``transport`` (the key's three forms, one deadline per call, a bounded body),
-``envelopes`` (decoding answers, errors by status, redaction), ``listing`` (paging), ``limiter``
+``responses`` (decoding answers, errors by status, redaction), ``paging``, ``limiter``
 (concurrency). The transport is injectable (``httpx.MockTransport`` in unit tests, the emulator
 over real HTTP in end-to-end tests).
 
@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Mapping
 import httpx
 
 from . import __version__
-from .envelopes import (
+from .responses import (
     CHANNEL_PATH,
     MESSAGE_PATH,
     ListPage,
@@ -52,7 +52,7 @@ from .envelopes import (
 )
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .limiter import Limiter
-from .listing import PAGE_SIZE, page_path, read_pass
+from .paging import PAGE_SIZE, page_path, read_pass
 from .model import SECRET_FIELD, RemoteChannel, to_form
 from .transport import (
     DEFAULT_AUTH,

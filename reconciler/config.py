@@ -1,7 +1,7 @@
 """The channels file: schema check, tenants, which channels a view keeps, and the public loaders.
 
 Every problem found is reported at once, located at the value it is about (see ``Problem``).
-Reading the YAML is ``reconciler.yamlread``'s job, templates are ``reconciler.templates``'.
+Reading the YAML is ``reconciler.yamlread``'s job, templates are ``reconciler.interpolation``'.
 
 Which channels a load keeps:
     * ``--tenant NAME``: the channels without a ``tenants:`` list, plus those listing NAME;
@@ -39,10 +39,10 @@ from reconciler.model import (
     normalize_fields,
     pattern_matches,
 )
-from reconciler.safety import safety_overrides
+from reconciler.thresholds import safety_overrides
 from reconciler.schema import is_valid_fast, validator
-from reconciler.templates import Substituted, first_env, substitute, uses_vars
-from reconciler.templates import malformed as _malformed_template
+from reconciler.interpolation import Substituted, first_env, substitute, uses_vars
+from reconciler.interpolation import malformed as _malformed_template
 from reconciler.yamlread import MAX_FILE_BYTES, Document, PathT, fatal, format_path, no_cyclic_gc, read_document
 from reconciler.yamlread import reads_as as _reads_as
 from reconciler.yamlread import shown_key

@@ -17,8 +17,8 @@ from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 import yaml
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
-from reconciler.paths import EXPORT_MARK
-from reconciler.starter import modeline
+from reconciler.filekinds import EXPORT_MARK
+from reconciler.scaffold import modeline
 
 # Shorter values would match inside unrelated words ("a", "nl") and make a file nobody can read.
 MIN_TEMPLATE_LENGTH = 3

@@ -231,7 +231,7 @@ class Tenant:
     vars: Mapping[str, str] = field(default_factory=dict)
     auth: str | None = None  # where the key goes: header | query | authorization (None: the default)
     ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
-    safety: Mapping[str, float] = field(default_factory=dict)  # this tenant's thresholds (reconciler/safety.py)
+    safety: Mapping[str, float] = field(default_factory=dict)  # this tenant's thresholds (reconciler/thresholds.py)
 
 
 @dataclass(frozen=True)
@@ -244,6 +244,6 @@ class ChannelsFile:
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     tenant: str | None = None  # the tenant the channels were resolved for
     ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
-    safety: Mapping[str, float] = field(default_factory=dict)  # the file's thresholds (reconciler/safety.py)
+    safety: Mapping[str, float] = field(default_factory=dict)  # the file's thresholds (reconciler/thresholds.py)
     # Located like problems, but the file still loads: ``validate --strict`` makes them errors.
     warnings: tuple[Problem, ...] = ()

@@ -15,9 +15,9 @@ from typing import Any, Mapping
 
 from reconciler.errors import PlanFileError, ReconcilerError, StalePlanError
 from reconciler.files import write_atomically
-from reconciler.paths import PLAN_KIND, SAVED_PLAN, file_kind
+from reconciler.filekinds import PLAN_KIND, SAVED_PLAN, file_kind
 from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
-from reconciler.safety import DEFAULT_THRESHOLDS, Thresholds
+from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from reconciler.schema import plan_validator
 from reconciler.secrets import SecretDigests
 

@@ -37,8 +37,8 @@ from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
 from reconciler.planfile import load_plan, save_plan
-from reconciler.paths import SAVED_PLAN, check_output, require_input
-from reconciler.safety import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
+from reconciler.filekinds import SAVED_PLAN, check_output, require_input
+from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import Secrets
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 

@@ -8,7 +8,7 @@ import pytest
 from clihelp import run_cli
 
 from reconciler.export import HEADER
-from reconciler.paths import EXPORT, EXPORT_MARK, SAVED_PLAN, file_kind
+from reconciler.filekinds import EXPORT, EXPORT_MARK, SAVED_PLAN, file_kind
 
 CHANNELS = """\
 # hand-written: these comments must survive

@@ -10,7 +10,7 @@ from clihelp import run_cli
 from reconciler.checks import check_safety
 from reconciler.errors import UnsafePlanError
 from reconciler.plan import make_plan
-from reconciler.safety import Thresholds
+from reconciler.thresholds import Thresholds
 
 
 def channels(count: int, endpoint: str = "https://old.example.com/hook", start: int = 0) -> str:

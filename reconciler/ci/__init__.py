@@ -2,7 +2,7 @@
 
 ``reconciler.ci.github`` (GitHub Actions, used by this repository's ``action.yml``) and
 ``reconciler.ci.gitlab`` (the GitLab CI template) are thin layers over these and over
-``reconciler.fanout``; the CLI exposes them as ``omnidesk-channels ci github|gitlab ...``.
+``reconciler.multitenant``; the CLI exposes them as ``omnidesk-channels ci github|gitlab ...``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import httpx
 
 from reconciler.config import load_tenants
 from reconciler.errors import CiError
-from reconciler.fanout import TENANT_FIELD, TenantPlan, tenant_markdown
+from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenant_markdown
 from reconciler.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
 from reconciler.target import DEFAULT_KEY_ENV
 

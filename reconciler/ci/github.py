@@ -18,10 +18,10 @@ from reconciler.ci import (
     Log, RestApi, apply_saved_plans, drift_marker, extract_zip, make_folder, need, plan_comment, plan_marker,
     plan_template, render_plan, saved_plans, with_api_key,
 )
-from reconciler.annotations import github_annotations, workflow_command
+from reconciler.diagnostics import github_annotations, workflow_command
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import CiError, ConfigError, Problem
-from reconciler.fanout import TenantPlan, exit_code, plan_tenants, tenant_markdown, tenants_of
+from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenant_markdown, tenants_of
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"

@@ -19,7 +19,7 @@ from reconciler.ci import (
     Log, RestApi, extract_zip, make_folder, need, plan_comment, plan_marker, plan_template, render_plan, saved_plans,
 )
 from reconciler.errors import CiError
-from reconciler.fanout import plan_tenants, tenants_of
+from reconciler.multitenant import plan_tenants, tenants_of
 
 WHERE = "GitLab CI"
 API = ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_API_TOKEN")

@@ -1,7 +1,7 @@
 """File arguments the commands share, light enough for ``validate`` (no engine, no HTTP imports).
 
 Every command reports a missing file, a folder, or a file of the wrong kind (a saved plan where a
-channels file goes) with the same words, from ``reconciler.paths``.
+channels file goes) with the same words, from ``reconciler.filekinds``.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from reconciler.errors import InputFileError
-from reconciler.paths import CHANNELS, EXPORT, SAVED_PLAN, describe, require_input
+from reconciler.filekinds import CHANNELS, EXPORT, SAVED_PLAN, describe, require_input
 
 
 class InputFile(click.ParamType):

@@ -13,7 +13,7 @@ from reconciler.cli.common import (
 )
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
-from reconciler.paths import EXPORT, SAVED_PLAN, check_output
+from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output
 from reconciler.render import render_text
 
 

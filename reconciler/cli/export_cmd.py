@@ -7,7 +7,7 @@ from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import force_option, report_export, target_options, workflow
 from reconciler.files import write_atomically
-from reconciler.paths import EXPORT, check_output
+from reconciler.filekinds import EXPORT, check_output
 
 
 @click.command("export", cls=OneFileCommand)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.starter import write_starter
+from reconciler.scaffold import write_starter
 
 
 @click.command("init")

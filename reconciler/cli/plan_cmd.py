@@ -7,7 +7,7 @@ from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import force_option, print_file_warnings, target_options, use_color, workflow
 from reconciler.errors import UnsafePlanError
-from reconciler.paths import SAVED_PLAN, check_output
+from reconciler.filekinds import SAVED_PLAN, check_output
 from reconciler.render import render_json, render_markdown, render_text
 
 
@@ -84,7 +84,7 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
                       rotate_secrets: bool) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
-    from reconciler.fanout import exit_code, plan_tenants, render_report, saved_path, tenants_of
+    from reconciler.multitenant import exit_code, plan_tenants, render_report, saved_path, tenants_of
 
     if url or tenant or emulator_state:
         raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")

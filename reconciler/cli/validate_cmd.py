@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import click
 
-from reconciler.annotations import github_annotations, json_report
+from reconciler.diagnostics import github_annotations, json_report
 from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import ConfigError, Problem

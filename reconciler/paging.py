@@ -16,7 +16,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from .envelopes import CHANNEL_PATH, ListPage
+from .responses import CHANNEL_PATH, ListPage
 from .errors import ProtocolError
 from .model import RemoteChannel
 
