@@ -2,11 +2,18 @@
 
 ``::error file=F,line=L,col=C::message`` lines make GitHub show each problem on its line in a pull
 request's diff (GitHub's "workflow commands"); JSON gives them to any other tool as data.
+
+The runner executes any line of a job's log that starts with ``::`` (after spaces) or holds
+``##[``: text that is data (a plan, an apply's output) goes to the log between
+``::stop-commands::TOKEN`` and ``::TOKEN::`` (``inert``), where the runner executes nothing.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Callable
 from dataclasses import asdict
 
 from reconciler.errors import Problem
@@ -29,6 +36,18 @@ def workflow_command(kind: str, message: str, **properties: object) -> str:
     """A workflow command line such as ``::error file=a.yaml,line=3::message``; ``None`` properties are left out."""
     props = ",".join(f"{k}={_escape_property(str(v))}" for k, v in properties.items() if v is not None)
     return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+@contextmanager
+def inert(log: Callable[[str], None]) -> Iterator[None]:
+    """Whatever ``log`` writes inside the block cannot act as a workflow command (GitHub's
+    ``stop-commands``, with a token no text inside can guess)."""
+    token = f"omnidesk-{uuid.uuid4().hex}"
+    log(f"::stop-commands::{token}")
+    try:
+        yield
+    finally:
+        log(f"::{token}::")
 
 
 def github_command(kind: str, problem: Problem) -> str:

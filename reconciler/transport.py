@@ -5,7 +5,8 @@
 * A deadline per call, end to end: ``DeadlineTransport`` clamps every socket connect, read and write
   to what is left of the calling thread's deadline (``deadline()``), so a server that sends a byte
   now and then cannot hold a call past it. httpx's own timeouts restart with every byte.
-* ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``; a body is read once.
+* ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``, or once the answers
+  of one list read together pass their ``ByteBudget``; a body is read once.
 * ``unfixable``: connection failures that no retry can fix (DNS, TLS to a plain-HTTP port,
   certificates), with what to check.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -190,8 +192,35 @@ class BodyTooLarge(Exception):
         self.declared = declared
 
 
-def read_body(response: httpx.Response, limit: int) -> bytes:
-    """The whole (decoded) body of a streamed response, or ``BodyTooLarge`` once it passes ``limit``."""
+class ByteBudget:
+    """Memory that several answers may take together (the pages of one list read, some read at once
+    by other threads); ``spend`` raises ``BudgetSpent`` once they pass ``limit``. A body counts by
+    what its text takes once decoded: Python keeps a string at 1, 2 or 4 bytes a character, by
+    its widest character, so one emoji makes a page of text take 4 times its size."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def spend(self, size: int) -> None:
+        with self._lock:
+            self.spent += size
+            if self.spent > self.limit:
+                raise BudgetSpent(self.limit)
+
+
+class BudgetSpent(Exception):
+    """The answers sharing a ``ByteBudget`` passed its ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def read_body(response: httpx.Response, limit: int, budget: ByteBudget | None = None) -> bytes:
+    """The whole (decoded) body of a streamed response, or ``BodyTooLarge`` once it passes ``limit``
+    (``BudgetSpent`` once the bodies sharing ``budget`` pass it)."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
         raise BodyTooLarge(declared=int(declared))
@@ -201,8 +230,22 @@ def read_body(response: httpx.Response, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(read=size)
+        if budget is not None:
+            budget.spend(len(chunk))
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if budget is not None:
+        budget.spend(len(body) * (_char_width(body) - 1))
+    return body
+
+
+def _char_width(body: bytes) -> int:
+    """Bytes a character of ``body``'s text takes in memory once decoded (UTF-8 lead bytes tell)."""
+    if body.isascii():
+        return 1
+    if re.search(rb"[\xf0-\xf4]", body):
+        return 4
+    return 2 if re.search(rb"[\xc4-\xef]", body) else 1
 
 
 def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:

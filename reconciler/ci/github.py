@@ -18,7 +18,7 @@ from reconciler.ci import (
     Log, RestApi, apply_saved_plans, drift_marker, extract_zip, make_folder, need, plan_comment, plan_marker,
     plan_template, render_plan, saved_plans, with_api_key,
 )
-from reconciler.diagnostics import github_annotations, workflow_command
+from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import CiError, ConfigError, Problem
 from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenant_markdown, tenants_of
@@ -125,8 +125,9 @@ def chosen_tenants(file: str, tenant: str | None, all_tenants: bool) -> list[str
 def report(results: Sequence[TenantPlan], fmt: str, log: Log) -> None:
     """Each tenant's plan in a collapsible log group; warnings and failures as annotations."""
     for result in results:
-        log(f"::group::Plan for {result.name}")
-        log(render_plan(result, fmt).rstrip("\n"))
+        log(workflow_command("group", f"Plan for {result.name}"))
+        with inert(log):
+            log(render_plan(result, fmt).rstrip("\n"))
         log("::endgroup::")
         for warning in result.warnings:
             log(workflow_command("warning", warning, title=f"omnidesk-channels ({result.name})"))
@@ -273,7 +274,8 @@ def apply(runner: Runner, file: str, plan_path: str | None, tenant: str | None, 
     environ = with_api_key(runner.environ, file, [tenant])
     if not plan_path:
         plan_path = fetch_reviewed_plan(runner, file, artifact, download_dir, log)
-    outcomes = apply_saved_plans(saved_plans(plan_path), tenant=tenant, extra=extra, log=log, environ=environ)
+    with inert(log):  # the apply's output holds a server's texts
+        outcomes = apply_saved_plans(saved_plans(plan_path), tenant=tenant, extra=extra, log=log, environ=environ)
     worst = max((code for _, code in outcomes), default=0)
     rows = ["| saved plan | result |", "|---|---|"]
     rows += [f"| `{p.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |" for p, code in outcomes]
