@@ -34,8 +34,7 @@ def ci_group() -> None:
     """Run in CI: plan comments, job summaries, drift issues, applying the reviewed plan.
 
     \b
-    GitHub Actions: use this repository's action (uses: OWNER/omnidesk-channels@v0.2.0),
-    which runs 'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
+    GitHub Actions: use this repository's action (examples/github/), which runs 'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
     examples/gitlab/omnidesk-channels.gitlab-ci.yml, which runs 'omnidesk-channels ci gitlab COMMAND'.
 
     \b
