@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from .responses import CHANNEL_PATH, ListPage
 from .errors import ProtocolError
@@ -25,8 +26,14 @@ MAX_CHANNELS = 100_000  # contract: a list claiming more is a broken or hostile 
 WINDOW_PER_WORKER = 2  # pages requested ahead of the one being checked, per worker
 
 
+def page_params(start: int) -> dict[str, str]:
+    """The query parameters that ask for the page starting at ``start`` (the client adds the key's)."""
+    return {"itemStart": str(start), "itemLimit": str(PAGE_SIZE)}
+
+
 def page_path(start: int) -> str:
-    return f"{CHANNEL_PATH}?itemStart={start}&itemLimit={PAGE_SIZE}"
+    """The page's call as messages name it: the path and the paging, never the key."""
+    return f"{CHANNEL_PATH}?{urlencode(page_params(start))}"
 
 
 def read_pass(

@@ -1,4 +1,5 @@
-"""``omnidesk-channels message send``: push an inbound message into a custom channel (smoke test)."""
+"""``omnidesk-channels message send|reply|redeliver``: an inbound message as a bridge pushes it; on the
+emulator, an agent's reply delivered to the bridge, and a delivery sent again."""
 from __future__ import annotations
 
 import json
@@ -6,18 +7,19 @@ from typing import Any
 
 import click
 
-from reconciler.cli import EXIT_ERROR, EXIT_OK
+from reconciler.cli import EXIT_ERROR, EXIT_OK, FullSummaryGroup
 from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.cli.common import target_options, workflow
 
 
-@click.group("message")
+@click.group("message", cls=FullSummaryGroup)
 def message_group() -> None:
-    """Inbound messages on custom channels (as a bridge would push them).
+    """Messages on custom channels: inbound as a bridge pushes them; on the emulator, agent replies.
 
     \b
     Example:
       omnidesk-channels message send --emulator --channel "SMS gateway" --message "Smoke test"
+      omnidesk-channels message reply --emulator --ticket 1 --message "Thanks, on it"
     """
 
 
@@ -38,7 +40,9 @@ def message_group() -> None:
 def send_command(file: str | None, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  channel_name: str, text: str, ticket_id: int | None, title: str, from_address: str,
                  to_address: str, user_id: int | None, fmt: str) -> int:
-    """Post an inbound message (customChannelMessage) to the custom channel named NAME.
+    """Post an inbound message to the custom channel --channel names.
+
+    The call is customChannelMessage.
 
     Finds the channel's id through the list endpoint (CHANNEL_READ), then posts the message
     (MESSAGE_CREATE) and prints the ticket and message ids. Meant for a smoke test after
