@@ -14,7 +14,7 @@ from reconciler.cli.common import target_options, workflow
 
 @click.group("message", cls=FullSummaryGroup)
 def message_group() -> None:
-    """Messages on custom channels: inbound as a bridge pushes them; on the emulator, agent replies.
+    """Messages on custom channels; on the emulator, agent replies too.
 
     \b
     Example:
@@ -84,12 +84,14 @@ ASSUMED_NOTE = ("The delivery scheme is assumed (Omnidesk does not document it):
               help="json prints the delivery with every attempt.")
 def reply_command(url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool, ticket_id: int,
                   text: str, agent: str, fmt: str) -> int:
-    """Reply as an agent on an emulator ticket; the emulator delivers it to the channel's endpoint.
+    """Reply as an agent on an emulator ticket, delivered to the bridge.
 
     Only the emulator answers this (Omnidesk has no such call): it POSTs the reply to the channel's
     custom_channel_endpoint as Omnidesk is assumed to, an OPTIONS probe first, Standard Webhooks
     headers, signed with the channel's secret when include_signature is on, and retries a failure
-    5 times. Waits for the outcome and exits 1 unless the bridge accepted it.
+    5 times. Waits for the outcome and exits 1 unless the bridge accepted it. The emulator is the
+    one at --url or OMNIDESK_URL (or --emulator), the key in OMNIDESK_API_KEY (or the variable a
+    tenant's api_key_env names).
 
     \b
     Example:
@@ -108,7 +110,11 @@ def reply_command(url: str | None, tenant: str | None, emulator_state: str | Non
               help="json prints the delivery with every attempt.")
 def redeliver_command(url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                       delivery_id: int, fmt: str) -> int:
-    """Send one of the emulator's deliveries again, with the same webhook-id (a duplicate, on purpose).
+    """Send an emulator delivery again, with the same webhook-id.
+
+    The emulator keeps its delivery log in memory: redeliver talks to a running emulator
+    ('omnidesk-channels emulator'), at --url or OMNIDESK_URL with the key in OMNIDESK_API_KEY (or
+    the variable a tenant's api_key_env names).
 
     \b
     Example:
