@@ -121,7 +121,12 @@ class ProtocolError(ApiError):
 
 
 class PlanError(ReconcilerError):
-    pass
+    def ahead(self) -> str:
+        """This refusal said ahead of time, by a command that changes nothing (plan, a preview)."""
+        return str(self)
+
+    def warning(self) -> str:
+        return f"apply will refuse this plan: {self.ahead()}"
 
 
 class ConflictError(PlanError):
@@ -135,7 +140,16 @@ class ConflictError(PlanError):
 
 
 class UnsafePlanError(PlanError):
-    pass
+    def __init__(self, reasons: str, fixes: str, *, exact: bool = False) -> None:
+        """``reasons``: what exceeds a threshold; ``fixes``: the --allow-... options (with counts) that
+        allow it; ``exact``: an --allow-... count was given and is wrong."""
+        self.reasons, self.fixes = reasons, fixes
+        advice = f"Review the plan; if it is intended, pass {fixes}" if exact else \
+            f"If that is intended, run again with {fixes}"
+        super().__init__(f"{reasons}; nothing was changed. {advice}")
+
+    def ahead(self) -> str:
+        return f"{self.reasons}; if that is intended, pass {self.fixes} to apply"
 
 
 class StalePlanError(PlanError):

@@ -77,11 +77,11 @@ def _planned_context(moment: str) -> CheckContext:
 
 def test_run_checks_keeps_every_finding_at_plan_and_refuses_denials_later() -> None:
     def unsafe(context: CheckContext) -> Sequence[Finding]:
-        raise UnsafePlanError("too much")
+        raise UnsafePlanError("too much", "--allow-updates 3")
 
     found = run_checks(_planned_context(PLAN), [_rule(WARN), unsafe, _rule(OFF)])
     assert [(f.check, f.severity) for f in found] == [("no-sms", WARN), ("unsafe", DENY)]
-    assert found[1].warning() == "apply will refuse this plan: too much"
+    assert found[1].warning() == "apply will refuse this plan: too much; if that is intended, pass --allow-updates 3 to apply"
     assert run_checks(_planned_context(APPLY), [_rule(WARN), _rule(OFF)])[0].severity == WARN
     with pytest.raises(UnsafePlanError):
         run_checks(_planned_context(APPLY), [unsafe])
