@@ -414,7 +414,7 @@ class OmnideskClient:
             generation = self._limiter.acquire()
             started = time.monotonic()
             try:
-                status, headers, body = self._exchange(request, budget)
+                status, headers, body = self._exchange(request, budget, budget_ends)
             except UNCERTAIN_EXCEPTIONS as e:
                 self._limiter.release(generation, ok=False)
                 cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
@@ -486,9 +486,10 @@ class OmnideskClient:
             self._before_retry(call, attempt, cause, delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _exchange(self, request: httpx.Request, budget: ByteBudget | None = None) -> tuple[int, httpx.Headers, bytes]:
-        """One attempt within the deadline: status, headers and the body, read once (not a redirect's)."""
-        with deadline(self.timeout):
+    def _exchange(self, request: httpx.Request, budget: ByteBudget | None, ends: float) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt within the deadline (a timeout, or what is left of the call's ``ends``): status,
+        headers and the body, read once (not a redirect's)."""
+        with deadline(min(self.timeout, ends - time.monotonic())):
             response = self._http.send(request, stream=True)
             try:
                 redirect = 300 <= response.status_code < 400

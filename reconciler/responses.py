@@ -11,9 +11,9 @@ server's text never reaches an output as line breaks or terminal escapes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
-from urllib.parse import quote, quote_plus
 
 from .errors import (
     ApiError,
@@ -48,33 +48,37 @@ def required_permission(method: str, path: str) -> str:
 
 
 class Redactor:
-    """Replaces the API key and the given secrets, as written and as a URL would encode them."""
+    """Replaces the API key and the given secrets, in every encoding a URL, a form or a server's echo
+    may give them: each character as written or percent-encoded (hex digits in either case), a space
+    also as ``+``."""
 
     def __init__(self, *values: str) -> None:
-        forms: set[str] = set()
-        for value in values:
-            if value:
-                forms.update({value, quote(value, safe=""), quote_plus(value, safe="")})
-        # Longest first, so a form that contains another is replaced whole.
-        self._forms = sorted(forms, key=len, reverse=True)
+        self._values = frozenset(v for v in values if v)
+        # Longest first, so a value that contains another is replaced whole.
+        alternatives = [_any_encoding(v) for v in sorted(self._values, key=len, reverse=True)]
+        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
 
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
-        extra = [s for s in secrets if s]
-        if not extra:
-            return self
-        combined = Redactor(*extra)
-        combined._forms = sorted({*self._forms, *combined._forms}, key=len, reverse=True)
-        return combined
+        extra = {s for s in secrets if s}
+        return self if extra <= self._values else Redactor(*self._values, *extra)
 
     def __call__(self, text: str) -> str:
-        for form in self._forms:
-            text = text.replace(form, REDACTED)
-        return text
+        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
 
     def excerpt(self, text: str) -> str:
         """A short, quoted, redacted piece of an answer for a message; redacted before it is cut."""
         text = self(text)
         return repr(text[:EXCERPT_CHARS] + "…" if len(text) > EXCERPT_CHARS else text)
+
+
+def _any_encoding(value: str) -> str:
+    """A regex for ``value`` with any of its characters percent-encoded (``%2f`` or ``%2F``)."""
+    parts = []
+    for char in value:
+        encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
+        forms = [re.escape(char), f"(?i:{re.escape(encoded)})"] + ([r"\+"] if char == " " else [])
+        parts.append(f"(?:{'|'.join(forms)})")
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def status_error(status: int, body: Any, call: str, redact: Redactor) -> ApiErro
         )
     if status == 400:
         field = body.get("field") if isinstance(body, dict) else None
-        field = printable(str(field), VALUE_CHARS) if field is not None else None
+        field = printable(redact(str(field)), VALUE_CHARS) if field is not None else None
         what = f"the server refused field {field!r}" if field else "the server refused the request"
         return FieldRejected(f"{what}: {message or 'no reason given'}", call=call, status=status, field=field)
     if status == 404:

@@ -7,6 +7,9 @@
   now and then cannot hold a call past it. httpx's own timeouts restart with every byte.
 * ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``, or once the answers
   of one list read together pass their ``ByteBudget``; a body is read once.
+* One notion of loopback (``is_loopback``, trailing dot and case normalised): the destination check,
+  the proxy rule and the connection share it, and a loopback name is never looked up: the
+  connection goes to 127.0.0.1 (then ::1), so no resolver on the network can answer for it.
 * ``unfixable``: connection failures that no retry can fix (DNS, TLS to a plain-HTTP port,
   certificates), with what to check.
 """
@@ -30,6 +33,7 @@ from .errors import TargetError
 
 AUTH_FORMS = ("header", "query", "authorization")
 DEFAULT_AUTH = "header"
+MIN_KEY_CHARS = 4  # the emulator's "demo" is the shortest key there is
 MAX_BODY_BYTES = 32 * 1024 * 1024  # contract: a larger answer is an error naming the call
 
 _deadline = threading.local()
@@ -57,6 +61,12 @@ def check_api_key(key: str, *, variable: str | None = None) -> None:
     fix = f"; check the value of {variable} (a stray newline or space from a file?)" if variable else ""
     if not key.strip():
         raise TargetError(f"{where} is empty{fix}", variable=variable)
+    if len(key) < MIN_KEY_CHARS:
+        # Every message and log line has the key taken out: a key this short would take out pieces
+        # of ordinary words, and a real key is never this short.
+        plural = "s" if len(key) != 1 else ""
+        check = f": check the value of {variable}" if variable else ""
+        raise TargetError(f"an API key of {len(key)} character{plural} cannot be right{check}", variable=variable)
     for index, char in enumerate(key):
         if char == "\n" or char == "\r":
             what = "a line break"
@@ -130,7 +140,15 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options))
+        if not is_loopback(host) or _is_address(host):
+            return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options))
+        # A loopback name: the machine itself, never a resolver's answer (a network's DNS may be asked
+        # for "localhost." and answer anything). IPv4 first, as the emulator listens there.
+        try:
+            stream = self._inner.connect_tcp("127.0.0.1", port, _clamp(timeout), local_address, socket_options)
+        except httpcore.ConnectError:
+            stream = self._inner.connect_tcp("::1", port, _clamp(timeout), local_address, socket_options)
+        return _DeadlineStream(stream)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -170,8 +188,15 @@ def environment_proxy(url: str) -> str | None:
     return proxies.get(parsed.scheme) or proxies.get("all")
 
 
+def normal_host(host: str) -> str:
+    """A host as compared: lower case, without IPv6 brackets or the trailing dot of a fully
+    qualified name (``LOCALHOST.`` is ``localhost``)."""
+    return host.strip("[]").rstrip(".").lower()
+
+
 def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too)."""
+    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too), however spelled."""
+    host = normal_host(host)
     if host == "localhost":
         return True
     try:
@@ -180,6 +205,14 @@ def is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(normal_host(host))
+    except ValueError:
+        return False
+    return True
 
 
 class BodyTooLarge(Exception):

@@ -291,9 +291,9 @@ def test_the_sandbox_calls_need_a_key_and_replies_need_message_create(sandbox) -
     url = f"{server.url}/api/v2/emulator/deliveries"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"apiKey": "demo"}).status_code == 200
-    reader = Emulator(api_keys={"ro": {"CHANNEL_READ"}})
+    reader = Emulator(api_keys={"ro-key": {"CHANNEL_READ"}})
     with serve_in_thread(reader) as other:
-        refused = httpx.post(f"{other.url}/api/v2/emulator/reply", headers={"apiKey": "ro"},
+        refused = httpx.post(f"{other.url}/api/v2/emulator/reply", headers={"apiKey": "ro-key"},
                              data={"ticketID": "1", "message": "x"})
     reader.close()
     assert refused.status_code == 403 and "MESSAGE_CREATE" in refused.json()["message"]
