@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from reconciler.printable import quoted
+
 TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 BODY = re.compile(r"(env|var):([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -57,7 +59,7 @@ def malformed(text: str, *, secret: bool) -> str | None:
     pieces = _pieces(text)
     if not isinstance(pieces, str):
         return None
-    shown = "the secret has a '${'" if secret else f"unrecognised template {pieces!r}"
+    shown = "the secret has a '${'" if secret else f"unrecognised template {quoted(pieces)}"
     return f"{shown}: write ${{env:NAME}} or ${{var:NAME}}, or $${{ for a literal ${{"
 
 

@@ -26,6 +26,14 @@ def printable(text: str, limit: int | None = None) -> str:
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
 
 
+def quoted(value: str, limit: int = VALUE_CHARS) -> str:
+    """``value`` in quotes for a message (``repr``: every unprintable character escaped), its first
+    ``limit`` characters only and then how long it was."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
+
+
 def cut(text: str, limit: int = VALUE_CHARS) -> str:
     """``text`` itself, or its first ``limit`` characters and how long the whole was."""
     if len(text) <= limit:

@@ -20,7 +20,7 @@ from reconciler.ci import (
 )
 from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.config import load_all_views, load_channels_file
-from reconciler.errors import CiError, ConfigError, Problem
+from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
 from reconciler.markdown import tenant_markdown
 from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenants_of
 
@@ -105,8 +105,10 @@ def validate(runner: Runner, file: str, tenant: str | None, strict: bool, log: L
     if annotations:
         log(annotations.rstrip("\n"))
     if errors:
-        runner.summary("### Omnidesk channels: the channels file is not valid\n\n"
-                       + "\n".join(f"- `{p}`" for p in errors))
+        folded = fold(errors)
+        rows = [f"- `{p}`{repeats(n)}" for p, n in folded[:SHOWN_PROBLEMS]]
+        rows += [f"- {left_out(folded[SHOWN_PROBLEMS:])} not shown"] if len(folded) > SHOWN_PROBLEMS else []
+        runner.summary("### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(rows))
     else:
         log(f"{file}: valid" + (f" for tenant {tenant}" if tenant else "")
             + (f" ({len(warnings)} warning(s))" if warnings else ""))

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.config.messages import known_tenants, schema_problems
+from reconciler.config.messages import known_tenants, schema_problems, too_many
 from reconciler.config.views import Cache, resolve
 from reconciler.errors import ConfigError, Problem
 from reconciler.ignore import patterns_in
 from reconciler.model import ChannelsFile, Tenant
+from reconciler.printable import quoted
 from reconciler.thresholds import safety_overrides
 from reconciler.yamlread import Document, fatal, no_cyclic_gc, read_document, reads_as
 
@@ -133,6 +134,8 @@ def _parse(path: str | os.PathLike[str], text: str | None = None) -> Parsed:
             mark.column + 1,
         )
     parsed.problems.extend(schema_problems(parsed))
+    if too_many(file, parsed.problems):
+        raise ConfigError(parsed.problems)
     parsed.tenants = _tenants(data)
     parsed.problems.extend(_tenant_reference_problems(parsed))
     return parsed
@@ -173,5 +176,5 @@ def _tenant_reference_problems(parsed: Parsed) -> list[Problem]:
                 if not parsed.tenants:
                     hint += ": add a `tenants:` section or remove this list"
                 path = ("channels", i, "tenants", j)
-                problems.append(parsed.problem(path, f"unknown tenant {name!r} ({hint})"))
+                problems.append(parsed.problem(path, f"unknown tenant {quoted(name)} ({hint})"))
     return problems

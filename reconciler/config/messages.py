@@ -8,6 +8,7 @@ import yaml
 
 from reconciler.errors import Problem
 from reconciler.interpolation import malformed as malformed_template
+from reconciler.printable import cut, quoted
 from reconciler.model import EMPTY_ALTERNATIVE, SECRET_FIELD, Tenant, describe_mismatch
 from reconciler.schema import is_valid_fast, validator
 from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
@@ -26,6 +27,10 @@ _REQUIRED_HINTS = {
     "name": "every channel needs a name",
     "url": "add the tenant's base URL, like `url: https://acme.omnidesk.com`",
 }
+# The schema's problems one file gets reported: the first thousand say what is wrong; reading on
+# through a million more would take minutes and say nothing new.
+MAX_SCHEMA_PROBLEMS = 1_000
+
 _TYPE_NAMES = {
     "boolean": "true or false",
     "array": "a list",
@@ -35,6 +40,8 @@ _TYPE_NAMES = {
 
 
 def schema_problems(parsed: Document) -> list[Problem]:
+    """The schema's complaints in the writer's terms; no more than ``MAX_SCHEMA_PROBLEMS`` (a file
+    with more, such as a million empty channels, is not checked further: see ``too_many``)."""
     if is_valid_fast(parsed.data):
         return []
     problems: list[Problem] = []
@@ -45,7 +52,18 @@ def schema_problems(parsed: Document) -> list[Problem]:
             continue
         problems.extend(_translate(parsed, error, path))
         parsed.bad.add(path)
+        if len(problems) >= MAX_SCHEMA_PROBLEMS:
+            break
     return problems
+
+
+def too_many(file: str, problems: list[Problem]) -> bool:
+    """True (and a last problem saying so) when ``problems`` reached the most that is checked."""
+    if len(problems) < MAX_SCHEMA_PROBLEMS:
+        return False
+    problems.append(Problem(file, None, None, "", f"checking stopped after {MAX_SCHEMA_PROBLEMS:,} problems: "
+                                                  "fix these first"))
+    return True
 
 
 def _is_secret(path: PathT) -> bool:
@@ -70,7 +88,7 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         if isinstance(instance, str):
             message = f"must be the number {want}, not the string {show(instance)}: remove the quotes"
         else:
-            message = f"must be {want} (the only format version), not {instance!r}"
+            message = f"must be {want} (the only format version), not {_item(instance)}"
         return [parsed.problem(path, message)]
     if kind == "type":
         return [parsed.problem(path, _type_message(error.validator_value, instance, node, _is_secret(path)))]
@@ -94,7 +112,7 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         return [parsed.problem(path, mismatch(instance, pattern, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
-        return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]
+        return [parsed.problem(path + (index,), f"{_item(instance[index])} is listed twice: remove one")]
     if kind == "minLength" and "ignore" in path:
         return [parsed.problem(path, "an empty pattern ignores nothing: remove it")]
     if kind == "minItems":
@@ -149,11 +167,16 @@ def mismatch(value: str, pattern: str, path: PathT, *, note: str = "") -> str:
     return message
 
 
+def _item(value: Any) -> str:
+    """A value of the file for a message: quoted and cut."""
+    return quoted(value) if isinstance(value, str) else cut(repr(value))
+
+
 def known_tenants(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
     if not tenants:
         return "the file defines no tenants"
     close = []
-    if name:
+    if name and len(name) <= 100:  # a longer one is no tenant's name, and difflib would take long
         import difflib
 
         close = difflib.get_close_matches(name, list(tenants), n=1)
@@ -175,7 +198,7 @@ def var_problem(
     if tenant is not None:
         known = ", ".join(sorted(tenant.vars))
         return (
-            f"${{var:{name}}}: tenant {tenant.name!r} has no var {name!r} "
+            f"${{var:{cut(name)}}}: tenant {tenant.name!r} has no var {quoted(name)} "
             + (f"(its vars: {known})" if known else "(it defines no vars)")
         )
     if not tenants:

@@ -21,6 +21,7 @@ from reconciler.config.messages import LITERAL_SECRET, mismatch, unset_message, 
 from reconciler.errors import Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.interpolation import Substituted, first_env, substitute, uses_vars
+from reconciler.printable import quoted
 from reconciler.model import (
     FIELDS,
     NAME_PATTERN,
@@ -230,17 +231,17 @@ def _claim(
     other_line, _ = parsed.at(("channels", other))
     if other == index:
         message = (
-            f"{name!r} is both the name and a previous name of this channel: "
+            f"{quoted(name)} is both the name and a previous name of this channel: "
             "remove it from previous_names"
         )
     elif kind == other_kind == "name":
         message = (
-            f"duplicate channel name {name!r}: channels[{other}] (line {other_line}) has it too; "
+            f"duplicate channel name {quoted(name)}: channels[{other}] (line {other_line}) has it too; "
             "names must be unique"
         )
     else:
         message = (
-            f"{name!r} is claimed twice: it is the {other_kind} of channels[{other}] (line {other_line}) "
+            f"{quoted(name)} is claimed twice: it is the {other_kind} of channels[{other}] (line {other_line}) "
             f"and a {kind} of channels[{index}]; a name may belong to one channel only"
         )
     problems.append(parsed.problem(path, message))
