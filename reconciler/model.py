@@ -1,7 +1,7 @@
 """The channel as the contract defines it: fields, regexes, defaults, and tolerant parsing.
 
 This module is the one place the package knows the contract's field table
-(``../shared/api-contract.md``). The JSON Schema in ``schemas/`` mirrors it, and a test keeps the
+(``docs/explanation/api-contract.md``). The JSON Schema in ``schemas/`` mirrors it, and a test keeps the
 two (and the emulator) in agreement.
 """
 from __future__ import annotations
