@@ -4,8 +4,9 @@ A server may page as asked, cap ``itemLimit`` below what was asked, omit ``itemT
 paging and send everything on every page. One pass (``read_pass``) handles each:
 
 * the next page starts after the items actually received, never after the number asked for;
-* with a total, the pass ends once that many distinct ids were read; without one, at an empty page,
-  a page shorter than the longest seen, or a page bringing no id not seen before;
+* with a total, the pass ends once that many distinct ids were read (more than the total, or pages
+  that end before it, make the pass inconsistent); without one, at an empty page, a page shorter
+  than the longest seen, or a page bringing no id not seen before;
 * every page's total is compared with the FIRST page's (pages read concurrently arrive out of order,
   so comparing neighbours would take a growing list for a shrinking one);
 * a list claiming more than ``MAX_CHANNELS`` is refused before any further page is asked for, and at
@@ -70,7 +71,7 @@ def read_pass(
                     page.total < first_total or (page.total != first_total and not growth_ok)
                 ):
                     return [], f"itemTotal moved from {first_total} to {page.total} between pages"
-                total = page.total
+                total = page.total if total is None else max(total, page.total)
             items = page.items
             before = len(seen)
             for item in items:
@@ -79,7 +80,11 @@ def read_pass(
             if len(seen) > MAX_CHANNELS:
                 raise _too_many(call, f"sent more than {MAX_CHANNELS:,} distinct channels")
             capacity = max(capacity, len(items))
-            if total is not None and len(seen) >= total:
+            if total is not None and len(seen) > total:
+                # The count read must equal the total: a list longer than it claims may have hidden
+                # more (a pass ends once the total is reached).
+                return [], f"{len(seen)} distinct channels were read, more than its itemTotal of {total}"
+            if total is not None and len(seen) == total:
                 return list(seen.values()), ""
             if total is not None and growth_ok and not items and start >= total:
                 return list(seen.values()), ""
