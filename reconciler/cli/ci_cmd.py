@@ -38,6 +38,8 @@ format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(["text", "m
 def ci_group() -> None:
     """Run in CI: plan comments, drift issues, the reviewed apply.
 
+    Also job summaries and the saved plan's artifact.
+
     \b
     GitHub Actions: use this repository's action (examples/github/), which runs
     'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
@@ -150,7 +152,9 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
 @auth_opt
 def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
             auth: str | None) -> int:
-    """Plan; job summary, outputs (exitcode, has_changes, plan_path), pull-request comments.
+    """Plan; a job summary, outputs and pull-request comments.
+
+    The outputs are exitcode, has_changes and plan_path.
 
     \b
     Example:
@@ -168,7 +172,9 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @format_opt
 @auth_opt
 def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
-    """Plan; open or update one issue per drifted tenant, close it when the tenant matches again.
+    """Plan; keep one issue per drifted tenant, open while it drifts.
+
+    The issue is opened or updated on drift and closed when the tenant matches again.
 
     \b
     Example:
@@ -194,7 +200,7 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: s
 @auth_opt
 def gh_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed: bool, plan_path: str | None,
              artifact: str, branch: str | None, auth: str | None) -> int:
-    """Apply on the protected branch only: what it says now, if reviewed plans showed all of it.
+    """Apply on the protected branch what reviewed plans showed.
 
     Refused in a pull_request run. Without --plan it plans the tenant from the checked-out branch
     and applies that plan when every change in it was in the reviewed plan of a pull request
@@ -215,7 +221,9 @@ def gh_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed:
 
 @ci_group.group("gitlab", cls=FullSummaryGroup)
 def gitlab_group() -> None:
-    """GitLab CI (reads CI_* variables and GITLAB_API_TOKEN; what the template runs).
+    """GitLab CI (reads CI_* variables and GITLAB_API_TOKEN).
+
+    This is what the template runs.
 
     \b
     Example:
@@ -235,7 +243,7 @@ def gitlab_group() -> None:
 @auth_opt
 def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, note: bool,
             auth: str | None) -> int:
-    """Plan, save the plans, and write the merge request's note per tenant.
+    """Plan, save the plans, and write a merge request note per tenant.
 
     \b
     Example:
@@ -253,7 +261,9 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @format_opt
 @auth_opt
 def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
-    """Plan; open or update one issue per drifted tenant, close it when the tenant matches again.
+    """Plan; keep one issue per drifted tenant, open while it drifts.
+
+    The issue is opened or updated on drift and closed when the tenant matches again.
 
     \b
     Example:
@@ -275,7 +285,7 @@ def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: s
 @auth_opt
 def gl_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed: bool, job_name: str,
              out_dir: str, auth: str | None) -> int:
-    """Apply on the protected default branch only: what it says now, if reviewed plans showed all of it.
+    """Apply on the protected default branch what reviewed plans showed.
 
     As 'ci github apply': refused in merge request pipelines and on unprotected branches; applies
     the branch's plan when every change in it was in the reviewed plan of a merge request merged
