@@ -145,6 +145,7 @@ def test_one_placeholder_and_the_current_version_everywhere_users_copy_from():
             ROOT / "README.md",
             ROOT / "examples" / "README.md",
             ROOT / "reconciler" / "cli" / "ci_cmd.py",
+            ROOT / ".pre-commit-hooks.yaml",
             *PIPELINE_FILES,
         ]
     }
@@ -155,7 +156,9 @@ def test_one_placeholder_and_the_current_version_everywhere_users_copy_from():
         for line in text.splitlines():
             for version in re.findall(rf"{REPO}\S* # v(\d+\.\d+\.\d+)|tag `?v(\d+\.\d+\.\d+)", line):
                 assert __version__ in version, f"{name} names {version}, the version is {__version__}: {line}"
-        assert not re.search(r"[\w-]+/[\w-]+@v\d", text), f"{name}: an action or install by tag"
+        assert not re.search(r"[\w-]+/[\w-]+@v\d|rev: v\d", text), f"{name}: an action, install or hook by tag"
+        for rev, version in re.findall(r"rev: (\S+)\s+# frozen: v(\S+)", text):  # pre-commit's pin by commit
+            assert (rev, version) == (COMMIT, __version__), f"{name}: rev {rev} # frozen: v{version}"
 
 
 def test_the_changelog_has_a_section_for_the_version():
