@@ -146,6 +146,7 @@ def test_one_placeholder_and_the_current_version_everywhere_users_copy_from():
             ROOT / "examples" / "README.md",
             ROOT / "reconciler" / "cli" / "ci_cmd.py",
             ROOT / ".pre-commit-hooks.yaml",
+            *sorted((ROOT / "docs").rglob("*.md")),
             *PIPELINE_FILES,
         ]
     }

@@ -32,7 +32,8 @@ from reconciler.ci import (
 )
 from reconciler.ci.forge import Forge, Issue, Request
 from reconciler.errors import CiError, ReconcilerError
-from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenant_markdown
+from reconciler.markdown import tenant_markdown
+from reconciler.multitenant import TenantPlan, exit_code, plan_tenants
 from reconciler.plan import Plan
 from reconciler.planfile import load_plan
 from reconciler.workflow import Planned, Workflow

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import FullSummaryGroup
+from reconciler.render import FORMATS
 from reconciler.transport import AUTH_FORMS
 
 
@@ -30,7 +31,7 @@ apply_opts = [
     _opt("--apply-unreviewed", env="APPLY_UNREVIEWED", is_flag=True,
          help="Also apply changes that no reviewed plan showed (a direct push to the protected branch)."),
 ]
-format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(["text", "markdown", "json"]), default="text",
+format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(list(FORMATS)), default="text",
                   show_default=True, help="How plans are printed in the job log.")
 
 
