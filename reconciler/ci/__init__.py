@@ -18,9 +18,8 @@ import httpx
 
 from reconciler.config import load_tenants
 from reconciler.errors import CiError
-from reconciler.markdown import tenant_markdown
+from reconciler.markdown import MARKDOWN_LIMIT, tenant_markdown
 from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenants_of
-from reconciler.render import MARKDOWN_LIMIT
 from reconciler.render import render_plan as render_format
 from reconciler.target import DEFAULT_KEY_ENV
 
