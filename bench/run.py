@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), metavar="OUT")
     parser.add_argument("--paired-only", action="store_true",
                         help="only every command against its floor as whole processes (bench/paired.py, issue 27)")
-    parser.add_argument("--pairs", type=int, default=5, help="A/B pairs per whole-process row (--quick: 2)")
+    parser.add_argument("--pairs", type=int, default=5, help="A/B pairs per whole-process row (--quick: 1)")
     args = parser.parse_args(argv)
     from paired import print_rows as print_paired, rows as paired_rows
     os.environ[SECRET_VAR] = "s3cret"
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
             floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], 2 if args.quick else args.repeat)
     paired = []
     if not args.floors_only:
-        for row in paired_rows(2 if args.quick else args.pairs, args.quick):
+        for row in paired_rows(1 if args.quick else args.pairs, args.quick):
             print(f"... {row.what}", file=sys.stderr, flush=True)
             paired.append(row)
     total = time.perf_counter() - started
