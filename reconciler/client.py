@@ -65,6 +65,7 @@ from .transport import (
     check_api_key,
     deadline,
     environment_proxy,
+    never_sent,
     read_body,
     unfixable,
 )
@@ -89,6 +90,26 @@ class UncertainCreate:
     name: str
     error: ApiError
     landed: bool = False
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An answer for the policy to decode: not a redirect, not a status it retries."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An attempt the policy may retry, and what it needs to decide."""
+
+    error: ApiError
+    cause: str  # for the log and the stats: "timeout", "503", "ConnectError", ...
+    delay: float  # before the next attempt (a 429's Retry-After)
+    maybe_done: bool  # the server may have carried the call out (a lost answer, a 5xx)
+    hint: str | None = None  # no retry can fix it: what to check (retried once, then raised)
 
 
 class _Uncertain(Exception):
@@ -336,7 +357,7 @@ class OmnideskClient:
     ) -> None:
         self.close()
 
-    # -- one call, with retries ------------------------------------------------------------------
+    # -- one call: the retry policy (_call) over single attempts (_attempt) ----------------------
 
     def _read_page(self, start: int) -> ListPage:
         body = self._call("GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",))
@@ -357,85 +378,92 @@ class OmnideskClient:
         """Send one call, retrying what is safe to retry; returns the decoded envelope.
 
         ``params`` are the call's own query parameters; the key's (query form) are added to them
-        here, the one place a request's query is built. With ``idempotent=False`` only a 429 is
-        retried; any failure after which the call may have been carried out raises ``_Uncertain``
-        for the caller to resolve.
+        here, the one place a request's query is built. With ``idempotent=False`` only a 429 and a
+        refused connection (nothing was sent) are retried; any failure after which the call may
+        have been carried out raises ``_Uncertain`` for the caller to resolve. A failure no retry
+        can fix is retried once, then raised with what to check.
         """
         call = f"{method} {path}?{urlencode(params)}" if params else f"{method} {path}"
         query = {**(params or {}), **self._auth_params}
         redact = self._redact.with_secrets(secrets)
         files = {k: (None, v) for k, v in form.items()} if form is not None else None
-        uncertain_before = False
-        unfixable_seen = False
+        maybe_done_before = False
+        hinted = False
         budget_ends = time.monotonic() + self.timeout * CALL_BUDGET
         for attempt in range(1, self.max_retries + 2):
-            self._count(kind)
             request = self._http.build_request(method, path, params=query, files=files)
-            generation = self._limiter.acquire()
-            started = time.monotonic()
-            try:
-                status, headers, body = self._exchange(request)
-            except UNCERTAIN_EXCEPTIONS as e:
-                self._limiter.release(generation, ok=False)
-                cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
-                self._log_exchange(request, cause, started)
-                self._count(f"error:{cause}")
-                hint = unfixable(e, request.url)
-                if hint is not None:
-                    if unfixable_seen or attempt > self.max_retries:
-                        raise ApiError(redact(f"{hint} ({_describe(e)})"), call=call) from None
-                    unfixable_seen = True
-                failure: ApiError = TransientApiError(redact(_describe(e)), call=call)
-                delay = self._backoff_delay(attempt)
+            result = self._attempt(request, call, kind, redact, attempt)
+            if isinstance(result, _Answer):
+                if result.status == 404 and method == "DELETE" and maybe_done_before:
+                    return {"type": "result"}  # an earlier attempt whose answer was lost did it
+                try:
+                    return decode(result.status, result.content_type, result.body, call, expect, redact)
+                except ProtocolError as e:
+                    if idempotent:
+                        raise
+                    raise _Uncertain(e, "an unreadable answer", self._backoff_delay(attempt)) from None
+            if result.hint is not None:
+                if hinted or attempt > self.max_retries:
+                    raise ApiError(result.hint, call=call) from None
+                hinted = True
+            if result.maybe_done:
                 if not idempotent:
-                    raise _Uncertain(failure, cause, delay) from None
-                uncertain_before = True
-            except BodyTooLarge as e:
-                self._limiter.release(generation, ok=False)
-                self._log_exchange(request, "body too large", started)
-                what = (f"declares {_mib(e.declared)}, so it was not read" if e.declared is not None
-                        else f"was read no further than {_mib(e.read)}")
-                raise ProtocolError(
-                    f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
-                    call=call,
-                ) from None
-            except httpx.HTTPError as e:
-                self._limiter.release(generation, ok=False)
-                raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
-            else:
-                retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
-                delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
-                if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
-                    self._count("concurrency_cut")
-                    self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
-                self._log_exchange(request, str(status), started)
-                self._count(f"status:{status}")
-                cause = str(status)
-                if 300 <= status < 400:
-                    raise ApiError(
-                        f"the server redirects to {redact(headers.get('location', '(no Location)'))}; redirects are never "
-                        "followed, since the API key would go along: use the final address as the tenant's URL",
-                        call=call,
-                        status=status,
-                    )
-                if status not in RETRY_STATUSES:
-                    if status == 404 and method == "DELETE" and uncertain_before:
-                        return {"type": "result"}  # an earlier attempt whose answer was lost did it
-                    try:
-                        return decode(status, headers.get("content-type", ""), body, call, expect, redact)
-                    except ProtocolError as e:
-                        if idempotent:
-                            raise
-                        raise _Uncertain(e, "an unreadable answer", self._backoff_delay(attempt)) from None
-                failure = TransientApiError(f"the server answered {status}", call=call, status=status)
-                if status != 429:
-                    if not idempotent:
-                        raise _Uncertain(failure, cause, delay)
-                    uncertain_before = True
-            if attempt > self.max_retries or time.monotonic() + delay > budget_ends:
-                raise _gave_up(failure, attempt)
-            self._before_retry(call, attempt, cause, delay)
+                    raise _Uncertain(result.error, result.cause, result.delay) from None
+                maybe_done_before = True
+            if attempt > self.max_retries or time.monotonic() + result.delay > budget_ends:
+                raise _gave_up(result.error, attempt)
+            self._before_retry(call, attempt, result.cause, result.delay)
         raise AssertionError("unreachable: the loop returns or raises")
+
+    def _attempt(self, request: httpx.Request, call: str, kind: str, redact: Redactor,
+                 attempt: int) -> _Answer | _Failed:
+        """One exchange: the answer to decode, or a failure the policy may retry; raises what no
+        retry can change (a body too large, a redirect, a request that cannot be built)."""
+        self._count(kind)
+        generation = self._limiter.acquire()
+        started = time.monotonic()
+        try:
+            status, headers, body = self._exchange(request)
+        except UNCERTAIN_EXCEPTIONS as e:
+            self._limiter.release(generation, ok=False)
+            cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
+            self._log_exchange(request, cause, started)
+            self._count(f"error:{cause}")
+            hint = unfixable(e, request.url)
+            return _Failed(
+                TransientApiError(redact(_describe(e)), call=call), cause, self._backoff_delay(attempt),
+                maybe_done=not never_sent(e), hint=None if hint is None else redact(f"{hint} ({_describe(e)})"),
+            )
+        except BodyTooLarge as e:
+            self._limiter.release(generation, ok=False)
+            self._log_exchange(request, "body too large", started)
+            what = (f"declares {_mib(e.declared)}, so it was not read" if e.declared is not None
+                    else f"was read no further than {_mib(e.read)}")
+            raise ProtocolError(
+                f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
+                call=call,
+            ) from None
+        except httpx.HTTPError as e:
+            self._limiter.release(generation, ok=False)
+            raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
+        retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
+        delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
+        if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
+            self._count("concurrency_cut")
+            self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
+        self._log_exchange(request, str(status), started)
+        self._count(f"status:{status}")
+        if 300 <= status < 400:
+            raise ApiError(
+                f"the server redirects to {redact(headers.get('location', '(no Location)'))}; redirects are never "
+                "followed, since the API key would go along: use the final address as the tenant's URL",
+                call=call,
+                status=status,
+            )
+        if status in RETRY_STATUSES:
+            failure = TransientApiError(f"the server answered {status}", call=call, status=status)
+            return _Failed(failure, str(status), delay, maybe_done=status != 429)
+        return _Answer(status, headers.get("content-type", ""), body)
 
     def _exchange(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
         """One attempt within the deadline: status, headers and the body, read once (not a redirect's)."""
