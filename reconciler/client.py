@@ -10,12 +10,13 @@ What the client guarantees:
 * GET, PUT and DELETE are retried on 429 (after ``Retry-After``), 502/503/504, timeouts and
   connection errors, with exponential backoff and jitter, at most ``max_retries`` times and never
   past ``CALL_BUDGET`` timeouts from the first attempt, then ``TransientApiError``. A DELETE that
-  answers 404 after an uncertain attempt counts as done. A failure no retry can fix (DNS, TLS to a
-  plain-HTTP port, a refused certificate) is retried once, then says what to check.
+  answers 404 after an uncertain attempt counts as done. A failure no retry can fix (nothing
+  listening, a connection closed before any answer, DNS, TLS to a plain-HTTP port, a refused
+  certificate) is retried once, then says what to check.
 * Every attempt ends by ``timeout`` seconds, body included; an answer over ``max_body_bytes`` or a
   list claiming more than ``listing.MAX_CHANNELS`` is an error naming the call; a redirect is never
   followed (the key would go along).
-* A create (POST) is never blindly retried. ``try_create`` reports a create whose answer was lost
+* A create (POST) is never blindly retried (only when no connection was made: nothing was sent). ``try_create`` reports a create whose answer was lost
   as ``UncertainCreate``; ``find_custom_channels`` resolves any number of them with one list read
   (``reconciler.apply`` does that per phase). ``create_channel`` resolves one by itself.
 * Names are unique per tenant, so a create sent again can never make a duplicate: the server refuses
