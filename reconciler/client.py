@@ -21,8 +21,8 @@ What the client guarantees:
   (``reconciler.apply`` does that per phase). ``create_channel`` resolves one by itself.
 * Names are unique per tenant, so a create sent again can never make a duplicate: the server refuses
   it with a 400 on ``name``, which ``try_create(..., again=True)`` reports as uncertain.
-* Not guaranteed: when two appliers race, the one whose create was answered late may take a
-  channel the other one created, with that one's field values.
+* A create refused because its name is taken is reported ``taken``, for the caller to compare the
+  listed channel with what it wanted (``reconciler.apply``: another run made it, or a conflict).
 * The API key and any secret sent in a body never appear in a message, a log line or an exception:
   httpx's exceptions are described (redacted) in ours, never chained, since theirs carry the URL.
 """
@@ -85,12 +85,14 @@ class UncertainCreate:
     """A create whose outcome is unknown: the answer was lost, or came without the new id.
 
     ``error`` says what happened; ``landed`` is True when the server did create it (an answer
-    without an id) and only the id is unknown.
+    without an id) and only the id is unknown; ``taken`` is True when the server refused the name
+    as used: another run may have just created the same channel (the list says).
     """
 
     name: str
     error: ApiError
     landed: bool = False
+    taken: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,8 @@ class OmnideskClient:
 
         ``again``: this create is sent after an uncertain one of the same name was confirmed absent;
         a 400 on ``name`` then may be that earlier create landing late, so it is uncertain too.
+        Otherwise a 400 on ``name`` (names are unique per tenant) is reported ``taken``: the caller
+        reads the list to tell a race with another run from a real conflict.
         """
         name = str(fields["name"])
         call = f"POST {CHANNEL_PATH}"
@@ -248,8 +252,8 @@ class OmnideskClient:
         except _Uncertain as outcome:
             return UncertainCreate(name, outcome.error)
         except FieldRejected as rejected:
-            if again and rejected.field == "name":
-                return UncertainCreate(name, rejected)
+            if rejected.field == "name":
+                return UncertainCreate(name, rejected, taken=not again)
             raise
         item = body.get("item") if body.get("type") == "item" else None
         if isinstance(item, Mapping) and "id" in item:
@@ -270,6 +274,8 @@ class OmnideskClient:
         for attempt in range(1, self.max_retries + 2):
             if not isinstance(outcome, UncertainCreate):
                 return outcome
+            if outcome.taken:
+                raise outcome.error  # without the wanted values to compare, a taken name is a refusal
             try:
                 found = self.find_custom_channels([name]).get(name)
             except ApiError as list_error:
