@@ -2,7 +2,7 @@
 
 Two applies racing, or a tenant refusing every write the same way, can fail hundreds of channels
 for one reason; a log of hundreds of near-identical lines hides the one line that differs. A cause
-is a message with what names the channel (quoted values, numbers) taken out.
+is a message with what names the channel (its name, ids and other numbers) taken out.
 """
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Iterable
 
 SHOWN_NAMES = 5  # names listed before "… and N more"
 FOLD_FROM = 4  # a cause shared by fewer channels is said for each: a few lines read better than a fold
-_SPECIFIC = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+_NUMBERS = re.compile(r"\d+")
 
 
-def cause(message: str) -> str:
-    """The message without what names one channel (quoted values, ids, counts)."""
-    return _SPECIFIC.sub("…", message)
+def cause(message: str, name: str) -> str:
+    """The message about channel ``name`` without what names that channel (its quoted name, ids, counts)."""
+    return _NUMBERS.sub("…", message.replace(repr(name), "…"))
 
 
 def folded(names: Iterable[str], shown: int = SHOWN_NAMES) -> str:
@@ -31,7 +31,7 @@ def grouped(failed: Iterable[tuple[str, str]]) -> list[tuple[str, str, list[str]
     a cause shared by fewer than ``FOLD_FROM`` channels gives one entry per channel."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for name, message in failed:
-        groups.setdefault(cause(message), []).append((name, message))
+        groups.setdefault(cause(message, name), []).append((name, message))
     out: list[tuple[str, str, list[str]]] = []
     for members in groups.values():
         if len(members) >= FOLD_FROM:

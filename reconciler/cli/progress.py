@@ -32,7 +32,7 @@ class _Folder:
         if outcome.by_other_run:
             key = "created by another run"
         elif outcome.status in (FAILED, INCOMPLETE):
-            key = f"{outcome.status}: {cause(outcome.message)}"
+            key = f"{outcome.status}: {cause(outcome.message, outcome.change.name)}"
         else:
             return True
         if key in self._groups:
