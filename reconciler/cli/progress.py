@@ -17,8 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reconciler.apply import FAILED, INCOMPLETE, OK, Outcome
 from reconciler.plan import Create
 from reconciler.cli.common import is_tty
+from reconciler.describe import headline
 from reconciler.folding import cause, folded
-from reconciler.render import headline
 
 
 class _Folder:
