@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 if TYPE_CHECKING:
     from reconciler.checks import Finding
 
+from reconciler.folding import folded, grouped
+
 
 class ReconcilerError(Exception):
     """Base of all errors raised on purpose; ``str(err)`` is the message a user sees."""
@@ -285,8 +287,7 @@ class ApplyError(ReconcilerError):
     def __init__(self, failed: list[tuple[str, str]], total: int) -> None:
         """``failed`` lists (channel name, reason) pairs."""
         self.failed = list(failed)
-        lines = [f"{len(self.failed)} of {total} operations failed:"]
-        lines += [f"  {name}: {reason}" for name, reason in self.failed]
+        lines = [f"{len(self.failed)} of {total} operations failed:", *_failure_lines(self.failed)]
         lines.append("Nothing else was rolled back; run apply again to converge.")
         super().__init__("\n".join(lines))
 
@@ -307,7 +308,17 @@ class KeyCannotWrite(ApplyError):
                  f"and apply stopped there; {not_started} not started."]
         if self.failed:
             lines.append(f"{len(self.failed)} other operation(s) failed:")
-            lines += [f"  {name}: {reason}" for name, reason in self.failed]
+            lines += _failure_lines(self.failed)
         where = f" in {variable}" if variable else ""
         lines.append(f"A re-run needs a key with {permission}{where}; nothing was rolled back.")
         ReconcilerError.__init__(self, "\n".join(lines))
+
+
+def _failure_lines(failed: list[tuple[str, str]]) -> list[str]:
+    """One line per cause: the first channel's reason, then the others with that cause, folded."""
+    lines = []
+    for name, reason, others in grouped(failed):
+        lines.append(f"  {name}: {reason}")
+        if others:
+            lines.append(f"  the same for {len(others)} more: {folded(others)}")
+    return lines

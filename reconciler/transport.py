@@ -6,8 +6,8 @@
   to what is left of the calling thread's deadline (``deadline()``), so a server that sends a byte
   now and then cannot hold a call past it. httpx's own timeouts restart with every byte.
 * ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``; a body is read once.
-* ``unfixable``: connection failures that no retry can fix (DNS, TLS to a plain-HTTP port,
-  certificates), with what to check.
+* ``unfixable``: connection failures that no retry can fix (nothing listening, a connection closed
+  before any answer, DNS, TLS to a plain-HTTP port, certificates), with what to check.
 """
 from __future__ import annotations
 
@@ -267,12 +267,24 @@ def read_body(response: httpx.Response, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def never_sent(error: httpx.HTTPError) -> bool:
+    """True when the request cannot have reached the server: no connection was made."""
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
 def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
     """What to check, when ``error`` is a connection failure that retrying cannot fix; else None."""
-    if not isinstance(error, httpx.ConnectError):
-        return None
     cause = _root_causes(error)
     host = url.host
+    where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    check = ("is the emulator running, is the port right?" if is_loopback(host)
+             else "is the URL right, is the tenant reachable from here?")
+    if _closed_before_answer(error, cause):
+        return f"{where} closed the connection before any answer: {check}"
+    if not isinstance(error, httpx.ConnectError):
+        return None
+    if any(isinstance(c, ConnectionRefusedError) for c in cause) or "Connection refused" in str(error):
+        return f"nothing listens on {where}: {check}"
     if any(isinstance(c, socket.gaierror) for c in cause) or "Name or service not known" in str(error):
         return (f"the host name {host!r} cannot be resolved (DNS): check the URL's host "
                 f"(is it https://<account>.omnidesk.com?) and this machine's network")
@@ -285,6 +297,13 @@ def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
         return (f"the TLS handshake with {host}:{url.port or 443} failed: is the URL https://... pointing at an "
                 "HTTPS port? A plain-HTTP server there would need http:// (loopback only)")
     return None
+
+
+def _closed_before_answer(error: httpx.HTTPError, cause: list[BaseException]) -> bool:
+    """A connection reset, or closed without a word, before the answer's first line."""
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "without sending a response" in str(error)
+    return isinstance(error, httpx.ReadError) and any(isinstance(c, ConnectionResetError) for c in cause)
 
 
 def _root_causes(error: BaseException) -> list[BaseException]:

@@ -25,6 +25,8 @@ from tests.fakeforge import FakeGitHub, GitHubJob
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
+# this repository's own workflows (the release) get the same vendor checks
+OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 GITLAB = sorted((ROOT / "examples" / "gitlab").glob("*.yml"))
 ACTION_USE = re.compile(r"^[\w.-]+/omnidesk-channels@[\w.-]+$")
 READ_KEY = "action-read-canary-81"
@@ -62,7 +64,8 @@ def test_action_yml_matches_githubs_action_schema():
 
 
 def test_the_workflows_match_githubs_workflow_schema():
-    result = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert OWN_WORKFLOWS, "the release workflow"
+    result = check_jsonschema("vendor.github-workflows", *WORKFLOWS, *OWN_WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -72,7 +75,7 @@ def test_the_gitlab_files_match_gitlabs_ci_schema():
 
 
 def test_actionlint_passes_the_workflows():
-    result = actionlint(*WORKFLOWS)
+    result = actionlint(*WORKFLOWS, *OWN_WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

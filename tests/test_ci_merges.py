@@ -242,3 +242,15 @@ def test_a_pull_request_run_never_reaches_the_write_key(tmp_path: Path, github: 
     assert job.conclusion == "failure" and "apply runs only on the protected branch main" in job.result.stderr
     assert "this pull_request run's ref is refs/pull/5/merge" in job.result.stderr
     assert "SMS gateway" not in channels(tenant)
+
+
+def test_unreviewed_changes_apply_only_where_the_user_opts_in(tmp_path: Path, github: FakeGitHub, tenant):
+    opted = tmp_path / "opted-in.yml"
+    opted.write_text(WORKFLOW.read_text().replace("          command: apply\n",
+                                                  '          command: apply\n          apply-unreviewed: "true"\n'))
+    repo, actions = setup(tmp_path, github, tenant, workflow=opted)
+    run = actions.push(repo.commit({"channels.yaml": repo.files[repo.head]["channels.yaml"] + SMS}, None))
+    done = actions.finish(GROUP)
+    assert done is run.job("apply") and done.conclusion == "success", done.log
+    assert "production: applying what no reviewed plan showed (8 value(s)), as allowed" in done.result.stdout
+    assert channels(tenant)["SMS gateway"]["custom_channel_secret"] == SECRET and matches_main(repo, tmp_path)

@@ -298,7 +298,7 @@ def _apply_tenant(
         _refuse(forge, name, head, last, requests, covered.missing, log)
         return 1, [], "❌ refused: not all reviewed"
     if not covered.covered:
-        log(f"{name}: applying {len(covered.missing)} unreviewed change(s), as allowed")
+        log(f"{name}: applying what no reviewed plan showed ({len(covered.missing)} value(s)), as allowed")
     code = _apply_one(engine, lambda: planned, log)
     return code, covered.used, "✅ applied" if code == 0 else f"❌ exit {code}"
 
