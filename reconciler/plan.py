@@ -19,6 +19,8 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping
 from reconciler import __version__
 from reconciler.diff import FieldChange, diff_fields
 from reconciler.errors import ConflictError, PlanFileError
+from reconciler.impact import Impact, impact_phrase, impacts
+from reconciler.policy import Finding
 from reconciler.model import (
     CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD, DesiredChannel, RemoteChannel,
 )
@@ -273,6 +275,7 @@ class Plan:
     rotate_secrets: bool = False
     target: str = ""
     missing_secrets: FrozenMap = field(default_factory=FrozenMap)  # env var -> tuple of channels
+    findings: tuple[Finding, ...] = ()  # what the policy says of the file's channels (policy.py)
 
     def of_type(self, kind: type[Change]) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if isinstance(c, kind))
@@ -298,10 +301,16 @@ class Plan:
         """The changes that send a secret (creates, and updates with --rotate-secrets)."""
         return tuple(c for c in self.changes if getattr(c, "secret", None) is not None and c.secret.sends)  # type: ignore[attr-defined]
 
+    @property
+    def impact(self) -> tuple[Impact, ...]:
+        return impacts(self)
+
     def summary(self) -> str:
+        """'Plan: high impact: 'Old fax' deleted. 0 to create, 0 to update, 1 to delete': impact first."""
+        phrase = impact_phrase(self.impact)
         return (
-            f"Plan: {len(self.creates)} to create, {len(self.updates)} to update, "
-            f"{len(self.deletes)} to delete"
+            "Plan: " + (f"{phrase}. " if phrase else "")
+            + f"{len(self.creates)} to create, {len(self.updates)} to update, {len(self.deletes)} to delete"
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -317,6 +326,8 @@ class Plan:
             "changes": [c.to_data() for c in self.changes],
             "unmanaged": list(self.unmanaged),
             "missing_secrets": {k: list(v) for k, v in sorted(self.missing_secrets.items())},
+            "impact": [i.to_data() for i in self.impact],
+            "findings": [f.to_data() for f in self.findings],
         }
 
     @classmethod
@@ -330,6 +341,7 @@ class Plan:
             rotate_secrets=data["rotate_secrets"],
             target=data["target"],
             missing_secrets=FrozenMap((k, tuple(v)) for k, v in data["missing_secrets"].items()),
+            findings=tuple(Finding.from_data(f) for f in data.get("findings", ())),
         )
 
     def digest(self) -> str:

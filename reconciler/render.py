@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
 from reconciler.plan import CREATE, DELETE, UPDATE, Change, Create, Delete, Plan, SecretAction, Update
+from reconciler.policy import DENY as DENY_LEVEL
 
 SENSITIVE = "(sensitive)"
 # GitHub refuses comments over 65,536 characters; leave room for a bot's header.
@@ -85,6 +86,11 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("No changes. The tenant matches the channels file.")
     else:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
+    if plan.findings:
+        lines.append("")
+        lines.append(f"Policy ({len(plan.findings)} finding{'s' if len(plan.findings) != 1 else ''}):")
+        lines.extend(style(f"  {f}", fg="red" if f.level == DENY_LEVEL else "yellow") for f in plan.findings)
+    if not plan.is_empty:
         for change in plan.changes:
             lines.append("")
             lines.append(style(f"{_SYMBOL[change.action]} {headline(change, with_calls=True)}", fg=_COLOUR[change.action], bold=True))
@@ -246,6 +252,12 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
         head = f"**No changes**{on}: the tenant matches the channels file."
     budget.take(head)
     left_out: list[str] = []
+    leading = []  # impact and policy: above everything else, and before it in the budget
+    for block in _md_impact_and_policy(plan):
+        if budget.take(block):
+            leading.append(block)
+        else:
+            left_out.append(block.split("\n", 1)[0].strip("*") + " (in the JSON plan)")
     share = budget.left / 4  # no list of names may take more than this when space is short
 
     secrets: list[str] = []
@@ -275,7 +287,7 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
     if len(details) < len(plan.changes):
         left_out.append(f"the details of {len(plan.changes) - len(details)} of {len(plan.changes)} channels")
 
-    blocks = [head]
+    blocks = [head, *leading]
     if left_out and budget.left != float("inf"):
         blocks.append(
             f"> ✂️ Shortened to fit one comment ({limit} characters); left out: {'; '.join(left_out)}. "
@@ -288,6 +300,20 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
         blocks.append(unmanaged)
     blocks += secrets
     return "\n\n".join(blocks) + "\n"
+
+
+def _md_impact_and_policy(plan: Plan) -> list[str]:
+    """The short sections above the table: what the plan does to agents and customers, then the policy."""
+    blocks = []
+    if plan.impact:
+        blocks.append("\n".join(["**High impact**", ""] + [f"- {_code(i.channel)} {_html(i.detail)}"
+                                                           for i in plan.impact]))
+    if plan.findings:
+        icon = {DENY_LEVEL: "⛔ deny"}
+        items = [f"- {icon.get(f.level, '⚠️ warn')} `{f.rule}` {_code(f.channel)}: {_html(f.message)} "
+                 f"(fix: {_html(f.fix)})" for f in plan.findings]
+        blocks.append("\n".join(["**Policy**", ""] + items))
+    return blocks
 
 
 def render_json(plan: Plan) -> str:

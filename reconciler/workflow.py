@@ -36,6 +36,7 @@ from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
+from reconciler.policy import findings, refuse_denied
 from reconciler.planfile import load_plan, save_plan
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
@@ -130,6 +131,7 @@ class Workflow:
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
+        plan = replace(plan, findings=findings(channels_file))
         return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
                        thresholds=thresholds_of(channels_file))
 
@@ -140,13 +142,16 @@ class Workflow:
 
     # -- checks and apply ------------------------------------------------------------------------
 
-    def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None) -> None:
-        """Everything that must hold before a write: secrets present, updates and deletes within the
-        planned thresholds (or exactly the counts allowed).
+    def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
+              allow_policy: Sequence[str] = ()) -> None:
+        """Everything that must hold before a write: no policy finding at deny (but the rules
+        ``allow_policy`` names), secrets present, updates and deletes within the planned thresholds
+        (or exactly the counts allowed).
 
         Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
         environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
         """
+        refuse_denied(planned.plan.findings, allow_policy)
         planned.secrets.require(planned.plan)
         self.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
 
@@ -156,10 +161,10 @@ class Workflow:
         check_safety(planned.plan, allow_deletes, allow_updates=allow_updates, thresholds=planned.thresholds)
 
     def apply(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
-              on_outcome: Callable[[Outcome], None] | None = None,
+              allow_policy: Sequence[str] = (), on_outcome: Callable[[Outcome], None] | None = None,
               stop: threading.Event | None = None) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
-        self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
+        self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
             if planned.saved:
                 check_fresh(planned.plan, client.list_channels())
@@ -252,6 +257,8 @@ class Workflow:
                if c.tenants is not None and source not in c.tenants and c.name not in cloned]
         wanted = list(desired.channels) + own
         plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
+        view = replace(dest_view, channels=tuple(wanted))  # the destination's policy over what it gets
+        plan = replace(plan, findings=findings(view))
         planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)),
                           thresholds=thresholds_of(dest_view))
         return Cloned(planned, exported)

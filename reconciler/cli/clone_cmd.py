@@ -13,6 +13,7 @@ from reconciler.cli.common import (
 )
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
+from reconciler.policy import refuse_denied
 from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output
 from reconciler.render import render_text
 
@@ -35,7 +36,8 @@ from reconciler.render import render_text
 @connection_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
 def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, force: bool,
-                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None, parallelism: int,
+                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
+                  allow_policy: tuple[str, ...], parallelism: int,
                   verbose: bool) -> int:
     """Copy the custom channels of one tenant of FILE to another, as a plan.
 
@@ -77,6 +79,7 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     plan = planned.plan
     click.echo(render_text(plan, color=use_color()), nl=False)
     if yes:
+        refuse_denied(plan.findings, allow_policy)
         check_secrets(plan)
     try:
         engine.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
@@ -94,4 +97,4 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
         return EXIT_OK
     if plan.is_empty:
         return EXIT_OK
-    return apply_with_progress(engine, planned, allow_deletes, allow_updates)
+    return apply_with_progress(engine, planned, allow_deletes, allow_updates, allow_policy)

@@ -121,7 +121,14 @@ def use_color() -> bool:
 
 
 def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--allow-updates N / --allow-deletes N: the exact counts a plan past a safety threshold needs."""
+    """--allow-updates N / --allow-deletes N: the exact counts a plan past a safety threshold needs;
+    --allow-policy RULE: a policy rule at deny that a reviewer accepted (a rule, never a blanket force)."""
+    from reconciler.policy import RULES
+
+    func = click.option(
+        "--allow-policy", "allow_policy", multiple=True, type=click.Choice(list(RULES)), metavar="RULE",
+        help="Apply although this policy rule is at deny and the plan breaks it (repeat for more rules).",
+    )(func)
     for option, verb in (("--allow-deletes", "deletes"), ("--allow-updates", "updates")):
         func = click.option(
             option, type=click.IntRange(min=0), metavar="N",
@@ -181,7 +188,7 @@ def _ask(question: str) -> bool:
 
 
 def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None,
-                        allow_updates: int | None = None) -> int:
+                        allow_updates: int | None = None, allow_policy: tuple[str, ...] = ()) -> int:
     """Apply with progress and Ctrl-C handling; report every outcome; the exit code."""
     from reconciler.apply import NOT_STARTED, OK, stop_on_interrupt
     from reconciler.cli.progress import progress_reporter
@@ -189,6 +196,7 @@ def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int |
     stop = threading.Event()
     with stop_on_interrupt(stop), progress_reporter(len(planned.plan.changes)) as on_outcome:
         report = engine.apply(planned, allow_deletes=allow_deletes, allow_updates=allow_updates,
+                              allow_policy=allow_policy,
                               on_outcome=on_outcome, stop=stop)
     click.echo(report.summary(), err=True)
     error = report.error(planned.target.api_key_env)
