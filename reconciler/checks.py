@@ -40,9 +40,7 @@ def check_safety(plan: Plan, allow_deletes: int | None = None, *, allow_updates:
         return
     reasons = " and ".join(reason for reason, _, _ in found)
     fixes = " ".join(fix for _, fix, _ in found)
-    if any(exact for _, _, exact in found):
-        raise UnsafePlanError(f"{reasons}; nothing was changed. Review the plan; if it is intended, pass {fixes}")
-    raise UnsafePlanError(f"{reasons}; nothing was changed. If that is intended, run again with {fixes}")
+    raise UnsafePlanError(reasons, fixes, exact=any(exact for _, _, exact in found))
 
 
 def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,

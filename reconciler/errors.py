@@ -132,7 +132,17 @@ class ConflictError(PlanError):
 
 
 class UnsafePlanError(PlanError):
-    pass
+    def __init__(self, reasons: str, fixes: str, *, exact: bool = False) -> None:
+        """``reasons``: what exceeds a threshold; ``fixes``: the --allow-... options (with counts) that
+        allow it; ``exact``: an --allow-... count was given and is wrong."""
+        self.reasons, self.fixes = reasons, fixes
+        advice = f"Review the plan; if it is intended, pass {fixes}" if exact else \
+            f"If that is intended, run again with {fixes}"
+        super().__init__(f"{reasons}; nothing was changed. {advice}")
+
+    def warning(self) -> str:
+        """The same refusal said ahead of time, by a command that changes nothing (plan, a preview)."""
+        return f"apply will refuse this plan: {self.reasons}; if that is intended, pass {self.fixes} to apply"
 
 
 class StalePlanError(PlanError):

@@ -43,7 +43,15 @@ def describe(path: str | os.PathLike[str]) -> str:
     shown = os.fspath(path)
     if not os.path.exists(shown):
         return f"{shown} (no such file)"
-    return f"{shown} ({_DESCRIBED[file_kind(shown)]})"
+    kind = file_kind(shown)
+    if kind == CHANNELS:
+        # "a channels file or another file" says nothing when two files are listed side by side
+        return f"{shown} ({'a channels file' if _is_yaml(shown) else 'not a plan or an export'})"
+    return f"{shown} ({_DESCRIBED[kind]})"
+
+
+def _is_yaml(path: str) -> bool:
+    return Path(path).suffix.lower() in (".yaml", ".yml")
 
 
 def file_kind(path: str | os.PathLike[str]) -> str:
@@ -66,8 +74,6 @@ def file_kind(path: str | os.PathLike[str]) -> str:
 
 def missing_file(path: str | os.PathLike[str]) -> InputFileError:
     """The one message for an input that does not exist, with "did you mean" from its folder."""
-    import difflib  # only on this error path: validate of a good file never pays for it
-
     shown = os.fspath(path)
     target = Path(shown)
     folder = target.parent
@@ -84,9 +90,22 @@ def missing_file(path: str | os.PathLike[str]) -> InputFileError:
                     names.append(entry.name)
     except OSError:
         pass
-    close = difflib.get_close_matches(target.name, names, n=1)
-    hint = f"; did you mean {os.fspath(folder / close[0]) if str(folder) != '.' else close[0]}?" if close else ""
+    close = _closest(target.name, names)
+    hint = f"; did you mean {os.fspath(folder / close) if str(folder) != '.' else close}?" if close else ""
     return InputFileError(f"{shown}: no such file{hint}", path=shown)
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    """The file ``name`` was probably meant to be, judged on the names without their extensions: with
+    them, every ``.yaml`` looks alike (``channels.yaml`` came out close to ``a.yaml``)."""
+    import difflib
+
+    stem = Path(name).stem.lower()
+    by_stem: dict[str, str] = {}
+    for candidate in sorted(names):
+        by_stem.setdefault(Path(candidate).stem.lower(), candidate)
+    close = difflib.get_close_matches(stem, list(by_stem), n=1, cutoff=0.75)
+    return by_stem[close[0]] if close else None
 
 
 def require_input(path: str | os.PathLike[str], *, takes: Iterable[str] = (CHANNELS, EXPORT)) -> str:

@@ -99,7 +99,7 @@ def plan_one(
         try:
             engine.check_safety(planned)  # the file's and the tenant's safety: thresholds
         except UnsafePlanError as exc:
-            warnings.append(f"apply will refuse this plan: {exc}")
+            warnings.append(exc.warning())
         for var, names in planned.plan.missing_secrets.items():
             warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it")
         if out:

@@ -25,7 +25,7 @@ def modeline(schema: str = SCHEMA_FILE) -> str:
 STARTER = """\
 # Omnidesk custom channels as code, for omnidesk-channels.
 #   omnidesk-channels validate channels.yaml          check this file offline
-#   omnidesk-channels plan channels.yaml --emulator   try it on a local emulator
+#   omnidesk-channels apply channels.yaml --emulator  try it on a local emulator, as it is
 #   omnidesk-channels plan channels.yaml              what would change on the tenant (OMNIDESK_URL,
 #                                                     OMNIDESK_API_KEY); apply makes it so
 # Editors check and complete this file with {schema} beside it (the first line says so);
@@ -42,9 +42,11 @@ channels:
     icon: phone
     # Where Omnidesk posts agents' replies. The API refuses '_', '%', '~', '#' and '+' here.
     custom_channel_endpoint: https://bridge.example.com/omnidesk/sms
-    # Never write a secret into this file: name an environment variable that holds it.
-    custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
-    include_signature: true
+    # To have Omnidesk sign the replies it posts, give the channel a secret and set
+    # include_signature: true. Never write a secret into this file: name an environment
+    # variable that holds it (apply refuses to create the channel while it is unset):
+    #   custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
+    include_signature: false
     custom_channel_warning_en: Replies over 160 characters are sent as several messages.
     custom_channel_warning_nl: Antwoorden van meer dan 160 tekens worden in delen verstuurd.
 """

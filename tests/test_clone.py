@@ -118,7 +118,7 @@ def test_prune_over_the_delete_threshold_needs_the_exact_count(tenants: TwoTenan
 
     dry = clone(tenants, "--prune")
     assert dry.exit_code == 0, dry.output
-    assert "Warning: applying will refuse this plan: the plan deletes 8 of 11" in dry.stderr
+    assert "Warning: apply will refuse this plan: the plan deletes 8 of 11" in dry.stderr
 
     allowed = clone(tenants, "--yes", "--prune", "--allow-deletes", "8")
     assert allowed.exit_code == 0, allowed.output

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.eco_tools import ROOT, python_tool
+from tests.eco_tools import ROOT, python_tool, require_tool
 
 HOOK = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
 
@@ -44,8 +44,7 @@ def _git(repo: Path, *args: str) -> None:
 
 def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path: Path) -> None:
     python_tool("pre_commit")
-    if not (ROOT / ".git").exists():
-        pytest.skip("the hook repository must be a git checkout for pre-commit try-repo")
+    require_tool("a git checkout of this repository (pre-commit try-repo needs one)", (ROOT / ".git").exists())
     repo = tmp_path / "user-repo"
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / "deploy").mkdir()

@@ -22,12 +22,19 @@ import pytest
 import yaml
 from clihelp import RunningEmulator
 
+from tests.eco_tools import require_tool
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WORKFLOW = EXAMPLES / "github" / "channels-import.yml"
 TOKEN = "ghs_test_token"
 
-pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("git", "curl", "jq", "bash")),
-                                reason="needs git, curl, jq and bash (as on GitHub's runners)")
+
+
+@pytest.fixture(autouse=True)
+def _runner_tools() -> None:
+    """git, curl, jq and bash, as on GitHub's runners: skipped without them, failed under CI=true."""
+    for tool in ("git", "curl", "jq", "bash"):
+        require_tool(tool, shutil.which(tool) is not None)
 
 
 class FakeGitHub:

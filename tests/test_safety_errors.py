@@ -146,9 +146,18 @@ def test_two_files_where_one_goes_are_named_with_their_kinds(tmp_path, emulator,
     result = run_cli(["apply", str(saved), str(path)], env)
     assert result.exit_code == 1
     assert (f"Error: 'omnidesk-channels apply' takes one file, but got 2: {saved} (a saved plan from 'plan --out'), "
-            f"{path} (a channels file or another file). Give only the one this command is for (see --help)"
+            f"{path} (a channels file). Give only the one this command is for (see --help)"
             ) in result.stderr
     assert writes(emulator.emu) == 0
+
+
+def test_two_files_that_are_neither_yaml_nor_ours_are_not_called_channels_files(tmp_path):
+    notes, other = tmp_path / "notes.txt", tmp_path / "c.yml"
+    notes.write_text("hello\n")
+    other.write_text("version: 1\n")
+    result = run_cli(["plan", str(notes), str(other), "--emulator"])
+    assert result.exit_code == 1
+    assert f"got 2: {notes} (not a plan or an export), {other} (a channels file). " in result.stderr
 
 
 @pytest.mark.parametrize("command", [
@@ -161,6 +170,23 @@ def test_a_missing_file_reads_the_same_in_every_command(tmp_path, command, monke
     result = run_cli([command[0], "channels.yml", *command[1:]])
     assert result.exit_code == 1
     assert result.stderr == "Error: channels.yml: no such file; did you mean channels.yaml?\n"
+
+
+@pytest.mark.parametrize("typed, present, hint", [
+    ("channels.yaml", ["a.yaml", "tab.yaml"], None),          # every .yaml looked alike to difflib
+    ("data.yaml", ["tab.yaml"], None),
+    ("channel.yaml", ["channels.yaml", "tab.yaml"], "channels.yaml"),
+    ("Channels.yml", ["channels.yaml"], "channels.yaml"),
+    ("staging.yaml", ["stagign.yaml", "channels.yaml"], "stagign.yaml"),
+])
+def test_a_missing_file_suggests_only_a_close_name(tmp_path, monkeypatch, typed, present, hint):
+    for name in present:
+        write(tmp_path, CHANNELS, name)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["plan", typed, "--emulator"])
+    assert result.exit_code == 1
+    expected = f"; did you mean {hint}?" if hint else ""
+    assert result.stderr == f"Error: {typed}: no such file{expected}\n"
 
 
 def test_a_missing_file_of_message_send_reads_the_same(tmp_path, monkeypatch):

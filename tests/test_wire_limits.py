@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from clihelp import run_cli
+
+from tests.eco_tools import require_tool
 from reconciler.client import OmnideskClient
 from reconciler.errors import ProtocolError
 from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport, environment_proxy
@@ -116,8 +118,7 @@ def test_tls_to_a_plain_http_port_is_retried_once_and_asks_about_the_url(emulato
 @pytest.fixture
 def self_signed_server(tmp_path: Path) -> Iterator[str]:
     """A TLS server with a certificate nobody trusts; it only ever handshakes."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a self-signed certificate")
+    require_tool("openssl (to make a self-signed certificate)", shutil.which("openssl") is not None)
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
                     str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)

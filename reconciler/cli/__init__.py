@@ -47,7 +47,22 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class FullSummaryGroup(click.Group):
+    """A group whose --help lists each command with the whole first sentence of its help (click's
+    default cuts it at 45 characters, mid-sentence)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=200)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyGroup(FullSummaryGroup):
     """A group whose commands live in ``COMMANDS`` and are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -116,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("Aborted: nothing more was started.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.NoSuchOption as exc:
+        from reconciler.cli.usage import answer_unknown_option
+
+        answer_unknown_option(exc).show()
+        sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)

@@ -27,7 +27,7 @@ from reconciler.render import render_text
 def apply_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                   yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
                   allow_policy: tuple[str, ...], rotate_secrets: bool, parallelism: int) -> int:
-    """Make the tenant match FILE (a channels file) or PLAN (a saved plan).
+    """Make the tenant match FILE (a channels file) or a saved PLAN.
 
     With a channels file: plans, prints the plan, asks on a terminal ("Apply 2 creates and
     1 delete to https://acme.omnidesk.com?"; off a terminal it needs --yes), then applies.

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from reconciler.cli import EXIT_OK
+from reconciler.cli import EXIT_OK, FullSummaryGroup
 from reconciler.transport import AUTH_FORMS
 
 
@@ -29,9 +29,11 @@ format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(["text", "m
                   show_default=True, help="How plans are printed in the job log.")
 
 
-@click.group("ci")
+@click.group("ci", cls=FullSummaryGroup)
 def ci_group() -> None:
-    """Run in CI: plan comments, job summaries, drift issues, applying the reviewed plan.
+    """Run in CI: plan comments, drift issues, the reviewed apply.
+
+    Also job summaries and the saved plan's artifact.
 
     \b
     GitHub Actions: use this repository's action (uses: OWNER/omnidesk-channels@v0.2.0),
@@ -45,7 +47,7 @@ def ci_group() -> None:
     """
 
 
-@ci_group.group("github")
+@ci_group.group("github", cls=FullSummaryGroup)
 def github_group() -> None:
     """GitHub Actions (reads GITHUB_* variables; what action.yml runs).
 
@@ -85,7 +87,9 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
 @auth_opt
 def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
             auth: str | None) -> int:
-    """Plan; job summary, outputs (exitcode, has_changes, plan_path), pull-request comments.
+    """Plan; a job summary, outputs and pull-request comments.
+
+    The outputs are exitcode, has_changes and plan_path.
 
     \b
     Example:
@@ -103,7 +107,9 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @format_opt
 @auth_opt
 def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
-    """Plan; open or update one issue per drifted tenant, close it when the tenant matches again.
+    """Plan; keep one issue per drifted tenant, open while it drifts.
+
+    The issue is opened or updated on drift and closed when the tenant matches again.
 
     \b
     Example:
@@ -126,7 +132,9 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: s
 @auth_opt
 def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str, download_dir: str,
              auth: str | None) -> int:
-    """Apply exactly the reviewed plan(s); refuses if the merged file is not the planned one.
+    """Apply exactly the reviewed plan(s).
+
+    Refuses if the merged file is not the planned one.
 
     \b
     Example:
@@ -139,9 +147,11 @@ def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str
     return github.apply(github.Runner(), file, plan_path, tenant, artifact, download_dir, extra, click.echo)
 
 
-@ci_group.group("gitlab")
+@ci_group.group("gitlab", cls=FullSummaryGroup)
 def gitlab_group() -> None:
-    """GitLab CI (reads CI_* variables and GITLAB_API_TOKEN; what the template runs).
+    """GitLab CI (reads CI_* variables and GITLAB_API_TOKEN).
+
+    This is what the template runs.
 
     \b
     Example:
@@ -161,7 +171,7 @@ def gitlab_group() -> None:
 @auth_opt
 def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, note: bool,
             auth: str | None) -> int:
-    """Plan, save the plans, and write the merge request's note per tenant.
+    """Plan, save the plans, and write a merge request note per tenant.
 
     \b
     Example:
@@ -179,7 +189,9 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="Where the plan job's artifacts are unpacked.")
 def gl_fetch(file: str, job_name: str, out_dir: str) -> int:
-    """Download the merged merge request's reviewed plans; refuses if the merged file differs.
+    """Download the merged merge request's reviewed plans.
+
+    Refuses if the merged file differs.
 
     Makes no Omnidesk API call (it reads GitLab's, with GITLAB_API_TOKEN).
 

@@ -39,7 +39,9 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
                   yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
                   allow_policy: tuple[str, ...], parallelism: int,
                   verbose: bool) -> int:
-    """Copy the custom channels of one tenant of FILE to another, as a plan.
+    """Copy one tenant's custom channels to another, as a plan.
+
+    Both tenants are defined in FILE.
 
     Exports --from (its vars' values become ${var:NAME}), reads that export as --to sees it (the
     target's vars; channels FILE limits to other tenants are left out; channels FILE declares for
@@ -86,7 +88,7 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     except UnsafePlanError as exc:
         if yes:
             raise
-        click.echo(f"Warning: applying will refuse this plan: {exc}", err=True)
+        click.echo(f"Warning: {exc.warning()}", err=True)
     if out:
         engine.save(planned, out, force=force)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)

@@ -14,9 +14,9 @@ COMPLETE_VAR = "_OMNIDESK_CHANNELS_COMPLETE"
 @click.command("completion")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion_command(shell: str) -> int:
-    """Print the completion script for SHELL; load it from your shell's start-up file.
+    """Print the shell completion script for SHELL.
 
-    Makes no API call.
+    Load it from your shell's start-up file. Makes no API call.
 
     The same script comes from click's own variable:
     _OMNIDESK_CHANNELS_COMPLETE=bash_source omnidesk-channels (zsh_source, fish_source).

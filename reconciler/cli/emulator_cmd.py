@@ -79,7 +79,9 @@ def emulator(
     drip_ms: float,
     redirect_to: str | None,
 ) -> None:
-    """Run a local emulated Omnidesk tenant (Channel API) in the foreground.
+    """Run a local emulated Omnidesk tenant in the foreground.
+
+    It serves the Channel API as this project's wire contract describes it.
 
     It makes no API call: it is the API. Point the other commands at it with --url and its key
     (OMNIDESK_API_KEY=demo unless --api-key sets others).

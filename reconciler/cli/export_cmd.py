@@ -18,7 +18,9 @@ from reconciler.filekinds import EXPORT, check_output
 @force_option
 def export_command(file: str | None, url: str | None, tenant: str | None, emulator_state: str | None,
                    verbose: bool, out: str | None, force: bool) -> int:
-    """Write the tenant's custom channels as a channels file that 'apply' takes back unchanged.
+    """Write the tenant's custom channels as a channels file.
+
+    'apply' takes the file back unchanged.
 
     FILE is an optional channels file that defines tenants: with --tenant, the tenant's url, key
     variable and vars come from it, every occurrence of a var's value is written as ${var:NAME}

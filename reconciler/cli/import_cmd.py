@@ -18,7 +18,9 @@ from reconciler.importer import Imported
               help="Also write the fields of the file's channels that differ on the tenant into the file.")
 def import_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                    names: tuple[str, ...], update: bool) -> int:
-    """Add the tenant's custom channels that FILE lacks to FILE, keeping everything else as it is.
+    """Add the tenant's channels that FILE lacks to FILE, in place.
+
+    Everything else in FILE stays as it is.
 
     Comments, blank lines, key order, quoting and indentation outside the added or changed lines
     stay byte for byte. Channels are written as 'export' writes them: the tenant's var values as

@@ -10,7 +10,9 @@ from reconciler.scaffold import write_starter
 @click.argument("folder", default=".", type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace channels.yaml and channels.schema.json if they exist.")
 def init_command(folder: str, force: bool) -> None:
-    """Write FOLDER/channels.yaml (a commented, valid start) and the schema beside it.
+    """Write a starter channels.yaml and its schema into FOLDER.
+
+    The starter is commented and valid, and applies as it is (try it with --emulator).
 
     The file's first line points editors at channels.schema.json by a relative path, so the YAML
     extensions of VS Code, Neovim, Helix and JetBrains check and complete it in your own

@@ -5,14 +5,14 @@ import json
 
 import click
 
-from reconciler.cli import EXIT_OK
+from reconciler.cli import EXIT_OK, FullSummaryGroup
 from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.cli.common import target_options, workflow
 
 
-@click.group("message")
+@click.group("message", cls=FullSummaryGroup)
 def message_group() -> None:
-    """Inbound messages on custom channels (as a bridge would push them).
+    """Inbound messages on custom channels, as a bridge pushes them.
 
     \b
     Example:
@@ -37,7 +37,9 @@ def message_group() -> None:
 def send_command(file: str | None, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  channel_name: str, text: str, ticket_id: int | None, title: str, from_address: str,
                  to_address: str, user_id: int | None, fmt: str) -> int:
-    """Post an inbound message (customChannelMessage) to the custom channel named NAME.
+    """Post an inbound message to the custom channel --channel names.
+
+    The call is customChannelMessage.
 
     Finds the channel's id through the list endpoint (CHANNEL_READ), then posts the message
     (MESSAGE_CREATE) and prints the ticket and message ids. Meant for a smoke test after

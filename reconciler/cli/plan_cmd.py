@@ -68,7 +68,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     try:
         engine.check_safety(planned)
     except UnsafePlanError as exc:
-        click.echo(f"Warning: apply will refuse this plan: {exc}", err=True)
+        click.echo(f"Warning: {exc.warning()}", err=True)
     if plan.missing_secrets and fmt != "text" and not out:  # the text plan names them itself
         names = ", ".join(f"${{env:{var}}}" for var in plan.missing_secrets)
         click.echo(f"Warning: secrets apply would send are not set: {names}", err=True)

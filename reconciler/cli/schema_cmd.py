@@ -9,9 +9,9 @@ from reconciler.schema import SCHEMA_FILES, schema_text
 @click.command("schema")
 @click.argument("kind", default="channels", type=click.Choice(list(SCHEMA_FILES)))
 def schema_command(kind: str) -> None:
-    """Print the JSON Schema of a channels file (KIND channels) or of a saved plan (KIND plan).
+    """Print the JSON Schema of a channels file or a saved plan.
 
-    Makes no API call.
+    The argument is channels (the default) or plan. Makes no API call.
 
     The channels schema is what editors check channels files with; `init` writes it beside a new
     file. Refresh your copy after an upgrade.

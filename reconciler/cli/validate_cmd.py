@@ -47,9 +47,9 @@ def check(
               help="github: ::error/::warning lines that GitHub shows on the file's lines; json: data.")
 @click.option("--strict", is_flag=True, help="Treat warnings (such as a secret written in the file) as errors.")
 def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: bool) -> None:
-    """Check each FILE offline: YAML, schema, templates, names. Makes no API call.
+    """Check each FILE offline: YAML, schema, templates, names.
 
-    Without --tenant, a file with tenants is checked for every tenant and for no tenant;
+    Makes no API call. Without --tenant, a file with tenants is checked for every tenant and for no tenant;
     a problem that occurs in only some of them ends with those tenants in brackets.
     Every file is checked; exits 1 on any problem (and, with --strict, on any warning).
 
