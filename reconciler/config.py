@@ -178,6 +178,7 @@ def _parse(path: str | os.PathLike[str], text: str | None = None) -> _Parsed:
     parsed.problems.extend(_schema_problems(parsed))
     parsed.tenants = _tenants(data)
     parsed.problems.extend(_tenant_reference_problems(parsed))
+    parsed.problems.extend(_name_pattern_problems(parsed))
     return parsed
 
 
@@ -333,6 +334,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             auth=body.get("auth") if isinstance(body.get("auth"), str) else None,
             ignore=patterns_in(body),
             safety=safety_overrides(body.get("safety")),
+            policy=body.get("policy") if isinstance(body.get("policy"), dict) else {},
         )
     return out
 
@@ -364,6 +366,25 @@ def _tenant_reference_problems(parsed: _Parsed) -> list[Problem]:
                 problems.append(parsed.problem(path, f"unknown tenant {name!r} ({hint})"))
     return problems
 
+
+def _name_pattern_problems(parsed: _Parsed) -> list[Problem]:
+    """A policy's name_pattern must be a regular expression (the schema only knows it is a string)."""
+    import re
+
+    sections = [(("policy",), parsed.data.get("policy"))]
+    tenants = parsed.data.get("tenants")
+    for name, body in tenants.items() if isinstance(tenants, dict) else ():
+        sections.append((("tenants", name, "policy"), body.get("policy") if isinstance(body, dict) else None))
+    problems = []
+    for path, section in sections:
+        pattern = section.get("name_pattern") if isinstance(section, dict) else None
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                message = f"{_show(pattern)} is not a regular expression ({exc}): fix it, e.g. ^[A-Z][A-Za-z0-9 ]+$"
+                problems.append(parsed.problem(path + ("name_pattern",), message))
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,6 +466,7 @@ def _resolve(
         tenant=tenant,
         ignore=patterns_in(parsed.data),
         safety=safety_overrides(parsed.data.get("safety")),
+        policy=parsed.data.get("policy") if isinstance(parsed.data.get("policy"), dict) else {},
         warnings=tuple(warnings),
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))

@@ -163,7 +163,12 @@ def report_summary(results: Sequence[TenantPlan]) -> str:
 
 
 def render_report(results: Sequence[TenantPlan], fmt: str, *, color: bool = False) -> str:
-    """Every tenant's plan in one report: text, Markdown (a section per tenant) or one JSON document."""
+    """Every tenant's plan in one report: text, Markdown (a section per tenant), one JSON document, or
+    one SARIF log of every tenant's policy findings (a finding several tenants share, once)."""
+    if fmt == "sarif":
+        from reconciler.sarif import render_sarif
+
+        return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)))
     if fmt == "json":
         tenants = []
         for r in results:

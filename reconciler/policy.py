@@ -48,9 +48,11 @@ class Settings:
         levels = section.get("rules")
         hosts = section.get("allowed_hosts")
         pattern = section.get("name_pattern")
+        # YAML 1.1 (the loader's) reads an unquoted `off` as false; editors (YAML 1.2) as "off": both are off
+        named = {k: OFF if v is False else v for k, v in levels.items()} if isinstance(levels, Mapping) else {}
         return replace(
             self,
-            levels={**self.levels, **(levels if isinstance(levels, Mapping) else {})},
+            levels={**self.levels, **named},
             allowed_hosts=tuple(hosts) if isinstance(hosts, list) else self.allowed_hosts,
             name_pattern=pattern if isinstance(pattern, str) else self.name_pattern,
         )

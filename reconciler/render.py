@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
 from reconciler.plan import CREATE, DELETE, UPDATE, Change, Create, Delete, Plan, SecretAction, Update
+from reconciler.impact import SHOWN as IMPACT_SHOWN
 from reconciler.policy import DENY as DENY_LEVEL
 
 SENSITIVE = "(sensitive)"
@@ -86,11 +87,6 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("No changes. The tenant matches the channels file.")
     else:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
-    if plan.findings:
-        lines.append("")
-        lines.append(f"Policy ({len(plan.findings)} finding{'s' if len(plan.findings) != 1 else ''}):")
-        lines.extend(style(f"  {f}", fg="red" if f.level == DENY_LEVEL else "yellow") for f in plan.findings)
-    if not plan.is_empty:
         for change in plan.changes:
             lines.append("")
             lines.append(style(f"{_SYMBOL[change.action]} {headline(change, with_calls=True)}", fg=_COLOUR[change.action], bold=True))
@@ -305,7 +301,7 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
 def _md_impact_and_policy(plan: Plan) -> list[str]:
     """The short sections above the table: what the plan does to agents and customers, then the policy."""
     blocks = []
-    if plan.impact:
+    if len(plan.impact) > IMPACT_SHOWN:  # the headline names the first few; the list names them all
         blocks.append("\n".join(["**High impact**", ""] + [f"- {_code(i.channel)} {_html(i.detail)}"
                                                            for i in plan.impact]))
     if plan.findings:

@@ -8,7 +8,7 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, target_options, use_color, workflow,
+    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, target_options, use_color, workflow,
 )
 from reconciler.planfile import is_plan_file
 from reconciler.render import render_text
@@ -55,6 +55,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
         if prune or rotate_secrets:
             raise click.UsageError("--prune and --rotate-secrets belong to 'plan'; a saved plan is applied as it is.")
         planned = engine.load_saved(file, url=url, tenant=tenant, emulator_state=emulator_state)
+        print_findings(planned.plan)
         if is_tty(sys.stdin) and not yes:
             click.echo(render_text(planned.plan, color=use_color()), nl=False)
         else:

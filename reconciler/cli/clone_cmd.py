@@ -9,7 +9,8 @@ from reconciler.checks import check_secrets
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, connection_options, force_option, report_export, use_color, workflow,
+    allow_options, apply_with_progress, connection_options, force_option, print_findings, report_export, use_color,
+    workflow,
 )
 from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
@@ -80,6 +81,7 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     report_export(exported.export)
     plan = planned.plan
     click.echo(render_text(plan, color=use_color()), nl=False)
+    print_findings(plan)
     if yes:
         refuse_denied(plan.findings, allow_policy)
         check_secrets(plan)

@@ -13,6 +13,7 @@ import click
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Delete, Plan
+from reconciler.policy import DENY
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
 from reconciler.workflow import Planned, Workflow
@@ -106,9 +107,21 @@ def _log_http_to_stderr() -> None:
 
 
 def print_file_warnings(planned: Planned) -> None:
-    """The channels file's warnings (such as a secret written in it) on stderr; they stop nothing."""
+    """The channels file's warnings (such as a secret written in it) and the policy's findings on
+    stderr; a finding at deny says that apply refuses it."""
     for warning in planned.channels_file.warnings if planned.channels_file else ():
         click.echo(f"Warning: {warning}", err=True)
+    print_findings(planned.plan)
+
+
+def print_findings(plan: Plan) -> None:
+    for finding in plan.findings:
+        where = f"{finding.file}:{finding.line}: " if finding.file and finding.line else ""
+        click.echo(f"Warning: {where}{finding}", err=True)
+    denied = sorted({f.rule for f in plan.findings if f.level == DENY})
+    if denied:
+        allow = " ".join(f"--allow-policy {r}" for r in denied)
+        click.echo(f"Warning: the policy denies this plan: apply refuses it unless {allow}", err=True)
 
 
 def is_tty(stream: Any) -> bool:

@@ -14,9 +14,10 @@ from reconciler.render import render_json, render_markdown, render_text
 @click.command("plan", cls=OneFileCommand)
 @click.argument("file", type=CHANNELS_FILE)
 @target_options
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "sarif"]), default="text",
+              show_default=True,
               help="text for terminals, markdown for pull-request comments, json for machines (to read; "
-              "to apply a plan later, save it with --out).")
+              "to apply a plan later, save it with --out), sarif: the policy's findings for code scanning.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), metavar="PLAN",
               help="Save the plan (no secret values) for 'apply PLAN'. Replaces only a saved plan.")
 @force_option
@@ -59,7 +60,11 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
                           rotate_secrets=rotate_secrets)
     print_file_warnings(planned)
     plan = planned.plan
-    if fmt == "json":
+    if fmt == "sarif":
+        from reconciler.sarif import render_sarif
+
+        click.echo(render_sarif(plan.findings), nl=False)
+    elif fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
         click.echo(render_markdown(plan), nl=False)
