@@ -34,6 +34,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlencode
 from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -52,7 +53,7 @@ from .responses import (
 )
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .limiter import Limiter
-from .paging import PAGE_SIZE, page_path, read_pass
+from .paging import PAGE_SIZE, page_params, page_path, read_pass
 from .model import SECRET_FIELD, RemoteChannel, to_form
 from .transport import (
     DEFAULT_AUTH,
@@ -129,6 +130,9 @@ class OmnideskClient:
     ) -> None:
         check_api_key(api_key)
         headers = auth_headers(auth, api_key)
+        # Merged into each request's own parameters in ``_call``, never given to httpx.Client: httpx
+        # (0.28+) lets a request's params replace the URL's query, so the paging was lost (#19).
+        self._auth_params = auth_params(auth, api_key)
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.timeout = timeout
@@ -155,7 +159,6 @@ class OmnideskClient:
                 max_connections=workers, proxy=environment_proxy(self.base_url)),
             timeout=timeout,
             follow_redirects=False,
-            params=auth_params(auth, api_key),
             headers={
                 **headers,
                 "Accept": "application/json",
@@ -336,8 +339,8 @@ class OmnideskClient:
     # -- one call, with retries ------------------------------------------------------------------
 
     def _read_page(self, start: int) -> ListPage:
-        path = page_path(start)
-        return list_page(self._call("GET", path, kind="list_page", expect=("list",)), f"GET {path}")
+        body = self._call("GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",))
+        return list_page(body, f"GET {page_path(start)}")
 
     def _call(
         self,
@@ -346,16 +349,20 @@ class OmnideskClient:
         *,
         kind: str,
         expect: tuple[str, ...],
+        params: Mapping[str, str] | None = None,
         form: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
         idempotent: bool = True,
     ) -> dict[str, Any]:
         """Send one call, retrying what is safe to retry; returns the decoded envelope.
 
-        With ``idempotent=False`` only a 429 is retried; any failure after which the call may have
-        been carried out raises ``_Uncertain`` for the caller to resolve.
+        ``params`` are the call's own query parameters; the key's (query form) are added to them
+        here, the one place a request's query is built. With ``idempotent=False`` only a 429 is
+        retried; any failure after which the call may have been carried out raises ``_Uncertain``
+        for the caller to resolve.
         """
-        call = f"{method} {path}"
+        call = f"{method} {path}?{urlencode(params)}" if params else f"{method} {path}"
+        query = {**(params or {}), **self._auth_params}
         redact = self._redact.with_secrets(secrets)
         files = {k: (None, v) for k, v in form.items()} if form is not None else None
         uncertain_before = False
@@ -363,7 +370,7 @@ class OmnideskClient:
         budget_ends = time.monotonic() + self.timeout * CALL_BUDGET
         for attempt in range(1, self.max_retries + 2):
             self._count(kind)
-            request = self._http.build_request(method, path, files=files)
+            request = self._http.build_request(method, path, params=query, files=files)
             generation = self._limiter.acquire()
             started = time.monotonic()
             try:

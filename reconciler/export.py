@@ -162,8 +162,8 @@ def export_channels(
         document["tenants"] = {
             name: {
                 k: v
-                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("vars", dict(t.vars)),
-                             ("ignore", list(t.ignore)))
+                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("auth", t.auth),
+                             ("vars", dict(t.vars)), ("ignore", list(t.ignore)))
                 if v
             }
             for name, t in sorted(tenants.items())

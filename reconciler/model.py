@@ -1,8 +1,8 @@
 """The channel as the contract defines it: fields, regexes, defaults, and tolerant parsing.
 
-This module is the one place the package knows the contract's field table
-(``../shared/api-contract.md``). The JSON Schema in ``schemas/`` mirrors it, and a test keeps the
-two (and the emulator) in agreement.
+This module is the one place the package knows the contract's field table (a copy is in
+``tests/data/contract-fields.md``). The JSON Schema in ``schemas/`` mirrors it; the emulator has its
+own table (``reconciler/emulator/contract.py``), and tests keep all of them in agreement.
 """
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ A server may page as asked, cap ``itemLimit`` below what was asked, omit ``itemT
 paging and send everything on every page. One pass (``read_pass``) handles each:
 
 * the next page starts after the items actually received, never after the number asked for;
-* with a total, the pass ends once that many distinct ids were read; without one, at an empty page,
-  a page shorter than the longest seen, or a page bringing no id not seen before;
+* with a total, the pass ends once that many distinct ids were read (more than the total, or pages
+  that end before it, make the pass inconsistent); without one, at an empty page, a page shorter
+  than the longest seen, or a page bringing no id not seen before;
 * every page's total is compared with the FIRST page's (pages read concurrently arrive out of order,
   so comparing neighbours would take a growing list for a shrinking one);
 * a list claiming more than ``MAX_CHANNELS`` is refused before any further page is asked for, and at
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from .responses import CHANNEL_PATH, ListPage
 from .errors import ProtocolError
@@ -25,8 +27,14 @@ MAX_CHANNELS = 100_000  # contract: a list claiming more is a broken or hostile 
 WINDOW_PER_WORKER = 2  # pages requested ahead of the one being checked, per worker
 
 
+def page_params(start: int) -> dict[str, str]:
+    """The query parameters that ask for the page starting at ``start`` (the client adds the key's)."""
+    return {"itemStart": str(start), "itemLimit": str(PAGE_SIZE)}
+
+
 def page_path(start: int) -> str:
-    return f"{CHANNEL_PATH}?itemStart={start}&itemLimit={PAGE_SIZE}"
+    """The page's call as messages name it: the path and the paging, never the key."""
+    return f"{CHANNEL_PATH}?{urlencode(page_params(start))}"
 
 
 def read_pass(
@@ -63,7 +71,7 @@ def read_pass(
                     page.total < first_total or (page.total != first_total and not growth_ok)
                 ):
                     return [], f"itemTotal moved from {first_total} to {page.total} between pages"
-                total = page.total
+                total = page.total if total is None else max(total, page.total)
             items = page.items
             before = len(seen)
             for item in items:
@@ -72,7 +80,11 @@ def read_pass(
             if len(seen) > MAX_CHANNELS:
                 raise _too_many(call, f"sent more than {MAX_CHANNELS:,} distinct channels")
             capacity = max(capacity, len(items))
-            if total is not None and len(seen) >= total:
+            if total is not None and len(seen) > total:
+                # The count read must equal the total: a list longer than it claims may have hidden
+                # more (a pass ends once the total is reached).
+                return [], f"{len(seen)} distinct channels were read, more than its itemTotal of {total}"
+            if total is not None and len(seen) == total:
                 return list(seen.values()), ""
             if total is not None and growth_ok and not items and start >= total:
                 return list(seen.values()), ""

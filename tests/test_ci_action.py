@@ -207,24 +207,25 @@ def test_the_auth_input_reaches_plan_and_apply(tmp_path: Path, make_emulator, mo
         github.stop()
 
 
-def test_installing_from_the_actions_checkout_gives_a_working_tool(tmp_path: Path):
-    """What the action's install step does (pip install of the checkout, not editable): the package,
-    its schemas and the ci commands are all there, run from outside the checkout."""
-    wheels, target = tmp_path / "wheels", tmp_path / "site"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
-                           capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
-    (wheel,) = wheels.glob("omnidesk_channels-*.whl")
-    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                                str(target), str(wheel)], capture_output=True, text=True, timeout=300)
-    assert installed.returncode == 0, installed.stderr
+def test_the_actions_install_step_gives_a_working_tool_from_hashed_dependencies(tmp_path: Path):
+    """The action's own install step, run by bash in a new virtualenv: the dependencies come from
+    requirements.lock with their hashes checked, the tool from the checkout with no index at all;
+    the package, its schemas and the ci commands then work from outside the checkout."""
+    (step,) = [s for s in action()["runs"]["steps"] if "requirements.lock" in str(s.get("run", ""))]
+    assert "--require-hashes" in step["run"] and "--no-index" in step["run"]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    env = {**os.environ, "GITHUB_ACTION_PATH": str(ROOT), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    installed = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, cwd=tmp_path, capture_output=True,
+                               text=True, timeout=600)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
     (tmp_path / "channels.yaml").write_text(FILE.format(staging="https://a.omnidesk.com",
                                                         production="https://b.omnidesk.com"))
-    env = {**os.environ, "PYTHONPATH": str(target)}
-    where = subprocess.run([sys.executable, "-c", "import reconciler; print(reconciler.__file__)"], env=env,
+    where = subprocess.run(["python", "-c", "import reconciler; print(reconciler.__file__)"], env=env,
                            cwd=tmp_path, capture_output=True, text=True)
-    assert where.stdout.startswith(str(target)), where.stdout + where.stderr
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
     for args in (["validate", "channels.yaml"], ["ci", "github", "--help"], ["ci", "gitlab", "fetch", "--help"]):
-        run = subprocess.run([sys.executable, "-m", "reconciler", *args], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(["omnidesk-channels", *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+                             timeout=60)
         assert run.returncode == 0, (args, run.stdout, run.stderr)

@@ -176,7 +176,9 @@ def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_pa
     (tmp_path / "channels.yaml").write_text(TWO_TENANTS.format(**{n: t.url for n, t in tenants.items()}))
     api = {"CI_API_V4_URL": gitlab.api_url, "CI_PROJECT_ID": gitlab.project, "GITLAB_API_TOKEN": gitlab.token,
            "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY, "OMNIDESK_STAGING_KEY_READ": READ_KEY}
-    merge_request = {**api, "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "5"}
+    # GITLAB_API_TOKEN is a protected variable: a merge request pipeline has only the note token
+    merge_request = {**{k: v for k, v in api.items() if k != "GITLAB_API_TOKEN"}, "OMNIDESK_NOTE_TOKEN": gitlab.token,
+                     "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "5"}
     for job in ("omnidesk-validate", "omnidesk-plan"):
         result = run_job(job, merge_request, tmp_path)
         assert result.returncode == 0, job + result.stdout + result.stderr

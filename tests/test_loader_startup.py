@@ -11,6 +11,8 @@ from pathlib import Path
 
 from clihelp import run_cli
 
+from reconciler import __version__
+
 ROOT = Path(__file__).parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 # Heavy modules a valid file's validate has no use for: error wording, terminal styling, HTTP, the emulator.
@@ -29,7 +31,7 @@ def imported(*args: str) -> tuple[str, set[str]]:
 
 def test_version_answers_without_loading_the_cli() -> None:
     out, modules = imported("--version")
-    assert out == run_cli(["--version"]).stdout == "omnidesk-channels 0.1.0\n"
+    assert out == run_cli(["--version"]).stdout == f"omnidesk-channels {__version__}\n"
     assert not {m for m in modules if m.split(".")[0] in ("click", "yaml")}
     assert "reconciler.cli" not in modules
 

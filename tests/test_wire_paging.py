@@ -134,3 +134,17 @@ def test_pages_are_requested_with_bounded_concurrency() -> None:
     assert len(client.list_channels()) == total
     assert 2 <= state["peak"] <= 4
     assert client.stats["list_page"] == math.ceil(total / PAGE_SIZE)
+
+
+@pytest.mark.parametrize("claimed, reason", [
+    (100, "198 distinct channels were read, more than its itemTotal of 100"),  # stopping at 100 lost 155
+    (TOTAL + 1, f"the pages ended after {TOTAL} of {TOTAL + 1} channels"),
+])
+def test_a_count_read_that_differs_from_item_total_fails_the_read(make_emulator, tmp_path: Path, claimed: int,
+                                                                  reason: str) -> None:
+    running = seeded(make_emulator, claimed_total=claimed)
+    out = tmp_path / "export.yaml"
+    result = run_cli(["export", "--url", running.url, "--out", str(out)], {"OMNIDESK_API_KEY": "demo"})
+    assert result.exit_code == 1
+    assert f"the channel list kept changing while it was read (3 attempts; last: {reason})" in result.stderr
+    assert not out.exists(), "no partial export"

@@ -36,8 +36,7 @@ def ci_group() -> None:
     Also job summaries and the saved plan's artifact.
 
     \b
-    GitHub Actions: use this repository's action (uses: OWNER/omnidesk-channels@v0.2.0),
-    which runs 'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
+    GitHub Actions: use this repository's action (examples/github/), which runs 'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
     examples/gitlab/omnidesk-channels.gitlab-ci.yml, which runs 'omnidesk-channels ci gitlab COMMAND'.
 
     \b

@@ -1,5 +1,6 @@
 """An in-package emulator of the Omnidesk Channel API, implementing ``shared/api-contract.md`` exactly.
 
+    contract the emulator's own tables of the contract (fields, regexes, defaults, POST fields, paging)
     core     Emulator: one tenant, its fault knobs, and ``handle()`` (every behaviour lives there)
     store    the tenant state and its on-disk form (atomic JSON snapshot + append-only journal)
     forms    request bodies: multipart/form-data, urlencoded, JSON

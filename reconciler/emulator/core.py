@@ -25,21 +25,24 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Mapping
 
+from reconciler.emulator.contract import (
+    ALL_PERMISSIONS,
+    API_PREFIX,
+    CHANNEL_FIELDS,
+    CUSTOM,
+    DEFAULT_ITEM_LIMIT,
+    DIGITS,
+    MAX_ITEM_LIMIT,
+    MESSAGE_PATH,
+    PERMISSION,
+    SECRET,
+    matches,
+    mismatch,
+    to_bool,
+)
 from reconciler.emulator.forms import BodyError, parse_body
 from reconciler.emulator.store import Store
 from reconciler.errors import FileWriteError
-from reconciler.model import (
-    CUSTOM_TYPE,
-    DIGITS_PATTERN,
-    FIELDS,
-    PUT_ONLY_FIELDS,
-    SECRET_FIELD,
-    describe_mismatch,
-    parse_bool,
-    pattern_matches,
-)
-
-ALL_PERMISSIONS = ("CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE")
 QUIRKS = (
     "no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields",
     "duplicate-names",  # a server that does not enforce unique names: the planner must refuse to guess
@@ -51,20 +54,8 @@ AUTH_MODES = ("header", "query", "authorization", "any")
 AUTH_FORMS = ("header", "query", "authorization")
 DEFAULT_AUTH_FORMS = ("header", "query")
 
-API_PREFIX = "/api/v2/channel"
-MESSAGE_PATH = API_PREFIX + "/customChannelMessage"
-DEFAULT_ITEM_LIMIT = 15
-MAX_ITEM_LIMIT = 99
-
-# The permission each kind of call needs (contract: reading ONE item needs the write permission).
-PERMISSION = {
-    "list": "CHANNEL_READ",
-    "get": "CHANNEL_CUD",
-    "create": "CHANNEL_CUD",
-    "update": "CHANNEL_CUD",
-    "delete": "CHANNEL_CUD",
-    "message": "MESSAGE_CREATE",
-}
+# The contract: a server ignores these on POST, silently (they are not validated either).
+PUT_ONLY = frozenset(f.name for f in CHANNEL_FIELDS if not f.on_post)
 BODY_KINDS = frozenset({"create", "update", "message"})
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
@@ -307,7 +298,7 @@ class Emulator:
 
     def _create(self, raw: Mapping[str, Any]) -> Response:
         # The contract: a server ignores PUT-only fields on POST, silently (they are not validated either).
-        fields = self._clean({k: v for k, v in raw.items() if k not in PUT_ONLY_FIELDS}, require_name=True)
+        fields = self._clean({k: v for k, v in raw.items() if k not in PUT_ONLY}, require_name=True)
         self._check_name_free(fields["name"], None)
         channel = self._new_channel(fields)
         self._store.put_channels([channel])
@@ -335,24 +326,24 @@ class Emulator:
         channel_text = _text(raw, "channelID", None)
         if not channel_text:
             raise _Refusal(400, "channelID is required", field="channelID")
-        if not pattern_matches(DIGITS_PATTERN, channel_text):
-            raise _Refusal(400, f"channelID {describe_mismatch(DIGITS_PATTERN, channel_text)}", field="channelID")
+        if not matches(DIGITS, channel_text):
+            raise _Refusal(400, f"channelID {mismatch(DIGITS, channel_text)}", field="channelID")
         channel = self._store.channels.get(int(channel_text))
-        if channel is None or channel["type"] != CUSTOM_TYPE:
+        if channel is None or channel["type"] != CUSTOM:
             raise _Refusal(400, f"channelID {channel_text} is not a custom channel", field="channelID")
         ticket_text = _text(raw, "ticketID", "")
         ticket: dict[str, Any] | None = None
         if ticket_text:
-            if not pattern_matches(DIGITS_PATTERN, ticket_text):
-                raise _Refusal(400, f"ticketID {describe_mismatch(DIGITS_PATTERN, ticket_text)}", field="ticketID")
+            if not matches(DIGITS, ticket_text):
+                raise _Refusal(400, f"ticketID {mismatch(DIGITS, ticket_text)}", field="ticketID")
             ticket = self._store.tickets.get(int(ticket_text))
             if ticket is None:
                 raise _Refusal(400, f"ticketID {ticket_text} does not exist", field="ticketID")
             if ticket["channelID"] != channel["id"]:
                 raise _Refusal(400, f"ticketID {ticket_text} belongs to another channel", field="ticketID")
         user_text = _text(raw, "userID", "0")
-        if not pattern_matches(DIGITS_PATTERN, user_text):
-            raise _Refusal(400, f"userID {describe_mismatch(DIGITS_PATTERN, user_text)}", field="userID")
+        if not matches(DIGITS, user_text):
+            raise _Refusal(400, f"userID {mismatch(DIGITS, user_text)}", field="userID")
         message_text = _text(raw, "message", "")
         if not message_text:
             raise _Refusal(400, "message is required and must not be empty", field="message")
@@ -379,7 +370,7 @@ class Emulator:
 
     def _custom_channel(self, channel_id: int | None) -> dict[str, Any]:
         channel = self._channel(channel_id)
-        if channel["type"] != CUSTOM_TYPE:
+        if channel["type"] != CUSTOM:
             raise _Refusal(403, "built-in channels cannot be changed through this API")
         return channel
 
@@ -392,23 +383,21 @@ class Emulator:
 
     def _new_channel(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         # Key order as the contract shows a channel: id, type, name, then the other fields.
-        values = {name: fields.get(name, spec.default) for name, spec in FIELDS.items()}
-        return {"id": self._store.new_channel_id(), "type": CUSTOM_TYPE, **values}
+        values = {spec.name: fields.get(spec.name, spec.default) for spec in CHANNEL_FIELDS}
+        return {"id": self._store.new_channel_id(), "type": CUSTOM, **values}
 
     @staticmethod
     def _clean(raw: Mapping[str, Any], *, require_name: bool) -> dict[str, Any]:
         """The known fields of a write, validated; unknown fields are ignored (contract)."""
         out: dict[str, Any] = {}
-        for name, spec in FIELDS.items():
+        for spec in CHANNEL_FIELDS:
+            name = spec.name
             if name not in raw:
                 continue
             value = raw[name]
             if spec.kind == "boolean":
-                # parse_bool folds '' to False for reading; a write of '' is a client bug.
                 try:
-                    if isinstance(value, str) and not value.strip():
-                        raise ValueError(value)
-                    out[name] = parse_bool(value)
+                    out[name] = to_bool(value)
                 except ValueError:
                     raise _Refusal(400, f"{name} must be true or false (or 1 or 0), got {value!r}", field=name) from None
                 continue
@@ -416,9 +405,8 @@ class Emulator:
                 raise _Refusal(400, f"{name} must be a string, got {json.dumps(value)}", field=name)
             # A value equal to the default is always valid: '' resets endpoint and warnings
             # although their regexes need one character (the contract's trap).
-            if spec.pattern and value != spec.default and not pattern_matches(spec.pattern, value):
-                why = "must not be empty" if value == "" and spec.default is None else describe_mismatch(spec.pattern, value)
-                raise _Refusal(400, f"{name} {why}", field=name)
+            if spec.regex and value != spec.default and not matches(spec.regex, value):
+                raise _Refusal(400, f"{name} {mismatch(spec.regex, value)}", field=name)
             out[name] = value
         if require_name and "name" not in out:
             raise _Refusal(400, "name is required", field="name")
@@ -426,8 +414,9 @@ class Emulator:
 
     def _render(self, channel: Mapping[str, Any]) -> dict[str, Any]:
         """A channel as answered: no secret, booleans and extras as the quirks say."""
-        out = {k: v for k, v in channel.items() if k != SECRET_FIELD}
-        for name, spec in FIELDS.items():
+        out = {k: v for k, v in channel.items() if k != SECRET}
+        for spec in CHANNEL_FIELDS:
+            name = spec.name
             if spec.kind == "boolean" and name in out:
                 if "bools-as-strings" in self.quirks:
                     out[name] = "true" if out[name] else "false"
@@ -528,7 +517,7 @@ def _count_param(query: Mapping[str, str], name: str, default: int) -> int:
     text = query.get(name)
     if text is None or text == "":
         return default
-    if not pattern_matches(DIGITS_PATTERN, text):
+    if not matches(DIGITS, text):
         raise _Refusal(400, f"{name} must be a non-negative integer, got {text!r}", field=name)
     return int(text)
 
