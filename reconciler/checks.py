@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from reconciler.endpoints import masked
 from reconciler.errors import SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
@@ -76,11 +77,12 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
         if now is None:
             stale.append(f"{change.name!r}: channel {change.channel_id} no longer exists")
             continue
-        before = change.before  # type: ignore[attr-defined]
+        # a saved plan keeps an endpoint's credentials masked: compare (and show) both sides masked
+        before, current = masked(change.before), masked(now.fields)  # type: ignore[attr-defined]
         diffs = [
-            f"{name} was {before.get(name)!r}, now {now.fields[name]!r}"
+            f"{name} was {before.get(name)!r}, now {current[name]!r}"
             for name in MANAGED_FIELDS
-            if before.get(name) != now.fields[name]
+            if before.get(name) != current[name]
         ]
         if diffs:
             label = getattr(change, "renamed_from", None) or change.name

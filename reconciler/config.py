@@ -18,12 +18,14 @@ tenants stays linear in its size.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from reconciler.endpoints import credential_values, mask_endpoint
 from reconciler.errors import ConfigError, Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.model import (
@@ -58,6 +60,12 @@ _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
 _VIEWS_SHOWN = 10  # a problem in 2,000 of 3,000 tenants names ten of them, and how many more
+ENDPOINT_FIELD = "custom_channel_endpoint"
+_WHOLE_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+LITERAL_CREDENTIAL = (
+    "the endpoint's {0}= parameter is a credential written in the file, where everyone who can read the "
+    "repository sees it: write {0}=${{env:NAME}} and keep the value in the environment (a CI secret)"
+)
 LITERAL_SECRET = (
     "the secret is written in the file, where everyone who can read the repository sees it: "
     "write ${env:NAME} and keep the value in the environment (a CI secret)"
@@ -531,8 +539,22 @@ class _View:
         out.channel = DesiredChannel(
             fields=normalize_fields(values), secret=secret, previous_names=tuple(previous), line=line,
             tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
+            endpoint_env=self._endpoint_env(out, base, raw.get(ENDPOINT_FIELD)),
         )
         return out
+
+    def _endpoint_env(self, out: _Channel, base: PathT, raw: Any) -> dict[str, str]:
+        """The endpoint's credentials and their ${env:NAME}; one written in the file is a warning, as a secret is."""
+        if not isinstance(raw, str):
+            return {}
+        env: dict[str, str] = {}
+        for param, value in credential_values(raw).items():
+            whole = _WHOLE_ENV.fullmatch(value)
+            if whole:
+                env[param] = whole.group(1)
+            else:
+                out.warnings.append(self.parsed.problem(base + (ENDPOINT_FIELD,), LITERAL_CREDENTIAL.format(param)))
+        return env
 
     def _sub(self, out: _Channel, path: PathT, text: str, secret: bool = False) -> Substituted:
         result = substitute(text, environ=self.environ, vars=self.vars, secret=secret)
@@ -557,7 +579,8 @@ class _View:
         value = result.value
         if (empty_ok and value == "") or pattern_matches(pattern, value):
             return True
-        message = _mismatch(value, pattern, path, note=" (after substitution)")
+        shown = mask_endpoint(value) if path[-1] == ENDPOINT_FIELD else value  # a credential from ${env:...}
+        message = _mismatch(shown, pattern, path, note=" (after substitution)")
         out.problems.append(self.parsed.problem(path, message))
         return False
 

@@ -7,8 +7,10 @@ key and the channel secret are, and a plan shows ``(sensitive, changed)`` when o
 from __future__ import annotations
 
 import re
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+ENDPOINT_FIELD = "custom_channel_endpoint"
 # Query parameter names that hold a credential (compared case-insensitively).
 CREDENTIAL_NAMES = frozenset({"key", "token", "secret", "sig", "password", "apikey"})
 MASK = "(sensitive)"
@@ -67,3 +69,31 @@ def mask_endpoint(endpoint: str, before: str | None = None) -> str:
 
 def is_masked(endpoint: str) -> bool:
     return MASK in endpoint or MASK_CHANGED in endpoint
+
+
+def fill_credentials(endpoint: str, values: Mapping[str, str]) -> str:
+    """A masked ``endpoint`` with each credential parameter's value put back from ``values`` (param -> value)."""
+    out: list[str] = []
+    last = 0
+    for match in _credentials(endpoint):
+        if match.group("name") in values:
+            out.append(endpoint[last:match.start("value")])
+            out.append(values[match.group("name")])
+            last = match.end("value")
+    return "".join(out) + endpoint[last:]
+
+
+def masked(fields: Mapping[str, Any], before: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A channel's ``fields`` with the endpoint's credentials masked; against ``before``, a credential
+    that differs shows as changed. Every rendering of a plan's values goes through here."""
+    out = dict(fields)
+    if isinstance(out.get(ENDPOINT_FIELD), str):
+        out[ENDPOINT_FIELD] = mask_endpoint(out[ENDPOINT_FIELD], before.get(ENDPOINT_FIELD) if before else None)
+    return out
+
+
+def masked_change(field: str, before: Any, after: Any) -> dict[str, Any]:
+    """One field change's ``before`` and ``after``, masked (``after`` against ``before``)."""
+    if field != ENDPOINT_FIELD:
+        return {"before": before, "after": after}
+    return {"before": mask_endpoint(before), "after": mask_endpoint(after, before)}

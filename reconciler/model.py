@@ -217,6 +217,8 @@ class DesiredChannel:
     previous_names: tuple[str, ...] = ()
     line: int | None = None  # where the channel starts in the file, for messages
     tenants: tuple[str, ...] | None = None  # the file's `tenants:` list: None means every tenant
+    # the endpoint's credential query parameters and the ${env:NAME} each is read from (endpoints.py)
+    endpoint_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping
 from reconciler import __version__
 from reconciler.diff import FieldChange, diff_fields
 from reconciler.errors import ConflictError, PlanFileError
+from reconciler.endpoints import masked, masked_change
 from reconciler.impact import Impact, impact_phrase, impacts
 from reconciler.policy import Finding
 from reconciler.model import (
@@ -113,7 +114,7 @@ class Call:
         return CHANNEL_PATH if self.channel is None else f"{CHANNEL_PATH}/{self.channel}"
 
     def to_data(self) -> dict[str, Any]:
-        fields = dict(self.fields)
+        fields = masked(self.fields)
         if self.sends_secret:
             fields[SECRET_FIELD] = SENSITIVE
         return {"method": self.method, "path": self.path, "fields": fields}
@@ -163,6 +164,7 @@ class Create(Change):
 
     after: FrozenMap = field(default_factory=FrozenMap)
     secret: SecretAction | None = None
+    endpoint_env: FrozenMap = field(default_factory=FrozenMap)  # credential parameter -> its ${env:NAME}
 
     def calls(self) -> tuple[Call, ...]:
         wanted = {n: v for n, v in self.after.items() if n == "name" or v != FIELDS[n].default}
@@ -175,9 +177,11 @@ class Create(Change):
 
     def to_data(self) -> dict[str, Any]:
         data = super().to_data()
-        data["after"] = dict(self.after)
+        data["after"] = masked(self.after)
         if self.secret is not None:
             data["secret"] = self.secret.to_data()
+        if self.endpoint_env:
+            data["endpoint_env"] = dict(self.endpoint_env)
         return data
 
 
@@ -194,6 +198,7 @@ class Update(Change):
     fields: tuple[FieldChange, ...] = ()
     secret: SecretAction | None = None
     renamed_from: str | None = None
+    endpoint_env: FrozenMap = field(default_factory=FrozenMap)  # credential parameter -> its ${env:NAME}
 
     @property
     def channel_id(self) -> int:
@@ -208,12 +213,14 @@ class Update(Change):
         data["id"] = self.id
         if self.renamed_from is not None:
             data["renamed_from"] = self.renamed_from
-        data["before"] = dict(self.before)
-        data["after"] = dict(self.after)
+        data["before"] = masked(self.before)
+        data["after"] = masked(self.after, self.before)
         if self.fields:
-            data["fields"] = [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields]
+            data["fields"] = [{"field": f.field, **masked_change(f.field, f.before, f.after)} for f in self.fields]
         if self.secret is not None:
             data["secret"] = self.secret.to_data()
+        if self.endpoint_env:
+            data["endpoint_env"] = dict(self.endpoint_env)
         return data
 
 
@@ -237,7 +244,7 @@ class Delete(Change):
     def to_data(self) -> dict[str, Any]:
         data = super().to_data()
         data["id"] = self.id
-        data["before"] = dict(self.before)
+        data["before"] = masked(self.before)
         return data
 
 
@@ -248,7 +255,8 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
     """Rebuild a typed change from its JSON data (already checked against plan.schema.json)."""
     action = data.get("action")
     if action == CREATE:
-        return Create(data["name"], after=FrozenMap(data["after"]), secret=SecretAction.from_data(data.get("secret")))
+        return Create(data["name"], after=FrozenMap(data["after"]), secret=SecretAction.from_data(data.get("secret")),
+                      endpoint_env=FrozenMap(data.get("endpoint_env", {})))
     if action == UPDATE:
         return Update(
             data["name"],
@@ -258,6 +266,7 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
             fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in data.get("fields", ())),
             secret=SecretAction.from_data(data.get("secret")),
             renamed_from=data.get("renamed_from"),
+            endpoint_env=FrozenMap(data.get("endpoint_env", {})),
         )
     if action == DELETE:
         return Delete(data["name"], id=int(data["id"]), before=FrozenMap(data["before"]))
@@ -421,7 +430,8 @@ def make_plan(
 
         if have is None:
             secret = _secret_for_send(want, "new channel", missing)
-            changes.append(Create(want.name, after=FrozenMap(want.fields), secret=secret))
+            changes.append(Create(want.name, after=FrozenMap(want.fields), secret=secret,
+                                  endpoint_env=FrozenMap(want.endpoint_env)))
             continue
 
         claimed.add(have.id)
@@ -446,6 +456,7 @@ def make_plan(
                     fields=fields,
                     secret=secret,
                     renamed_from=renamed_from,
+                    endpoint_env=FrozenMap(want.endpoint_env),
                 )
             )
 

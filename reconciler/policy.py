@@ -145,7 +145,7 @@ def _signature(channel: DesiredChannel, context: Context) -> str | None:
 
 
 @rule("endpoint-credentials", "a credential in a URL ends up in proxies' and servers' logs",
-      "let the bridge check the signature instead, or keep the value in ${env:NAME}")
+      "let the bridge check the signature (include_signature) instead of a key in the URL")
 def _credentials(channel: DesiredChannel, context: Context) -> str | None:
     names = credential_params(channel.fields[ENDPOINT])
     if not names:

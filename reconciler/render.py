@@ -12,6 +12,8 @@ from typing import Any, Callable, Sequence
 
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
 from reconciler.plan import CREATE, DELETE, UPDATE, Change, Create, Delete, Plan, SecretAction, Update
+from reconciler.diff import FieldChange
+from reconciler.endpoints import masked, masked_change
 from reconciler.impact import SHOWN as IMPACT_SHOWN
 from reconciler.policy import DENY as DENY_LEVEL
 
@@ -45,6 +47,11 @@ def show_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _shown_change(change: FieldChange) -> dict[str, str]:
+    """A field change's before and after as shown: credentials in an endpoint masked, a changed one marked."""
+    return {k: show_value(v) for k, v in masked_change(change.field, change.before, change.after).items()}
+
+
 def describe_secret(secret: SecretAction) -> str:
     source = f" from ${{env:{secret.env_var}}}" if secret.env_var else ""
     if secret.sends:
@@ -65,9 +72,9 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
     defaults for creates, and for deletes (what is lost, so a reviewer sees it)."""
     rows: list[tuple[str, str]] = []
     if isinstance(change, Update):
-        rows = [(f.field, f"{show_value(f.before)} -> {show_value(f.after)}") for f in change.fields]
+        rows = [(f.field, "{before} -> {after}".format(**_shown_change(f))) for f in change.fields]
     elif isinstance(change, (Create, Delete)):
-        values = change.before if isinstance(change, Delete) else change.after
+        values = masked(change.before if isinstance(change, Delete) else change.after)
         rows = [
             (name, show_value(values[name]))
             for name in MANAGED_FIELDS
@@ -160,7 +167,8 @@ def _md_details(change: Change) -> str:
     lines: list[str] = []
     if isinstance(change, Update):
         for f in change.fields:
-            lines += [f"- {f.field}: {show_value(f.before)}", f"+ {f.field}: {show_value(f.after)}"]
+            shown = _shown_change(f)
+            lines += [f"- {f.field}: {shown['before']}", f"+ {f.field}: {shown['after']}"]
         if change.secret is not None:
             lines.append(f"  {SECRET_FIELD}: {describe_secret(change.secret)}")
     else:

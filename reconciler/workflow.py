@@ -36,11 +36,13 @@ from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
-from reconciler.policy import findings, refuse_denied
+from reconciler.policy import Finding, findings, refuse_denied
+from reconciler.probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT
+from reconciler.probe import ProbeResult, probe_endpoints
 from reconciler.planfile import load_plan, save_plan
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
-from reconciler.secrets import Secrets
+from reconciler.secrets import Secrets, restore_endpoints
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 
 
@@ -59,6 +61,15 @@ class Planned:
     channels_file: ChannelsFile | None = None
     saved: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
+
+
+@dataclass(frozen=True)
+class Probed:
+    """Each endpoint of a file's view probed (``probe.py``), the channels at each, and the policy's findings."""
+
+    results: Mapping[str, ProbeResult]
+    channels: Mapping[str, list[str]]  # endpoint -> the names of the channels that use it
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
@@ -121,17 +132,19 @@ class Workflow:
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
              emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
-             loaded: ChannelsFile | None = None) -> Planned:
+             loaded: ChannelsFile | None = None, probe: bool = False) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
         ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
+        ``probe``: also probe every endpoint (a failing one is an ``endpoint-answers`` finding).
         """
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
-        plan = replace(plan, findings=findings(channels_file))
+        found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
+        plan = replace(plan, findings=found)
         return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
                        thresholds=thresholds_of(channels_file))
 
@@ -139,6 +152,18 @@ class Workflow:
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
         return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
                          target=target.label)
+
+    def probe(self, path: str | os.PathLike[str], *, tenant: str | None = None, loaded: ChannelsFile | None = None,
+              timeout: float = PROBE_TIMEOUT) -> Probed:
+        """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message."""
+        channels_file = loaded or self.load(path, tenant=tenant)
+        users: dict[str, list[str]] = {}
+        for channel in channels_file.channels:
+            if channel.fields["custom_channel_endpoint"]:
+                users.setdefault(channel.fields["custom_channel_endpoint"], []).append(channel.name)
+        results = probe_endpoints(users, timeout=timeout, parallelism=self.parallelism, environ=self.environ)
+        verdicts = {endpoint: result.problem for endpoint, result in results.items()}
+        return Probed(results, users, findings(channels_file, probes=verdicts))
 
     # -- checks and apply ------------------------------------------------------------------------
 
@@ -201,7 +226,8 @@ class Workflow:
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
-        return Planned(saved.plan, target, secrets, saved=True, thresholds=saved.thresholds)
+        plan = restore_endpoints(saved.plan, self.environ, saved.secret_digests)
+        return Planned(plan, target, secrets, saved=True, thresholds=saved.thresholds)
 
     # -- export and clone ------------------------------------------------------------------------
 

@@ -55,11 +55,11 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
         if prune or rotate_secrets:
             raise click.UsageError("--prune and --rotate-secrets belong to 'plan'; a saved plan is applied as it is.")
         planned = engine.load_saved(file, url=url, tenant=tenant, emulator_state=emulator_state)
-        print_findings(planned.plan)
         if is_tty(sys.stdin) and not yes:
             click.echo(render_text(planned.plan, color=use_color()), nl=False)
         else:
             click.echo(planned.plan.summary() + ".", err=True)
+        print_findings(planned.plan)
     else:
         planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                               rotate_secrets=rotate_secrets)

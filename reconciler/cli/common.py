@@ -13,7 +13,7 @@ import click
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Delete, Plan
-from reconciler.policy import DENY
+from reconciler.policy import DENY, Finding
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
 from reconciler.workflow import Planned, Workflow
@@ -114,10 +114,20 @@ def print_file_warnings(planned: Planned) -> None:
     print_findings(planned.plan)
 
 
+SHOWN_CHANNELS = 5  # one line per rule and message names this many channels, then "and N more"
+
+
 def print_findings(plan: Plan) -> None:
+    """One line per rule, level and message (40 channels without a signature are one line, not 40)."""
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
     for finding in plan.findings:
-        where = f"{finding.file}:{finding.line}: " if finding.file and finding.line else ""
-        click.echo(f"Warning: {where}{finding}", err=True)
+        groups.setdefault((finding.rule, finding.level, finding.message), []).append(finding)
+    for (rule, level, message), found in groups.items():
+        first = found[0]
+        where = f"{first.file}:{first.line}: " if first.file and first.line else ""
+        names = ", ".join(repr(f.channel) for f in found[:SHOWN_CHANNELS])
+        more = f" and {len(found) - SHOWN_CHANNELS} more" if len(found) > SHOWN_CHANNELS else ""
+        click.echo(f"Warning: {where}{level} [{rule}] {names}{more}: {message} (fix: {first.fix})", err=True)
     denied = sorted({f.rule for f in plan.findings if f.level == DENY})
     if denied:
         allow = " ".join(f"--allow-policy {r}" for r in denied)
@@ -241,6 +251,9 @@ def report_export(result: Any) -> None:
     for name, times in result.left_literal.items():
         click.echo(f"  not templated: {times} occurrence(s) of the value of {name} right after a '$' "
                    "(a '$' before ${...} would read as $${); edit them by hand", err=True)
+    if result.endpoint_vars:
+        click.echo("  endpoint credentials are not exported (written as ${env:...}); set these before applying "
+                   "the file: " + ", ".join(result.endpoint_vars), err=True)
     if result.secret_vars:
         click.echo("  secrets are not exported; set these before creating the channels elsewhere: "
                    + ", ".join(sorted(set(result.secret_vars.values()))), err=True)
