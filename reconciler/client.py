@@ -72,6 +72,7 @@ from .transport import (
 
 __all__ = ["OmnideskClient", "UncertainCreate", "PAGE_SIZE", "required_permission"]
 
+SANDBOX_PATH = "/api/v2/emulator"  # the emulator's own calls (agent replies, deliveries): no Omnidesk has them
 LIST_ATTEMPTS = 3  # full re-reads of a list that keeps changing before giving up
 CALL_BUDGET = 3  # a call, retries included, gives up once this many timeouts have passed
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -318,6 +319,34 @@ class OmnideskClient:
                 f"expected an item with ticketID and messageID, got {self._redact.excerpt(json.dumps(item))}",
                 call=call,
             ) from None
+
+    # -- the emulator's sandbox (not Omnidesk's API: only an emulator answers these) --------------
+
+    def sandbox_reply(self, ticket_id: int, message: str, *, agent: str = "Agent") -> dict[str, Any]:
+        """An agent's reply on a ticket, which the emulator delivers to the channel's endpoint.
+
+        Not retried after an uncertain failure (it would deliver twice). Returns the delivery."""
+        form = {"ticketID": str(int(ticket_id)), "message": message, "agent": agent}
+        try:
+            body = self._call("POST", f"{SANDBOX_PATH}/reply", kind="sandbox", form=form, expect=("item",),
+                              idempotent=False)
+        except _Uncertain as outcome:
+            raise outcome.error from None
+        return dict(body["item"])
+
+    def sandbox_delivery(self, delivery_id: int, *, wait: float = 0) -> dict[str, Any]:
+        """One delivery of the emulator's log; ``wait``: seconds the emulator may hold the answer until it is done."""
+        path = f"{SANDBOX_PATH}/deliveries/{int(delivery_id)}?wait={wait:g}"
+        return dict(self._call("GET", path, kind="sandbox", expect=("item",))["item"])
+
+    def sandbox_redeliver(self, delivery_id: int) -> dict[str, Any]:
+        """Send a delivery again (same webhook-id): how a bridge's duplicate handling is checked."""
+        path = f"{SANDBOX_PATH}/deliveries/{int(delivery_id)}/redeliver"
+        try:
+            body = self._call("POST", path, kind="sandbox", form={}, expect=("item",), idempotent=False)
+        except _Uncertain as outcome:
+            raise outcome.error from None
+        return dict(body["item"])
 
     @property
     def concurrency(self) -> int:

@@ -27,7 +27,7 @@ REDACTED = "[redacted]"
 
 def required_permission(method: str, path: str) -> str:
     """The contract's permission table: which key permission a call needs."""
-    if path.split("?")[0] == MESSAGE_PATH:
+    if path.split("?")[0] == MESSAGE_PATH or path.startswith("/api/v2/emulator/"):
         return "MESSAGE_CREATE"
     if method == "GET" and path.split("?")[0] == CHANNEL_PATH:
         return "CHANNEL_READ"

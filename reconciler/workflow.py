@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import os
 import threading
+import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -44,6 +45,11 @@ from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import Secrets, restore_endpoints
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
+
+
+# A delivery with every retry (5, waits doubling from 1 s, each attempt up to 1 s) takes under a
+# minute: how long a reply waits for its outcome.
+DELIVERY_WAIT = 90.0
 
 
 @dataclass(frozen=True)
@@ -325,6 +331,29 @@ class Workflow:
             channel = _find_channel(client.list_channels(), channel_name, target.label)
             ids = client.send_message(channel.id, message, **fields)
         return Sent(channel, ids["ticketID"], ids["messageID"])
+
+
+    # -- the emulator's sandbox: agent replies delivered to a bridge -------------------------------
+
+    def reply_as_agent(self, target: Target, ticket_id: int, message: str, *, agent: str = "Agent",
+                       wait: float = DELIVERY_WAIT) -> dict[str, Any]:
+        """An agent's reply on ``ticket_id``, delivered by the emulator to the channel's endpoint; returns
+        the delivery once it is done (delivered, failed after its retries) or ``wait`` seconds passed."""
+        with self._client(target) as client:
+            delivery = client.sandbox_reply(ticket_id, message, agent=agent)
+            return self._settled(client, delivery, wait)
+
+    def redeliver(self, target: Target, delivery_id: int, *, wait: float = DELIVERY_WAIT) -> dict[str, Any]:
+        """Send a logged delivery again, with its webhook-id; returns it once done or ``wait`` passed."""
+        with self._client(target) as client:
+            return self._settled(client, client.sandbox_redeliver(delivery_id), wait)
+
+    @staticmethod
+    def _settled(client: OmnideskClient, delivery: dict[str, Any], wait: float) -> dict[str, Any]:
+        deadline = time.monotonic() + wait
+        while delivery.get("state") == "pending" and time.monotonic() < deadline:
+            delivery = client.sandbox_delivery(int(delivery["id"]), wait=min(10.0, deadline - time.monotonic()))
+        return delivery
 
 
 @dataclass(frozen=True)

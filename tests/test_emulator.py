@@ -597,6 +597,9 @@ def test_cli_prints_the_demo_key_and_refuses_unknown_permissions() -> None:
             f"Omnidesk emulator listening on {url}\n"
             "API key: demo (CHANNEL_READ, CHANNEL_CUD, MESSAGE_CREATE)\n"
             "State: in memory only (lost on exit)\n"
+            f"Page: {url}/ (channels, tickets, deliveries; reply as an agent there)\n"
+            "Replies: assumed: Omnidesk does not document what it POSTs to a custom channel's endpoint; "
+            "this emulator sends Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature v1)\n"
             "Press Ctrl-C to stop.\n"
         )
         proc.send_signal(signal.SIGINT)

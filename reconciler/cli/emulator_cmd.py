@@ -7,6 +7,8 @@ from types import FrameType
 
 import click
 
+from reconciler.cli.delivery_options import delivery_options
+from reconciler.emulator.outbound import ASSUMED, OutboundSettings
 from reconciler.emulator import (
     ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread,
 )
@@ -59,6 +61,7 @@ def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
 @click.option("--drip-ms", default=0.0, type=click.FloatRange(min=0),
               help="Send every answer a byte at a time, this far apart.")
 @click.option("--redirect-to", metavar="URL", help="Answer every request with a 307 redirect to URL.")
+@delivery_options
 def emulator(
     host: str,
     port: int,
@@ -78,6 +81,8 @@ def emulator(
     body_padding: int,
     drip_ms: float,
     redirect_to: str | None,
+    outbound: OutboundSettings,
+    page_writable: bool,
 ) -> None:
     """Run a local emulated Omnidesk tenant in the foreground.
 
@@ -97,6 +102,12 @@ def emulator(
       omnidesk-channels emulator --api-key ro=CHANNEL_READ --api-key rw=CHANNEL_READ,CHANNEL_CUD
       omnidesk-channels emulator --error-rate 0.2 --rate-limit 5 --seed 1 --quirk no-paging
       omnidesk-channels emulator --auth query --max-item-limit 25 --quirk no-item-total
+      omnidesk-channels emulator --forward-to http://127.0.0.1:3000/omnidesk
+
+    It is also the channel's other end: the page at its URL shows channels, tickets and deliveries
+    and lets you reply as an agent; a reply is POSTed to the channel's endpoint as Omnidesk is
+    assumed to (Standard Webhooks headers, signed when include_signature is on, an OPTIONS probe
+    first, 5 retries), and only to endpoints on this machine unless --deliver-remote.
     """
     keys = _parse_api_keys(api_keys)
     try:
@@ -117,6 +128,7 @@ def emulator(
             body_padding=body_padding,
             drip_ms=drip_ms,
             redirect_to=redirect_to,
+            outbound=outbound,
         )
     except StateFileError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -128,7 +140,7 @@ def emulator(
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    server = serve_in_thread(emu, host=host, port=port)
+    server = serve_in_thread(emu, host=host, port=port, read_only_page=False if page_writable else None)
     try:
         try:
             server.start()
@@ -147,6 +159,12 @@ def emulator(
         if auth is not None:
             click.echo(f"Auth: the key only as {auth}" if auth != "any" else "Auth: the key in any of the three forms")
         click.echo(f"State: {state_path}" if state_path else "State: in memory only (lost on exit)")
+        page = "read-only" if server.read_only_page else "reply as an agent there"
+        click.echo(f"Page: {server.url}/ (channels, tickets, deliveries; {page})")
+        if outbound.forward_to:
+            click.echo(f"Forwarding every agent reply to {outbound.forward_to}")
+            click.echo(f"Signing secret for your bridge: {outbound.forward_secret}")
+        click.echo(f"Replies: {ASSUMED}")
         click.echo("Press Ctrl-C to stop.", nl=True)
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stop.wait(0.5):

@@ -41,6 +41,7 @@ from reconciler.emulator.contract import (
     to_bool,
 )
 from reconciler.emulator.forms import BodyError, parse_body
+from reconciler.emulator.outbound import Delivery, OutboundSettings, Outbox, iso_time
 from reconciler.emulator.store import Store
 from reconciler.errors import FileWriteError
 QUIRKS = (
@@ -116,6 +117,7 @@ class Emulator:
         body_padding: int = 0,
         drip_ms: float = 0,
         redirect_to: str | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         keys = {"demo": set(ALL_PERMISSIONS)} if api_keys is None else api_keys
         for key, perms in keys.items():
@@ -151,6 +153,7 @@ class Emulator:
         # Reentrant: a before_request hook or a test may call back into the emulator.
         self._lock = threading.RLock()
         self._store = Store(state_path)
+        self.outbox = Outbox(outbound, seed=seed)  # agent replies to the channels' endpoints (outbound.py)
 
     # -- the one entry point ------------------------------------------------------------------
 
@@ -477,8 +480,39 @@ class Emulator:
 
     def close(self) -> None:
         """Persist and release the state files; the emulator must not be used afterwards."""
+        self.outbox.close()
         with self._lock:
             self._store.close()
+
+    # -- the sandbox: the channel's other end (not part of Omnidesk's API) ---------------------
+
+    def permissions_of(self, headers: Mapping[str, str], query: Mapping[str, str]) -> frozenset[str] | None:
+        """The permissions of the key a request carries, or None for a missing or unknown key."""
+        try:
+            return self._authenticate({k.lower(): v for k, v in headers.items()}, query)
+        except _Refusal:
+            return None
+
+    def agent_reply(self, ticket_id: int, message: str, *, agent: str = "Agent", user_id: int = 1) -> Delivery:
+        """An agent answers on a ticket: the reply is kept on the ticket and delivered to the channel's
+        endpoint (``outbox``). ``LookupError`` for an unknown ticket or a channel that is gone."""
+        if not message:
+            raise ValueError("the reply is empty")
+        with self._lock:
+            ticket = self._store.tickets.get(ticket_id)
+            if ticket is None:
+                raise LookupError(f"ticket {ticket_id} does not exist")
+            channel = self._store.channels.get(int(ticket["channelID"]))
+            if channel is None or channel["type"] != CUSTOM:
+                raise LookupError(f"the channel of ticket {ticket_id} no longer exists")
+            customer = next((m.get("fromAddress", "") for m in ticket["messages"] if m.get("direction") != "outbound"), "")
+            reply = {"messageID": self._store.new_message_id(), "message": message, "userID": user_id,
+                     "direction": "outbound", "sender": {"type": "agent", "name": agent, "userID": user_id},
+                     "toAddress": customer, "createdAt": iso_time(time.time())}
+            head = {k: v for k, v in ticket.items() if k != "messages"}
+            self._store.add_message(head, reply)
+            channel = copy.deepcopy(channel)
+        return self.outbox.enqueue(channel, head, reply)
 
 
 _AUTH_WORDING = {

@@ -15,6 +15,8 @@ import uvicorn
 
 from reconciler.emulator.core import Emulator
 from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError
+from reconciler.emulator.outbound import is_loopback_host
+from reconciler.emulator.sandbox import Sandbox, is_sandbox_path
 
 # Requests the served emulator handles at once. asyncio's default executor has min(32, cores + 4)
 # threads, 6 on a 2-core machine: with latency on, a client running 8 requests would queue behind
@@ -25,15 +27,17 @@ HANDLER_THREADS = 64
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
 
 
-def asgi_app(emulator: Emulator) -> ASGIApp:
+def asgi_app(emulator: Emulator, *, read_only_page: bool = False) -> ASGIApp:
     """Plain ASGI around ``emulator.handle``, run in a worker thread so latency never blocks the loop.
 
     A body is read only for a call that takes one, from a known key with the call's permission
     (``Emulator.wants_body``), and never beyond ``MAX_BODY_BYTES``: a declared ``Content-Length``
     over the limit is refused at once, a chunked body is counted while it arrives (these 413s never
     reach ``handle``, so ``stats`` does not count them). An answer that leaves a body unread closes
-    the connection, so the rest of it is never drained.
+    the connection, so the rest of it is never drained. The sandbox's page and calls (``sandbox.py``)
+    are answered beside the API; ``read_only_page`` turns the page's forms off.
     """
+    sandbox = Sandbox(emulator, read_only=read_only_page)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -49,11 +53,16 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         reader = _BodyReader(receive, headers)
+        handler = emulator.handle
         try:
             reader.check_declared_length()
-            # Only a known key with the call's permission gets its body read; any other request is
-            # refused by handle() on its headers alone.
-            wanted = emulator.wants_body(scope["method"], scope["path"], query, headers)
+            if is_sandbox_path(scope["path"]):
+                handler = sandbox.handle
+                wanted = scope["method"] == "POST"
+            else:
+                # Only a known key with the call's permission gets its body read; any other request is
+                # refused by handle() on its headers alone.
+                wanted = emulator.wants_body(scope["method"], scope["path"], query, headers)
             body = await reader.read() if wanted else b""
         except _ClientGone:
             return
@@ -61,7 +70,7 @@ def asgi_app(emulator: Emulator) -> ASGIApp:
             status, out_headers, out = _error(exc.status, str(exc))
         else:
             status, out_headers, out = await asyncio.to_thread(
-                emulator.handle, scope["method"], scope["path"], query, headers, body
+                handler, scope["method"], scope["path"], query, headers, body
             )
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
         raw_headers.append((b"content-length", str(len(out)).encode()))
@@ -148,8 +157,11 @@ async def _drip(body: bytes, pause: float, receive: Any, send: Any) -> None:
 class serve_in_thread:  # noqa: N801  (a context manager used like a function: ``with serve_in_thread(emu) as s``)
     """Serve an Emulator over real HTTP with uvicorn in a daemon thread; ``url`` is set on start."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *,
+                 read_only_page: bool | None = None) -> None:
         self.emulator = emulator
+        # The page lets anyone who reaches it reply as an agent: read-only beyond loopback unless asked.
+        self.read_only_page = not is_loopback_host(host) if read_only_page is None else read_only_page
         self.host = host
         self.port = port
         self.url = ""
@@ -169,7 +181,7 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(
-            asgi_app(self.emulator),
+            asgi_app(self.emulator, read_only_page=self.read_only_page),
             log_level="warning",
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -221,11 +233,11 @@ class EmulatorTransport(httpx.BaseTransport):
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+        self.sandbox = Sandbox(emulator)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         query = dict(request.url.params.multi_items())
-        status, headers, content = self.emulator.handle(
-            request.method, request.url.path, query, dict(request.headers), body
-        )
+        handler = self.sandbox.handle if is_sandbox_path(request.url.path) else self.emulator.handle
+        status, headers, content = handler(request.method, request.url.path, query, dict(request.headers), body)
         return httpx.Response(status, headers=headers, content=content, request=request)

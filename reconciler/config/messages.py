@@ -1,0 +1,192 @@
+"""The channels file's problems in plain words: schema errors, mismatches, unset variables, tenants."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from reconciler.errors import Problem
+from reconciler.interpolation import malformed as malformed_template
+from reconciler.model import EMPTY_ALTERNATIVE, SECRET_FIELD, Tenant, describe_mismatch
+from reconciler.schema import is_valid_fast, validator
+from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+
+LITERAL_CREDENTIAL = (
+    "the endpoint's {0}= parameter is a credential written in the file, where everyone who can read the "
+    "repository sees it: write {0}=${{env:NAME}} and keep the value in the environment (a CI secret)"
+)
+LITERAL_SECRET = (
+    "the secret is written in the file, where everyone who can read the repository sees it: "
+    "write ${env:NAME} and keep the value in the environment (a CI secret)"
+)
+
+_REQUIRED_HINTS = {
+    "version": "add `version: 1` at the top of the file",
+    "channels": "add `channels:` with the list of channels (`channels: []` for none)",
+    "name": "every channel needs a name",
+    "url": "add the tenant's base URL, like `url: https://acme.omnidesk.com`",
+}
+_TYPE_NAMES = {
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping (key: value lines)",
+    "string": "a string",
+}
+
+
+def schema_problems(parsed: Document) -> list[Problem]:
+    if is_valid_fast(parsed.data):
+        return []
+    problems: list[Problem] = []
+    unreadable = set(parsed.bad)  # already reported by the YAML reader
+    for error in validator().iter_errors(parsed.data):
+        path = tuple(error.absolute_path)
+        if any(path[:i] in unreadable for i in range(len(path) + 1)):
+            continue
+        problems.extend(_translate(parsed, error, path))
+        parsed.bad.add(path)
+    return problems
+
+
+def _is_secret(path: PathT) -> bool:
+    return bool(path) and path[-1] == SECRET_FIELD
+
+
+def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Problem]:
+    kind, instance, node = error.validator, error.instance, parsed.values.get(path)
+    if kind == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        return [
+            parsed.problem(path + (key,), _unknown_key(key, allowed), key=True)
+            for key in instance
+            if key not in allowed
+        ]
+    if kind == "required":
+        missing = [p for p in error.validator_value if p not in instance]
+        hints = {p: f": {_REQUIRED_HINTS[p]}" if p in _REQUIRED_HINTS else "" for p in missing}
+        return [parsed.problem(path, f"missing `{p}`{hint}") for p, hint in hints.items()]
+    if kind == "const":
+        want = error.validator_value
+        if isinstance(instance, str):
+            message = f"must be the number {want}, not the string {show(instance)}: remove the quotes"
+        else:
+            message = f"must be {want} (the only format version), not {instance!r}"
+        return [parsed.problem(path, message)]
+    if kind == "type":
+        return [parsed.problem(path, _type_message(error.validator_value, instance, node, _is_secret(path)))]
+    if kind == "pattern":
+        shown = show(instance)
+        if "propertyNames" in error.relative_schema_path:
+            if shown_key(instance) != instance:  # never list the characters of what may be a secret
+                message = f"the name '{shown_key(instance)}' must be one word: a space, ':' or '=' follows it"
+                return [parsed.problem(path + (instance,), message, key=True)]
+            why = describe_mismatch(error.validator_value, instance)
+            return [parsed.problem(path + (instance,), f"the name {shown} {why}", key=True)]
+        if path and path[-1] == "url":
+            return [parsed.problem(path, f"{shown} is not a URL: write it like https://acme.omnidesk.com")]
+        if path and path[-1] == "api_key_env":
+            message = f"{shown} is not an environment variable name: use letters, digits and _"
+            return [parsed.problem(path, message + " (like OMNIDESK_API_KEY)")]
+        malformed = malformed_template(instance, secret=False)
+        if malformed:
+            return [parsed.problem(path, malformed)]
+        pattern = error.validator_value.removeprefix(EMPTY_ALTERNATIVE)
+        return [parsed.problem(path, mismatch(instance, pattern, path))]
+    if kind == "uniqueItems":
+        index = next(i for i, item in enumerate(instance) if item in instance[:i])
+        return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]
+    if kind == "minLength" and "ignore" in path:
+        return [parsed.problem(path, "an empty pattern ignores nothing: remove it")]
+    if kind == "minItems":
+        message = "lists no tenants: leave `tenants:` out to keep the channel in every tenant"
+        return [parsed.problem(path, message)]
+    return [parsed.problem(path, error.message)]
+
+
+def _unknown_key(key: str, allowed: list[str]) -> str:
+    import difflib  # only when a key is wrong: a valid file never pays for it
+
+    shown = shown_key(key)
+    if shown != key:  # a value ran into the key: name only the key part, the value may be a secret
+        head = shown.removesuffix("…")
+        if head in allowed:
+            return (
+                f"`{head}` and its value ran together into one key: "
+                f"write `{head}: ` (a colon and a space) and then the value"
+            )
+        key = head
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if not close and len(key) >= 4:
+        close = [a for a in allowed if key.lower() in a]
+    if close:
+        return f"unknown key '{shown}': did you mean '{close[0]}'?"
+    return f"unknown key '{shown}': allowed here are " + ", ".join(allowed)
+
+
+def _type_message(expected: str, instance: Any, node: yaml.Node | None, secret: bool) -> str:
+    want = _TYPE_NAMES.get(expected, expected)
+    if expected == "boolean" and isinstance(instance, str):
+        if instance.strip().lower() in ("true", "false"):
+            return f"expected true or false, not the string {show(instance)}: remove the quotes"
+        return f"expected true or false, not the string {show(instance)}"
+    message = f"expected {want}, but {reads_as(node, instance, secret=secret)}"
+    if expected == "string" and isinstance(node, yaml.ScalarNode) and instance is not None:
+        message += ": quote it" if secret else f": quote it: '{node.value}'"
+    return message
+
+
+def mismatch(value: str, pattern: str, path: PathT, *, note: str = "") -> str:
+    if value == "":
+        if "name" in path or "previous_names" in path:
+            return "must not be empty: a channel name needs at least one character"
+        return describe_mismatch(pattern, value)
+    message = f"{show(value)}{note} {describe_mismatch(pattern, value)}"
+    if value.endswith("\n"):
+        message += (
+            "; the value ends with a line break (a `|` or `>` block adds one): "
+            "use `>-` or a plain string"
+        )
+    return message
+
+
+def known_tenants(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
+    if not tenants:
+        return "the file defines no tenants"
+    close = []
+    if name:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(tenants), n=1)
+        close = close or [t for t in tenants if t.startswith(name)]
+    guess = f"; did you mean '{close[0]}'?" if close else ""
+    return "known tenants: " + ", ".join(tenants) + guess
+
+
+def unset_message(var: str, environ: Mapping[str, str]) -> str:
+    if var in environ:
+        return f"environment variable {var} is empty (used as ${{env:{var}}}); an empty value counts as unset"
+    return f"environment variable {var} is not set (used as ${{env:{var}}})"
+
+
+def var_problem(
+    name: str, tenant: Tenant | None, tenants: Mapping[str, Tenant], vars_need_tenant: bool
+) -> str | None:
+    """Why ``${var:NAME}`` has no value in this view, or None when that is fine (``validate``)."""
+    if tenant is not None:
+        known = ", ".join(sorted(tenant.vars))
+        return (
+            f"${{var:{name}}}: tenant {tenant.name!r} has no var {name!r} "
+            + (f"(its vars: {known})" if known else "(it defines no vars)")
+        )
+    if not tenants:
+        return (
+            f"${{var:{name}}}: the file defines no tenants, so there are no vars: "
+            "add a `tenants:` section with `vars:`"
+        )
+    if vars_need_tenant:
+        return f"${{var:{name}}} needs a tenant: pass --tenant ({known_tenants(tenants)})"
+    return None
