@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from reconciler.config import load_all_views, load_tenants
+from reconciler.policy import DENY
 from reconciler.errors import ReconcilerError, UnsafePlanError
 from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
@@ -102,6 +103,10 @@ def plan_one(
             warnings.append(exc.warning())
         for var, names in planned.plan.missing_secrets.items():
             warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it")
+        denied = sorted({f.rule for f in planned.plan.findings if f.level == DENY})
+        if denied:
+            warnings.append("the policy denies this plan: apply refuses it unless "
+                            + " ".join(f"--allow-policy {r}" for r in denied))
         if out:
             engine.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
         return TenantPlan(tenant, planned.plan, warnings=tuple(warnings), saved=out)

@@ -139,6 +139,12 @@ def test_a_tenants_policy_wins_rule_by_rule(tmp_path: Path, emulator: RunningEmu
     assert found == {("https-endpoint", "warn"), ("endpoint-host", "warn")}
     production = run_cli(["plan", str(path), "--tenant", "production", "--format", "json"], env)
     assert {(f["rule"], f["level"]) for f in json.loads(production.stdout)["findings"]} == {("https-endpoint", "deny")}
+    every = run_cli(["plan", str(path), "--all-tenants"], env)
+    assert "Warning: production: the policy denies this plan: apply refuses it unless --allow-policy https-endpoint" \
+        in every.stderr and "Warning: staging: the policy denies" not in every.stderr
+    sarif = json.loads(run_cli(["plan", str(path), "--all-tenants", "--format", "sarif"], env).stdout)
+    assert sorted((r["ruleId"], r["level"]) for r in sarif["runs"][0]["results"]) == [
+        ("endpoint-host", "warning"), ("https-endpoint", "error"), ("https-endpoint", "warning")]
 
 
 def test_policy_mistakes_are_located(tmp_path: Path) -> None:

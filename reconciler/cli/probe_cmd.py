@@ -17,11 +17,11 @@ from reconciler.probe import DEFAULT_TIMEOUT, render_table
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Endpoints probed at once.")
 def probe_command(file: str, tenant: str | None, timeout: float, parallelism: int) -> int:
-    """Check that each endpoint of FILE answers as Omnidesk needs: DNS, TLS certificate, OPTIONS
-    answered 2xx with Allow: POST, and the first byte within 1 second.
+    """Check that each endpoint of FILE answers as Omnidesk needs it to.
 
-    Sends one OPTIONS per endpoint: never a secret, never a message (no POST). Talks to no
-    Omnidesk tenant. An endpoint on plain http, or whose host resolves to a private address or
+    DNS, the TLS certificate, OPTIONS answered 2xx with Allow: POST, and the first byte within
+    1 second. Sends one OPTIONS per endpoint: never a secret, never a message (no POST). Makes no
+    Omnidesk API call. An endpoint on plain http, or whose host resolves to a private address or
     to this machine, fails without a connection (Omnidesk could not reach it; set
     OMNIDESK_PROBE_LOOPBACK=1 in the environment to probe a bridge on this machine). Trusted
     certificates are the system's (SSL_CERT_FILE names another bundle). Prints a table; each
