@@ -1,17 +1,138 @@
-"""The checks a plan must pass before apply writes anything: safety thresholds, secrets, freshness.
+"""The checks a plan must pass before apply writes anything: one list, ``PLAN_CHECKS``, that ``Workflow`` runs.
 
-Each check is separate from computing the plan (``plan.py``) and raises a ``PlanError`` that
-lists everything wrong at once, so one run tells the whole story.
+A check is a small function of a ``CheckContext`` (the plan, the moment, the thresholds, the
+counts allowed...) in the shape of octoDNS's ``process_plan``: it returns ``Finding``s, or raises
+a ``PlanError`` leaf whose message says what is wrong and how to go on. ``Workflow`` runs the list
+at four moments (``PLAN``: a plan is shown; ``SAVE``: it is saved; ``APPLY``: before asking and
+writing; ``WRITE``: connected, just before the first write, with the tenant's channels at hand):
+
+- at ``PLAN`` nothing is refused: a raised ``PlanError`` becomes a ``DENY`` finding ("apply will
+  refuse this plan: ..."), and findings are shown (warnings, CI outputs, SARIF);
+- at the other moments the first raised error stops the run, and a returned ``DENY`` finding is
+  refused as ``PlanRefused`` (every one of them listed).
+
+Adding a rule is one function appended to ``PLAN_CHECKS`` and a test (tests/test_checks.py shows
+the shape). Each check is separate from computing the plan (``plan.py``) and lists everything it
+finds wrong at once, so one run tells the whole story.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
 from reconciler.endpoints import masked
-from reconciler.errors import SecretMissingError, StalePlanError, UnsafePlanError
+from reconciler.errors import PlanError, PlanRefused, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
+from reconciler.policy import refuse_denied
 from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
+
+if TYPE_CHECKING:
+    from reconciler.secrets import Secrets
+
+# The moments a check runs at (see the module's docstring).
+PLAN, SAVE, APPLY, WRITE = "plan", "save", "apply", "write"
+# A finding's severity: OFF (a rule switched off reports nothing), WARN (shown), DENY (apply refuses).
+OFF, WARN, DENY = "off", "warn", "deny"
+SEVERITIES = (OFF, WARN, DENY)
+# The name of the secrets check's findings (a text plan lists unset secrets itself).
+SECRETS = "secrets"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found: ``check`` names the check (or rule), ``channels`` the channels concerned."""
+
+    check: str
+    message: str
+    severity: str = WARN
+    channels: tuple[str, ...] = ()
+
+    @property
+    def denies(self) -> bool:
+        return self.severity == DENY
+
+    def warning(self) -> str:
+        """The finding as a one-line warning: a denying one says that apply will refuse the plan."""
+        return f"apply will refuse this plan: {self.message}" if self.denies else self.message
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may look at. ``current`` reads the tenant's channels (only at ``WRITE``)."""
+
+    plan: Plan
+    moment: str
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
+    secrets: Secrets | None = None  # the values apply would send (APPLY, WRITE)
+    saved: bool = False  # the plan was read back from ``plan --out``
+    allow_deletes: int | None = None
+    allow_updates: int | None = None
+    secrets_at_apply: bool = False  # SAVE: unset secrets are read from the apply's environment
+    current: Callable[[], Sequence[RemoteChannel]] | None = None
+    allow_policy: Collection[str] = ()  # APPLY: the policy rules a reviewer accepted (--allow-policy RULE)
+
+
+PlanCheck = Callable[[CheckContext], Sequence[Finding]]
+
+
+def run_checks(context: CheckContext, checks: Sequence[PlanCheck] | None = None) -> tuple[Finding, ...]:
+    """Run ``checks`` (default ``PLAN_CHECKS``) at ``context.moment``; the findings, or the first refusal.
+
+    At ``PLAN`` a check's ``PlanError`` is turned into a ``DENY`` finding and every check runs; at
+    any other moment it propagates, and ``DENY`` findings are refused together (``PlanRefused``).
+    """
+    found: list[Finding] = []
+    for check in PLAN_CHECKS if checks is None else checks:
+        try:
+            found += [f for f in check(context) if f.severity != OFF]
+        except PlanError as exc:
+            if context.moment != PLAN:
+                raise
+            found.append(Finding(getattr(check, "__name__", "check"), exc.ahead(), DENY))
+    denied = [f for f in found if f.denies]
+    if denied and context.moment != PLAN:
+        raise PlanRefused(denied)
+    return tuple(found)
+
+
+def policy_check(context: CheckContext) -> Sequence[Finding]:
+    """The policy's findings (``policy.py``), kept in the plan: one at deny is refused (``PolicyDenied``,
+    naming rule and channel) unless ``--allow-policy`` names its rule; at ``PLAN`` said ahead of time.
+    The commands show every finding with its file and line themselves."""
+    if context.moment in (PLAN, APPLY):
+        refuse_denied(context.plan.findings, context.allow_policy)
+    return []
+
+
+def secrets_check(context: CheckContext) -> Sequence[Finding]:
+    """Secrets the plan would send must be set: shown at ``PLAN`` (the apply may hold them), refused
+    when saving (unless ``secrets_at_apply``) and applying."""
+    plan = context.plan
+    if context.moment == PLAN:
+        return [Finding(SECRETS, f"${{env:{var}}} is not set here (needed by {', '.join(names)}); "
+                        "the apply must have it", WARN, tuple(names))
+                for var, names in plan.missing_secrets.items()]
+    if context.moment == SAVE and not context.secrets_at_apply:
+        check_secrets(plan)
+    if context.moment == APPLY and context.secrets is not None:
+        context.secrets.require(plan)
+    return []
+
+
+def safety_check(context: CheckContext) -> Sequence[Finding]:
+    """Updates and deletes within the thresholds the plan was made under, or exactly the counts allowed."""
+    if context.moment in (PLAN, APPLY):
+        check_safety(context.plan, context.allow_deletes, allow_updates=context.allow_updates,
+                     thresholds=context.thresholds)
+    return []
+
+
+def freshness_check(context: CheckContext) -> Sequence[Finding]:
+    """A saved plan's channels must not have changed on the tenant since it was made."""
+    if context.moment == WRITE and context.saved and context.current is not None:
+        check_fresh(context.plan, context.current())
+    return []
 
 
 def check_secrets(plan: Plan) -> None:
@@ -89,3 +210,7 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
             stale.append(f"{label!r} (id {now.id}) changed since the plan: " + "; ".join(diffs))
     if stale:
         raise StalePlanError("the saved plan is stale, nothing was changed; plan again", stale)
+
+
+# The checks every plan goes through, in this order (the policy rules join this list).
+PLAN_CHECKS: list[PlanCheck] = [policy_check, secrets_check, safety_check, freshness_check]

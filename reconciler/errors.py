@@ -14,7 +14,8 @@
     │   ├── UnsafePlanError         too many deletes without --allow-deletes
     │   ├── StalePlanError          a saved plan no longer matches the tenant
     │   ├── PolicyDenied            a policy rule at deny level refuses the plan (names rule and channel)
-    │   └── SecretMissingError      secrets that would be sent are not set in the environment
+    │   ├── SecretMissingError      secrets that would be sent are not set in the environment
+    │   └── PlanRefused             a plan check denied the plan (carries every denying finding)
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
@@ -35,7 +36,10 @@ channel names only, and the client redacts the key from anything it wraps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from reconciler.checks import Finding
 
 
 class ReconcilerError(Exception):
@@ -118,7 +122,12 @@ class ProtocolError(ApiError):
 
 
 class PlanError(ReconcilerError):
-    pass
+    def ahead(self) -> str:
+        """This refusal said ahead of time, by a command that changes nothing (plan, a preview)."""
+        return str(self)
+
+    def warning(self) -> str:
+        return f"apply will refuse this plan: {self.ahead()}"
 
 
 class ConflictError(PlanError):
@@ -140,9 +149,8 @@ class UnsafePlanError(PlanError):
             f"If that is intended, run again with {fixes}"
         super().__init__(f"{reasons}; nothing was changed. {advice}")
 
-    def warning(self) -> str:
-        """The same refusal said ahead of time, by a command that changes nothing (plan, a preview)."""
-        return f"apply will refuse this plan: {self.reasons}; if that is intended, pass {self.fixes} to apply"
+    def ahead(self) -> str:
+        return f"{self.reasons}; if that is intended, pass {self.fixes} to apply"
 
 
 class StalePlanError(PlanError):
@@ -164,6 +172,10 @@ class PolicyDenied(PlanError):
             "the policy denies this plan (nothing was changed):\n" + "\n".join(f"  - {d}" for d in self.denied)
             + f"\nFix the channels file, or, if a reviewer accepts it, pass {allow}"
         )
+        self.allow = allow
+
+    def ahead(self) -> str:
+        return f"the policy denies it (rule {', '.join(self.rules)}); if a reviewer accepts that, pass {self.allow} to apply"
 
 
 class SecretMissingError(PlanError):
@@ -174,6 +186,15 @@ class SecretMissingError(PlanError):
         for var, channels in self.missing.items():
             lines.append(f"  ${{env:{var}}} needed by: {', '.join(sorted(channels))}")
         lines.append("Set these variables (export NAME=...) and run again.")
+        super().__init__("\n".join(lines))
+
+
+class PlanRefused(PlanError):
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        """``findings``: every ``DENY`` finding of the plan checks (``checks.PLAN_CHECKS``)."""
+        self.findings = tuple(findings)
+        lines = ["the plan checks refuse this plan (nothing was changed):"]
+        lines += [f"  - {f.check}: {f.message}" for f in self.findings]
         super().__init__("\n".join(lines))
 
 

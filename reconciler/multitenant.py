@@ -5,19 +5,16 @@ never the others'. Used by ``plan --all-tenants`` and by the CI integrations (``
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from reconciler.config import load_all_views, load_tenants
-from reconciler.policy import DENY
-from reconciler.errors import ReconcilerError, UnsafePlanError
+from reconciler.checks import Finding
+from reconciler.errors import ReconcilerError
 from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
-from reconciler.render import MARKDOWN_LIMIT, render_markdown, render_text
 from reconciler.workflow import Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
@@ -38,6 +35,7 @@ class TenantPlan:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     saved: str | None = None
+    findings: tuple[Finding, ...] = ()  # what the plan checks said (``warnings`` words them)
 
     @property
     def name(self) -> str:
@@ -96,20 +94,11 @@ def plan_one(
     """
     try:
         planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded)
-        warnings: list[str] = []
-        try:
-            engine.check_safety(planned)  # the file's and the tenant's safety: thresholds
-        except UnsafePlanError as exc:
-            warnings.append(exc.warning())
-        for var, names in planned.plan.missing_secrets.items():
-            warnings.append(f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it")
-        denied = sorted({f.rule for f in planned.plan.findings if f.level == DENY})
-        if denied:
-            warnings.append("the policy denies this plan: apply refuses it unless "
-                            + " ".join(f"--allow-policy {r}" for r in denied))
+        findings = engine.review(planned)  # the file's and the tenant's safety: thresholds, secrets, ...
         if out:
             engine.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
-        return TenantPlan(tenant, planned.plan, warnings=tuple(warnings), saved=out)
+        return TenantPlan(tenant, planned.plan, warnings=tuple(f.warning() for f in findings), saved=out,
+                          findings=findings)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
 
@@ -141,56 +130,3 @@ def plan_tenants(
             for t, o in zip(tenants, outs)
         ]
         return [f.result() for f in futures]
-
-
-# -- one report for many tenants ---------------------------------------------------------------
-
-
-def fenced(text: str) -> str:
-    """``text`` in a Markdown code block whose fence no line of ``text`` can close."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text.rstrip()}\n{fence}"
-
-
-def tenant_markdown(result: TenantPlan, *, limit: int = MARKDOWN_LIMIT) -> str:
-    """One tenant's plan (or failure) as Markdown, warnings last; fits ``limit``."""
-    notes = "".join(f"> ⚠️ {w}\n" for w in result.warnings)
-    if result.plan is None:
-        return f"**The plan failed.**\n\n{fenced(result.error or '')}\n"
-    return render_markdown(result.plan, limit=limit - len(notes) - 2) + (f"\n{notes}" if notes else "")
-
-
-def report_summary(results: Sequence[TenantPlan]) -> str:
-    changed = sum(r.has_changes for r in results)
-    failed = sum(r.failed for r in results)
-    return f"{len(results)} tenant(s): {changed} with changes, {failed} failed"
-
-
-def render_report(results: Sequence[TenantPlan], fmt: str, *, color: bool = False) -> str:
-    """Every tenant's plan in one report: text, Markdown (a section per tenant), one JSON document, or
-    one SARIF log of every tenant's policy findings (a finding several tenants share, once)."""
-    if fmt == "sarif":
-        from reconciler.sarif import render_sarif
-
-        return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)))
-    if fmt == "json":
-        tenants = []
-        for r in results:
-            entry: dict[str, object] = {"tenant": r.name, "warnings": list(r.warnings)}
-            entry.update({"plan": r.plan.to_data()} if r.plan is not None else {"error": r.error})
-            if r.saved:
-                entry["saved"] = r.saved
-            tenants.append(entry)
-        document = {"summary": {"tenants": len(results), "with_changes": sum(r.has_changes for r in results),
-                                "failed": sum(r.failed for r in results)}, "tenants": tenants}
-        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if fmt == "markdown":
-        budget = MARKDOWN_LIMIT // max(1, len(results))
-        sections = [f"### {r.name}\n\n{tenant_markdown(r, limit=budget)}" for r in results]
-        return f"**{report_summary(results)}**\n\n" + "\n".join(sections)
-    parts = []
-    for r in results:
-        body = render_text(r.plan, color=color) if r.plan is not None else f"Error: {r.error}\n"
-        parts.append(f"== {r.name} ==\n{body}")
-    return "\n".join(parts) + f"\n{report_summary(results)}.\n"

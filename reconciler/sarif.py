@@ -11,13 +11,17 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from reconciler import __version__
+from reconciler.checks import Finding as CheckFinding
 from reconciler.errors import Problem
 from reconciler.policy import DENY, RULES, Finding
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+PLAN_CHECK = "plan-check"
 FILE_PROBLEM = "channels-file"
 FILE_WARNING = "channels-file-warning"
 _FILE_RULES = {
+    PLAN_CHECK: ("a check every plan goes through (safety thresholds, secrets to send)",
+                 "see the message: it names what apply needs", "warning"),
     FILE_PROBLEM: ("the channels file cannot be used as written", "see the message: it names the line and the fix",
                    "error"),
     FILE_WARNING: ("the channels file works, but holds something risky (such as a secret written in it)",
@@ -55,8 +59,10 @@ def _result(rule_id: str, index: int, level: str, text: str, location: dict[str,
     return result
 
 
-def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (), warnings: Iterable[Problem] = ()) -> str:
-    """A SARIF 2.1.0 log of ``findings`` and a file's ``errors`` and ``warnings`` (``validate``)."""
+def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (), warnings: Iterable[Problem] = (),
+                 checks: Iterable[CheckFinding] = ()) -> str:
+    """A SARIF 2.1.0 log of ``findings``, a file's ``errors`` and ``warnings`` (``validate``), and what
+    the plan checks found (``checks``: a threshold passed, a secret unset; no location)."""
     rules = _rules()
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []
@@ -70,6 +76,9 @@ def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (),
             text = f"{problem.path}: {problem.message}" if problem.path else problem.message
             results.append(_result(rule_id, index[rule_id], level, text,
                                    _location(problem.file, problem.line, problem.column)))
+    for check in checks:
+        results.append(_result(PLAN_CHECK, index[PLAN_CHECK], "error" if check.denies else "warning",
+                               f"{check.check}: {check.message}", None))
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from reconciler.apply import ApplyReport, Outcome, apply_plan
 from reconciler.client import OmnideskClient
-from reconciler.checks import check_fresh, check_safety, check_secrets
+from reconciler.checks import APPLY, PLAN, SAVE, WRITE, CheckContext, Finding, run_checks
 from reconciler.config import load_channels_file, load_settings, load_tenants
 from reconciler.errors import ImportRefused, ReconcilerError
 from reconciler.export import Export, export_channels
@@ -37,7 +37,8 @@ from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
-from reconciler.policy import Finding, findings, refuse_denied
+from reconciler.policy import Finding as PolicyFinding
+from reconciler.policy import findings
 from reconciler.probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT
 from reconciler.probe import ProbeResult, probe_endpoints
 from reconciler.planfile import load_plan, save_plan
@@ -75,7 +76,7 @@ class Probed:
 
     results: Mapping[str, ProbeResult]
     channels: Mapping[str, list[str]]  # endpoint -> the names of the channels that use it
-    findings: tuple[Finding, ...]
+    findings: tuple[PolicyFinding, ...]
 
 
 @dataclass(frozen=True)
@@ -173,23 +174,26 @@ class Workflow:
 
     # -- checks and apply ------------------------------------------------------------------------
 
+    def review(self, planned: Planned) -> tuple[Finding, ...]:
+        """What the plan checks (``checks.PLAN_CHECKS``) say about a plan being shown; refuses nothing.
+
+        A ``DENY`` finding is one apply would refuse (a safety threshold passed, say); a ``WARN``
+        one is worth saying (a secret variable unset here, which the apply must have).
+        """
+        found = run_checks(self._context(planned, PLAN))
+        return tuple(sorted(found, key=lambda finding: not finding.denies))  # what apply refuses first
+
     def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
               allow_policy: Sequence[str] = ()) -> None:
         """Everything that must hold before a write: no policy finding at deny (but the rules
         ``allow_policy`` names), secrets present, updates and deletes within the planned thresholds
-        (or exactly the counts allowed).
+        (or exactly the counts allowed), and every other check of ``PLAN_CHECKS``.
 
         Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
         environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
         """
-        refuse_denied(planned.plan.findings, allow_policy)
-        planned.secrets.require(planned.plan)
-        self.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
-
-    def check_safety(self, planned: Planned, *, allow_deletes: int | None = None,
-                     allow_updates: int | None = None) -> None:
-        """Updates and deletes within the thresholds the plan was made under (``UnsafePlanError``)."""
-        check_safety(planned.plan, allow_deletes, allow_updates=allow_updates, thresholds=planned.thresholds)
+        run_checks(self._context(planned, APPLY, allow_deletes=allow_deletes, allow_updates=allow_updates,
+                                 allow_policy=allow_policy))
 
     def apply(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
               allow_policy: Sequence[str] = (), on_outcome: Callable[[Outcome], None] | None = None,
@@ -197,10 +201,14 @@ class Workflow:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
-            if planned.saved:
-                check_fresh(planned.plan, client.list_channels())
+            run_checks(self._context(planned, WRITE, current=client.list_channels))
             return apply_plan(planned.plan, client, planned.secrets, parallelism=self.parallelism,
                               on_outcome=on_outcome, stop=stop)
+
+    @staticmethod
+    def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:
+        return CheckContext(planned.plan, moment, thresholds=planned.thresholds, secrets=planned.secrets,
+                            saved=planned.saved, **options)
 
     # -- saved plans -----------------------------------------------------------------------------
 
@@ -212,8 +220,7 @@ class Workflow:
         path that is the channels file or another kind of file (unless ``force``; see ``paths``)."""
         check_output(path, kind=SAVED_PLAN, inputs=[planned.channels_file.path if planned.channels_file else None],
                      force=force)
-        if not secrets_at_apply:
-            check_secrets(planned.plan)
+        run_checks(self._context(planned, SAVE, secrets_at_apply=secrets_at_apply))
         save_plan(planned.plan, planned.target.connection(), path, planned.secrets, thresholds=planned.thresholds)
 
     def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,

@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import Plan, make_plan
-from reconciler.render import MARKDOWN_LIMIT, render_markdown, show_value
+from reconciler.describe import show_value
+from reconciler.render import MARKDOWN_LIMIT, render_markdown
 from tests.clihelp import run_cli
 from tests.eco_tools import python_tool
 

@@ -91,7 +91,8 @@ def test_markdown_json_and_annotations_carry_the_findings(tmp_path: Path, emulat
     assert annotations[0].startswith(f"::error file={path},line=5::deny [https-endpoint] 'SMS gateway'")
     assert annotations[1].startswith(f"::warning file={path},line=10::warn [warning-languages] 'Shop'")
     text = run_cli(["plan", str(path)], env)
-    assert "Warning: the policy denies this plan: apply refuses it unless --allow-policy https-endpoint" in text.stderr
+    assert ("Warning: apply will refuse this plan: the policy denies it (rule https-endpoint); if a reviewer "
+            "accepts that, pass --allow-policy https-endpoint to apply") in text.stderr
 
 
 def test_the_summary_names_high_impact_changes_before_the_counts(tmp_path: Path, emulator: RunningEmulator) -> None:

@@ -140,8 +140,9 @@ def test_a_tenants_policy_wins_rule_by_rule(tmp_path: Path, emulator: RunningEmu
     production = run_cli(["plan", str(path), "--tenant", "production", "--format", "json"], env)
     assert {(f["rule"], f["level"]) for f in json.loads(production.stdout)["findings"]} == {("https-endpoint", "deny")}
     every = run_cli(["plan", str(path), "--all-tenants"], env)
-    assert "Warning: production: the policy denies this plan: apply refuses it unless --allow-policy https-endpoint" \
-        in every.stderr and "Warning: staging: the policy denies" not in every.stderr
+    assert ("Warning: production: apply will refuse this plan: the policy denies it (rule https-endpoint); if a "
+            "reviewer accepts that, pass --allow-policy https-endpoint to apply") in every.stderr
+    assert "Warning: staging: apply will refuse" not in every.stderr
     sarif = json.loads(run_cli(["plan", str(path), "--all-tenants", "--format", "sarif"], env).stdout)
     assert sorted((r["ruleId"], r["level"]) for r in sarif["runs"][0]["results"]) == [
         ("endpoint-host", "warning"), ("https-endpoint", "error"), ("https-endpoint", "warning")]

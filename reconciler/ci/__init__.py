@@ -19,8 +19,9 @@ import httpx
 
 from reconciler.config import load_tenants
 from reconciler.errors import CiError
-from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenant_markdown
-from reconciler.render import MARKDOWN_LIMIT, render_json, render_markdown, render_text
+from reconciler.markdown import tenant_markdown
+from reconciler.multitenant import TENANT_FIELD, TenantPlan
+from reconciler.render import MARKDOWN_LIMIT, render_plan as render_format
 from reconciler.target import DEFAULT_KEY_ENV
 
 Log = Callable[[str], None]
@@ -53,11 +54,7 @@ def render_plan(result: TenantPlan, fmt: str) -> str:
     """A tenant's plan for the job log, in the format asked for."""
     if result.plan is None:
         return f"{result.name}: the plan failed:\n{result.error}\n"
-    if fmt == "json":
-        return render_json(result.plan)
-    if fmt == "markdown":
-        return render_markdown(result.plan)
-    return render_text(result.plan)
+    return render_format(result.plan, fmt)
 
 
 def plan_template(folder: str | os.PathLike[str]) -> str:

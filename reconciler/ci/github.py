@@ -21,7 +21,8 @@ from reconciler.ci import (
 from reconciler.diagnostics import github_annotations, workflow_command
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import CiError, ConfigError, Problem
-from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenant_markdown, tenants_of
+from reconciler.markdown import tenant_markdown
+from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenants_of
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"

@@ -8,7 +8,8 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, target_options, use_color, workflow,
+    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, target_options, use_color,
+    workflow,
 )
 from reconciler.planfile import is_plan_file
 from reconciler.render import render_text

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import EXIT_OK, FullSummaryGroup
+from reconciler.render import FORMATS
 from reconciler.transport import AUTH_FORMS
 
 
@@ -25,7 +26,7 @@ tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME",
 all_opt = _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, concurrently.")
 auth_opt = _opt("--auth", env="AUTH", type=click.Choice(AUTH_FORMS),
                 help="Where the API key goes (header, query, authorization); default: as plan and apply decide.")
-format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(["text", "markdown", "json"]), default="text",
+format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(list(FORMATS)), default="text",
                   show_default=True, help="How plans are printed in the job log.")
 
 

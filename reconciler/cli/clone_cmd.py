@@ -5,16 +5,13 @@ import os
 
 import click
 
-from reconciler.checks import check_secrets
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import (
     allow_options, apply_with_progress, connection_options, force_option, print_findings, report_export, use_color,
     workflow,
 )
-from reconciler.errors import UnsafePlanError
 from reconciler.files import write_atomically
-from reconciler.policy import refuse_denied
 from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output
 from reconciler.render import render_text
 
@@ -83,14 +80,11 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     click.echo(render_text(plan, color=use_color()), nl=False)
     print_findings(plan)
     if yes:
-        refuse_denied(plan.findings, allow_policy)
-        check_secrets(plan)
-    try:
-        engine.check_safety(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
-    except UnsafePlanError as exc:
-        if yes:
-            raise
-        click.echo(f"Warning: {exc.warning()}", err=True)
+        engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
+    else:
+        for finding in engine.review(planned):
+            if finding.denies:
+                click.echo(f"Warning: {finding.warning()}", err=True)
     if out:
         engine.save(planned, out, force=force)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)

@@ -13,7 +13,7 @@ import click
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Delete, Plan
-from reconciler.policy import DENY, Finding
+from reconciler.policy import Finding
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
 from reconciler.workflow import Planned, Workflow
@@ -128,10 +128,6 @@ def print_findings(plan: Plan) -> None:
         names = ", ".join(repr(f.channel) for f in found[:SHOWN_CHANNELS])
         more = f" and {len(found) - SHOWN_CHANNELS} more" if len(found) > SHOWN_CHANNELS else ""
         click.echo(f"Warning: {where}{level} [{rule}] {names}{more}: {message} (fix: {first.fix})", err=True)
-    denied = sorted({f.rule for f in plan.findings if f.level == DENY})
-    if denied:
-        allow = " ".join(f"--allow-policy {r}" for r in denied)
-        click.echo(f"Warning: the policy denies this plan: apply refuses it unless {allow}", err=True)
 
 
 def is_tty(stream: Any) -> bool:

@@ -6,18 +6,16 @@ import click
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import force_option, print_file_warnings, target_options, use_color, workflow
-from reconciler.errors import UnsafePlanError
+from reconciler.checks import SECRETS
 from reconciler.filekinds import SAVED_PLAN, check_output
-from reconciler.render import render_json, render_markdown, render_text
+from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 
 
 @click.command("plan", cls=OneFileCommand)
 @click.argument("file", type=CHANNELS_FILE)
 @target_options
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "sarif"]), default="text",
-              show_default=True,
-              help="text for terminals, markdown for pull-request comments, json for machines (to read; "
-              "to apply a plan later, save it with --out), sarif: the policy's findings for code scanning.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="text", show_default=True,
+              help=f"{formats_help()} (to read; to apply a plan later, save it with --out).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), metavar="PLAN",
               help="Save the plan (no secret values) for 'apply PLAN'. Replaces only a saved plan.")
 @force_option
@@ -64,23 +62,13 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
                           rotate_secrets=rotate_secrets, probe=probe)
     print_file_warnings(planned)
     plan = planned.plan
-    if fmt == "sarif":
-        from reconciler.sarif import render_sarif
-
-        click.echo(render_sarif(plan.findings), nl=False)
-    elif fmt == "json":
-        click.echo(render_json(plan), nl=False)
-    elif fmt == "markdown":
-        click.echo(render_markdown(plan), nl=False)
-    else:
-        click.echo(render_text(plan, color=use_color()), nl=False)
-    try:
-        engine.check_safety(planned)
-    except UnsafePlanError as exc:
-        click.echo(f"Warning: {exc.warning()}", err=True)
-    if plan.missing_secrets and fmt != "text" and not out:  # the text plan names them itself
-        names = ", ".join(f"${{env:{var}}}" for var in plan.missing_secrets)
-        click.echo(f"Warning: secrets apply would send are not set: {names}", err=True)
+    findings = engine.review(planned)
+    click.echo(render_plan(plan, fmt, RenderOptions(color=use_color(), findings=findings)), nl=False)
+    # Unset secrets: a text plan lists them itself, and saving (--out) refuses them with the list.
+    secrets_shown = FORMATS[fmt].names_missing_secrets or bool(out)
+    for finding in findings:
+        if not (finding.check == SECRETS and secrets_shown):
+            click.echo(f"Warning: {finding.warning()}", err=True)
     if out:
         engine.save(planned, out, force=force)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
@@ -93,7 +81,7 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
                       rotate_secrets: bool) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
-    from reconciler.multitenant import exit_code, plan_tenants, render_report, saved_path, tenants_of
+    from reconciler.multitenant import exit_code, plan_tenants, saved_path, tenants_of
 
     if url or tenant or emulator_state:
         raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
@@ -102,7 +90,7 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
         check_output(saved_path(out, name, many=len(names) > 1), kind=SAVED_PLAN, inputs=[file], force=force)
     results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets,
                            engine=workflow(verbose=verbose), force=force)
-    click.echo(render_report(results, fmt, color=use_color()), nl=False)
+    click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)
     for result in results:
         for warning in result.warnings:
             click.echo(f"Warning: {result.name}: {warning}", err=True)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reconciler.apply import FAILED, INCOMPLETE, OK, Outcome
 from reconciler.plan import Create
 from reconciler.cli.common import is_tty
-from reconciler.render import headline
+from reconciler.describe import headline
 
 
 @contextmanager
