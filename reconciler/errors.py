@@ -175,7 +175,8 @@ class PolicyDenied(PlanError):
         self.allow = allow
 
     def ahead(self) -> str:
-        return f"the policy denies it (rule {', '.join(self.rules)}); if a reviewer accepts that, pass {self.allow} to apply"
+        rules = ", ".join(self.rules)
+        return f"the policy denies it (rule {rules}); if a reviewer accepts that, pass {self.allow} to apply"
 
 
 class SecretMissingError(PlanError):

@@ -30,7 +30,9 @@ from typing import Any
 from reconciler.diff import FieldChange, diff_fields
 from reconciler.errors import EditError, ImportRefused, UnknownChannelError
 from reconciler.endpoints import ENDPOINT_FIELD, mask_endpoint
-from reconciler.export import FILE_ORDER, endpoint_placeholders, endpoint_vars, Templater, export_item, in_file_order, secret_placeholders
+from reconciler.export import (
+    FILE_ORDER, Templater, endpoint_placeholders, endpoint_vars, export_item, in_file_order, secret_placeholders,
+)
 from reconciler.ignore import matching_pattern, view_ignore
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
 from reconciler.plan import Update, make_plan

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Collection, Iterable, Mapping
 
 from reconciler.endpoints import credential_params, endpoint_host, is_templated
-from reconciler.errors import PolicyDenied
+from reconciler.errors import PolicyDenied, Problem
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel
 
 OFF, WARN, DENY = "off", "warn", "deny"
@@ -108,6 +108,10 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.level} [{self.rule}] {self.channel!r}: {self.message} (fix: {self.fix})"
+
+    def as_problem(self) -> Problem:
+        """The finding located as a file's problem (validate's text, github and json reports)."""
+        return Problem(self.file, self.line, None, "", str(self))
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"rule": self.rule, "level": self.level, "channel": self.channel,

@@ -142,7 +142,7 @@ FORMATS: dict[str, Format] = {
                report=lambda results, o: markdown_report(results, limit=o.limit)),
         Format("json", "json for machines", lambda plan, o: render_json(plan),
                report=lambda results, o: json_report(results)),
-        Format("sarif", "sarif: the policy's findings and the plan checks' for code scanning",
+        Format("sarif", "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
                lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY]),
                report=sarif_report),
     )

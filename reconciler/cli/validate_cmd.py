@@ -51,9 +51,7 @@ def check_with_policy(
     return f"{shown}: valid ({_count(count)}{suffix})", list(warnings), list(found)
 
 
-def finding_problem(finding: Finding) -> Problem:
-    """A finding as a located problem, for the text, github and json reports."""
-    return Problem(finding.file, finding.line, None, "", str(finding))
+
 
 
 @click.command("validate")
@@ -93,8 +91,8 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
         if strict:
             problems, found = sorted(problems + found, key=lambda p: (p.line or 0, p.column or 0)), []
         # the policy's own levels decide, --strict or not: deny is an error, warn stays a warning
-        problems += [finding_problem(f) for f in file_findings if f.level == DENY]
-        found += [finding_problem(f) for f in file_findings if f.level != DENY]
+        problems += [f.as_problem() for f in file_findings if f.level == DENY]
+        found += [f.as_problem() for f in file_findings if f.level != DENY]
         if not problems:
             summaries.append(summary)
         errors += problems
@@ -105,7 +103,7 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
         else:
             from reconciler.sarif import render_sarif
 
-            shown = {finding_problem(f) for f in policy}  # a finding is its own result, with its rule
+            shown = {f.as_problem() for f in policy}  # a finding is its own result, with its rule
             click.echo(render_sarif(policy, errors=[p for p in errors if p not in shown],
                                     warnings=[p for p in warnings if p not in shown]), nl=False)
         if errors:
