@@ -133,7 +133,7 @@ def test_one_placeholder_and_the_current_version_everywhere_users_copy_from():
     """OWNER/omnidesk-channels with the release commit and v{version}; no other version is named."""
     texts = {p.relative_to(ROOT).as_posix(): p.read_text() for p in
              [ROOT / "README.md", ROOT / "examples" / "README.md", ROOT / "reconciler" / "cli" / "ci_cmd.py",
-              *PIPELINE_FILES]}
+              *sorted((ROOT / "docs").rglob("*.md")), *PIPELINE_FILES]}
     assert any(REPO in t for t in texts.values())
     for name, text in texts.items():
         for mention in re.findall(rf"{REPO}\S*", text):
