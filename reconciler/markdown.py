@@ -12,7 +12,7 @@ from typing import Sequence
 from reconciler.impact import SHOWN as IMPACT_SHOWN
 from reconciler.policy import DENY
 from reconciler.describe import (
-    SYMBOL, TenantOutcome, calls_note, describe_secret, field_lines, report_summary, show_value, shown_change,
+    SYMBOL, TenantOutcome, calls_note, describe_secret, field_lines, report_summary, shown_change,
 )
 from reconciler.model import SECRET_FIELD
 from reconciler.plan import DELETE, Change, Create, Delete, Plan, Update

@@ -141,7 +141,7 @@ def _https(channel: DesiredChannel, context: Context) -> str | None:
 
 
 @rule("signature-with-secret", "without a signature the bridge cannot tell a forged message from a real one",
-      "set include_signature: true (or remove the secret)")
+      "set include_signature: true, or remove the secret")
 def _signature(channel: DesiredChannel, context: Context) -> str | None:
     if channel.secret is None or channel.fields["include_signature"]:
         return None

@@ -29,7 +29,8 @@ def test_a_literal_credential_is_a_warning_and_no_saved_plan_takes_it(tmp_path: 
 
 def test_export_writes_a_placeholder_and_the_export_applies_unchanged(tmp_path: Path,
                                                                        emulator: RunningEmulator) -> None:
-    emulator.emu.seed_channels([{"name": "SMS gateway", "custom_channel_endpoint": f"https://b.acme.com/in?token={KEY}&x=1"}])
+    emulator.emu.seed_channels([{"name": "SMS gateway",
+                                 "custom_channel_endpoint": f"https://b.acme.com/in?token={KEY}&x=1"}])
     env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key}
     out = tmp_path / "export.yaml"
     exported = run_cli(["export", "--out", str(out)], env)

@@ -119,5 +119,5 @@ def test_the_summary_names_high_impact_changes_before_the_counts(tmp_path: Path,
     assert [(i["kind"], i["channel"]) for i in data["impact"]] == [
         ("deleted", "Fax"), ("endpoint-host", "SMS"), ("signature-off", "SMS"), ("secret-rotated", "SMS"),
         ("quick-ticket-off", "SMS")]
-    quiet = run_cli(["plan", str(path)], env).stdout  # without rotation, no prune: a path change alone is not high impact
+    quiet = run_cli(["plan", str(path)], env).stdout  # a path change alone is not high impact
     assert "'Web chat'" not in quiet.split("\n")[0]

@@ -14,6 +14,7 @@ import pytest
 from clihelp import RunningEmulator, assert_plan_valid, run_cli
 
 from reconciler.policy import RULES
+from reconciler.schema import load_schema
 
 # rule -> (a channel that breaks it, the same channel made good, extra policy settings)
 CASES: dict[str, tuple[str, str, str]] = {
@@ -53,8 +54,13 @@ def run(args: list[str], emulator: RunningEmulator | None = None) -> tuple[int, 
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_every_rule_has_a_case() -> None:
+def test_every_rule_has_a_case_and_editor_help() -> None:
     assert set(RULES) - PROBE_ONLY == set(CASES)
+    described = load_schema()["$defs"]["policy"]["properties"]["rules"]["properties"]
+    assert list(described) == list(RULES)
+    for rule in RULES.values():
+        assert described[rule.id]["description"] == f"{rule.rationale}. Fix: {rule.fix}. Default {rule.default}."
+        assert described[rule.id]["default"] == rule.default
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
