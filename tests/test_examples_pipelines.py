@@ -145,7 +145,8 @@ def test_the_pipelines_use_plan_apply_drift_fanout_and_smoke_test(repo_dir: Path
                     used.add("plan --detailed-exitcode")
                 if ctx.info_name.endswith(" tenants") and ctx.params["fmt"] == "json":
                     used.add("tenants --format json")
-    expected = {"validate", "plan", "plan --detailed-exitcode", "apply", "tenants --format json", "message send"}
+    expected = {"validate", "plan", "plan --detailed-exitcode", "ci gitlab apply", "tenants --format json",
+                "message send"}
     assert {u.removeprefix("omnidesk-channels ") for u in used} >= expected
 
 
