@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -20,6 +20,23 @@ from reconciler.endpoints import credential_values, fill_credentials
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
 from reconciler.filekinds import EXPORT_MARK
 from reconciler.scaffold import modeline
+from reconciler.yamlwrite import FAST_DUMPER, scalars
+
+
+_EMITTERS_AGREE = re.compile("[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
 
 # Shorter values would match inside unrelated words ("a", "nl") and make a file nobody can read.
 MIN_TEMPLATE_LENGTH = 3
@@ -108,6 +125,8 @@ class Templater:
         self.pattern = re.compile("|".join([re.escape(v) for v in ordered] + [re.escape("${")]))
 
     def __call__(self, text: str) -> str:
+        if not self.by_value and "${" not in text:  # nothing to template or escape: most values
+            return text
         out: list[str] = []
         end = 0
         for match in self.pattern.finditer(text):
@@ -174,8 +193,7 @@ def export_channels(
             }
             for name, t in sorted(tenants.items())
         }
-    document["channels"] = items
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
+    body = _channels_text(document, items)
     return Export(
         text=HEADER + body,
         replacements=dict(sorted(template.counts.items())),
@@ -183,6 +201,40 @@ def export_channels(
         skipped_vars=tuple(template.skipped),
         left_literal=dict(sorted(template.literal.items())),
     )
+
+
+def _channels_text(document: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """``document`` with ``channels: items`` last, as ``yaml.safe_dump`` writes it (unsorted, block
+    style, unicode as it is). The channels, nearly all of the text, are written here line by line
+    with ``yamlwrite.scalars``; a value that takes more than a line sends the whole document to the
+    emitter."""
+    # libyaml writes a few rare characters (line breaks other than \n, a BOM, astral ones) otherwise
+    # than PyYAML's own emitter: then the pure one writes them
+    pure = not _EMITTERS_AGREE.fullmatch("".join(_strings([document, items])))
+    head = yaml.dump(document, Dumper=yaml.SafeDumper if pure else FAST_DUMPER, sort_keys=False,
+                     allow_unicode=True, default_flow_style=False, width=10_000)
+    if not items:
+        return head + "channels: []\n"
+    strings = [s for item in items for value in item.values()
+               for s in (value if isinstance(value, list) else [value]) if isinstance(s, str)]
+    rendered = scalars(strings, pure=pure)
+    if rendered is None or any(isinstance(v, list) and not v for item in items for v in item.values()):
+        return yaml.dump({**document, "channels": items}, Dumper=yaml.SafeDumper if pure else FAST_DUMPER,
+                         sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
+    text = iter(rendered)
+    lines = ["channels:"]
+    for item in items:
+        lead = "- "
+        for key, value in item.items():
+            if isinstance(value, bool):
+                lines.append(f"{lead}{key}: {'true' if value else 'false'}")
+            elif isinstance(value, list):
+                lines.append(f"{lead}{key}:")
+                lines.extend(f"  - {next(text)}" for _ in value)
+            else:
+                lines.append(f"{lead}{key}: {next(text)}")
+            lead = "  "
+    return head + "\n".join(lines) + "\n"
 
 
 def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[str, Any]:

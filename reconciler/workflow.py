@@ -18,23 +18,20 @@ A ``Workflow`` holds no state between calls, so one can serve several threads (e
 """
 from __future__ import annotations
 
-import difflib
+import copy
 import os
 import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from reconciler.apply import ApplyReport, Outcome, apply_plan
 from reconciler.client import OmnideskClient
 from reconciler.checks import APPLY, PLAN, SAVE, WRITE, CheckContext, Finding, run_checks
 from reconciler.config import load_channels_file, load_settings, load_tenants
 from reconciler.errors import ImportRefused, ReconcilerError
-from reconciler.export import Export, export_channels
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
-from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
 from reconciler.policy import Finding as PolicyFinding
@@ -46,6 +43,12 @@ from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import Secrets, restore_endpoints
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
+from reconciler.transport import HostPools
+
+if TYPE_CHECKING:  # apply, export and import load where they are used: a plan needs none of them
+    from reconciler.apply import ApplyReport, Outcome
+    from reconciler.export import Export
+    from reconciler.importer import Imported
 
 
 # A delivery with every retry (5, waits doubling from 1 s, each attempt up to 1 s) takes under a
@@ -103,12 +106,20 @@ class Workflow:
     """Load, read, plan, check, apply, save, export and clone, with one set of rules."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
-                 timeout: float = DEFAULT_TIMEOUT, auth: str | None = None) -> None:
-        """``timeout``: seconds for one call, body included; ``auth``: where the key goes (see ``target``)."""
+                 timeout: float = DEFAULT_TIMEOUT, auth: str | None = None, pools: HostPools | None = None) -> None:
+        """``timeout``: seconds for one call, body included; ``auth``: where the key goes (see ``target``);
+        ``pools``: connection pools to share between the clients of many tenants (see ``sharing``)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
         self.auth = auth
+        self.pools = pools
+
+    def sharing(self, pools: HostPools) -> Workflow:
+        """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
+        shared = copy.copy(self)
+        shared.pools = pools
+        return shared
 
     # -- load and target -------------------------------------------------------------------------
 
@@ -133,7 +144,7 @@ class Workflow:
             return without_ignored(client.list_channels(), ignore)
 
     def _client(self, target: Target) -> AbstractContextManager[OmnideskClient]:
-        return open_client(target, parallelism=self.parallelism, timeout=self.timeout)
+        return open_client(target, parallelism=self.parallelism, timeout=self.timeout, pools=self.pools)
 
     # -- plan ------------------------------------------------------------------------------------
 
@@ -199,6 +210,8 @@ class Workflow:
               allow_policy: Sequence[str] = (), on_outcome: Callable[[Outcome], None] | None = None,
               stop: threading.Event | None = None) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
+        from reconciler.apply import apply_plan
+
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
             run_checks(self._context(planned, WRITE, current=client.list_channels))
@@ -264,6 +277,8 @@ class Workflow:
 
     def _export(self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None,
                 tenants: Mapping[str, Tenant], ignore: Sequence[str]) -> Export:
+        from reconciler.export import export_channels
+
         if path is None or tenant is None:
             return export_channels(current, tenants=tenants, ignore=ignore)
         view = self.load(path, tenant=tenant)
@@ -313,6 +328,8 @@ class Workflow:
         text = read_text(file)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=view.tenants)
         current = self.read(target, view_ignore(view))
+        from reconciler.importer import import_channels
+
         imported = import_channels(
             text, file=file, view=view, current=current, names=names, update=update,
             reload=lambda edited: load_channels_file(file, tenant=tenant, environ=self.environ, text=edited),
@@ -388,6 +405,8 @@ def _find_channel(channels: list[RemoteChannel], name: str, label: str) -> Remot
             f"{name!r} is a built-in channel (type {builtin.type}) on {label}: messages can only be "
             "pushed into custom channels; nothing was sent"
         )
+    import difflib  # only on this error path: a plan never needs it
+
     names = [c.name for c in custom]
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
