@@ -18,11 +18,13 @@ finds wrong at once, so one run tells the whole story.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
+from reconciler.endpoints import masked
 from reconciler.errors import PlanError, PlanRefused, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
+from reconciler.policy import refuse_denied
 from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ class CheckContext:
     allow_updates: int | None = None
     secrets_at_apply: bool = False  # SAVE: unset secrets are read from the apply's environment
     current: Callable[[], Sequence[RemoteChannel]] | None = None
+    allow_policy: Collection[str] = ()  # APPLY: the policy rules a reviewer accepted (--allow-policy RULE)
 
 
 PlanCheck = Callable[[CheckContext], Sequence[Finding]]
@@ -91,6 +94,15 @@ def run_checks(context: CheckContext, checks: Sequence[PlanCheck] | None = None)
     if denied and context.moment != PLAN:
         raise PlanRefused(denied)
     return tuple(found)
+
+
+def policy_check(context: CheckContext) -> Sequence[Finding]:
+    """The policy's findings (``policy.py``), kept in the plan: one at deny is refused (``PolicyDenied``,
+    naming rule and channel) unless ``--allow-policy`` names its rule; at ``PLAN`` said ahead of time.
+    The commands show every finding with its file and line themselves."""
+    if context.moment in (PLAN, APPLY):
+        refuse_denied(context.plan.findings, context.allow_policy)
+    return []
 
 
 def secrets_check(context: CheckContext) -> Sequence[Finding]:
@@ -186,11 +198,12 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
         if now is None:
             stale.append(f"{change.name!r}: channel {change.channel_id} no longer exists")
             continue
-        before = change.before  # type: ignore[attr-defined]
+        # a saved plan keeps an endpoint's credentials masked: compare (and show) both sides masked
+        before, current = masked(change.before), masked(now.fields)  # type: ignore[attr-defined]
         diffs = [
-            f"{name} was {before.get(name)!r}, now {now.fields[name]!r}"
+            f"{name} was {before.get(name)!r}, now {current[name]!r}"
             for name in MANAGED_FIELDS
-            if before.get(name) != now.fields[name]
+            if before.get(name) != current[name]
         ]
         if diffs:
             label = getattr(change, "renamed_from", None) or change.name
@@ -200,4 +213,4 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
 
 
 # The checks every plan goes through, in this order (the policy rules join this list).
-PLAN_CHECKS: list[PlanCheck] = [secrets_check, safety_check, freshness_check]
+PLAN_CHECKS: list[PlanCheck] = [policy_check, secrets_check, safety_check, freshness_check]
