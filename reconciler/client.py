@@ -52,6 +52,7 @@ from .responses import (
     parse_channel,
     required_permission,
 )
+from .endpoints import ENDPOINT_FIELD, credential_values
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .limiter import Limiter
 from .paging import PAGE_SIZE, page_params, page_path, read_pass
@@ -555,8 +556,11 @@ def _gave_up(error: ApiError, attempts: int) -> ApiError:
 
 
 def _secrets_of(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a call's error messages must never repeat: the secret, and an endpoint's credentials."""
     secret = fields.get(SECRET_FIELD)
-    return (str(secret),) if secret else ()
+    endpoint = fields.get(ENDPOINT_FIELD)
+    credentials = tuple(credential_values(endpoint).values()) if isinstance(endpoint, str) else ()
+    return ((str(secret),) if secret else ()) + credentials
 
 
 def _seconds(text: str) -> float | None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from reconciler.errors import Problem
+from reconciler.policy import Finding
 
 
 def _escape_data(text: str) -> str:
@@ -42,14 +43,17 @@ def github_annotations(errors: Iterable[Problem], warnings: Iterable[Problem]) -
     return "".join(line + "\n" for line in lines)
 
 
-def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:
-    """``{"files", "valid", "errors": [...], "warnings": [...]}``; each problem names its file, line,
-    column, path and message."""
+def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem],
+                findings: Iterable[Finding] = ()) -> str:
+    """``{"files", "valid", "errors": [...], "warnings": [...], "findings": [...]}``; each problem names
+    its file, line, column, path and message; each policy finding its rule, level, channel and fix
+    (it is also among the errors, at deny, or the warnings)."""
     errors, warnings = list(errors), list(warnings)
     data = {
         "files": list(files),
         "valid": not errors,
         "errors": [asdict(p) for p in errors],
         "warnings": [asdict(p) for p in warnings],
+        "findings": [f.to_data() for f in findings],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -13,6 +13,7 @@
     │   ├── ConflictError           ambiguous state: duplicate names, a rename onto a taken name, ...
     │   ├── UnsafePlanError         too many deletes without --allow-deletes
     │   ├── StalePlanError          a saved plan no longer matches the tenant
+    │   ├── PolicyDenied            a policy rule at deny level refuses the plan (names rule and channel)
     │   ├── SecretMissingError      secrets that would be sent are not set in the environment
     │   └── PlanRefused             a plan check denied the plan (carries every denying finding)
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
@@ -161,6 +162,23 @@ class StalePlanError(PlanError):
         if self.stale:
             message += ":\n" + "\n".join(f"  - {s}" for s in self.stale)
         super().__init__(message)
+
+
+class PolicyDenied(PlanError):
+    def __init__(self, denied: list[str], rules: list[str]) -> None:
+        """``denied`` says each finding (rule, channel, what, fix); ``rules`` the rules an override would name."""
+        self.denied = list(denied)
+        self.rules = list(rules)
+        allow = " ".join(f"--allow-policy {r}" for r in self.rules)
+        super().__init__(
+            "the policy denies this plan (nothing was changed):\n" + "\n".join(f"  - {d}" for d in self.denied)
+            + f"\nFix the channels file, or, if a reviewer accepts it, pass {allow}"
+        )
+        self.allow = allow
+
+    def ahead(self) -> str:
+        rules = ", ".join(self.rules)
+        return f"the policy denies it (rule {rules}); if a reviewer accepts that, pass {self.allow} to apply"
 
 
 class SecretMissingError(PlanError):

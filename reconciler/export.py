@@ -16,6 +16,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Seque
 
 import yaml
 
+from reconciler.endpoints import credential_values, fill_credentials
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
 from reconciler.filekinds import EXPORT_MARK
 from reconciler.scaffold import modeline
@@ -55,6 +56,11 @@ class Export:
     secret_vars: Mapping[str, str] = field(default_factory=dict)  # channel name -> env var placeholder
     skipped_vars: tuple[str, ...] = ()  # vars not used for templating, with the reason
     left_literal: Mapping[str, int] = field(default_factory=dict)  # var name -> occurrences kept as text
+
+    @property
+    def endpoint_vars(self) -> list[str]:
+        """The variables that hold the endpoints' credentials (written as placeholders, like secrets)."""
+        return endpoint_vars(self.text)
 
 
 def secret_env_name(channel_name: str) -> str:
@@ -239,7 +245,25 @@ def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[
         if name != "name" and value == FIELDS[name].default:
             continue
         item[name] = template(value) if isinstance(value, str) else value
+    if "custom_channel_endpoint" in item:
+        item["custom_channel_endpoint"] = endpoint_placeholders(item["custom_channel_endpoint"], item["name"])
     return item
+
+
+def endpoint_placeholders(endpoint: str, name: str) -> str:
+    """``endpoint`` with each credential in its query string as ``${env:STEM_ENDPOINT_PARAM}``, as a
+    secret is exported: the value stays in the environment, and the file still applies."""
+    params = credential_values(endpoint)
+    if not params:
+        return endpoint
+    stem = secret_env_name(name)[: -len("_SECRET")]
+    return fill_credentials(endpoint, {
+        p: f"${{env:{stem}_ENDPOINT_{re.sub('[^A-Za-z0-9]+', '_', p).strip('_').upper()}}}" for p in params})
+
+
+def endpoint_vars(text: str) -> list[str]:
+    """The ``${env:...}`` placeholders ``endpoint_placeholders`` wrote into ``text``, sorted."""
+    return sorted(set(re.findall(r"\$\{env:([A-Za-z0-9_]+_ENDPOINT_[A-Za-z0-9_]+)\}", text)))
 
 
 # The tenants list right after the name and the secret after the endpoint, as people write them.

@@ -29,7 +29,10 @@ from typing import Any
 
 from reconciler.diff import FieldChange, diff_fields
 from reconciler.errors import EditError, ImportRefused, UnknownChannelError
-from reconciler.export import FILE_ORDER, Templater, export_item, in_file_order, secret_placeholders
+from reconciler.endpoints import ENDPOINT_FIELD, mask_endpoint
+from reconciler.export import (
+    FILE_ORDER, Templater, endpoint_placeholders, endpoint_vars, export_item, in_file_order, secret_placeholders,
+)
 from reconciler.ignore import matching_pattern, view_ignore
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
 from reconciler.plan import Update, make_plan
@@ -65,6 +68,11 @@ class Imported:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated)
+
+    @property
+    def endpoint_vars(self) -> list[str]:
+        """The variables of the endpoint credentials written as placeholders (as ``Export.endpoint_vars``)."""
+        return endpoint_vars(self.text) if self.changed else []
 
     @property
     def secret_vars(self) -> dict[str, str]:
@@ -226,11 +234,14 @@ def _update(editor: YamlEditor, template: Templater, view: ChannelsFile, want: D
         written = editor.value(item, change.field)
         source = str(written.value) if written is not None and isinstance(value, str) else None
         if source is not None and "${env:" in source:
+            shown = mask_endpoint(value) if change.field == ENDPOINT_FIELD else value
             notes.append(f"{want.name!r}: {change.field} comes from {source!r}, which differs from the tenant "
-                         f"({value!r}); not taken back: change the variable or the file")
+                         f"({shown!r}); not taken back: change the variable or the file")
             continue
         if isinstance(value, str):
             value = literal(value) if source is not None and "${var:" not in source else template(value)
+        if change.field == ENDPOINT_FIELD:  # a credential goes into the file as ${env:...}, never as itself
+            value = endpoint_placeholders(value, want.name)
         position = FILE_ORDER.index(change.field)
         after = ["name", "previous_names", *FILE_ORDER[1:position]]
         editor.set_value(item, change.field, value, after=after)

@@ -13,7 +13,8 @@ The conventions (docs/development.md explains them to writers):
   port is replaced by a free one in every block of the page, so pages can run side by side.
 - ``$DOCS_PAGE`` is the page's own path, so a block can run the page's ``python`` block as written.
 - A ``text`` block right after a shell block is its output: each of its lines (``...`` aside) must
-  appear in what the block printed (stdout and stderr, as a terminal shows them), in that order.
+  appear in what the block printed (stdout and stderr, as a terminal shows them), in that order;
+  `` ... `` inside a line stands for anything (an id, a port, a time).
 - The paragraph that introduces a block, if it speaks of an exit ("exits with code 1", "exit code 2",
   "exits 0"), must say the code the block is checked for: a page cannot promise one code and be
   tested for another.
@@ -179,12 +180,23 @@ def _run(block: Block, state: Path, env: dict[str, str], where: str, report: Pag
         return
     lines, at = output.splitlines(), 0
     for expected in block.output:
-        found = next((i for i in range(at, len(lines)) if expected in lines[i]), None)
+        found = next((i for i in range(at, len(lines)) if _shows(lines[i], expected)), None)
         if found is None:
             report.failures.append(f"{where}: the page shows {expected!r}, the output has no such line "
                                    f"(in order)\n--- output\n{output}")
             return
         at = found + 1
+
+
+def _shows(line: str, expected: str) -> bool:
+    """``expected`` is in ``line``; its " ... " parts stand for anything (ids, ports, timings)."""
+    at = 0
+    for part in expected.split(" ... "):
+        at = line.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return True
 
 
 def _start(block: Block, state: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

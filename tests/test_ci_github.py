@@ -155,6 +155,18 @@ def test_a_literal_secret_is_a_warning_and_with_strict_an_error(job: GitHubJob):
     assert "hunter2-literal" not in result.output + strict.output + job.summary()
 
 
+def test_policy_findings_are_annotations_on_their_channels_lines(job: GitHubJob):
+    text = job.file.read_text()
+    job.file.write_text(text.replace("version: 1\n", "version: 1\npolicy: {rules: {signature-with-secret: deny}}\n", 1))
+    result = run(["validate"], job.env("push", {}))
+    assert result.exit_code == 1
+    assert re.search(r"^::error file=channels.yaml,line=\d+::deny \[signature-with-secret\] ", result.stdout, re.M)
+    job.file.write_text(text.replace("version: 1\n", "version: 1\npolicy: {rules: {signature-with-secret: warn}}\n", 1))
+    warned = run(["validate"], job.env("push", {}))
+    assert warned.exit_code == 0
+    assert re.search(r"^::warning file=channels.yaml,line=\d+::warn \[signature-with-secret\] ", warned.stdout, re.M)
+
+
 def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: GitHubJob, github: FakeGitHub, tenants):
     staging = tenants["staging"]
     run_cli(["apply", str(job.file), "--tenant", "staging", "--yes"],

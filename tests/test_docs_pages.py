@@ -107,6 +107,20 @@ def test_output_lines_must_come_in_the_order_shown(tmp_path):
     assert len(report.failures) == 1
 
 
+def test_three_dots_inside_a_line_stand_for_anything_but_the_rest_must_match(tmp_path):
+    text = """\
+        ```sh
+        echo "Sent message 7 on ticket 3 (id 42)."
+        ```
+
+        ```text
+        Sent message ... on ticket ... (id 42).
+        ```
+        """
+    assert run_page(page(tmp_path, text)).failures == []
+    assert len(run_page(page(tmp_path, text.replace("(id 42)", "(id 43)", 1))).failures) == 1
+
+
 def test_exports_and_files_carry_over_from_block_to_block(tmp_path):
     report = run_page(page(tmp_path, """\
         ```sh

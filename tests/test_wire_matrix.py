@@ -324,8 +324,11 @@ def assert_applied_exactly_the_plan(result: Result, emu: Emulator, before: list[
                                     after: list[dict[str, Any]]) -> None:
     """The plan shown is the expected one, the calls made are its calls, the tenant is the file."""
     counts = Counter(action for action, _ in expected_changes(before, after))
-    assert (f"Plan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete."
-            in result.stdout), result.stdout[:300]
+    # the summary line may lead with the high-impact changes (deletes) before its counts
+    summary = result.stdout.splitlines()[0]
+    assert summary.startswith("Plan: ") and (
+        f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete." in summary
+    ), result.stdout[:300]
     assert (f"Apply: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted "
             f"(of {sum(counts.values())} planned).") in result.stderr, result.stderr[-2000:]
     # Each create sets a PUT-only field: a POST, then a PUT to the new id.

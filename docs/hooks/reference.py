@@ -177,36 +177,67 @@ def rules_of(schema: dict[str, Any], node: dict[str, Any]) -> list[str]:
     return rules
 
 
-def object_table(schema: dict[str, Any], node: dict[str, Any]) -> str:
+def object_table(schema: dict[str, Any], node: dict[str, Any], examples: dict[str, Any]) -> str:
     required = set(node.get("required", ()))
     rows = []
     for key, prop in node.get("properties", {}).items():
         full = resolve(schema, prop)
         default = code(json.dumps(full["default"])) if "default" in full else ("**required**" if key in required else "")
+        example = code(shorten(json.dumps(examples[key], ensure_ascii=False))) if key in examples else ""
         rows.append(f"| {code(key)} | {type_of(schema, prop)} | {default} | {'; '.join(rules_of(schema, prop))} | "
-                    f"{cell(full.get('description', ''))} |")
+                    f"{example} | {cell(full.get('description', ''))} |")
     extra = "Other keys are an error." if node.get("additionalProperties") is False else ""
-    return ("| key | type | default | rule | description |\n|---|---|---|---|---|\n" + "\n".join(rows)
-            + (f"\n\n{extra}" if extra else ""))
+    return ("| key | type | default | rule | example | description |\n|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + (f"\n\n{extra}" if extra else ""))
 
 
-def schema_sections(name: str, title: str) -> str:
-    schema = load_schema(name)
-    parts = [cell(schema.get("description", "")), f"### {title}", object_table(schema, schema)]
+def shorten(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def schema_sections(name: str, title: str, examples: dict[str, dict[str, Any]] | None = None) -> str:
+    """A table per object of the schema; ``examples``: values seen per object (by its $defs name)."""
+    schema, seen = load_schema(name), examples or {}
+    parts = [cell(schema.get("description", "")), f"### {title}", object_table(schema, schema, seen.get("", {}))]
     for def_name, node in schema.get("$defs", {}).items():
         if node.get("type") == "object" and "properties" in node:
             parts.append(f"### {def_name}")
             if node.get("description"):
                 parts.append(cell(node["description"]))
-            parts.append(object_table(schema, node))
+            parts.append(object_table(schema, node, seen.get(def_name, {})))
     return "\n\n".join(parts) + "\n"
+
+
+EXAMPLE_FILES = ("examples/webshop/channels.yaml", "examples/quickstart.yaml", "examples/channels.yaml")
+
+
+def channels_file_examples() -> dict[str, dict[str, Any]]:
+    """The first value each key has in the example files (which the tests validate), per object."""
+    import yaml
+
+    seen: dict[str, dict[str, Any]] = {"": {}, "channel": {}, "tenant": {}, "safety": {}}
+
+    def note(kind: str, mapping: Any) -> None:
+        for key, value in mapping.items() if isinstance(mapping, dict) else ():
+            seen[kind].setdefault(key, value)
+
+    for name in EXAMPLE_FILES:
+        data = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+        note("", {k: v for k, v in data.items() if k not in ("channels", "tenants")})
+        for channel in data.get("channels", []):
+            note("channel", channel)
+        for tenant in (data.get("tenants") or {}).values():
+            note("tenant", tenant)
+            note("safety", tenant.get("safety"))
+        note("safety", data.get("safety"))
+    return seen
 
 
 def channels_file() -> str:
     example = (ROOT / "examples" / "webshop" / "channels.yaml").read_text(encoding="utf-8")
-    return (schema_sections("channels.schema.json", "The file (top level)")
+    return (schema_sections("channels.schema.json", "The file (top level)", channels_file_examples())
             + "\n### A complete example\n\n`examples/webshop/channels.yaml`, which the test suite validates and "
-            "applies:\n\n```yaml\n" + example + "```\n")
+            "applies (the examples in the tables above are the first values the example files give each key):\n\n```yaml\n" + example + "```\n")
 
 
 def plan_format() -> str:

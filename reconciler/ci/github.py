@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from reconciler.ci import Log, RestApi, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
 from reconciler.config import load_all_views, load_channels_file
+from reconciler.policy import DENY, Finding, findings
 from reconciler.diagnostics import github_annotations, workflow_command
 from reconciler.errors import CiError, ConfigError, Problem
 
@@ -246,16 +247,19 @@ class GitHub:
 
 def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: Log) -> int:
     """Check the file offline; every problem (and warning) becomes an annotation on its line."""
+    found: list[Finding] = []
     try:
-        if tenant:
-            warnings = list(load_channels_file(file, tenant=tenant).warnings)
-        else:
-            warnings = list(dict.fromkeys(w for view in load_all_views(file).values() for w in view.warnings))
+        views = {tenant: load_channels_file(file, tenant=tenant)} if tenant else load_all_views(file)
+        warnings = list(dict.fromkeys(w for view in views.values() for w in view.warnings))
+        found = list(dict.fromkeys(f for view in views.values() for f in findings(view)))
         errors: list[Problem] = []
     except ConfigError as exc:
         errors, warnings = exc.problems, exc.warnings
     if strict:
         errors, warnings = errors + warnings, []
+    # the policy's findings at the level it gives them: deny an error, warn a warning
+    errors += [f.as_problem() for f in found if f.level == DENY]
+    warnings += [f.as_problem() for f in found if f.level != DENY]
     located = [replace(p, file=github.in_workspace(p.file)) for p in errors + warnings]
     annotations = github_annotations(located[: len(errors)], located[len(errors) :])
     if annotations:

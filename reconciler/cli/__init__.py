@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate_cmd:validate_cmd",
     "plan": "reconciler.cli.plan_cmd:plan_command",
     "apply": "reconciler.cli.apply_cmd:apply_command",
+    "probe": "reconciler.cli.probe_cmd:probe_command",
     "export": "reconciler.cli.export_cmd:export_command",
     "clone": "reconciler.cli.clone_cmd:clone_command",
     "import": "reconciler.cli.import_cmd:import_command",

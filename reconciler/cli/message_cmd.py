@@ -126,6 +126,9 @@ def redeliver_command(url: str | None, tenant: str | None, emulator_state: str |
 
 
 def _report(delivery: dict[str, Any], fmt: str) -> int:
+    from reconciler.endpoints import mask_endpoint
+
+    delivery = {**delivery, "url": mask_endpoint(str(delivery.get("url", "")))}  # a credential in it stays hidden
     state = delivery.get("state")
     if fmt == "json":
         click.echo(json.dumps(delivery, indent=2, sort_keys=True))
