@@ -159,8 +159,11 @@ def test_apply_refuses_what_no_reviewed_plan_showed_and_notes_it(workdir: Path, 
     checkout(workdir, project, direct)
     result = apply_job(gitlab, project, direct)
     assert result.exit_code == 1 and "refused: no reviewed plan covers" in result.stderr
-    allowed = apply_job(gitlab, project, direct, OMNIDESK_CI_APPLY_UNREVIEWED="true")  # the user opts in
-    assert allowed.exit_code == 0 and custom(tenant)[0]["icon"] == "chat"
+    dotenv = workdir / "omnidesk.env"  # GitLab's dotenv report carries the outputs to later jobs
+    allowed = apply_job(gitlab, project, direct, OMNIDESK_CI_APPLY_UNREVIEWED="true", OMNIDESK_CI_DOTENV=str(dotenv))
+    assert allowed.exit_code == 0 and custom(tenant)[0]["icon"] == "chat"  # the user opted in
+    assert "| production | ✅ applied, unreviewed changes included as allowed |" in allowed.stdout
+    assert dotenv.read_text() == "OMNIDESK_EXITCODE=0\nOMNIDESK_APPLIED_REQUESTS=[]\n"
 
 
 @pytest.mark.parametrize("source, branch", [("merge_request_event", None), ("push", "feature")])

@@ -300,7 +300,8 @@ def _apply_tenant(
     if not covered.covered:
         log(f"{name}: applying what no reviewed plan showed ({len(covered.missing)} value(s)), as allowed")
     code = _apply_one(engine, lambda: planned, log)
-    return code, covered.used, "✅ applied" if code == 0 else f"❌ exit {code}"
+    done = "✅ applied" + ("" if covered.covered else ", unreviewed changes included as allowed")
+    return code, covered.used, done if code == 0 else f"❌ exit {code}"
 
 
 def _refuse(
