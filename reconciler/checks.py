@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
-from reconciler.endpoints import masked
+from reconciler.endpoints import ENDPOINT_FIELD, masked
 from reconciler.errors import PlanError, PlanRefused, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
@@ -28,7 +28,7 @@ from reconciler.policy import refuse_denied
 from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
 
 if TYPE_CHECKING:
-    from reconciler.secrets import Secrets
+    from reconciler.secrets import SecretDigests, Secrets
 
 # The moments a check runs at (see the module's docstring).
 PLAN, SAVE, APPLY, WRITE = "plan", "save", "apply", "write"
@@ -70,6 +70,7 @@ class CheckContext:
     allow_updates: int | None = None
     secrets_at_apply: bool = False  # SAVE: unset secrets are read from the apply's environment
     current: Callable[[], Sequence[RemoteChannel]] | None = None
+    digests: SecretDigests | None = None  # a saved plan's digests (endpoint credentials planned against)
     allow_policy: Collection[str] = ()  # APPLY: the policy rules a reviewer accepted (--allow-policy RULE)
 
 
@@ -131,7 +132,7 @@ def safety_check(context: CheckContext) -> Sequence[Finding]:
 def freshness_check(context: CheckContext) -> Sequence[Finding]:
     """A saved plan's channels must not have changed on the tenant since it was made."""
     if context.moment == WRITE and context.saved and context.current is not None:
-        check_fresh(context.plan, context.current())
+        check_fresh(context.plan, context.current(), context.digests)
     return []
 
 
@@ -180,11 +181,12 @@ def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,
             f"{flag} {count}", False)
 
 
-def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
+def check_fresh(plan: Plan, current: Iterable[RemoteChannel], digests: SecretDigests | None = None) -> None:
     """Refuse a saved plan whose touched channels changed on the tenant since it was made.
 
     Channels the plan does not touch may change freely; a new channel taking a name the plan
-    would create also makes it stale. Every stale channel is listed.
+    would create also makes it stale. Every stale channel is listed. An endpoint's credentials
+    are masked in the plan: ``digests`` tell whether one changed.
     """
     by_id = {c.id: c for c in current}
     names = {c.name: c for c in by_id.values()}
@@ -205,6 +207,9 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
             for name in MANAGED_FIELDS
             if before.get(name) != current[name]
         ]
+        endpoint = now.fields[ENDPOINT_FIELD]
+        if not diffs and digests is not None and not digests.endpoint_unchanged(change.name, endpoint):
+            diffs.append(f"a credential in {ENDPOINT_FIELD} changed (its value is not shown)")
         if diffs:
             label = getattr(change, "renamed_from", None) or change.name
             stale.append(f"{label!r} (id {now.id}) changed since the plan: " + "; ".join(diffs))

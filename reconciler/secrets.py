@@ -109,7 +109,17 @@ class SecretDigests:
         for change, endpoint in sent_endpoints(plan):
             key = ENDPOINT_KEY + change.name
             digests[key] = _scrypt(endpoint, key, salt)
+        for change in plan.changes:  # the tenant's endpoint as planned against, to see it change since
+            before = getattr(change, "before", {}).get(ENDPOINT_FIELD, "")
+            if credential_params(before):
+                key = BEFORE_KEY + change.name
+                digests[key] = _scrypt(before, key, salt)
         return cls(salt, dict(sorted(digests.items())))
+
+    def endpoint_unchanged(self, channel: str, endpoint: str) -> bool:
+        """Whether the tenant's ``endpoint`` of ``channel`` is the one the plan was made against
+        (its credentials are masked in the plan, so only this digest can tell)."""
+        return self.matches(BEFORE_KEY + channel, endpoint)
 
     def matches(self, channel: str, value: str) -> bool:
         expected = self.digests.get(channel)
@@ -133,6 +143,7 @@ class SecretDigests:
 
 
 ENDPOINT_KEY = "endpoint:"  # a digest of the endpoint a change sends, under this prefix and the channel's name
+BEFORE_KEY = "endpoint-before:"  # ... and of the tenant's endpoint it was planned against
 
 
 def sent_endpoints(plan: Plan) -> list[tuple[Change, str]]:

@@ -41,7 +41,7 @@ from reconciler.probe import ProbeResult, probe_endpoints
 from reconciler.planfile import load_plan, save_plan
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
-from reconciler.secrets import Secrets, restore_endpoints
+from reconciler.secrets import SecretDigests, Secrets, restore_endpoints
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 from reconciler.transport import HostPools
 
@@ -71,6 +71,7 @@ class Planned:
     channels_file: ChannelsFile | None = None
     saved: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
+    digests: SecretDigests | None = None  # a saved plan's: the secrets and endpoint credentials planned with
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class Workflow:
     @staticmethod
     def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:
         return CheckContext(planned.plan, moment, thresholds=planned.thresholds, secrets=planned.secrets,
-                            saved=planned.saved, **options)
+                            digests=planned.digests, saved=planned.saved, **options)
 
     # -- saved plans -----------------------------------------------------------------------------
 
@@ -253,7 +254,7 @@ class Workflow:
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
         plan = restore_endpoints(saved.plan, self.environ, saved.secret_digests)
-        return Planned(plan, target, secrets, saved=True, thresholds=saved.thresholds)
+        return Planned(plan, target, secrets, saved=True, thresholds=saved.thresholds, digests=saved.secret_digests)
 
     # -- export and clone ------------------------------------------------------------------------
 

@@ -56,3 +56,25 @@ def test_a_stale_saved_plan_names_the_change_without_the_credential(tmp_path: Pa
     assert stale.exit_code == 1 and ("custom_channel_endpoint was 'https://b.acme.com/in?key=(sensitive)', "
                                     "now 'https://b.acme.com/in2?key=(sensitive)'") in stale.stderr
     assert "old1" not in stale.output and "new2" not in stale.output and KEY not in stale.output
+
+
+def test_a_credential_changed_on_the_tenant_alone_makes_a_saved_plan_stale(tmp_path: Path,
+                                                                            emulator: RunningEmulator) -> None:
+    emulator.emu.seed_channels([{"name": "SMS", "custom_channel_endpoint": "https://b.acme.com/in?key=old1"}])
+    path = tmp_path / "channels.yaml"
+    path.write_text("version: 1\nchannels:\n  - name: SMS\n    custom_channel_endpoint: https://b.acme.com/in?key=${env:K}\n")
+    env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key, "K": KEY}
+    saved = str(tmp_path / "plan.json")
+    assert run_cli(["plan", saved.replace("plan.json", "channels.yaml"), "--out", saved], env).exit_code == 0
+    (channel,) = [c for c in emulator.emu.channels() if c["name"] == "SMS"]
+    httpx.put(f"{emulator.url}/api/v2/channel/{channel['id']}", headers={"apiKey": emulator.key},
+              data={"custom_channel_endpoint": "https://b.acme.com/in?key=someone-else2"}).raise_for_status()
+    stale = run_cli(["apply", saved], env)
+    assert stale.exit_code == 1 and "a credential in custom_channel_endpoint changed (its value is not shown)" \
+        in stale.stderr, stale.output
+    assert "someone-else2" not in stale.output and KEY not in stale.output
+    now = [c for c in emulator.emu.channels() if c["name"] == "SMS"][0]["custom_channel_endpoint"]
+    assert now.endswith("key=someone-else2"), "nothing was written"
+    fresh = str(tmp_path / "fresh.json")
+    assert run_cli(["plan", str(path), "--out", fresh], env).exit_code == 0
+    assert run_cli(["apply", fresh], env).exit_code == 0, "a plan made against today's endpoint applies"
