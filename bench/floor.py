@@ -1,6 +1,7 @@
 """The floor for plan and start-up: the least a script can do for the same answer, against which we measure.
 
     python bench/floor.py [--n 3000 10000] [--repeat 5]
+    python bench/floor.py plan FILE URL     # the compiled floor (issue 27) as one process
 
 Plan floor (issue 15): libyaml loads the file into plain Python objects, jsonschema validates it
 against the shipped schema, the same list pages come over HTTP from the emulator (one plain
@@ -14,6 +15,9 @@ ours, ...) and each side's best run counts: the machine is shared, and the minim
 least disturbed by others.
 
 Start-up floor: ``python -c`` importing yaml and jsonschema, loading and validating the file.
+
+Compiled floor (issue 27, ``floor_plan_rs``): the same with ``jsonschema_rs``, the validator plan
+itself uses for a valid file, measured as whole processes against ``plan`` (``bench/paired.py``).
 """
 from __future__ import annotations
 
@@ -76,16 +80,47 @@ def floor_plan(path: Path, url: str, key: str = KEY) -> int:
     return changed
 
 
+def floor_plan_rs(path: Path, url: str, key: str = KEY) -> int:
+    """The floor of ``plan FILE`` with the compiled validator plan uses (issue 27): libyaml,
+    ``jsonschema_rs``, the same pages, dict equality. Run as a process: ``python floor.py plan FILE URL``."""
+    import httpx
+    import jsonschema_rs
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=yaml.CSafeLoader)
+    with open(SCHEMA, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    if not jsonschema_rs.validator_for(schema).is_valid(data):
+        raise SystemExit(f"{path}: not valid")
+    remote: dict[str, dict[str, Any]] = {}
+    with httpx.Client(base_url=url, headers={"apiKey": key}) as client:
+        start, total = 0, None
+        while total is None or start < total:
+            page = client.get("/api/v2/channel", params={"itemStart": start, "itemLimit": PAGE_SIZE}).json()
+            total = page["itemTotal"]
+            remote.update((item["name"], item) for item in page["items"])
+            start += len(page["items"]) or total
+    changed = 0
+    for channel in data["channels"]:
+        want = {k: v for k, v in channel.items() if k != "custom_channel_secret"}  # write-only: never listed
+        have = remote.get(want["name"], {})
+        if {k: have.get(k) for k in want} != want:
+            changed += 1
+    return changed
+
+
 @contextmanager
-def serve_seeded(items: list[dict[str, Any]]) -> Iterator[str]:
-    """An emulator holding ``items``, served over HTTP by a child process; yields its URL.
+def serve_seeded(items: list[dict[str, Any]], latency_ms: int = 0) -> Iterator[str]:
+    """An emulator holding ``items`` (answering after ``latency_ms``), served over HTTP by a child
+    process; yields its URL.
 
     The child serves until its standard input closes, so it never outlives this process.
     """
     code = (
         "import json, sys\n"
         "from reconciler.emulator import Emulator, serve_in_thread\n"
-        "emu = Emulator(seed=1)\n"
+        f"emu = Emulator(seed=1, latency_ms={latency_ms})\n"
         "emu.seed_channels(json.load(open(sys.argv[1], encoding='utf-8')))\n"
         "server = serve_in_thread(emu).start()\n"
         "print(server.url, flush=True)\n"
@@ -132,6 +167,9 @@ def fresh_process(*args: str) -> Callable[[], None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["plan"]:  # the compiled floor as a process of its own
+        print(floor_plan_rs(Path(sys.argv[2]), sys.argv[3]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[3000, 10_000])
     parser.add_argument("--repeat", type=int, default=5)

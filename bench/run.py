@@ -1,6 +1,6 @@
 """Benchmark plan and apply against the emulator over real HTTP: time, CPU, requests, memory, floors.
 
-    python bench/run.py [--quick] [--floors-only] [--json OUT]
+    python bench/run.py [--quick] [--floors-only] [--paired-only] [--json OUT]
 
 Drives the library calls the CLI makes: a channels file on disk -> ``load_channels_file`` ->
 ``client.list_channels`` -> ``make_plan`` -> ``render_text``, and ``apply_plan`` for apply. The
@@ -11,7 +11,8 @@ under ``tracemalloc`` (it slows the code down, so it never overlaps a timed pass
 
 Floors (``bench/floor.py``): the workflow's plan against a minimal script doing the same work, at
 3,000 and 10,000 unchanged channels, and start-up (``--version``, ``validate`` of the quickstart)
-against plain ``python``; printed as ratios.
+against plain ``python``; printed as ratios. Then every command against its floor as whole
+processes, paired (``bench/paired.py``, issue 27).
 """
 from __future__ import annotations
 
@@ -411,7 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floors-only", action="store_true", help="only the ratios against the floors")
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per floor comparison (--quick: 2)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), metavar="OUT")
+    parser.add_argument("--paired-only", action="store_true",
+                        help="only every command against its floor as whole processes (bench/paired.py, issue 27)")
+    parser.add_argument("--pairs", type=int, default=5, help="A/B pairs per whole-process row (--quick: 1)")
     args = parser.parse_args(argv)
+    from paired import print_rows as print_paired, rows as paired_rows
     os.environ[SECRET_VAR] = "s3cret"
     # Retries and concurrency cuts are counted in the table; their log lines would drown it.
     logging.getLogger("reconciler.http").addHandler(logging.NullHandler())
@@ -419,25 +424,37 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="omnidesk-bench-") as tmp:
         folder = Path(tmp)
-        if not args.floors_only:
+        if not (args.floors_only or args.paired_only):
             for n in ([100, 200, 300, 1000] if args.quick else [100, 200, 300, 1000, 10_000]):
                 write_channels_file(folder / f"c{n}.yaml", n)
             for label, run in scenarios(args.quick):
                 print(f"... {label}", file=sys.stderr, flush=True)
                 made = run(folder)
                 rows.extend(made if isinstance(made, list) else [made])
-        print("... floors", file=sys.stderr, flush=True)
-        floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], 2 if args.quick else args.repeat)
+        floors: list[FloorRow] = []
+        if not args.paired_only:
+            print("... floors", file=sys.stderr, flush=True)
+            floors = measure_floors(folder, [3000] if args.quick else [3000, 10_000], 2 if args.quick else args.repeat)
+    paired = []
+    if not args.floors_only:
+        for row in paired_rows(1 if args.quick else args.pairs, args.quick):
+            print(f"... {row.what}", file=sys.stderr, flush=True)
+            paired.append(row)
     total = time.perf_counter() - started
     if rows:
         print_table(rows)
         print()
-    print_floors(floors)
+    if floors:
+        print_floors(floors)
+        print()
+    if paired:
+        print_paired(paired)
     print(f"total {total:.1f} s on {machine()}")
     Path(args.json).write_text(
         json.dumps({"machine": machine(), "quick": args.quick, "total_s": round(total, 2),
                     "rows": [asdict(r) for r in rows],
-                    "floors": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in floors]}, indent=2) + "\n",
+                    "floors": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in floors],
+                    "paired": [asdict(r) for r in paired]}, indent=2) + "\n",
         encoding="utf-8",
     )
     return 0

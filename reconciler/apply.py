@@ -15,7 +15,12 @@ Two applies on one tenant at once (there is no server-side lock):
 
 * Guaranteed: no channel is created twice. Names are unique per tenant (the server refuses a taken
   name), and a create is never retried blindly: after a lost answer the client looks the name up
-  in the list first. The run that loses a race for a name reports that create as failed, by name.
+  in the list first.
+* A race is not a failure: a create refused because its name is taken is looked up like a lost
+  answer. A channel of that name with the planned values (the PUT-only ones aside, which this run
+  then sets) was made by the other run: ``ok``, counted as "created by another run" in the
+  summary. A channel of that name with other values is a conflict: one failure, and the next plan
+  shows the update.
 * Guaranteed: every operation of each run is reported, and an apply after both converges.
 * Not guaranteed: whose values win. Both runs may update the same channel; the last PUT wins, and
   PUT is partial, so two different files can leave a mix of their fields until one applies again.
@@ -42,7 +47,7 @@ from typing import Callable, Iterator
 
 from reconciler.client import OmnideskClient, UncertainCreate
 from reconciler.errors import ApplyError, KeyCannotWrite, PermissionDenied, ReconcilerError
-from reconciler.model import SECRET_FIELD
+from reconciler.model import SECRET_FIELD, RemoteChannel
 from reconciler.plan import NEW_ID, Change, Create, Delete, Plan, Update
 from reconciler.secrets import Secrets
 
@@ -61,12 +66,13 @@ class Outcome:
     channel_id: int | None = None
     missing_fields: tuple[str, ...] = ()  # INCOMPLETE: the fields the channel does not have yet
     denied: str = ""  # the permission a 403 said the key lacks
+    by_other_run: bool = False  # OK create: the name was taken by the same channel, made by another run
 
     @property
     def detail(self) -> str:
         """One line for a log: the id of a created channel, or why it failed."""
         if self.status == OK and isinstance(self.change, Create):
-            return f"created, id {self.channel_id}"
+            return f"created by another run, id {self.channel_id}" if self.by_other_run else f"created, id {self.channel_id}"
         return self.message
 
 
@@ -90,11 +96,14 @@ class ApplyReport:
     def created(self) -> dict[str, int]:
         """Channel name -> id of every channel this apply created (complete or not)."""
         return {o.change.name: o.channel_id for o in self.outcomes
-                if isinstance(o.change, Create) and o.status in (OK, INCOMPLETE) and o.channel_id is not None}
+                if isinstance(o.change, Create) and o.status in (OK, INCOMPLETE) and o.channel_id is not None
+                and not o.by_other_run}
 
     def summary(self) -> str:
-        done = Counter(o.change.action for o in self.outcomes if o.status == OK)
-        text = (f"Apply: {done['create']} created, {done['update']} updated, {done['delete']} deleted"
+        done = Counter(o.change.action for o in self.outcomes if o.status == OK and not o.by_other_run)
+        others = sum(1 for o in self.outcomes if o.by_other_run)
+        by_other = f", {others} created by another run" if others else ""
+        text = (f"Apply: {done['create']} created{by_other}, {done['update']} updated, {done['delete']} deleted"
                 f" (of {len(self.outcomes)} planned)")
         incomplete = sum(1 for o in self.outcomes if o.status == INCOMPLETE)
         return text + (f"; {incomplete} created incomplete." if incomplete else ".")
@@ -118,12 +127,12 @@ class _Pending:
 
 
 def _run_one(client: OmnideskClient, change: Change, secrets: Secrets, *, found: int | None = None,
-             again: bool = False) -> Outcome | _Pending:
+             again: bool = False, by_other_run: bool = False) -> Outcome | _Pending:
     """Make the change's calls in order; the first failure ends the change.
 
     ``found``: the id of this create's channel, found in the list after a lost answer (the POST is
-    done; the rest of the calls are made). ``again``: the POST is sent again after its channel was
-    confirmed absent.
+    done; the rest of the calls are made); ``by_other_run``: another run's POST made it. ``again``:
+    the POST is sent again after its channel was confirmed absent.
     """
     new_id: int | None = found
     for call in change.calls():
@@ -154,7 +163,8 @@ def _run_one(client: OmnideskClient, change: Change, secrets: Secrets, *, found:
                 "run apply again to set them",
                 new_id, names, denied=denied,
             )
-    return Outcome(change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id)
+    return Outcome(change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id,
+                   by_other_run=by_other_run)
 
 
 Job = tuple[int, Change, Callable[[], "Outcome | _Pending"]]
@@ -237,9 +247,11 @@ def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[i
         for index, left in pending.items():
             change = changes[index]
             channel = found.get(change.name)
-            if channel is not None:
+            if channel is not None and left.uncertain.taken:
+                _resolve_taken(runner, client, secrets, jobs, index, change, channel)
+            elif channel is not None:
                 jobs.append((index, change, functools.partial(_run_one, client, change, secrets, found=channel.id)))
-            elif left.uncertain.landed:
+            elif left.uncertain.landed or left.uncertain.taken:
                 runner.record(index, Outcome(change, FAILED, str(left.uncertain.error)))
             else:
                 jobs.append((index, change, functools.partial(_run_one, client, change, secrets, again=True)))
@@ -247,6 +259,25 @@ def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[i
     for index, left in pending.items():
         why = "interrupted before it was checked" if runner.stopped() else f"still uncertain after {CREATE_ROUNDS} checks"
         runner.record(index, _unknown(changes[index], left, why))
+
+
+def _resolve_taken(runner: _Runner, client: OmnideskClient, secrets: Secrets, jobs: list[Job], index: int,
+                   change: Change, channel: RemoteChannel) -> None:
+    """A create refused because its name is taken, by ``channel``: another run made the same channel
+    (done; the PUT-only fields this create sets are set, the other run may not have got there yet),
+    or a channel with other values holds the name (a conflict: one failure)."""
+    assert isinstance(change, Create)
+    completes = {n for call in change.calls()[1:] for n in call.fields}
+    differ = [n for n, v in change.after.items() if channel.fields.get(n) != v]
+    if not differ:
+        runner.record(index, Outcome(change, OK, channel_id=channel.id, by_other_run=True))
+    elif set(differ) <= completes:
+        jobs.append((index, change, functools.partial(_run_one, client, change, secrets, found=channel.id,
+                                                      by_other_run=True)))
+    else:
+        runner.record(index, Outcome(change, FAILED, (
+            f"the name is taken by channel {channel.id}, made meanwhile with other values "
+            f"({', '.join(differ)}); run plan to see the update")))
 
 
 def _unknown(change: Change, left: _Pending, why: str) -> Outcome:

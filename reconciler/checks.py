@@ -18,15 +18,17 @@ finds wrong at once, so one run tells the whole story.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
+from reconciler.endpoints import ENDPOINT_FIELD, masked
 from reconciler.errors import PlanError, PlanRefused, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
+from reconciler.policy import refuse_denied
 from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
 
 if TYPE_CHECKING:
-    from reconciler.secrets import Secrets
+    from reconciler.secrets import SecretDigests, Secrets
 
 # The moments a check runs at (see the module's docstring).
 PLAN, SAVE, APPLY, WRITE = "plan", "save", "apply", "write"
@@ -68,6 +70,8 @@ class CheckContext:
     allow_updates: int | None = None
     secrets_at_apply: bool = False  # SAVE: unset secrets are read from the apply's environment
     current: Callable[[], Sequence[RemoteChannel]] | None = None
+    digests: SecretDigests | None = None  # a saved plan's digests (endpoint credentials planned against)
+    allow_policy: Collection[str] = ()  # APPLY: the policy rules a reviewer accepted (--allow-policy RULE)
 
 
 PlanCheck = Callable[[CheckContext], Sequence[Finding]]
@@ -91,6 +95,15 @@ def run_checks(context: CheckContext, checks: Sequence[PlanCheck] | None = None)
     if denied and context.moment != PLAN:
         raise PlanRefused(denied)
     return tuple(found)
+
+
+def policy_check(context: CheckContext) -> Sequence[Finding]:
+    """The policy's findings (``policy.py``), kept in the plan: one at deny is refused (``PolicyDenied``,
+    naming rule and channel) unless ``--allow-policy`` names its rule; at ``PLAN`` said ahead of time.
+    The commands show every finding with its file and line themselves."""
+    if context.moment in (PLAN, APPLY):
+        refuse_denied(context.plan.findings, context.allow_policy)
+    return []
 
 
 def secrets_check(context: CheckContext) -> Sequence[Finding]:
@@ -119,7 +132,7 @@ def safety_check(context: CheckContext) -> Sequence[Finding]:
 def freshness_check(context: CheckContext) -> Sequence[Finding]:
     """A saved plan's channels must not have changed on the tenant since it was made."""
     if context.moment == WRITE and context.saved and context.current is not None:
-        check_fresh(context.plan, context.current())
+        check_fresh(context.plan, context.current(), context.digests)
     return []
 
 
@@ -168,11 +181,12 @@ def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,
             f"{flag} {count}", False)
 
 
-def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
+def check_fresh(plan: Plan, current: Iterable[RemoteChannel], digests: SecretDigests | None = None) -> None:
     """Refuse a saved plan whose touched channels changed on the tenant since it was made.
 
     Channels the plan does not touch may change freely; a new channel taking a name the plan
-    would create also makes it stale. Every stale channel is listed.
+    would create also makes it stale. Every stale channel is listed. An endpoint's credentials
+    are masked in the plan: ``digests`` tell whether one changed.
     """
     by_id = {c.id: c for c in current}
     names = {c.name: c for c in by_id.values()}
@@ -186,12 +200,16 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
         if now is None:
             stale.append(f"{change.name!r}: channel {change.channel_id} no longer exists")
             continue
-        before = change.before  # type: ignore[attr-defined]
+        # a saved plan keeps an endpoint's credentials masked: compare (and show) both sides masked
+        before, current = masked(change.before), masked(now.fields)  # type: ignore[attr-defined]
         diffs = [
-            f"{name} was {before.get(name)!r}, now {now.fields[name]!r}"
+            f"{name} was {before.get(name)!r}, now {current[name]!r}"
             for name in MANAGED_FIELDS
-            if before.get(name) != now.fields[name]
+            if before.get(name) != current[name]
         ]
+        endpoint = now.fields[ENDPOINT_FIELD]
+        if not diffs and digests is not None and not digests.endpoint_unchanged(change.name, endpoint):
+            diffs.append(f"a credential in {ENDPOINT_FIELD} changed (its value is not shown)")
         if diffs:
             label = getattr(change, "renamed_from", None) or change.name
             stale.append(f"{label!r} (id {now.id}) changed since the plan: " + "; ".join(diffs))
@@ -200,4 +218,4 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel]) -> None:
 
 
 # The checks every plan goes through, in this order (the policy rules join this list).
-PLAN_CHECKS: list[PlanCheck] = [secrets_check, safety_check, freshness_check]
+PLAN_CHECKS: list[PlanCheck] = [policy_check, secrets_check, safety_check, freshness_check]

@@ -10,18 +10,19 @@ What the client guarantees:
 * GET, PUT and DELETE are retried on 429 (after ``Retry-After``), 502/503/504, timeouts and
   connection errors, with exponential backoff and jitter, at most ``max_retries`` times and never
   past ``CALL_BUDGET`` timeouts from the first attempt, then ``TransientApiError``. A DELETE that
-  answers 404 after an uncertain attempt counts as done. A failure no retry can fix (DNS, TLS to a
-  plain-HTTP port, a refused certificate) is retried once, then says what to check.
+  answers 404 after an uncertain attempt counts as done. A failure no retry can fix (nothing
+  listening, a connection closed before any answer, DNS, TLS to a plain-HTTP port, a refused
+  certificate) is retried once, then says what to check.
 * Every attempt ends by ``timeout`` seconds, body included; an answer over ``max_body_bytes`` or a
   list claiming more than ``listing.MAX_CHANNELS`` is an error naming the call; a redirect is never
   followed (the key would go along).
-* A create (POST) is never blindly retried. ``try_create`` reports a create whose answer was lost
+* A create (POST) is never blindly retried (only when no connection was made: nothing was sent). ``try_create`` reports a create whose answer was lost
   as ``UncertainCreate``; ``find_custom_channels`` resolves any number of them with one list read
   (``reconciler.apply`` does that per phase). ``create_channel`` resolves one by itself.
 * Names are unique per tenant, so a create sent again can never make a duplicate: the server refuses
   it with a 400 on ``name``, which ``try_create(..., again=True)`` reports as uncertain.
-* Not guaranteed: when two appliers race, the one whose create was answered late may take a
-  channel the other one created, with that one's field values.
+* A create refused because its name is taken is reported ``taken``, for the caller to compare the
+  listed channel with what it wanted (``reconciler.apply``: another run made it, or a conflict).
 * The API key and any secret sent in a body never appear in a message, a log line or an exception:
   httpx's exceptions are described (redacted) in ours, never chained, since theirs carry the URL.
 """
@@ -52,6 +53,7 @@ from .responses import (
     positive_id,
     required_permission,
 )
+from .endpoints import ENDPOINT_FIELD, credential_values
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .limiter import Limiter
 from .paging import MAX_CHANNELS, PAGE_SIZE, page_params, page_path, read_pass
@@ -69,6 +71,7 @@ from .transport import (
     check_api_key,
     deadline,
     environment_proxy,
+    never_sent,
     read_body,
     unfixable,
 )
@@ -77,11 +80,11 @@ __all__ = ["OmnideskClient", "UncertainCreate", "PAGE_SIZE", "required_permissio
 
 SANDBOX_PATH = "/api/v2/emulator"  # the emulator's own calls (agent replies, deliveries): no Omnidesk has them
 LIST_ATTEMPTS = 3  # full re-reads of a list that keeps changing before giving up
-CALL_BUDGET = 3  # a call, retries included, gives up once this many timeouts have passed
 # The answers of one pass over the list together, by the memory their text takes (see ByteBudget):
 # 100,000 channels (paging.MAX_CHANNELS) of some 600 bytes each. Pages read at once share it, so no
 # server can make the client hold more, however it pages.
 LIST_BUDGET_BYTES = 64 * 1024 * 1024
+CALL_BUDGET = 3  # a call, retries included, gives up once this many timeouts have passed
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Failures after which the request may or may not have been carried out.
 UNCERTAIN_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -92,12 +95,34 @@ class UncertainCreate:
     """A create whose outcome is unknown: the answer was lost, or came without the new id.
 
     ``error`` says what happened; ``landed`` is True when the server did create it (an answer
-    without an id) and only the id is unknown.
+    without an id) and only the id is unknown; ``taken`` is True when the server refused the name
+    as used: another run may have just created the same channel (the list says).
     """
 
     name: str
     error: ApiError
     landed: bool = False
+    taken: bool = False
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An answer for the policy to decode: not a redirect, not a status it retries."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An attempt the policy may retry, and what it needs to decide."""
+
+    error: ApiError
+    cause: str  # for the log and the stats: "timeout", "503", "ConnectError", ...
+    delay: float  # before the next attempt (a 429's Retry-After)
+    maybe_done: bool  # the server may have carried the call out (a lost answer, a 5xx)
+    hint: str | None = None  # no retry can fix it: what to check (retried once, then raised)
 
 
 class _Uncertain(Exception):
@@ -226,6 +251,8 @@ class OmnideskClient:
 
         ``again``: this create is sent after an uncertain one of the same name was confirmed absent;
         a 400 on ``name`` then may be that earlier create landing late, so it is uncertain too.
+        Otherwise a 400 on ``name`` (names are unique per tenant) is reported ``taken``: the caller
+        reads the list to tell a race with another run from a real conflict.
         """
         name = str(fields["name"])
         call = f"POST {CHANNEL_PATH}"
@@ -237,8 +264,8 @@ class OmnideskClient:
         except _Uncertain as outcome:
             return UncertainCreate(name, outcome.error)
         except FieldRejected as rejected:
-            if again and rejected.field == "name":
-                return UncertainCreate(name, rejected)
+            if rejected.field == "name":
+                return UncertainCreate(name, rejected, taken=not again)
             raise
         item = body.get("item") if body.get("type") == "item" else None
         if isinstance(item, Mapping) and "id" in item:
@@ -259,6 +286,8 @@ class OmnideskClient:
         for attempt in range(1, self.max_retries + 2):
             if not isinstance(outcome, UncertainCreate):
                 return outcome
+            if outcome.taken:
+                raise outcome.error  # without the wanted values to compare, a taken name is a refusal
             try:
                 found = self.find_custom_channels([name]).get(name)
             except ApiError as list_error:
@@ -374,7 +403,7 @@ class OmnideskClient:
     ) -> None:
         self.close()
 
-    # -- one call, with retries ------------------------------------------------------------------
+    # -- one call: the retry policy (_call) over single attempts (_attempt) ----------------------
 
     def _read_page(self, start: int, budget: ByteBudget) -> ListPage:
         body = self._call("GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",),
@@ -397,94 +426,100 @@ class OmnideskClient:
         """Send one call, retrying what is safe to retry; returns the decoded envelope.
 
         ``params`` are the call's own query parameters; the key's (query form) are added to them
-        here, the one place a request's query is built. With ``idempotent=False`` only a 429 is
-        retried; any failure after which the call may have been carried out raises ``_Uncertain``
-        for the caller to resolve.
+        here, the one place a request's query is built. With ``idempotent=False`` only a 429 and a
+        refused connection (nothing was sent) are retried; any failure after which the call may
+        have been carried out raises ``_Uncertain`` for the caller to resolve. A failure no retry
+        can fix is retried once, then raised with what to check.
         """
         call = f"{method} {path}?{urlencode(params)}" if params else f"{method} {path}"
         query = {**(params or {}), **self._auth_params}
         redact = self._redact.with_secrets(secrets)
         files = {k: (None, v) for k, v in form.items()} if form is not None else None
-        uncertain_before = False
-        unfixable_seen = False
+        maybe_done_before = False
+        hinted = False
         budget_ends = time.monotonic() + self.timeout * CALL_BUDGET
         for attempt in range(1, self.max_retries + 2):
-            self._count(kind)
             request = self._http.build_request(method, path, params=query, files=files)
-            generation = self._limiter.acquire()
-            started = time.monotonic()
-            try:
-                status, headers, body = self._exchange(request, budget, budget_ends)
-            except UNCERTAIN_EXCEPTIONS as e:
-                self._limiter.release(generation, ok=False)
-                cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
-                self._log_exchange(request, cause, started)
-                self._count(f"error:{cause}")
-                hint = unfixable(e, request.url)
-                if hint is not None:
-                    if unfixable_seen or attempt > self.max_retries:
-                        raise ApiError(redact(f"{hint} ({_describe(e)})"), call=call) from None
-                    unfixable_seen = True
-                failure: ApiError = TransientApiError(redact(_describe(e)), call=call)
-                delay = self._backoff_delay(attempt)
+            result = self._attempt(request, call, kind, redact, attempt, budget, budget_ends)
+            if isinstance(result, _Answer):
+                if result.status == 404 and method == "DELETE" and maybe_done_before:
+                    return {"type": "result"}  # an earlier attempt whose answer was lost did it
+                try:
+                    return decode(result.status, result.content_type, result.body, call, expect, redact)
+                except ProtocolError as e:
+                    if idempotent:
+                        raise
+                    raise _Uncertain(e, "an unreadable answer", self._backoff_delay(attempt)) from None
+            if result.hint is not None:
+                if hinted or attempt > self.max_retries:
+                    raise ApiError(result.hint, call=call) from None
+                hinted = True
+            if result.maybe_done:
                 if not idempotent:
-                    raise _Uncertain(failure, cause, delay) from None
-                uncertain_before = True
-            except BodyTooLarge as e:
-                self._limiter.release(generation, ok=False)
-                self._log_exchange(request, "body too large", started)
-                what = (f"declares {_mib(e.declared)}, so it was not read" if e.declared is not None
-                        else f"was read no further than {_mib(e.read)}")
-                raise ProtocolError(
-                    f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
-                    call=call,
-                ) from None
-            except BudgetSpent as e:
-                self._limiter.release(generation, ok=False)
-                self._log_exchange(request, "list budget spent", started)
-                raise ProtocolError(
-                    f"the channel list's answers passed {_mib(e.limit)} in all (counted as decoded text), more than "
-                    f"the {MAX_CHANNELS:,} channels the contract allows add up to (a broken or hostile server?)",
-                    call=call,
-                ) from None
-            except httpx.HTTPError as e:
-                self._limiter.release(generation, ok=False)
-                raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
-            else:
-                retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
-                delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
-                if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
-                    self._count("concurrency_cut")
-                    self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
-                self._log_exchange(request, str(status), started)
-                self._count(f"status:{status}")
-                cause = str(status)
-                if 300 <= status < 400:
-                    raise ApiError(
-                        f"the server redirects to {printable(redact(headers.get('location', '(no Location)')), VALUE_CHARS)}; "
-                        "redirects are never "
-                        "followed, since the API key would go along: use the final address as the tenant's URL",
-                        call=call,
-                        status=status,
-                    )
-                if status not in RETRY_STATUSES:
-                    if status == 404 and method == "DELETE" and uncertain_before:
-                        return {"type": "result"}  # an earlier attempt whose answer was lost did it
-                    try:
-                        return decode(status, headers.get("content-type", ""), body, call, expect, redact)
-                    except ProtocolError as e:
-                        if idempotent:
-                            raise
-                        raise _Uncertain(e, "an unreadable answer", self._backoff_delay(attempt)) from None
-                failure = TransientApiError(f"the server answered {status}", call=call, status=status)
-                if status != 429:
-                    if not idempotent:
-                        raise _Uncertain(failure, cause, delay)
-                    uncertain_before = True
-            if attempt > self.max_retries or time.monotonic() + delay > budget_ends:
-                raise _gave_up(failure, attempt)
-            self._before_retry(call, attempt, cause, delay)
+                    raise _Uncertain(result.error, result.cause, result.delay) from None
+                maybe_done_before = True
+            if attempt > self.max_retries or time.monotonic() + result.delay > budget_ends:
+                raise _gave_up(result.error, attempt)
+            self._before_retry(call, attempt, result.cause, result.delay)
         raise AssertionError("unreachable: the loop returns or raises")
+
+    def _attempt(self, request: httpx.Request, call: str, kind: str, redact: Redactor,
+                 attempt: int, budget: ByteBudget | None, ends: float) -> _Answer | _Failed:
+        """One exchange: the answer to decode, or a failure the policy may retry; raises what no
+        retry can change (a body too large, a redirect, a request that cannot be built)."""
+        self._count(kind)
+        generation = self._limiter.acquire()
+        started = time.monotonic()
+        try:
+            status, headers, body = self._exchange(request, budget, ends)
+        except UNCERTAIN_EXCEPTIONS as e:
+            self._limiter.release(generation, ok=False)
+            cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
+            self._log_exchange(request, cause, started)
+            self._count(f"error:{cause}")
+            hint = unfixable(e, request.url)
+            return _Failed(
+                TransientApiError(redact(_describe(e)), call=call), cause, self._backoff_delay(attempt),
+                maybe_done=not never_sent(e), hint=None if hint is None else redact(f"{hint} ({_describe(e)})"),
+            )
+        except BodyTooLarge as e:
+            self._limiter.release(generation, ok=False)
+            self._log_exchange(request, "body too large", started)
+            what = (f"declares {_mib(e.declared)}, so it was not read" if e.declared is not None
+                    else f"was read no further than {_mib(e.read)}")
+            raise ProtocolError(
+                f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
+                call=call,
+            ) from None
+        except BudgetSpent as e:
+            self._limiter.release(generation, ok=False)
+            self._log_exchange(request, "list budget spent", started)
+            raise ProtocolError(
+                f"the channel list's answers passed {_mib(e.limit)} in all (counted as decoded text), more than "
+                f"the {MAX_CHANNELS:,} channels the contract allows add up to (a broken or hostile server?)",
+                call=call,
+            ) from None
+        except httpx.HTTPError as e:
+            self._limiter.release(generation, ok=False)
+            raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
+        retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
+        delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
+        if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
+            self._count("concurrency_cut")
+            self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
+        self._log_exchange(request, str(status), started)
+        self._count(f"status:{status}")
+        if 300 <= status < 400:
+            raise ApiError(
+                f"the server redirects to {printable(redact(headers.get('location', '(no Location)')), VALUE_CHARS)}; "
+                "redirects are never followed, since the API key would go along: use the final address as the tenant's URL",
+                call=call,
+                status=status,
+            )
+        if status in RETRY_STATUSES:
+            failure = TransientApiError(f"the server answered {status}", call=call, status=status)
+            return _Failed(failure, str(status), delay, maybe_done=status != 429)
+        return _Answer(status, headers.get("content-type", ""), body)
 
     def _exchange(self, request: httpx.Request, budget: ByteBudget | None, ends: float) -> tuple[int, httpx.Headers, bytes]:
         """One attempt within the deadline (a timeout, or what is left of the call's ``ends``): status,
@@ -541,8 +576,11 @@ def _gave_up(error: ApiError, attempts: int) -> ApiError:
 
 
 def _secrets_of(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a call's error messages must never repeat: the secret, and an endpoint's credentials."""
     secret = fields.get(SECRET_FIELD)
-    return (str(secret),) if secret else ()
+    endpoint = fields.get(ENDPOINT_FIELD)
+    credentials = tuple(credential_values(endpoint).values()) if isinstance(endpoint, str) else ()
+    return ((str(secret),) if secret else ()) + credentials
 
 
 def _seconds(text: str) -> float | None:

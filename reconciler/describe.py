@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol, Sequence
 
+from reconciler.diff import FieldChange
+from reconciler.endpoints import masked, masked_change
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, format_bool
 from reconciler.plan import CREATE, DELETE, UPDATE, Change, Create, Delete, Plan, SecretAction, Update
 
@@ -52,6 +54,11 @@ def show_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def shown_change(change: FieldChange) -> dict[str, str]:
+    """A field change's before and after as shown: credentials in an endpoint masked, a changed one marked."""
+    return {k: show_value(v) for k, v in masked_change(change.field, change.before, change.after).items()}
+
+
 def describe_secret(secret: SecretAction) -> str:
     source = f" from ${{env:{secret.env_var}}}" if secret.env_var else ""
     if secret.sends:
@@ -72,9 +79,9 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
     defaults for creates, and for deletes (what is lost, so a reviewer sees it)."""
     rows: list[tuple[str, str]] = []
     if isinstance(change, Update):
-        rows = [(f.field, f"{show_value(f.before)} -> {show_value(f.after)}") for f in change.fields]
+        rows = [(f.field, "{before} -> {after}".format(**shown_change(f))) for f in change.fields]
     elif isinstance(change, (Create, Delete)):
-        values = change.before if isinstance(change, Delete) else change.after
+        values = masked(change.before if isinstance(change, Delete) else change.after)
         rows = [
             (name, show_value(values[name]))
             for name in MANAGED_FIELDS

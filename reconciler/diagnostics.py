@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Callable
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 
 from reconciler.errors import SHOWN_PROBLEMS, Problem, fold, left_out, repeats
+from reconciler.policy import Finding
 
 JSON_PROBLEMS = 1_000  # problems of each kind listed in JSON; more are counted in "left_out"
 
@@ -42,16 +41,11 @@ def workflow_command(kind: str, message: str, **properties: object) -> str:
     return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
 
 
-@contextmanager
-def inert(log: Callable[[str], None]) -> Iterator[None]:
-    """Whatever ``log`` writes inside the block cannot act as a workflow command (GitHub's
+def inert(text: str) -> str:
+    """``text`` for a job log, where no line of it can act as a workflow command (GitHub's
     ``stop-commands``, with a token no text inside can guess)."""
     token = f"omnidesk-{uuid.uuid4().hex}"
-    log(f"::stop-commands::{token}")
-    try:
-        yield
-    finally:
-        log(f"::{token}::")
+    return f"::stop-commands::{token}\n{text}\n::{token}::"
 
 
 def github_command(kind: str, problem: Problem) -> str:
@@ -73,15 +67,18 @@ def github_annotations(errors: Iterable[Problem], warnings: Iterable[Problem]) -
     return "".join(line + "\n" for line in lines)
 
 
-def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem]) -> str:
-    """``{"files", "valid", "errors": [...], "warnings": [...]}``; each problem names its file, line,
-    column, path and message."""
+def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem],
+                findings: Iterable[Finding] = ()) -> str:
+    """``{"files", "valid", "errors": [...], "warnings": [...], "findings": [...]}``; each problem names
+    its file, line, column, path and message; each policy finding its rule, level, channel and fix
+    (it is also among the errors, at deny, or the warnings)."""
     errors, warnings = list(errors), list(warnings)
     data: dict[str, object] = {
         "files": list(files),
         "valid": not errors,
         "errors": [asdict(p) for p in errors[:JSON_PROBLEMS]],
         "warnings": [asdict(p) for p in warnings[:JSON_PROBLEMS]],
+        "findings": [f.to_data() for f in findings],
     }
     left = {kind: len(found) - JSON_PROBLEMS for kind, found in (("errors", errors), ("warnings", warnings))
             if len(found) > JSON_PROBLEMS}

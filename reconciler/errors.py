@@ -13,6 +13,7 @@
     │   ├── ConflictError           ambiguous state: duplicate names, a rename onto a taken name, ...
     │   ├── UnsafePlanError         too many deletes without --allow-deletes
     │   ├── StalePlanError          a saved plan no longer matches the tenant
+    │   ├── PolicyDenied            a policy rule at deny level refuses the plan (names rule and channel)
     │   ├── SecretMissingError      secrets that would be sent are not set in the environment
     │   └── PlanRefused             a plan check denied the plan (carries every denying finding)
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
@@ -41,6 +42,8 @@ from reconciler.printable import printable
 
 if TYPE_CHECKING:
     from reconciler.checks import Finding
+
+from reconciler.folding import folded, grouped
 
 
 # A channels file's problems as printed: each message at most MESSAGE_CHARS long, at most
@@ -196,6 +199,23 @@ class StalePlanError(PlanError):
         super().__init__(message)
 
 
+class PolicyDenied(PlanError):
+    def __init__(self, denied: list[str], rules: list[str]) -> None:
+        """``denied`` says each finding (rule, channel, what, fix); ``rules`` the rules an override would name."""
+        self.denied = list(denied)
+        self.rules = list(rules)
+        allow = " ".join(f"--allow-policy {r}" for r in self.rules)
+        super().__init__(
+            "the policy denies this plan (nothing was changed):\n" + "\n".join(f"  - {d}" for d in self.denied)
+            + f"\nFix the channels file, or, if a reviewer accepts it, pass {allow}"
+        )
+        self.allow = allow
+
+    def ahead(self) -> str:
+        rules = ", ".join(self.rules)
+        return f"the policy denies it (rule {rules}); if a reviewer accepts that, pass {self.allow} to apply"
+
+
 class SecretMissingError(PlanError):
     def __init__(self, missing: dict[str, list[str]]) -> None:
         """``missing`` maps an environment variable to the channels that need it."""
@@ -320,8 +340,7 @@ class ApplyError(ReconcilerError):
     def __init__(self, failed: list[tuple[str, str]], total: int) -> None:
         """``failed`` lists (channel name, reason) pairs."""
         self.failed = list(failed)
-        lines = [f"{len(self.failed)} of {total} operations failed:"]
-        lines += [f"  {name}: {reason}" for name, reason in self.failed]
+        lines = [f"{len(self.failed)} of {total} operations failed:", *_failure_lines(self.failed)]
         lines.append("Nothing else was rolled back; run apply again to converge.")
         super().__init__("\n".join(lines))
 
@@ -342,7 +361,17 @@ class KeyCannotWrite(ApplyError):
                  f"and apply stopped there; {not_started} not started."]
         if self.failed:
             lines.append(f"{len(self.failed)} other operation(s) failed:")
-            lines += [f"  {name}: {reason}" for name, reason in self.failed]
+            lines += _failure_lines(self.failed)
         where = f" in {variable}" if variable else ""
         lines.append(f"A re-run needs a key with {permission}{where}; nothing was rolled back.")
         ReconcilerError.__init__(self, "\n".join(lines))
+
+
+def _failure_lines(failed: list[tuple[str, str]]) -> list[str]:
+    """One line per cause: the first channel's reason, then the others with that cause, folded."""
+    lines = []
+    for name, reason, others in grouped(failed):
+        lines.append(f"  {name}: {reason}")
+        if others:
+            lines.append(f"  the same for {len(others)} more: {folded(others)}")
+    return lines

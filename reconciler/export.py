@@ -12,13 +12,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
+from reconciler.endpoints import credential_values, fill_credentials
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
 from reconciler.filekinds import EXPORT_MARK
 from reconciler.scaffold import modeline
+from reconciler.yamlwrite import FAST_DUMPER, scalars
+
+
+_EMITTERS_AGREE = re.compile("[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
 
 # Shorter values would match inside unrelated words ("a", "nl") and make a file nobody can read.
 MIN_TEMPLATE_LENGTH = 3
@@ -38,6 +56,11 @@ class Export:
     secret_vars: Mapping[str, str] = field(default_factory=dict)  # channel name -> env var placeholder
     skipped_vars: tuple[str, ...] = ()  # vars not used for templating, with the reason
     left_literal: Mapping[str, int] = field(default_factory=dict)  # var name -> occurrences kept as text
+
+    @property
+    def endpoint_vars(self) -> list[str]:
+        """The variables that hold the endpoints' credentials (written as placeholders, like secrets)."""
+        return endpoint_vars(self.text)
 
 
 def secret_env_name(channel_name: str) -> str:
@@ -102,6 +125,8 @@ class Templater:
         self.pattern = re.compile("|".join([re.escape(v) for v in ordered] + [re.escape("${")]))
 
     def __call__(self, text: str) -> str:
+        if not self.by_value and "${" not in text:  # nothing to template or escape: most values
+            return text
         out: list[str] = []
         end = 0
         for match in self.pattern.finditer(text):
@@ -168,8 +193,7 @@ def export_channels(
             }
             for name, t in sorted(tenants.items())
         }
-    document["channels"] = items
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
+    body = _channels_text(document, items)
     return Export(
         text=HEADER + body,
         replacements=dict(sorted(template.counts.items())),
@@ -177,6 +201,40 @@ def export_channels(
         skipped_vars=tuple(template.skipped),
         left_literal=dict(sorted(template.literal.items())),
     )
+
+
+def _channels_text(document: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """``document`` with ``channels: items`` last, as ``yaml.safe_dump`` writes it (unsorted, block
+    style, unicode as it is). The channels, nearly all of the text, are written here line by line
+    with ``yamlwrite.scalars``; a value that takes more than a line sends the whole document to the
+    emitter."""
+    # libyaml writes a few rare characters (line breaks other than \n, a BOM, astral ones) otherwise
+    # than PyYAML's own emitter: then the pure one writes them
+    pure = not _EMITTERS_AGREE.fullmatch("".join(_strings([document, items])))
+    head = yaml.dump(document, Dumper=yaml.SafeDumper if pure else FAST_DUMPER, sort_keys=False,
+                     allow_unicode=True, default_flow_style=False, width=10_000)
+    if not items:
+        return head + "channels: []\n"
+    strings = [s for item in items for value in item.values()
+               for s in (value if isinstance(value, list) else [value]) if isinstance(s, str)]
+    rendered = scalars(strings, pure=pure)
+    if rendered is None or any(isinstance(v, list) and not v for item in items for v in item.values()):
+        return yaml.dump({**document, "channels": items}, Dumper=yaml.SafeDumper if pure else FAST_DUMPER,
+                         sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
+    text = iter(rendered)
+    lines = ["channels:"]
+    for item in items:
+        lead = "- "
+        for key, value in item.items():
+            if isinstance(value, bool):
+                lines.append(f"{lead}{key}: {'true' if value else 'false'}")
+            elif isinstance(value, list):
+                lines.append(f"{lead}{key}:")
+                lines.extend(f"  - {next(text)}" for _ in value)
+            else:
+                lines.append(f"{lead}{key}: {next(text)}")
+            lead = "  "
+    return head + "\n".join(lines) + "\n"
 
 
 def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[str, Any]:
@@ -187,7 +245,25 @@ def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[
         if name != "name" and value == FIELDS[name].default:
             continue
         item[name] = template(value) if isinstance(value, str) else value
+    if "custom_channel_endpoint" in item:
+        item["custom_channel_endpoint"] = endpoint_placeholders(item["custom_channel_endpoint"], item["name"])
     return item
+
+
+def endpoint_placeholders(endpoint: str, name: str) -> str:
+    """``endpoint`` with each credential in its query string as ``${env:STEM_ENDPOINT_PARAM}``, as a
+    secret is exported: the value stays in the environment, and the file still applies."""
+    params = credential_values(endpoint)
+    if not params:
+        return endpoint
+    stem = secret_env_name(name)[: -len("_SECRET")]
+    return fill_credentials(endpoint, {
+        p: f"${{env:{stem}_ENDPOINT_{re.sub('[^A-Za-z0-9]+', '_', p).strip('_').upper()}}}" for p in params})
+
+
+def endpoint_vars(text: str) -> list[str]:
+    """The ``${env:...}`` placeholders ``endpoint_placeholders`` wrote into ``text``, sorted."""
+    return sorted(set(re.findall(r"\$\{env:([A-Za-z0-9_]+_ENDPOINT_[A-Za-z0-9_]+)\}", text)))
 
 
 # The tenants list right after the name and the secret after the endpoint, as people write them.

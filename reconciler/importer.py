@@ -29,7 +29,10 @@ from typing import Any
 
 from reconciler.diff import FieldChange, diff_fields
 from reconciler.errors import EditError, ImportRefused, UnknownChannelError
-from reconciler.export import FILE_ORDER, Templater, export_item, in_file_order, secret_placeholders
+from reconciler.endpoints import ENDPOINT_FIELD, mask_endpoint
+from reconciler.export import (
+    FILE_ORDER, Templater, endpoint_placeholders, endpoint_vars, export_item, in_file_order, secret_placeholders,
+)
 from reconciler.ignore import matching_pattern, view_ignore
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
 from reconciler.plan import Update, make_plan
@@ -67,6 +70,11 @@ class Imported:
         return bool(self.added or self.updated)
 
     @property
+    def endpoint_vars(self) -> list[str]:
+        """The variables of the endpoint credentials written as placeholders (as ``Export.endpoint_vars``)."""
+        return endpoint_vars(self.text) if self.changed else []
+
+    @property
     def secret_vars(self) -> dict[str, str]:
         """Added channel -> its secret's variable (as ``Export.secret_vars``)."""
         return {a.name: a.secret_var for a in self.added}
@@ -90,52 +98,73 @@ def import_channels(
     if view.tenants and view.tenant is None:
         raise ImportRefused("the file defines tenants: pass --tenant NAME, so imported channels are "
                             "templated with its vars and limited to it", file=file)
-    custom: dict[str, list[RemoteChannel]] = {}
-    for channel in current:
-        if channel.is_custom:
-            custom.setdefault(channel.name, []).append(channel)
+    custom = _custom_by_name(current)
     in_file = {c.name: c for c in view.channels}
     renamed = {old: c for c in view.channels for old in c.previous_names}
     notes: list[str] = []
-
     addable = [name for name in sorted(custom) if name not in in_file and name not in renamed]
-    drifted: dict[str, tuple[DesiredChannel, RemoteChannel, tuple[FieldChange, ...]]] = {}
-    if update:
-        for want in view.channels:
-            have = custom.get(want.name, [])
-            if len(have) == 1:
-                changes = diff_fields(want.fields, have[0].fields)
-                if changes:
-                    drifted[want.name] = (want, have[0], changes)
-            elif not have:
-                olds = [old for old in want.previous_names if old in custom]
-                notes.append(f"{want.name!r}: the rename from {olds[0]!r} is still to be applied; not taken back"
-                             if olds else f"{want.name!r} is not on the tenant (apply would create it); "
-                             "left in the file")
+    drifted = _drifted(view, custom, notes) if update else {}
     if names:
         _check_names(names, file, view, current, addable, in_file, renamed, update)
         addable = [n for n in addable if n in names]
         drifted = {n: d for n, d in drifted.items() if n in names}
-    for name in addable:
-        if len(custom[name]) > 1:
-            ids = ", ".join(str(c.id) for c in custom[name])
-            notes.append(f"{name!r}: the tenant has {len(custom[name])} custom channels of that name (ids {ids}); "
-                         "none imported: rename all but one in Omnidesk")
-    addable = [n for n in addable if len(custom[n]) == 1]
-
+    addable = _unique(addable, custom, notes)
     variables = view.tenants[view.tenant].vars if view.tenant else {}
     template = Templater(variables)
-    editor = YamlEditor(text, file=file)
-    added = _add(editor, template, [custom[n][0] for n in addable], text, view)
-    updated = [u for u in (_update(editor, template, view, *drifted[n], notes) for n in sorted(drifted)) if u]
+    added: list[Added] = []
+    updated: list[Updated] = []
+    edited = text
+    if addable or drifted:  # composing a large file costs: a no-op import never does
+        editor = YamlEditor(text, file=file)
+        added = _add(editor, template, [custom[n][0] for n in addable], text, view)
+        updated = [u for u in (_update(editor, template, view, *drifted[n], notes) for n in sorted(drifted)) if u]
+        edited = editor.text()
     result = Imported(
-        text=editor.text(), added=tuple(added), updated=tuple(updated), notes=tuple(notes),
+        text=edited, added=tuple(added), updated=tuple(updated), notes=tuple(notes),
         replacements=dict(sorted(template.counts.items())), skipped_vars=tuple(template.skipped),
         left_literal=dict(sorted(template.literal.items())),
     )
     if result.changed:
         _check_round_trip(result, reload(result.text), current, file)
     return result
+
+
+def _custom_by_name(current: Sequence[RemoteChannel]) -> dict[str, list[RemoteChannel]]:
+    custom: dict[str, list[RemoteChannel]] = {}
+    for channel in current:
+        if channel.is_custom:
+            custom.setdefault(channel.name, []).append(channel)
+    return custom
+
+
+Drift = tuple[DesiredChannel, RemoteChannel, tuple[FieldChange, ...]]
+
+
+def _drifted(view: ChannelsFile, custom: Mapping[str, list[RemoteChannel]], notes: list[str]) -> dict[str, Drift]:
+    """The file's channels whose fields differ on the tenant; a note for each one the tenant lacks."""
+    drifted: dict[str, Drift] = {}
+    for want in view.channels:
+        have = custom.get(want.name, [])
+        if len(have) == 1:
+            changes = diff_fields(want.fields, have[0].fields)
+            if changes:
+                drifted[want.name] = (want, have[0], changes)
+        elif not have:
+            olds = [old for old in want.previous_names if old in custom]
+            notes.append(f"{want.name!r}: the rename from {olds[0]!r} is still to be applied; not taken back"
+                         if olds else f"{want.name!r} is not on the tenant (apply would create it); "
+                         "left in the file")
+    return drifted
+
+
+def _unique(addable: list[str], custom: Mapping[str, list[RemoteChannel]], notes: list[str]) -> list[str]:
+    """The names the tenant holds once; a note for each it holds more than once (none imported)."""
+    for name in addable:
+        if len(custom[name]) > 1:
+            ids = ", ".join(str(c.id) for c in custom[name])
+            notes.append(f"{name!r}: the tenant has {len(custom[name])} custom channels of that name (ids {ids}); "
+                         "none imported: rename all but one in Omnidesk")
+    return [n for n in addable if len(custom[n]) == 1]
 
 
 def _check_names(names: Sequence[str], file: str, view: ChannelsFile, current: Sequence[RemoteChannel],
@@ -205,11 +234,14 @@ def _update(editor: YamlEditor, template: Templater, view: ChannelsFile, want: D
         written = editor.value(item, change.field)
         source = str(written.value) if written is not None and isinstance(value, str) else None
         if source is not None and "${env:" in source:
+            shown = mask_endpoint(value) if change.field == ENDPOINT_FIELD else value
             notes.append(f"{want.name!r}: {change.field} comes from {source!r}, which differs from the tenant "
-                         f"({value!r}); not taken back: change the variable or the file")
+                         f"({shown!r}); not taken back: change the variable or the file")
             continue
         if isinstance(value, str):
             value = literal(value) if source is not None and "${var:" not in source else template(value)
+        if change.field == ENDPOINT_FIELD:  # a credential goes into the file as ${env:...}, never as itself
+            value = endpoint_placeholders(value, want.name)
         position = FILE_ORDER.index(change.field)
         after = ["name", "previous_names", *FILE_ORDER[1:position]]
         editor.set_value(item, change.field, value, after=after)

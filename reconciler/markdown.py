@@ -9,7 +9,11 @@ import json
 import re
 from typing import Sequence
 
-from reconciler.describe import SYMBOL, TenantOutcome, calls_note, describe_secret, field_lines, report_summary, show_value
+from reconciler.impact import SHOWN as IMPACT_SHOWN
+from reconciler.policy import DENY
+from reconciler.describe import (
+    SYMBOL, TenantOutcome, calls_note, describe_secret, field_lines, report_summary, shown_change,
+)
 from reconciler.model import SECRET_FIELD
 from reconciler.plan import DELETE, Change, Create, Delete, Plan, Update
 
@@ -62,7 +66,8 @@ def _md_details(change: Change) -> str:
     lines: list[str] = []
     if isinstance(change, Update):
         for f in change.fields:
-            lines += [f"- {f.field}: {show_value(f.before)}", f"+ {f.field}: {show_value(f.after)}"]
+            shown = shown_change(f)
+            lines += [f"- {f.field}: {shown['before']}", f"+ {f.field}: {shown['after']}"]
         if change.secret is not None:
             lines.append(f"  {SECRET_FIELD}: {describe_secret(change.secret)}")
     else:
@@ -150,6 +155,12 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
         head = f"**No changes**{on}: the tenant matches the channels file."
     budget.take(head)
     left_out: list[str] = []
+    leading = []  # impact and policy: above everything else, and before it in the budget
+    for block in _md_impact_and_policy(plan):
+        if budget.take(block):
+            leading.append(block)
+        else:
+            left_out.append(block.split("\n", 1)[0].strip("*") + " (in the JSON plan)")
     share = budget.left / 4  # no list of names may take more than this when space is short
 
     secrets: list[str] = []
@@ -179,7 +190,7 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
     if len(details) < len(plan.changes):
         left_out.append(f"the details of {len(plan.changes) - len(details)} of {len(plan.changes)} channels")
 
-    blocks = [head]
+    blocks = [head, *leading]
     if left_out and budget.left != float("inf"):
         blocks.append(
             f"> ✂️ Shortened to fit one comment ({limit} characters); left out: {'; '.join(left_out)}. "
@@ -192,6 +203,19 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
         blocks.append(unmanaged)
     blocks += secrets
     return "\n\n".join(blocks) + "\n"
+
+
+def _md_impact_and_policy(plan: Plan) -> list[str]:
+    """The short sections above the table: what the plan does to agents and customers, then the policy."""
+    blocks = []
+    if len(plan.impact) > IMPACT_SHOWN:  # the headline names the first few; the list names them all
+        blocks.append("\n".join(["**High impact**", ""] + [f"- {_code(i.channel)} {_html(i.detail)}"
+                                                           for i in plan.impact]))
+    if plan.findings:
+        items = [f"- {'⛔ deny' if f.level == DENY else '⚠️ warn'} `{f.rule}` {_code(f.channel)}: "
+                 f"{_html(f.message)} (fix: {_html(f.fix)})" for f in plan.findings]
+        blocks.append("\n".join(["**Policy**", ""] + items))
+    return blocks
 
 
 def fenced(text: str) -> str:

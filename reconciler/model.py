@@ -217,6 +217,8 @@ class DesiredChannel:
     previous_names: tuple[str, ...] = ()
     line: int | None = None  # where the channel starts in the file, for messages
     tenants: tuple[str, ...] | None = None  # the file's `tenants:` list: None means every tenant
+    # the endpoint's credential query parameters and the ${env:NAME} each is read from (endpoints.py)
+    endpoint_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -232,6 +234,7 @@ class Tenant:
     auth: str | None = None  # where the key goes: header | query | authorization (None: the default)
     ignore: tuple[str, ...] = ()  # this tenant's own ignore: patterns (see reconciler/ignore.py)
     safety: Mapping[str, float] = field(default_factory=dict)  # this tenant's thresholds (reconciler/thresholds.py)
+    policy: Mapping[str, Any] = field(default_factory=dict)  # this tenant's policy: section (reconciler/policy.py)
 
 
 @dataclass(frozen=True)
@@ -245,5 +248,6 @@ class ChannelsFile:
     tenant: str | None = None  # the tenant the channels were resolved for
     ignore: tuple[str, ...] = ()  # the file's top-level ignore: patterns (ignore.view_ignore adds the tenant's)
     safety: Mapping[str, float] = field(default_factory=dict)  # the file's thresholds (reconciler/thresholds.py)
+    policy: Mapping[str, Any] = field(default_factory=dict)  # the file's policy: section (reconciler/policy.py)
     # Located like problems, but the file still loads: ``validate --strict`` makes them errors.
     warnings: tuple[Problem, ...] = ()

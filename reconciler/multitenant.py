@@ -15,6 +15,7 @@ from reconciler.checks import Finding
 from reconciler.errors import ReconcilerError
 from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
+from reconciler.transport import HostPools
 from reconciler.workflow import Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
@@ -123,9 +124,13 @@ def plan_tenants(
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
     views: Mapping[str | None, ChannelsFile] = load_all_views(path, environ=engine.environ) if many else {}
-    with ThreadPoolExecutor(max_workers=min(workers, len(tenants)), thread_name_prefix="plan") as pool:
+    threads = min(workers, len(tenants))
+    # tenants on one host share its connections instead of each opening (and handshaking) its own
+    with HostPools(max_connections=threads * engine.parallelism) as pools, \
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool:
+        shared = engine.sharing(pools)
         futures = [
-            pool.submit(plan_one, engine, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
+            pool.submit(plan_one, shared, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
                         loaded=views.get(t), secrets_at_apply=secrets_at_apply, force=force)
             for t, o in zip(tenants, outs)
         ]

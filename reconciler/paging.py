@@ -80,21 +80,9 @@ def read_pass(
             if len(seen) > MAX_CHANNELS:
                 raise _too_many(call, f"sent more than {MAX_CHANNELS:,} distinct channels")
             capacity = max(capacity, len(items))
-            if total is not None and len(seen) > total:
-                # The count read must equal the total: a list longer than it claims may have hidden
-                # more (a pass ends once the total is reached).
-                return [], f"{len(seen)} distinct channels were read, more than its itemTotal of {total}"
-            if total is not None and len(seen) == total:
-                return list(seen.values()), ""
-            if total is not None and growth_ok and not items and start >= total:
-                return list(seen.values()), ""
-            if not items or len(seen) == before:
-                # An empty page, or one with nothing new (a server ignoring itemStart).
-                if total is None:
-                    return list(seen.values()), ""
-                return [], f"the pages ended after {len(seen)} of {total} channels"
-            if total is None and len(items) < capacity:
-                return list(seen.values()), ""  # a short page ends a list without a total
+            verdict = _end_of_pass(len(seen), len(seen) - before, len(items), capacity, total, start, growth_ok)
+            if verdict is not None:
+                return ([] if verdict else list(seen.values())), verdict
             # Advance by what was returned: a server may send more (or fewer) than asked.
             start += len(items)
             if total is not None and workers > 1 and start not in prefetched and len(items) == capacity:
@@ -107,6 +95,23 @@ def read_pass(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_of_pass(read: int, new: int, page_size: int, capacity: int, total: int | None, start: int,
+                 growth_ok: bool) -> str | None:
+    """After a page: None to read on, "" when the pass is complete, else what makes it inconsistent."""
+    if total is not None and read > total:
+        # The count read must equal the total: a list longer than it claims may have hidden more
+        # (a pass ends once the total is reached).
+        return f"{read} distinct channels were read, more than its itemTotal of {total}"
+    if total is not None and (read == total or (growth_ok and not page_size and start >= total)):
+        return ""
+    if not page_size or not new:
+        # An empty page, or one with nothing new (a server ignoring itemStart).
+        return "" if total is None else f"the pages ended after {read} of {total} channels"
+    if total is None and page_size < capacity:
+        return ""  # a short page ends a list without a total
+    return None
 
 
 def _too_many(call: str, what: str) -> ProtocolError:

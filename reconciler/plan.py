@@ -19,6 +19,9 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping
 from reconciler import __version__
 from reconciler.diff import FieldChange, diff_fields
 from reconciler.errors import ConflictError, PlanFileError
+from reconciler.endpoints import masked, masked_change
+from reconciler.impact import Impact, impact_phrase, impacts
+from reconciler.policy import Finding
 from reconciler.model import (
     CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD, DesiredChannel, RemoteChannel,
 )
@@ -111,7 +114,7 @@ class Call:
         return CHANNEL_PATH if self.channel is None else f"{CHANNEL_PATH}/{self.channel}"
 
     def to_data(self) -> dict[str, Any]:
-        fields = dict(self.fields)
+        fields = masked(self.fields)
         if self.sends_secret:
             fields[SECRET_FIELD] = SENSITIVE
         return {"method": self.method, "path": self.path, "fields": fields}
@@ -161,6 +164,7 @@ class Create(Change):
 
     after: FrozenMap = field(default_factory=FrozenMap)
     secret: SecretAction | None = None
+    endpoint_env: FrozenMap = field(default_factory=FrozenMap)  # credential parameter -> its ${env:NAME}
 
     def calls(self) -> tuple[Call, ...]:
         wanted = {n: v for n, v in self.after.items() if n == "name" or v != FIELDS[n].default}
@@ -173,9 +177,11 @@ class Create(Change):
 
     def to_data(self) -> dict[str, Any]:
         data = super().to_data()
-        data["after"] = dict(self.after)
+        data["after"] = masked(self.after)
         if self.secret is not None:
             data["secret"] = self.secret.to_data()
+        if self.endpoint_env:
+            data["endpoint_env"] = dict(self.endpoint_env)
         return data
 
 
@@ -192,6 +198,7 @@ class Update(Change):
     fields: tuple[FieldChange, ...] = ()
     secret: SecretAction | None = None
     renamed_from: str | None = None
+    endpoint_env: FrozenMap = field(default_factory=FrozenMap)  # credential parameter -> its ${env:NAME}
 
     @property
     def channel_id(self) -> int:
@@ -206,12 +213,14 @@ class Update(Change):
         data["id"] = self.id
         if self.renamed_from is not None:
             data["renamed_from"] = self.renamed_from
-        data["before"] = dict(self.before)
-        data["after"] = dict(self.after)
+        data["before"] = masked(self.before)
+        data["after"] = masked(self.after, self.before)
         if self.fields:
-            data["fields"] = [{"field": f.field, "before": f.before, "after": f.after} for f in self.fields]
+            data["fields"] = [{"field": f.field, **masked_change(f.field, f.before, f.after)} for f in self.fields]
         if self.secret is not None:
             data["secret"] = self.secret.to_data()
+        if self.endpoint_env:
+            data["endpoint_env"] = dict(self.endpoint_env)
         return data
 
 
@@ -235,7 +244,7 @@ class Delete(Change):
     def to_data(self) -> dict[str, Any]:
         data = super().to_data()
         data["id"] = self.id
-        data["before"] = dict(self.before)
+        data["before"] = masked(self.before)
         return data
 
 
@@ -246,7 +255,8 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
     """Rebuild a typed change from its JSON data (already checked against plan.schema.json)."""
     action = data.get("action")
     if action == CREATE:
-        return Create(data["name"], after=FrozenMap(data["after"]), secret=SecretAction.from_data(data.get("secret")))
+        return Create(data["name"], after=FrozenMap(data["after"]), secret=SecretAction.from_data(data.get("secret")),
+                      endpoint_env=FrozenMap(data.get("endpoint_env", {})))
     if action == UPDATE:
         return Update(
             data["name"],
@@ -256,6 +266,7 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
             fields=tuple(FieldChange(f["field"], f["before"], f["after"]) for f in data.get("fields", ())),
             secret=SecretAction.from_data(data.get("secret")),
             renamed_from=data.get("renamed_from"),
+            endpoint_env=FrozenMap(data.get("endpoint_env", {})),
         )
     if action == DELETE:
         return Delete(data["name"], id=int(data["id"]), before=FrozenMap(data["before"]))
@@ -273,6 +284,7 @@ class Plan:
     rotate_secrets: bool = False
     target: str = ""
     missing_secrets: FrozenMap = field(default_factory=FrozenMap)  # env var -> tuple of channels
+    findings: tuple[Finding, ...] = ()  # what the policy says of the file's channels (policy.py)
 
     def of_type(self, kind: type[Change]) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if isinstance(c, kind))
@@ -298,10 +310,16 @@ class Plan:
         """The changes that send a secret (creates, and updates with --rotate-secrets)."""
         return tuple(c for c in self.changes if getattr(c, "secret", None) is not None and c.secret.sends)  # type: ignore[attr-defined]
 
+    @property
+    def impact(self) -> tuple[Impact, ...]:
+        return impacts(self)
+
     def summary(self) -> str:
+        """'Plan: high impact: 'Old fax' deleted. 0 to create, 0 to update, 1 to delete': impact first."""
+        phrase = impact_phrase(self.impact)
         return (
-            f"Plan: {len(self.creates)} to create, {len(self.updates)} to update, "
-            f"{len(self.deletes)} to delete"
+            "Plan: " + (f"{phrase}. " if phrase else "")
+            + f"{len(self.creates)} to create, {len(self.updates)} to update, {len(self.deletes)} to delete"
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -317,6 +335,8 @@ class Plan:
             "changes": [c.to_data() for c in self.changes],
             "unmanaged": list(self.unmanaged),
             "missing_secrets": {k: list(v) for k, v in sorted(self.missing_secrets.items())},
+            "impact": [i.to_data() for i in self.impact],
+            "findings": [f.to_data() for f in self.findings],
         }
 
     @classmethod
@@ -330,6 +350,7 @@ class Plan:
             rotate_secrets=data["rotate_secrets"],
             target=data["target"],
             missing_secrets=FrozenMap((k, tuple(v)) for k, v in data["missing_secrets"].items()),
+            findings=tuple(Finding.from_data(f) for f in data.get("findings", ())),
         )
 
     def digest(self) -> str:
@@ -409,7 +430,8 @@ def make_plan(
 
         if have is None:
             secret = _secret_for_send(want, "new channel", missing)
-            changes.append(Create(want.name, after=FrozenMap(want.fields), secret=secret))
+            changes.append(Create(want.name, after=FrozenMap(want.fields), secret=secret,
+                                  endpoint_env=FrozenMap(want.endpoint_env)))
             continue
 
         claimed.add(have.id)
@@ -434,6 +456,7 @@ def make_plan(
                     fields=fields,
                     secret=secret,
                     renamed_from=renamed_from,
+                    endpoint_env=FrozenMap(want.endpoint_env),
                 )
             )
 

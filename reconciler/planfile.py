@@ -19,7 +19,7 @@ from reconciler.filekinds import PLAN_KIND, SAVED_PLAN, file_kind
 from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from reconciler.schema import plan_validator
-from reconciler.secrets import SecretDigests
+from reconciler.secrets import SecretDigests, check_endpoint_credentials
 
 
 
@@ -52,6 +52,7 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
             f"secret written in the file: {', '.join(literal)}. Write it as ${{env:NAME}} instead "
             "(a secret in a file ends up in Git); nothing was saved"
         )
+    check_endpoint_credentials(plan)
     plan_data = plan.to_data()
     safety = thresholds.to_data()
     digests = SecretDigests.make(plan, secrets).to_data()

@@ -12,11 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from reconciler.checks import Finding
+from reconciler.checks import Finding, policy_check
 from reconciler.describe import SYMBOL, TenantOutcome, field_lines, headline, report_summary
 from reconciler.markdown import MARKDOWN_LIMIT, markdown_report, render_markdown
 from reconciler.plan import CREATE, DELETE, UPDATE, Plan
+from reconciler.sarif import render_sarif
 
+POLICY = policy_check.__name__  # its finding repeats the policy's own, which SARIF lists one by one
 # A terminal shows this many names of a list (channels not managed here), then "and N more".
 TEXT_NAMES = 10
 
@@ -60,6 +62,11 @@ def _text_names(names: Sequence[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:TEXT_NAMES])
     more = len(names) - TEXT_NAMES
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def sarif_report(results: Sequence[TenantOutcome], options: RenderOptions) -> str:
+    """One SARIF log of every tenant's policy findings (a finding several tenants share, once)."""
+    return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)))
 
 
 def render_json(plan: Plan) -> str:
@@ -135,6 +142,9 @@ FORMATS: dict[str, Format] = {
                report=lambda results, o: markdown_report(results, limit=o.limit)),
         Format("json", "json for machines", lambda plan, o: render_json(plan),
                report=lambda results, o: json_report(results)),
+        Format("sarif", "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
+               lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY]),
+               report=sarif_report),
     )
 }
 

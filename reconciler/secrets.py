@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets as _random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, Mapping
 
-from reconciler.errors import PlanFileError, SecretMissingError, StalePlanError
+from reconciler.diff import FieldChange
+from reconciler.endpoints import ENDPOINT_FIELD, credential_params, fill_credentials, is_masked
+from reconciler.errors import PlanFileError, ReconcilerError, SecretMissingError, StalePlanError
 from reconciler.model import DesiredChannel
-from reconciler.plan import Plan
+from reconciler.plan import Change, FrozenMap, Plan, Update
 
 # About 50 ms and 16 MiB per digest: slow to guess, still quick for the tens of secrets of a tenant.
 SCRYPT_N = 2**14
@@ -101,9 +103,23 @@ class SecretDigests:
 
     @classmethod
     def make(cls, plan: Plan, secrets: Mapping[str, str]) -> SecretDigests:
+        """Digests of the secrets the plan sends, and of each endpoint it sends with credentials in it."""
         salt = _random.token_hex(SALT_BYTES)
         digests = {c.name: _scrypt(secrets[c.name], c.name, salt) for c in plan.sent_secrets if c.name in secrets}
+        for change, endpoint in sent_endpoints(plan):
+            key = ENDPOINT_KEY + change.name
+            digests[key] = _scrypt(endpoint, key, salt)
+        for change in plan.changes:  # the tenant's endpoint as planned against, to see it change since
+            before = getattr(change, "before", {}).get(ENDPOINT_FIELD, "")
+            if credential_params(before):
+                key = BEFORE_KEY + change.name
+                digests[key] = _scrypt(before, key, salt)
         return cls(salt, dict(sorted(digests.items())))
+
+    def endpoint_unchanged(self, channel: str, endpoint: str) -> bool:
+        """Whether the tenant's ``endpoint`` of ``channel`` is the one the plan was made against
+        (its credentials are masked in the plan, so only this digest can tell)."""
+        return self.matches(BEFORE_KEY + channel, endpoint)
 
     def matches(self, channel: str, value: str) -> bool:
         expected = self.digests.get(channel)
@@ -124,6 +140,71 @@ class SecretDigests:
                        int(data["n"]), int(data["r"]), int(data["p"]))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"the secret digests are damaged ({type(exc).__name__}); plan again") from None
+
+
+ENDPOINT_KEY = "endpoint:"  # a digest of the endpoint a change sends, under this prefix and the channel's name
+BEFORE_KEY = "endpoint-before:"  # ... and of the tenant's endpoint it was planned against
+
+
+def sent_endpoints(plan: Plan) -> list[tuple[Change, str]]:
+    """The changes that send an endpoint with a credential in its query string, and that endpoint."""
+    out = []
+    for change in plan.changes:
+        for call in change.calls():
+            endpoint = call.fields.get(ENDPOINT_FIELD)
+            if isinstance(endpoint, str) and credential_params(endpoint):
+                out.append((change, endpoint))
+                break
+    return out
+
+
+def check_endpoint_credentials(plan: Plan) -> None:
+    """A saved plan masks endpoint credentials and reads them from ${env:...} at apply: refuse literal ones."""
+    literal = sorted({c.name for c, endpoint in sent_endpoints(plan)
+                      if set(credential_params(endpoint)) - set(getattr(c, "endpoint_env", {}))})
+    if literal:
+        raise ReconcilerError(
+            "a saved plan reads an endpoint's credentials from the environment when applied, but these channels "
+            f"have one written in the file: {', '.join(literal)}. Write it as key=${{env:NAME}} instead; "
+            "nothing was saved"
+        )
+
+
+def restore_endpoints(plan: Plan, environ: Mapping[str, str], digests: SecretDigests | None) -> Plan:
+    """A saved plan's masked endpoint credentials, read back from the environment and checked against
+    the digests of the values planned with (``SecretMissingError``/``StalePlanError`` otherwise)."""
+    missing: dict[str, list[str]] = {}
+    changed: list[str] = []
+    changes: list[Change] = []
+    for change in plan.changes:
+        env = dict(getattr(change, "endpoint_env", {}))
+        endpoint = next((e for c, e in sent_endpoints(plan) if c is change), None)
+        if endpoint is None or not is_masked(endpoint):
+            changes.append(change)
+            continue
+        values = {param: environ.get(var, "") for param, var in env.items()}
+        for param, value in values.items():
+            if not value:
+                missing.setdefault(env[param], []).append(change.name)
+        real = fill_credentials(endpoint, values)
+        key = ENDPOINT_KEY + change.name
+        if digests is not None and not missing and not digests.matches(key, real):
+            changed.append(f"{change.name!r}: a credential of its endpoint differs from the value planned with")
+        changes.append(_with_endpoint(change, real))
+    if missing:
+        raise SecretMissingError(missing)
+    if changed:
+        raise StalePlanError("secrets changed since the plan, nothing was changed; plan again", changed)
+    return replace(plan, changes=tuple(changes))
+
+
+def _with_endpoint(change: Change, endpoint: str) -> Change:
+    after = FrozenMap({**change.after, ENDPOINT_FIELD: endpoint})  # type: ignore[attr-defined]
+    if isinstance(change, Update):
+        fields = tuple(FieldChange(f.field, f.before, endpoint) if f.field == ENDPOINT_FIELD else f
+                       for f in change.fields)
+        return replace(change, after=after, fields=fields)
+    return replace(change, after=after)
 
 
 def _scrypt(value: str, channel: str, salt: str, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:

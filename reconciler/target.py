@@ -27,7 +27,7 @@ import httpx
 from reconciler.client import OmnideskClient
 from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
-from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, check_api_key, is_loopback
+from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, HostPools, check_api_key, is_loopback
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 EMULATOR_KEY = "demo"
@@ -265,12 +265,15 @@ def _refused_key(reason: str, target: Target) -> str:
 
 
 @contextmanager
-def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT) -> Iterator[OmnideskClient]:
-    """A client for the target; for ``--emulator`` an in-process emulator whose state is saved on exit."""
+def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT,
+             pools: HostPools | None = None) -> Iterator[OmnideskClient]:
+    """A client for the target (through ``pools``' pool for its host, if given); for ``--emulator``
+    an in-process emulator whose state is saved on exit."""
     if target.emulator_state is None:
         assert target.url is not None and target.api_key is not None
+        borrowed = pools.transport(target.url) if pools is not None else None
         with OmnideskClient(target.url, target.api_key, auth=target.auth, parallelism=parallelism,
-                            timeout=timeout) as client:
+                            timeout=timeout, transport=borrowed) as client:
             yield client
         return
     from reconciler.emulator import Emulator, EmulatorTransport

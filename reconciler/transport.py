@@ -10,13 +10,12 @@
 * One notion of loopback (``is_loopback``, trailing dot and case normalised): the destination check,
   the proxy rule and the connection share it, and a loopback name is never looked up: the
   connection goes to 127.0.0.1 (then ::1), so no resolver on the network can answer for it.
-* ``unfixable``: connection failures that no retry can fix (DNS, TLS to a plain-HTTP port,
-  certificates), with what to check.
+* ``unfixable``: connection failures that no retry can fix (nothing listening, a connection closed
+  before any answer, DNS, TLS to a plain-HTTP port, certificates), with what to check.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import ipaddress
 import re
 import socket
@@ -159,22 +158,85 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-@functools.cache
+_TLS_LOCK = threading.Lock()
+_TLS: list[ssl.SSLContext] = []
+
+
 def tls_context() -> ssl.SSLContext:
     """httpx's default TLS settings, built once: building them loads the CA bundle (~40 ms of CPU),
-    and ``plan --all-tenants`` opens one client per tenant. Contexts are safe to share between threads."""
-    return httpx.create_ssl_context()
+    and ``plan --all-tenants`` opens one client per tenant. Contexts are safe to share between threads.
+    (Not ``functools.cache``: threads racing on the first call each built one, 14-48 for 1,000 tenants.)"""
+    with _TLS_LOCK:
+        if not _TLS:
+            _TLS.append(httpx.create_ssl_context())
+        return _TLS[0]
 
 
 class DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport whose sockets honour the calling thread's deadline; through ``proxy`` if given."""
 
-    def __init__(self, *, max_connections: int, proxy: str | None = None) -> None:
-        super().__init__(limits=httpx.Limits(max_connections=max_connections), proxy=proxy,
-                         verify=tls_context())
+    def __init__(self, *, max_connections: int, proxy: str | None = None, keep_alive: int | None = None) -> None:
+        limits = httpx.Limits(max_connections=max_connections,
+                              max_keepalive_connections=20 if keep_alive is None else keep_alive)
+        super().__init__(limits=limits, proxy=proxy, verify=tls_context())
         # httpx offers no way to pass httpcore a network backend; its pool (direct or through a
         # proxy) takes ours before any connection is made. tests/test_wire_limits.py pins this.
         self._pool._network_backend = _DeadlineBackend()
+
+
+class HostPools:
+    """One connection pool per host (and proxy), lent to every client that asks for that host.
+
+    ``plan --all-tenants`` opens a client per tenant; many tenants often live on one host (an
+    agency's accounts behind one gateway, the emulator), and with a pool each they would each open
+    their own connections (and TLS sessions). A borrowed pool is closed with ``HostPools``, never by
+    the client that borrowed it. Each client still bounds its own requests in flight (``Limiter``):
+    the pool only holds the connections, up to ``max_connections`` per host.
+    """
+
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._pools: dict[tuple[str, str, int | None, str | None], DeadlineTransport] = {}
+        self._lock = threading.Lock()
+
+    def transport(self, url: str) -> httpx.BaseTransport:
+        parsed = httpx.URL(url)
+        proxy = environment_proxy(url)
+        key = (parsed.scheme, parsed.host, parsed.port, proxy)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = DeadlineTransport(max_connections=self.max_connections, proxy=proxy,
+                                                            keep_alive=self.max_connections)
+        return _Borrowed(pool)
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    def __enter__(self) -> HostPools:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Borrowed(httpx.BaseTransport):
+    """A pool of ``HostPools`` as one client's transport: closing the client leaves the pool open."""
+
+    def __init__(self, pool: httpx.BaseTransport) -> None:
+        self._pool = pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._pool.handle_request(request)
+
+    def close(self) -> None:
+        pass
 
 
 def environment_proxy(url: str) -> str | None:
@@ -281,12 +343,24 @@ def _char_width(body: bytes) -> int:
     return 2 if re.search(rb"[\xc4-\xef]", body) else 1
 
 
+def never_sent(error: httpx.HTTPError) -> bool:
+    """True when the request cannot have reached the server: no connection was made."""
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
 def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
     """What to check, when ``error`` is a connection failure that retrying cannot fix; else None."""
-    if not isinstance(error, httpx.ConnectError):
-        return None
     cause = _root_causes(error)
     host = url.host
+    where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    check = ("is the emulator running, is the port right?" if is_loopback(host)
+             else "is the URL right, is the tenant reachable from here?")
+    if _closed_before_answer(error, cause):
+        return f"{where} closed the connection before any answer: {check}"
+    if not isinstance(error, httpx.ConnectError):
+        return None
+    if any(isinstance(c, ConnectionRefusedError) for c in cause) or "Connection refused" in str(error):
+        return f"nothing listens on {where}: {check}"
     if any(isinstance(c, socket.gaierror) for c in cause) or "Name or service not known" in str(error):
         return (f"the host name {host!r} cannot be resolved (DNS): check the URL's host "
                 f"(is it https://<account>.omnidesk.com?) and this machine's network")
@@ -299,6 +373,13 @@ def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
         return (f"the TLS handshake with {host}:{url.port or 443} failed: is the URL https://... pointing at an "
                 "HTTPS port? A plain-HTTP server there would need http:// (loopback only)")
     return None
+
+
+def _closed_before_answer(error: httpx.HTTPError, cause: list[BaseException]) -> bool:
+    """A connection reset, or closed without a word, before the answer's first line."""
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "without sending a response" in str(error)
+    return isinstance(error, httpx.ReadError) and any(isinstance(c, ConnectionResetError) for c in cause)
 
 
 def _root_causes(error: BaseException) -> list[BaseException]:

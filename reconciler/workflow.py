@@ -18,30 +18,37 @@ A ``Workflow`` holds no state between calls, so one can serve several threads (e
 """
 from __future__ import annotations
 
-import difflib
+import copy
 import os
 import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from reconciler.apply import ApplyReport, Outcome, apply_plan
 from reconciler.client import OmnideskClient
 from reconciler.checks import APPLY, PLAN, SAVE, WRITE, CheckContext, Finding, run_checks
 from reconciler.config import load_channels_file, load_settings, load_tenants
 from reconciler.errors import ImportRefused, ReconcilerError
-from reconciler.export import Export, export_channels
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
-from reconciler.importer import Imported, import_channels
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.plan import Plan, make_plan
+from reconciler.policy import Finding as PolicyFinding
+from reconciler.policy import findings
+from reconciler.probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT
+from reconciler.probe import ProbeResult, probe_endpoints
 from reconciler.planfile import load_plan, save_plan
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
-from reconciler.secrets import Secrets
+from reconciler.secrets import SecretDigests, Secrets, restore_endpoints
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
+from reconciler.transport import HostPools
+
+if TYPE_CHECKING:  # apply, export and import load where they are used: a plan needs none of them
+    from reconciler.apply import ApplyReport, Outcome
+    from reconciler.export import Export
+    from reconciler.importer import Imported
 
 
 # A delivery with every retry (5, waits doubling from 1 s, each attempt up to 1 s) takes under a
@@ -64,6 +71,16 @@ class Planned:
     channels_file: ChannelsFile | None = None
     saved: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
+    digests: SecretDigests | None = None  # a saved plan's: the secrets and endpoint credentials planned with
+
+
+@dataclass(frozen=True)
+class Probed:
+    """Each endpoint of a file's view probed (``probe.py``), the channels at each, and the policy's findings."""
+
+    results: Mapping[str, ProbeResult]
+    channels: Mapping[str, list[str]]  # endpoint -> the names of the channels that use it
+    findings: tuple[PolicyFinding, ...]
 
 
 @dataclass(frozen=True)
@@ -90,12 +107,20 @@ class Workflow:
     """Load, read, plan, check, apply, save, export and clone, with one set of rules."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
-                 timeout: float = DEFAULT_TIMEOUT, auth: str | None = None) -> None:
-        """``timeout``: seconds for one call, body included; ``auth``: where the key goes (see ``target``)."""
+                 timeout: float = DEFAULT_TIMEOUT, auth: str | None = None, pools: HostPools | None = None) -> None:
+        """``timeout``: seconds for one call, body included; ``auth``: where the key goes (see ``target``);
+        ``pools``: connection pools to share between the clients of many tenants (see ``sharing``)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
         self.auth = auth
+        self.pools = pools
+
+    def sharing(self, pools: HostPools) -> Workflow:
+        """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
+        shared = copy.copy(self)
+        shared.pools = pools
+        return shared
 
     # -- load and target -------------------------------------------------------------------------
 
@@ -120,22 +145,25 @@ class Workflow:
             return without_ignored(client.list_channels(), ignore)
 
     def _client(self, target: Target) -> AbstractContextManager[OmnideskClient]:
-        return open_client(target, parallelism=self.parallelism, timeout=self.timeout)
+        return open_client(target, parallelism=self.parallelism, timeout=self.timeout, pools=self.pools)
 
     # -- plan ------------------------------------------------------------------------------------
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
              emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
-             loaded: ChannelsFile | None = None) -> Planned:
+             loaded: ChannelsFile | None = None, probe: bool = False) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
         ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
+        ``probe``: also probe every endpoint (a failing one is an ``endpoint-answers`` finding).
         """
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
+        found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
+        plan = replace(plan, findings=found)
         return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
                        thresholds=thresholds_of(channels_file))
 
@@ -143,6 +171,18 @@ class Workflow:
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
         return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
                          target=target.label)
+
+    def probe(self, path: str | os.PathLike[str], *, tenant: str | None = None, loaded: ChannelsFile | None = None,
+              timeout: float = PROBE_TIMEOUT) -> Probed:
+        """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message."""
+        channels_file = loaded or self.load(path, tenant=tenant)
+        users: dict[str, list[str]] = {}
+        for channel in channels_file.channels:
+            if channel.fields["custom_channel_endpoint"]:
+                users.setdefault(channel.fields["custom_channel_endpoint"], []).append(channel.name)
+        results = probe_endpoints(users, timeout=timeout, parallelism=self.parallelism, environ=self.environ)
+        verdicts = {endpoint: result.problem for endpoint, result in results.items()}
+        return Probed(results, users, findings(channels_file, probes=verdicts))
 
     # -- checks and apply ------------------------------------------------------------------------
 
@@ -155,20 +195,25 @@ class Workflow:
         found = run_checks(self._context(planned, PLAN))
         return tuple(sorted(found, key=lambda finding: not finding.denies))  # what apply refuses first
 
-    def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None) -> None:
-        """Everything that must hold before a write: secrets present, updates and deletes within the
-        planned thresholds (or exactly the counts allowed), and every other check of ``PLAN_CHECKS``.
+    def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
+              allow_policy: Sequence[str] = ()) -> None:
+        """Everything that must hold before a write: no policy finding at deny (but the rules
+        ``allow_policy`` names), secrets present, updates and deletes within the planned thresholds
+        (or exactly the counts allowed), and every other check of ``PLAN_CHECKS``.
 
         Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
         environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
         """
-        run_checks(self._context(planned, APPLY, allow_deletes=allow_deletes, allow_updates=allow_updates))
+        run_checks(self._context(planned, APPLY, allow_deletes=allow_deletes, allow_updates=allow_updates,
+                                 allow_policy=allow_policy))
 
     def apply(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
-              on_outcome: Callable[[Outcome], None] | None = None,
+              allow_policy: Sequence[str] = (), on_outcome: Callable[[Outcome], None] | None = None,
               stop: threading.Event | None = None) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
-        self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
+        from reconciler.apply import apply_plan
+
+        self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
             run_checks(self._context(planned, WRITE, current=client.list_channels))
             return apply_plan(planned.plan, client, planned.secrets, parallelism=self.parallelism,
@@ -177,7 +222,7 @@ class Workflow:
     @staticmethod
     def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:
         return CheckContext(planned.plan, moment, thresholds=planned.thresholds, secrets=planned.secrets,
-                            saved=planned.saved, **options)
+                            digests=planned.digests, saved=planned.saved, **options)
 
     # -- saved plans -----------------------------------------------------------------------------
 
@@ -208,7 +253,8 @@ class Workflow:
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
-        return Planned(saved.plan, target, secrets, saved=True, thresholds=saved.thresholds)
+        plan = restore_endpoints(saved.plan, self.environ, saved.secret_digests)
+        return Planned(plan, target, secrets, saved=True, thresholds=saved.thresholds, digests=saved.secret_digests)
 
     # -- export and clone ------------------------------------------------------------------------
 
@@ -232,6 +278,8 @@ class Workflow:
 
     def _export(self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None,
                 tenants: Mapping[str, Tenant], ignore: Sequence[str]) -> Export:
+        from reconciler.export import export_channels
+
         if path is None or tenant is None:
             return export_channels(current, tenants=tenants, ignore=ignore)
         view = self.load(path, tenant=tenant)
@@ -264,6 +312,8 @@ class Workflow:
                if c.tenants is not None and source not in c.tenants and c.name not in cloned]
         wanted = list(desired.channels) + own
         plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
+        view = replace(dest_view, channels=tuple(wanted))  # the destination's policy over what it gets
+        plan = replace(plan, findings=findings(view))
         planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)),
                           thresholds=thresholds_of(dest_view))
         return Cloned(planned, exported)
@@ -279,6 +329,8 @@ class Workflow:
         text = read_text(file)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=view.tenants)
         current = self.read(target, view_ignore(view))
+        from reconciler.importer import import_channels
+
         imported = import_channels(
             text, file=file, view=view, current=current, names=names, update=update,
             reload=lambda edited: load_channels_file(file, tenant=tenant, environ=self.environ, text=edited),
@@ -354,6 +406,8 @@ def _find_channel(channels: list[RemoteChannel], name: str, label: str) -> Remot
             f"{name!r} is a built-in channel (type {builtin.type}) on {label}: messages can only be "
             "pushed into custom channels; nothing was sent"
         )
+    import difflib  # only on this error path: a plan never needs it
+
     names = [c.name for c in custom]
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -235,8 +235,12 @@ class FakeGitHub(FakeApi):
         return run
 
     def list_runs(self, r: Request) -> Reply:
+        """As GitHub filters: ``status`` is a status or a conclusion; ``branch`` the run's head branch."""
         runs = [run for run in self.runs if run["head_sha"] == r.query.get("head_sha", run["head_sha"])
+                and r.query.get("branch", run.get("head_branch")) == run.get("head_branch")
+                and r.query.get("event", run["event"]) == run["event"]
                 and (r.query.get("status") in (None, run["conclusion"], run["status"]))]
+        runs.sort(key=lambda run: -run["id"])  # newest first
         return Reply(200, {"total_count": len(runs), "workflow_runs": runs})
 
     def list_artifacts(self, r: Request) -> Reply:

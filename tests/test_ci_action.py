@@ -25,6 +25,8 @@ from tests.fakeforge import FakeGitHub, GitHubJob
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
+# this repository's own workflows (the release) get the same vendor checks
+OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 GITLAB = sorted((ROOT / "examples" / "gitlab").glob("*.yml"))
 ACTION_USE = re.compile(r"^[\w.-]+/omnidesk-channels@[\w.-]+$")
 READ_KEY = "action-read-canary-81"
@@ -62,7 +64,8 @@ def test_action_yml_matches_githubs_action_schema():
 
 
 def test_the_workflows_match_githubs_workflow_schema():
-    result = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert OWN_WORKFLOWS, "the release workflow"
+    result = check_jsonschema("vendor.github-workflows", *WORKFLOWS, *OWN_WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -72,7 +75,7 @@ def test_the_gitlab_files_match_gitlabs_ci_schema():
 
 
 def test_actionlint_passes_the_workflows():
-    result = actionlint(*WORKFLOWS)
+    result = actionlint(*WORKFLOWS, *OWN_WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -147,6 +150,9 @@ def test_the_outputs_are_the_ones_the_step_writes(job: GitHubJob):
         result = run_action_step(command, job.env("schedule", {}), **{"all-tenants": "true"})
         assert result.returncode == 0, result.stdout + result.stderr
         written |= set(job.outputs())
+    on_main = job.env("push", {}, GITHUB_REF="refs/heads/main", GITHUB_SHA="f" * 40)
+    run_action_step("apply", on_main, plan="omnidesk-plan", **{"all-tenants": "true"})  # the read key cannot write
+    written |= set(job.outputs())
     assert set(declared) <= written
 
 
@@ -199,7 +205,8 @@ def test_the_auth_input_reaches_plan_and_apply(tmp_path: Path, make_emulator, mo
         assert refused.returncode == 1 and "401" in refused.stdout
         planned = run_action_step("plan", job.env("push", {}), tenant="staging", auth="authorization")
         assert planned.returncode == 0, planned.stdout + planned.stderr
-        applied = run_action_step("apply", job.env("push", {}, write=True), tenant="staging", auth="authorization",
+        on_main = job.env("push", {}, write=True, GITHUB_REF="refs/heads/main", GITHUB_SHA="f" * 40)
+        applied = run_action_step("apply", on_main, tenant="staging", auth="authorization",
                                   plan="omnidesk-plan/staging.json")
         assert applied.returncode == 0, applied.stdout + applied.stderr
         assert [c["name"] for c in tenants["staging"].emu.channels() if c["type"] == "custom"] == ["SMS gateway"]
@@ -225,7 +232,7 @@ def test_the_actions_install_step_gives_a_working_tool_from_hashed_dependencies(
     where = subprocess.run(["python", "-c", "import reconciler; print(reconciler.__file__)"], env=env,
                            cwd=tmp_path, capture_output=True, text=True)
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
-    for args in (["validate", "channels.yaml"], ["ci", "github", "--help"], ["ci", "gitlab", "fetch", "--help"]):
+    for args in (["validate", "channels.yaml"], ["ci", "github", "--help"], ["ci", "gitlab", "apply", "--help"]):
         run = subprocess.run(["omnidesk-channels", *args], env=env, cwd=tmp_path, capture_output=True, text=True,
                              timeout=60)
         assert run.returncode == 0, (args, run.stdout, run.stderr)

@@ -17,6 +17,7 @@ import pytest
 from reconciler.ci import drift_marker, plan_marker
 from reconciler.client import OmnideskClient
 from tests.clihelp import run_cli
+from tests.fakeactions import Repo
 from tests.fakeforge import TOKEN, FakeGitHub, GitHubJob
 
 REPO, WORKFLOW = GitHubJob.repo, GitHubJob.workflow
@@ -102,7 +103,7 @@ def test_plan_on_a_pull_request_comments_per_tenant_then_updates_in_place(job: G
     # an unchanged plan leaves the comments alone (no PATCH at all)
     patches = sum(1 for m, _ in github.calls if m == "PATCH")
     result = run(["plan", "--all-tenants"], env)
-    assert "plan comment unchanged" in result.stdout
+    assert "pull request comment unchanged" in result.stdout
     assert sum(1 for m, _ in github.calls if m == "PATCH") == patches
 
 
@@ -154,45 +155,16 @@ def test_a_literal_secret_is_a_warning_and_with_strict_an_error(job: GitHubJob):
     assert "hunter2-literal" not in result.output + strict.output + job.summary()
 
 
-def test_apply_of_the_merged_pull_requests_reviewed_plan(job: GitHubJob, github: FakeGitHub, tenants):
-    """Plan with a read-only key and no bridge secret; apply that artifact with the write key."""
-    head = "b2" * 20
-    plan_env = job.env("pull_request", pull_request(head=head))
-    assert run(["plan", "--all-tenants"], plan_env).exit_code == 0
-    plans = {f"{p.name}": p.read_text() for p in (job.root / "omnidesk-plan").iterdir()}
-    github.add_run(head, WORKFLOW, {"omnidesk-plan": plans})
-    github.contents[("channels.yaml", head)] = job.file.read_bytes()
-    shutil.rmtree(job.root / "omnidesk-plan")  # the apply job is another machine
-
-    env = job.env("pull_request", pull_request(action="closed", merged=True, head=head), write=True)
-    result = run(["apply"], env)
-    assert result.exit_code == 0, result.output
-    for tenant in tenants.values():
-        assert [c["name"] for c in custom(tenant)] == ["SMS gateway"]
-        assert custom(tenant)[0]["custom_channel_secret"] == SECRET
-    assert github.blob_auth == [None]  # the blob store never sees the token
-    assert "✅ applied" in job.summary() and job.outputs()["exitcode"] == "0"
-    assert "Apply: 1 created" in result.stdout
-
-
-def test_apply_refuses_when_the_merged_file_is_not_the_planned_one(job: GitHubJob, github: FakeGitHub, tenants):
-    head = "c3" * 20
-    github.contents[("channels.yaml", head)] = job.file.read_bytes().replace(b"phone", b"sms")
-    github.add_run(head, WORKFLOW, {"omnidesk-plan": {"staging.json": "{}"}})
-    env = job.env("pull_request", pull_request(action="closed", merged=True, head=head), write=True)
-    result = run(["apply"], env)
+def test_policy_findings_are_annotations_on_their_channels_lines(job: GitHubJob):
+    text = job.file.read_text()
+    job.file.write_text(text.replace("version: 1\n", "version: 1\npolicy: {rules: {signature-with-secret: deny}}\n", 1))
+    result = run(["validate"], job.env("push", {}))
     assert result.exit_code == 1
-    assert "differs from the reviewed pull request head" in result.stderr
-    assert not any("/actions/" in path for _, path in github.calls)
-    assert all(custom(t) == [] for t in tenants.values())
-
-
-def test_apply_without_a_reviewed_plan_applies_nothing(job: GitHubJob, github: FakeGitHub):
-    head = "d4" * 20
-    github.contents[("channels.yaml", head)] = job.file.read_bytes()
-    env = job.env("pull_request", pull_request(action="closed", merged=True, head=head), write=True)
-    result = run(["apply"], env)
-    assert result.exit_code == 1 and "nothing reviewed to apply" in result.stderr
+    assert re.search(r"^::error file=channels.yaml,line=\d+::deny \[signature-with-secret\] ", result.stdout, re.M)
+    job.file.write_text(text.replace("version: 1\n", "version: 1\npolicy: {rules: {signature-with-secret: warn}}\n", 1))
+    warned = run(["validate"], job.env("push", {}))
+    assert warned.exit_code == 0
+    assert re.search(r"^::warning file=channels.yaml,line=\d+::warn \[signature-with-secret\] ", warned.stdout, re.M)
 
 
 def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: GitHubJob, github: FakeGitHub, tenants):
@@ -259,14 +231,31 @@ def test_no_key_or_secret_reaches_comments_summary_outputs_or_plans(job: GitHubJ
             assert canary not in text
 
 
-def test_artifact_members_outside_the_folder_are_refused(job: GitHubJob, github: FakeGitHub):
-    head = "e5" * 20
-    github.contents[("channels.yaml", head)] = job.file.read_bytes()
-    github.add_run(head, WORKFLOW, {"omnidesk-plan": {"../evil.json": "{}"}})
-    result = run(["apply"], job.env("pull_request", pull_request(action="closed", merged=True, head=head), write=True))
+def test_artifact_members_outside_the_folder_are_refused(job: GitHubJob, github: FakeGitHub, tenants):
+    repo = Repo(github, {"channels.yaml": job.file.read_text()})
+    pull = repo.open(7, lambda text: text.replace("icon: phone", "icon: sms"))
+    github.add_run(pull["head"]["sha"], WORKFLOW, {"omnidesk-plan": {"../evil.json": "{}"}})
+    env = job.env("push", {}, write=True, GITHUB_REF="refs/heads/main", GITHUB_SHA=repo.merge(7))
+    result = run(["apply", "--all-tenants"], env)
     assert result.exit_code == 1 and "outside the folder" in result.stderr
-    assert not (job.root / "evil.json").exists()
+    assert not (job.root / "evil.json").exists() and all(custom(t) == [] for t in tenants.values())
 
+
+def test_apply_downloads_the_artifact_without_sending_the_token_to_the_blob_store(job: GitHubJob, github: FakeGitHub,
+                                                                                   tenants):
+    repo = Repo(github, {"channels.yaml": job.file.read_text()})
+    pull = repo.open(8, lambda text: text)
+    assert run(["plan", "--all-tenants"], job.env("pull_request", pull_request(8, head=pull["head"]["sha"]))).exit_code == 0
+    github.add_run(pull["head"]["sha"], WORKFLOW,
+                   {"omnidesk-plan": {p.name: p.read_text() for p in (job.root / "omnidesk-plan").iterdir()}})
+    shutil.rmtree(job.root / "omnidesk-plan")  # the apply job is another machine
+    env = job.env("push", {}, write=True, GITHUB_REF="refs/heads/main", GITHUB_SHA=repo.merge(8))
+    result = run(["apply", "--all-tenants"], env)
+    assert result.exit_code == 0, result.output
+    assert github.blob_auth == [None]
+    for tenant in tenants.values():
+        assert [(c["name"], c["custom_channel_secret"]) for c in custom(tenant)] == [("SMS gateway", SECRET)]
+    assert json.loads(job.outputs()["applied_requests"]) == [8] and "Applied the changes of [#8](" in job.summary()
 
 
 def test_a_huge_plan_still_fits_one_comment(job: GitHubJob, github: FakeGitHub):

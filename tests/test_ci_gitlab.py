@@ -15,9 +15,10 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from reconciler.ci import plan_marker
+from reconciler.ci import apply_marker, drift_marker, plan_marker
 from tests.clihelp import run_cli
 from tests.fakeforge import FakeGitLab
+from tests.fakegitlab import Project
 
 READ_KEY, WRITE_KEY, SECRET = "gl-read-canary-31", "gl-write-canary-32", "gl-secret-canary-33"
 
@@ -77,43 +78,118 @@ def test_plan_writes_one_note_and_updates_it_in_place(workdir: Path, gitlab: Fak
 
     (workdir / "channels.yaml").write_text((workdir / "channels.yaml").read_text().replace("phone", "sms"))
     result = run_cli(["ci", "gitlab", "plan", "--tenant", "production"], env)
-    assert result.exit_code == 0 and "merge request note updated" in result.stdout
+    assert result.exit_code == 0 and "merge request comment updated" in result.stdout
     assert len(gitlab.notes[3]) == 131 and gitlab.notes[3][130]["id"] == note["id"]
     assert 'icon: "sms"' in gitlab.notes[3][130]["body"]
     assert all(READ_KEY not in n["body"] for n in gitlab.notes[3])
 
 
-def test_fetch_then_apply_the_reviewed_plan(workdir: Path, gitlab: FakeGitLab, tenant):
-    plan_env = job_env(gitlab, CI_MERGE_REQUEST_IID="3")
-    assert run_cli(["ci", "gitlab", "plan", "--tenant", "production"], plan_env).exit_code == 0
-    saved = (workdir / "omnidesk-plan" / "production.json").read_text()
-    gitlab.add_merged_request("m" * 40, "h" * 40, 3, {"omnidesk-plan/production.json": saved})
-    gitlab.files[("channels.yaml", "h" * 40)] = (workdir / "channels.yaml").read_bytes()
-    (workdir / "omnidesk-plan" / "production.json").unlink()
+def on_main(gitlab: FakeGitLab, project: Project, sha: str, source: str = "push", branch: str | None = "main",
+            **extra: str) -> dict[str, Any]:
+    """A pipeline of ``sha``: GitLab's predefined variables and the project variables it gets."""
+    env = job_env(gitlab, CI_PIPELINE_SOURCE=source, CI_COMMIT_SHA=sha, CI_COMMIT_BRANCH=branch,
+                  CI_DEFAULT_BRANCH="main", CI_COMMIT_REF_PROTECTED="true" if branch == "main" else "false",
+                  CI_ENVIRONMENT_NAME="omnidesk-production", OMNIDESK_PRODUCTION_KEY=None, GITLAB_API_TOKEN=None)
+    env.update(project.variables(source, branch))
+    env.update(extra)
+    return env
 
-    env = job_env(gitlab, CI_COMMIT_SHA="m" * 40, OMNIDESK_PRODUCTION_KEY=WRITE_KEY, SMS_BRIDGE_SECRET=SECRET)
-    result = run_cli(["ci", "gitlab", "fetch"], env)
+
+def apply_job(gitlab: FakeGitLab, project: Project, sha: str, **extra: str):
+    """The template's apply job as GitLab runs it: a deployment is recorded, then its outcome."""
+    deployment = project.deploy(sha, "omnidesk-production")
+    result = run_cli(["ci", "gitlab", "apply", "--tenant", "production"], on_main(gitlab, project, sha, **extra))
+    deployment["status"] = "success" if result.exit_code == 0 else "failed"
+    return result
+
+
+@pytest.fixture
+def project(workdir: Path, gitlab: FakeGitLab) -> Project:
+    return Project(gitlab, (workdir / "channels.yaml").read_text(),
+                   protected={"GITLAB_API_TOKEN": gitlab.token, "OMNIDESK_PRODUCTION_KEY": WRITE_KEY,
+                              "SMS_BRIDGE_SECRET": SECRET},
+                   unprotected={"OMNIDESK_NOTE_TOKEN": gitlab.token, "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY})
+
+
+def reviewed_plan(workdir: Path, text: str) -> dict[str, str]:
+    """What the merge request's plan job leaves as artifacts for ``text``: read key, no secret."""
+    (workdir / "channels.yaml").write_text(text)
+    result = run_cli(["ci", "gitlab", "plan", "--tenant", "production", "--no-note"], {"OMNIDESK_PRODUCTION_KEY": READ_KEY})
     assert result.exit_code == 0, result.output
-    assert "Fetched 1 reviewed plan(s) of !3" in result.stdout
-    applied = run_cli(["apply", "omnidesk-plan/production.json"], env)
-    assert applied.exit_code == 0, applied.output
-    assert [(c["name"], c["custom_channel_secret"]) for c in custom(tenant)] == [("SMS gateway", SECRET)]
+    return {"omnidesk-plan/production.json": (workdir / "omnidesk-plan" / "production.json").read_text()}
 
 
-def test_fetch_refuses_when_the_merged_file_is_not_the_reviewed_one(workdir: Path, gitlab: FakeGitLab):
-    gitlab.add_merged_request("m" * 40, "h" * 40, 3, {"omnidesk-plan/production.json": "{}"})
-    gitlab.files[("channels.yaml", "h" * 40)] = b"version: 1\nchannels: []\n"
-    result = run_cli(["ci", "gitlab", "fetch"], job_env(gitlab, CI_COMMIT_SHA="m" * 40))
-    assert result.exit_code == 1 and "differs from the reviewed merge request head" in result.stderr
-    assert not (workdir / "omnidesk-plan").exists()
+def checkout(workdir: Path, project: Project, sha: str) -> None:
+    (workdir / "channels.yaml").write_text(project.files[sha])
 
 
-def test_fetch_without_a_merged_request_applies_nothing(workdir: Path, gitlab: FakeGitLab):
-    result = run_cli(["ci", "gitlab", "fetch"], job_env(gitlab, CI_COMMIT_SHA="f" * 40))
-    assert result.exit_code == 1 and "did not come from a merged merge request" in result.stderr
+def test_apply_in_any_order_applies_each_reviewed_merge_request_once(workdir: Path, gitlab: FakeGitLab,
+                                                                     project: Project, tenant):
+    """resource_group unordered: the newer pipeline's apply starts first; the older one then has nothing to do."""
+    project.deploy(project.head, "omnidesk-production")["status"] = "success"  # the tenant is at main's start
+    first = project.merge(3, lambda t: t.replace("icon: phone", "icon: sms"),
+                          reviewed_plan(workdir, project.files[project.head].replace("icon: phone", "icon: sms")))
+    second_text = project.files[first].replace("    icon: sms\n", "    icon: sms\n    include_signature: true\n")
+    second = project.merge(4, lambda t: second_text, reviewed_plan(workdir, second_text))
+
+    checkout(workdir, project, second)
+    newer = apply_job(gitlab, project, second)
+    assert newer.exit_code == 0, newer.output
+    assert "Applied the changes of [!3](" in newer.stdout and ", [!4](" in newer.stdout
+    assert [(c["icon"], c["include_signature"], c["custom_channel_secret"]) for c in custom(tenant)] == [
+        ("sms", True, SECRET)]
+    checkout(workdir, project, first)
+    older = apply_job(gitlab, project, first)
+    assert older.exit_code == 0 and "is older than the last applied commit" in older.stdout
+    assert custom(tenant)[0]["icon"] == "sms"
+    for text in (newer.output, older.output):
+        assert WRITE_KEY not in text and SECRET not in text
 
 
-@pytest.mark.parametrize("command", [["plan", "--tenant", "production"], ["fetch"]])
+def test_apply_refuses_what_no_reviewed_plan_showed_and_notes_it(workdir: Path, gitlab: FakeGitLab,
+                                                                  project: Project, tenant):
+    unreviewed = project.merge(6, lambda t: t.replace("icon: phone", "icon: sms"), None)  # its plan job failed
+    checkout(workdir, project, unreviewed)
+    result = apply_job(gitlab, project, unreviewed)
+    assert result.exit_code == 1 and custom(tenant) == []
+    (note,) = gitlab.notes[6]
+    assert note["body"].startswith(apply_marker("production")) and "'SMS gateway': icon = \"sms\"" in note["body"]
+
+    direct = project.push(project.files[project.head].replace("icon: sms", "icon: chat"))
+    checkout(workdir, project, direct)
+    result = apply_job(gitlab, project, direct)
+    assert result.exit_code == 1 and "refused: no reviewed plan covers" in result.stderr
+    dotenv = workdir / "omnidesk.env"  # GitLab's dotenv report carries the outputs to later jobs
+    allowed = apply_job(gitlab, project, direct, OMNIDESK_CI_APPLY_UNREVIEWED="true", OMNIDESK_CI_DOTENV=str(dotenv))
+    assert allowed.exit_code == 0 and custom(tenant)[0]["icon"] == "chat"  # the user opted in
+    assert "| production | ✅ applied, unreviewed changes included as allowed |" in allowed.stdout
+    assert dotenv.read_text() == "OMNIDESK_EXITCODE=0\nOMNIDESK_APPLIED_REQUESTS=[]\n"
+
+
+@pytest.mark.parametrize("source, branch", [("merge_request_event", None), ("push", "feature")])
+def test_apply_never_runs_outside_the_protected_default_branch(workdir: Path, gitlab: FakeGitLab, project: Project,
+                                                              tenant, source: str, branch: str | None):
+    sha = project.merge(7, lambda t: t, reviewed_plan(workdir, project.files[project.head]))
+    env = on_main(gitlab, project, sha, source=source, branch=branch, OMNIDESK_PRODUCTION_KEY=WRITE_KEY,
+                  GITLAB_API_TOKEN=gitlab.token)
+    result = run_cli(["ci", "gitlab", "apply", "--tenant", "production"], env)
+    assert result.exit_code == 1 and "apply runs only in pipelines of the protected default branch main" in result.stderr
+    assert custom(tenant) == [] and not [c for c in gitlab.calls if "deployments" in c[1]]
+
+
+def test_drift_keeps_one_issue_per_tenant(workdir: Path, gitlab: FakeGitLab, project: Project, tenant):
+    env = on_main(gitlab, project, project.head, source="schedule", OMNIDESK_PRODUCTION_KEY=READ_KEY)
+    result = run_cli(["ci", "gitlab", "drift", "--tenant", "production"], env)
+    assert result.exit_code == 0, result.output
+    (issue,) = project.issues
+    assert issue["description"].startswith(drift_marker("production")) and issue["labels"] == ["omnidesk-drift"]
+    assert run_cli(["apply", "channels.yaml", "--tenant", "production", "--yes"],
+                   {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}).exit_code == 0
+    result = run_cli(["ci", "gitlab", "drift", "--tenant", "production"], env)
+    assert result.exit_code == 0 and issue["state"] == "closed" and "matches the channels file again" in issue["notes"][0]
+
+
+@pytest.mark.parametrize("command", [["plan", "--tenant", "production"], ["apply"], ["drift"]])
 def test_outside_gitlab_it_names_the_missing_variables(workdir: Path, command: list[str]):
     env: dict[str, Any] = {k: None for k in os.environ if k.startswith(("CI_", "GITLAB_"))}
     result = run_cli(["ci", "gitlab", *command], env)
@@ -169,8 +245,8 @@ def run_job(name: str, project: dict[str, str], workdir: Path) -> subprocess.Com
 
 def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_path: Path, gitlab: FakeGitLab,
                                                                           make_emulator):
-    """Merge request: validate and plan with the read-only key, no secret. Main: fetch and apply with
-    the protected write key and secrets. Schedule: drift of every tenant with read-only keys."""
+    """Merge request: validate and plan with the read-only key, no secret. Main: apply what the
+    reviewed plan showed, with the protected write key and secrets. Schedule: drift of every tenant with read-only keys."""
     keys = {READ_KEY: {"CHANNEL_READ"}, WRITE_KEY: {"CHANNEL_READ", "CHANNEL_CUD"}}
     tenants = {"staging": make_emulator(api_keys=keys), "production": make_emulator(api_keys=keys)}
     (tmp_path / "channels.yaml").write_text(TWO_TENANTS.format(**{n: t.url for n, t in tenants.items()}))
@@ -189,7 +265,9 @@ def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_pa
     gitlab.add_merged_request("a" * 40, "b" * 40, 5, {"omnidesk-plan/production.json": saved})
     gitlab.files[("channels.yaml", "b" * 40)] = (tmp_path / "channels.yaml").read_bytes()
     shutil.rmtree(tmp_path / "omnidesk-plan")  # another job, another machine
-    main = {**api, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_SHA": "a" * 40,
+    Project(gitlab, "", protected={}, unprotected={})  # deployments: none yet, this is the first apply
+    main = {**api, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_BRANCH": "main",
+            "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_REF_PROTECTED": "true", "CI_ENVIRONMENT_NAME": "omnidesk-production",
             "OMNIDESK_PRODUCTION_KEY_WRITE": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
     result = run_job("omnidesk-apply", main, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,6 +2,7 @@
 flag; every summary in --help is whole."""
 from __future__ import annotations
 
+import inspect
 import re
 
 import click
@@ -97,6 +98,12 @@ def test_every_help_starts_with_one_sentence_of_what_it_does(path: tuple[str, ..
     first_paragraph = (command_of(path).help or "").strip().split("\n\n", 1)[0]
     assert re.fullmatch(r"[A-Z][^\n]*\.", first_paragraph), (path, first_paragraph)
     assert len(first_paragraph) <= 66, (path, first_paragraph)  # one line under the command list's column
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "omnidesk-channels")
+def test_every_help_ends_with_its_examples(path: tuple[str, ...]):
+    last = inspect.cleandoc(command_of(path).help or "").split("\n\n")[-1]
+    assert last.startswith("\b\nExample"), (path, last)
 
 
 def test_message_send_names_no_argument_it_does_not_have():

@@ -218,13 +218,21 @@ def test_create_on_429_is_retried_without_reading_the_list() -> None:
     assert script.calls == ["POST /api/v2/channel"] * 2 and sleeps == [1.0]
 
 
-@pytest.mark.parametrize("failure", [error(504), httpx.ConnectError("reset"), httpx.ReadTimeout("slow"),
+@pytest.mark.parametrize("failure", [error(504), httpx.ReadError("reset"), httpx.ReadTimeout("slow"),
                                      httpx.Response(200, text="<html>oops</html>")])
 def test_create_that_may_have_happened_is_looked_up_not_repeated(failure: Any) -> None:
     script = Script(failure, listing([channel(1, "email", type="email"), channel(4, "A")]))
     client, _ = make(script)
     assert client.create_channel({"name": "A"}).id == 4
     assert script.calls == ["POST /api/v2/channel", "GET /api/v2/channel?itemStart=0&itemLimit=99"]
+
+
+@pytest.mark.parametrize("failure", [httpx.ConnectError("no route"), httpx.ConnectTimeout("slow")])
+def test_create_that_never_connected_is_sent_again_without_reading_the_list(failure: Exception) -> None:
+    script = Script(failure, item(channel(4, "A")))
+    client, _ = make(script)
+    assert client.create_channel({"name": "A"}).id == 4
+    assert script.calls == ["POST /api/v2/channel"] * 2, "no connection: nothing was sent, nothing to look up"
 
 
 def test_create_that_did_not_happen_is_sent_again() -> None:
@@ -265,12 +273,12 @@ def test_create_answer_without_id_is_found_in_the_list() -> None:
 
 
 def test_create_uncertain_and_list_unreadable_names_the_create() -> None:
-    script = Script(httpx.ConnectError("reset"), error(401, "bad key"))
+    script = Script(httpx.ReadError("reset"), error(401, "bad key"))
     client, _ = make(script)
     with pytest.raises(TransientApiError) as info:
         client.create_channel({"name": "A"})
     message = str(info.value)
-    assert message.startswith("POST /api/v2/channel: ConnectError: reset; whether it was carried out could not be checked")
+    assert message.startswith("POST /api/v2/channel: ReadError: reset; whether it was carried out could not be checked")
     assert "GET /api/v2/channel?itemStart=0&itemLimit=99: the API key was refused" in message
 
 

@@ -81,7 +81,8 @@ def test_into_a_drifted_tenant_updates_only_and_keeps_secrets(tenants: TwoTenant
     ])
     done = clone(tenants, "--yes")  # no secret variables: updates never send one
     assert done.exit_code == 0, done.output
-    assert "Plan: 0 to create, 2 to update, 0 to delete" in done.stdout
+    assert ("Plan: high impact: 'Instagram DM' signature turned off; 'WhatsApp bridge' endpoint host old.acme.com -> "
+            "bridge.acme.com. 0 to create, 2 to update, 0 to delete") in done.stdout
     assert "Apply: 0 created, 2 updated, 0 deleted (of 2 planned)." in done.stderr
     stats = tenants.production.emu.stats
     assert (stats["create"], stats["update"], stats["delete"]) == (0, 2, 0)

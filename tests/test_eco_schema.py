@@ -24,7 +24,7 @@ from tests.test_schema import EMPTY_IS_DEFAULT, STRING_CASES
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = [ROOT / "schemas" / "channels.schema.json", ROOT / "schemas" / "plan.schema.json"]
 
-# The seed's regexes, verbatim (../shared/api-contract.md), read by Python's re as the API would.
+# The seed's regexes, verbatim (docs/explanation/api-contract.md), read by Python's re as the API would.
 SEED = {
     "name": r"^[a-zA-Z0-9 \.\-\_]+$",
     "icon": r"^[a-zA-Z0-9\-\_]+$",

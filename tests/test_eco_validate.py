@@ -14,8 +14,10 @@ version: 1
 channels:
   - name: SMS gateway
     custom_channel_secret: {CANARY}
+    include_signature: true
   - name: Instagram DM
     custom_channel_secret: ${{env:INSTAGRAM_SECRET}}
+    include_signature: true
 """
 WARNING = (
     "channels[0].custom_channel_secret: the secret is written in the file, where everyone who can read "
@@ -60,9 +62,9 @@ def test_github_format_puts_errors_and_warnings_on_their_lines(tmp_path: Path, m
     result = run_cli(["validate", "a,b.yaml", "--format", "github"])
     assert result.exit_code == 1
     assert result.stdout == (
-        "::error file=a%2Cb.yaml,line=7,col=11::channels[2].name: 'Web, form' does not match "
+        "::error file=a%2Cb.yaml,line=9,col=11::channels[2].name: 'Web, form' does not match "
         "^[a-zA-Z0-9 .\\-_]+$: ',' is not allowed\n"
-        "::error file=a%2Cb.yaml,line=8,col=30::channels[2].custom_channel_endpoint: 'https://x.com/a_b%2520' "
+        "::error file=a%2Cb.yaml,line=10,col=30::channels[2].custom_channel_endpoint: 'https://x.com/a_b%2520' "
         "does not match ^[a-zA-Z0-9.:/\\-?&=]+$: '_' is not allowed, '%25' is not allowed\n"
         f"::warning file=a%2Cb.yaml,line=4,col=28::{WARNING}\n"
     )
@@ -90,7 +92,7 @@ def test_json_format_gives_problems_as_data(tmp_path: Path, monkeypatch) -> None
     report = json.loads(result.stdout)
     assert report["files"] == ["channels.yaml"] and report["valid"] is False
     assert report["errors"] == [{
-        "file": "channels.yaml", "line": 8, "column": 11, "path": "channels[2].icon",
+        "file": "channels.yaml", "line": 10, "column": 11, "path": "channels[2].icon",
         "message": "'a b' does not match ^[a-zA-Z0-9\\-_]+$: a space is not allowed",
     }]
     assert [w["path"] for w in report["warnings"]] == ["channels[0].custom_channel_secret"]
@@ -100,7 +102,7 @@ def test_json_format_gives_problems_as_data(tmp_path: Path, monkeypatch) -> None
     write(tmp_path, "version: 1\nchannels: []\n")
     ok = run_cli(["validate", "channels.yaml", "--format", "json"])
     assert ok.exit_code == 0 and json.loads(ok.stdout) == {
-        "files": ["channels.yaml"], "valid": True, "errors": [], "warnings": []}
+        "files": ["channels.yaml"], "valid": True, "errors": [], "warnings": [], "findings": []}
     assert CANARY not in result.output
 
 

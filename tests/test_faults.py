@@ -27,7 +27,8 @@ from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD
 SECRET_VAR = "FAULTS_CHANNEL_SECRET"
 SECRET = "s3cret-value"
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] ")
-SUMMARY = re.compile(r"Apply: (\d+) created, (\d+) updated, (\d+) deleted \(of (\d+) planned\)")
+SUMMARY = re.compile(r"Apply: (\d+) created(?:, \d+ created by another run)?, (\d+) updated, (\d+) deleted "
+                     r"\(of (\d+) planned\)")
 
 
 def wanted(i: int) -> dict[str, Any]:
@@ -286,11 +287,11 @@ def test_two_applies_at_once_never_create_a_channel_twice(
     created = [int(SUMMARY.search(stderr).group(1)) for _, stderr in finished]  # type: ignore[union-attr]
     assert sum(created) == 150, created  # no channel is claimed by both
     for (code, stderr), count in zip(finished, created):
+        # A create refused by the name check is looked up, never retried into a copy: the other run
+        # made it, so racing is not failing.
+        assert code == 0, stderr[-2000:]
         if count < 150:
-            assert code == 1
-            # The loser's creates are refused by the name check and reported by name, not retried into a copy.
-            assert f"{150 - count} of 150 operations failed:" in stderr
-            assert "is already used by channel" in stderr
+            assert f"Apply: {count} created, {150 - count} created by another run, 0 updated" in stderr
     assert running.emu.stats["create"] == 300 and running.emu.stats["status:400"] == 150
 
     settled = run_cli(["plan", str(path), "--url", running.url, "--detailed-exitcode"], env=env(running))

@@ -59,7 +59,7 @@ def test_apply_with_prune_deletes_only_what_is_not_ignored(tenants: TwoTenants, 
     extra = ["--prune"] if how == "--prune" else []
     result = tenants.run("apply", path, "--tenant", "production", "--yes", *extra)
     assert result.exit_code == 0, result.output
-    assert "Plan: 0 to create, 0 to update, 1 to delete." in result.stdout
+    assert "Plan: high impact: 'Unlisted' deleted. 0 to create, 0 to update, 1 to delete." in result.stdout
     assert sorted(custom(tenants.production.emu)) == ["Old fax", "Test 1", "WhatsApp bridge"]
     again = tenants.run("plan", path, "--tenant", "production", "--detailed-exitcode", *extra)
     assert again.exit_code == 0, again.output
@@ -109,7 +109,7 @@ def test_clone_copies_and_prunes_around_ignored_channels(tenants: TwoTenants) ->
     result = tenants.run("clone", path, "--from", "staging", "--to", "production", "--prune", "--yes",
                          SHOP_SECRET="s", WHATSAPP_BRIDGE_SECRET="w")
     assert result.exit_code == 0, result.output
-    assert "Plan: 1 to create, 0 to update, 1 to delete." in result.stdout  # Shop; Unlisted
+    assert "Plan: high impact: 'Unlisted' deleted. 1 to create, 0 to update, 1 to delete." in result.stdout  # Shop; Unlisted
     assert sorted(custom(tenants.production.emu)) == ["Old fax", "Shop", "Test 1", "WhatsApp bridge"]
     assert writes(tenants.staging.emu) == 0
 

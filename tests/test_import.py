@@ -97,7 +97,8 @@ def test_import_then_update_a_commented_file(production: RunningEmulator, tmp_pa
 
     drift = run("plan", str(path), "--tenant", "production", "--detailed-exitcode")
     assert drift.exit_code == 2, drift.output
-    assert "Plan: 0 to create, 3 to update, 0 to delete." in drift.stdout
+    assert ("Plan: high impact: 'Instagram DM' signature turned off; 'SMS gateway' no longer available in quick "
+            "tickets. 0 to create, 3 to update, 0 to delete.") in drift.stdout
     assert "Old fax" not in drift.stdout and "Test 1" not in drift.stdout, "ignored: not pruned, not listed"
 
     updated = run("import", str(path), "--tenant", "production", "--update")

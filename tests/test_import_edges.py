@@ -90,6 +90,20 @@ def test_update_keeps_quotes_and_inserts_what_the_file_left_out(tenant: RunningE
         "  - name: Notes\n    icon: note\n    custom_channel_warning_en: Open at night\n")
 
 
+def test_fields_the_file_left_out_are_added_in_the_contracts_order(tenant: RunningEmulator, tmp_path: Path) -> None:
+    tenant.emu.seed_channels([{"name": "Notes", "icon": "note", "custom_channel_endpoint": "https://n.example.com",
+                               "custom_channel_warning_en": "on", "custom_channel_warning_nl": "It's 1e3",
+                               "include_signature": True}])
+    path = write(tmp_path, "version: 1\nchannels:\n  - {name: Notes}   # flow\n  - name: SMS gateway\n"
+                           "    custom_channel_endpoint: https://sms.example.com/v2\n")
+    result = run(tenant, path, "--update", "--name", "Notes", "--name", "SMS gateway")
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == (
+        "version: 1\nchannels:\n  - {name: Notes, icon: note, custom_channel_endpoint: 'https://n.example.com', "
+        "custom_channel_warning_en: 'on', custom_channel_warning_nl: It's 1e3, include_signature: true}   # flow\n"
+        "  - name: SMS gateway\n    icon: sms\n    custom_channel_endpoint: https://sms.example.com/v2\n")
+
+
 @pytest.mark.parametrize("text, message", [
     ("version: 1\nchannels:\n  - name: Marketplace inbox\n    icon: &ic shop\n  - name: SMS gateway\n    icon: *ic\n",
      ":6: `icon` is written as an anchor, alias or collection here, which other places may share: write it "

@@ -5,11 +5,14 @@ process imports (``python -X importtime``). ``bench/run.py`` prints the times ag
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from clihelp import run_cli
+from clihelp import RunningEmulator, run_cli
+
+from reconciler.config import load_channels_file
 
 from reconciler import __version__
 
@@ -20,10 +23,17 @@ NOT_FOR_VALIDATE = ("jsonschema", "rich", "httpx", "uvicorn", "deepdiff", "recon
                     "reconciler.client")
 
 
-def imported(*args: str) -> tuple[str, set[str]]:
+# What a plan of a converged tenant has no use for: the field diff's DeepDiff (only a pair that
+# differs needs it), the write paths (apply, import, export) and what they use. (httpx itself
+# imports rich for its own command line, so plan cannot leave rich out.)
+NOT_FOR_PLAN = ("deepdiff", "ruamel", "reconciler.apply", "reconciler.importer", "reconciler.yamledit",
+                "reconciler.export", "reconciler.emulator", "jsonschema", "difflib")
+
+
+def imported(*args: str, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
     """stdout of ``python -X importtime -m reconciler ARGS`` and every module it imported."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60)
+                          text=True, cwd=ROOT, timeout=60, env={**os.environ, **(env or {})})
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     return proc.stdout, modules
@@ -50,3 +60,11 @@ def test_validate_of_an_invalid_file_still_words_every_error(tmp_path: Path) -> 
     result = run_cli(["validate", str(path)])
     assert result.exit_code == 1
     assert "channels.yaml:4:5: channels[0].icno: unknown key 'icno': did you mean 'icon'?" in result.stderr
+
+
+def test_plan_of_a_converged_tenant_imports_no_diff_library_and_no_write_path(emulator: RunningEmulator) -> None:
+    emulator.emu.seed_channels([dict(c.fields) for c in load_channels_file(QUICKSTART, environ={}).channels])
+    out, modules = imported("plan", str(QUICKSTART), "--url", emulator.url, env={"OMNIDESK_API_KEY": emulator.key})
+    assert "No changes." in out
+    loaded = {name for name in NOT_FOR_PLAN if any(m == name or m.startswith(name + ".") for m in modules)}
+    assert not loaded, f"plan imported {sorted(loaded)}"

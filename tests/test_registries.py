@@ -39,12 +39,13 @@ def choices(args: list[str]) -> list[str]:
 @pytest.mark.parametrize("command", [["plan"], ["ci", "github", "plan"], ["ci", "github", "drift"],
                                      ["ci", "gitlab", "plan"]])
 def test_every_format_option_offers_exactly_the_table(command: list[str]) -> None:
-    assert choices(command) == list(FORMATS) == ["text", "markdown", "json"]
+    assert choices(command) == list(FORMATS) == ["text", "markdown", "json", "sarif"]
 
 
 def test_the_format_help_is_read_from_the_table() -> None:
     text = " ".join(run_cli(["plan", "--help"]).stdout.split())
-    assert "text for terminals, markdown for pull-request comments, json for machines (to read;" in text
+    assert ("text for terminals, markdown for pull-request comments, json for machines, sarif for code scanning "
+            "(the policy's findings, SARIF 2.1.0) (to read;") in text
 
 
 def test_a_format_without_a_report_of_its_own_gets_sections_per_tenant(monkeypatch: pytest.MonkeyPatch) -> None:

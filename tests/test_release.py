@@ -4,6 +4,7 @@ one version with one placeholder for where the tool comes from, a changelog sect
 The wheel itself is built, installed in a clean virtualenv and run by ``.ci/wheel-smoke`` (in
 ``.ci/run`` and the release workflow); ``test_ci_action`` runs the action's own install step.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,9 @@ from reconciler import __version__
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
 BUILD_INPUT = ROOT / ".ci" / "lock-build.in"
-PIPELINE_FILES = sorted([ROOT / "action.yml", *(ROOT / "examples").rglob("*.yml"),
-                         *(ROOT / ".github" / "workflows").glob("*.yml")])
+PIPELINE_FILES = sorted(
+    [ROOT / "action.yml", *(ROOT / "examples").rglob("*.yml"), *(ROOT / ".github" / "workflows").glob("*.yml")]
+)
 # The one placeholder for where users take the tool from: the repository, and the commit of the
 # release tag (a 40-hex pin like every other action's), with the version in the comment.
 REPO = "OWNER/omnidesk-channels"
@@ -59,8 +61,11 @@ def read_lock(text: str) -> dict[str, Locked]:
 
 def direct_requirements(pyproject: str, build_input: str) -> list[Requirement]:
     project = tomllib.loads(pyproject)
-    lines = [*project["project"]["dependencies"], *project["build-system"]["requires"],
-             *(line for line in build_input.splitlines() if line.strip() and not line.startswith("#"))]
+    lines = [
+        *project["project"]["dependencies"],
+        *project["build-system"]["requires"],
+        *(line for line in build_input.splitlines() if line.strip() and not line.startswith("#")),
+    ]
     return [Requirement(line) for line in lines]
 
 
@@ -93,12 +98,15 @@ def test_the_lock_follows_pyproject():
     assert problems == [], "requirements.lock is stale; run .ci/lock:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("edit, problem", [
-    (lambda t: t.replace('"pyyaml>=6",', '"pyyaml>=6",\n  "tenacity>=8",'), "tenacity>=8 is not in the lock"),
-    (lambda t: t.replace('"click>=8.1"', '"click>=99"'), "click>=99: the lock pins"),
-    (lambda t: t.replace('  "rich>=13",\n', ""), "rich is locked as a direct dependency"),
-    (lambda t: t.replace('"hatchling>=1.24"', '"hatchling>=99"'), "hatchling>=99: the lock pins"),
-])
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda t: t.replace('"pyyaml>=6",', '"pyyaml>=6",\n  "tenacity>=8",'), "tenacity>=8 is not in the lock"),
+        (lambda t: t.replace('"click>=8.1"', '"click>=99"'), "click>=99: the lock pins"),
+        (lambda t: t.replace('  "rich>=13",\n', ""), "rich is locked as a direct dependency"),
+        (lambda t: t.replace('"hatchling>=1.24"', '"hatchling>=99"'), "hatchling>=99: the lock pins"),
+    ],
+)
 def test_a_lock_that_drifted_from_pyproject_fails(edit, problem):
     pyproject = (ROOT / "pyproject.toml").read_text()
     edited = edit(pyproject)
@@ -131,9 +139,17 @@ def test_every_action_is_pinned_by_a_full_commit_sha_with_its_version():
 
 def test_one_placeholder_and_the_current_version_everywhere_users_copy_from():
     """OWNER/omnidesk-channels with the release commit and v{version}; no other version is named."""
-    texts = {p.relative_to(ROOT).as_posix(): p.read_text() for p in
-             [ROOT / "README.md", ROOT / "examples" / "README.md", ROOT / "reconciler" / "cli" / "ci_cmd.py",
-              *PIPELINE_FILES]}
+    texts = {
+        p.relative_to(ROOT).as_posix(): p.read_text()
+        for p in [
+            ROOT / "README.md",
+            ROOT / "examples" / "README.md",
+            ROOT / "reconciler" / "cli" / "ci_cmd.py",
+            ROOT / ".pre-commit-hooks.yaml",
+            *sorted((ROOT / "docs").rglob("*.md")),
+            *PIPELINE_FILES,
+        ]
+    }
     assert any(REPO in t for t in texts.values())
     for name, text in texts.items():
         for mention in re.findall(rf"{REPO}\S*", text):
@@ -141,7 +157,9 @@ def test_one_placeholder_and_the_current_version_everywhere_users_copy_from():
         for line in text.splitlines():
             for version in re.findall(rf"{REPO}\S* # v(\d+\.\d+\.\d+)|tag `?v(\d+\.\d+\.\d+)", line):
                 assert __version__ in version, f"{name} names {version}, the version is {__version__}: {line}"
-        assert not re.search(r"[\w-]+/[\w-]+@v\d", text), f"{name}: an action or install by tag"
+        assert not re.search(r"[\w-]+/[\w-]+@v\d|rev: v\d", text), f"{name}: an action, install or hook by tag"
+        for rev, version in re.findall(r"rev: (\S+)\s+# frozen: v(\S+)", text):  # pre-commit's pin by commit
+            assert (rev, version) == (COMMIT, __version__), f"{name}: rev {rev} # frozen: v{version}"
 
 
 def test_the_changelog_has_a_section_for_the_version():
@@ -155,9 +173,15 @@ def test_the_release_workflow_builds_smoke_tests_and_attaches_both_files():
     (job,) = workflow["jobs"].values()
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert ".ci/wheel-smoke dist" in runs and "gh release create" in runs
-    assert "dist/*.tar.gz dist/*.whl" in runs and 'reconciler.__version__' in runs
+    assert "dist/*.tar.gz dist/*.whl" in runs and "reconciler.__version__" in runs
     assert ".ci/wheel-smoke" in (ROOT / ".ci" / "run").read_text()
     smoke = (ROOT / ".ci" / "wheel-smoke").read_text()
-    for step in ("--require-hashes", "hatchling build", "apply quickstart.yaml --emulator --yes", "init fresh",
-                 "validate fresh/channels.yaml", "python3 -m venv"):
+    for step in (
+        "--require-hashes",
+        "hatchling build",
+        "apply quickstart.yaml --emulator --yes",
+        "init fresh",
+        "validate fresh/channels.yaml",
+        "python3 -m venv",
+    ):
         assert step in smoke

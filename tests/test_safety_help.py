@@ -8,8 +8,9 @@ from clihelp import run_cli
 from reconciler.cli import all_commands
 
 TALKS_TO_A_TENANT = {"message reply", "message redeliver", "plan", "apply", "export", "clone", "import", "message send",
-                     "ci github plan", "ci github apply", "ci github drift", "ci gitlab plan"}
-OFFLINE = {"init", "validate", "tenants", "emulator", "completion", "schema", "ci github validate", "ci gitlab fetch"}
+                     "ci github plan", "ci github apply", "ci github drift", "ci gitlab plan", "ci gitlab apply",
+                     "ci gitlab drift"}
+OFFLINE = {"init", "validate", "probe", "tenants", "emulator", "completion", "schema", "ci github validate"}
 
 
 def leaves(prefix: str, command: click.Command) -> dict[str, click.Command]:

@@ -33,7 +33,10 @@ CLI_KEY = "canary-cli-key-0c4d"
 SMS_SECRET = "canary-sms-secret-e8d1"
 IG_SECRET = "canary-ig-secret-44b2"
 STAGING_SECRET = "canary-staging-secret-a9f7"
-CANARIES = [STAGING_KEY, PROD_KEY, READ_ONLY_KEY, WRONG_KEY, CLI_KEY, SMS_SECRET, IG_SECRET, STAGING_SECRET]
+ENDPOINT_KEY = "canary-endpoint-key-3c5b"  # a credential in an endpoint's query string (?key=...)
+ROTATED_ENDPOINT_KEY = "canary-endpoint-key-rotated-77e0"
+CANARIES = [STAGING_KEY, PROD_KEY, READ_ONLY_KEY, WRONG_KEY, CLI_KEY, SMS_SECRET, IG_SECRET, STAGING_SECRET,
+            ENDPOINT_KEY, ROTATED_ENDPOINT_KEY]
 
 CHANNELS = """\
 version: 1
@@ -49,7 +52,7 @@ tenants:
 channels:
   - name: SMS gateway
     icon: sms
-    custom_channel_endpoint: https://${{var:host}}/sms
+    custom_channel_endpoint: https://${{var:host}}/sms?key=${{env:SMS_ENDPOINT_KEY}}
     custom_channel_secret: ${{env:SMS_SECRET}}
     custom_channel_warning_en: Replies may take a minute
   - name: Instagram DM
@@ -87,9 +90,13 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     run = Run({"STAGING_KEY": STAGING_KEY, "PROD_KEY": PROD_KEY, "SMS_SECRET": SMS_SECRET, "IG_SECRET": IG_SECRET,
                # clone reads the export of staging, whose placeholders are named after the channels
                "SMS_GATEWAY_SECRET": SMS_SECRET, "INSTAGRAM_DM_SECRET": IG_SECRET,
-               "STAGING_ONLY_SECRET": STAGING_SECRET})
+               "STAGING_ONLY_SECRET": STAGING_SECRET, "SMS_ENDPOINT_KEY": ENDPOINT_KEY,
+               "SMS_GATEWAY_ENDPOINT_KEY": ENDPOINT_KEY})
 
     run("validate", file)
+    for fmt in ("json", "github", "sarif"):
+        run("validate", file, "--format", fmt)
+    run("probe", file, "--tenant", "staging", "--timeout", "1")
     run("tenants", file, "--format", "json")
     for fmt in ("text", "markdown", "json"):
         run("plan", file, "--tenant", "staging", "--format", fmt, "--verbose")
@@ -100,12 +107,28 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     run("apply", str(plan_file), "--yes", "--verbose")
     assert {c["name"]: c["custom_channel_secret"] for c in staging.emu.channels()}["SMS gateway"] == SMS_SECRET
     run("apply", file, "--tenant", "staging", "--rotate-secrets", "--yes", "--verbose")
+    # The endpoint's credential rotates: every plan format still shows that it changed, never what to.
+    for fmt in ("text", "markdown", "json", "sarif"):
+        shown = run("plan", file, "--tenant", "staging", "--format", fmt, SMS_ENDPOINT_KEY=ROTATED_ENDPOINT_KEY)
+        assert fmt == "sarif" or "(sensitive, changed)" in shown.stdout, shown.stdout
+    rotated_plan = tmp_path / "rotated-plan.json"
+    run("plan", file, "--tenant", "staging", "--out", str(rotated_plan), SMS_ENDPOINT_KEY=ROTATED_ENDPOINT_KEY)
+    stale = run("apply", str(rotated_plan), expect=1, SMS_ENDPOINT_KEY=ENDPOINT_KEY + "-other")
+    assert "a credential of its endpoint differs" in stale.stderr
+    run("apply", str(rotated_plan), "--verbose", SMS_ENDPOINT_KEY=ROTATED_ENDPOINT_KEY)
+    sms = {c["name"]: c for c in staging.emu.channels()}["SMS gateway"]
+    assert sms["custom_channel_endpoint"] == f"https://bridge.staging.acme.com/sms?key={ROTATED_ENDPOINT_KEY}"
+    run("apply", file, "--tenant", "staging", "--yes")  # and back, from the file
     run("plan", file, "--tenant", "staging", "--detailed-exitcode", "--rotate-secrets", expect=2)
     run("export", file, "--tenant", "staging", "--out", str(tmp_path / "export.yaml"), "--verbose")
     run("export", "--url", staging.url, "--verbose", OMNIDESK_API_KEY=READ_ONLY_KEY)
     run("clone", file, "--from", "staging", "--to", "production", "--export-out", str(tmp_path / "cloned.yaml"),
         "--out", str(tmp_path / "clone-plan.json"), "--verbose")
     run("clone", file, "--from", "staging", "--to", "production", "--yes", "--verbose")
+    imported = tmp_path / "imported.yaml"
+    imported.write_text("version: 1\nchannels: []\n")
+    run("import", str(imported), "--url", staging.url, OMNIDESK_API_KEY=STAGING_KEY)
+    assert "${env:SMS_GATEWAY_ENDPOINT_KEY}" in imported.read_text()
     run("message", "send", "--file", file, "--tenant", "production", "--channel", "SMS gateway",
         "--message", "hello", "--verbose")
 
@@ -141,7 +164,8 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     texts["emulator process"] = banner + tail + served_err
     state_files = {"staging-state.json", "staging-state.json.journal", "staging-state.json.lock"}
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name not in state_files]
-    assert {p.name for p in written} >= {"channels.yaml", "plan.json", "export.yaml", "cloned.yaml", "clone-plan.json"}
+    assert {p.name for p in written} >= {"channels.yaml", "plan.json", "export.yaml", "cloned.yaml", "clone-plan.json",
+                                         "rotated-plan.json", "imported.yaml"}
     texts |= {str(p): p.read_bytes().decode("utf-8", "replace") for p in written}
     assert len(caplog.records) > 50 and any("GET /api/v2/channel" in t for t in texts.values()), "the run was logged"
     leaks = [(canary, where) for canary in CANARIES for where, text in texts.items()

@@ -296,9 +296,7 @@ def test_cell(cell: Cell, servers: tuple[Served, Served], tmp_path: Path) -> Non
     elif cell.command == "apply":
         result = run.cli(["apply", str(run.file(after)), *run.where(), "--prune", "--yes"])
         assert result.exit_code == 0, result.output
-        assert "Apply: 3 created, 2 updated, 3 deleted (of 8 planned)." in result.stderr, result.stderr
-        assert by_name(custom(emu)) == by_name(after)
-        assert len(custom(emu)) == len(after), "nothing duplicated"
+        assert_applied_exactly_the_plan(result, emu, before, after)
     elif cell.command == "export":
         out = tmp_path / "exported.yaml"
         base = [str(run.file([], "tenants.yaml"))] if cell.source == "tenant" else []
@@ -316,12 +314,29 @@ def test_cell(cell: Cell, servers: tuple[Served, Served], tmp_path: Path) -> Non
         result = run.cli(["clone", str(path), "--from", "source", "--to", "target", "--prune", "--yes"],
                          secret_env(after))
         assert result.exit_code == 0, result.output
-        assert "Apply: 3 created, 2 updated, 3 deleted (of 8 planned)." in result.stderr, result.stderr
-        assert by_name(custom(emu)) == by_name(after)
-        assert len(custom(emu)) == len(after), "nothing duplicated"
+        assert_applied_exactly_the_plan(result, emu, before, after)
         assert_paging_sent(cell, run.source, result, len(after) + BUILT_INS)
     assert_paging_sent(cell, target, result, listed)
     assert_exported_and_planned_empty(run, emu)
+
+
+def assert_applied_exactly_the_plan(result: Result, emu: Emulator, before: list[dict[str, Any]],
+                                    after: list[dict[str, Any]]) -> None:
+    """The plan shown is the expected one, the calls made are its calls, the tenant is the file."""
+    counts = Counter(action for action, _ in expected_changes(before, after))
+    # the summary line may lead with the high-impact changes (deletes) before its counts
+    summary = result.stdout.splitlines()[0]
+    assert summary.startswith("Plan: ") and (
+        f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete." in summary
+    ), result.stdout[:300]
+    assert (f"Apply: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted "
+            f"(of {sum(counts.values())} planned).") in result.stderr, result.stderr[-2000:]
+    # Each create sets a PUT-only field: a POST, then a PUT to the new id.
+    calls = {kind: emu.stats[kind] for kind in ("create", "update", "delete")}
+    assert calls == {"create": counts["create"], "update": counts["update"] + counts["create"],
+                     "delete": counts["delete"]}, calls
+    assert by_name(custom(emu)) == by_name(after)
+    assert len(custom(emu)) == len(after), "nothing duplicated"
 
 
 def expected_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[tuple[str, str]]:

@@ -357,13 +357,12 @@ def test_every_error_the_package_raises_on_purpose_is_a_reconciler_error(tmp_pat
     assert result.exit_code == 1 and result.stderr.startswith("Error: ") and "Traceback" not in result.output
 
 
-# -- the Python API as the README shows it ---------------------------------------------------------
+# -- the Python API as the docs show it (docs/how-to/python.md) --------------------------------------
 
 
-def test_the_readme_python_example_runs_as_written(emulator, tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Use it from Python", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def test_the_docs_python_example_runs_as_written(emulator, tmp_path):
+    page = (ROOT / "docs" / "how-to" / "python.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
     env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key, "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -1,15 +1,14 @@
-"""What the CI integrations share: plan comments and their markers, a small REST client, applying saved plans.
+"""What the CI integrations share: comment markers, a small REST client, artifacts, the job's environment.
 
-``reconciler.ci.github`` (GitHub Actions, used by this repository's ``action.yml``) and
-``reconciler.ci.gitlab`` (the GitLab CI template) are thin layers over these and over
-``reconciler.multitenant``; the CLI exposes them as ``omnidesk-channels ci github|gitlab ...``.
+``reconciler.ci.flow`` is the one plan/drift/apply flow; ``reconciler.ci.forge`` the protocol a
+forge implements for it: ``reconciler.ci.github`` (GitHub Actions, used by this repository's
+``action.yml``) and ``reconciler.ci.gitlab`` (the GitLab CI template). The CLI exposes them as
+``omnidesk-channels ci github|gitlab ...``.
 """
 from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +18,16 @@ import httpx
 
 from reconciler.config import load_tenants
 from reconciler.errors import CiError
-from reconciler.markdown import tenant_markdown
-from reconciler.multitenant import TENANT_FIELD, TenantPlan
-from reconciler.render import MARKDOWN_LIMIT, render_plan as render_format
+from reconciler.markdown import MARKDOWN_LIMIT, tenant_markdown
+from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenants_of
+from reconciler.render import render_plan as render_format
 from reconciler.target import DEFAULT_KEY_ENV
 
 Log = Callable[[str], None]
 
 PLAN_MARKER = "<!-- omnidesk-channels-plan:{tenant} -->"
 DRIFT_MARKER = "<!-- omnidesk-channels-drift:{tenant} -->"
+APPLY_MARKER = "<!-- omnidesk-channels-apply:{tenant} -->"
 # The file name of a tenant's saved plan inside the plan folder (an artifact holds the folder).
 PLAN_FILE = f"{TENANT_FIELD}.json"
 API_TIMEOUT = 30.0
@@ -44,6 +44,10 @@ def drift_marker(tenant: str) -> str:
     return DRIFT_MARKER.format(tenant=tenant)
 
 
+def apply_marker(tenant: str) -> str:
+    return APPLY_MARKER.format(tenant=tenant)
+
+
 def plan_comment(result: TenantPlan) -> str:
     """A pull-request comment (or note) for one tenant; starts with the marker it is found again by."""
     head = f"{plan_marker(result.name)}\n### Omnidesk channels: {result.name}\n\n"
@@ -55,6 +59,13 @@ def render_plan(result: TenantPlan, fmt: str) -> str:
     if result.plan is None:
         return f"{result.name}: the plan failed:\n{result.error}\n"
     return render_format(result.plan, fmt)
+
+
+def chosen_tenants(file: str, tenant: str | None, all_tenants: bool) -> list[str | None]:
+    """The tenants a CI command works on: one (None: the OMNIDESK_URL target), or all of the file's."""
+    if all_tenants and tenant:
+        raise CiError("choose one: a tenant, or all tenants")
+    return list(tenants_of(file)) if all_tenants else [tenant]
 
 
 def plan_template(folder: str | os.PathLike[str]) -> str:
@@ -81,28 +92,6 @@ def saved_plans(path: str | os.PathLike[str]) -> list[Path]:
     if not where.is_file():
         raise CiError(f"{where}: no such saved plan (a file from 'plan --out', or a folder of them)")
     return [where]
-
-
-def apply_saved_plans(plans: Sequence[Path], *, tenant: str | None, extra: Sequence[str], log: Log,
-                      environ: Mapping[str, str] | None = None) -> list[tuple[Path, int]]:
-    """Run ``omnidesk-channels apply PLAN`` on each plan, one after the other, as a user would.
-
-    The CLI is run (not re-implemented) so an apply from CI is exactly an apply from a terminal:
-    its freshness and secret checks, progress and exit codes. Its output is relayed line by line.
-    """
-    outcomes: list[tuple[Path, int]] = []
-    for plan in plans:
-        args = [sys.executable, "-m", "reconciler", "apply", str(plan), *extra]
-        if tenant:
-            args += ["--tenant", tenant]
-        log(f"omnidesk-channels apply {plan}")
-        env = dict(os.environ if environ is None else environ)
-        with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log(line.rstrip("\n"))
-        outcomes.append((plan, proc.returncode))
-    return outcomes
 
 
 def extract_zip(content: bytes, folder: str | os.PathLike[str], what: str) -> list[Path]:

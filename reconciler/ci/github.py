@@ -1,10 +1,12 @@
-"""GitHub Actions: what this repository's ``action.yml`` runs (validate, plan, apply, drift).
+"""GitHub Actions: the ``Forge`` that this repository's ``action.yml`` runs the shared flow with.
 
 Everything it touches comes from the runner's environment: ``GITHUB_OUTPUT`` and
 ``GITHUB_STEP_SUMMARY`` (files it appends to), ``GITHUB_EVENT_PATH`` (the event as JSON),
-``GITHUB_REPOSITORY``, ``GITHUB_API_URL`` and the token in ``GITHUB_TOKEN``. Workflow commands
-(annotations, log groups) go to stdout, where the runner reads them.
+``GITHUB_REF``, ``GITHUB_SHA``, ``GITHUB_REPOSITORY``, ``GITHUB_WORKFLOW``, ``GITHUB_API_URL`` and
+the token in ``GITHUB_TOKEN``. Workflow commands (annotations, log groups) go to stdout, where the
+runner reads them. ``validate`` (annotations on the file's lines) is GitHub's own.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,44 +14,61 @@ import os
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from reconciler.ci import (
-    Log, RestApi, apply_saved_plans, drift_marker, extract_zip, make_folder, need, plan_comment, plan_marker,
-    plan_template, render_plan, saved_plans, with_api_key,
-)
-from reconciler.diagnostics import github_annotations, inert, workflow_command
+from reconciler.ci import Log, RestApi, extract_zip, need, saved_plans
+from reconciler.ci.forge import Issue, Request
 from reconciler.config import load_all_views, load_channels_file
+from reconciler.policy import DENY, Finding, findings
+from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
-from reconciler.markdown import tenant_markdown
-from reconciler.multitenant import TenantPlan, exit_code, plan_tenants, tenants_of
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"
 DEFAULT_API_URL = "https://api.github.com"
-# A job summary may hold 1 MiB; the tenants share it.
-SUMMARY_LIMIT = 1_000_000
+WHERE = "GitHub Actions"
 
 
 @dataclass
-class Runner:
-    """The runner's environment as the action sees it."""
+class GitHub:
+    """The run as the action sees it, and the repository's API (opened on first use)."""
 
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    artifact: str = "omnidesk-plan"
+    branch: str | None = None  # the protected branch; default: the repository's default branch, else main
+    name: str = "GitHub"
+    request_word: str = "pull request"
+    _api: RestApi | None = field(default=None, init=False, repr=False)
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
 
     def _file(self, variable: str) -> Path:
-        return Path(need(self.environ, [variable], "GitHub Actions")[variable])
+        return Path(need(self.environ, [variable], WHERE)[variable])
 
-    def output(self, **values: str) -> None:
-        """Set step outputs; every value in the multi-line form with a delimiter no value contains."""
-        with self._file("GITHUB_OUTPUT").open("a", encoding="utf-8") as fh:
-            for name, value in values.items():
-                delimiter = f"ghadelimiter_{uuid.uuid4()}"
-                fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    def _var(self, variable: str) -> str:
+        return need(self.environ, [variable], WHERE)[variable]
 
-    def summary(self, markdown: str) -> None:
-        with self._file("GITHUB_STEP_SUMMARY").open("a", encoding="utf-8") as fh:
-            fh.write(markdown.rstrip("\n") + "\n\n")
+    @property
+    def api(self) -> RestApi:
+        if self._api is None:
+            token = need(self.environ, ["GITHUB_TOKEN"], "GitHub Actions (pass github-token to the action)")
+            self._api = RestApi(
+                self.environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
+                {
+                    "Authorization": f"Bearer {token['GITHUB_TOKEN']}",
+                    "Accept": "application/vnd.github+json",
+                    "X-GitHub-Api-Version": "2022-11-28",
+                    "User-Agent": "omnidesk-channels",
+                },
+                "GitHub",
+            )
+        return self._api
+
+    @property
+    def repo(self) -> str:
+        return f"repos/{self._var('GITHUB_REPOSITORY')}"
 
     @property
     def event_name(self) -> str:
@@ -63,264 +82,204 @@ class Runner:
             raise CiError(f"GITHUB_EVENT_PATH {path}: cannot read the event: {exc}") from None
         return data if isinstance(data, dict) else {}
 
-    @property
-    def repository(self) -> str:
-        return need(self.environ, ["GITHUB_REPOSITORY"], "GitHub Actions")["GITHUB_REPOSITORY"]
-
-    def api(self) -> RestApi:
-        token = need(self.environ, ["GITHUB_TOKEN"], "GitHub Actions (pass github-token to the action)")
-        return RestApi(
-            self.environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
-            {"Authorization": f"Bearer {token['GITHUB_TOKEN']}", "Accept": "application/vnd.github+json",
-             "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "omnidesk-channels"},
-            "GitHub",
-        )
-
     def in_workspace(self, path: str) -> str:
-        """``path`` relative to the repository root, as annotations and the contents API want it."""
+        """``path`` relative to the repository root, as annotations want it."""
         workspace = self.environ.get("GITHUB_WORKSPACE")
         full = Path(path).resolve()
         if workspace and full.is_relative_to(Path(workspace).resolve()):
             return full.relative_to(Path(workspace).resolve()).as_posix()
         return Path(path).as_posix()
 
+    def run_url(self) -> str:
+        parts = [self.environ.get(n) for n in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+        return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else ""
 
-# -- validate --------------------------------------------------------------------------------
+    # -- what the run reports --------------------------------------------------------------------
+
+    def request_number(self) -> int | None:
+        if self.event_name not in PULL_REQUEST_EVENTS:
+            return None
+        number = self.event().get("pull_request", {}).get("number")
+        if not isinstance(number, int):
+            raise CiError(f"the {self.event_name} event in GITHUB_EVENT_PATH has no pull_request.number")
+        return number
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> str:
+        comments = f"{self.repo}/issues/{number}/comments"
+        mine = next((c for c in self.api.pages(comments) if str(c.get("body") or "").startswith(marker)), None)
+        if mine is None:
+            made = self.api.json("POST", comments, json={"body": body})
+            return f"created: {made.get('html_url', '')}"
+        if mine.get("body") == body:
+            return f"unchanged: {mine.get('html_url', '')}"
+        self.api.json("PATCH", f"{self.repo}/issues/comments/{mine['id']}", json={"body": body})
+        return f"updated: {mine.get('html_url', '')}"
+
+    def summary(self, markdown: str) -> None:
+        with self._file("GITHUB_STEP_SUMMARY").open("a", encoding="utf-8") as fh:
+            fh.write(markdown.rstrip("\n") + "\n\n")
+
+    def outputs(self, **values: str) -> None:
+        """Step outputs, each in the multi-line form with a delimiter no value contains."""
+        with self._file("GITHUB_OUTPUT").open("a", encoding="utf-8") as fh:
+            for name, value in values.items():
+                delimiter = f"ghadelimiter_{uuid.uuid4()}"
+                fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+    def group(self, title: str, text: str) -> str:
+        return f"{workflow_command('group', title)}\n{inert(text)}\n::endgroup::"
+
+    def annotation(self, level: str, message: str, title: str) -> str:
+        return workflow_command(level, message, title=title)
+
+    # -- drift issues ----------------------------------------------------------------------------
+
+    def drift_issues(self) -> list[Issue]:
+        found = self.api.pages(f"{self.repo}/issues", {"state": "open", "labels": DRIFT_LABEL})
+        return [
+            Issue(int(i["number"]), str(i.get("body") or ""), str(i.get("html_url", "")))
+            for i in found
+            if "pull_request" not in i
+        ]
+
+    def open_issue(self, title: str, body: str) -> Issue:
+        made = self.api.json(
+            "POST", f"{self.repo}/issues", json={"title": title, "body": body, "labels": [DRIFT_LABEL]}
+        )
+        return Issue(int(made["number"]), body, str(made.get("html_url", "")))
+
+    def update_issue(self, issue: Issue, body: str) -> None:
+        self.api.json("PATCH", f"{self.repo}/issues/{issue.number}", json={"body": body})
+
+    def close_issue(self, issue: Issue, note: str) -> None:
+        self.api.json("POST", f"{self.repo}/issues/{issue.number}/comments", json={"body": note})
+        self.api.json(
+            "PATCH", f"{self.repo}/issues/{issue.number}", json={"state": "closed", "state_reason": "completed"}
+        )
+
+    # -- applying on the protected branch --------------------------------------------------------
+
+    @property
+    def protected_branch(self) -> str:
+        if self.branch:
+            return self.branch
+        repository = self.event().get("repository") or {}
+        return str(repository.get("default_branch") or "main")
+
+    def protected_commit(self) -> str:
+        """A ``pull_request`` run (ref ``refs/pull/N/merge``, the request's own workflow) never applies."""
+        event, ref = self.event_name, self.environ.get("GITHUB_REF", "")
+        wanted = f"refs/heads/{self.protected_branch}"
+        if event in PULL_REQUEST_EVENTS or ref != wanted:
+            raise CiError(
+                f"apply runs only on the protected branch {self.protected_branch} (a push, or a run "
+                f"started on it by hand or by a comment); this {event or 'unknown'} run's ref is "
+                f"{ref or 'not set'}: nothing was applied",
+                variables=("GITHUB_REF",),
+            )
+        return self._var("GITHUB_SHA")
+
+    def last_applied(self) -> str | None:
+        workflow, current = self._var("GITHUB_WORKFLOW"), self.environ.get("GITHUB_RUN_ID", "")
+        runs = self.api.json(
+            "GET",
+            f"{self.repo}/actions/runs",
+            params={"branch": self.protected_branch, "status": "success", "per_page": 100},
+        )
+        done = [
+            r
+            for r in (runs or {}).get("workflow_runs", [])
+            if r.get("name") == workflow and r.get("event") not in PULL_REQUEST_EVENTS and str(r.get("id")) != current
+        ]
+        newest = max(done, key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0)), default=None)
+        return str(newest["head_sha"]) if newest else None
+
+    def commits_since(self, base: str | None, head: str) -> list[str] | None:
+        if base is None:
+            return [head]
+        compared = self.api.json("GET", f"{self.repo}/compare/{base}...{head}") or {}
+        if compared.get("status") == "behind":
+            return None
+        return [str(c["sha"]) for c in compared.get("commits", [])]
+
+    def merged_requests(self, commit: str) -> list[Request]:
+        pulls = self.api.json("GET", f"{self.repo}/commits/{commit}/pulls") or []
+        return [
+            Request(int(p["number"]), str(p["head"]["sha"]), str(p.get("html_url", "")))
+            for p in pulls
+            if p.get("merged_at") and p.get("base", {}).get("ref") == self.protected_branch
+        ]
+
+    def reviewed_plans(self, request: Request, folder: Path) -> list[Path]:
+        """The artifact of this workflow's last successful ``pull_request`` run at the request's head."""
+        workflow = self._var("GITHUB_WORKFLOW")
+        runs = (
+            self.api.json(
+                "GET",
+                f"{self.repo}/actions/runs",
+                params={"head_sha": request.head, "status": "success", "per_page": 100},
+            )
+            or {}
+        )
+        planned = sorted(
+            (
+                r
+                for r in runs.get("workflow_runs", [])
+                if r.get("name") == workflow and r.get("event") in PULL_REQUEST_EVENTS
+            ),
+            key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0)),
+            reverse=True,
+        )
+        for run in planned:
+            found = self.api.json(
+                "GET", f"{self.repo}/actions/runs/{run['id']}/artifacts", params={"name": self.artifact}
+            ).get("artifacts", [])
+            art = next((a for a in found if a.get("name") == self.artifact and not a.get("expired")), None)
+            if art is not None:
+                content = self.api.call("GET", str(art["archive_download_url"])).content
+                extract_zip(content, folder, f"artifact {self.artifact} of run {run['id']}")
+                return saved_plans(folder)
+        return []
 
 
-def validate(runner: Runner, file: str, tenant: str | None, strict: bool, log: Log) -> int:
+# -- validate ----------------------------------------------------------------------------------
+
+
+def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: Log) -> int:
     """Check the file offline; every problem (and warning) becomes an annotation on its line."""
+    found: list[Finding] = []
     try:
-        if tenant:
-            warnings = list(load_channels_file(file, tenant=tenant).warnings)
-        else:
-            warnings = list(dict.fromkeys(w for view in load_all_views(file).values() for w in view.warnings))
+        views = {tenant: load_channels_file(file, tenant=tenant)} if tenant else load_all_views(file)
+        warnings = list(dict.fromkeys(w for view in views.values() for w in view.warnings))
+        found = list(dict.fromkeys(f for view in views.values() for f in findings(view)))
         errors: list[Problem] = []
     except ConfigError as exc:
         errors, warnings = exc.problems, exc.warnings
     if strict:
         errors, warnings = errors + warnings, []
-    located = [replace(p, file=runner.in_workspace(p.file)) for p in errors + warnings]
-    annotations = github_annotations(located[:len(errors)], located[len(errors):])
+    # the policy's findings at the level it gives them: deny an error, warn a warning
+    errors += [f.as_problem() for f in found if f.level == DENY]
+    warnings += [f.as_problem() for f in found if f.level != DENY]
+    located = [replace(p, file=github.in_workspace(p.file)) for p in errors + warnings]
+    annotations = github_annotations(located[: len(errors)], located[len(errors) :])
     if annotations:
         log(annotations.rstrip("\n"))
     if errors:
-        folded = fold(errors)
-        rows = [f"- `{p}`{repeats(n)}" for p, n in folded[:SHOWN_PROBLEMS]]
-        rows += [f"- {left_out(folded[SHOWN_PROBLEMS:])} not shown"] if len(folded) > SHOWN_PROBLEMS else []
-        runner.summary("### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(rows))
+        github.summary(
+            "### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(_listed(errors))
+        )
     else:
-        log(f"{file}: valid" + (f" for tenant {tenant}" if tenant else "")
-            + (f" ({len(warnings)} warning(s))" if warnings else ""))
-    runner.output(exitcode="1" if errors else "0")
+        log(
+            f"{file}: valid"
+            + (f" for tenant {tenant}" if tenant else "")
+            + (f" ({len(warnings)} warning(s))" if warnings else "")
+        )
+    github.outputs(exitcode="1" if errors else "0")
     return 1 if errors else 0
 
 
-# -- plan ------------------------------------------------------------------------------------
-
-
-def chosen_tenants(file: str, tenant: str | None, all_tenants: bool) -> list[str | None]:
-    if all_tenants and tenant:
-        raise CiError("choose one: a tenant, or all tenants")
-    return list(tenants_of(file)) if all_tenants else [tenant]
-
-
-def report(results: Sequence[TenantPlan], fmt: str, log: Log) -> None:
-    """Each tenant's plan in a collapsible log group; warnings and failures as annotations."""
-    for result in results:
-        log(workflow_command("group", f"Plan for {result.name}"))
-        with inert(log):
-            log(render_plan(result, fmt).rstrip("\n"))
-        log("::endgroup::")
-        for warning in result.warnings:
-            log(workflow_command("warning", warning, title=f"omnidesk-channels ({result.name})"))
-        if result.error:
-            log(workflow_command("error", result.error, title=f"omnidesk-channels plan failed ({result.name})"))
-
-
-def summary_markdown(results: Sequence[TenantPlan], title: str) -> str:
-    budget = min(65_000, SUMMARY_LIMIT // max(1, len(results)))
-    parts = [f"## {title}"]
-    parts += [f"### {r.name}\n\n{tenant_markdown(r, limit=budget)}" for r in results]
-    return "\n\n".join(parts)
-
-
-def plan(runner: Runner, file: str, tenant: str | None, all_tenants: bool, out_dir: str, fmt: str,
-         comment: bool, log: Log, auth: str | None = None) -> int:
-    """Plan, save each tenant's plan into ``out_dir``, report, and comment on the pull request."""
-    tenants = chosen_tenants(file, tenant, all_tenants)
-    environ = with_api_key(runner.environ, file, tenants)
-    make_folder(out_dir)
-    results = plan_tenants(file, tenants, out=plan_template(out_dir), environ=environ, auth=auth,
-                           secrets_at_apply=True)
-    report(results, fmt, log)
-    runner.summary(summary_markdown(results, "Omnidesk channels plan"))
-    runner.output(
-        exitcode=str(exit_code(results, detailed=True)),
-        has_changes=json.dumps(any(r.has_changes for r in results)),
-        plan_path=out_dir if any(r.saved for r in results) else "",
-        changed_tenants=json.dumps([r.name for r in results if r.has_changes]),
-    )
-    if comment and runner.event_name in PULL_REQUEST_EVENTS:
-        number = runner.event().get("pull_request", {}).get("number")
-        if not isinstance(number, int):
-            raise CiError(f"the {runner.event_name} event in GITHUB_EVENT_PATH has no pull_request.number")
-        with runner.api() as api:
-            for result in results:
-                done, url = upsert_comment(api, runner.repository, number, plan_marker(result.name),
-                                           plan_comment(result))
-                log(f"{result.name}: plan comment {done}: {url}")
-    return 1 if any(r.failed for r in results) else 0
-
-
-def upsert_comment(api: RestApi, repo: str, number: int, marker: str, body: str) -> tuple[str, str]:
-    """Create the comment that starts with ``marker``, or update it in place; ("created"|..., its URL)."""
-    mine = next((c for c in api.pages(f"repos/{repo}/issues/{number}/comments")
-                 if str(c.get("body") or "").startswith(marker)), None)
-    if mine is None:
-        made = api.json("POST", f"repos/{repo}/issues/{number}/comments", json={"body": body})
-        return "created", str(made.get("html_url", ""))
-    if mine.get("body") == body:
-        return "unchanged", str(mine.get("html_url", ""))
-    api.json("PATCH", f"repos/{repo}/issues/comments/{mine['id']}", json={"body": body})
-    return "updated", str(mine.get("html_url", ""))
-
-
-# -- drift -----------------------------------------------------------------------------------
-
-
-def drift(runner: Runner, file: str, tenant: str | None, all_tenants: bool, fmt: str, log: Log,
-          auth: str | None = None) -> int:
-    """Plan each tenant; one open issue per drifted tenant (opened, updated), closed once it matches."""
-    tenants = chosen_tenants(file, tenant, all_tenants)
-    results = plan_tenants(file, tenants, environ=with_api_key(runner.environ, file, tenants), auth=auth)
-    report(results, fmt, log)
-    repo = runner.repository
-    rows = ["| tenant | state | issue |", "|---|---|---|"]
-    with runner.api() as api:
-        issues = [i for i in api.pages(f"repos/{repo}/issues", {"state": "open", "labels": DRIFT_LABEL})
-                  if "pull_request" not in i]
-        for result in results:
-            marker = drift_marker(result.name)
-            issue = next((i for i in issues if str(i.get("body") or "").startswith(marker)), None)
-            if result.failed:
-                rows.append(f"| {result.name} | ❌ plan failed | {_link(issue)} |")
-                continue
-            if result.has_changes:
-                issue, done = open_or_update(api, repo, issue, result, file)
-                rows.append(f"| {result.name} | ⚠️ drifted | {_link(issue)} ({done}) |")
-                log(f"{result.name}: drifted; issue #{issue['number']} {done}")
-            elif issue is not None:
-                close(api, repo, issue, runner)
-                rows.append(f"| {result.name} | ✅ matches again | {_link(issue)} (closed) |")
-                log(f"{result.name}: matches the file again; closed issue #{issue['number']}")
-            else:
-                rows.append(f"| {result.name} | ✅ matches | |")
-    notable = [r for r in results if r.has_changes or r.failed]
-    runner.summary("## Omnidesk channels drift\n\n" + "\n".join(rows)
-                   + ("\n\n" + summary_markdown(notable, "Plans") if notable else ""))
-    runner.output(
-        exitcode=str(exit_code(results, detailed=True)),
-        has_changes=json.dumps(any(r.has_changes for r in results)),
-        drifted_tenants=json.dumps([r.name for r in results if r.has_changes]),
-    )
-    return 1 if any(r.failed for r in results) else 0
-
-
-def _link(issue: Mapping[str, Any] | None) -> str:
-    return f"#{issue['number']}" if issue else ""
-
-
-def drift_body(result: TenantPlan, file: str) -> str:
-    return (
-        f"{drift_marker(result.name)}\n"
-        f"The tenant `{result.name}` no longer matches `{file}`: someone changed channels outside the "
-        f"pipeline (in the admin UI, or by hand). Either change `{file}` in a pull request to keep what "
-        "the tenant has now, or apply the file to undo it. This issue is updated while the drift lasts "
-        "and closed by the drift check once the tenant matches again.\n\n"
-        + tenant_markdown(result)
-    )
-
-
-def open_or_update(api: RestApi, repo: str, issue: Mapping[str, Any] | None, result: TenantPlan,
-                   file: str) -> tuple[Mapping[str, Any], str]:
-    body = drift_body(result, file)
-    if issue is None:
-        made = api.json("POST", f"repos/{repo}/issues", json={
-            "title": f"Omnidesk channels: {result.name} drifted from {file}", "body": body, "labels": [DRIFT_LABEL],
-        })
-        return made, "opened"
-    if issue.get("body") == body:
-        return issue, "unchanged"
-    api.json("PATCH", f"repos/{repo}/issues/{issue['number']}", json={"body": body})
-    return issue, "updated"
-
-
-def close(api: RestApi, repo: str, issue: Mapping[str, Any], runner: Runner) -> None:
-    run = _run_url(runner.environ)
-    note = f"The tenant matches the channels file again{f' ({run})' if run else ''}: closing."
-    api.json("POST", f"repos/{repo}/issues/{issue['number']}/comments", json={"body": note})
-    api.json("PATCH", f"repos/{repo}/issues/{issue['number']}", json={"state": "closed", "state_reason": "completed"})
-
-
-def _run_url(environ: Mapping[str, str]) -> str:
-    parts = [environ.get(n) for n in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
-    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else ""
-
-
-# -- apply -----------------------------------------------------------------------------------
-
-
-def apply(runner: Runner, file: str, plan_path: str | None, tenant: str | None, artifact: str,
-          download_dir: str, extra: Sequence[str], log: Log) -> int:
-    """Apply saved plans: ``plan_path``, or the reviewed plan of the merged pull request."""
-    environ = with_api_key(runner.environ, file, [tenant])
-    if not plan_path:
-        plan_path = fetch_reviewed_plan(runner, file, artifact, download_dir, log)
-    with inert(log):  # the apply's output holds a server's texts
-        outcomes = apply_saved_plans(saved_plans(plan_path), tenant=tenant, extra=extra, log=log, environ=environ)
-    worst = max((code for _, code in outcomes), default=0)
-    rows = ["| saved plan | result |", "|---|---|"]
-    rows += [f"| `{p.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |" for p, code in outcomes]
-    runner.summary("## Omnidesk channels apply\n\n" + "\n".join(rows))
-    runner.output(exitcode=str(worst))
-    return worst
-
-
-def fetch_reviewed_plan(runner: Runner, file: str, artifact: str, folder: str, log: Log) -> str:
-    """Download the plan artifact of the merged pull request's last successful run of this workflow.
-
-    Refuses when the channels file that was merged differs from the one the plan was made from
-    (the base moved on after the plan): that plan would not be what the branch now says.
-    """
-    event = runner.event()
-    pull = event.get("pull_request") or {}
-    if runner.event_name not in PULL_REQUEST_EVENTS or not pull.get("merged"):
-        raise CiError("no saved plan given and this is not a merged pull request: pass the plan "
-                      "(plan: in the action, --plan here) or run on the pull request's closed event")
-    head = str(pull.get("head", {}).get("sha", ""))
-    repo = runner.repository
-    workflow = need(runner.environ, ["GITHUB_WORKFLOW"], "GitHub Actions")["GITHUB_WORKFLOW"]
-    with runner.api() as api:
-        remote = api.call("GET", f"repos/{repo}/contents/{runner.in_workspace(file)}", params={"ref": head},
-                          headers={"Accept": "application/vnd.github.raw+json"}).content
-        if remote != Path(file).read_bytes():
-            raise CiError(f"{file} as merged differs from the reviewed pull request head {head[:12]}: the "
-                          "reviewed plan is not for this file; nothing was applied. Plan again (a new pull "
-                          "request, or require branches to be up to date before merging).")
-        runs = api.json("GET", f"repos/{repo}/actions/runs",
-                        params={"head_sha": head, "status": "success", "per_page": 100}).get("workflow_runs", [])
-        runs = sorted((r for r in runs if r.get("name") == workflow and r.get("event") in PULL_REQUEST_EVENTS),
-                      key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0)), reverse=True)
-        for run in runs:
-            found = api.json("GET", f"repos/{repo}/actions/runs/{run['id']}/artifacts",
-                             params={"name": artifact}).get("artifacts", [])
-            art = next((a for a in found if a.get("name") == artifact and not a.get("expired")), None)
-            if art is None:
-                continue
-            content = api.call("GET", str(art["archive_download_url"])).content
-            extract_zip(content, folder, f"artifact {artifact} of run {run['id']}")
-            log(f"Downloaded the reviewed plan: artifact {artifact} of run {run['id']} (head {head[:12]}) to {folder}")
-            return folder
-    raise CiError(f"no successful run of {workflow!r} for the pull request head {head[:12]} has an artifact "
-                  f"{artifact!r}: nothing reviewed to apply")
+def _listed(problems: list[Problem]) -> list[str]:
+    """A file's problems as Markdown list items: each once with its count, at most SHOWN_PROBLEMS."""
+    folded = fold(problems)
+    rows = [f"- `{p}`{repeats(n)}" for p, n in folded[:SHOWN_PROBLEMS]]
+    return rows + ([f"- {left_out(folded[SHOWN_PROBLEMS:])} not shown"] if len(folded) > SHOWN_PROBLEMS else [])

@@ -1,117 +1,196 @@
-"""GitLab CI: what the template ``examples/gitlab/omnidesk-channels.gitlab-ci.yml`` runs.
+"""GitLab CI: the ``Forge`` that the template ``examples/gitlab/omnidesk-channels.gitlab-ci.yml`` runs.
 
-``plan`` writes one note per tenant on the merge request (found again by its marker, updated in
-place); ``fetch`` downloads, on the default branch after the merge, the plans that were reviewed.
-Uses the predefined ``CI_*`` variables and ``GITLAB_API_TOKEN`` (a project access token with the
-``api`` scope); outside GitLab it stops with the names of the variables it misses. Needs no git.
+Uses the predefined ``CI_*`` variables and ``GITLAB_API_TOKEN`` (a project access token, role
+Reporter, scope ``api``; protected, so merge request pipelines never see it: their plan note uses
+a token of its own, mapped in the project's ``.gitlab-ci.yml``). Outside GitLab it stops with the
+names of the variables it misses. Needs no git: files, commits and artifacts come through the API.
+GitLab has no job summary: the summary goes to the job log; outputs go to the dotenv report named
+by ``OMNIDESK_CI_DOTENV`` when it is set.
 """
+
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from reconciler.ci import (
-    Log, RestApi, extract_zip, make_folder, need, plan_comment, plan_marker, plan_template, render_plan, saved_plans,
-)
+from reconciler.ci import Log, RestApi, extract_zip, need, saved_plans
+from reconciler.ci.forge import Issue, Request
 from reconciler.errors import CiError
-from reconciler.multitenant import plan_tenants, tenants_of
 
 WHERE = "GitLab CI"
 API = ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_API_TOKEN")
+DRIFT_LABEL = "omnidesk-drift"
 
 
 @dataclass
-class Job:
-    """The job's environment."""
+class GitLab:
+    """The job's environment, and the project's API (opened on first use)."""
 
+    log: Log
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    plan_job: str = "omnidesk-plan"
+    plan_dir: str = "omnidesk-plan"
+    name: str = "GitLab"
+    request_word: str = "merge request"
+    _api: RestApi | None = field(default=None, init=False, repr=False)
 
     def need(self, *names: str) -> dict[str, str]:
         return need(self.environ, [*API, *names], WHERE)
 
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+
+    @property
     def api(self) -> RestApi:
-        env = self.need()
-        return RestApi(env["CI_API_V4_URL"], {"PRIVATE-TOKEN": env["GITLAB_API_TOKEN"],
-                                              "User-Agent": "omnidesk-channels"}, "GitLab")
+        if self._api is None:
+            env = self.need()
+            self._api = RestApi(
+                env["CI_API_V4_URL"],
+                {"PRIVATE-TOKEN": env["GITLAB_API_TOKEN"], "User-Agent": "omnidesk-channels"},
+                "GitLab",
+            )
+        return self._api
 
     @property
     def project(self) -> str:
         return "projects/" + urllib.parse.quote(self.need()["CI_PROJECT_ID"], safe="")
 
+    # -- what the job reports --------------------------------------------------------------------
 
-def plan(job: Job, file: str, tenant: str | None, all_tenants: bool, out_dir: str, fmt: str, note: bool,
-         log: Log, auth: str | None = None) -> int:
-    """Plan each tenant, save the plans into ``out_dir``, and keep the merge request's notes current."""
-    if all_tenants and tenant:
-        raise CiError("choose one: --tenant, or --all-tenants")
-    iid = job.need("CI_MERGE_REQUEST_IID")["CI_MERGE_REQUEST_IID"] if note else ""
-    make_folder(out_dir)
-    results = plan_tenants(file, tenants_of(file) if all_tenants else [tenant], out=plan_template(out_dir),
-                           environ=job.environ, auth=auth, secrets_at_apply=True)
-    for result in results:
-        log(f"--- Plan for {result.name}")
-        log(render_plan(result, fmt).rstrip("\n"))
-        log("".join(f"Warning: {w}\n" for w in result.warnings).rstrip("\n"))
-    if note:
-        with job.api() as api:
-            for result in results:
-                done = upsert_note(api, job.project, iid, plan_marker(result.name), plan_comment(result))
-                log(f"{result.name}: merge request note {done}")
-    return 1 if any(r.failed for r in results) else 0
+    def request_number(self) -> int | None:
+        return int(self.need("CI_MERGE_REQUEST_IID")["CI_MERGE_REQUEST_IID"])
 
+    def upsert_comment(self, number: int, marker: str, body: str) -> str:
+        notes = f"{self.project}/merge_requests/{number}/notes"
+        mine = next(
+            (
+                n
+                for n in self.api.pages(notes, {"sort": "asc", "order_by": "created_at"})
+                if str(n.get("body") or "").startswith(marker)
+            ),
+            None,
+        )
+        if mine is None:
+            self.api.json("POST", notes, json={"body": body})
+            return "created"
+        if mine.get("body") == body:
+            return "unchanged"
+        self.api.json("PUT", f"{notes}/{mine['id']}", json={"body": body})
+        return "updated"
 
-def upsert_note(api: RestApi, project: str, iid: str, marker: str, body: str) -> str:
-    """Create the merge request note that starts with ``marker``, or update it in place."""
-    notes = f"{project}/merge_requests/{iid}/notes"
-    mine = next((n for n in api.pages(notes, {"sort": "asc", "order_by": "created_at"})
-                 if str(n.get("body") or "").startswith(marker)), None)
-    if mine is None:
-        api.json("POST", notes, json={"body": body})
-        return "created"
-    if mine.get("body") == body:
-        return "unchanged"
-    api.json("PUT", f"{notes}/{mine['id']}", json={"body": body})
-    return "updated"
+    def summary(self, markdown: str) -> None:
+        self.log(markdown.rstrip("\n"))
 
+    def outputs(self, **values: str) -> None:
+        dotenv = self.environ.get("OMNIDESK_CI_DOTENV")
+        if dotenv:
+            with open(dotenv, "a", encoding="utf-8") as fh:
+                fh.writelines(f"OMNIDESK_{name.upper()}={' '.join(value.split())}\n" for name, value in values.items())
 
-def fetch_reviewed_plan(job: Job, file: str, job_name: str, out_dir: str, log: Log) -> list[Path]:
-    """The plans of the merged request's last successful pipeline at its head, into ``out_dir``.
+    def group(self, title: str, text: str) -> str:
+        return f"--- {title}\n{text}"
 
-    Refuses when the merged channels file differs from the one at the request's head (what was
-    planned and reviewed), compared through the API, so the job needs no git.
-    """
-    sha = job.need("CI_COMMIT_SHA")["CI_COMMIT_SHA"]
-    with job.api() as api:
-        project = job.project
-        requests: list[dict[str, Any]] = api.json("GET", f"{project}/repository/commits/{sha}/merge_requests") or []
-        request = next((r for r in requests if r.get("state") == "merged"), None)
-        if request is None:
-            raise CiError(f"commit {sha[:12]} did not come from a merged merge request: nothing reviewed to apply")
-        head = str(request.get("sha", ""))
-        path = urllib.parse.quote(Path(file).as_posix(), safe="")
-        planned = api.call("GET", f"{project}/repository/files/{path}/raw", params={"ref": head}).content
-        if planned != Path(file).read_bytes():
-            raise CiError(f"{file} as merged differs from the reviewed merge request head {head[:12]}: the "
-                          "reviewed plan is not for this file; nothing was applied. Plan again (fast-forward "
-                          "or semi-linear merges keep them equal).")
-        pipelines = api.json("GET", f"{project}/merge_requests/{request['iid']}/pipelines") or []
-        pipeline = next((p for p in pipelines if p.get("sha") == head and p.get("status") == "success"), None)
+    def annotation(self, level: str, message: str, title: str) -> str:
+        return f"{level.capitalize()}: {title}: {message}"
+
+    # -- drift issues ----------------------------------------------------------------------------
+
+    def drift_issues(self) -> list[Issue]:
+        found = self.api.pages(f"{self.project}/issues", {"state": "opened", "labels": DRIFT_LABEL})
+        return [Issue(int(i["iid"]), str(i.get("description") or ""), str(i.get("web_url", ""))) for i in found]
+
+    def open_issue(self, title: str, body: str) -> Issue:
+        made = self.api.json(
+            "POST", f"{self.project}/issues", json={"title": title, "description": body, "labels": DRIFT_LABEL}
+        )
+        return Issue(int(made["iid"]), body, str(made.get("web_url", "")))
+
+    def update_issue(self, issue: Issue, body: str) -> None:
+        self.api.json("PUT", f"{self.project}/issues/{issue.number}", json={"description": body})
+
+    def close_issue(self, issue: Issue, note: str) -> None:
+        self.api.json("POST", f"{self.project}/issues/{issue.number}/notes", json={"body": note})
+        self.api.json("PUT", f"{self.project}/issues/{issue.number}", json={"state_event": "close"})
+
+    # -- applying on the protected branch --------------------------------------------------------
+
+    def protected_commit(self) -> str:
+        """Only a pipeline of the default branch, protected, and not a merge request's, applies."""
+        self.need("CI_COMMIT_SHA")
+        env = self.environ
+        source, branch = env.get("CI_PIPELINE_SOURCE", ""), env.get("CI_COMMIT_BRANCH", "")
+        default, protected = env.get("CI_DEFAULT_BRANCH", ""), env.get("CI_COMMIT_REF_PROTECTED") == "true"
+        if source == "merge_request_event" or not branch or branch != default or not protected:
+            raise CiError(
+                f"apply runs only in pipelines of the protected default branch {default or '(unknown)'}; "
+                f"this {source or 'unknown'} pipeline's branch is {branch or 'none'}"
+                f"{'' if protected else ' (not protected)'}: nothing was applied",
+                variables=("CI_COMMIT_BRANCH", "CI_COMMIT_REF_PROTECTED"),
+            )
+        return self.need("CI_COMMIT_SHA")["CI_COMMIT_SHA"]
+
+    def last_applied(self) -> str | None:
+        """The commit of the environment's last successful deployment (the apply job declares one)."""
+        environment = self.need("CI_ENVIRONMENT_NAME")["CI_ENVIRONMENT_NAME"]
+        done: list[dict[str, Any]] = (
+            self.api.json(
+                "GET",
+                f"{self.project}/deployments",
+                params={
+                    "environment": environment,
+                    "status": "success",
+                    "order_by": "id",
+                    "sort": "desc",
+                    "per_page": 1,
+                },
+            )
+            or []
+        )
+        return str(done[0]["sha"]) if done else None
+
+    def commits_since(self, base: str | None, head: str) -> list[str] | None:
+        if base is None:
+            return [head]
+        commits = self._compare(base, head)
+        if commits or base == head:
+            return commits
+        return None if self._compare(head, base) else []
+
+    def _compare(self, base: str, head: str) -> list[str]:
+        compared = self.api.json("GET", f"{self.project}/repository/compare", params={"from": base, "to": head}) or {}
+        return [str(c["id"]) for c in compared.get("commits", [])]
+
+    def merged_requests(self, commit: str) -> list[Request]:
+        default = self.need("CI_DEFAULT_BRANCH")["CI_DEFAULT_BRANCH"]
+        found = self.api.json("GET", f"{self.project}/repository/commits/{commit}/merge_requests") or []
+        return [
+            Request(int(r["iid"]), str(r.get("sha", "")), str(r.get("web_url", "")), "!")
+            for r in found
+            if r.get("state") == "merged" and r.get("target_branch", default) == default
+        ]
+
+    def reviewed_plans(self, request: Request, folder: Path) -> list[Path]:
+        """The plan job's artifacts of the request's last successful pipeline at its head."""
+        pipelines = self.api.json("GET", f"{self.project}/merge_requests/{request.number}/pipelines") or []
+        pipeline = next((p for p in pipelines if p.get("sha") == request.head and p.get("status") == "success"), None)
         if pipeline is None:
-            raise CiError(f"no successful pipeline of !{request['iid']} at {head[:12]}: nothing reviewed to apply")
-        jobs = api.pages(f"{project}/pipelines/{pipeline['id']}/jobs", {"scope[]": "success"})
-        plan_job = next((j for j in jobs if j.get("name") == job_name), None)
+            return []
+        jobs = self.api.pages(f"{self.project}/pipelines/{pipeline['id']}/jobs", {"scope[]": "success"})
+        plan_job = next((j for j in jobs if j.get("name") == self.plan_job), None)
         if plan_job is None:
-            raise CiError(f"pipeline {pipeline['id']} has no successful job {job_name!r}: nothing reviewed to apply")
-        archive = api.call("GET", f"{project}/jobs/{plan_job['id']}/artifacts").content
-    with tempfile.TemporaryDirectory() as unpacked:
-        extract_zip(archive, unpacked, f"the artifacts of job {plan_job['id']}")
-        found = saved_plans(Path(unpacked) / out_dir)
-        make_folder(out_dir)
-        copied = [Path(shutil.copy(p, Path(out_dir) / p.name)) for p in found]
-    log(f"Fetched {len(copied)} reviewed plan(s) of !{request['iid']} (job {plan_job['id']}) into {out_dir}")
-    return copied
+            return []
+        archive = self.api.call("GET", f"{self.project}/jobs/{plan_job['id']}/artifacts").content
+        with tempfile.TemporaryDirectory() as unpacked:
+            extract_zip(archive, unpacked, f"the artifacts of job {plan_job['id']}")
+            inside = Path(unpacked) / self.plan_dir
+            if not inside.is_dir():
+                raise CiError(f"the artifacts of job {plan_job['id']} hold no folder {self.plan_dir}/")
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in saved_plans(inside):
+                (folder / path.name).write_bytes(path.read_bytes())
+        return saved_plans(folder)

@@ -1,11 +1,7 @@
 """The ``omnidesk-channels`` command line: one module per command, this one decides exit codes.
 
-Exit codes (documented in the README):
-    0  success; with --detailed-exitcode: success and no changes
-    1  error (bad input, refused call, failed operation, unsafe or stale plan, usage error,
-       "no" or Ctrl-D at the apply prompt, an internal error)
-    2  changes pending (only with ``plan --detailed-exitcode``)
-  130  interrupted (Ctrl-C)
+The exit codes and their meanings are ``EXIT_CODES``; the docs site's reference page is generated
+from it.
 """
 from __future__ import annotations
 
@@ -24,6 +20,16 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
 
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success (with `plan --detailed-exitcode`: success and no changes)",
+    EXIT_ERROR: "error: bad input, a refused call, a failed operation, an unsafe or stale plan, a usage error "
+    "(an unknown option included), a refused output path, \"no\" or Ctrl-D at the apply prompt, an internal "
+    "error (one line; `--debug` shows the traceback)",
+    EXIT_CHANGES: "changes pending (only with `plan --detailed-exitcode`, for drift checks)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C): run apply again to converge (after deletes: plan again, the count "
+    "changed)",
+}
+
 DEBUG_OPTION = "--debug"
 
 
@@ -35,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate_cmd:validate_cmd",
     "plan": "reconciler.cli.plan_cmd:plan_command",
     "apply": "reconciler.cli.apply_cmd:apply_command",
+    "probe": "reconciler.cli.probe_cmd:probe_command",
     "export": "reconciler.cli.export_cmd:export_command",
     "clone": "reconciler.cli.clone_cmd:clone_command",
     "import": "reconciler.cli.import_cmd:import_command",

@@ -8,7 +8,8 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, target_options, use_color, workflow,
+    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, target_options, use_color,
+    workflow,
 )
 from reconciler.planfile import is_plan_file
 from reconciler.render import render_text
@@ -26,7 +27,7 @@ from reconciler.render import render_text
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
 def apply_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                   yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
-                  rotate_secrets: bool, parallelism: int) -> int:
+                  allow_policy: tuple[str, ...], rotate_secrets: bool, parallelism: int) -> int:
     """Make the tenant match FILE (a channels file) or a saved PLAN.
 
     With a channels file: plans, prints the plan, asks on a terminal ("Apply 2 creates and
@@ -38,7 +39,8 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
     without --yes, because a saved plan was reviewed when it was made. Deletes happen only with
     prune. Past the safety thresholds (more than 30% of the tenant's custom channels updated or
     deleted, on tenants with 10 or more; the file's safety: changes them) it needs --allow-updates N
-    or --allow-deletes N with the exact count.
+    or --allow-deletes N with the exact count. A policy finding at deny (the file's policy:) refuses
+    the apply before any write, unless --allow-policy names its rule.
 
     The URL comes from --url, else the tenant's url: (--tenant), else OMNIDESK_URL; the key from
     the variable the tenant's api_key_env names, else OMNIDESK_API_KEY.
@@ -58,6 +60,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
             click.echo(render_text(planned.plan, color=use_color()), nl=False)
         else:
             click.echo(planned.plan.summary() + ".", err=True)
+        print_findings(planned.plan)
     else:
         planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                               rotate_secrets=rotate_secrets)
@@ -65,6 +68,6 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
         click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:
         return EXIT_OK
-    engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
+    engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
     confirm(planned, yes=yes, saved=planned.saved)
-    return apply_with_progress(engine, planned, allow_deletes, allow_updates)
+    return apply_with_progress(engine, planned, allow_deletes, allow_updates, allow_policy)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from reconciler.cli import EXIT_OK, FullSummaryGroup
+from reconciler.cli import FullSummaryGroup
 from reconciler.render import FORMATS
 from reconciler.transport import AUTH_FORMS
 
@@ -26,6 +26,11 @@ tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME",
 all_opt = _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, concurrently.")
 auth_opt = _opt("--auth", env="AUTH", type=click.Choice(AUTH_FORMS),
                 help="Where the API key goes (header, query, authorization); default: as plan and apply decide.")
+apply_opts = [
+    _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, one after the other."),
+    _opt("--apply-unreviewed", env="APPLY_UNREVIEWED", is_flag=True,
+         help="Also apply changes that no reviewed plan showed (a direct push to the protected branch)."),
+]
 format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(list(FORMATS)), default="text",
                   show_default=True, help="How plans are printed in the job log.")
 
@@ -37,14 +42,75 @@ def ci_group() -> None:
     Also job summaries and the saved plan's artifact.
 
     \b
-    GitHub Actions: use this repository's action (examples/github/), which runs 'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
+    GitHub Actions: use this repository's action (examples/github/), which runs
+    'omnidesk-channels ci github COMMAND'. GitLab CI: include the template
     examples/gitlab/omnidesk-channels.gitlab-ci.yml, which runs 'omnidesk-channels ci gitlab COMMAND'.
+    Both run one flow: plan on the request, apply on the protected branch only, of changes that
+    reviewed plans showed, drift issues on a schedule.
 
     \b
     Example:
       omnidesk-channels ci github plan --tenant production
       omnidesk-channels ci gitlab plan --all-tenants
     """
+
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _with(options: list[Decorator]) -> Decorator:
+    """Several options as one decorator (the ones apply shares between forges)."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
+def _engine(environ: Any, file: str, tenants: list[str | None], auth: str | None) -> Any:
+    """The workflow the flow runs in-process, with the action's api-key under the tenant's variable."""
+    from reconciler.ci import with_api_key
+    from reconciler.workflow import Workflow
+
+    return Workflow(environ=with_api_key(environ, file, tenants), auth=auth)
+
+
+def _plan(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
+          auth: str | None) -> int:
+    from reconciler.ci import chosen_tenants, flow, plan_template
+
+    try:
+        tenants = chosen_tenants(file, tenant, all_tenants)
+        return flow.plan(forge, _engine(forge.environ, file, tenants, auth), file, tenants, plan_template(out_dir),
+                         fmt, comment, click.echo)
+    finally:
+        forge.close()
+
+
+def _drift(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None,
+           run_url: str = "") -> int:
+    from reconciler.ci import chosen_tenants, flow
+
+    try:
+        tenants = chosen_tenants(file, tenant, all_tenants)
+        return flow.drift(forge, _engine(forge.environ, file, tenants, auth), file, tenants, fmt, click.echo, run_url)
+    finally:
+        forge.close()
+
+
+def _apply(forge: Any, file: str, tenant: str | None, all_tenants: bool, plan_path: str | None,
+           apply_unreviewed: bool, auth: str | None) -> int:
+    from reconciler.ci import chosen_tenants, flow, saved_plans
+
+    try:
+        tenants = chosen_tenants(file, tenant, all_tenants)
+        engine = _engine(forge.environ, file, tenants, auth)
+        if plan_path:
+            return flow.apply_saved(forge, engine, saved_plans(plan_path), tenant, click.echo)
+        return flow.apply_reviewed(forge, engine, file, tenants, allow_unreviewed=apply_unreviewed, log=click.echo)
+    finally:
+        forge.close()
 
 
 @ci_group.group("github", cls=FullSummaryGroup)
@@ -72,7 +138,7 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
     """
     from reconciler.ci import github
 
-    return github.validate(github.Runner(), file, tenant, strict, click.echo)
+    return github.validate(github.GitHub(), file, tenant, strict, click.echo)
 
 
 @github_group.command("plan")
@@ -97,7 +163,7 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
     """
     from reconciler.ci import github
 
-    return github.plan(github.Runner(), file, tenant, all_tenants, out_dir, fmt, comment, click.echo, auth)
+    return _plan(github.GitHub(), file, tenant, all_tenants, fmt, out_dir, comment, auth)
 
 
 @github_group.command("drift")
@@ -117,24 +183,31 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: s
     """
     from reconciler.ci import github
 
-    return github.drift(github.Runner(), file, tenant, all_tenants, fmt, click.echo, auth)
+    forge = github.GitHub()
+    return _drift(forge, file, tenant, all_tenants, fmt, auth, forge.run_url())
 
 
 @github_group.command("apply")
 @file_opt
 @tenant_opt
+@_with(apply_opts)
 @_opt("--plan", "plan_path", env="PLAN", metavar="PATH",
-      help="A saved plan or a folder of them (default: the reviewed plan of the merged pull request).")
+      help="A saved plan or a folder of them, applied exactly (default: what the protected branch says, "
+      "checked against the reviewed plans).")
 @_opt("--artifact", env="ARTIFACT", default="omnidesk-plan", show_default=True, metavar="NAME",
-      help="The plan job's artifact to download when --plan is not given.")
-@_opt("--download-dir", env="DOWNLOAD_DIR", default="omnidesk-reviewed-plan", show_default=True, metavar="DIR",
-      help="Where the downloaded artifact is unpacked.")
+      help="The plan job's artifact that holds a pull request's reviewed plans.")
+@_opt("--branch", env="BRANCH", metavar="NAME",
+      help="The protected branch apply runs on (default: the repository's default branch).")
 @auth_opt
-def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str, download_dir: str,
-             auth: str | None) -> int:
-    """Apply exactly the reviewed plan(s).
+def gh_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed: bool, plan_path: str | None,
+             artifact: str, branch: str | None, auth: str | None) -> int:
+    """Apply on the protected branch what reviewed plans showed.
 
-    Refuses if the merged file is not the planned one.
+    Refused in a pull_request run. Without --plan it plans the tenant from the checked-out branch
+    and applies that plan when every change in it was in the reviewed plan of a pull request
+    merged since the last successful apply (so cancelled or queued runs lose nothing); otherwise
+    it applies nothing and comments on those pull requests. The summary names the pull requests
+    whose changes it applied.
 
     \b
     Example:
@@ -143,8 +216,8 @@ def gh_apply(file: str, tenant: str | None, plan_path: str | None, artifact: str
     """
     from reconciler.ci import github
 
-    extra = ["--auth", auth] if auth else []
-    return github.apply(github.Runner(), file, plan_path, tenant, artifact, download_dir, extra, click.echo)
+    forge = github.GitHub(artifact=artifact, branch=branch)
+    return _apply(forge, file, tenant, all_tenants, plan_path, apply_unreviewed, auth)
 
 
 @ci_group.group("gitlab", cls=FullSummaryGroup)
@@ -179,28 +252,52 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
     """
     from reconciler.ci import gitlab
 
-    return gitlab.plan(gitlab.Job(), file, tenant, all_tenants, out_dir, fmt, note, click.echo, auth)
+    return _plan(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, out_dir, note, auth)
 
 
-@gitlab_group.command("fetch")
+@gitlab_group.command("drift")
 @file_opt
-@_opt("--job", "job_name", env="PLAN_JOB", default="omnidesk-plan", show_default=True, metavar="NAME",
-      help="The merge request pipeline's plan job whose artifacts hold the plans.")
-@_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
-      help="Where the plan job's artifacts are unpacked.")
-def gl_fetch(file: str, job_name: str, out_dir: str) -> int:
-    """Download the merged merge request's reviewed plans.
+@tenant_opt
+@all_opt
+@format_opt
+@auth_opt
+def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
+    """Plan; keep one issue per drifted tenant, open while it drifts.
 
-    Refuses if the merged file differs.
-
-    Makes no Omnidesk API call (it reads GitLab's, with GITLAB_API_TOKEN).
+    The issue is opened or updated on drift and closed when the tenant matches again.
 
     \b
     Example:
-      omnidesk-channels ci gitlab fetch
-      omnidesk-channels apply omnidesk-plan/production.json
+      omnidesk-channels ci gitlab drift --all-tenants
     """
     from reconciler.ci import gitlab
 
-    gitlab.fetch_reviewed_plan(gitlab.Job(), file, job_name, out_dir, click.echo)
-    return EXIT_OK
+    return _drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth)
+
+
+@gitlab_group.command("apply")
+@file_opt
+@tenant_opt
+@_with(apply_opts)
+@_opt("--job", "job_name", env="PLAN_JOB", default="omnidesk-plan", show_default=True, metavar="NAME",
+      help="The merge request pipeline's plan job whose artifacts hold the reviewed plans.")
+@_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
+      help="The folder of the plan job's artifacts that holds the plans.")
+@auth_opt
+def gl_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed: bool, job_name: str,
+             out_dir: str, auth: str | None) -> int:
+    """Apply on the protected default branch what reviewed plans showed.
+
+    As 'ci github apply': refused in merge request pipelines and on unprotected branches; applies
+    the branch's plan when every change in it was in the reviewed plan of a merge request merged
+    since the environment's last successful deployment, else applies nothing and notes why on
+    those merge requests. Makes Omnidesk calls only with the write key of the apply job.
+
+    \b
+    Example:
+      omnidesk-channels ci gitlab apply --tenant production
+    """
+    from reconciler.ci import gitlab
+
+    forge = gitlab.GitLab(click.echo, plan_job=job_name, plan_dir=out_dir)
+    return _apply(forge, file, tenant, all_tenants, None, apply_unreviewed, auth)

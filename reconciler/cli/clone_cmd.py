@@ -8,7 +8,8 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, connection_options, force_option, report_export, use_color, workflow,
+    allow_options, apply_with_progress, connection_options, force_option, print_findings, report_export, use_color,
+    workflow,
 )
 from reconciler.files import write_atomically
 from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output
@@ -33,7 +34,8 @@ from reconciler.render import render_text
 @connection_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
 def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, force: bool,
-                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None, parallelism: int,
+                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
+                  allow_policy: tuple[str, ...], parallelism: int,
                   verbose: bool) -> int:
     """Copy one tenant's custom channels to another, as a plan.
 
@@ -76,8 +78,9 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     report_export(exported.export)
     plan = planned.plan
     click.echo(render_text(plan, color=use_color()), nl=False)
+    print_findings(plan)
     if yes:
-        engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates)
+        engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
     else:
         for finding in engine.review(planned):
             if finding.denies:
@@ -92,4 +95,4 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
         return EXIT_OK
     if plan.is_empty:
         return EXIT_OK
-    return apply_with_progress(engine, planned, allow_deletes, allow_updates)
+    return apply_with_progress(engine, planned, allow_deletes, allow_updates, allow_policy)

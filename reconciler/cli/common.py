@@ -13,6 +13,7 @@ import click
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Delete, Plan
+from reconciler.policy import Finding
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
 from reconciler.workflow import Planned, Workflow
@@ -106,9 +107,27 @@ def _log_http_to_stderr() -> None:
 
 
 def print_file_warnings(planned: Planned) -> None:
-    """The channels file's warnings (such as a secret written in it) on stderr; they stop nothing."""
+    """The channels file's warnings (such as a secret written in it) and the policy's findings on
+    stderr; a finding at deny says that apply refuses it."""
     for warning in planned.channels_file.warnings if planned.channels_file else ():
         click.echo(f"Warning: {warning}", err=True)
+    print_findings(planned.plan)
+
+
+SHOWN_CHANNELS = 5  # one line per rule and message names this many channels, then "and N more"
+
+
+def print_findings(plan: Plan) -> None:
+    """One line per rule, level and message (40 channels without a signature are one line, not 40)."""
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for finding in plan.findings:
+        groups.setdefault((finding.rule, finding.level, finding.message), []).append(finding)
+    for (rule, level, message), found in groups.items():
+        first = found[0]
+        where = f"{first.file}:{first.line}: " if first.file and first.line else ""
+        names = ", ".join(repr(f.channel) for f in found[:SHOWN_CHANNELS])
+        more = f" and {len(found) - SHOWN_CHANNELS} more" if len(found) > SHOWN_CHANNELS else ""
+        click.echo(f"Warning: {where}{level} [{rule}] {names}{more}: {message} (fix: {first.fix})", err=True)
 
 
 def is_tty(stream: Any) -> bool:
@@ -121,7 +140,14 @@ def use_color() -> bool:
 
 
 def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--allow-updates N / --allow-deletes N: the exact counts a plan past a safety threshold needs."""
+    """--allow-updates N / --allow-deletes N: the exact counts a plan past a safety threshold needs;
+    --allow-policy RULE: a policy rule at deny that a reviewer accepted (a rule, never a blanket force)."""
+    from reconciler.policy import RULES
+
+    func = click.option(
+        "--allow-policy", "allow_policy", multiple=True, type=click.Choice(list(RULES)), metavar="RULE",
+        help="Apply although this policy rule is at deny and the plan breaks it (repeat for more rules).",
+    )(func)
     for option, verb in (("--allow-deletes", "deletes"), ("--allow-updates", "updates")):
         func = click.option(
             option, type=click.IntRange(min=0), metavar="N",
@@ -181,7 +207,7 @@ def _ask(question: str) -> bool:
 
 
 def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None,
-                        allow_updates: int | None = None) -> int:
+                        allow_updates: int | None = None, allow_policy: tuple[str, ...] = ()) -> int:
     """Apply with progress and Ctrl-C handling; report every outcome; the exit code."""
     from reconciler.apply import NOT_STARTED, OK, stop_on_interrupt
     from reconciler.cli.progress import progress_reporter
@@ -189,6 +215,7 @@ def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int |
     stop = threading.Event()
     with stop_on_interrupt(stop), progress_reporter(len(planned.plan.changes)) as on_outcome:
         report = engine.apply(planned, allow_deletes=allow_deletes, allow_updates=allow_updates,
+                              allow_policy=allow_policy,
                               on_outcome=on_outcome, stop=stop)
     click.echo(report.summary(), err=True)
     error = report.error(planned.target.api_key_env)
@@ -220,6 +247,9 @@ def report_export(result: Any) -> None:
     for name, times in result.left_literal.items():
         click.echo(f"  not templated: {times} occurrence(s) of the value of {name} right after a '$' "
                    "(a '$' before ${...} would read as $${); edit them by hand", err=True)
+    if result.endpoint_vars:
+        click.echo("  endpoint credentials are not exported (written as ${env:...}); set these before applying "
+                   "the file: " + ", ".join(result.endpoint_vars), err=True)
     if result.secret_vars:
         click.echo("  secrets are not exported; set these before creating the channels elsewhere: "
                    + ", ".join(sorted(set(result.secret_vars.values()))), err=True)

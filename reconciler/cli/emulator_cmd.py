@@ -96,6 +96,11 @@ def emulator(
     as it holds the channels' secrets; one emulator at a time per state file). Request bodies are
     limited to 1 MiB and read only after the key was checked.
 
+    It is also the channel's other end: the page at its URL shows channels, tickets and deliveries
+    and lets you reply as an agent; a reply is POSTed to the channel's endpoint as Omnidesk is
+    assumed to (Standard Webhooks headers, signed when include_signature is on, an OPTIONS probe
+    first, 5 retries), and only to endpoints on this machine unless --deliver-remote.
+
     \b
     Example:
       omnidesk-channels emulator --port 8080 --state tenant.json
@@ -103,11 +108,6 @@ def emulator(
       omnidesk-channels emulator --error-rate 0.2 --rate-limit 5 --seed 1 --quirk no-paging
       omnidesk-channels emulator --auth query --max-item-limit 25 --quirk no-item-total
       omnidesk-channels emulator --forward-to http://127.0.0.1:3000/omnidesk
-
-    It is also the channel's other end: the page at its URL shows channels, tickets and deliveries
-    and lets you reply as an agent; a reply is POSTed to the channel's endpoint as Omnidesk is
-    assumed to (Standard Webhooks headers, signed when include_signature is on, an OPTIONS probe
-    first, 5 retries), and only to endpoints on this machine unless --deliver-remote.
     """
     keys = _parse_api_keys(api_keys)
     try:

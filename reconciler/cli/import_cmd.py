@@ -5,6 +5,7 @@ import click
 
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
+from reconciler.endpoints import masked_change
 from reconciler.cli.common import report_export, target_options, workflow
 from reconciler.importer import Imported
 
@@ -48,8 +49,9 @@ def report(result: Imported, file: str, label: str, update: bool) -> None:
         limited = f" (tenants: [{', '.join(added.tenants)}])" if added.tenants else ""
         click.echo(f"+ added {added.name!r}{limited}; its secret: ${{env:{added.secret_var}}}")
     for updated in result.updated:
+        shown = [masked_change(c.field, c.before, c.after) for c in updated.fields]  # no endpoint credential
         click.echo(f"~ updated {updated.name!r}: " + ", ".join(
-            f"{c.field} {c.before!r} -> {c.after!r}" for c in updated.fields))
+            f"{c.field} {v['before']!r} -> {v['after']!r}" for c, v in zip(updated.fields, shown)))
         if updated.shared_with:
             click.echo(f"    shared: this also changes what {', '.join(updated.shared_with)} wants")
     for note in result.notes:

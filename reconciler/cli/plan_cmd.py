@@ -22,12 +22,14 @@ from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan,
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@click.option("--probe", is_flag=True,
+              help="Also probe each endpoint as Omnidesk would (see 'probe'); a failing one is a policy finding.")
 @click.option("--all-tenants", is_flag=True,
               help="Plan every tenant of the file at once (concurrently): one report, the exit code of the worst; "
               "--out needs {tenant} in it.")
 def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                 rotate_secrets: bool, all_tenants: bool) -> int:
+                 rotate_secrets: bool, probe: bool, all_tenants: bool) -> int:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
@@ -47,6 +49,8 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml --emulator
       omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
     """
+    if all_tenants and probe:
+        raise click.UsageError("--probe plans one tenant at a time: pass --tenant NAME instead of --all-tenants")
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
@@ -55,7 +59,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
     engine = workflow(verbose=verbose)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
-                          rotate_secrets=rotate_secrets)
+                          rotate_secrets=rotate_secrets, probe=probe)
     print_file_warnings(planned)
     plan = planned.plan
     findings = engine.review(planned)

@@ -10,6 +10,7 @@ from reconciler.diagnostics import github_annotations, json_report
 from reconciler.cli.arguments import CHANNELS_FILE
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import ConfigError, Problem
+from reconciler.policy import DENY, Finding, findings
 
 
 def _count(n: int) -> str:
@@ -27,30 +28,47 @@ def check(
     path: str | os.PathLike[str], *, tenant: str | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[str, list[Problem]]:
     """The success line for ``path`` and its warnings; raises ConfigError listing every problem."""
+    summary, warnings, _ = check_with_policy(path, tenant=tenant, environ=environ)
+    return summary, warnings
+
+
+def check_with_policy(
+    path: str | os.PathLike[str], *, tenant: str | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str, list[Problem], list[Finding]]:
+    """``check``, and the policy's findings over every view checked (each finding once)."""
     shown = os.fspath(path)
     if tenant is not None:
         loaded = load_channels_file(path, tenant=tenant, environ=environ)
-        return f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})", list(loaded.warnings)
+        return (f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})", list(loaded.warnings),
+                list(findings(loaded)))
     views = load_all_views(path, environ=environ)
     # Each channel entry has its own line, so lines count the file's channels across all views.
     count = len({channel.line for view in views.values() for channel in view.channels})
     tenants = next(iter(views.values())).tenants
     suffix = f"; tenants: {', '.join(tenants)}" if tenants else ""
     warnings = dict.fromkeys(w for view in views.values() for w in view.warnings)
-    return f"{shown}: valid ({_count(count)}{suffix})", list(warnings)
+    found = dict.fromkeys(f for view in views.values() for f in findings(view))
+    return f"{shown}: valid ({_count(count)}{suffix})", list(warnings), list(found)
+
+
+
 
 
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True, type=CHANNELS_FILE, metavar="FILE...")
 @click.option("--tenant", metavar="NAME", help="Validate for this tenant only (default: every tenant).")
-@click.option("--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text", show_default=True,
-              help="github: ::error/::warning lines that GitHub shows on the file's lines; json: data.")
-@click.option("--strict", is_flag=True, help="Treat warnings (such as a secret written in the file) as errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "github", "json", "sarif"]), default="text",
+              show_default=True, help="github: ::error/::warning lines that GitHub shows on the file's lines; "
+              "json: data; sarif: SARIF 2.1.0 for code scanning.")
+@click.option("--strict", is_flag=True,
+              help="Treat warnings (such as a secret written in the file) as errors; a policy finding keeps the "
+              "level its policy: gives it.")
 def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: bool) -> None:
     """Check each FILE offline: YAML, schema, templates, names.
 
     Makes no API call. Without --tenant, a file with tenants is checked for every tenant and for no tenant;
     a problem that occurs in only some of them ends with those tenants in brackets.
+    The file's policy: rules are checked too: a finding at deny is an error, at warn a warning.
     Every file is checked; exits 1 on any problem (and, with --strict, on any warning).
 
     \b
@@ -62,20 +80,32 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
     summaries: list[str] = []
     errors: list[Problem] = []
     warnings: list[Problem] = []
+    policy: list[Finding] = []
     for file in files:
         try:
-            summary, found = check(file, tenant=tenant)
+            summary, found, file_findings = check_with_policy(file, tenant=tenant)
             problems: list[Problem] = []
+            policy += file_findings
         except ConfigError as exc:
-            summary, found, problems = "", exc.warnings, exc.problems
+            summary, found, problems, file_findings = "", exc.warnings, exc.problems, []
         if strict:
             problems, found = sorted(problems + found, key=lambda p: (p.line or 0, p.column or 0)), []
+        # the policy's own levels decide, --strict or not: deny is an error, warn stays a warning
+        problems += [f.as_problem() for f in file_findings if f.level == DENY]
+        found += [f.as_problem() for f in file_findings if f.level != DENY]
         if not problems:
             summaries.append(summary)
         errors += problems
         warnings += found
-    if fmt == "json":
-        click.echo(json_report(files, errors, warnings), nl=False)
+    if fmt in ("json", "sarif"):
+        if fmt == "json":
+            click.echo(json_report(files, errors, warnings, policy), nl=False)
+        else:
+            from reconciler.sarif import render_sarif
+
+            shown = {f.as_problem() for f in policy}  # a finding is its own result, with its rule
+            click.echo(render_sarif(policy, errors=[p for p in errors if p not in shown],
+                                    warnings=[p for p in warnings if p not in shown]), nl=False)
         if errors:
             raise click.exceptions.Exit(1)
         return

@@ -8,6 +8,7 @@ the file ``reconciler.config.views``'.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,7 @@ def _parse(path: str | os.PathLike[str], text: str | None = None) -> Parsed:
         raise ConfigError(parsed.problems)
     parsed.tenants = _tenants(data)
     parsed.problems.extend(_tenant_reference_problems(parsed))
+    parsed.problems.extend(_name_pattern_problems(parsed))
     return parsed
 
 
@@ -161,6 +163,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             auth=body.get("auth") if isinstance(body.get("auth"), str) else None,
             ignore=patterns_in(body),
             safety=safety_overrides(body.get("safety")),
+            policy=body.get("policy") if isinstance(body.get("policy"), dict) else {},
         )
     return out
 
@@ -177,4 +180,22 @@ def _tenant_reference_problems(parsed: Parsed) -> list[Problem]:
                     hint += ": add a `tenants:` section or remove this list"
                 path = ("channels", i, "tenants", j)
                 problems.append(parsed.problem(path, f"unknown tenant {quoted(name)} ({hint})"))
+    return problems
+
+
+def _name_pattern_problems(parsed: Parsed) -> list[Problem]:
+    """A policy's name_pattern must be a regular expression (the schema only knows it is a string)."""
+    sections: list[tuple[tuple[str, ...], Any]] = [(("policy",), parsed.data.get("policy"))]
+    tenants = parsed.data.get("tenants")
+    for name, body in tenants.items() if isinstance(tenants, dict) else ():
+        sections.append((("tenants", name, "policy"), body.get("policy") if isinstance(body, dict) else None))
+    problems = []
+    for path, section in sections:
+        pattern = section.get("name_pattern") if isinstance(section, dict) else None
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                message = f"{pattern!r} is not a regular expression ({exc}): fix it, e.g. ^[A-Z][A-Za-z0-9 ]+$"
+                problems.append(parsed.problem(path + ("name_pattern",), message))
     return problems

@@ -16,6 +16,10 @@ from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
 if TYPE_CHECKING:
     from jsonschema import ValidationError
 
+LITERAL_CREDENTIAL = (
+    "the endpoint's {0}= parameter is a credential written in the file, where everyone who can read the "
+    "repository sees it: write {0}=${{env:NAME}} and keep the value in the environment (a CI secret)"
+)
 LITERAL_SECRET = (
     "the secret is written in the file, where everyone who can read the repository sees it: "
     "write ${env:NAME} and keep the value in the environment (a CI secret)"

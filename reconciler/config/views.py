@@ -13,11 +13,13 @@ file with many tenants stays linear in its size.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reconciler.config.messages import LITERAL_SECRET, mismatch, unset_message, var_problem
+from reconciler.config.messages import LITERAL_CREDENTIAL, LITERAL_SECRET, mismatch, unset_message, var_problem
+from reconciler.endpoints import ENDPOINT_FIELD, credential_values, mask_endpoint
 from reconciler.errors import Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.interpolation import Substituted, first_env, substitute, uses_vars
@@ -38,6 +40,7 @@ from reconciler.yamlread import PathT
 if TYPE_CHECKING:
     from reconciler.config.loader import Parsed  # the loader builds views; views only read it
 
+_WHOLE_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")  # a credential read whole from the environment
 # Fields that may hold templates and are checked against their regex after substitution.
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
@@ -119,6 +122,7 @@ def resolve(
         tenant=tenant,
         ignore=patterns_in(parsed.data),
         safety=safety_overrides(parsed.data.get("safety")),
+        policy=parsed.data.get("policy") if isinstance(parsed.data.get("policy"), dict) else {},
         warnings=tuple(warnings),
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))
@@ -183,8 +187,22 @@ class _View:
         out.channel = DesiredChannel(
             fields=normalize_fields(values), secret=secret, previous_names=tuple(previous), line=line,
             tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
+            endpoint_env=self._endpoint_env(out, base, raw.get(ENDPOINT_FIELD)),
         )
         return out
+
+    def _endpoint_env(self, out: _Channel, base: PathT, raw: Any) -> dict[str, str]:
+        """The endpoint's credentials and their ${env:NAME}; one written in the file is a warning, as a secret is."""
+        if not isinstance(raw, str):
+            return {}
+        env: dict[str, str] = {}
+        for param, value in credential_values(raw).items():
+            whole = _WHOLE_ENV.fullmatch(value)
+            if whole:
+                env[param] = whole.group(1)
+            else:
+                out.warnings.append(self.parsed.problem(base + (ENDPOINT_FIELD,), LITERAL_CREDENTIAL.format(param)))
+        return env
 
     def _sub(self, out: _Channel, path: PathT, text: str, secret: bool = False) -> Substituted:
         result = substitute(text, environ=self.environ, vars=self.vars, secret=secret)
@@ -209,7 +227,8 @@ class _View:
         value = result.value
         if (empty_ok and value == "") or pattern_matches(pattern, value):
             return True
-        message = mismatch(value, pattern, path, note=" (after substitution)")
+        shown = mask_endpoint(value) if path[-1] == ENDPOINT_FIELD else value  # a credential from ${env:...}
+        message = mismatch(shown, pattern, path, note=" (after substitution)")
         out.problems.append(self.parsed.problem(path, message))
         return False
 
