@@ -561,7 +561,7 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
 
 def test_cli_serves_until_sigterm_then_saves_state(tmp_path: Path) -> None:
     state = tmp_path / "cli.json"
-    proc, url, banner = _start_cli("--state", str(state), "--api-key", "rw=CHANNEL_READ,CHANNEL_CUD", "--api-key", "ro=CHANNEL_READ")
+    proc, url, banner = _start_cli("--state", str(state), "--api-key", "rw-key=CHANNEL_READ,CHANNEL_CUD", "--api-key", "ro-key=CHANNEL_READ")
     try:
         c = httpx.Client(base_url=url, headers={"apiKey": "rw-key"}, timeout=10)
         create(c, name="From CLI")
