@@ -20,6 +20,7 @@ from typing import Any, Union
 import yaml
 
 from reconciler.errors import ConfigError, Problem
+from reconciler.yaml12 import Yaml12Loader
 from reconciler.yamlhints import explain
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -45,8 +46,8 @@ _KINDS = {
 }
 _INT_DIGITS = 4300  # Python's default int_max_str_digits
 
-# libyaml's parser (when PyYAML was built with it) gives the same nodes and marks, 2-3x faster.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Plain scalars mean what YAML 1.2 says, as in editors and validators (see reconciler.yaml12).
+_LOADER: type[yaml.SafeLoader] = Yaml12Loader
 
 
 def format_path(path: Iterable[str | int]) -> str:
