@@ -98,7 +98,14 @@ def parse_with_cli(args: list[str]) -> click.Context:
             raise click.UsageError(f"unknown command {' '.join(names + rest[:1])!r}")
         names.append(rest.pop(0))
         command = sub
-    return command.make_context(" ".join(names), rest)
+    return command.make_context(" ".join(names), with_numbers(command, rest))
+
+
+def with_numbers(command: click.Command, args: list[str]) -> list[str]:
+    """A shell variable given to a whole-number option (``--ticket "$ticket"``) stands for a number."""
+    numeric = {opt for p in command.params if isinstance(p.type, (click.types.IntParamType, click.IntRange))
+               for opt in p.opts}
+    return ["1" if a == PLACEHOLDER and i and args[i - 1] in numeric else a for i, a in enumerate(args)]
 
 
 @pytest.fixture
@@ -146,7 +153,7 @@ def test_the_pipelines_use_plan_apply_drift_fanout_and_smoke_test(repo_dir: Path
                 if ctx.info_name.endswith(" tenants") and ctx.params["fmt"] == "json":
                     used.add("tenants --format json")
     expected = {"validate", "plan", "plan --detailed-exitcode", "ci gitlab apply", "tenants --format json",
-                "message send"}
+                "message send", "message reply", "emulator"}
     assert {u.removeprefix("omnidesk-channels ") for u in used} >= expected
 
 

@@ -134,6 +134,9 @@ def _report(delivery: dict[str, Any], fmt: str) -> int:
         click.echo(json.dumps(delivery, indent=2, sort_keys=True))
     else:
         for attempt in delivery.get("attempts", []):
+            if attempt["number"] == 0:  # refused before any attempt (not on this machine, not https)
+                click.echo(f"  not sent: {attempt['error']}", err=True)
+                continue
             status = attempt.get("status")
             said = f"answered {status}" if status is not None else "no answer"
             error = attempt.get("error") or ""
