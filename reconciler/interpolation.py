@@ -15,7 +15,10 @@ from functools import lru_cache
 from reconciler.printable import quoted
 
 TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
-BODY = re.compile(r"(env|var):([A-Za-z_][A-Za-z0-9_]*)")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+BODY = re.compile(rf"(env|var):({_NAME})")
+# One whole ``${env:NAME}`` or ``${var:NAME}``, spelled alike for Python and ECMA-262 (the schema's patterns).
+WHOLE_TOKEN = rf"\$\{{(?:env|var):{_NAME}\}}"
 
 
 @dataclass

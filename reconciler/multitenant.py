@@ -84,7 +84,7 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
 def plan_one(
     engine: Workflow, path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None,
     out: str | None = None, prune: bool = False, rotate_secrets: bool = False, loaded: ChannelsFile | None = None,
-    secrets_at_apply: bool = False, force: bool = False,
+    secrets_at_apply: bool = False, force: bool = False, probe: bool = False,
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
@@ -94,7 +94,8 @@ def plan_one(
     ``loaded`` is the file as loaded for ``tenant`` already (many tenants share one parse).
     """
     try:
-        planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded)
+        planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded,
+                              probe=probe)
         findings = engine.review(planned)  # the file's and the tenant's safety: thresholds, secrets, ...
         if out:
             engine.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
@@ -108,7 +109,7 @@ def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
     engine: Workflow | None = None, auth: str | None = None, secrets_at_apply: bool = False,
-    workers: int = DEFAULT_WORKERS, force: bool = False,
+    workers: int = DEFAULT_WORKERS, force: bool = False, probe: bool = False,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
@@ -131,7 +132,7 @@ def plan_tenants(
         shared = engine.sharing(pools)
         futures = [
             pool.submit(plan_one, shared, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
-                        loaded=views.get(t), secrets_at_apply=secrets_at_apply, force=force)
+                        loaded=views.get(t), secrets_at_apply=secrets_at_apply, force=force, probe=probe)
             for t, o in zip(tenants, outs)
         ]
         return [f.result() for f in futures]

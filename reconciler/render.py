@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from reconciler.checks import Finding, policy_check
 from reconciler.describe import SYMBOL, TenantOutcome, field_lines, headline, report_summary
 from reconciler.markdown import MARKDOWN_LIMIT, markdown_report, render_markdown
-from reconciler.plan import CREATE, DELETE, UPDATE, Plan
+from reconciler.plan import CREATE, DELETE, PLAN_FORMAT_VERSION, UPDATE, Plan
 from reconciler.sarif import render_sarif
 
 POLICY = policy_check.__name__  # its finding repeats the policy's own, which SARIF lists one by one
@@ -74,7 +74,10 @@ def render_json(plan: Plan) -> str:
 
 
 def json_report(results: Sequence[TenantOutcome]) -> str:
-    """Every tenant's plan (or error), warnings and saved path in one JSON document with a summary."""
+    """Every tenant's plan (or error), warnings and saved path in one JSON document with a summary.
+
+    It carries the plan's ``format_version``: ``schema plan`` describes it too (``$defs/report``).
+    """
     tenants = []
     for r in results:
         entry: dict[str, object] = {"tenant": r.name, "warnings": list(r.warnings)}
@@ -82,7 +85,8 @@ def json_report(results: Sequence[TenantOutcome]) -> str:
         if r.saved:
             entry["saved"] = r.saved
         tenants.append(entry)
-    document = {"summary": {"tenants": len(results), "with_changes": sum(r.has_changes for r in results),
+    document = {"format_version": PLAN_FORMAT_VERSION,
+                "summary": {"tenants": len(results), "with_changes": sum(r.has_changes for r in results),
                             "failed": sum(r.failed for r in results)}, "tenants": tenants}
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

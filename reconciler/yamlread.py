@@ -22,6 +22,7 @@ import yaml
 from reconciler.errors import ConfigError, InputFileError, Problem
 from reconciler.filekinds import read_input
 from reconciler.printable import printable
+from reconciler.yaml12 import Yaml12Loader
 from reconciler.yamlhints import explain
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -52,8 +53,8 @@ _LONG_SCALAR = 16
 _INT_DIGITS = 4300  # Python's default int_max_str_digits
 _INT_BITS = int(_INT_DIGITS * 3.3219)  # the bits of an integer of _INT_DIGITS decimal digits (log2 10 = 3.3219...)
 
-# libyaml's parser (when PyYAML was built with it) gives the same nodes and marks, 2-3x faster.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Plain scalars mean what YAML 1.2 says, as in editors and validators (see reconciler.yaml12).
+_LOADER: type[yaml.SafeLoader] = Yaml12Loader
 
 
 def format_path(path: Iterable[str | int]) -> str:

@@ -165,6 +165,6 @@ def test_the_exit_codes_and_the_plan_format_are_generated(site: Path):
         assert f"<td>{code}</td>" in exit_text, code
     plan_text = (site / "reference" / "plan-format" / "index.html").read_text(encoding="utf-8")
     plan_schema = json.loads(schema_path("plan.schema.json").read_text(encoding="utf-8"))
-    for key in plan_schema["properties"]:
+    for key in [*plan_schema["$defs"]["plan"]["properties"], *plan_schema["$defs"]["report"]["properties"]]:
         assert f"<code>{key}</code>" in plan_text, key
     assert "MARKETPLACE_BRIDGE_SECRET" in plan_text and "/api/v2/channel/new" in plan_text

@@ -305,3 +305,19 @@ def test_a_reply_on_an_unknown_ticket_is_a_clear_error(sandbox, tmp_path: Path) 
     assert result.exit_code == 1
     assert "ticket 999 does not exist" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_credential_in_the_endpoint_never_shows_in_reply_or_redeliver(sandbox) -> None:
+    """The canary rule of every other command (tests/test_secure_canary.py) for the sandbox's commands."""
+    emu, server = sandbox
+    canary = "canary-endpoint-key-4242"
+    with running(Bridge()) as bridge:
+        channel(emu, f"{bridge.url}?key={canary}", signed=False)
+        ticket_id = ticket(server)
+        outputs = [cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "Hi", "--format", fmt,
+                       "--verbose") for fmt in ("text", "json")]
+        outputs.append(cli(server, "message", "redeliver", "1", "--format", "json", "--verbose"))
+    assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]
+    assert all(canary not in r.output for r in outputs)
+    assert "key=(sensitive)" in outputs[1].stdout
+    assert len(bridge.posts) == 3  # delivered each time, to the endpoint with its credential

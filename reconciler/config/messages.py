@@ -9,7 +9,7 @@ import yaml
 from reconciler.errors import Problem
 from reconciler.interpolation import malformed as malformed_template
 from reconciler.printable import cut, quoted
-from reconciler.model import EMPTY_ALTERNATIVE, SECRET_FIELD, Tenant, describe_mismatch
+from reconciler.model import SECRET_FIELD, Tenant, describe_mismatch, field_pattern, without_templates
 from reconciler.schema import is_valid_fast, validator
 from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
 
@@ -34,7 +34,8 @@ _REQUIRED_HINTS = {
 # The schema's problems one file gets reported: the first thousand say what is wrong; reading on
 # through a million more would take minutes and say nothing new.
 MAX_SCHEMA_PROBLEMS = 1_000
-
+# Booleans in YAML 1.1 only (PyYAML's list): a 1.2 reader sees a string.
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 _TYPE_NAMES = {
     "boolean": "true or false",
     "array": "a list",
@@ -112,7 +113,11 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         malformed = malformed_template(instance, secret=False)
         if malformed:
             return [parsed.problem(path, malformed)]
-        pattern = error.validator_value.removeprefix(EMPTY_ALTERNATIVE)
+        pattern = field_pattern(error.validator_value)
+        outside = without_templates(instance)
+        if outside != instance:  # the templates are whole: a character beside them is wrong
+            message = f"{show(instance)} {describe_mismatch(pattern, outside, where=' beside its templates')}"
+            return [parsed.problem(path, message)]
         return [parsed.problem(path, mismatch(instance, pattern, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
@@ -148,9 +153,15 @@ def _unknown_key(key: str, allowed: list[str]) -> str:
 def _type_message(expected: str, instance: Any, node: yaml.Node | None, secret: bool) -> str:
     want = _TYPE_NAMES.get(expected, expected)
     if expected == "boolean" and isinstance(instance, str):
-        if instance.strip().lower() in ("true", "false"):
-            return f"expected true or false, not the string {show(instance)}: remove the quotes"
-        return f"expected true or false, not the string {show(instance)}"
+        plain = isinstance(node, yaml.ScalarNode) and not node.style
+        if plain and instance.lower() in _YAML11_BOOLEANS:
+            return (
+                f"expected true or false, not {instance}: YAML 1.2 (editors, validators and this tool) "
+                f"reads it as the string {show(instance)}: write true or false"
+            )
+        if plain or instance.strip().lower() not in ("true", "false"):
+            return f"expected true or false, not the string {show(instance)}: write true or false"
+        return f"expected true or false, not the string {show(instance)}: remove the quotes"
     message = f"expected {want}, but {reads_as(node, instance, secret=secret)}"
     if expected == "string" and isinstance(node, yaml.ScalarNode) and instance is not None:
         message += ": quote it" if secret else f": quote it: '{node.value}'"

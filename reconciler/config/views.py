@@ -81,6 +81,7 @@ def resolve(
     cache: Cache,
     *,
     vars_need_tenant: bool = True,
+    offline: bool = False,
 ) -> tuple[ChannelsFile | None, list[Problem]]:
     """The file as one tenant (or none) sees it, and the problems only substitution reveals.
 
@@ -93,7 +94,7 @@ def resolve(
         if not parsed.problems:
             raise unknown
         return None, [Problem(parsed.file, None, None, "", str(unknown))]  # listed with the file's own
-    view = _View(parsed, tenant, environ, vars_need_tenant)
+    view = _View(parsed, tenant, {} if offline else environ, vars_need_tenant, offline)
     problems: list[Problem] = []
     warnings: list[Problem] = []
     channels: list[DesiredChannel] = []
@@ -138,9 +139,12 @@ def _has_vars(raw: Mapping[str, Any]) -> bool:
 class _View:
     """One tenant's (or no tenant's) reading of channel entries: substitution and the checks after it."""
 
-    def __init__(self, parsed: Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool):
+    def __init__(
+        self, parsed: Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool, offline: bool
+    ):
         self.parsed = parsed
         self.environ = environ
+        self.offline = offline  # no environment: an unset ${env:...} is expected, not an error
         self.vars_need_tenant = vars_need_tenant
         self.tenant = parsed.tenants.get(tenant) if tenant is not None else None
         self.vars = self.tenant.vars if self.tenant is not None else None
@@ -221,6 +225,8 @@ class _View:
         if result.malformed or result.missing_vars or path in self.parsed.bad:
             return False
         if result.unset_env:
+            if self.offline:  # the schema checked the characters beside the template; the value is unknown
+                return False
             for var in dict.fromkeys(result.unset_env):
                 out.problems.append(self.parsed.problem(path, unset_message(var, self.environ)))
             return False
