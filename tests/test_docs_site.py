@@ -128,7 +128,7 @@ def test_every_link_lands_inside_the_site_on_an_anchor_that_exists(site: Path):
 def test_nothing_in_the_site_points_at_this_machine_or_outside_the_repository(site: Path):
     for path in site.rglob("*.html"):
         text = path.read_text(encoding="utf-8")
-        assert "../" + "shared" not in text and "/work/" not in text and "/root/" not in text, path
+        assert "../" + "shared" not in text and "/wo" + "rk/" not in text and "/ro" + "ot/" not in text, path
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()):
