@@ -70,7 +70,10 @@ class FakeApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw and "json" in (self.headers.get("Content-Type") or "") else None
-                query = dict(urllib.parse.parse_qsl(parsed.query))
+                query: dict[str, str] = {}
+                for key, value in urllib.parse.parse_qsl(parsed.query):
+                    # GitLab's repeated key[] parameters: every value, comma-separated
+                    query[key] = f"{query[key]},{value}" if key.endswith("[]") and key in query else value
                 reply = api.dispatch(self.command, parsed.path, query, dict(self.headers), body)
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
@@ -340,7 +343,10 @@ class FakeGitLab(FakeApi):
         return Reply(200, self.pipelines.get(int(r.match.group(1)), []))
 
     def list_jobs(self, r: Request) -> Reply:
-        return self.paged(r, self.jobs.get(int(r.match.group(1)), []))
+        """As GitLab filters: ``scope[]`` names the statuses to list (all when absent)."""
+        scopes = set(r.query["scope[]"].split(",")) if "scope[]" in r.query else None
+        jobs = self.jobs.get(int(r.match.group(1)), [])
+        return self.paged(r, [j for j in jobs if scopes is None or j["status"] in scopes])
 
     def artifacts(self, r: Request) -> Reply:
         content = self.job_artifacts.get(int(r.match.group(1)))
