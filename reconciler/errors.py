@@ -273,7 +273,8 @@ class StateFileError(ReconcilerError):
 
 
 class CiError(ReconcilerError):
-    """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call`` a failed API call."""
+    """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call``
+    a failed API call."""
 
     def __init__(self, message: str, *, variables: tuple[str, ...] = (), call: str = "",
                  status: int | None = None) -> None:

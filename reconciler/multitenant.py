@@ -133,6 +133,6 @@ def plan_tenants(
         futures = [
             pool.submit(plan_one, shared, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
                         loaded=views.get(t), secrets_at_apply=secrets_at_apply, force=force, probe=probe)
-            for t, o in zip(tenants, outs)
+            for t, o in zip(tenants, outs, strict=True)
         ]
         return [f.result() for f in futures]

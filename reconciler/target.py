@@ -18,9 +18,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -87,7 +88,9 @@ def resolve_target(
     env = os.environ if environ is None else environ
     chosen: Tenant | None = None
     if tenant is None and tenants:
-        given = "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        given = (
+            "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        )
         raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:

@@ -249,7 +249,8 @@ class Workflow:
             if value is not None and connection.get(key, "").rstrip("/") != value:
                 raise ReconcilerError(
                     f"{os.fspath(path)} was planned for {connection['label']}, not for the "
-                    f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was planned)"
+                    f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was "
+                    "planned)"
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)

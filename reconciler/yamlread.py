@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, cast
 
 import yaml
 
@@ -35,7 +35,7 @@ MAX_ALIAS_CHARS = 1_000_000
 # and the converter and the checks recurse once per level.
 MAX_DEPTH = 32
 
-PathT = tuple[Union[str, int], ...]
+PathT = tuple[str | int, ...]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -291,8 +291,8 @@ class _Converter:
         self._copying += copy
         try:
             if isinstance(node, yaml.SequenceNode):
-                return [self.convert(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-            return self._mapping(node, path, depth)
+                return [self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            return self._mapping(cast(yaml.MappingNode, node), path, depth)  # not a scalar, not a sequence
         finally:
             self._copying -= copy
             self._open.discard(key)
@@ -307,7 +307,7 @@ class _Converter:
         else:
             try:
                 value = self.loader.construct_object(node, deep=True)
-            except Exception:  # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, IndexError, ...
+            except Exception:
                 problem = f"YAML reads this {what} as {_KINDS.get(tag, _short(tag))}, but it is not a valid one"
             else:
                 # 0x…, 0o…, 0b… and sexagesimal (1:0:…) integers have fewer digits than their value has
@@ -341,14 +341,14 @@ class _Converter:
                 first = first_seen[key].start_mark.line + 1
                 mark = key_node.start_mark
                 self.problems.append(Problem(
-                    self.file, mark.line + 1, mark.column + 1, format_path(path + (key,)),
+                    self.file, mark.line + 1, mark.column + 1, format_path((*path, key)),
                     f"duplicate key '{shown_key(key)}' (first on line {first}, again on line {mark.line + 1}): "
                     "YAML would silently keep only the last one; remove one of them",
                 ))
                 continue
             first_seen[key] = key_node
-            self.keys[path + (key,)] = key_node
-            explicit[key] = self.convert(value_node, path + (key,), depth + 1)
+            self.keys[(*path, key)] = key_node
+            explicit[key] = self.convert(value_node, (*path, key), depth + 1)
         return {**merged, **explicit}
 
     def _key(self, node: yaml.Node, path: PathT) -> str | None:
@@ -357,7 +357,7 @@ class _Converter:
             self._report(node, path, message, bad_value=False)
             return None
         if node.tag == _STR_TAG:
-            return node.value
+            return str(node.value)
         key, problem = self._scalar(node, "key")
         if problem:
             self._report(node, path, problem, bad_value=False)
@@ -376,7 +376,8 @@ def _short(tag: str) -> str:
 def _fix(node: yaml.ScalarNode, loader: yaml.SafeLoader, what: str) -> str:
     """How to repair an unreadable scalar: drop an explicit tag, or quote an implicit one."""
     plain = not node.style  # libyaml gives "" for a plain scalar, the pure-Python parser None
-    implicit = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+    # types-PyYAML leaves Resolver.resolve unannotated
+    implicit = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))  # type: ignore[no-untyped-call]
     if implicit != node.tag:
         return f"remove the tag {_short(node.tag)} (or quote the {what} to make it a string)"
     return f"quote the {what} to make it a string"

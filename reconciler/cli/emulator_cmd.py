@@ -8,11 +8,17 @@ from types import FrameType
 import click
 
 from reconciler.cli.delivery_options import delivery_options
-from reconciler.emulator.outbound import ASSUMED, OutboundSettings
 from reconciler.emulator import (
-    ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread,
+    ALL_PERMISSIONS,
+    AUTH_MODES,
+    GARBAGE_MODES,
+    QUIRKS,
+    Emulator,
+    StateFileError,
+    serve_in_thread,
 )
-from reconciler.target import is_loopback
+from reconciler.emulator.outbound import ASSUMED, OutboundSettings
+from reconciler.transport import is_loopback
 
 
 def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:

@@ -82,10 +82,13 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
     from reconciler.multitenant import exit_code, plan_tenants, saved_path, tenants_of
 
     if url or tenant or emulator_state:
-        raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
+        raise click.UsageError(
+            "--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator."
+        )
     names = tenants_of(file)
-    for name in names if out else ():  # every output before any tenant is read
-        check_output(saved_path(out, name, many=len(names) > 1), kind=SAVED_PLAN, inputs=[file], force=force)
+    if out:  # every output before any tenant is read
+        for name in names:
+            check_output(saved_path(out, name, many=len(names) > 1), kind=SAVED_PLAN, inputs=[file], force=force)
     results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets,
                            engine=workflow(verbose=verbose), force=force, probe=probe)
     click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)

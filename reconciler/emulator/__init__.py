@@ -8,9 +8,10 @@
 """
 from __future__ import annotations
 
-from reconciler.emulator.core import ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator
+from reconciler.emulator.contract import ALL_PERMISSIONS
+from reconciler.emulator.core import AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator
 from reconciler.emulator.server import EmulatorTransport, serve_in_thread
-from reconciler.emulator.store import StateFileError
+from reconciler.errors import StateFileError
 
 __all__ = [
     "ALL_PERMISSIONS",

@@ -23,7 +23,8 @@ import random
 import re
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, overload
 
 from reconciler.emulator.contract import (
     ALL_PERMISSIONS,
@@ -44,6 +45,7 @@ from reconciler.emulator.forms import BodyError, parse_body
 from reconciler.emulator.outbound import Delivery, OutboundSettings, Outbox, iso_time
 from reconciler.emulator.store import Store
 from reconciler.errors import FileWriteError
+
 QUIRKS = (
     "no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields",
     "duplicate-names",  # a server that does not enforce unique names: the planner must refuse to guess
@@ -64,8 +66,13 @@ MAX_DIGITS = 18
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
 HTML_HEADERS = {"content-type": "text/html; charset=utf-8"}
-GATEWAY_TIMEOUT_PAGE = b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1></body></html>\n"
-ERROR_PAGE = b"<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>Please try again later.</p></body></html>\n"
+GATEWAY_TIMEOUT_PAGE = (
+    b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1></body></html>\n"
+)
+ERROR_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head><body>"
+    b"<h1>Internal Server Error</h1><p>Please try again later.</p></body></html>\n"
+)
 EXTRA_FIELDS = {"created_at": "2024-01-01T00:00:00Z", "brand_id": 1, "meta": {"source": "emulator"}}
 
 Response = tuple[int, dict[str, str], bytes]
@@ -74,7 +81,9 @@ Response = tuple[int, dict[str, str], bytes]
 class _Refusal(Exception):
     """An error answer: status, message and optionally the field it is about."""
 
-    def __init__(self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.status = status
         self.message = message
         self.field = field
@@ -123,7 +132,7 @@ class Emulator:
         outbound: OutboundSettings | None = None,
     ) -> None:
         keys = {"demo": set(ALL_PERMISSIONS)} if api_keys is None else api_keys
-        for key, perms in keys.items():
+        for perms in keys.values():
             unknown = set(perms) - set(ALL_PERMISSIONS)
             if unknown:
                 raise ValueError(f"unknown permission(s) {sorted(unknown)}; known: {', '.join(ALL_PERMISSIONS)}")
@@ -160,7 +169,9 @@ class Emulator:
 
     # -- the one entry point ------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> Response:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         """One request -> (status, response headers, body bytes)."""
         method = method.upper()
         query = dict(query)
@@ -239,7 +250,9 @@ class Emulator:
         while self._recent and self._recent[0] <= now - 1.0:
             self._recent.popleft()
         if len(self._recent) >= self.rate_limit:
-            raise _Refusal(429, f"rate limit of {self.rate_limit} requests per second exceeded", headers={"retry-after": "1"})
+            raise _Refusal(
+                429, f"rate limit of {self.rate_limit} requests per second exceeded", headers={"retry-after": "1"}
+            )
         self._recent.append(now)
 
     def accepted_auth_forms(self) -> tuple[str, ...]:
@@ -406,7 +419,8 @@ class Emulator:
                 try:
                     out[name] = to_bool(value)
                 except ValueError:
-                    raise _Refusal(400, f"{name} must be true or false (or 1 or 0), got {value!r}", field=name) from None
+                    said = f"{name} must be true or false (or 1 or 0), got {value!r}"
+                    raise _Refusal(400, said, field=name) from None
                 continue
             if not isinstance(value, str):
                 raise _Refusal(400, f"{name} must be a string, got {json.dumps(value)}", field=name)
@@ -509,10 +523,17 @@ class Emulator:
             channel = self._store.channels.get(int(ticket["channelID"]))
             if channel is None or channel["type"] != CUSTOM:
                 raise LookupError(f"the channel of ticket {ticket_id} no longer exists")
-            customer = next((m.get("fromAddress", "") for m in ticket["messages"] if m.get("direction") != "outbound"), "")
-            reply = {"messageID": self._store.new_message_id(), "message": message, "userID": user_id,
-                     "direction": "outbound", "sender": {"type": "agent", "name": agent, "userID": user_id},
-                     "toAddress": customer, "createdAt": iso_time(time.time())}
+            inbound = (m for m in ticket["messages"] if m.get("direction") != "outbound")
+            customer = next((m.get("fromAddress", "") for m in inbound), "")
+            reply = {
+                "messageID": self._store.new_message_id(),
+                "message": message,
+                "userID": user_id,
+                "direction": "outbound",
+                "sender": {"type": "agent", "name": agent, "userID": user_id},
+                "toAddress": customer,
+                "createdAt": iso_time(time.time()),
+            }
             head = {k: v for k, v in ticket.items() if k != "messages"}
             self._store.add_message(head, reply)
             channel = copy.deepcopy(channel)
@@ -574,6 +595,10 @@ def _too_long(what: str, text: str, field: str | None = None) -> _Refusal:
     return _Refusal(400, f"{what} has {len(text):,} digits; no number here has more than {MAX_DIGITS}", field=field)
 
 
+@overload
+def _text(raw: Mapping[str, Any], name: str, default: str) -> str: ...
+@overload
+def _text(raw: Mapping[str, Any], name: str, default: None) -> str | None: ...
 def _text(raw: Mapping[str, Any], name: str, default: str | None) -> str | None:
     """A message field as text: JSON numbers are accepted for the id fields."""
     value = raw.get(name, default)
