@@ -125,4 +125,4 @@ def test_no_tenants_is_one_error_for_every_command(tmp_path: Path) -> None:
 def test_the_all_tenants_runner_and_ci_read_files_through_the_workflow(path: Path) -> None:
     """Tenants, views, validation and saved plans come from ``Workflow``, as for a command."""
     reached = {m for m, _ in imported_names(path.read_text(encoding="utf-8"))}
-    assert not reached & {"reconciler.config", "reconciler.planfile", "reconciler.filekinds", "reconciler.files"}
+    assert not reached & {"reconciler.config", "reconciler.planfile"}
