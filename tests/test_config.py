@@ -56,12 +56,8 @@ def test_loads_the_example_for_a_tenant() -> None:
     assert insta.fields["custom_channel_warning_en"] == ""
     assert (sms.line, insta.line) == (15, 22)
     assert loaded.tenants["staging"] == Tenant(
-        (
-            "staging",
-            "https://acme-staging.omnidesk.com",
-            "OMNIDESK_STAGING_KEY",
-            {"bridge_host": "bridge.staging.acme.com"},
-        )
+        "staging", "https://acme-staging.omnidesk.com", "OMNIDESK_STAGING_KEY",
+        {"bridge_host": "bridge.staging.acme.com"},
     )
 
 
