@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from reconciler.config import load_all_views, load_channels_file, load_settings, load_tenants
-from reconciler.errors import ImportRefused, ReconcilerError, TargetError
+from reconciler.errors import ImportConflict, TargetError
 from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output, require_input
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
@@ -265,7 +265,7 @@ class Workflow(Messages):
         asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": emulator_state}
         for key, value in asked.items():
             if value is not None and connection.get(key, "").rstrip("/") != value:
-                raise ReconcilerError(
+                raise TargetError(
                     f"{os.fspath(path)} was planned for {connection['label']}, not for the "
                     f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was planned)"
                 )
@@ -341,7 +341,7 @@ class Workflow(Messages):
         either tenant's view of the file ignores is neither copied nor touched on the destination.
         """
         if source == dest:
-            raise ReconcilerError(f"--from and --to are both {source!r}: name two different tenants")
+            raise TargetError(f"--from and --to are both {source!r}: name two different tenants")
         tenants, ignore = self.settings(path)
         source_target = self.target(tenant=source, tenants=tenants)
         target = self.target(tenant=dest, tenants=tenants)
@@ -384,7 +384,7 @@ class Workflow(Messages):
         )
         if imported.changed:
             if read_text(file) != text:
-                raise ImportRefused("the file changed while importing: run import again", file=file)
+                raise ImportConflict("the file changed while importing: run import again", file=file)
             write_atomically(file, imported.text)
         return ImportedFile(imported, target, file)
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
-from reconciler.errors import ReconcilerError
+from reconciler.errors import NotConfirmed
 from reconciler.plan import Delete, Plan
 from reconciler.policy import Finding
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
@@ -185,11 +185,11 @@ def confirm(planned: Planned, *, yes: bool, saved: bool = False) -> None:
     if not is_tty(sys.stdin):
         if saved:
             return
-        raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
+        raise NotConfirmed("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
     sys.stdout.flush()  # the plan goes before the question, also when stdout is a pipe
     question = f"Apply {counts(planned.plan)} to {planned.target.label}?"
     if not _ask(question):
-        raise ReconcilerError("apply cancelled at the prompt; nothing was changed")
+        raise NotConfirmed("apply cancelled at the prompt; nothing was changed")
 
 
 def _ask(question: str) -> bool:
