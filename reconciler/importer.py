@@ -35,7 +35,8 @@ from reconciler.export import (
 )
 from reconciler.ignore import matching_pattern, view_ignore
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
-from reconciler.plan import Update, make_plan
+from reconciler.plan import Update
+from reconciler.planning import make_plan
 from reconciler.yamledit import MappingNode, SequenceNode, YamlEditor
 
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -157,7 +157,7 @@ class Workflow(Messages):
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
-        from reconciler.plan import make_plan
+        from reconciler.planning import make_plan
 
         return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
                          target=target.label)

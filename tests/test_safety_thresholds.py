@@ -9,7 +9,7 @@ from clihelp import run_cli
 
 from reconciler.checks import check_safety
 from reconciler.errors import UnsafePlanError
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 from reconciler.thresholds import Thresholds
 
 
