@@ -29,6 +29,7 @@ import httpcore
 import httpx
 
 from .errors import TargetError
+from .httppool import linear
 
 AUTH_FORMS = ("header", "query", "authorization")
 DEFAULT_AUTH = "header"
@@ -182,6 +183,7 @@ class DeadlineTransport(httpx.HTTPTransport):
         # httpx offers no way to pass httpcore a network backend; its pool (direct or through a
         # proxy) takes ours before any connection is made. tests/test_wire_limits.py pins this.
         self._pool._network_backend = _DeadlineBackend()
+        linear(self._pool)  # httpcore's pool bookkeeping is quadratic in its connections (see httppool)
 
 
 class HostPools:
