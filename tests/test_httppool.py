@@ -13,7 +13,7 @@ from typing import Any
 
 import httpcore
 import pytest
-from clihelp import RunningEmulator
+from clihelp import RunningEmulator, run_cli
 
 from reconciler import transport
 from reconciler.client import OmnideskClient
@@ -140,3 +140,26 @@ def test_a_create_leaves_in_one_write_after_its_headers(emulator: RunningEmulato
     assert not hasattr(created, "error"), created
     sent = [size for size in writes if size]  # h11 ends a message with an empty write
     assert len(sent) == 2, writes  # the request line with its headers, then the whole form (was 22 writes)
+
+
+def test_a_wide_apply_keeps_its_connections_open(emulator: RunningEmulator, tmp_path: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """At parallelism 32 an apply holds 32 connections and keeps each open between its requests
+    (httpx's 20 kept alive closed every answered connection beyond them: 975 opened for 1,000 creates)."""
+    opened: list[int] = []
+    real = transport._DeadlineBackend.connect_tcp
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(transport._DeadlineBackend, "connect_tcp", counted)
+    emulator.emu.latency_ms = 5
+    path = tmp_path / "channels.yaml"
+    path.write_text("version: 1\nchannels:\n" + "".join(f"  - name: C{i}\n    icon: sms\n" for i in range(160)),
+                    encoding="utf-8")
+    result = run_cli(["apply", str(path), "--url", emulator.url, "--yes", "--parallelism", "32"],
+                     {"OMNIDESK_API_KEY": emulator.key})
+    assert result.exit_code == 0, result.output
+    assert len([c for c in emulator.emu.channels() if c["type"] == "custom"]) == 160
+    assert len(opened) <= 32 + 2, len(opened)  # the plan's list read, the apply's check of it
