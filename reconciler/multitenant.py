@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from reconciler.config import load_all_views, load_tenants
 from reconciler.checks import Finding
 from reconciler.errors import ReconcilerError
 from reconciler.model import ChannelsFile
@@ -63,12 +62,9 @@ def exit_code(results: Sequence[TenantPlan], detailed: bool) -> int:
     return EXIT_OK
 
 
-def tenants_of(path: str | os.PathLike[str]) -> list[str]:
-    """Every tenant the file defines, in file order; a file without tenants is an error."""
-    names = list(load_tenants(path))
-    if not names:
-        raise ReconcilerError(f"{os.fspath(path)} defines no tenants: add a tenants: section, or plan one --url")
-    return names
+def tenants_of(path: str | os.PathLike[str], engine: Workflow | None = None) -> list[str]:
+    """Every tenant the file defines, in file order; a file without tenants is an error (``TargetError``)."""
+    return (engine or Workflow()).tenant_names(path)
 
 
 def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
@@ -94,13 +90,12 @@ def plan_one(
     ``loaded`` is the file as loaded for ``tenant`` already (many tenants share one parse).
     """
     try:
-        planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded,
-                              probe=probe)
-        findings = engine.review(planned)  # the file's and the tenant's safety: thresholds, secrets, ...
-        if out:
-            engine.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
-        return TenantPlan(tenant, planned.plan, warnings=tuple(f.warning() for f in findings), saved=out,
-                          findings=findings)
+        proposed = engine.propose(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets,
+                                  loaded=loaded, probe=probe, out=out or None, secrets_at_apply=secrets_at_apply,
+                                  force=force)
+        findings = proposed.findings  # the file's and the tenant's safety: thresholds, secrets, ...
+        return TenantPlan(tenant, proposed.planned.plan, warnings=tuple(f.warning() for f in findings),
+                          saved=proposed.saved, findings=findings)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
 
@@ -124,7 +119,7 @@ def plan_tenants(
         return []
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
-    views: Mapping[str | None, ChannelsFile] = load_all_views(path, environ=engine.environ) if many else {}
+    views: Mapping[str | None, ChannelsFile] = engine.views(path) if many else {}
     threads = min(workers, len(tenants))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
     with HostPools(max_connections=threads * engine.parallelism) as pools, \

@@ -36,7 +36,6 @@ from reconciler.errors import CiError, ReconcilerError
 from reconciler.markdown import tenant_markdown
 from reconciler.multitenant import TenantPlan, exit_code, plan_tenants
 from reconciler.plan import Plan
-from reconciler.planfile import load_plan
 from reconciler.workflow import Planned, Workflow
 
 # A job summary may hold 1 MiB; the tenants share it.
@@ -308,7 +307,7 @@ def _reviewed_plans(
     reviewed = []
     for request in requests:
         paths = forge.reviewed_plans(request, folder / str(request.number))
-        plans = {p.stem: load_plan(p).plan for p in paths}
+        plans = {p.stem: Workflow().saved_plan(p) for p in paths}
         log(
             f"{forge.request_word} {request}: "
             + (

@@ -18,10 +18,10 @@ from typing import Any, Mapping
 
 from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
-from reconciler.config import load_all_views, load_channels_file
-from reconciler.policy import DENY, Finding, findings
+from reconciler.policy import DENY, Finding
 from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
+from reconciler.workflow import Workflow
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"
@@ -283,9 +283,8 @@ def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: L
     """Check the file offline; every problem (and warning) becomes an annotation on its line."""
     found: list[Finding] = []
     try:
-        views = {tenant: load_channels_file(file, tenant=tenant)} if tenant else load_all_views(file)
-        warnings = list(dict.fromkeys(w for view in views.values() for w in view.warnings))
-        found = list(dict.fromkeys(f for view in views.values() for f in findings(view)))
+        validated = Workflow().validate(file, tenant=tenant)
+        warnings, found = list(validated.warnings), list(validated.findings)
         errors: list[Problem] = []
     except ConfigError as exc:
         errors, warnings = exc.problems, exc.warnings
