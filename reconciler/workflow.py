@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
     from reconciler.client import OmnideskClient
     from reconciler.export import Export
     from reconciler.plan import Plan
-    from reconciler.target import Target
+    from reconciler.target import LocalServer, Target
     from reconciler.transport import HostPools
 
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
@@ -52,15 +52,18 @@ class Workflow(Messages):
     ``Messages``, push messages and the sandbox's agent replies)."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
-                 timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None) -> None:
+                 timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None,
+                 local: LocalServer | None = None) -> None:
         """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
         the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
-        tenants (see ``sharing``)."""
+        tenants (see ``sharing``); ``local``: opens the transport to an in-process server on a state
+        file, for targets with ``emulator_state`` (the CLI's ``--emulator`` passes ``cli.emulated``)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
         self.auth = auth
         self.pools = pools
+        self.local = local
 
     def sharing(self, pools: HostPools) -> Workflow:
         """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
@@ -131,7 +134,7 @@ class Workflow(Messages):
         from reconciler.target import DEFAULT_TIMEOUT, open_client
 
         return open_client(target, parallelism=self.parallelism, timeout=self.timeout or DEFAULT_TIMEOUT,
-                           pools=self.pools)
+                           pools=self.pools, local=self.local)
 
     # -- plan ------------------------------------------------------------------------------------
 

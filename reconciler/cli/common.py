@@ -1,12 +1,13 @@
 """What the commands share: the target options, HTTP logging, terminal checks, apply with progress."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
@@ -18,6 +19,9 @@ from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV,
 from reconciler.transport import AUTH_FORMS
 from reconciler.results import Planned
 from reconciler.workflow import Workflow
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,7 +94,20 @@ def workflow(*, verbose: bool = False, parallelism: int = 8) -> Workflow:
         _log_http_to_stderr()
     connection = click.get_current_context().meta.get(CONNECTION_META, {})
     return Workflow(parallelism=parallelism, timeout=connection.get("timeout", DEFAULT_TIMEOUT),
-                    auth=connection.get("auth"))
+                    auth=connection.get("auth"), local=emulated)
+
+
+@contextlib.contextmanager
+def emulated(state: str) -> Iterator[httpx.BaseTransport]:
+    """The in-process emulator on ``state`` as a transport, its state saved on exit: what ``--emulator``
+    (and a plan saved with it) connects through. The engine never imports the emulator: it is given this."""
+    from reconciler.emulator import Emulator, EmulatorTransport
+
+    emulator = Emulator(state_path=state)
+    try:
+        yield EmulatorTransport(emulator)
+    finally:
+        emulator.close()
 
 
 def _log_http_to_stderr() -> None:
