@@ -35,7 +35,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     """The terminal view, Terraform-like; colour only when asked (the CLI asks on a TTY)."""
     style: Callable[..., str] = _ansi if color else (lambda text, **_: text)
     lines: list[str] = []
-    if plan.is_empty:
+    if plan.is_empty and plan.partial:  # the tenant may still differ in the channels left out
+        lines.append(f"{plan.summary()}. No changes among the channels selected.")
+    elif plan.is_empty:
         lines.append("No changes. The tenant matches the channels file.")
     else:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))

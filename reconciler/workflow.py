@@ -42,6 +42,7 @@ from reconciler.planfile import load_plan, save_plan
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import SecretDigests, Secrets, restore_endpoints
+from reconciler.selection import Selection, select
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 from reconciler.transport import HostPools
 
@@ -151,19 +152,23 @@ class Workflow:
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
              emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
-             loaded: ChannelsFile | None = None, probe: bool = False) -> Planned:
+             loaded: ChannelsFile | None = None, probe: bool = False, only: Sequence[str] = (),
+             exclude: Sequence[str] = ()) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
         ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
         ``probe``: also probe every endpoint (a failing one is an ``endpoint-answers`` finding).
+        ``only``/``exclude``: globs of channel names; the plan keeps only the changes they select and
+        says it is partial (``selection.py``; a pattern matching no change is ``UnmatchedPatternError``).
+        Checks then count the partial plan: the safety thresholds hold it to what it changes.
         """
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
         found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
-        plan = replace(plan, findings=found)
+        plan = select(replace(plan, findings=found), Selection(tuple(only), tuple(exclude)))
         return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
                        thresholds=thresholds_of(channels_file))
 

@@ -5,7 +5,9 @@ import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
-from reconciler.cli.common import force_option, print_file_warnings, target_options, use_color, workflow
+from reconciler.cli.common import (
+    force_option, print_file_warnings, selection_options, target_options, use_color, workflow,
+)
 from reconciler.checks import SECRETS
 from reconciler.filekinds import SAVED_PLAN, check_output
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
@@ -22,6 +24,7 @@ from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan,
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@selection_options
 @click.option("--probe", is_flag=True,
               help="Also probe each endpoint as Omnidesk would (see 'probe'); a failing one is a policy finding.")
 @click.option("--all-tenants", is_flag=True,
@@ -29,7 +32,8 @@ from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan,
               "--out needs {tenant} in it.")
 def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                 rotate_secrets: bool, probe: bool, all_tenants: bool) -> int:
+                 rotate_secrets: bool, only: tuple[str, ...], exclude: tuple[str, ...], probe: bool,
+                 all_tenants: bool) -> int:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
@@ -47,10 +51,14 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml
       omnidesk-channels plan channels.yaml --tenant production --format markdown --out plan.json
       omnidesk-channels plan channels.yaml --emulator
+      omnidesk-channels plan channels.yaml --only 'web-*' --exclude web-test --out plan.json
       omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
     """
     if all_tenants and probe:
         raise click.UsageError("--probe plans one tenant at a time: pass --tenant NAME instead of --all-tenants")
+    if all_tenants and (only or exclude):
+        raise click.UsageError("--only and --exclude plan one tenant at a time: pass --tenant NAME instead of "
+                               "--all-tenants")
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
@@ -59,7 +67,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
     engine = workflow(verbose=verbose)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
-                          rotate_secrets=rotate_secrets, probe=probe)
+                          rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     print_file_warnings(planned)
     plan = planned.plan
     findings = engine.review(planned)
