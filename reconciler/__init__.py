@@ -1,6 +1,6 @@
 """omnidesk-channels: Omnidesk custom channels as code.
 
-The names in ``__all__`` are the library's public API (see the README's "Python API"): the
+The names in ``__all__`` are the library's public API (see docs/how-to/python.md): the
 ``Workflow`` every command goes through, its results, the plan and its changes, the plan checks and
 output formats (the two extension points), and the error tree (``reconciler.errors``). Anything
 else is internal and may change in any release.

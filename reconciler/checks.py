@@ -11,7 +11,7 @@ writing; ``WRITE``: connected, just before the first write, with the tenant's ch
 - at the other moments the first raised error stops the run, and a returned ``DENY`` finding is
   refused as ``PlanRefused`` (every one of them listed).
 
-Adding a rule is one function appended to ``PLAN_CHECKS`` and a test (tests/test_checks.py shows
+Adding a rule is one function appended to ``PLAN_CHECKS`` and a test (tests/test_registries.py shows
 the shape). Each check is separate from computing the plan (``plan.py``) and lists everything it
 finds wrong at once, so one run tells the whole story.
 """

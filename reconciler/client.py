@@ -50,17 +50,21 @@ from .responses import (
     decode,
     list_page,
     parse_channel,
+    positive_id,
     required_permission,
 )
 from .endpoints import ENDPOINT_FIELD, credential_values
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .limiter import Limiter
-from .paging import PAGE_SIZE, page_params, page_path, read_pass
+from .paging import MAX_CHANNELS, PAGE_SIZE, page_params, page_path, read_pass
+from .printable import VALUE_CHARS, printable
 from .model import SECRET_FIELD, RemoteChannel, to_form
 from .transport import (
     DEFAULT_AUTH,
     MAX_BODY_BYTES,
     BodyTooLarge,
+    BudgetSpent,
+    ByteBudget,
     DeadlineTransport,
     auth_headers,
     auth_params,
@@ -76,6 +80,10 @@ __all__ = ["OmnideskClient", "UncertainCreate", "PAGE_SIZE", "required_permissio
 
 SANDBOX_PATH = "/api/v2/emulator"  # the emulator's own calls (agent replies, deliveries): no Omnidesk has them
 LIST_ATTEMPTS = 3  # full re-reads of a list that keeps changing before giving up
+# The answers of one pass over the list together, by the memory their text takes (see ByteBudget):
+# 100,000 channels (paging.MAX_CHANNELS) of some 600 bytes each. Pages read at once share it, so no
+# server can make the client hold more, however it pages.
+LIST_BUDGET_BYTES = 64 * 1024 * 1024
 CALL_BUDGET = 3  # a call, retries included, gives up once this many timeouts have passed
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Failures after which the request may or may not have been carried out.
@@ -219,8 +227,10 @@ class OmnideskClient:
         problem = ""
         for _ in range(LIST_ATTEMPTS):
             self._count("list_read")
+            budget = ByteBudget(LIST_BUDGET_BYTES)
             channels, problem = read_pass(
-                self._read_page, self._parse_channel, self._limiter.maximum, growth_ok=growth_ok
+                lambda start: self._read_page(start, budget), self._parse_channel, self._limiter.maximum,
+                growth_ok=growth_ok,
             )
             if not problem:
                 return channels
@@ -340,13 +350,12 @@ class OmnideskClient:
         except _Uncertain as outcome:
             raise outcome.error from None
         item = body["item"]
-        try:
-            return {"ticketID": int(item["ticketID"]), "messageID": int(item["messageID"])}
-        except (KeyError, TypeError, ValueError):
+        if "ticketID" not in item or "messageID" not in item:
             raise ProtocolError(
                 f"expected an item with ticketID and messageID, got {self._redact.excerpt(json.dumps(item))}",
                 call=call,
-            ) from None
+            )
+        return {name: positive_id(item[name], call, f"item.{name}", self._redact) for name in ("ticketID", "messageID")}
 
     # -- the emulator's sandbox (not Omnidesk's API: only an emulator answers these) --------------
 
@@ -396,8 +405,9 @@ class OmnideskClient:
 
     # -- one call: the retry policy (_call) over single attempts (_attempt) ----------------------
 
-    def _read_page(self, start: int) -> ListPage:
-        body = self._call("GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",))
+    def _read_page(self, start: int, budget: ByteBudget) -> ListPage:
+        body = self._call("GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",),
+                          budget=budget)
         return list_page(body, f"GET {page_path(start)}")
 
     def _call(
@@ -411,6 +421,7 @@ class OmnideskClient:
         form: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
         idempotent: bool = True,
+        budget: ByteBudget | None = None,
     ) -> dict[str, Any]:
         """Send one call, retrying what is safe to retry; returns the decoded envelope.
 
@@ -429,7 +440,7 @@ class OmnideskClient:
         budget_ends = time.monotonic() + self.timeout * CALL_BUDGET
         for attempt in range(1, self.max_retries + 2):
             request = self._http.build_request(method, path, params=query, files=files)
-            result = self._attempt(request, call, kind, redact, attempt)
+            result = self._attempt(request, call, kind, redact, attempt, budget, budget_ends)
             if isinstance(result, _Answer):
                 if result.status == 404 and method == "DELETE" and maybe_done_before:
                     return {"type": "result"}  # an earlier attempt whose answer was lost did it
@@ -453,14 +464,14 @@ class OmnideskClient:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _attempt(self, request: httpx.Request, call: str, kind: str, redact: Redactor,
-                 attempt: int) -> _Answer | _Failed:
+                 attempt: int, budget: ByteBudget | None, ends: float) -> _Answer | _Failed:
         """One exchange: the answer to decode, or a failure the policy may retry; raises what no
         retry can change (a body too large, a redirect, a request that cannot be built)."""
         self._count(kind)
         generation = self._limiter.acquire()
         started = time.monotonic()
         try:
-            status, headers, body = self._exchange(request)
+            status, headers, body = self._exchange(request, budget, ends)
         except UNCERTAIN_EXCEPTIONS as e:
             self._limiter.release(generation, ok=False)
             cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
@@ -480,6 +491,14 @@ class OmnideskClient:
                 f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
                 call=call,
             ) from None
+        except BudgetSpent as e:
+            self._limiter.release(generation, ok=False)
+            self._log_exchange(request, "list budget spent", started)
+            raise ProtocolError(
+                f"the channel list's answers passed {_mib(e.limit)} in all (counted as decoded text), more than "
+                f"the {MAX_CHANNELS:,} channels the contract allows add up to (a broken or hostile server?)",
+                call=call,
+            ) from None
         except httpx.HTTPError as e:
             self._limiter.release(generation, ok=False)
             raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
@@ -492,8 +511,8 @@ class OmnideskClient:
         self._count(f"status:{status}")
         if 300 <= status < 400:
             raise ApiError(
-                f"the server redirects to {redact(headers.get('location', '(no Location)'))}; redirects are never "
-                "followed, since the API key would go along: use the final address as the tenant's URL",
+                f"the server redirects to {printable(redact(headers.get('location', '(no Location)')), VALUE_CHARS)}; "
+                "redirects are never followed, since the API key would go along: use the final address as the tenant's URL",
                 call=call,
                 status=status,
             )
@@ -502,13 +521,14 @@ class OmnideskClient:
             return _Failed(failure, str(status), delay, maybe_done=status != 429)
         return _Answer(status, headers.get("content-type", ""), body)
 
-    def _exchange(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
-        """One attempt within the deadline: status, headers and the body, read once (not a redirect's)."""
-        with deadline(self.timeout):
+    def _exchange(self, request: httpx.Request, budget: ByteBudget | None, ends: float) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt within the deadline (a timeout, or what is left of the call's ``ends``): status,
+        headers and the body, read once (not a redirect's)."""
+        with deadline(min(self.timeout, ends - time.monotonic())):
             response = self._http.send(request, stream=True)
             try:
                 redirect = 300 <= response.status_code < 400
-                body = b"" if redirect else read_body(response, self.max_body_bytes)
+                body = b"" if redirect else read_body(response, self.max_body_bytes, budget)
             finally:
                 response.close()
         return response.status_code, response.headers, body
@@ -523,8 +543,8 @@ class OmnideskClient:
         ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
-    def _parse_channel(self, item: Any, call: str) -> RemoteChannel:
-        return parse_channel(item, call, self._redact)
+    def _parse_channel(self, item: Any, call: str, where: str = "item") -> RemoteChannel:
+        return parse_channel(item, call, self._redact, where)
 
     # -- hygiene ---------------------------------------------------------------------------------
 

@@ -37,12 +37,20 @@ channel names only, and the client redacts the key from anything it wraps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from reconciler.printable import printable
 
 if TYPE_CHECKING:
     from reconciler.checks import Finding
 
 from reconciler.folding import folded, grouped
+
+
+# A channels file's problems as printed: each message at most MESSAGE_CHARS long, at most
+# SHOWN_PROBLEMS different ones (a message repeated on many lines is printed once, with the count).
+MESSAGE_CHARS = 1_000
+SHOWN_PROBLEMS = 50
 
 
 class ReconcilerError(Exception):
@@ -58,6 +66,11 @@ class Problem:
     column: int | None
     path: str
     message: str
+
+    def __post_init__(self) -> None:
+        # A message quotes what the file says: escaped and bounded here, whichever check wrote it.
+        for name in ("file", "path", "message"):
+            object.__setattr__(self, name, printable(getattr(self, name), MESSAGE_CHARS))
 
     def __str__(self) -> str:
         where = self.file
@@ -75,9 +88,31 @@ class ConfigError(ReconcilerError):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         self.warnings = list(warnings or [])
         count = len(self.problems)
-        head = "1 problem" if count == 1 else f"{count} problems"
-        lines = [f"{head} in the channels file:"] + [f"  {p}" for p in self.problems]
+        head = "1 problem" if count == 1 else f"{count:,} problems"
+        folded = fold(self.problems)
+        lines = [f"{head} in the channels file:"] + [f"  {p}{repeats(n)}" for p, n in folded[:SHOWN_PROBLEMS]]
+        if len(folded) > SHOWN_PROBLEMS:
+            lines.append(f"  … and {left_out(folded[SHOWN_PROBLEMS:])} not shown: fix these first")
         super().__init__("\n".join(lines))
+
+
+def fold(problems: Iterable[Problem]) -> list[tuple[Problem, int]]:
+    """Each problem once, the first of those with its message in its file, and how many there are."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for problem in problems:
+        groups.setdefault((problem.file, problem.message), [problem, 0])[1] += 1
+    return [(problem, count) for problem, count in groups.values()]
+
+
+def repeats(count: int) -> str:
+    """What follows a folded problem: how many more like it were found."""
+    return f" (and {count - 1:,} more like it)" if count > 1 else ""
+
+
+def left_out(folded: list[tuple[Problem, int]]) -> str:
+    """'3 more problems (2 different)': what a bounded list of folded problems leaves out."""
+    total = sum(count for _, count in folded)
+    return f"{total:,} more problem{'s' if total != 1 else ''} ({len(folded):,} different)"
 
 
 class ApiError(ReconcilerError):

@@ -6,6 +6,10 @@ Kinds are told apart by their first few kilobytes: a saved plan (``plan --out``)
 ``format_version`` and ``changes`` but no kind; an export starts with the ``EXPORT_MARK`` comment;
 anything else is taken for a channels file (the loader says what is wrong with it).
 
+A pipe or a FIFO (``validate /dev/stdin``, ``validate <(sops -d ...)``) can be read once only: it is
+read whole the first time (``read_input``) and kept, so telling its kind and loading it read the
+same bytes. A FIFO that no one writes to is given up on after ``PIPE_WAIT`` seconds.
+
 An output (``--out``, ``--export-out``) is checked before any work is done, so a run never prints a
 plan or reads a tenant only to fail at the end: its folder must exist, it may not be one of the
 command's inputs, and an existing file is replaced only by a file of the same kind (a saved plan by
@@ -14,6 +18,8 @@ a saved plan, an export by an export), unless ``force``.
 from __future__ import annotations
 
 import os
+import select
+import stat
 from pathlib import Path
 from typing import Iterable
 
@@ -35,6 +41,9 @@ _DESCRIBED = {
     EXPORT: "an export from 'export'",
 }
 _HEAD = 4096
+PIPE_WAIT = 10.0  # seconds a pipe or FIFO may stay silent (no writer, or a writer that stopped)
+PIPE_LIMIT = 64 * 1024 * 1024  # bytes kept of a pipe: more than any input a command takes
+_piped: dict[str, bytes] = {}  # pipes and FIFOs read so far, by path: a second read would find them empty
 _LISTED = 2000  # entries of a folder read for "did you mean": a huge folder must not slow an error
 
 
@@ -57,8 +66,7 @@ def _is_yaml(path: str) -> bool:
 def file_kind(path: str | os.PathLike[str]) -> str:
     """``SAVED_PLAN``, ``JSON_PLAN``, ``EXPORT`` or ``CHANNELS`` (anything else), from the file's head."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(_HEAD)
+        head = read_input(path, _HEAD).decode("utf-8", "replace")[:_HEAD]
     except OSError:
         return CHANNELS
     stripped = head.lstrip()
@@ -70,6 +78,49 @@ def file_kind(path: str | os.PathLike[str]) -> str:
     if any(line.strip() == EXPORT_MARK for line in head.splitlines()[:5]):
         return EXPORT
     return CHANNELS
+
+
+def read_input(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The first ``limit`` bytes (and one more, to tell a longer file) of an input: a regular file is
+    read from its start each time, a pipe or FIFO once (whole, up to ``PIPE_LIMIT``) and then kept."""
+    shown = os.fspath(path)
+    if shown not in _piped:
+        if stat.S_ISREG(os.stat(shown).st_mode) or os.path.isdir(shown):
+            with open(shown, "rb") as handle:
+                return handle.read(limit + 1)
+        _piped[shown] = _read_pipe(shown)
+    return _piped[shown][: limit + 1]
+
+
+def forget_pipes() -> None:
+    """Start a new run: a FIFO given again is read again (by a new writer)."""
+    _piped.clear()
+
+
+def _read_pipe(path: str) -> bytes:
+    """Everything a pipe or FIFO gives until its writer closes it; silence for PIPE_WAIT is an error."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open would wait for a writer
+    try:
+        # Linux reports no hang-up on a FIFO that never had a writer: poll waits for one to come.
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN | select.POLLHUP)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= PIPE_LIMIT:
+            if not poller.poll(PIPE_WAIT * 1000):
+                who = "its writer stopped writing" if chunks else "no one wrote to it (a FIFO without a writer?)"
+                raise InputFileError(f"{path}: nothing came in {PIPE_WAIT:g} s: {who}", path=path)
+            try:
+                chunk = os.read(descriptor, 1024 * 1024)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def missing_file(path: str | os.PathLike[str]) -> InputFileError:

@@ -12,8 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from reconciler.printable import quoted
+
 TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
-BODY = re.compile(r"(env|var):([A-Za-z_][A-Za-z0-9_]*)")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+BODY = re.compile(rf"(env|var):({_NAME})")
+# One whole ``${env:NAME}`` or ``${var:NAME}``, spelled alike for Python and ECMA-262 (the schema's patterns).
+WHOLE_TOKEN = rf"\$\{{(?:env|var):{_NAME}\}}"
 
 
 @dataclass
@@ -57,7 +62,7 @@ def malformed(text: str, *, secret: bool) -> str | None:
     pieces = _pieces(text)
     if not isinstance(pieces, str):
         return None
-    shown = "the secret has a '${'" if secret else f"unrecognised template {pieces!r}"
+    shown = "the secret has a '${'" if secret else f"unrecognised template {quoted(pieces)}"
     return f"{shown}: write ${{env:NAME}} or ${{var:NAME}}, or $${{ for a literal ${{"
 
 

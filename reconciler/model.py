@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from reconciler.errors import Problem
+from reconciler.interpolation import WHOLE_TOKEN
 
 # The contract's regexes, spelled so that Python's re and ECMA-262 with the unicode flag (JSON
 # Schema's ``pattern``, Ajv, editors) read them alike: the seed escapes characters such as ``\_``
@@ -35,14 +36,51 @@ class FieldSpec:
 
     @property
     def schema_pattern(self) -> str | None:
-        """The pattern the JSON Schema gives: the regex, or empty for a field whose default is ''.
+        """The pattern the JSON Schema gives: the field's characters or whole templates, or empty.
 
-        One pattern rather than an ``anyOf`` with an empty ``const``, so that editors name the
-        regex when a value breaks it (they report an ``anyOf`` by its first branch).
+        Whole ``${env:NAME}``/``${var:NAME}`` tokens pass beside the field's own characters, so an
+        editor flags a bad character next to a template (the tool checks the value again after
+        substitution). Empty is allowed for a field whose default is ''. One pattern rather than an
+        ``anyOf``, so that editors name it when a value breaks it (they report an ``anyOf`` by its
+        first branch).
         """
-        if self.pattern is None or self.default != "":
-            return self.pattern
-        return EMPTY_ALTERNATIVE + self.pattern
+        if self.pattern is None:
+            return None
+        templated = with_templates(self.pattern)
+        return templated if self.default != "" else EMPTY_ALTERNATIVE + templated
+
+
+def with_templates(pattern: str) -> str:
+    """A field regex (``^[...]+$``) that also lets whole templates through, as ``interpolation`` reads them.
+
+    Where the field allows ``$`` itself, a ``$`` may not start ``$${`` (interpolation's literal
+    ``${``, whose ``{`` no field allows) nor stand before a template: the tool refuses both.
+    """
+    char_class = _CHAR_CLASS.fullmatch(pattern).group(1)  # type: ignore[union-attr]
+    if "$" in char_class:
+        char_class = char_class.replace("$", "") + r"|\$(?!\$?\{)"
+    return f"^(?:{char_class}|{WHOLE_TOKEN})+$"
+
+
+# Every field regex of the contract is one character class, repeated: ``^[...]+$``.
+_CHAR_CLASS = re.compile(r"\^(\[.*\])\+\$")
+
+
+def field_pattern(schema_pattern: str) -> str:
+    """The field's own regex for a schema pattern: no empty alternative, no template tokens."""
+    pattern = schema_pattern.removeprefix(EMPTY_ALTERNATIVE)
+    own = {with_templates(p): p for p in (NAME_PATTERN, ICON_PATTERN, ENDPOINT_PATTERN, WARNING_PATTERN)}
+    return own.get(pattern, pattern)
+
+
+def without_templates(value: str) -> str:
+    """``value`` with its whole ``${env:NAME}``/``${var:NAME}`` tokens taken out, and ``$${`` as the ``${`` it writes."""
+    if "${" not in value:
+        return value
+    return _TOKEN_OR_ESCAPE.sub(lambda m: "${" if m.group(0) == "$${" else "", value)
+
+
+_TOKEN_OR_ESCAPE = re.compile(r"\$\$\{|" + WHOLE_TOKEN)
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -110,15 +148,18 @@ def offending_characters(pattern: str, value: str) -> list[str]:
     return seen
 
 
-def describe_mismatch(pattern: str, value: str) -> str:
-    """A sentence saying why ``value`` does not match, naming the refused characters."""
-    if value == "":
+def describe_mismatch(pattern: str, value: str, *, where: str = "") -> str:
+    """A sentence saying why ``value`` does not match, naming the refused characters.
+
+    ``where`` says which part of the value was checked, e.g. " beside its templates".
+    """
+    if value == "" and not where:
         return "must not be empty (leave the field out to get its default)"
     bad = offending_characters(pattern, value)
     if not bad:
-        return f"does not match {pattern}"
+        return f"does not match {pattern}{where}"
     shown = ", ".join(_show_char(ch) + " is not allowed" for ch in bad)
-    return f"does not match {pattern}: {shown}"
+    return f"does not match {pattern}{where}: {shown}"
 
 
 def _show_char(ch: str) -> str:

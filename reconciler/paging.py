@@ -39,7 +39,7 @@ def page_path(start: int) -> str:
 
 def read_pass(
     fetch: Callable[[int], ListPage],
-    parse: Callable[[Any, str], RemoteChannel],
+    parse: Callable[[Any, str, str], RemoteChannel],
     workers: int,
     *,
     growth_ok: bool,
@@ -74,8 +74,8 @@ def read_pass(
                 total = page.total if total is None else max(total, page.total)
             items = page.items
             before = len(seen)
-            for item in items:
-                channel = parse(item, call)
+            for index, item in enumerate(items):
+                channel = parse(item, call, f"items[{index}]")
                 seen[channel.id] = channel
             if len(seen) > MAX_CHANNELS:
                 raise _too_many(call, f"sent more than {MAX_CHANNELS:,} distinct channels")

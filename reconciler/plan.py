@@ -3,7 +3,7 @@
 Computing a plan never writes. The checks a plan must pass before apply live in ``checks.py``;
 rendering lives in ``render.py``; saved plans in ``planfile.py``.
 
-Secret rule (documented in the README): ``custom_channel_secret`` is write-only on the server, so it
+Secret rule (documented in docs/explanation/safety.md): ``custom_channel_secret`` is write-only on the server, so it
 can never be compared. It is sent when a channel is created, and on an existing channel only when
 ``--rotate-secrets`` is given; otherwise the server's secret is kept and nothing is sent for it.
 A plan holds no secret values and no digests of them: a saved plan stores salted digests beside

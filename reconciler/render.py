@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from reconciler.checks import Finding, policy_check
 from reconciler.describe import SYMBOL, TenantOutcome, field_lines, headline, report_summary
 from reconciler.markdown import MARKDOWN_LIMIT, markdown_report, render_markdown
-from reconciler.plan import CREATE, DELETE, UPDATE, Plan
+from reconciler.plan import CREATE, DELETE, PLAN_FORMAT_VERSION, UPDATE, Plan
 from reconciler.sarif import render_sarif
 
 POLICY = policy_check.__name__  # its finding repeats the policy's own, which SARIF lists one by one
@@ -68,7 +68,8 @@ def _text_names(names: Sequence[str]) -> str:
 
 def sarif_report(results: Sequence[TenantOutcome], options: RenderOptions) -> str:
     """One SARIF log of every tenant's policy findings (a finding several tenants share, once)."""
-    return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)))
+    partial = next((r.plan.partial for r in results if r.plan and r.plan.partial), None)  # one for every tenant
+    return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)), partial=partial)
 
 
 def render_json(plan: Plan) -> str:
@@ -76,7 +77,10 @@ def render_json(plan: Plan) -> str:
 
 
 def json_report(results: Sequence[TenantOutcome]) -> str:
-    """Every tenant's plan (or error), warnings and saved path in one JSON document with a summary."""
+    """Every tenant's plan (or error), warnings and saved path in one JSON document with a summary.
+
+    It carries the plan's ``format_version``: ``schema plan`` describes it too (``$defs/report``).
+    """
     tenants = []
     for r in results:
         entry: dict[str, object] = {"tenant": r.name, "warnings": list(r.warnings)}
@@ -84,7 +88,8 @@ def json_report(results: Sequence[TenantOutcome]) -> str:
         if r.saved:
             entry["saved"] = r.saved
         tenants.append(entry)
-    document = {"summary": {"tenants": len(results), "with_changes": sum(r.has_changes for r in results),
+    document = {"format_version": PLAN_FORMAT_VERSION,
+                "summary": {"tenants": len(results), "with_changes": sum(r.has_changes for r in results),
                             "failed": sum(r.failed for r in results)}, "tenants": tenants}
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -145,7 +150,8 @@ FORMATS: dict[str, Format] = {
         Format("json", "json for machines", lambda plan, o: render_json(plan),
                report=lambda results, o: json_report(results)),
         Format("sarif", "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
-               lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY]),
+               lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY],
+                                            partial=plan.partial),
                report=sarif_report),
     )
 }

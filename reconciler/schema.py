@@ -51,10 +51,14 @@ def _load_schema_text(name: str = SCHEMA_FILE) -> str:
 
 @lru_cache(maxsize=1)
 def plan_validator() -> Draft202012Validator:
-    """A validator of the plan format (``plan --format json``, the plan in a saved plan)."""
+    """A validator of one tenant's plan (``plan --format json``, the plan in a saved plan).
+
+    The schema file also describes the all-tenants report; a saved plan holds one plan only.
+    """
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(_load_schema_text(PLAN_SCHEMA_FILE)))
+    schema = json.loads(_load_schema_text(PLAN_SCHEMA_FILE))
+    return Draft202012Validator({"$schema": schema["$schema"], "$ref": "#/$defs/plan", "$defs": schema["$defs"]})
 
 
 def load_schema() -> dict[str, Any]:

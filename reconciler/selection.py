@@ -3,7 +3,9 @@
 A pattern is a case-sensitive ``fnmatch`` glob matched against the channel's name in the file or on
 the tenant (a rename matches by either name). ``--only`` keeps the changes a pattern matches,
 ``--exclude`` then drops those one of its patterns matches. A pattern that matches no change of
-the whole plan is an error naming it: a mistyped name must not look like "nothing to do".
+the whole plan is an error naming it: a mistyped name must not look like "nothing to do". Over
+every tenant (``plan --all-tenants``) each tenant's plan is cut alike, and a pattern is an error
+only when it matches no change of any tenant.
 """
 from __future__ import annotations
 
@@ -63,21 +65,38 @@ def _matches(pattern: str, names: Sequence[str]) -> bool:
     return any(fnmatchcase(name, pattern) for name in names)
 
 
-def select(plan: Plan, selection: Selection) -> Plan:
-    """``plan`` cut to the changes ``selection`` keeps, marked partial; unset secrets only of those kept.
+Unmatched = tuple[tuple[str, str], ...]  # (option, pattern) pairs: ("--only", "web-*")
 
-    Raises ``UnmatchedPatternError`` naming every pattern that matches no change of ``plan``.
+
+def unmatched(plan: Plan, selection: Selection) -> Unmatched:
+    """The patterns of ``selection`` that match no change of the whole ``plan``, as (option, pattern)."""
+    return tuple((option, pattern)
+                 for option, patterns in (("--only", selection.only), ("--exclude", selection.exclude))
+                 for pattern in patterns if not any(_matches(pattern, _names(c)) for c in plan.changes))
+
+
+def select(plan: Plan, selection: Selection, *, strict: bool = True) -> Plan:
+    """``plan`` cut to the changes ``selection`` keeps, marked partial; unset secrets and policy
+    findings only of the channels kept (a partial apply writes no other channel, so another channel's
+    finding must not block it; the whole plan still shows and enforces every finding).
+
+    ``strict``: raise ``UnmatchedPatternError`` naming every pattern that matches no change of
+    ``plan``; ``plan --all-tenants`` passes False and judges the patterns over every tenant instead.
     """
     if not selection:
         return plan
-    unmatched = [(option, pattern)
-                 for option, patterns in (("--only", selection.only), ("--exclude", selection.exclude))
-                 for pattern in patterns if not any(_matches(pattern, _names(c)) for c in plan.changes)]
-    if unmatched:
-        names = sorted({c.name for c in plan.changes})
-        raise UnmatchedPatternError(unmatched, names[:SHOWN_NAMES], len(names))
+    missed = unmatched(plan, selection)
+    if missed and strict:
+        raise_unmatched(missed, [plan])
     kept = tuple(c for c in plan.changes if selection.keeps(c))
-    kept_names = {c.name for c in kept}
+    kept_names = {name for c in kept for name in _names(c)}
     missing = {var: tuple(n for n in names if n in kept_names) for var, names in plan.missing_secrets.items()}
     return replace(plan, changes=kept, partial=selection,
+                   findings=tuple(f for f in plan.findings if f.channel in kept_names),
                    missing_secrets=type(plan.missing_secrets)((k, v) for k, v in missing.items() if v))
+
+
+def raise_unmatched(missed: Unmatched, plans: Sequence[Plan]) -> None:
+    """``UnmatchedPatternError`` for ``missed``, naming (some of) the changes ``plans`` do hold."""
+    names = sorted({c.name for plan in plans for c in plan.changes})
+    raise UnmatchedPatternError(missed, names[:SHOWN_NAMES], len(names))

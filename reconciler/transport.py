@@ -5,7 +5,11 @@
 * A deadline per call, end to end: ``DeadlineTransport`` clamps every socket connect, read and write
   to what is left of the calling thread's deadline (``deadline()``), so a server that sends a byte
   now and then cannot hold a call past it. httpx's own timeouts restart with every byte.
-* ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``; a body is read once.
+* ``read_body``: streams an answer and stops once it passes ``MAX_BODY_BYTES``, or once the answers
+  of one list read together pass their ``ByteBudget``; a body is read once.
+* One notion of loopback (``is_loopback``, trailing dot and case normalised): the destination check,
+  the proxy rule and the connection share it, and a loopback name is never looked up: the
+  connection goes to 127.0.0.1 (then ::1), so no resolver on the network can answer for it.
 * ``unfixable``: connection failures that no retry can fix (nothing listening, a connection closed
   before any answer, DNS, TLS to a plain-HTTP port, certificates), with what to check.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -27,6 +32,7 @@ from .errors import TargetError
 
 AUTH_FORMS = ("header", "query", "authorization")
 DEFAULT_AUTH = "header"
+MIN_KEY_CHARS = 4  # the emulator's "demo" is the shortest key there is
 MAX_BODY_BYTES = 32 * 1024 * 1024  # contract: a larger answer is an error naming the call
 
 _deadline = threading.local()
@@ -54,6 +60,12 @@ def check_api_key(key: str, *, variable: str | None = None) -> None:
     fix = f"; check the value of {variable} (a stray newline or space from a file?)" if variable else ""
     if not key.strip():
         raise TargetError(f"{where} is empty{fix}", variable=variable)
+    if len(key) < MIN_KEY_CHARS:
+        # Every message and log line has the key taken out: a key this short would take out pieces
+        # of ordinary words, and a real key is never this short.
+        plural = "s" if len(key) != 1 else ""
+        check = f": check the value of {variable}" if variable else ""
+        raise TargetError(f"an API key of {len(key)} character{plural} cannot be right{check}", variable=variable)
     for index, char in enumerate(key):
         if char == "\n" or char == "\r":
             what = "a line break"
@@ -127,7 +139,15 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options))
+        if not is_loopback(host) or _is_address(host):
+            return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options))
+        # A loopback name: the machine itself, never a resolver's answer (a network's DNS may be asked
+        # for "localhost." and answer anything). IPv4 first, as the emulator listens there.
+        try:
+            stream = self._inner.connect_tcp("127.0.0.1", port, _clamp(timeout), local_address, socket_options)
+        except httpcore.ConnectError:
+            stream = self._inner.connect_tcp("::1", port, _clamp(timeout), local_address, socket_options)
+        return _DeadlineStream(stream)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -230,8 +250,15 @@ def environment_proxy(url: str) -> str | None:
     return proxies.get(parsed.scheme) or proxies.get("all")
 
 
+def normal_host(host: str) -> str:
+    """A host as compared: lower case, without IPv6 brackets or the trailing dot of a fully
+    qualified name (``LOCALHOST.`` is ``localhost``)."""
+    return host.strip("[]").rstrip(".").lower()
+
+
 def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too)."""
+    """True for localhost, 127.0.0.0/8 and ::1 (an IPv4-mapped loopback too), however spelled."""
+    host = normal_host(host)
     if host == "localhost":
         return True
     try:
@@ -240,6 +267,14 @@ def is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(normal_host(host))
+    except ValueError:
+        return False
+    return True
 
 
 class BodyTooLarge(Exception):
@@ -252,8 +287,35 @@ class BodyTooLarge(Exception):
         self.declared = declared
 
 
-def read_body(response: httpx.Response, limit: int) -> bytes:
-    """The whole (decoded) body of a streamed response, or ``BodyTooLarge`` once it passes ``limit``."""
+class ByteBudget:
+    """Memory that several answers may take together (the pages of one list read, some read at once
+    by other threads); ``spend`` raises ``BudgetSpent`` once they pass ``limit``. A body counts by
+    what its text takes once decoded: Python keeps a string at 1, 2 or 4 bytes a character, by
+    its widest character, so one emoji makes a page of text take 4 times its size."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def spend(self, size: int) -> None:
+        with self._lock:
+            self.spent += size
+            if self.spent > self.limit:
+                raise BudgetSpent(self.limit)
+
+
+class BudgetSpent(Exception):
+    """The answers sharing a ``ByteBudget`` passed its ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def read_body(response: httpx.Response, limit: int, budget: ByteBudget | None = None) -> bytes:
+    """The whole (decoded) body of a streamed response, or ``BodyTooLarge`` once it passes ``limit``
+    (``BudgetSpent`` once the bodies sharing ``budget`` pass it)."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit and "content-encoding" not in response.headers:
         raise BodyTooLarge(declared=int(declared))
@@ -263,8 +325,22 @@ def read_body(response: httpx.Response, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(read=size)
+        if budget is not None:
+            budget.spend(len(chunk))
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if budget is not None:
+        budget.spend(len(body) * (_char_width(body) - 1))
+    return body
+
+
+def _char_width(body: bytes) -> int:
+    """Bytes a character of ``body``'s text takes in memory once decoded (UTF-8 lead bytes tell)."""
+    if body.isascii():
+        return 1
+    if re.search(rb"[\xf0-\xf4]", body):
+        return 4
+    return 2 if re.search(rb"[\xc4-\xef]", body) else 1
 
 
 def never_sent(error: httpx.HTTPError) -> bool:

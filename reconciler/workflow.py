@@ -42,7 +42,7 @@ from reconciler.planfile import load_plan, save_plan
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
 from reconciler.secrets import SecretDigests, Secrets, restore_endpoints
-from reconciler.selection import Selection, select
+from reconciler.selection import Selection, Unmatched, select, unmatched
 from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
 from reconciler.transport import HostPools
 
@@ -73,6 +73,7 @@ class Planned:
     saved: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
     digests: SecretDigests | None = None  # a saved plan's: the secrets and endpoint credentials planned with
+    unmatched: Unmatched = ()  # --only/--exclude patterns matching no change here (``plan(strict=False)``)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Workflow:
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
              emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
              loaded: ChannelsFile | None = None, probe: bool = False, only: Sequence[str] = (),
-             exclude: Sequence[str] = ()) -> Planned:
+             exclude: Sequence[str] = (), strict: bool = True) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
@@ -162,15 +163,18 @@ class Workflow:
         ``only``/``exclude``: globs of channel names; the plan keeps only the changes they select and
         says it is partial (``selection.py``; a pattern matching no change is ``UnmatchedPatternError``).
         Checks then count the partial plan: the safety thresholds hold it to what it changes.
+        ``strict=False``: an unmatched pattern is not raised but kept in ``Planned.unmatched`` (every
+        tenant at once judges the patterns over all tenants).
         """
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
         found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
-        plan = select(replace(plan, findings=found), Selection(tuple(only), tuple(exclude)))
-        return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
-                       thresholds=thresholds_of(channels_file))
+        selection = Selection(tuple(only), tuple(exclude))
+        whole = replace(plan, findings=found)
+        return Planned(select(whole, selection, strict=strict), target, Secrets.from_channels(channels_file.channels),
+                       channels_file, thresholds=thresholds_of(channels_file), unmatched=unmatched(whole, selection))
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:

@@ -19,12 +19,18 @@ from typing import Any, Union
 
 import yaml
 
-from reconciler.errors import ConfigError, Problem
+from reconciler.errors import ConfigError, InputFileError, Problem
+from reconciler.filekinds import read_input
+from reconciler.printable import printable
+from reconciler.yaml12 import Yaml12Loader
 from reconciler.yamlhints import explain
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-# Values that aliases may add when expanded; a real file adds a few hundred at most.
+# Values, and characters of text, that aliases may add when expanded; a real file adds a few hundred
+# values (shared defaults, merged with <<) and never repeats long texts hundreds of times.
 MAX_ALIAS_VALUES = 100_000
+MAX_VALUES = 500_000  # in a file: its lines and commas bound it (see _count_values)
+MAX_ALIAS_CHARS = 1_000_000
 # A channels file nests five levels (file, channels, channel, tenants, name); deeper is a mistake,
 # and the converter and the checks recurse once per level.
 MAX_DEPTH = 32
@@ -43,10 +49,12 @@ _KINDS = {
     "tag:yaml.org,2002:null": "null",
     "tag:yaml.org,2002:binary": "base64 data",
 }
+_LONG_SCALAR = 16
 _INT_DIGITS = 4300  # Python's default int_max_str_digits
+_INT_BITS = int(_INT_DIGITS * 3.3219)  # the bits of an integer of _INT_DIGITS decimal digits (log2 10 = 3.3219...)
 
-# libyaml's parser (when PyYAML was built with it) gives the same nodes and marks, 2-3x faster.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Plain scalars mean what YAML 1.2 says, as in editors and validators (see reconciler.yaml12).
+_LOADER: type[yaml.SafeLoader] = Yaml12Loader
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -128,6 +136,7 @@ def read_document(path: str | os.PathLike[str], text: str | None = None) -> tupl
     """
     file = os.fspath(path)
     text = _read(file) if text is None else text
+    _count_values(file, text)
     loader, root = _compose(file, text)
     if root is None:
         return Document(file, None, {}, {}, [], set()), root
@@ -143,14 +152,13 @@ def read_document(path: str | os.PathLike[str], text: str | None = None) -> tupl
 def _read(file: str) -> str:
     try:
         size = os.path.getsize(file)
-        if size > MAX_FILE_BYTES:
-            raise fatal(
-                file,
-                f"the file is {size / 1024 / 1024:.1f} MiB; a channels file may be at most "
-                f"{MAX_FILE_BYTES // 1024 // 1024} MiB",
-            )
-        with open(file, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = b"" if size > MAX_FILE_BYTES else read_input(file, MAX_FILE_BYTES)
+        if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:  # a pipe's size shows only once read
+            limit = MAX_FILE_BYTES // 1024 // 1024
+            shown = f"{size / 1024 / 1024:.1f} MiB" if size > MAX_FILE_BYTES else f"more than {limit} MiB"
+            raise fatal(file, f"the file is {shown}; a channels file may be at most {limit} MiB")
+    except InputFileError as exc:
+        raise fatal(file, str(exc).removeprefix(f"{file}: ")) from None
     except FileNotFoundError:
         raise fatal(file, "no such file") from None
     except IsADirectoryError:
@@ -164,6 +172,18 @@ def _read(file: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise fatal(file, f"not UTF-8 text (byte {exc.start}): save the file as UTF-8", line) from None
+
+
+def _count_values(file: str, text: str) -> None:
+    """Refuse, before YAML builds a node for each, a text with more values than any channels file.
+
+    Every value but the first starts a line or follows a comma, so lines and commas bound them:
+    cheap to count, where building a million nodes takes seconds and gigabytes.
+    """
+    bound = text.count("\n") + text.count(",")
+    if bound > MAX_VALUES:
+        raise fatal(file, f"the file holds up to {bound:,} values (lines and commas); a channels file has at most "
+                          f"{MAX_VALUES:,} (20,000 channels of ten fields fit in half of that)")
 
 
 def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:
@@ -208,6 +228,10 @@ class _Converter:
         self._open: set[int] = set()  # collections being converted (an alias to one is recursive)
         self._copying = 0  # > 0 while inside an alias's copy
         self._added = 0  # values added by aliases so far
+        self._added_chars = 0  # characters of text added by aliases so far
+        # Long scalars converted once: seeing one again is an alias adding its text (a short one adds
+        # no more than the alias itself takes to write).
+        self._scalars: set[int] = set()
 
     def _report(self, node: yaml.Node, path: PathT, message: str, *, bad_value: bool = True) -> None:
         mark = node.start_mark
@@ -216,20 +240,27 @@ class _Converter:
         if bad_value:
             self.bad.add(path)
 
-    def _count_copy(self) -> None:
+    def _count_copy(self, node: yaml.Node) -> None:
+        """Count what an alias adds: one value, and the text of a scalar, however long."""
         self._added += 1
-        if self._added > MAX_ALIAS_VALUES:
+        if isinstance(node, yaml.ScalarNode):
+            self._added_chars += len(node.value)
+        if self._added > MAX_ALIAS_VALUES or self._added_chars > MAX_ALIAS_CHARS:
+            mark = node.start_mark
             raise fatal(
                 self.file,
-                f"YAML aliases (*name) expand to more than {MAX_ALIAS_VALUES} extra values: "
-                "this looks like an alias bomb; write the values out instead",
+                f"YAML aliases (*name) expand to more than {MAX_ALIAS_VALUES:,} extra values or "
+                f"{MAX_ALIAS_CHARS:,} characters of text: this looks like an alias bomb; write the values out instead",
+                mark.line + 1, mark.column + 1,
             )
 
     def convert(self, node: yaml.Node, path: PathT, depth: int = 1) -> Any:
         self.values[path] = node
-        if self._copying:
-            self._count_copy()
+        if self._copying or id(node) in self._scalars:
+            self._count_copy(node)
         if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > _LONG_SCALAR:
+                self._scalars.add(id(node))
             if node.tag == _STR_TAG:
                 return node.value
             value, problem = self._scalar(node, "value")
@@ -275,9 +306,15 @@ class _Converter:
             problem = f"a number of more than {_INT_DIGITS} digits is too long to read"
         else:
             try:
-                return self.loader.construct_object(node, deep=True), None
+                value = self.loader.construct_object(node, deep=True)
             except Exception:  # noqa: BLE001 - PyYAML's constructors raise ValueError, KeyError, IndexError, ...
                 problem = f"YAML reads this {what} as {_KINDS.get(tag, _short(tag))}, but it is not a valid one"
+            else:
+                # 0x…, 0o…, 0b… and sexagesimal (1:0:…) integers have fewer digits than their value has
+                # in decimal: one that could not be written out in decimal is refused here, by its size.
+                if not isinstance(value, int) or value.bit_length() <= _INT_BITS:
+                    return value, None
+                problem = f"a number of more than {_INT_DIGITS} decimal digits is too long to read"
         return None, f"{problem}: {_fix(node, self.loader, what)}"
 
     def _mapping(self, node: yaml.MappingNode, path: PathT, depth: int) -> dict[str, Any]:
@@ -374,5 +411,5 @@ def show(value: str, limit: int = 80) -> str:
 
 
 def cut(text: str, limit: int = 80) -> str:
-    """``text`` for messages, cut after ``limit`` characters."""
-    return text if len(text) <= limit else text[: limit - 3] + f"... ({len(text)} characters)"
+    """``text`` for messages, cut after ``limit`` characters, unprintable characters escaped."""
+    return printable(text if len(text) <= limit else text[: limit - 3] + f"... ({len(text)} characters)")

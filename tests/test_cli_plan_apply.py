@@ -217,8 +217,8 @@ def test_missing_secret_on_create_is_refused_before_any_write(tmp_path, emulator
 
 
 def test_read_only_key_plans_and_exports_but_apply_gets_a_403(tmp_path, make_emulator):
-    tenant = make_emulator(api_keys={"ro": {"CHANNEL_READ"}, "rw": {"CHANNEL_READ", "CHANNEL_CUD"}})
-    env = {"OMNIDESK_URL": tenant.url, "OMNIDESK_API_KEY": "ro", "SMS_GATEWAY_SECRET": SECRET}
+    tenant = make_emulator(api_keys={"ro-key": {"CHANNEL_READ"}, "rw-key": {"CHANNEL_READ", "CHANNEL_CUD"}})
+    env = {"OMNIDESK_URL": tenant.url, "OMNIDESK_API_KEY": "ro-key", "SMS_GATEWAY_SECRET": SECRET}
     path = write(tmp_path, BASE)
     assert run_cli(["plan", path], env).exit_code == 0
     assert run_cli(["plan", path, "--out", str(tmp_path / "p.json")], env).exit_code == 0
@@ -227,7 +227,7 @@ def test_read_only_key_plans_and_exports_but_apply_gets_a_403(tmp_path, make_emu
     denied = run_cli(["apply", path, "--yes"], env)
     assert denied.exit_code == 1
     assert "the API key lacks the CHANNEL_CUD permission needed for POST /api/v2/channel" in denied.stderr
-    assert "2 of 2 operations were refused (403)" in denied.stderr and "'ro'" not in denied.output
+    assert "2 of 2 operations were refused (403)" in denied.stderr and "'ro-key'" not in denied.output
 
 
 def test_bad_key_and_missing_target_are_clear(tmp_path, emulator, env):

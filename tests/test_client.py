@@ -125,7 +125,7 @@ def test_update_is_partial_and_may_answer_without_a_body() -> None:
 
 
 def test_send_message_fields_and_answer() -> None:
-    script = Script(item({"ticketID": "51", "messageID": 907}))
+    script = Script(item({"ticketID": 51, "messageID": 907}))
     client, _ = make(script)
     assert client.send_message(13, "hello", title="Hi", user_id=7) == {"ticketID": 51, "messageID": 907}
     assert form_of(script.requests[0]) == {
@@ -317,11 +317,11 @@ def test_paging_tolerates_a_server_sending_everything_at_once() -> None:
 
 def test_paging_re_reads_when_the_total_moves() -> None:
     before = [channel(i, f"C{i}") for i in range(1, 101)]
-    after = [channel(0, "new")] + before  # inserted at the front: page 2 would repeat C99
+    after = [channel(1000, "new")] + before  # inserted at the front: page 2 would repeat C99
     script = Script(paged(before), paged(after), paged(after), paged(after))
     client, _ = make(script)
     channels = client.list_channels()
-    assert sorted(c.id for c in channels) == list(range(0, 101))
+    assert sorted(c.id for c in channels) == [*range(1, 101), 1000]
     assert [r.url.params["itemStart"] for r in script.requests] == ["0", "99", "0", "99"]
 
 
@@ -330,7 +330,7 @@ def test_paging_gives_up_when_the_list_keeps_changing() -> None:
 
     def growing(request: httpx.Request) -> httpx.Response:
         n = 100 + next(counter)
-        return paged([channel(i, f"C{i}") for i in range(n)])(request)
+        return paged([channel(i, f"C{i}") for i in range(1, n + 1)])(request)
 
     client, _ = make(Script(*[growing] * 6))
     with pytest.raises(TransientApiError, match=r"^GET /api/v2/channel: the channel list kept changing .*3 attempts"):

@@ -152,7 +152,7 @@ def test_unknown_key_is_refused(emulator: Any) -> None:
 
 def test_each_call_needs_its_permission(make_emulator: Callable[..., Any]) -> None:
     running = make_emulator(
-        api_keys={"read": {"CHANNEL_READ"}, "write": {"CHANNEL_CUD"}, "all": {"CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE"}}
+        api_keys={"read": {"CHANNEL_READ"}, "write": {"CHANNEL_CUD"}, "all-key": {"CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE"}}
     )
     [channel_id] = running.emu.seed_channels([{"name": "A"}])
     calls: dict[str, Callable[[OmnideskClient], Any]] = {
@@ -168,7 +168,7 @@ def test_each_call_needs_its_permission(make_emulator: Callable[..., Any]) -> No
                  "message": "MESSAGE_CREATE", "delete": "CHANNEL_CUD"},
         "write": {"list": "CHANNEL_READ", "message": "MESSAGE_CREATE"},
     }
-    with connect(running, key="all") as client:
+    with connect(running, key="all-key") as client:
         client.list_channels()
         client.send_message(channel_id, "hi")
     # The write key last: its create/update/delete succeed and change the tenant.

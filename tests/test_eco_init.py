@@ -82,7 +82,7 @@ def test_an_editor_checks_and_completes_the_file_init_wrote(tmp_path: Path) -> N
         pattern = FIELDS["custom_channel_endpoint"].schema_pattern
         assert {(d["range"]["start"]["line"], d["message"]) for d in flagged} == {
             (endpoint_line, f'String does not match the pattern of "{pattern}".'),
-            (endpoint_line - 2, f'String does not match the pattern of "{FIELDS["icon"].pattern}".'),
+            (endpoint_line - 2, f'String does not match the pattern of "{FIELDS["icon"].schema_pattern}".'),
         }
 
         # a new key under the channel: the fields the file does not use yet are offered
@@ -111,7 +111,7 @@ def test_an_editor_checks_an_exported_file_beside_the_schema(emulator, tmp_path:
         server.start(tmp_path)
         assert server.diagnostics(path, text) == []
         flagged = server.diagnostics(path, text.replace("icon: instagram", "icon: insta gram"), version=2)
-        assert [d["message"] for d in flagged] == [f'String does not match the pattern of "{FIELDS["icon"].pattern}".']
+        assert [d["message"] for d in flagged] == [f'String does not match the pattern of "{FIELDS["icon"].schema_pattern}".']
     finally:
         server.close()
 

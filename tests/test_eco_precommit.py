@@ -31,11 +31,12 @@ def _selected(path: str) -> bool:
     (".github/workflows/channels.yml", False), (".github/workflows/channels-drift.yml", False),
     ("sub/.github/workflows/channels-tenants.yml", False), (".gitlab-ci.yml", False),
     ("ci/gitlab-ci-channels.yml", False), (".gitlab/channels.yml", False),
+    ("channels.gitlab-ci.yml", False), ("deploy/channels-gitlab-ci.yaml", False),
     ("mychannels.yaml", False), ("channels.yaml.bak", False), ("channels.schema.json", False),
 ])
 def test_the_hook_selects_channels_files_only(path: str, selected: bool) -> None:
     assert _selected(path) is selected
-    assert "--strict" in HOOK["entry"]
+    assert "--strict" in HOOK["entry"] and "--offline" in HOOK["entry"]
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -54,11 +55,16 @@ def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path:
         "version: 1\nchannels:\n  - name: SMS gateway\n    custom_channel_secret: ${env:SMS_SECRET}\n", encoding="utf-8")
     (repo / "deploy" / "channels-broken.yaml").write_text(
         "version: 1\nchannels:\n  - name: Web\n    custom_channel_endpoint: https://x.com/a_b\n", encoding="utf-8")
+    shutil.copy(ROOT / "examples" / "gitlab" / "omnidesk-channels.gitlab-ci.yml", repo / "channels.gitlab-ci.yml")
+    # No variable is set in a hook: a templated endpoint is checked for its form and its neighbours.
+    (repo / "deploy" / "channels-templated.yaml").write_text(
+        "version: 1\nchannels:\n  - name: SMS\n    custom_channel_endpoint: https://${env:BRIDGE_HOST}/sms\n"
+        "  - name: Chat\n    custom_channel_endpoint: https://${env:BRIDGE_HOST}/chat_in\n", encoding="utf-8")
     (repo / "deploy" / "channels-literal.yml").write_text(
         "version: 1\nchannels:\n  - name: Chat\n    custom_channel_secret: hunter2-in-git\n", encoding="utf-8")
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PRE_COMMIT_COLOR": "never"}
+    env = {**{k: v for k, v in os.environ.items() if k != "BRIDGE_HOST"}, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PRE_COMMIT_COLOR": "never"}
     proc = subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), HOOK["id"], "--all-files", "--verbose"],
         cwd=repo, env=env, capture_output=True, text=True, timeout=900,
@@ -69,5 +75,9 @@ def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path:
     assert "channels.yaml: valid (1 channel)" in output
     assert "deploy/channels-broken.yaml:4:30: channels[0].custom_channel_endpoint: 'https://x.com/a_b'" in output
     assert "deploy/channels-literal.yml:4:28: channels[0].custom_channel_secret: the secret is written" in output
+    assert "channels-templated.yaml:6:30: channels[1].custom_channel_endpoint: " in output
+    assert "beside its templates: '_' is not allowed" in output
+    assert "BRIDGE_HOST is not set" not in output and output.count("channels-templated.yaml:") == 1
+    assert "gitlab-ci" not in output, output
     assert "hunter2" not in output
     assert ".github" not in output and "channels-drift" not in output, output

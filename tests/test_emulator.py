@@ -148,8 +148,8 @@ def test_each_call_needs_exactly_its_permission(make_emulator: Callable[..., Run
 
 
 def test_a_read_only_key_changes_nothing(make_emulator: Callable[..., RunningEmulator]) -> None:
-    running = make_emulator(api_keys={"ro": {"CHANNEL_READ"}})
-    c = client(running, "ro")
+    running = make_emulator(api_keys={"ro-key": {"CHANNEL_READ"}})
+    c = client(running, "ro-key")
     for call in ("create", "update", "delete", "message"):
         error(_call(c, call), 403)
     assert [ch["id"] for ch in running.emu.channels()] == [1, 2, 3, 4, 5]
@@ -561,18 +561,18 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
 
 def test_cli_serves_until_sigterm_then_saves_state(tmp_path: Path) -> None:
     state = tmp_path / "cli.json"
-    proc, url, banner = _start_cli("--state", str(state), "--api-key", "rw=CHANNEL_READ,CHANNEL_CUD", "--api-key", "ro=CHANNEL_READ")
+    proc, url, banner = _start_cli("--state", str(state), "--api-key", "rw-key=CHANNEL_READ,CHANNEL_CUD", "--api-key", "ro-key=CHANNEL_READ")
     try:
-        c = httpx.Client(base_url=url, headers={"apiKey": "rw"}, timeout=10)
+        c = httpx.Client(base_url=url, headers={"apiKey": "rw-key"}, timeout=10)
         create(c, name="From CLI")
-        assert c.get(CHANNELS, headers={"apiKey": "ro"}).json()["itemTotal"] == 6
+        assert c.get(CHANNELS, headers={"apiKey": "ro-key"}).json()["itemTotal"] == 6
         error(c.get(CHANNELS, headers={"apiKey": "demo"}), 401)  # explicit keys replace the demo key
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert "API keys: the 2 given with --api-key (not shown)" in banner and "rw" not in banner and out == f"Emulator stopped; state saved to {state}.\n"
+    assert "API keys: the 2 given with --api-key (not shown)" in banner and "rw-key" not in banner and out == f"Emulator stopped; state saved to {state}.\n"
     assert json.loads(state.read_text())["channels"][-1]["name"] == "From CLI"
 
 

@@ -31,7 +31,7 @@ def serve(answers: list[httpx.Response]) -> tuple[OmnideskClient, list[str]]:
         calls.append(f"{request.method} {request.url.raw_path.decode()}")
         return answers.pop(0)
 
-    client = OmnideskClient("https://t.omnidesk.com", "key", transport=httpx.MockTransport(handler),
+    client = OmnideskClient("https://t.omnidesk.com", "key-1", transport=httpx.MockTransport(handler),
                             sleep=lambda _: None)
     return client, calls
 

@@ -20,8 +20,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.
 def test_schema_pins_the_format_version():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["format_version"] == {"const": PLAN_FORMAT_VERSION,
-                                                      "description": schema["properties"]["format_version"]["description"]}
+    for kind in ("plan", "report"):  # one tenant's plan, and the all-tenants report
+        version = schema["$defs"][kind]["properties"]["format_version"]
+        assert version == {"const": PLAN_FORMAT_VERSION, "description": version["description"]}
+    assert schema["oneOf"] == [{"$ref": "#/$defs/plan"}, {"$ref": "#/$defs/report"}]
 
 
 CHANNELS = """\

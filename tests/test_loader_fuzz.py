@@ -9,6 +9,7 @@ database and replays them first.
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ SCALARS = [
     "off", "On", "1:20", "190:20:30", "9" * 4301, "9" * 50, "3.14", "''", '""', '"\\u00e9\\x41"',
     "'it''s'", "${env:SECRET}", "${env:EMPTY}", "${env:UNSET}", "${var:HOST}", "${var:}", "$${x}", "${",
     "https://a.example.com/x?y=1&z=2", "<<", "=", "-", "?", "|", ">-", "@", "`", "%", "!", "&", "*",
+    # integers whose digits are few but whose value is too long to write out in decimal
+    "0x" + "f" * 3600, "-0x" + "F_" * 3700, "1" + ":0" * 3000, "-1" + ":59" * 2500, "0b" + "1" * 14_300,
 ]
 KEYS = ["version", "prune", "tenants", "channels", "name", "icon", "url", "api_key_env", "vars",
         "custom_channel_endpoint", "custom_channel_secret", "custom_channel_warning_en",
@@ -180,6 +183,32 @@ def test_validate_answers_any_file_with_exit_0_or_1_and_no_traceback(folder: Pat
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert CANARY not in result.output
+
+
+@settings(FUZZ, max_examples=25)
+@given(length=st.integers(1, 120_000), copies=st.integers(1, 2_500),
+       where=st.sampled_from(["name", "previous_names", "tenants", "custom_channel_warning_en", "vars"]),
+       fmt=st.sampled_from(["text", "github", "json"]))
+def test_aliases_cost_what_they_expand_to_and_output_stays_bounded(
+        folder: Path, length: int, copies: int, where: str, fmt: str) -> None:
+    """One long value aliased many times (the 19.9 MB of output and 9.8 GB of memory of issue #20):
+    refused or answered at once, and the output is bounded whatever the expansion."""
+    value = "a" * length
+    if where == "vars":
+        tenants = "".join(f"  t{i}: {{url: https://t.omnidesk.com, vars: {{V: *v}}}}\n" for i in range(copies))
+        text = f"version: 1\nx: &v {value}\ntenants:\n{tenants}channels: []\n"
+    else:
+        shape = {"name": "  - name: *v\n", "previous_names": "  - name: C{i}\n    previous_names: [*v]\n",
+                 "tenants": "  - name: C{i}\n    tenants: [*v]\n",
+                 "custom_channel_warning_en": "  - name: C{i}\n    custom_channel_warning_en: *v\n"}[where]
+        text = f"version: 1\nx: &v {value}\nchannels:\n" + "".join(shape.format(i=i) for i in range(copies))
+    path = _write(folder, text)
+    started = time.monotonic()
+    result = run_cli(["validate", str(path), "--format", fmt], env=ENVIRON)
+    assert time.monotonic() - started < 10
+    assert result.exit_code in (0, 1), result.output
+    assert "internal error" not in result.output
+    assert len(result.output) < 250_000 + (1_100 * copies if fmt == "json" else 0), len(result.output)
 
 
 # Not under hypothesis: it raises the recursion limit, which would hide the RecursionError.

@@ -137,6 +137,94 @@ def test_safety_thresholds_count_the_partial_plan(tmp_path, emulator):
     assert sorted(custom(emulator.emu)) == [f"bridge-{n}" for n in (0, 1, 2, 3, 4, 5, 9)]
 
 
-def test_all_tenants_refuses_a_selection(path, env):
-    result = run_cli(["plan", path, "--all-tenants", "--only", "web-*"], env)
-    assert result.exit_code == 1 and "--only and --exclude plan one tenant at a time" in result.stderr
+def test_sarif_says_the_plan_is_partial(path, env):
+    result = run_cli(["plan", path, "--only", "web-*", "--format", "sarif"], env)
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.stdout)["runs"][0]
+    assert run["properties"]["partial"] == {"only": ["web-*"], "exclude": []}
+    assert "partial plan (only 'web-*')" in run["properties"]["description"]
+    whole = json.loads(run_cli(["plan", path, "--format", "sarif"], env).stdout)["runs"][0]
+    assert "properties" not in whole
+
+
+# A deny rule (http endpoints) that one channel breaks: web-test is served over plain http.
+POLICY_FILE = FILE.replace("https://test.example.com", "http://test.example.com") + (
+    "policy:\n  rules: {https-endpoint: deny}\n")
+
+
+@pytest.mark.parametrize("options, applies", [
+    (("--only", "web-shop"), True),  # web-test's finding is outside the selection: it does not block
+    (("--exclude", "web-test"), True),
+    (("--only", "web-t*"), False),  # the finding's own channel is selected: still refused
+    ((), False),
+])
+def test_policy_findings_of_channels_left_out_do_not_block_a_partial_apply(tmp_path, env, emulator, options, applies):
+    file = tmp_path / "channels.yaml"
+    file.write_text(POLICY_FILE)
+    shown = run_cli(["plan", str(file), "--format", "json", *options], env)
+    rules = [(f["rule"], f["channel"]) for f in json.loads(shown.stdout)["findings"]]
+    assert rules == ([] if applies else [("https-endpoint", "web-test")])
+    result = run_cli(["apply", str(file), "--yes", *options], env)
+    assert (result.exit_code == 0) is applies, result.output
+    after = custom(emulator.emu)
+    if applies:
+        assert after["web-shop"]["icon"] == "note" and after["web-test"]["icon"] == "sms"
+    else:
+        assert "https-endpoint" in result.stderr and after["web-shop"]["icon"] == "sms"
+
+
+TENANTS_FILE = """\
+version: 1
+tenants:
+  staging: {url: URL_S, api_key_env: STAGING_KEY}
+  production: {url: URL_P, api_key_env: PRODUCTION_KEY}
+channels:
+  - name: web-shop
+    icon: note
+  - name: web-blog
+    tenants: [production]
+"""
+
+
+@pytest.fixture
+def two(make_emulator, tmp_path: Path):
+    """staging's web-shop drifts; production has neither channel."""
+    emulators = {name: make_emulator() for name in ("staging", "production")}
+    emulators["staging"].emu.seed_channels([{"name": "web-shop", "icon": "sms"}])
+    file = tmp_path / "channels.yaml"
+    file.write_text(TENANTS_FILE.replace("URL_S", emulators["staging"].url)
+                    .replace("URL_P", emulators["production"].url))
+    env = {"STAGING_KEY": emulators["staging"].key, "PRODUCTION_KEY": emulators["production"].key}
+    return str(file), env
+
+
+def test_all_tenants_cuts_each_tenant_and_every_format_says_partial(two):
+    path, env = two
+    result = run_cli(["plan", path, "--all-tenants", "--format", "json", "--only", "web-b*"], env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    plans = {t["tenant"]: t["plan"] for t in data["tenants"]}
+    assert {n: changed(p) for n, p in plans.items()} == {"staging": [], "production": [("create", "web-blog")]}
+    assert all(p["partial"] == {"only": ["web-b*"], "exclude": []} for p in plans.values())
+    text = run_cli(["plan", path, "--all-tenants", "--exclude", "web-blog"], env)
+    assert text.exit_code == 0, text.output
+    assert text.stdout.count("Plan (partial: excluding 'web-blog'): ") == 2
+    markdown = run_cli(["plan", path, "--all-tenants", "--format", "markdown", "--exclude", "web-blog"], env)
+    assert markdown.stdout.count("**Plan (partial: excluding 'web-blog'): ") == 2
+    sarif = json.loads(run_cli(["plan", path, "--all-tenants", "--format", "sarif", "--only", "web-shop"], env).stdout)
+    assert sarif["runs"][0]["properties"]["partial"] == {"only": ["web-shop"], "exclude": []}
+
+
+def test_all_tenants_refuses_a_pattern_no_tenant_matches_and_saves_nothing(two, tmp_path):
+    path, env = two
+    out = str(tmp_path / "plans-{tenant}.json")
+    result = run_cli(["plan", path, "--all-tenants", "--only", "web-*", "--only", "Web-blog", "--out", out], env)
+    assert result.exit_code == 1, result.output
+    assert "--only 'Web-blog' matches no change" in result.stderr and "Traceback" not in result.output
+    assert not list(tmp_path.glob("plans-*.json"))
+    saved = run_cli(["plan", path, "--all-tenants", "--only", "web-blog", "--out", out], env)
+    assert saved.exit_code == 0, saved.output  # staging has no such change, production does: fine
+    staging = json.loads((tmp_path / "plans-staging.json").read_text())["plan"]
+    assert staging["partial"] == {"only": ["web-blog"], "exclude": []} and staging["changes"] == []
+    applied = run_cli(["apply", str(tmp_path / "plans-production.json")], env)
+    assert applied.exit_code == 0, applied.output

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from clihelp import run_cli
+from reconciler.plan import PLAN_FORMAT_VERSION
+from tests.eco_tools import python_tool
 
 KEYS = {"OMNIDESK_STAGING_KEY": "demo", "OMNIDESK_PRODUCTION_KEY": "demo", "OMNIDESK_EU_KEY": "demo"}
 
@@ -68,6 +72,31 @@ def test_a_tenant_without_its_key_fails_alone(three):
     assert "OMNIDESK_EU_KEY" in tenants["eu"]["error"] and "plan" not in tenants["eu"]
     assert tenants["staging"]["plan"]["summary"]["create"] == 1
     assert "Error: eu: " in result.stderr and "demo" not in result.output
+
+
+def test_both_json_plan_outputs_pass_check_jsonschema_with_the_schema_plan_prints(three, tmp_path: Path):
+    """One schema for every JSON plan: one tenant's plan and the all-tenants report (a failed tenant too)."""
+    python_tool("check_jsonschema")
+    _, path = three
+    schema = tmp_path / "plan.schema.json"
+    schema.write_text(run_cli(["schema", "plan"]).stdout, encoding="utf-8")
+    report = run_cli(["plan", path, "--all-tenants", "--format", "json"], {**KEYS, "OMNIDESK_EU_KEY": ""})
+    single = run_cli(["plan", path, "--tenant", "staging", "--format", "json"], KEYS)
+    document = json.loads(report.stdout)
+    assert document["format_version"] == json.loads(single.stdout)["format_version"] == PLAN_FORMAT_VERSION
+    assert document["summary"]["failed"] == 1
+    unversioned = {k: v for k, v in document.items() if k != "format_version"}
+    files = {"report.json": report.stdout, "single.json": single.stdout, "unversioned.json": json.dumps(unversioned)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    def check(*names: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "check_jsonschema", "--schemafile", str(schema),
+                               *(str(tmp_path / n) for n in names)], capture_output=True, text=True, timeout=120)
+
+    ok = check("report.json", "single.json")
+    assert ok.returncode == 0 and "ok -- validation done" in ok.stdout, ok.stdout + ok.stderr
+    assert check("unversioned.json").returncode == 1  # the check can fail: the version is required
 
 
 def test_out_saves_each_tenants_plan_and_each_applies(three, tmp_path: Path):

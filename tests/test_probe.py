@@ -135,6 +135,22 @@ def test_plan_probe_turns_a_failing_endpoint_into_a_finding_that_deny_enforces(
     assert all(request.startswith("OPTIONS ") for bridge in (good, refusing) for request in bridge.seen)
 
 
+def test_plan_all_tenants_probes_each_tenants_endpoints(tmp_path: Path, servers: Servers,
+                                                        emulator: RunningEmulator) -> None:
+    good, refusing = servers.start(), servers.start("refuse")
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "version: 1\npolicy: {rules: {endpoint-answers: deny}}\ntenants:\n"
+        f"  staging:\n    url: {emulator.url}\n    vars: {{bridge: '{good.url}'}}\n"
+        f"  production:\n    url: {emulator.url}\n    vars: {{bridge: '{refusing.url}'}}\n"
+        "channels:\n  - name: SMS\n    custom_channel_endpoint: ${var:bridge}\n")
+    result = run_cli(["plan", str(path), "--all-tenants", "--probe", "--format", "json"],
+                     env(servers, OMNIDESK_API_KEY=emulator.key))
+    plans = {t["tenant"]: t["plan"] for t in json.loads(result.stdout)["tenants"]}
+    assert plans["staging"]["findings"] == []
+    assert [(f["rule"], f["level"]) for f in plans["production"]["findings"]] == [("endpoint-answers", "deny")]
+
+
 def test_probe_without_endpoints_says_so(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text("version: 1\nchannels:\n  - name: A\n")

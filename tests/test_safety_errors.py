@@ -208,7 +208,7 @@ def test_a_missing_file_of_message_send_reads_the_same(tmp_path, monkeypatch):
 ])
 def test_an_unknown_tenant_reads_the_same_in_every_command(tmp_path, command):
     path = write(tmp_path, TENANTS.replace("URL", "https://acme.omnidesk.com"))
-    result = run_cli([part.format(path=path) for part in command], {"STAGING_KEY": "k", "PRODUCTION_KEY": "k"})
+    result = run_cli([part.format(path=path) for part in command], {"STAGING_KEY": "key-1", "PRODUCTION_KEY": "key-1"})
     assert result.exit_code == 1
     assert result.stderr == ("Error: unknown tenant 'prod' (known tenants: staging, production; "
                              "did you mean 'production'?)\n")
@@ -224,7 +224,7 @@ def test_an_unknown_tenant_reads_the_same_in_every_command(tmp_path, command):
 def test_a_url_without_a_scheme_is_caught_before_any_call(tmp_path, emulator, where, args, env_url):
     path = write(tmp_path, CHANNELS)
     bare = emulator.url.removeprefix("http://")  # the emulator's own address, without its scheme
-    env = {"OMNIDESK_API_KEY": "k", **({"OMNIDESK_URL": env_url.format(url=bare)} if env_url else {})}
+    env = {"OMNIDESK_API_KEY": "key-1", **({"OMNIDESK_URL": env_url.format(url=bare)} if env_url else {})}
     result = run_cli(["plan", str(path), *[a.format(url=bare) for a in args]], env)
     assert result.exit_code == 1
     assert result.stderr == f"Error: {where} must start with https:// (e.g. https://acme.omnidesk.com)\n"

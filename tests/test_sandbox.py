@@ -7,6 +7,7 @@ emulator does what the docs say it assumes, and that a bridge built on the refer
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 import json
 import re
 from datetime import datetime, timezone
@@ -26,18 +27,22 @@ SECRET = "bridge-secret-1"
 FAST = OutboundSettings(backoff_base=0.05)
 
 
-def start(outbound: OutboundSettings = FAST) -> tuple[Emulator, serve_in_thread]:
+@contextmanager
+def started(outbound: OutboundSettings = FAST) -> Iterator[tuple[Emulator, serve_in_thread]]:
+    """An emulator with these delivery settings, served over real HTTP; stopped and closed after."""
     emu = Emulator(outbound=outbound)
     server = serve_in_thread(emu).start()
-    return emu, server
+    try:
+        yield emu, server
+    finally:
+        server.stop()
+        emu.close()
 
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[Emulator, serve_in_thread]]:
-    emu, server = start()
-    yield emu, server
-    server.stop()
-    emu.close()
+    with started() as running_sandbox:
+        yield running_sandbox
 
 
 def channel(emu: Emulator, endpoint: str, *, signed: bool = True, secret: str = SECRET, name: str = "SMS gateway") -> int:
@@ -108,15 +113,11 @@ def test_a_bridge_with_the_wrong_secret_answers_401_and_the_delivery_fails_after
 
 
 def test_retries_follow_the_doubling_schedule_with_jitter_and_stop_at_the_first_success() -> None:
-    emu, server = start(OutboundSettings(backoff_base=0.2))
-    try:
+    with started(OutboundSettings(backoff_base=0.2)) as (emu, server):
         with running(Bridge(secret=SECRET.encode(), fail_first=3)) as bridge:
             channel(emu, bridge.url)
             result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
                          "--format", "json")
-    finally:
-        server.stop()
-        emu.close()
     assert result.exit_code == 0, result.output
     delivery = json.loads(result.stdout)
     assert [a["status"] for a in delivery["attempts"]] == [500, 500, 500, 204]
@@ -163,15 +164,11 @@ def test_an_endpoint_that_refuses_the_options_probe_gets_no_post(sandbox) -> Non
 
 
 def test_an_answer_slower_than_one_second_is_a_failed_attempt() -> None:
-    emu, server = start(OutboundSettings(backoff_base=0.01, retries=1))
-    try:
+    with started(OutboundSettings(backoff_base=0.01, retries=1)) as (emu, server):
         with running(Bridge(secret=SECRET.encode(), delay=1.5)) as bridge:
             channel(emu, bridge.url)
             result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
                          "--format", "json")
-    finally:
-        server.stop()
-        emu.close()
     delivery = json.loads(result.stdout)
     assert [a["error"] for a in delivery["attempts"]] == ["no answer within 1 s"] * 2
     assert all(1000 <= a["latency_ms"] < 1400 for a in delivery["attempts"])
@@ -193,16 +190,12 @@ def test_forward_to_delivers_every_channel_to_one_url_signed_with_the_printed_se
         settings = OutboundSettings(backoff_base=0.05, forward_to=bridge.url, forward_secret="whsec_"
                                     + base64.b64encode(b"forwarded-secret-bytes").decode())
         bridge.secret = settings.forward_secret
-        emu, server = start(settings)
-        try:
+        with started(settings) as (emu, server):
             channel(emu, "https://bridge.example.com/a", name="A")
             channel(emu, "https://other.example.com/b", signed=False, name="B")
             for name in ("A", "B"):
                 result = cli(server, "message", "reply", "--ticket", str(ticket(server, name)), "--message", name)
                 assert result.exit_code == 0, result.output
-        finally:
-            server.stop()
-            emu.close()
     assert [json.loads(p.body)["message"] for p in bridge.posts] == ["A", "B"]
     assert all(p.verified for p in bridge.posts)
 
@@ -222,8 +215,7 @@ def test_redeliver_sends_the_same_webhook_id_again(sandbox) -> None:
 
 @pytest.mark.parametrize("fault", ["duplicate", "clock-skew", "two-signatures"])
 def test_delivery_faults_a_bridge_must_survive(fault: str) -> None:
-    emu, server = start(OutboundSettings(backoff_base=0.01, retries=0, faults=frozenset({fault})))
-    try:
+    with started(OutboundSettings(backoff_base=0.01, retries=0, faults=frozenset({fault}))) as (emu, server):
         with running(Bridge(secret=SECRET.encode())) as bridge:
             channel_id = channel(emu, bridge.url)
             ticket_id = ticket(server)
@@ -234,9 +226,6 @@ def test_delivery_faults_a_bridge_must_survive(fault: str) -> None:
                 emu.handle("PUT", f"/api/v2/channel/{channel_id}", {}, {"apikey": "demo",
                            "content-type": "application/x-www-form-urlencoded"}, b"custom_channel_secret=rotated-2")
             cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "second")
-    finally:
-        server.stop()
-        emu.close()
     last = bridge.posts[-1]
     if fault == "duplicate":
         assert len(bridge.posts) == 4
@@ -291,9 +280,9 @@ def test_the_sandbox_calls_need_a_key_and_replies_need_message_create(sandbox) -
     url = f"{server.url}/api/v2/emulator/deliveries"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"apiKey": "demo"}).status_code == 200
-    reader = Emulator(api_keys={"ro": {"CHANNEL_READ"}})
+    reader = Emulator(api_keys={"ro-key": {"CHANNEL_READ"}})
     with serve_in_thread(reader) as other:
-        refused = httpx.post(f"{other.url}/api/v2/emulator/reply", headers={"apiKey": "ro"},
+        refused = httpx.post(f"{other.url}/api/v2/emulator/reply", headers={"apiKey": "ro-key"},
                              data={"ticketID": "1", "message": "x"})
     reader.close()
     assert refused.status_code == 403 and "MESSAGE_CREATE" in refused.json()["message"]
@@ -305,3 +294,19 @@ def test_a_reply_on_an_unknown_ticket_is_a_clear_error(sandbox, tmp_path: Path) 
     assert result.exit_code == 1
     assert "ticket 999 does not exist" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_credential_in_the_endpoint_never_shows_in_reply_or_redeliver(sandbox) -> None:
+    """The canary rule of every other command (tests/test_secure_canary.py) for the sandbox's commands."""
+    emu, server = sandbox
+    canary = "canary-endpoint-key-4242"
+    with running(Bridge()) as bridge:
+        channel(emu, f"{bridge.url}?key={canary}", signed=False)
+        ticket_id = ticket(server)
+        outputs = [cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "Hi", "--format", fmt,
+                       "--verbose") for fmt in ("text", "json")]
+        outputs.append(cli(server, "message", "redeliver", "1", "--format", "json", "--verbose"))
+    assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]
+    assert all(canary not in r.output for r in outputs)
+    assert "key=(sensitive)" in outputs[1].stdout
+    assert len(bridge.posts) == 3  # delivered each time, to the endpoint with its credential

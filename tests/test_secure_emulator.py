@@ -55,12 +55,12 @@ def post_head(key: str, length: int, extra: str = "") -> str:
 
 @pytest.fixture
 def keyed(make_emulator) -> RunningEmulator:
-    return make_emulator(api_keys={"rw": {"CHANNEL_READ", "CHANNEL_CUD"}, "ro": {"CHANNEL_READ"}})
+    return make_emulator(api_keys={"rw-key": {"CHANNEL_READ", "CHANNEL_CUD"}, "ro-key": {"CHANNEL_READ"}})
 
 
 def test_a_declared_body_over_1_mib_is_refused_before_it_is_read(keyed: RunningEmulator) -> None:
     # Not one byte of the body is sent: a server that waited for it would answer nothing in 5 s.
-    answer = raw_request(keyed.url, post_head("rw", MAX_BODY_BYTES + 1))
+    answer = raw_request(keyed.url, post_head("rw-key", MAX_BODY_BYTES + 1))
     assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
     assert b"larger than 1048576 bytes" in answer
     assert keyed.emu.stats["create"] == 0
@@ -76,7 +76,7 @@ def test_a_chunked_body_is_counted_while_it_arrives(keyed: RunningEmulator) -> N
             sent += 1024
             yield b"x" * 1024
 
-    with httpx.Client(base_url=keyed.url, headers={"apiKey": "rw"}, timeout=10) as c:
+    with httpx.Client(base_url=keyed.url, headers={"apiKey": "rw-key"}, timeout=10) as c:
         try:
             status = c.post(CHANNELS, content=endless(), headers={"content-type": "application/json"}).status_code
         except httpx.TransportError:
@@ -96,15 +96,15 @@ def test_a_chunked_body_is_counted_while_it_arrives(keyed: RunningEmulator) -> N
 
 def test_the_key_and_its_permission_are_checked_before_the_body(keyed: RunningEmulator) -> None:
     """A refused sender's body is never waited for: the answer comes though the body never does."""
-    for key, status in (("wrong-key", b"401"), ("ro", b"403")):
+    for key, status in (("wrong-key", b"401"), ("ro-key", b"403")):
         answer = raw_request(keyed.url, post_head(key, 500))  # the promised 500 bytes never come
         assert answer.startswith(b"HTTP/1.1 " + status), answer
         assert b"connection: close" in answer.lower()
     missing = raw_request(keyed.url, f"POST {CHANNELS} HTTP/1.1\r\nHost: e\r\nContent-Length: 500")
     assert missing.startswith(b"HTTP/1.1 401 ")
     # The control: with a good key the server does wait for the body it was promised.
-    assert raw_request(keyed.url, post_head("rw", 500), wait=1.0) == b""
-    answered = raw_request(keyed.url, post_head("rw", 17), b'{"name": "Whole"}')
+    assert raw_request(keyed.url, post_head("rw-key", 500), wait=1.0) == b""
+    answered = raw_request(keyed.url, post_head("rw-key", 17), b'{"name": "Whole"}')
     assert answered.startswith(b"HTTP/1.1 200 ") and keyed.emu.channels()[-1]["name"] == "Whole"
 
 

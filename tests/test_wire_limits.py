@@ -81,7 +81,9 @@ def test_a_server_that_drips_cannot_hold_a_call_past_its_deadline(make_emulator,
     assert re.search(rf"Error: {re.escape(FIRST_PAGE)}: ReadTimeout: .* \(gave up after [23] attempts\)", err), err
     assert took < 4, took  # three timeouts of budget, plus backoff
     attempts = re.findall(r"^http: GET \S+ -> timeout \((\d+) ms\)$", err, flags=re.M)
-    assert 2 <= len(attempts) <= 3 and all(350 <= int(ms) < 1000 for ms in attempts), err
+    # the last attempt gets what is left of the three timeouts, so it may end sooner
+    assert 2 <= len(attempts) <= 3 and all(350 <= int(ms) < 1000 for ms in attempts[:-1]), err
+    assert int(attempts[-1]) < 1000, err
 
 
 @pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:3128"])

@@ -119,12 +119,12 @@ def test_the_first_refused_write_stops_apply_and_says_once_what_the_key_lacks(ma
 
 def test_a_refused_delete_stops_the_creates_too_and_names_the_tenants_key_variable(make_emulator,
                                                                                   tmp_path: Path) -> None:
-    running = make_emulator(api_keys={"ro": {"CHANNEL_READ"}})
+    running = make_emulator(api_keys={"ro-key": {"CHANNEL_READ"}})
     running.emu.seed_channels([{"name": "Old one"}])
     path = tmp_path / "channels.yaml"
     path.write_text(f"version: 1\nprune: true\ntenants:\n  acme:\n    url: {running.url}\n"
                     "    api_key_env: ACME_KEY\nchannels:\n  - name: New one\n", encoding="utf-8")
-    result = run_cli(["apply", str(path), "--tenant", "acme", "--yes"], {"ACME_KEY": "ro"})
+    result = run_cli(["apply", str(path), "--tenant", "acme", "--yes"], {"ACME_KEY": "ro-key"})
     assert result.exit_code == 1
     assert "the API key in ACME_KEY lacks the CHANNEL_CUD permission: 1 of 2 operations were refused" in result.stderr
     assert "1 not started" in result.stderr and "A re-run needs a key with CHANNEL_CUD in ACME_KEY" in result.stderr

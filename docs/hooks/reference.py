@@ -163,8 +163,9 @@ def rules_of(schema: dict[str, Any], node: dict[str, Any]) -> list[str]:
     pattern = node.get("pattern") or node.get("else", {}).get("pattern")
     if pattern:
         rules.append("matches " + code(pattern))
-    if "else" in node and "if" in node:
-        rules.append("or holds ${env:NAME} / ${var:NAME} (the value after substitution must match)")
+    if pattern and "(?:env|var)" in pattern:
+        rules.append("whole ${env:NAME} / ${var:NAME} may stand beside these characters (the value after "
+                     "substitution must match too)")
     for key, words in (("minimum", "at least"), ("maximum", "at most"), ("minItems", "at least this many items:"),
                        ("minLength", "at least this many characters:")):
         if key in node:
@@ -198,7 +199,9 @@ def shorten(text: str, width: int = 48) -> str:
 def schema_sections(name: str, title: str, examples: dict[str, dict[str, Any]] | None = None) -> str:
     """A table per object of the schema; ``examples``: values seen per object (by its $defs name)."""
     schema, seen = load_schema(name), examples or {}
-    parts = [cell(schema.get("description", "")), f"### {title}", object_table(schema, schema, seen.get("", {}))]
+    parts = [cell(schema.get("description", ""))]
+    if "properties" in schema:  # the plan schema's top level is a choice of its $defs (plan, report)
+        parts += [f"### {title}", object_table(schema, schema, seen.get("", {}))]
     for def_name, node in schema.get("$defs", {}).items():
         if node.get("type") == "object" and "properties" in node:
             parts.append(f"### {def_name}")

@@ -20,8 +20,8 @@ from reconciler.ci import Log, RestApi, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.policy import DENY, Finding, findings
-from reconciler.diagnostics import github_annotations, workflow_command
-from reconciler.errors import CiError, ConfigError, Problem
+from reconciler.diagnostics import github_annotations, inert, workflow_command
+from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"
@@ -127,7 +127,7 @@ class GitHub:
                 fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
     def group(self, title: str, text: str) -> str:
-        return f"::group::{title}\n{text}\n::endgroup::"
+        return f"{workflow_command('group', title)}\n{inert(text)}\n::endgroup::"
 
     def annotation(self, level: str, message: str, title: str) -> str:
         return workflow_command(level, message, title=title)
@@ -266,7 +266,7 @@ def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: L
         log(annotations.rstrip("\n"))
     if errors:
         github.summary(
-            "### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(f"- `{p}`" for p in errors)
+            "### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(_listed(errors))
         )
     else:
         log(
@@ -276,3 +276,10 @@ def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: L
         )
     github.outputs(exitcode="1" if errors else "0")
     return 1 if errors else 0
+
+
+def _listed(problems: list[Problem]) -> list[str]:
+    """A file's problems as Markdown list items: each once with its count, at most SHOWN_PROBLEMS."""
+    folded = fold(problems)
+    rows = [f"- `{p}`{repeats(n)}" for p, n in folded[:SHOWN_PROBLEMS]]
+    return rows + ([f"- {left_out(folded[SHOWN_PROBLEMS:])} not shown"] if len(folded) > SHOWN_PROBLEMS else [])

@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     hold a secret or a key); ``--debug`` shows the traceback.
     """
     args, debug = _take_debug(list(sys.argv[1:] if argv is None else argv))
+    from reconciler.filekinds import forget_pipes  # a run reads each pipe once: a new run, anew
+
+    forget_pipes()
     try:
         rv = cli.main(args=args, prog_name="omnidesk-channels", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -10,6 +10,7 @@ from reconciler.cli.common import (
 )
 from reconciler.checks import SECRETS
 from reconciler.filekinds import SAVED_PLAN, check_output
+from reconciler.selection import Selection
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 
 
@@ -54,15 +55,10 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml --only 'web-*' --exclude web-test --out plan.json
       omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
     """
-    if all_tenants and probe:
-        raise click.UsageError("--probe plans one tenant at a time: pass --tenant NAME instead of --all-tenants")
-    if all_tenants and (only or exclude):
-        raise click.UsageError("--only and --exclude plan one tenant at a time: pass --tenant NAME instead of "
-                               "--all-tenants")
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
-                                 rotate_secrets=rotate_secrets)
+                                 rotate_secrets=rotate_secrets, probe=probe, selection=Selection(only, exclude))
     if out:
         check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
     engine = workflow(verbose=verbose)
@@ -87,7 +83,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
 
 def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                      rotate_secrets: bool) -> int:
+                      rotate_secrets: bool, probe: bool = False, selection: Selection = Selection()) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
     from reconciler.multitenant import exit_code, plan_tenants, saved_path, tenants_of
 
@@ -97,7 +93,7 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
     for name in names if out else ():  # every output before any tenant is read
         check_output(saved_path(out, name, many=len(names) > 1), kind=SAVED_PLAN, inputs=[file], force=force)
     results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets,
-                           engine=workflow(verbose=verbose), force=force)
+                           engine=workflow(verbose=verbose), force=force, probe=probe, selection=selection)
     click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)
     for result in results:
         for warning in result.warnings:

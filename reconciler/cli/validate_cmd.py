@@ -25,23 +25,31 @@ def validate(
 
 
 def check(
-    path: str | os.PathLike[str], *, tenant: str | None = None, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    tenant: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    offline: bool = False,
 ) -> tuple[str, list[Problem]]:
     """The success line for ``path`` and its warnings; raises ConfigError listing every problem."""
-    summary, warnings, _ = check_with_policy(path, tenant=tenant, environ=environ)
+    summary, warnings, _ = check_with_policy(path, tenant=tenant, environ=environ, offline=offline)
     return summary, warnings
 
 
 def check_with_policy(
-    path: str | os.PathLike[str], *, tenant: str | None = None, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    tenant: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    offline: bool = False,
 ) -> tuple[str, list[Problem], list[Finding]]:
     """``check``, and the policy's findings over every view checked (each finding once)."""
     shown = os.fspath(path)
     if tenant is not None:
-        loaded = load_channels_file(path, tenant=tenant, environ=environ)
+        loaded = load_channels_file(path, tenant=tenant, environ=environ, offline=offline)
         return (f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})", list(loaded.warnings),
                 list(findings(loaded)))
-    views = load_all_views(path, environ=environ)
+    views = load_all_views(path, environ=environ, offline=offline)
     # Each channel entry has its own line, so lines count the file's channels across all views.
     count = len({channel.line for view in views.values() for channel in view.channels})
     tenants = next(iter(views.values())).tenants
@@ -63,7 +71,10 @@ def check_with_policy(
 @click.option("--strict", is_flag=True,
               help="Treat warnings (such as a secret written in the file) as errors; a policy finding keeps the "
               "level its policy: gives it.")
-def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: bool) -> None:
+@click.option("--offline", is_flag=True,
+              help="Read no environment variable (no secret either): an unset ${env:...} is no error, "
+                   "the characters beside it are still checked. For pre-commit hooks.")
+def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: bool, offline: bool) -> None:
     """Check each FILE offline: YAML, schema, templates, names.
 
     Makes no API call. Without --tenant, a file with tenants is checked for every tenant and for no tenant;
@@ -75,6 +86,7 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
     Example:
       omnidesk-channels validate channels.yaml
       omnidesk-channels validate channels.yaml --strict --format github
+      omnidesk-channels validate --offline --strict channels.yaml
       OMNIDESK_BRIDGE_SECRET=... omnidesk-channels validate channels.yaml --tenant staging
     """
     summaries: list[str] = []
@@ -83,7 +95,7 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
     policy: list[Finding] = []
     for file in files:
         try:
-            summary, found, file_findings = check_with_policy(file, tenant=tenant)
+            summary, found, file_findings = check_with_policy(file, tenant=tenant, offline=offline)
             problems: list[Problem] = []
             policy += file_findings
         except ConfigError as exc:

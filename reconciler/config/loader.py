@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.config.messages import known_tenants, schema_problems
+from reconciler.config.messages import known_tenants, schema_problems, too_many
 from reconciler.config.views import Cache, resolve
 from reconciler.errors import ConfigError, Problem
 from reconciler.ignore import patterns_in
 from reconciler.model import ChannelsFile, Tenant
+from reconciler.printable import quoted
 from reconciler.thresholds import safety_overrides
 from reconciler.yamlread import Document, fatal, no_cyclic_gc, read_document, reads_as
 
@@ -31,14 +32,18 @@ def load_channels_file(
     tenant: str | None = None,
     environ: Mapping[str, str] | None = None,
     text: str | None = None,
+    offline: bool = False,
 ) -> ChannelsFile:
     """Load and validate the file for one tenant (or none); raise ConfigError with every problem.
 
     With ``text``, that is the file's content (``path`` only names it in messages), e.g. an export
-    that ``clone`` plans without writing it anywhere.
+    that ``clone`` plans without writing it anywhere. ``offline`` reads no environment at all
+    (no secret either): an unset ``${env:...}`` is then no problem, and the characters beside
+    it are still checked.
     """
     parsed = _parse(path, text)
-    loaded, problems = resolve(parsed, tenant, os.environ if environ is None else environ, Cache())
+    env = os.environ if environ is None else environ
+    loaded, problems = resolve(parsed, tenant, env, Cache(), offline=offline)
     _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
     return loaded
@@ -46,13 +51,13 @@ def load_channels_file(
 
 @no_cyclic_gc()
 def load_all_views(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None, offline: bool = False
 ) -> dict[str | None, ChannelsFile]:
     """Load the file for every tenant and without a tenant (``None``), as ``validate`` does.
 
     A problem found in only some of the views ends with the views it occurs in, e.g.
     ``[tenant staging]``. Without a tenant, ``${var:...}`` is not an error here: a file with
-    tenants is meant to be used with ``--tenant``.
+    tenants is meant to be used with ``--tenant``. ``offline`` as in ``load_channels_file``.
     """
     parsed = _parse(path)
     env = os.environ if environ is None else environ
@@ -61,7 +66,7 @@ def load_all_views(
     seen: dict[Problem, list[str | None]] = {}
     cache = Cache()
     for view in views:
-        result, problems = resolve(parsed, view, env, cache, vars_need_tenant=False)
+        result, problems = resolve(parsed, view, env, cache, vars_need_tenant=False, offline=offline)
         if result is not None:
             loaded[view] = result
         for problem in dict.fromkeys(problems):
@@ -134,6 +139,8 @@ def _parse(path: str | os.PathLike[str], text: str | None = None) -> Parsed:
             mark.column + 1,
         )
     parsed.problems.extend(schema_problems(parsed))
+    if too_many(file, parsed.problems):
+        raise ConfigError(parsed.problems)
     parsed.tenants = _tenants(data)
     parsed.problems.extend(_tenant_reference_problems(parsed))
     parsed.problems.extend(_name_pattern_problems(parsed))
@@ -176,7 +183,7 @@ def _tenant_reference_problems(parsed: Parsed) -> list[Problem]:
                 if not parsed.tenants:
                     hint += ": add a `tenants:` section or remove this list"
                 path = ("channels", i, "tenants", j)
-                problems.append(parsed.problem(path, f"unknown tenant {name!r} ({hint})"))
+                problems.append(parsed.problem(path, f"unknown tenant {quoted(name)} ({hint})"))
     return problems
 
 

@@ -8,7 +8,8 @@ import yaml
 
 from reconciler.errors import Problem
 from reconciler.interpolation import malformed as malformed_template
-from reconciler.model import EMPTY_ALTERNATIVE, SECRET_FIELD, Tenant, describe_mismatch
+from reconciler.printable import cut, quoted
+from reconciler.model import SECRET_FIELD, Tenant, describe_mismatch, field_pattern, without_templates
 from reconciler.schema import is_valid_fast, validator
 from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
 
@@ -30,6 +31,11 @@ _REQUIRED_HINTS = {
     "name": "every channel needs a name",
     "url": "add the tenant's base URL, like `url: https://acme.omnidesk.com`",
 }
+# The schema's problems one file gets reported: the first thousand say what is wrong; reading on
+# through a million more would take minutes and say nothing new.
+MAX_SCHEMA_PROBLEMS = 1_000
+# Booleans in YAML 1.1 only (PyYAML's list): a 1.2 reader sees a string.
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
 _TYPE_NAMES = {
     "boolean": "true or false",
     "array": "a list",
@@ -39,6 +45,8 @@ _TYPE_NAMES = {
 
 
 def schema_problems(parsed: Document) -> list[Problem]:
+    """The schema's complaints in the writer's terms; no more than ``MAX_SCHEMA_PROBLEMS`` (a file
+    with more, such as a million empty channels, is not checked further: see ``too_many``)."""
     if is_valid_fast(parsed.data):
         return []
     problems: list[Problem] = []
@@ -49,7 +57,18 @@ def schema_problems(parsed: Document) -> list[Problem]:
             continue
         problems.extend(_translate(parsed, error, path))
         parsed.bad.add(path)
+        if len(problems) >= MAX_SCHEMA_PROBLEMS:
+            break
     return problems
+
+
+def too_many(file: str, problems: list[Problem]) -> bool:
+    """True (and a last problem saying so) when ``problems`` reached the most that is checked."""
+    if len(problems) < MAX_SCHEMA_PROBLEMS:
+        return False
+    problems.append(Problem(file, None, None, "", f"checking stopped after {MAX_SCHEMA_PROBLEMS:,} problems: "
+                                                  "fix these first"))
+    return True
 
 
 def _is_secret(path: PathT) -> bool:
@@ -74,7 +93,7 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         if isinstance(instance, str):
             message = f"must be the number {want}, not the string {show(instance)}: remove the quotes"
         else:
-            message = f"must be {want} (the only format version), not {instance!r}"
+            message = f"must be {want} (the only format version), not {_item(instance)}"
         return [parsed.problem(path, message)]
     if kind == "type":
         return [parsed.problem(path, _type_message(error.validator_value, instance, node, _is_secret(path)))]
@@ -94,11 +113,15 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         malformed = malformed_template(instance, secret=False)
         if malformed:
             return [parsed.problem(path, malformed)]
-        pattern = error.validator_value.removeprefix(EMPTY_ALTERNATIVE)
+        pattern = field_pattern(error.validator_value)
+        outside = without_templates(instance)
+        if outside != instance:  # the templates are whole: a character beside them is wrong
+            message = f"{show(instance)} {describe_mismatch(pattern, outside, where=' beside its templates')}"
+            return [parsed.problem(path, message)]
         return [parsed.problem(path, mismatch(instance, pattern, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
-        return [parsed.problem(path + (index,), f"{instance[index]!r} is listed twice: remove one")]
+        return [parsed.problem(path + (index,), f"{_item(instance[index])} is listed twice: remove one")]
     if kind == "minLength" and "ignore" in path:
         return [parsed.problem(path, "an empty pattern ignores nothing: remove it")]
     if kind == "minItems":
@@ -130,9 +153,15 @@ def _unknown_key(key: str, allowed: list[str]) -> str:
 def _type_message(expected: str, instance: Any, node: yaml.Node | None, secret: bool) -> str:
     want = _TYPE_NAMES.get(expected, expected)
     if expected == "boolean" and isinstance(instance, str):
-        if instance.strip().lower() in ("true", "false"):
-            return f"expected true or false, not the string {show(instance)}: remove the quotes"
-        return f"expected true or false, not the string {show(instance)}"
+        plain = isinstance(node, yaml.ScalarNode) and not node.style
+        if plain and instance.lower() in _YAML11_BOOLEANS:
+            return (
+                f"expected true or false, not {instance}: YAML 1.2 (editors, validators and this tool) "
+                f"reads it as the string {show(instance)}: write true or false"
+            )
+        if plain or instance.strip().lower() not in ("true", "false"):
+            return f"expected true or false, not the string {show(instance)}: write true or false"
+        return f"expected true or false, not the string {show(instance)}: remove the quotes"
     message = f"expected {want}, but {reads_as(node, instance, secret=secret)}"
     if expected == "string" and isinstance(node, yaml.ScalarNode) and instance is not None:
         message += ": quote it" if secret else f": quote it: '{node.value}'"
@@ -153,11 +182,16 @@ def mismatch(value: str, pattern: str, path: PathT, *, note: str = "") -> str:
     return message
 
 
+def _item(value: Any) -> str:
+    """A value of the file for a message: quoted and cut."""
+    return quoted(value) if isinstance(value, str) else cut(repr(value))
+
+
 def known_tenants(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
     if not tenants:
         return "the file defines no tenants"
     close = []
-    if name:
+    if name and len(name) <= 100:  # a longer one is no tenant's name, and difflib would take long
         import difflib
 
         close = difflib.get_close_matches(name, list(tenants), n=1)
@@ -179,7 +213,7 @@ def var_problem(
     if tenant is not None:
         known = ", ".join(sorted(tenant.vars))
         return (
-            f"${{var:{name}}}: tenant {tenant.name!r} has no var {name!r} "
+            f"${{var:{cut(name)}}}: tenant {tenant.name!r} has no var {quoted(name)} "
             + (f"(its vars: {known})" if known else "(it defines no vars)")
         )
     if not tenants:

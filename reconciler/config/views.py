@@ -23,6 +23,7 @@ from reconciler.endpoints import ENDPOINT_FIELD, credential_values, mask_endpoin
 from reconciler.errors import Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.interpolation import Substituted, first_env, substitute, uses_vars
+from reconciler.printable import quoted
 from reconciler.model import (
     FIELDS,
     NAME_PATTERN,
@@ -80,6 +81,7 @@ def resolve(
     cache: Cache,
     *,
     vars_need_tenant: bool = True,
+    offline: bool = False,
 ) -> tuple[ChannelsFile | None, list[Problem]]:
     """The file as one tenant (or none) sees it, and the problems only substitution reveals.
 
@@ -92,7 +94,7 @@ def resolve(
         if not parsed.problems:
             raise unknown
         return None, [Problem(parsed.file, None, None, "", str(unknown))]  # listed with the file's own
-    view = _View(parsed, tenant, environ, vars_need_tenant)
+    view = _View(parsed, tenant, {} if offline else environ, vars_need_tenant, offline)
     problems: list[Problem] = []
     warnings: list[Problem] = []
     channels: list[DesiredChannel] = []
@@ -137,9 +139,12 @@ def _has_vars(raw: Mapping[str, Any]) -> bool:
 class _View:
     """One tenant's (or no tenant's) reading of channel entries: substitution and the checks after it."""
 
-    def __init__(self, parsed: Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool):
+    def __init__(
+        self, parsed: Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool, offline: bool
+    ):
         self.parsed = parsed
         self.environ = environ
+        self.offline = offline  # no environment: an unset ${env:...} is expected, not an error
         self.vars_need_tenant = vars_need_tenant
         self.tenant = parsed.tenants.get(tenant) if tenant is not None else None
         self.vars = self.tenant.vars if self.tenant is not None else None
@@ -220,6 +225,8 @@ class _View:
         if result.malformed or result.missing_vars or path in self.parsed.bad:
             return False
         if result.unset_env:
+            if self.offline:  # the schema checked the characters beside the template; the value is unknown
+                return False
             for var in dict.fromkeys(result.unset_env):
                 out.problems.append(self.parsed.problem(path, unset_message(var, self.environ)))
             return False
@@ -249,17 +256,17 @@ def _claim(
     other_line, _ = parsed.at(("channels", other))
     if other == index:
         message = (
-            f"{name!r} is both the name and a previous name of this channel: "
+            f"{quoted(name)} is both the name and a previous name of this channel: "
             "remove it from previous_names"
         )
     elif kind == other_kind == "name":
         message = (
-            f"duplicate channel name {name!r}: channels[{other}] (line {other_line}) has it too; "
+            f"duplicate channel name {quoted(name)}: channels[{other}] (line {other_line}) has it too; "
             "names must be unique"
         )
     else:
         message = (
-            f"{name!r} is claimed twice: it is the {other_kind} of channels[{other}] (line {other_line}) "
+            f"{quoted(name)} is claimed twice: it is the {other_kind} of channels[{other}] (line {other_line}) "
             f"and a {kind} of channels[{index}]; a name may belong to one channel only"
         )
     problems.append(parsed.problem(path, message))

@@ -58,6 +58,9 @@ DEFAULT_AUTH_FORMS = ("header", "query")
 # The contract: a server ignores these on POST, silently (they are not validated either).
 PUT_ONLY = frozenset(f.name for f in CHANNEL_FIELDS if not f.on_post)
 BODY_KINDS = frozenset({"create", "update", "message"})
+# Ids and counts in a path, a query or a form: more digits than any id, refused before int() reads
+# them (Python refuses over 4,300 digits, which would be a 500).
+MAX_DIGITS = 18
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
 HTML_HEADERS = {"content-type": "text/html; charset=utf-8"}
@@ -197,12 +200,12 @@ class Emulator:
         headers: dict[str, str],
         body: bytes,
     ) -> Response:
+        perms = self._authenticate(headers, query)  # first: nothing else is told to a caller without a key
         self._admit()
         if self.redirect_to is not None:
             return 307, {"location": self.redirect_to}, b""
         if self.error_rate and self._random.random() < self.error_rate:
             raise _Refusal(503, "service temporarily unavailable")
-        perms = self._authenticate(headers, query)
         if route_error is not None:
             raise route_error
         assert kind is not None
@@ -331,7 +334,7 @@ class Emulator:
             raise _Refusal(400, "channelID is required", field="channelID")
         if not matches(DIGITS, channel_text):
             raise _Refusal(400, f"channelID {mismatch(DIGITS, channel_text)}", field="channelID")
-        channel = self._store.channels.get(int(channel_text))
+        channel = self._store.channels.get(_number(channel_text, "channelID"))
         if channel is None or channel["type"] != CUSTOM:
             raise _Refusal(400, f"channelID {channel_text} is not a custom channel", field="channelID")
         ticket_text = _text(raw, "ticketID", "")
@@ -339,7 +342,7 @@ class Emulator:
         if ticket_text:
             if not matches(DIGITS, ticket_text):
                 raise _Refusal(400, f"ticketID {mismatch(DIGITS, ticket_text)}", field="ticketID")
-            ticket = self._store.tickets.get(int(ticket_text))
+            ticket = self._store.tickets.get(_number(ticket_text, "ticketID"))
             if ticket is None:
                 raise _Refusal(400, f"ticketID {ticket_text} does not exist", field="ticketID")
             if ticket["channelID"] != channel["id"]:
@@ -347,6 +350,7 @@ class Emulator:
         user_text = _text(raw, "userID", "0")
         if not matches(DIGITS, user_text):
             raise _Refusal(400, f"userID {mismatch(DIGITS, user_text)}", field="userID")
+        user_id = _number(user_text, "userID")
         message_text = _text(raw, "message", "")
         if not message_text:
             raise _Refusal(400, "message is required and must not be empty", field="message")
@@ -356,7 +360,7 @@ class Emulator:
         message = {
             "messageID": self._store.new_message_id(),
             "message": message_text,
-            "userID": int(user_text),
+            "userID": user_id,
             "fromAddress": extra["fromAddress"],
             "toAddress": extra["toAddress"],
         }
@@ -530,7 +534,10 @@ def _route(method: str, path: str) -> tuple[str | None, int | None, _Refusal | N
     elif path == MESSAGE_PATH:
         kinds = {"POST": "message"}
     elif path.startswith(API_PREFIX + "/") and re.fullmatch(r"[0-9]+", path[len(API_PREFIX) + 1 :]):
-        channel_id = int(path[len(API_PREFIX) + 1 :])
+        text = path[len(API_PREFIX) + 1 :]
+        if len(text) > MAX_DIGITS:
+            return None, None, _too_long("the channel id", text)
+        channel_id = int(text)
         kinds = {"GET": "get", "PUT": "update", "DELETE": "delete"}
         if method in kinds:
             return kinds[method], channel_id, None
@@ -553,7 +560,18 @@ def _count_param(query: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not matches(DIGITS, text):
         raise _Refusal(400, f"{name} must be a non-negative integer, got {text!r}", field=name)
+    return _number(text, name)
+
+
+def _number(text: str, name: str) -> int:
+    """``text`` (digits) as a number, refused before Python's int() would fail on its length."""
+    if len(text) > MAX_DIGITS:
+        raise _too_long(name, text, field=name)
     return int(text)
+
+
+def _too_long(what: str, text: str, field: str | None = None) -> _Refusal:
+    return _Refusal(400, f"{what} has {len(text):,} digits; no number here has more than {MAX_DIGITS}", field=field)
 
 
 def _text(raw: Mapping[str, Any], name: str, default: str | None) -> str | None:
