@@ -17,7 +17,10 @@ __version__ = "0.2.0"
 
 # Each public name and the module that defines it.
 _PUBLIC = {
-    "reconciler.workflow": ("Workflow", "Planned", "Exported", "ImportedFile", "Cloned", "Sent"),
+    "reconciler.workflow": ("Workflow",),
+    "reconciler.results": (
+        "Planned", "Proposal", "Validated", "Probed", "Exported", "ImportedFile", "Cloned", "Sent",
+    ),
     "reconciler.apply": ("ApplyReport", "Outcome"),
     "reconciler.plan": ("Plan", "Change", "Create", "Update", "Delete", "SecretAction"),
     "reconciler.checks": ("PLAN_CHECKS", "CheckContext", "Finding"),
@@ -48,7 +51,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from reconciler.plan import Change, Create, Delete, Plan, SecretAction, Update
     from reconciler.render import FORMATS, Format, RenderOptions, render_plan, render_report
     from reconciler.thresholds import Thresholds
-    from reconciler.workflow import Cloned, Exported, ImportedFile, Planned, Sent, Workflow
+    from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
+    from reconciler.workflow import Workflow
 
 
 def __getattr__(name: str) -> Any:

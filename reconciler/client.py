@@ -1,24 +1,25 @@
 """The Omnidesk Channel API as a small typed client: one method per call, retries and paging inside.
 
-The rooms around it: ``transport`` (the key's three forms, one deadline per call, a bounded body),
-``responses`` (decoding answers, errors by status, redaction), ``paging``, ``limiter``
-(concurrency). The transport is injectable (``httpx.MockTransport`` in unit tests, the emulator
-over real HTTP in end-to-end tests).
+The rooms around it: ``caller`` (one call: the retry policy over single attempts), ``transport``
+(the key's three forms, one deadline per call, a bounded body), ``responses`` (decoding answers,
+errors by status, redaction), ``paging``, ``limiter`` (concurrency). The transport is injectable
+(``httpx.MockTransport`` in unit tests, the emulator over real HTTP in end-to-end tests).
 
 What the client guarantees:
 
 * GET, PUT and DELETE are retried on 429 (after ``Retry-After``), 502/503/504, timeouts and
   connection errors, with exponential backoff and jitter, at most ``max_retries`` times and never
-  past ``CALL_BUDGET`` timeouts from the first attempt, then ``TransientApiError``. A DELETE that
+  past ``caller.CALL_BUDGET`` timeouts from the first attempt, then ``TransientApiError``. A DELETE that
   answers 404 after an uncertain attempt counts as done. A failure no retry can fix (nothing
   listening, a connection closed before any answer, DNS, TLS to a plain-HTTP port, a refused
   certificate) is retried once, then says what to check.
 * Every attempt ends by ``timeout`` seconds, body included; an answer over ``max_body_bytes`` or a
   list claiming more than ``listing.MAX_CHANNELS`` is an error naming the call; a redirect is never
   followed (the key would go along).
-* A create (POST) is never blindly retried (only when no connection was made: nothing was sent). ``try_create`` reports a create whose answer was lost
-  as ``UncertainCreate``; ``find_custom_channels`` resolves any number of them with one list read
-  (``reconciler.apply`` does that per phase). ``create_channel`` resolves one by itself.
+* A create (POST) is never blindly retried (only when no connection was made: nothing was sent).
+  ``try_create`` reports a create whose answer was lost as ``UncertainCreate``;
+  ``find_custom_channels`` resolves any number of them with one list read (``reconciler.apply``
+  does that per phase). ``create_channel`` resolves one by itself.
 * Names are unique per tenant, so a create sent again can never make a duplicate: the server refuses
   it with a 400 on ``name``, which ``try_create(..., again=True)`` reports as uncertain.
 * A create refused because its name is taken is reported ``taken``, for the caller to compare the
@@ -28,66 +29,52 @@ What the client guarantees:
 """
 from __future__ import annotations
 
-import collections
+import functools
 import json
 import logging
-import random
-import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
 from types import TracebackType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import httpx
 
 from . import __version__
+from .caller import Caller, Retries, Uncertain, gave_up
+from .endpoints import ENDPOINT_FIELD, credential_values
+from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
+from .model import CHANNEL_PATH, SECRET_FIELD, RemoteChannel, to_form
+from .paging import PAGE_SIZE, page_params, page_path, read_pass
 from .responses import (
-    CHANNEL_PATH,
     MESSAGE_PATH,
     ListPage,
     Redactor,
-    decode,
     list_page,
     parse_channel,
     positive_id,
     required_permission,
 )
-from .endpoints import ENDPOINT_FIELD, credential_values
-from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
-from .limiter import Limiter
-from .paging import MAX_CHANNELS, PAGE_SIZE, page_params, page_path, read_pass
-from .printable import VALUE_CHARS, printable
-from .model import SECRET_FIELD, RemoteChannel, to_form
 from .transport import (
     DEFAULT_AUTH,
     MAX_BODY_BYTES,
-    BodyTooLarge,
-    BudgetSpent,
     ByteBudget,
     DeadlineTransport,
     auth_headers,
     auth_params,
     check_api_key,
-    deadline,
     environment_proxy,
-    never_sent,
-    read_body,
-    unfixable,
 )
 
-__all__ = ["OmnideskClient", "UncertainCreate", "PAGE_SIZE", "required_permission"]
+__all__ = ["PAGE_SIZE", "OmnideskClient", "UncertainCreate", "required_permission"]
 
-SANDBOX_PATH = "/api/v2/emulator"  # the emulator's own calls (agent replies, deliveries): no Omnidesk has them
+# the emulator's own calls (agent replies, deliveries): no Omnidesk has them
+SANDBOX_PATH = "/api/v2/emulator"
 LIST_ATTEMPTS = 3  # full re-reads of a list that keeps changing before giving up
 # The answers of one pass over the list together, by the memory their text takes (see ByteBudget):
 # 100,000 channels (paging.MAX_CHANNELS) of some 600 bytes each. Pages read at once share it, so no
 # server can make the client hold more, however it pages.
 LIST_BUDGET_BYTES = 64 * 1024 * 1024
-CALL_BUDGET = 3  # a call, retries included, gives up once this many timeouts have passed
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Failures after which the request may or may not have been carried out.
-UNCERTAIN_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 @dataclass(frozen=True)
@@ -103,36 +90,6 @@ class UncertainCreate:
     error: ApiError
     landed: bool = False
     taken: bool = False
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """An answer for the policy to decode: not a redirect, not a status it retries."""
-
-    status: int
-    content_type: str
-    body: bytes
-
-
-@dataclass(frozen=True)
-class _Failed:
-    """An attempt the policy may retry, and what it needs to decide."""
-
-    error: ApiError
-    cause: str  # for the log and the stats: "timeout", "503", "ConnectError", ...
-    delay: float  # before the next attempt (a 429's Retry-After)
-    maybe_done: bool  # the server may have carried the call out (a lost answer, a 5xx)
-    hint: str | None = None  # no retry can fix it: what to check (retried once, then raised)
-
-
-class _Uncertain(Exception):
-    """A non-idempotent call failed in a way that leaves open whether it was carried out."""
-
-    def __init__(self, error: ApiError, cause: str, delay: float) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.cause = cause
-        self.delay = delay
 
 
 class OmnideskClient:
@@ -163,10 +120,6 @@ class OmnideskClient:
         logger: logging.Logger | None = None,
     ) -> None:
         check_api_key(api_key)
-        headers = auth_headers(auth, api_key)
-        # Merged into each request's own parameters in ``_call``, never given to httpx.Client: httpx
-        # (0.28+) lets a request's params replace the URL's query, so the paging was lost (#19).
-        self._auth_params = auth_params(auth, api_key)
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.timeout = timeout
@@ -176,29 +129,39 @@ class OmnideskClient:
         self.max_body_bytes = max_body_bytes
         # The key as written, and as the query form puts it in a URL (httpx's own encoding).
         self._redact = Redactor(api_key, str(httpx.QueryParams({"apiKey": api_key})).partition("=")[2])
-        self._sleep = sleep
         self.log = logger or logging.getLogger("reconciler.http")
-        self.stats: collections.Counter[str] = collections.Counter()
-        self._stats_lock = threading.Lock()
-        self._random = random.Random()
-        self._limiter = Limiter(parallelism, sleep, time.monotonic)
-        workers = max(1, parallelism)
         # httpx logs every URL at INFO ("HTTP Request: GET ..."): in the query form that holds the key.
         self._httpx_filter = _RedactingFilter(self._redact) if auth == "query" else None
         if self._httpx_filter is not None:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
+        if transport is None:
+            transport = DeadlineTransport(
+                max_connections=max(1, parallelism), proxy=environment_proxy(self.base_url)
+            )
         self._http = httpx.Client(
             base_url=self.base_url,
-            transport=transport if transport is not None else DeadlineTransport(
-                max_connections=workers, proxy=environment_proxy(self.base_url)),
+            transport=transport,
             timeout=timeout,
             follow_redirects=False,
             headers={
-                **headers,
+                **auth_headers(auth, api_key),
                 "Accept": "application/json",
                 "User-Agent": f"omnidesk-channels/{__version__}",
             },
         )
+        self._caller = Caller(
+            self._http,
+            redact=self._redact,
+            auth_params=auth_params(auth, api_key),
+            timeout=timeout,
+            retries=Retries(max_retries, backoff, max_backoff),
+            parallelism=parallelism,
+            max_body_bytes=max_body_bytes,
+            sleep=sleep,
+            log=self.log,
+        )
+        self._call = self._caller.call
+        self.stats = self._caller.stats
 
     def __repr__(self) -> str:
         return f"OmnideskClient({self.base_url!r}, auth={self.auth!r})"
@@ -226,10 +189,12 @@ class OmnideskClient:
     def _read_list(self, *, growth_ok: bool) -> list[RemoteChannel]:
         problem = ""
         for _ in range(LIST_ATTEMPTS):
-            self._count("list_read")
+            self._caller.count("list_read")
             budget = ByteBudget(LIST_BUDGET_BYTES)
             channels, problem = read_pass(
-                lambda start: self._read_page(start, budget), self._parse_channel, self._limiter.maximum,
+                functools.partial(self._read_page, budget=budget),
+                self._parse_channel,
+                self._caller.limiter.maximum,
                 growth_ok=growth_ok,
             )
             if not problem:
@@ -261,7 +226,7 @@ class OmnideskClient:
                 "POST", CHANNEL_PATH, kind="create", form=to_form(fields), secrets=_secrets_of(fields),
                 expect=("item", "result"), idempotent=False,
             )
-        except _Uncertain as outcome:
+        except Uncertain as outcome:
             return UncertainCreate(name, outcome.error)
         except FieldRejected as rejected:
             if rejected.field == "name":
@@ -299,8 +264,9 @@ class OmnideskClient:
             if found is not None:
                 return found
             if outcome.landed or isinstance(outcome.error, FieldRejected) or attempt > self.max_retries:
-                raise outcome.error if attempt <= self.max_retries else _gave_up(outcome.error, attempt)
-            self._before_retry(outcome.error.call, attempt, "an uncertain create", self._backoff_delay(attempt))
+                raise outcome.error if attempt <= self.max_retries else gave_up(outcome.error, attempt)
+            delay = self._caller.backoff_delay(attempt)
+            self._caller.before_retry(outcome.error.call, attempt, "an uncertain create", delay)
             outcome = self.try_create(fields, again=True)
         raise AssertionError("unreachable: the loop returns or raises")
 
@@ -347,7 +313,7 @@ class OmnideskClient:
         call = f"POST {MESSAGE_PATH}"
         try:
             body = self._call("POST", MESSAGE_PATH, kind="message", form=form, expect=("item",), idempotent=False)
-        except _Uncertain as outcome:
+        except Uncertain as outcome:
             raise outcome.error from None
         item = body["item"]
         if "ticketID" not in item or "messageID" not in item:
@@ -367,7 +333,7 @@ class OmnideskClient:
         try:
             body = self._call("POST", f"{SANDBOX_PATH}/reply", kind="sandbox", form=form, expect=("item",),
                               idempotent=False)
-        except _Uncertain as outcome:
+        except Uncertain as outcome:
             raise outcome.error from None
         return dict(body["item"])
 
@@ -381,14 +347,14 @@ class OmnideskClient:
         path = f"{SANDBOX_PATH}/deliveries/{int(delivery_id)}/redeliver"
         try:
             body = self._call("POST", path, kind="sandbox", form={}, expect=("item",), idempotent=False)
-        except _Uncertain as outcome:
+        except Uncertain as outcome:
             raise outcome.error from None
         return dict(body["item"])
 
     @property
     def concurrency(self) -> int:
         """How many requests may be in flight right now (shrinks on 429, grows back on success)."""
-        return self._limiter.limit
+        return self._caller.limiter.limit
 
     def close(self) -> None:
         self._http.close()
@@ -403,158 +369,16 @@ class OmnideskClient:
     ) -> None:
         self.close()
 
-    # -- one call: the retry policy (_call) over single attempts (_attempt) ----------------------
+    # -- reading the list, page by page -------------------------------------------------------
 
     def _read_page(self, start: int, budget: ByteBudget) -> ListPage:
-        body = self._call("GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",),
-                          budget=budget)
+        body = self._call(
+            "GET", CHANNEL_PATH, params=page_params(start), kind="list_page", expect=("list",), budget=budget
+        )
         return list_page(body, f"GET {page_path(start)}")
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: str,
-        expect: tuple[str, ...],
-        params: Mapping[str, str] | None = None,
-        form: Mapping[str, str] | None = None,
-        secrets: Iterable[str] = (),
-        idempotent: bool = True,
-        budget: ByteBudget | None = None,
-    ) -> dict[str, Any]:
-        """Send one call, retrying what is safe to retry; returns the decoded envelope.
-
-        ``params`` are the call's own query parameters; the key's (query form) are added to them
-        here, the one place a request's query is built. With ``idempotent=False`` only a 429 and a
-        refused connection (nothing was sent) are retried; any failure after which the call may
-        have been carried out raises ``_Uncertain`` for the caller to resolve. A failure no retry
-        can fix is retried once, then raised with what to check.
-        """
-        call = f"{method} {path}?{urlencode(params)}" if params else f"{method} {path}"
-        query = {**(params or {}), **self._auth_params}
-        redact = self._redact.with_secrets(secrets)
-        files = {k: (None, v) for k, v in form.items()} if form is not None else None
-        maybe_done_before = False
-        hinted = False
-        budget_ends = time.monotonic() + self.timeout * CALL_BUDGET
-        for attempt in range(1, self.max_retries + 2):
-            request = self._http.build_request(method, path, params=query, files=files)
-            result = self._attempt(request, call, kind, redact, attempt, budget, budget_ends)
-            if isinstance(result, _Answer):
-                if result.status == 404 and method == "DELETE" and maybe_done_before:
-                    return {"type": "result"}  # an earlier attempt whose answer was lost did it
-                try:
-                    return decode(result.status, result.content_type, result.body, call, expect, redact)
-                except ProtocolError as e:
-                    if idempotent:
-                        raise
-                    raise _Uncertain(e, "an unreadable answer", self._backoff_delay(attempt)) from None
-            if result.hint is not None:
-                if hinted or attempt > self.max_retries:
-                    raise ApiError(result.hint, call=call) from None
-                hinted = True
-            if result.maybe_done:
-                if not idempotent:
-                    raise _Uncertain(result.error, result.cause, result.delay) from None
-                maybe_done_before = True
-            if attempt > self.max_retries or time.monotonic() + result.delay > budget_ends:
-                raise _gave_up(result.error, attempt)
-            self._before_retry(call, attempt, result.cause, result.delay)
-        raise AssertionError("unreachable: the loop returns or raises")
-
-    def _attempt(self, request: httpx.Request, call: str, kind: str, redact: Redactor,
-                 attempt: int, budget: ByteBudget | None, ends: float) -> _Answer | _Failed:
-        """One exchange: the answer to decode, or a failure the policy may retry; raises what no
-        retry can change (a body too large, a redirect, a request that cannot be built)."""
-        self._count(kind)
-        generation = self._limiter.acquire()
-        started = time.monotonic()
-        try:
-            status, headers, body = self._exchange(request, budget, ends)
-        except UNCERTAIN_EXCEPTIONS as e:
-            self._limiter.release(generation, ok=False)
-            cause = "timeout" if isinstance(e, httpx.TimeoutException) else type(e).__name__
-            self._log_exchange(request, cause, started)
-            self._count(f"error:{cause}")
-            hint = unfixable(e, request.url)
-            return _Failed(
-                TransientApiError(redact(_describe(e)), call=call), cause, self._backoff_delay(attempt),
-                maybe_done=not never_sent(e), hint=None if hint is None else redact(f"{hint} ({_describe(e)})"),
-            )
-        except BodyTooLarge as e:
-            self._limiter.release(generation, ok=False)
-            self._log_exchange(request, "body too large", started)
-            what = (f"declares {_mib(e.declared)}, so it was not read" if e.declared is not None
-                    else f"was read no further than {_mib(e.read)}")
-            raise ProtocolError(
-                f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)",
-                call=call,
-            ) from None
-        except BudgetSpent as e:
-            self._limiter.release(generation, ok=False)
-            self._log_exchange(request, "list budget spent", started)
-            raise ProtocolError(
-                f"the channel list's answers passed {_mib(e.limit)} in all (counted as decoded text), more than "
-                f"the {MAX_CHANNELS:,} channels the contract allows add up to (a broken or hostile server?)",
-                call=call,
-            ) from None
-        except httpx.HTTPError as e:
-            self._limiter.release(generation, ok=False)
-            raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
-        retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
-        delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
-        if self._limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
-            self._count("concurrency_cut")
-            self.log.warning("429: at most %d requests in flight now", self._limiter.limit)
-        self._log_exchange(request, str(status), started)
-        self._count(f"status:{status}")
-        if 300 <= status < 400:
-            raise ApiError(
-                f"the server redirects to {printable(redact(headers.get('location', '(no Location)')), VALUE_CHARS)}; "
-                "redirects are never followed, since the API key would go along: use the final address as the tenant's URL",
-                call=call,
-                status=status,
-            )
-        if status in RETRY_STATUSES:
-            failure = TransientApiError(f"the server answered {status}", call=call, status=status)
-            return _Failed(failure, str(status), delay, maybe_done=status != 429)
-        return _Answer(status, headers.get("content-type", ""), body)
-
-    def _exchange(self, request: httpx.Request, budget: ByteBudget | None, ends: float) -> tuple[int, httpx.Headers, bytes]:
-        """One attempt within the deadline (a timeout, or what is left of the call's ``ends``): status,
-        headers and the body, read once (not a redirect's)."""
-        with deadline(min(self.timeout, ends - time.monotonic())):
-            response = self._http.send(request, stream=True)
-            try:
-                redirect = 300 <= response.status_code < 400
-                body = b"" if redirect else read_body(response, self.max_body_bytes, budget)
-            finally:
-                response.close()
-        return response.status_code, response.headers, body
-
-    def _before_retry(self, call: str, attempt: int, cause: str, delay: float) -> None:
-        self._count("retry")
-        self.log.warning("retry %d/%d for %s after %s in %.1f s", attempt, self.max_retries, call, cause, delay)
-        self._sleep(delay)
-
-    def _backoff_delay(self, attempt: int) -> float:
-        """Exponential backoff with "equal jitter": between half and all of the capped delay."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
     def _parse_channel(self, item: Any, call: str, where: str = "item") -> RemoteChannel:
         return parse_channel(item, call, self._redact, where)
-
-    # -- hygiene ---------------------------------------------------------------------------------
-
-    def _log_exchange(self, request: httpx.Request, outcome: str, started: float) -> None:
-        elapsed_ms = (time.monotonic() - started) * 1000
-        self.log.info("%s %s -> %s (%d ms)", request.method, self._redact(str(request.url)), outcome, elapsed_ms)
-
-    def _count(self, key: str) -> None:
-        with self._stats_lock:
-            self.stats[key] += 1
 
 
 class _RedactingFilter(logging.Filter):
@@ -570,30 +394,9 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
-def _gave_up(error: ApiError, attempts: int) -> ApiError:
-    """The last failure of a call, saying that the retries are used up."""
-    return type(error)(f"{error.reason} (gave up after {attempts} attempts)", call=error.call, status=error.status)
-
-
 def _secrets_of(fields: Mapping[str, Any]) -> tuple[str, ...]:
     """What a call's error messages must never repeat: the secret, and an endpoint's credentials."""
     secret = fields.get(SECRET_FIELD)
     endpoint = fields.get(ENDPOINT_FIELD)
     credentials = tuple(credential_values(endpoint).values()) if isinstance(endpoint, str) else ()
     return ((str(secret),) if secret else ()) + credentials
-
-
-def _seconds(text: str) -> float | None:
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        return None
-
-
-def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB"
-
-
-def _describe(e: httpx.HTTPError) -> str:
-    detail = str(e)
-    return f"{type(e).__name__}: {detail}" if detail else type(e).__name__

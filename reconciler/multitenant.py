@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-from reconciler.config import load_all_views, load_tenants
 from reconciler.checks import Finding
 from reconciler.errors import ReconcilerError
 from reconciler.model import ChannelsFile
@@ -66,12 +65,9 @@ def exit_code(results: Sequence[TenantPlan], detailed: bool) -> int:
     return EXIT_OK
 
 
-def tenants_of(path: str | os.PathLike[str]) -> list[str]:
-    """Every tenant the file defines, in file order; a file without tenants is an error."""
-    names = list(load_tenants(path))
-    if not names:
-        raise ReconcilerError(f"{os.fspath(path)} defines no tenants: add a tenants: section, or plan one --url")
-    return names
+def tenants_of(path: str | os.PathLike[str], engine: Workflow | None = None) -> list[str]:
+    """Every tenant the file defines, in file order; a file without tenants is an error (``TargetError``)."""
+    return (engine or Workflow()).tenant_names(path)
 
 
 def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
@@ -99,13 +95,13 @@ def plan_one(
     changes is kept in ``unmatched`` (the caller judges the patterns over every tenant).
     """
     try:
-        planned = engine.plan(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, loaded=loaded,
-                              probe=probe, only=selection.only, exclude=selection.exclude, strict=False)
-        findings = engine.review(planned)  # the file's and the tenant's safety: thresholds, secrets, ...
-        if out:
-            engine.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
-        return TenantPlan(tenant, planned.plan, warnings=tuple(f.warning() for f in findings), saved=out,
-                          findings=findings, unmatched=planned.unmatched, planned=planned)
+        proposed = engine.propose(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets,
+                                  loaded=loaded, probe=probe, out=out or None, secrets_at_apply=secrets_at_apply,
+                                  force=force, only=selection.only, exclude=selection.exclude, strict=False)
+        findings = proposed.findings  # the file's and the tenant's safety: thresholds, secrets, ...
+        return TenantPlan(tenant, proposed.planned.plan, warnings=tuple(f.warning() for f in findings),
+                          saved=proposed.saved, findings=findings, unmatched=proposed.planned.unmatched,
+                          planned=proposed.planned)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
 
@@ -125,8 +121,7 @@ def plan_tenants(
     a pattern that matches no change of any tenant.
     """
     engine = engine or Workflow(environ=environ, auth=auth)
-    many = len(tenants) > 1
-    outs = [saved_path(out, t, many=many) if out else None for t in tenants]
+    outs = [saved_path(out, t, many=len(tenants) > 1) if out else None for t in tenants]
     if not tenants:
         return []
     held = bool(out and selection)  # saved only once the patterns are known to match somewhere
@@ -144,7 +139,7 @@ def _plan_concurrently(engine: Workflow, path: str | os.PathLike[str], tenants: 
                        outs: Sequence[str | None], *, workers: int, **options: Any) -> list[TenantPlan]:
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
-    views: Mapping[str | None, ChannelsFile] = load_all_views(path, environ=engine.environ) if len(tenants) > 1 else {}
+    views: Mapping[str | None, ChannelsFile] = engine.views(path) if len(tenants) > 1 else {}
     threads = min(workers, len(tenants))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
     with HostPools(max_connections=threads * engine.parallelism) as pools, \
@@ -161,7 +156,7 @@ def _judge_patterns(results: Sequence[TenantPlan]) -> None:
     if planned:
         everywhere = [p for p in planned[0].unmatched if all(p in r.unmatched for r in planned)]
         if everywhere:
-            raise_unmatched(tuple(everywhere), [r.planned.plan for r in planned if r.planned])
+            raise_unmatched(tuple(everywhere), [r.plan for r in planned if r.plan])
 
 
 def _save(engine: Workflow, result: TenantPlan, out: str | None, *, secrets_at_apply: bool, force: bool) -> TenantPlan:

@@ -21,97 +21,41 @@ from __future__ import annotations
 import copy
 import os
 import threading
-import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from reconciler.client import OmnideskClient
-from reconciler.checks import APPLY, PLAN, SAVE, WRITE, CheckContext, Finding, run_checks
-from reconciler.config import load_channels_file, load_settings, load_tenants
-from reconciler.errors import ImportRefused, ReconcilerError
+from reconciler.config import load_all_views, load_channels_file, load_settings, load_tenants
+from reconciler.errors import ImportRefused, ReconcilerError, TargetError
+from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output, require_input
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
+from reconciler.inbound import Messages
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
-from reconciler.plan import Plan, make_plan
-from reconciler.policy import Finding as PolicyFinding
 from reconciler.policy import findings
-from reconciler.probe import DEFAULT_TIMEOUT as PROBE_TIMEOUT
-from reconciler.probe import ProbeResult, probe_endpoints
-from reconciler.planfile import load_plan, save_plan
-from reconciler.filekinds import SAVED_PLAN, check_output, require_input
-from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_of
-from reconciler.secrets import SecretDigests, Secrets, restore_endpoints
-from reconciler.selection import Selection, Unmatched, select, unmatched
-from reconciler.target import DEFAULT_TIMEOUT, Target, open_client, resolve_target, target_from_connection
-from reconciler.transport import HostPools
+from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
+from reconciler.thresholds import thresholds_of
 
-if TYPE_CHECKING:  # apply, export and import load where they are used: a plan needs none of them
+if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: validate needs none of them
     from reconciler.apply import ApplyReport, Outcome
+    from reconciler.checks import CheckContext, Finding
+    from reconciler.client import OmnideskClient
     from reconciler.export import Export
-    from reconciler.importer import Imported
+    from reconciler.plan import Plan
+    from reconciler.target import Target
+    from reconciler.transport import HostPools
 
+__all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
-# A delivery with every retry (5, waits doubling from 1 s, each attempt up to 1 s) takes under a
-# minute: how long a reply waits for its outcome.
-DELIVERY_WAIT = 90.0
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A plan with what applying it needs: where it goes and the secret values it may send.
-
-    ``saved`` marks a plan read back from ``plan --out``: applying it first checks that the
-    channels it touches have not changed since (``check_fresh``). ``thresholds`` are the safety
-    limits the plan was made under; a saved plan keeps them.
-    """
-
-    plan: Plan
-    target: Target
-    secrets: Secrets
-    channels_file: ChannelsFile | None = None
-    saved: bool = False
-    thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
-    digests: SecretDigests | None = None  # a saved plan's: the secrets and endpoint credentials planned with
-    unmatched: Unmatched = ()  # --only/--exclude patterns matching no change here (``plan(strict=False)``)
-
-
-@dataclass(frozen=True)
-class Probed:
-    """Each endpoint of a file's view probed (``probe.py``), the channels at each, and the policy's findings."""
-
-    results: Mapping[str, ProbeResult]
-    channels: Mapping[str, list[str]]  # endpoint -> the names of the channels that use it
-    findings: tuple[PolicyFinding, ...]
-
-
-@dataclass(frozen=True)
-class Exported:
-    export: Export
-    target: Target
-    custom_count: int
-
-
-@dataclass(frozen=True)
-class ImportedFile:
-    imported: Imported
-    target: Target
-    path: str  # the channels file, rewritten in place when ``imported.changed``
-
-
-@dataclass(frozen=True)
-class Cloned:
-    planned: Planned
-    exported: Exported  # the source tenant's export, templated with its vars
-
-
-class Workflow:
-    """Load, read, plan, check, apply, save, export and clone, with one set of rules."""
+class Workflow(Messages):
+    """Load, read, plan, check, apply, save, export and clone, with one set of rules (and, from
+    ``Messages``, push messages and the sandbox's agent replies)."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
-                 timeout: float = DEFAULT_TIMEOUT, auth: str | None = None, pools: HostPools | None = None) -> None:
-        """``timeout``: seconds for one call, body included; ``auth``: where the key goes (see ``target``);
-        ``pools``: connection pools to share between the clients of many tenants (see ``sharing``)."""
+                 timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None) -> None:
+        """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
+        the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
+        tenants (see ``sharing``)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
@@ -130,14 +74,51 @@ class Workflow:
         require_input(path)
         return load_channels_file(path, tenant=tenant, environ=self.environ)
 
-    def tenants(self, path: str | os.PathLike[str] | None) -> dict[str, Tenant]:
-        if path is None:
-            return {}
+    def tenants(self, path: str | os.PathLike[str] | None, *, required: bool = False) -> dict[str, Tenant]:
+        """The file's tenants, in file order. ``required``: none is an error (``TargetError``): a run over
+        every tenant of such a file would do nothing, almost always a mistake."""
+        tenants: dict[str, Tenant] = {}
+        if path is not None:
+            require_input(path)
+            tenants = load_tenants(path)
+        if required and not tenants:
+            raise TargetError(f"{os.fspath(path or '')} defines no tenants: add a tenants: section, "
+                              "or use --url for one tenant")
+        return tenants
+
+    def views(self, path: str | os.PathLike[str]) -> dict[str | None, ChannelsFile]:
+        """The file as each of its tenants sees it (and as no tenant does): one parse for every tenant."""
+        return load_all_views(path, environ=self.environ)
+
+    def tenant_names(self, path: str | os.PathLike[str]) -> list[str]:
+        """Every tenant the file defines, in file order; none is an error (``TargetError``)."""
+        return list(self.tenants(path, required=True))
+
+    def validate(self, path: str | os.PathLike[str], *, tenant: str | None = None,
+                 offline: bool = False) -> Validated:
+        """Check the file offline (no call): for ``tenant``, else for every tenant and for none.
+        Raises ``ConfigError`` listing every problem (and its warnings). ``offline``: read no
+        environment variable (an unset ``${env:...}`` is no error; for pre-commit hooks)."""
+        shown = os.fspath(path)
+        if tenant is not None:
+            require_input(path)
+            loaded = load_channels_file(path, tenant=tenant, environ=self.environ, offline=offline)
+            return Validated(f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})",
+                             tuple(loaded.warnings), tuple(findings(loaded)))
         require_input(path)
-        return load_tenants(path)
+        views = load_all_views(path, environ=self.environ, offline=offline)
+        # Each channel entry has its own line, so lines count the file's channels across all views.
+        count = len({channel.line for view in views.values() for channel in view.channels})
+        tenants = next(iter(views.values())).tenants
+        suffix = f"; tenants: {', '.join(tenants)}" if tenants else ""
+        warnings = dict.fromkeys(w for view in views.values() for w in view.warnings)
+        found = dict.fromkeys(f for view in views.values() for f in findings(view))
+        return Validated(f"{shown}: valid ({_count(count)}{suffix})", tuple(warnings), tuple(found))
 
     def target(self, *, url: str | None = None, tenant: str | None = None, emulator_state: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
+        from reconciler.target import resolve_target
+
         return resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants or {},
                               environ=self.environ, auth=self.auth)
 
@@ -147,7 +128,10 @@ class Workflow:
             return without_ignored(client.list_channels(), ignore)
 
     def _client(self, target: Target) -> AbstractContextManager[OmnideskClient]:
-        return open_client(target, parallelism=self.parallelism, timeout=self.timeout, pools=self.pools)
+        from reconciler.target import DEFAULT_TIMEOUT, open_client
+
+        return open_client(target, parallelism=self.parallelism, timeout=self.timeout or DEFAULT_TIMEOUT,
+                           pools=self.pools)
 
     # -- plan ------------------------------------------------------------------------------------
 
@@ -166,6 +150,9 @@ class Workflow:
         ``strict=False``: an unmatched pattern is not raised but kept in ``Planned.unmatched`` (every
         tenant at once judges the patterns over all tenants).
         """
+        from reconciler.secrets import Secrets
+        from reconciler.selection import Selection, select, unmatched
+
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
@@ -178,18 +165,34 @@ class Workflow:
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
+        from reconciler.plan import make_plan
+
         return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
                          target=target.label)
 
+    def propose(self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None,
+                secrets_at_apply: bool = False, force: bool = False, **options: Any) -> Proposal:
+        """``plan`` (``options`` are its own), ``review`` it, and with ``out`` ``save`` it: what ``plan``
+        shows, for one tenant or every one (``multitenant``). A plan that cannot be saved (a secret
+        unset) raises from ``save``; call ``plan``, ``review`` and ``save`` to show it first."""
+        planned = self.plan(path, **options)
+        found = self.review(planned)
+        if out is not None:
+            self.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
+        return Proposal(planned, found, os.fspath(out) if out is not None else None)
+
     def probe(self, path: str | os.PathLike[str], *, tenant: str | None = None, loaded: ChannelsFile | None = None,
-              timeout: float = PROBE_TIMEOUT) -> Probed:
-        """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message."""
+              timeout: float | None = None) -> Probed:
+        """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message.
+        ``timeout``: seconds for one endpoint, every step included (None: ``probe.DEFAULT_TIMEOUT``)."""
+        from reconciler.probe import DEFAULT_TIMEOUT, probe_endpoints
+
         channels_file = loaded or self.load(path, tenant=tenant)
         users: dict[str, list[str]] = {}
         for channel in channels_file.channels:
             if channel.fields["custom_channel_endpoint"]:
                 users.setdefault(channel.fields["custom_channel_endpoint"], []).append(channel.name)
-        results = probe_endpoints(users, timeout=timeout, parallelism=self.parallelism, environ=self.environ)
+        results = probe_endpoints(users, timeout=timeout or DEFAULT_TIMEOUT, parallelism=self.parallelism, environ=self.environ)
         verdicts = {endpoint: result.problem for endpoint, result in results.items()}
         return Probed(results, users, findings(channels_file, probes=verdicts))
 
@@ -201,6 +204,8 @@ class Workflow:
         A ``DENY`` finding is one apply would refuse (a safety threshold passed, say); a ``WARN``
         one is worth saying (a secret variable unset here, which the apply must have).
         """
+        from reconciler.checks import PLAN, run_checks
+
         found = run_checks(self._context(planned, PLAN))
         return tuple(sorted(found, key=lambda finding: not finding.denies))  # what apply refuses first
 
@@ -213,6 +218,8 @@ class Workflow:
         Present means in ``planned.secrets``: a saved plan's secrets come from the apply's
         environment, so one unset when it was planned (a CI plan job holds none) counts if set now.
         """
+        from reconciler.checks import APPLY, run_checks
+
         run_checks(self._context(planned, APPLY, allow_deletes=allow_deletes, allow_updates=allow_updates,
                                  allow_policy=allow_policy))
 
@@ -221,6 +228,7 @@ class Workflow:
               stop: threading.Event | None = None) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
         from reconciler.apply import apply_plan
+        from reconciler.checks import WRITE, run_checks
 
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
@@ -230,6 +238,8 @@ class Workflow:
 
     @staticmethod
     def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:
+        from reconciler.checks import CheckContext
+
         return CheckContext(planned.plan, moment, thresholds=planned.thresholds, secrets=planned.secrets,
                             digests=planned.digests, saved=planned.saved, **options)
 
@@ -243,6 +253,9 @@ class Workflow:
         path that is the channels file or another kind of file (unless ``force``; see ``paths``)."""
         check_output(path, kind=SAVED_PLAN, inputs=[planned.channels_file.path if planned.channels_file else None],
                      force=force)
+        from reconciler.checks import SAVE, run_checks
+        from reconciler.planfile import save_plan
+
         run_checks(self._context(planned, SAVE, secrets_at_apply=secrets_at_apply))
         save_plan(planned.plan, planned.target.connection(), path, planned.secrets, thresholds=planned.thresholds)
 
@@ -251,6 +264,10 @@ class Workflow:
         """A saved plan, ready to apply where it was made; the secrets are read from the environment
         and must be the ones it was planned with. ``url``/``tenant``/``emulator_state``, when given,
         must name that same place."""
+        from reconciler.planfile import load_plan
+        from reconciler.secrets import Secrets, restore_endpoints
+        from reconciler.target import target_from_connection
+
         saved = load_plan(path)
         connection = saved.connection
         asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": emulator_state}
@@ -265,7 +282,34 @@ class Workflow:
         plan = restore_endpoints(saved.plan, self.environ, saved.secret_digests)
         return Planned(plan, target, secrets, saved=True, thresholds=saved.thresholds, digests=saved.secret_digests)
 
+    def saved_plan(self, path: str | os.PathLike[str]) -> Plan:
+        """The plan a saved plan file holds, as it was saved: no target, no secret read (for review)."""
+        from reconciler.planfile import load_plan
+
+        return load_plan(path).plan
+
+    def is_saved_plan(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` holds a saved plan (``plan --out``) rather than a channels file."""
+        from reconciler.planfile import is_plan_file
+
+        return is_plan_file(path)
+
+    def check_plan_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
+                          force: bool = False) -> None:
+        """Refuse, before any work, to save a plan onto an input or a file of another kind (see ``filekinds``)."""
+        check_output(path, kind=SAVED_PLAN, inputs=inputs, force=force)
+
     # -- export and clone ------------------------------------------------------------------------
+
+    def check_export_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
+                            force: bool = False, option: str = "--out") -> None:
+        """Refuse, before any work, to write an export onto an input or a file of another kind."""
+        check_output(path, kind=EXPORT, inputs=inputs, force=force, option=option)
+
+    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str = "--out") -> None:
+        """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``)."""
+        write_atomically(path, exported.export.text, option=option)
+
 
     def export(self, path: str | os.PathLike[str] | None = None, *, url: str | None = None,
                tenant: str | None = None, emulator_state: str | None = None) -> Exported:
@@ -321,6 +365,8 @@ class Workflow:
                if c.tenants is not None and source not in c.tenants and c.name not in cloned]
         wanted = list(desired.channels) + own
         plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
+        from reconciler.secrets import Secrets
+
         view = replace(dest_view, channels=tuple(wanted))  # the destination's policy over what it gets
         plan = replace(plan, findings=findings(view))
         planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)),
@@ -354,75 +400,6 @@ class Workflow:
         """``import_`` that also writes the tenant's values of the file's drifted channels into the file."""
         return self.import_(path, update=True, **options)
 
-    # -- messages --------------------------------------------------------------------------------
 
-    def send_message(self, target: Target, channel_name: str, message: str, **fields: Any) -> Sent:
-        """Push an inbound message into the custom channel named ``channel_name`` (smoke tests).
-
-        ``fields``: ``ticket_id``, ``title``, ``to_address``, ``from_address``, ``user_id``.
-        """
-        with self._client(target) as client:
-            channel = _find_channel(client.list_channels(), channel_name, target.label)
-            ids = client.send_message(channel.id, message, **fields)
-        return Sent(channel, ids["ticketID"], ids["messageID"])
-
-
-    # -- the emulator's sandbox: agent replies delivered to a bridge -------------------------------
-
-    def reply_as_agent(self, target: Target, ticket_id: int, message: str, *, agent: str = "Agent",
-                       wait: float = DELIVERY_WAIT) -> dict[str, Any]:
-        """An agent's reply on ``ticket_id``, delivered by the emulator to the channel's endpoint; returns
-        the delivery once it is done (delivered, failed after its retries) or ``wait`` seconds passed."""
-        with self._client(target) as client:
-            delivery = client.sandbox_reply(ticket_id, message, agent=agent)
-            return self._settled(client, delivery, wait)
-
-    def redeliver(self, target: Target, delivery_id: int, *, wait: float = DELIVERY_WAIT) -> dict[str, Any]:
-        """Send a logged delivery again, with its webhook-id; returns it once done or ``wait`` passed."""
-        with self._client(target) as client:
-            return self._settled(client, client.sandbox_redeliver(delivery_id), wait)
-
-    @staticmethod
-    def _settled(client: OmnideskClient, delivery: dict[str, Any], wait: float) -> dict[str, Any]:
-        deadline = time.monotonic() + wait
-        while delivery.get("state") == "pending" and time.monotonic() < deadline:
-            delivery = client.sandbox_delivery(int(delivery["id"]), wait=min(10.0, deadline - time.monotonic()))
-        return delivery
-
-
-@dataclass(frozen=True)
-class Sent:
-    channel: RemoteChannel
-    ticket_id: int
-    message_id: int
-
-
-SHOWN_NAMES = 20  # a tenant may have hundreds of channels; an error message should stay readable
-
-
-def _find_channel(channels: list[RemoteChannel], name: str, label: str) -> RemoteChannel:
-    """The one custom channel called ``name``; errors name what exists instead (names only)."""
-    custom = sorted((c for c in channels if c.is_custom), key=lambda c: c.name)
-    found = [c for c in custom if c.name == name]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        ids = ", ".join(str(c.id) for c in found)
-        raise ReconcilerError(f"{label} has {len(found)} custom channels named {name!r} (ids {ids}); nothing was sent")
-    builtin = next((c for c in channels if not c.is_custom and c.name == name), None)
-    if builtin is not None:
-        raise ReconcilerError(
-            f"{name!r} is a built-in channel (type {builtin.type}) on {label}: messages can only be "
-            "pushed into custom channels; nothing was sent"
-        )
-    import difflib  # only on this error path: a plan never needs it
-
-    names = [c.name for c in custom]
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    if not names:
-        known = "it has no custom channels"
-    else:
-        more = f", and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
-        known = "its custom channels: " + ", ".join(repr(n) for n in names[:SHOWN_NAMES]) + more
-    raise ReconcilerError(f"no custom channel named {name!r} on {label} ({known}); nothing was sent.{hint}")
+def _count(n: int) -> str:
+    return f"{n} channel" if n == 1 else f"{n} channels"

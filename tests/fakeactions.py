@@ -184,6 +184,16 @@ class Actions:
             {"ref": "refs/heads/main", "after": sha, "repository": {"default_branch": "main"}},
         )
 
+    def schedule(self) -> Run:
+        """A scheduled run: on the default branch's newest commit (its payload names only the cron)."""
+        sha = self.repo.head
+        return self._start("schedule", "refs/heads/main", sha, sha, {"schedule": self.on["schedule"][0]["cron"]})
+
+    @property
+    def on(self) -> dict[str, Any]:
+        """The workflow's triggers (PyYAML reads the key ``on`` as the boolean True, as YAML 1.1 says)."""
+        return dict(self.workflow.get("on") or self.workflow[True])
+
     def dispatch(self, ref: str = "refs/heads/main") -> Run:
         sha = self.repo.head
         return self._start("workflow_dispatch", ref, sha, sha, {"ref": ref, "repository": {"default_branch": "main"}})
@@ -288,10 +298,21 @@ class Actions:
             m.group(1): m.group(3)
             for m in re.finditer(r"^(\w+)<<(\S+)\n(.*?)\n\2$", (workspace / "github_output").read_text(), re.S | re.M)
         }
-        if inputs["command"] == "plan" and outputs.get("plan_path") and result.exit_code == 0:
-            folder = workspace / outputs["plan_path"]
-            self._upload(job.run, inputs["artifact-name"], {p.name: p.read_text() for p in folder.iterdir()})
+        self._uploads(job.run, {"inputs": inputs, "steps": {"run": {"outputs": outputs}}}, result.exit_code == 0)
         return result.exit_code == 0
+
+    def _uploads(self, run: Run, scope: dict[str, Any], ok: bool) -> None:
+        """The action's upload-artifact steps whose ``if:`` holds, as GitHub runs a composite action's steps."""
+        for spec in ACTION["runs"]["steps"]:
+            if not str(spec.get("uses", "")).startswith("actions/upload-artifact@"):
+                continue
+            if not self.evaluate(spec.get("if", "success()"), run, scope=scope, ok=ok):
+                continue
+            name, path = (self.expand(str(spec["with"][k]), run, {}, scope) for k in ("name", "path"))
+            if any(a["name"] == name for a in self.github.artifacts.get(run.id, [])):
+                raise AssertionError(f"artifact {name} uploaded twice in run {run.id}: GitHub refuses that")
+            folder = Path(path)
+            self._upload(run, name, {p.name: p.read_text() for p in folder.iterdir()})
 
     def _upload(self, run: Run, name: str, files: dict[str, str]) -> None:
         aid = self.github._id()
@@ -355,14 +376,25 @@ class Actions:
     def context(self, run: Run) -> dict[str, Any]:
         return {"github": {"event_name": run.event, "ref": run.ref, "sha": run.sha, "event": run.payload}}
 
-    def evaluate(self, expression: Any, run: Run, secrets: dict[str, str] | None = None) -> Any:
-        """The subset of GitHub's expressions the examples use: contexts, literals, == != && || !."""
+    def evaluate(
+        self,
+        expression: Any,
+        run: Run,
+        secrets: dict[str, str] | None = None,
+        scope: dict[str, Any] | None = None,
+        ok: bool = True,
+    ) -> Any:
+        """The subset of GitHub's expressions the examples use: contexts, literals, == != && || !, and the
+        status functions (``ok``: every earlier step succeeded; nothing here is ever cancelled)."""
         text = str(expression).strip()
         text = text[3:-2].strip() if text.startswith("${{") else text
-        scope = {**self.context(run), "secrets": secrets or {}}
+        status = {"success()": ok, "failure()": not ok, "always()": True, "cancelled()": False}
+        scope = {**self.context(run), "secrets": secrets or {}, **(scope or {})}
         python = []
-        for token in re.findall(r"'[^']*'|==|!=|&&|\|\||!|\(|\)|[\w.-]+", text):
-            if token[0] == "'" or token in ("==", "!=", "(", ")"):
+        for token in re.findall(r"'[^']*'|==|!=|&&|\|\||!|\w+\(\)|\(|\)|[\w.-]+", text):
+            if token in status:
+                python.append(repr(status[token]))
+            elif token[0] == "'" or token in ("==", "!=", "(", ")"):
                 python.append(token)
             elif token in ("&&", "||", "!"):
                 python.append({"&&": " and ", "||": " or ", "!": " not "}[token])
@@ -375,9 +407,9 @@ class Actions:
                 python.append(repr(value))
         return eval(" ".join(python), {"__builtins__": {}})  # noqa: S307 - only the tokens above
 
-    def expand(self, value: str, run: Run, secrets: dict[str, str]) -> str:
+    def expand(self, value: str, run: Run, secrets: dict[str, str], scope: dict[str, Any] | None = None) -> str:
         def one(match: re.Match[str]) -> str:
-            found = self.evaluate(match.group(1), run, secrets)
+            found = self.evaluate(match.group(1), run, secrets, scope)
             return "" if found is None else str(found)
 
         return re.sub(r"\$\{\{\s*(.+?)\s*\}\}", one, value)

@@ -14,9 +14,10 @@ import threading
 import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable
+from quietserver import QuietServer
 
 TOKEN = "ghs_fake_token_0123456789"
 
@@ -70,7 +71,10 @@ class FakeApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw and "json" in (self.headers.get("Content-Type") or "") else None
-                query = dict(urllib.parse.parse_qsl(parsed.query))
+                query: dict[str, str] = {}
+                for key, value in urllib.parse.parse_qsl(parsed.query):
+                    # GitLab's repeated key[] parameters: every value, comma-separated
+                    query[key] = f"{query[key]},{value}" if key.endswith("[]") and key in query else value
                 reply = api.dispatch(self.command, parsed.path, query, dict(self.headers), body)
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
@@ -82,7 +86,7 @@ class FakeApi:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -340,7 +344,10 @@ class FakeGitLab(FakeApi):
         return Reply(200, self.pipelines.get(int(r.match.group(1)), []))
 
     def list_jobs(self, r: Request) -> Reply:
-        return self.paged(r, self.jobs.get(int(r.match.group(1)), []))
+        """As GitLab filters: ``scope[]`` names the statuses to list (all when absent)."""
+        scopes = set(r.query["scope[]"].split(",")) if "scope[]" in r.query else None
+        jobs = self.jobs.get(int(r.match.group(1)), [])
+        return self.paged(r, [j for j in jobs if scopes is None or j["status"] in scopes])
 
     def artifacts(self, r: Request) -> Reply:
         content = self.job_artifacts.get(int(r.match.group(1)))

@@ -27,11 +27,13 @@ class Project:
         self.main: list[str] = []
         self.deployments: list[dict[str, Any]] = []
         self.issues: list[dict[str, Any]] = []
+        self.branch_pipelines: list[dict[str, Any]] = []  # pipelines of branches (schedules, pushes)
         self.count = 0
         self.push(text)
         base = f"/api/v4/projects/{gitlab.project}"
         gitlab.route("GET", rf"{base}/repository/compare", self.compare)
         gitlab.route("GET", rf"{base}/deployments", self.list_deployments)
+        gitlab.route("GET", rf"{base}/pipelines", self.list_pipelines)
         gitlab.route("GET", rf"{base}/issues", self.list_issues)
         gitlab.route("POST", rf"{base}/issues", self.create_issue)
         gitlab.route("PUT", rf"{base}/issues/(\d+)", self.update_issue)
@@ -83,6 +85,34 @@ class Project:
         deployment = {"id": self.gitlab._id(), "sha": sha, "status": "running", "environment": environment}
         self.deployments.append(deployment)
         return deployment
+
+    def pipeline(self, source: str, ref: str = "main") -> dict[str, Any]:
+        """A pipeline starts: listed at once, running, its jobs still to come."""
+        pipeline = {"id": self.gitlab._id(), "ref": ref, "source": source, "sha": self.head, "status": "running"}
+        self.branch_pipelines.append(pipeline)
+        self.gitlab.jobs[pipeline["id"]] = []
+        return pipeline
+
+    def finish_job(self, pipeline: dict[str, Any], name: str, exit_code: int, allowed: tuple[int, ...],
+                   artifacts: dict[str, str] | None) -> dict[str, Any]:
+        """A job ends: "failed" for any exit code but 0 (``allow_failure`` only keeps the pipeline
+        green); its artifacts, when it kept any, downloadable as one archive."""
+        job: dict[str, Any] = {"id": self.gitlab._id(), "name": name, "status": "success" if exit_code == 0 else "failed",
+                               "allow_failure": exit_code in allowed}
+        if artifacts:
+            job["artifacts_file"] = {"filename": "artifacts.zip", "size": 1}
+            self.gitlab.job_artifacts[job["id"]] = zip_of(artifacts)
+        self.gitlab.jobs[pipeline["id"]].append(job)
+        pipeline["status"] = "success" if all(j["status"] == "success" or j["allow_failure"]
+                                              for j in self.gitlab.jobs[pipeline["id"]]) else "failed"
+        return job
+
+    def list_pipelines(self, r: Request) -> Reply:
+        """As GitLab filters (``ref``, ``source``) and orders (``order_by=id``, ``sort``: desc by default)."""
+        found = [p for p in self.branch_pipelines
+                 if p["ref"] == r.query.get("ref", p["ref"]) and p["source"] == r.query.get("source", p["source"])]
+        found.sort(key=lambda p: p["id"], reverse=r.query.get("sort", "desc") == "desc")
+        return self.gitlab.paged(r, found)
 
     def compare(self, r: Request) -> Reply:
         base, head = self.main.index(r.query["from"]), self.main.index(r.query["to"])

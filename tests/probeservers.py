@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import trustme
+from quietserver import QuietServer
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Servers:
 
     def start(self, behaviour: str = "good", *, delay: float = 0.0, trusted: bool = True) -> Bridge:
         seen: list[str] = []
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour, delay, seen))
+        server = QuietServer(("127.0.0.1", 0), _handler(behaviour, delay, seen))
         server.daemon_threads = True
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         (self.ca if trusted else self._other).issue_cert("127.0.0.1").configure_cert(context)

@@ -228,19 +228,44 @@ def expand(value: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), value)
 
 
-def run_job(name: str, project: dict[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
+def run_job(name: str, project: dict[str, str], workdir: Path,
+            overrides: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """A job of the template, as the example .gitlab-ci.yml configures it, run by bash as a runner would
-    (the image's pip install aside: the tool is this checkout's)."""
+    (the image's pip install aside: the tool is this checkout's). ``overrides``: project CI/CD
+    variables, which win over the YAML's."""
     template, example = yaml.safe_load(TEMPLATE.read_text()), yaml.safe_load(EXAMPLE.read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB_", "OMNIDESK_"))}
     env.update(project)
     for scope in (template["variables"], example["variables"], template[name].get("variables", {}),
                   example.get(name, {}).get("variables", {})):
         env.update({k: expand(str(v), env) for k, v in scope.items()})
+    env.update(overrides or {})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     script = "\n".join(template[name]["script"])
     return subprocess.run(["bash", "-e", "-c", script], env=env, cwd=workdir, capture_output=True, text=True,
                           timeout=120)
+
+
+def scheduled_job(name: str, project: Project, env: dict[str, str], workdir: Path,
+                  overrides: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A job of a new scheduled pipeline on main, as GitLab runs it: a fresh checkout (nothing left
+    by the last job), the predefined variables, then its artifacts kept as the template's
+    ``artifacts:`` says (``when: on_success`` unless it says otherwise)."""
+    spec = yaml.safe_load(TEMPLATE.read_text())[name]
+    kept = spec.get("artifacts", {})
+    for path in kept.get("paths", []):
+        shutil.rmtree(workdir / path, ignore_errors=True)
+    pipeline = project.pipeline("schedule")
+    predefined = {"CI_PIPELINE_SOURCE": "schedule", "CI_PIPELINE_ID": str(pipeline["id"]), "CI_JOB_NAME": name,
+                  "CI_COMMIT_REF_NAME": "main", "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main"}
+    result = run_job(name, {**env, **predefined}, workdir, overrides)
+    artifacts = None
+    if kept and (result.returncode == 0 or kept.get("when") == "always"):
+        artifacts = {f.relative_to(workdir).as_posix(): f.read_text() for path in kept["paths"]
+                     for f in sorted((workdir / path).rglob("*")) if f.is_file()}
+    allowed = tuple(spec.get("allow_failure", {}).get("exit_codes", ()))
+    project.finish_job(pipeline, name, result.returncode, allowed, artifacts)
+    return result
 
 
 def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_path: Path, gitlab: FakeGitLab,
@@ -265,7 +290,7 @@ def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_pa
     gitlab.add_merged_request("a" * 40, "b" * 40, 5, {"omnidesk-plan/production.json": saved})
     gitlab.files[("channels.yaml", "b" * 40)] = (tmp_path / "channels.yaml").read_bytes()
     shutil.rmtree(tmp_path / "omnidesk-plan")  # another job, another machine
-    Project(gitlab, "", protected={}, unprotected={})  # deployments: none yet, this is the first apply
+    project = Project(gitlab, "", protected={}, unprotected={})  # deployments: none yet, this is the first apply
     main = {**api, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_BRANCH": "main",
             "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_REF_PROTECTED": "true", "CI_ENVIRONMENT_NAME": "omnidesk-production",
             "OMNIDESK_PRODUCTION_KEY_WRITE": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
@@ -274,9 +299,14 @@ def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_pa
     assert [(c["name"], c["custom_channel_secret"]) for c in custom(tenants["production"])] == [("SMS gateway", SECRET)]
     assert custom(tenants["staging"]) == []
 
-    schedule = {**api, "CI_PIPELINE_SOURCE": "schedule", "OMNIDESK_DRIFT": "1"}
-    drift = run_job("omnidesk-drift", schedule, tmp_path)
+    schedule = {**api, "OMNIDESK_DRIFT": "1"}  # the example says drift-after 2: the first drift pages nobody
+    first = scheduled_job("omnidesk-drift", project, schedule, tmp_path)
+    assert first.returncode == 0 and project.issues == [], first.stdout + first.stderr
+    assert "| staging | ⏳ drifted (1 of 2 checks in a row) |" in first.stdout
+    drift = scheduled_job("omnidesk-drift", project, schedule, tmp_path)
     assert drift.returncode == 2, drift.stdout + drift.stderr  # staging never got the channel: drift
-    assert "2 tenant(s): 1 with changes, 0 failed." in drift.stdout
-    for text in (note["body"], result.stdout, result.stderr, drift.stdout, drift.stderr):
+    (issue,) = project.issues
+    assert issue["description"].startswith(drift_marker("staging")) and "| production | ✅ matches |" in drift.stdout
+    for text in (note["body"], result.stdout, result.stderr, drift.stdout, drift.stderr, first.stdout,
+                 *(f.read_text() for f in (tmp_path / "omnidesk-drift").iterdir())):
         assert READ_KEY not in text and WRITE_KEY not in text and SECRET not in text

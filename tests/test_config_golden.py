@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli.validate_cmd import validate
+from reconciler.workflow import Workflow
 from reconciler.config import load_channels_file
 from reconciler.errors import ReconcilerError
 
@@ -35,7 +35,7 @@ def run_case(case: str) -> str:
         if options.get("load"):
             loaded = load_channels_file(source.name, environ=environ)
             return f"{source.name}: loaded {len(loaded.channels)} channels\n"
-        return validate(source.name, tenant=options.get("tenant"), environ=environ) + "\n"
+        return Workflow(environ=environ).validate(source.name, tenant=options.get("tenant")).summary + "\n"
     except ReconcilerError as exc:  # as the CLI prints it
         return f"Error: {exc}\n"
 

@@ -16,12 +16,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import httpx
 
-from reconciler.config import load_tenants
 from reconciler.errors import CiError
 from reconciler.markdown import MARKDOWN_LIMIT, tenant_markdown
 from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenants_of
 from reconciler.render import render_plan as render_format
 from reconciler.target import DEFAULT_KEY_ENV
+from reconciler.workflow import Workflow
 
 Log = Callable[[str], None]
 
@@ -218,7 +218,7 @@ def with_api_key(environ: Mapping[str, str], file: str, tenants: Sequence[str | 
         raise CiError("api-key is one tenant's key: use it with one tenant, or set each tenant's key variable "
                       "(env: in the workflow) for all tenants", variables=(API_KEY_VARIABLE,))
     tenant = tenants[0]
-    variable = (load_tenants(file)[tenant].api_key_env if tenant else None) or DEFAULT_KEY_ENV
+    variable = (Workflow(environ=environ).tenants(file)[tenant].api_key_env if tenant else None) or DEFAULT_KEY_ENV
     env[variable] = key
     return env
 

@@ -24,6 +24,7 @@ from reconciler.ci import (
     Log,
     apply_marker,
     coverage,
+    driftcount,
     drift_marker,
     make_folder,
     plan_comment,
@@ -35,7 +36,6 @@ from reconciler.errors import CiError, ReconcilerError
 from reconciler.markdown import tenant_markdown
 from reconciler.multitenant import TenantPlan, exit_code, plan_tenants
 from reconciler.plan import Plan
-from reconciler.planfile import load_plan
 from reconciler.workflow import Planned, Workflow
 
 # A job summary may hold 1 MiB; the tenants share it.
@@ -103,16 +103,33 @@ def drift_body(result: TenantPlan, file: str) -> str:
 
 
 def drift(
-    forge: Forge, engine: Workflow, file: str, tenants: Sequence[str | None], fmt: str, log: Log, run_url: str = ""
+    forge: Forge,
+    engine: Workflow,
+    file: str,
+    tenants: Sequence[str | None],
+    fmt: str,
+    log: Log,
+    run_url: str = "",
+    *,
+    drift_after: int = 1,
+    detailed_exitcode: bool = False,
+    state_dir: str = driftcount.STATE_DIR,
 ) -> int:
-    """Plan each tenant; one open issue per drifted tenant (opened, updated), closed once it matches."""
+    """Plan each tenant; one open issue per drifted tenant (opened once it drifted in ``drift_after``
+    checks in a row, then updated), closed once it matches. With ``drift_after`` above 1 the counts
+    go from the previous job's state (``Forge.drift_state``) to this job's, in ``state_dir``.
+    ``detailed_exitcode``: 2 when some tenant's issue is open after this check (and none failed)."""
     results = plan_tenants(file, tenants, engine=engine)
     report(forge, results, fmt, log)
+    counts = _drift_counts(forge, results, drift_after, state_dir, log)
     issues = forge.drift_issues()
     rows = ["| tenant | state | issue |", "|---|---|---|"]
+    reported: list[str] = []
     for result in results:
         issue = next((i for i in issues if i.body.startswith(drift_marker(result.name))), None)
-        rows.append(_drift_row(forge, result, issue, file, run_url, log))
+        row, is_open = _drift_row(forge, result, issue, file, run_url, log, counts.get(result.name, 0), drift_after)
+        rows.append(row)
+        reported += [result.name] if is_open else []
     notable = [r for r in results if r.has_changes or r.failed]
     forge.summary(
         "## Omnidesk channels drift\n\n"
@@ -123,14 +140,46 @@ def drift(
         exitcode=str(exit_code(results, detailed=True)),
         has_changes=json.dumps(any(r.has_changes for r in results)),
         drifted_tenants=json.dumps([r.name for r in results if r.has_changes]),
+        reported_tenants=json.dumps(reported),
+        state_path=state_dir if drift_after > 1 else "",
     )
-    return 1 if any(r.failed for r in results) else 0
+    if any(r.failed for r in results):
+        return 1
+    return 2 if detailed_exitcode and reported else 0
 
 
-def _drift_row(forge: Forge, result: TenantPlan, issue: Issue | None, file: str, run_url: str, log: Log) -> str:
+def _drift_counts(
+    forge: Forge, results: Sequence[TenantPlan], drift_after: int, state_dir: str, log: Log
+) -> dict[str, int]:
+    """Each tenant's drifted checks in a row, this one included; saved for the next job."""
+    if drift_after <= 1:
+        return {r.name: 1 for r in results if r.has_changes}  # no state: every drift reports at once
+    with tempfile.TemporaryDirectory(prefix="omnidesk-drift-") as folder:
+        previous, warning = driftcount.read_counts(forge.drift_state(Path(folder)))
+    if warning:
+        log(forge.annotation("warning", warning, "omnidesk-channels drift"))
+    counts = driftcount.next_counts(results, previous)
+    driftcount.write_counts(state_dir, counts)
+    return counts
+
+
+def _drift_row(
+    forge: Forge,
+    result: TenantPlan,
+    issue: Issue | None,
+    file: str,
+    run_url: str,
+    log: Log,
+    count: int,
+    drift_after: int,
+) -> tuple[str, bool]:
+    """The tenant's summary row, and whether its drift issue is open after this check."""
     link = f"#{issue.number}" if issue else ""
     if result.failed:
-        return f"| {result.name} | ❌ plan failed | {link} |"
+        return f"| {result.name} | ❌ plan failed | {link} |", issue is not None
+    if result.has_changes and issue is None and count < drift_after:
+        log(f"{result.name}: drifted in {count} of {drift_after} checks in a row; no issue yet")
+        return f"| {result.name} | ⏳ drifted ({count} of {drift_after} checks in a row) | |", False
     if result.has_changes:
         body = drift_body(result, file)
         if issue is None:
@@ -141,14 +190,14 @@ def _drift_row(forge: Forge, result: TenantPlan, issue: Issue | None, file: str,
             forge.update_issue(issue, body)
             done = "updated"
         log(f"{result.name}: drifted; issue #{issue.number} {done}")
-        return f"| {result.name} | ⚠️ drifted | #{issue.number} ({done}) |"
+        return f"| {result.name} | ⚠️ drifted | #{issue.number} ({done}) |", True
     if issue is not None:
         forge.close_issue(
             issue, f"The tenant matches the channels file again{f' ({run_url})' if run_url else ''}: closing."
         )
         log(f"{result.name}: matches the file again; closed issue #{issue.number}")
-        return f"| {result.name} | ✅ matches again | {link} (closed) |"
-    return f"| {result.name} | ✅ matches | |"
+        return f"| {result.name} | ✅ matches again | {link} (closed) |", False
+    return f"| {result.name} | ✅ matches | |", False
 
 
 # -- apply -------------------------------------------------------------------------------------
@@ -258,7 +307,7 @@ def _reviewed_plans(
     reviewed = []
     for request in requests:
         paths = forge.reviewed_plans(request, folder / str(request.number))
-        plans = {p.stem: load_plan(p).plan for p in paths}
+        plans = {p.stem: Workflow().saved_plan(p) for p in paths}
         log(
             f"{forge.request_word} {request}: "
             + (

@@ -71,6 +71,10 @@ class Forge(Protocol):
 
     def close_issue(self, issue: Issue, note: str) -> None: ...
 
+    def drift_state(self, folder: Path) -> Path | None:
+        """The drift state file (``reconciler.ci.driftcount``) that the previous drift job of this
+        pipeline kept as its artifact, unpacked into ``folder``; None when there is none."""
+
     # -- applying on the protected branch ----------------------------------------------------------
     def protected_commit(self) -> str:
         """The run's commit, after making sure the run is on the protected branch (``CiError`` if not)."""

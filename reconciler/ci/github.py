@@ -16,17 +16,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from reconciler.ci import Log, RestApi, extract_zip, need, saved_plans
+from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
-from reconciler.config import load_all_views, load_channels_file
-from reconciler.policy import DENY, Finding, findings
+from reconciler.policy import DENY, Finding
 from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
+from reconciler.workflow import Workflow
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"
 DEFAULT_API_URL = "https://api.github.com"
 WHERE = "GitHub Actions"
+# How many earlier runs the drift state is looked for in (runs that stopped before saving one have none).
+DRIFT_RUNS_SEARCHED = 10
 
 
 @dataclass
@@ -157,6 +159,38 @@ class GitHub:
             "PATCH", f"{self.repo}/issues/{issue.number}", json={"state": "closed", "state_reason": "completed"}
         )
 
+    def drift_state(self, folder: Path) -> Path | None:
+        """The state artifact of this workflow's newest earlier run on this branch that has one.
+
+        Any conclusion counts: a drift workflow may fail its run on purpose once an issue is open.
+        Needs ``actions: read``.
+        """
+        workflow, current = self._var("GITHUB_WORKFLOW"), self.environ.get("GITHUB_RUN_ID", "")
+        branch = self._var("GITHUB_REF").removeprefix("refs/heads/")
+        runs = self.api.json(
+            "GET", f"{self.repo}/actions/runs", params={"branch": branch, "status": "completed", "per_page": 100}
+        )
+        earlier = sorted(
+            (
+                r
+                for r in (runs or {}).get("workflow_runs", [])
+                if r.get("name") == workflow and r.get("event") not in PULL_REQUEST_EVENTS and str(r.get("id")) != current
+            ),
+            key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0)),
+            reverse=True,
+        )
+        for run in earlier[:DRIFT_RUNS_SEARCHED]:
+            found = self.api.json(
+                "GET", f"{self.repo}/actions/runs/{run['id']}/artifacts", params={"name": driftcount.ARTIFACT}
+            ).get("artifacts", [])
+            art = next((a for a in found if a.get("name") == driftcount.ARTIFACT and not a.get("expired")), None)
+            if art is not None:
+                content = self.api.call("GET", str(art["archive_download_url"])).content
+                extract_zip(content, folder, f"artifact {driftcount.ARTIFACT} of run {run['id']}")
+                state = folder / driftcount.STATE_FILE
+                return state if state.is_file() else None
+        return None
+
     # -- applying on the protected branch --------------------------------------------------------
 
     @property
@@ -249,9 +283,8 @@ def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: L
     """Check the file offline; every problem (and warning) becomes an annotation on its line."""
     found: list[Finding] = []
     try:
-        views = {tenant: load_channels_file(file, tenant=tenant)} if tenant else load_all_views(file)
-        warnings = list(dict.fromkeys(w for view in views.values() for w in view.warnings))
-        found = list(dict.fromkeys(f for view in views.values() for f in findings(view)))
+        validated = Workflow().validate(file, tenant=tenant)
+        warnings, found = list(validated.warnings), list(validated.findings)
         errors: list[Problem] = []
     except ConfigError as exc:
         errors, warnings = exc.problems, exc.warnings

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from reconciler.ci import Log, RestApi, extract_zip, need, saved_plans
+from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
 from reconciler.errors import CiError
 
 WHERE = "GitLab CI"
 API = ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_API_TOKEN")
 DRIFT_LABEL = "omnidesk-drift"
+# How many earlier pipelines the drift state is looked for in.
+DRIFT_PIPELINES_SEARCHED = 10
 
 
 @dataclass
@@ -116,6 +118,33 @@ class GitLab:
     def close_issue(self, issue: Issue, note: str) -> None:
         self.api.json("POST", f"{self.project}/issues/{issue.number}/notes", json={"body": note})
         self.api.json("PUT", f"{self.project}/issues/{issue.number}", json={"state_event": "close"})
+
+    def drift_state(self, folder: Path) -> Path | None:
+        """The state in the artifacts of this job's newest earlier run (same name, branch and source).
+
+        A drift job that exits 2 under ``allow_failure`` ends "failed" and still keeps its
+        artifacts (``when: always``), so finished jobs of either outcome count.
+        """
+        env = self.need("CI_JOB_NAME", "CI_COMMIT_REF_NAME")
+        source = self.environ.get("CI_PIPELINE_SOURCE")
+        pipelines = self.api.json(
+            "GET",
+            f"{self.project}/pipelines",
+            params={"ref": env["CI_COMMIT_REF_NAME"], "order_by": "id", "sort": "desc", "per_page": 20,
+                    **({"source": source} if source else {})},
+        ) or []
+        current = self.environ.get("CI_PIPELINE_ID", "")
+        for pipeline in [p for p in pipelines if str(p.get("id")) != current][:DRIFT_PIPELINES_SEARCHED]:
+            jobs = self.api.pages(f"{self.project}/pipelines/{pipeline['id']}/jobs",
+                                  {"scope[]": ["success", "failed"]})
+            job = next((j for j in jobs if j.get("name") == env["CI_JOB_NAME"] and j.get("artifacts_file")), None)
+            if job is None:
+                continue
+            archive = self.api.call("GET", f"{self.project}/jobs/{job['id']}/artifacts").content
+            extract_zip(archive, folder, f"the artifacts of job {job['id']}")
+            state = folder / driftcount.STATE_DIR / driftcount.STATE_FILE
+            return state if state.is_file() else None
+        return None
 
     # -- applying on the protected branch --------------------------------------------------------
 

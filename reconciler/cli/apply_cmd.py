@@ -11,7 +11,6 @@ from reconciler.cli.common import (
     allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, selection_options,
     target_options, use_color, workflow,
 )
-from reconciler.planfile import is_plan_file
 from reconciler.render import render_text
 
 
@@ -58,7 +57,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
       omnidesk-channels apply plan.json
     """
     engine = workflow(verbose=verbose, parallelism=parallelism)
-    if is_plan_file(file):
+    if engine.is_saved_plan(file):
         if prune or rotate_secrets or only or exclude:
             raise click.UsageError("--prune, --rotate-secrets, --only and --exclude belong to 'plan'; a saved plan "
                                    "is applied as it is.")

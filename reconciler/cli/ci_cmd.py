@@ -31,6 +31,14 @@ apply_opts = [
     _opt("--apply-unreviewed", env="APPLY_UNREVIEWED", is_flag=True,
          help="Also apply changes that no reviewed plan showed (a direct push to the protected branch)."),
 ]
+drift_opts = [
+    _opt("--drift-after", env="DRIFT_AFTER", type=click.IntRange(min=1), default=1, show_default=True,
+         metavar="N", help="Open a tenant's drift issue only once it drifted in N checks in a row (a change made "
+         "and undone in the admin UI pages nobody). Above 1 the count is kept in omnidesk-drift/, which the "
+         "job keeps as its artifact, and read back from the previous job's."),
+    _opt("--detailed-exitcode", env="DETAILED_EXITCODE", is_flag=True,
+         help="Exit 2 when some tenant's drift issue is open after this check (0: none; 1: an error)."),
+]
 format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(list(FORMATS)), default="text",
                   show_default=True, help="How plans are printed in the job log.")
 
@@ -89,12 +97,13 @@ def _plan(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str
 
 
 def _drift(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None,
-           run_url: str = "") -> int:
+           drift_after: int, detailed_exitcode: bool, run_url: str = "") -> int:
     from reconciler.ci import chosen_tenants, flow
 
     try:
         tenants = chosen_tenants(file, tenant, all_tenants)
-        return flow.drift(forge, _engine(forge.environ, file, tenants, auth), file, tenants, fmt, click.echo, run_url)
+        return flow.drift(forge, _engine(forge.environ, file, tenants, auth), file, tenants, fmt, click.echo, run_url,
+                          drift_after=drift_after, detailed_exitcode=detailed_exitcode)
     finally:
         forge.close()
 
@@ -171,20 +180,25 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @tenant_opt
 @all_opt
 @format_opt
+@_with(drift_opts)
 @auth_opt
-def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
+def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_after: int, detailed_exitcode: bool,
+             auth: str | None) -> int:
     """Plan; keep one issue per drifted tenant, open while it drifts.
 
-    The issue is opened or updated on drift and closed when the tenant matches again.
+    The issue is opened or updated on drift (with --drift-after N, once the tenant drifted in N
+    checks in a row) and closed when the tenant matches again. The outputs include
+    drifted_tenants, reported_tenants (those with an open issue) and state_path (the folder to
+    upload as the artifact omnidesk-drift-state when N is above 1).
 
     \b
     Example:
-      omnidesk-channels ci github drift --all-tenants
+      omnidesk-channels ci github drift --all-tenants --drift-after 2
     """
     from reconciler.ci import github
 
     forge = github.GitHub()
-    return _drift(forge, file, tenant, all_tenants, fmt, auth, forge.run_url())
+    return _drift(forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url())
 
 
 @github_group.command("apply")
@@ -260,19 +274,23 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
 @tenant_opt
 @all_opt
 @format_opt
+@_with(drift_opts)
 @auth_opt
-def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None) -> int:
+def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_after: int, detailed_exitcode: bool,
+             auth: str | None) -> int:
     """Plan; keep one issue per drifted tenant, open while it drifts.
 
-    The issue is opened or updated on drift and closed when the tenant matches again.
+    The issue is opened or updated on drift (with --drift-after N, once the tenant drifted in N
+    checks in a row) and closed when the tenant matches again. Above 1, keep omnidesk-drift/ as
+    the job's artifacts (when: always): the next drift job reads its count from there.
 
     \b
     Example:
-      omnidesk-channels ci gitlab drift --all-tenants
+      omnidesk-channels ci gitlab drift --all-tenants --drift-after 2 --detailed-exitcode
     """
     from reconciler.ci import gitlab
 
-    return _drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth)
+    return _drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode)
 
 
 @gitlab_group.command("apply")

@@ -11,8 +11,6 @@ from reconciler.cli.common import (
     allow_options, apply_with_progress, connection_options, force_option, print_findings, report_export, use_color,
     workflow,
 )
-from reconciler.files import write_atomically
-from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output
 from reconciler.render import render_text
 
 
@@ -64,15 +62,15 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     """
     if out and export_out and os.path.abspath(out) == os.path.abspath(export_out):
         raise click.UsageError("--out and --export-out name the same file; give each its own path")
-    if out:
-        check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
-    if export_out:
-        check_output(export_out, kind=EXPORT, inputs=[file], force=force, option="--export-out")
     engine = workflow(verbose=verbose, parallelism=parallelism)
+    if out:
+        engine.check_plan_output(out, inputs=[file], force=force)
+    if export_out:
+        engine.check_export_output(export_out, inputs=[file], force=force, option="--export-out")
     cloned = engine.clone(file, source, dest, prune=prune)
     exported, planned = cloned.exported, cloned.planned
     if export_out:
-        write_atomically(export_out, exported.export.text, option="--export-out")
+        engine.write_export(exported, export_out, option="--export-out")
     click.echo(f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
                + (f" to {export_out}." if export_out else "."), err=True)
     report_export(exported.export)

@@ -16,7 +16,8 @@ from reconciler.plan import Delete, Plan
 from reconciler.policy import Finding
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
-from reconciler.workflow import Planned, Workflow
+from reconciler.results import Planned
+from reconciler.workflow import Workflow
 
 
 def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:

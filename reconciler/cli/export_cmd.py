@@ -6,8 +6,6 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import force_option, report_export, target_options, workflow
-from reconciler.files import write_atomically
-from reconciler.filekinds import EXPORT, check_output
 
 
 @click.command("export", cls=OneFileCommand)
@@ -45,11 +43,12 @@ def export_command(file: str | None, url: str | None, tenant: str | None, emulat
     if tenant is not None and file is None:
         raise click.UsageError("--tenant needs the channels FILE that defines the tenants, "
                                "e.g. omnidesk-channels export channels.yaml --tenant staging")
+    engine = workflow(verbose=verbose)
     if out:
-        check_output(out, kind=EXPORT, inputs=[file], force=force)
-    exported = workflow(verbose=verbose).export(file, url=url, tenant=tenant, emulator_state=emulator_state)
+        engine.check_export_output(out, inputs=[file], force=force)
+    exported = engine.export(file, url=url, tenant=tenant, emulator_state=emulator_state)
     if out:
-        write_atomically(out, exported.export.text)
+        engine.write_export(exported, out)
     else:
         click.echo(exported.export.text, nl=False)
     click.echo(f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"

@@ -1,13 +1,17 @@
 """``omnidesk-channels import``: the tenant's custom channels into the channels file, in place (read-only)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.endpoints import masked_change
 from reconciler.cli.common import report_export, target_options, workflow
-from reconciler.importer import Imported
+
+if TYPE_CHECKING:  # a type hint only: the command gets it from the workflow
+    from reconciler.importer import Imported
 
 
 @click.command("import", cls=OneFileCommand)

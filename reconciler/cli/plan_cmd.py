@@ -9,7 +9,6 @@ from reconciler.cli.common import (
     force_option, print_file_warnings, selection_options, target_options, use_color, workflow,
 )
 from reconciler.checks import SECRETS
-from reconciler.filekinds import SAVED_PLAN, check_output
 from reconciler.selection import Selection
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 
@@ -59,9 +58,9 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
                                  rotate_secrets=rotate_secrets, probe=probe, selection=Selection(only, exclude))
-    if out:
-        check_output(out, kind=SAVED_PLAN, inputs=[file], force=force)
     engine = workflow(verbose=verbose)
+    if out:
+        engine.check_plan_output(out, inputs=[file], force=force)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
                           rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     print_file_warnings(planned)
@@ -85,15 +84,16 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
                       rotate_secrets: bool, probe: bool = False, selection: Selection = Selection()) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
-    from reconciler.multitenant import exit_code, plan_tenants, saved_path, tenants_of
+    from reconciler.multitenant import exit_code, plan_tenants, saved_path
 
     if url or tenant or emulator_state:
         raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
-    names = tenants_of(file)
+    engine = workflow(verbose=verbose)
+    names = engine.tenant_names(file)
     for name in names if out else ():  # every output before any tenant is read
-        check_output(saved_path(out, name, many=len(names) > 1), kind=SAVED_PLAN, inputs=[file], force=force)
-    results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets,
-                           engine=workflow(verbose=verbose), force=force, probe=probe, selection=selection)
+        engine.check_plan_output(saved_path(out, name, many=len(names) > 1), inputs=[file], force=force)
+    results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets, engine=engine,
+                           force=force, probe=probe, selection=selection)
     click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)
     for result in results:
         for warning in result.warnings:

@@ -8,8 +8,7 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.target import DEFAULT_KEY_ENV
-from reconciler.config import load_tenants
-from reconciler.errors import ReconcilerError
+from reconciler.workflow import Workflow
 
 
 @click.command("tenants", cls=OneFileCommand)
@@ -34,9 +33,7 @@ def tenants_command(file: str, fmt: str) -> int:
       echo "matrix=$(omnidesk-channels tenants channels.yaml --format json)" >> "$GITHUB_OUTPUT"
       # in the workflow: strategy: {matrix: ${{ fromJSON(needs.tenants.outputs.matrix) }}}
     """
-    tenants = load_tenants(file)
-    if not tenants:
-        raise ReconcilerError(f"{file} defines no tenants: add a tenants: section, or use --url for one tenant")
+    tenants = Workflow().tenants(file, required=True)
     if fmt == "json":
         include = [{"tenant": name, "api_key_env": t.api_key_env or DEFAULT_KEY_ENV} for name, t in tenants.items()]
         click.echo(json.dumps({"include": include}, separators=(",", ":")))

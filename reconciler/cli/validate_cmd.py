@@ -1,65 +1,13 @@
 """``omnidesk-channels validate``: check a channels file offline (no API call)."""
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 import click
 
 from reconciler.diagnostics import github_annotations, json_report
 from reconciler.cli.arguments import CHANNELS_FILE
-from reconciler.config import load_all_views, load_channels_file
 from reconciler.errors import ConfigError, Problem
-from reconciler.policy import DENY, Finding, findings
-
-
-def _count(n: int) -> str:
-    return f"{n} channel" if n == 1 else f"{n} channels"
-
-
-def validate(
-    path: str | os.PathLike[str], *, tenant: str | None = None, environ: Mapping[str, str] | None = None
-) -> str:
-    """The success line for ``path``; raises ConfigError listing every problem."""
-    return check(path, tenant=tenant, environ=environ)[0]
-
-
-def check(
-    path: str | os.PathLike[str],
-    *,
-    tenant: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    offline: bool = False,
-) -> tuple[str, list[Problem]]:
-    """The success line for ``path`` and its warnings; raises ConfigError listing every problem."""
-    summary, warnings, _ = check_with_policy(path, tenant=tenant, environ=environ, offline=offline)
-    return summary, warnings
-
-
-def check_with_policy(
-    path: str | os.PathLike[str],
-    *,
-    tenant: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    offline: bool = False,
-) -> tuple[str, list[Problem], list[Finding]]:
-    """``check``, and the policy's findings over every view checked (each finding once)."""
-    shown = os.fspath(path)
-    if tenant is not None:
-        loaded = load_channels_file(path, tenant=tenant, environ=environ, offline=offline)
-        return (f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})", list(loaded.warnings),
-                list(findings(loaded)))
-    views = load_all_views(path, environ=environ, offline=offline)
-    # Each channel entry has its own line, so lines count the file's channels across all views.
-    count = len({channel.line for view in views.values() for channel in view.channels})
-    tenants = next(iter(views.values())).tenants
-    suffix = f"; tenants: {', '.join(tenants)}" if tenants else ""
-    warnings = dict.fromkeys(w for view in views.values() for w in view.warnings)
-    found = dict.fromkeys(f for view in views.values() for f in findings(view))
-    return f"{shown}: valid ({_count(count)}{suffix})", list(warnings), list(found)
-
-
-
+from reconciler.policy import DENY, Finding
+from reconciler.workflow import Workflow
 
 
 @click.command("validate")
@@ -89,13 +37,15 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
       omnidesk-channels validate --offline --strict channels.yaml
       OMNIDESK_BRIDGE_SECRET=... omnidesk-channels validate channels.yaml --tenant staging
     """
+    engine = Workflow()
     summaries: list[str] = []
     errors: list[Problem] = []
     warnings: list[Problem] = []
     policy: list[Finding] = []
     for file in files:
         try:
-            summary, found, file_findings = check_with_policy(file, tenant=tenant, offline=offline)
+            validated = engine.validate(file, tenant=tenant, offline=offline)
+            summary, found, file_findings = validated.summary, list(validated.warnings), list(validated.findings)
             problems: list[Problem] = []
             policy += file_findings
         except ConfigError as exc:
