@@ -110,16 +110,18 @@ def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
     engine: Workflow | None = None, auth: str | None = None, secrets_at_apply: bool = False,
-    workers: int = DEFAULT_WORKERS, force: bool = False, probe: bool = False, selection: Selection = Selection(),
+    workers: int = DEFAULT_WORKERS, force: bool = False, probe: bool = False, only: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
     With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name
     (replacing only a saved plan there unless ``force``).
     ``engine`` defaults to a ``Workflow`` over ``environ`` with ``auth`` (one serves every thread).
-    ``selection`` cuts every tenant's plan; ``UnmatchedPatternError`` (before any plan is saved) for
-    a pattern that matches no change of any tenant.
+    ``only``/``exclude`` cut every tenant's plan (``selection.py``); ``UnmatchedPatternError``
+    (before any plan is saved) for a pattern that matches no change of any tenant.
     """
+    selection = Selection(tuple(only), tuple(exclude))
     engine = engine or Workflow(environ=environ, auth=auth)
     outs = [saved_path(out, t, many=len(tenants) > 1) if out else None for t in tenants]
     if not tenants:

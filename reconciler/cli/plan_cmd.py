@@ -9,7 +9,6 @@ from reconciler.cli.common import (
     force_option, print_file_warnings, selection_options, target_options, use_color, workflow,
 )
 from reconciler.checks import SECRETS
-from reconciler.selection import Selection
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 
 
@@ -57,7 +56,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
-                                 rotate_secrets=rotate_secrets, probe=probe, selection=Selection(only, exclude))
+                                 rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     engine = workflow(verbose=verbose)
     if out:
         engine.check_plan_output(out, inputs=[file], force=force)
@@ -82,7 +81,8 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
 
 def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                      rotate_secrets: bool, probe: bool = False, selection: Selection = Selection()) -> int:
+                      rotate_secrets: bool, probe: bool = False, only: tuple[str, ...] = (),
+                      exclude: tuple[str, ...] = ()) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
     from reconciler.multitenant import exit_code, plan_tenants, saved_path
 
@@ -93,7 +93,7 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
     for name in names if out else ():  # every output before any tenant is read
         engine.check_plan_output(saved_path(out, name, many=len(names) > 1), inputs=[file], force=force)
     results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets, engine=engine,
-                           force=force, probe=probe, selection=selection)
+                           force=force, probe=probe, only=only, exclude=exclude)
     click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)
     for result in results:
         for warning in result.warnings:
