@@ -74,3 +74,34 @@ def test_gitlab_plan_and_drift_map_read_keys_and_apply_the_write_key():
     template = yaml.safe_load((EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text())
     assert "environment" in template["omnidesk-apply"]
     assert "SECRET" not in yaml.safe_dump({k: template[k] for k in ("omnidesk-plan", "omnidesk-drift")})
+
+
+DIGEST = re.compile(r"^[\w./:-]+@sha256:[0-9a-f]{64}$")
+IMAGE_VARIABLE = "$OMNIDESK_CHANNELS_IMAGE"
+
+
+def images_of(node: Any) -> list[str]:
+    """Every ``image:`` of a GitLab CI file (the string form and the ``name:`` of the mapping form)."""
+    if isinstance(node, dict):
+        found = []
+        for key, value in node.items():
+            if key == "image":
+                found.append(str(value["name"] if isinstance(value, dict) else value))
+            else:
+                found += images_of(value)
+        return found
+    return [i for item in node for i in images_of(item)] if isinstance(node, list) else []
+
+
+def test_every_gitlab_image_is_pinned_by_digest_or_is_the_variable_that_says_how():
+    """The jobs that hold the write key run in an image: a tag can move, a digest cannot. The
+    template cannot verify a digest against the registry, so its image is one variable whose
+    comment says how to pin it; any other image must carry a full sha256 digest."""
+    template = (EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text()
+    for path in sorted((EXAMPLES / "gitlab").glob("*.yml")):
+        for image in images_of(yaml.safe_load(path.read_text())):
+            assert DIGEST.match(image) or image == IMAGE_VARIABLE, f"{path.name}: image {image} is not pinned"
+    default = yaml.safe_load(template)["variables"]["OMNIDESK_CHANNELS_IMAGE"]
+    assert default == "python:3.11" or DIGEST.match(default)  # the tag the comment explains, or pinned
+    assert '#   OMNIDESK_CHANNELS_IMAGE: "python:3.11@sha256:<the 64 hex digits>"   # python:3.11' in template
+    assert "docker buildx imagetools inspect python:3.11" in template
