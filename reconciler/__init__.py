@@ -30,7 +30,7 @@ _PUBLIC = {
         "ReconcilerError", "ConfigError", "ApiError", "AuthenticationError", "PermissionDenied", "FieldRejected",
         "NotFound", "TransientApiError", "ConnectionFailed", "RedirectRefused", "UnexpectedStatus",
         "ProtocolError", "AnswerTooLarge", "BodyTooLarge", "BudgetSpent", "PlanError", "ConflictError",
-        "UnsafePlanError", "StalePlanError", "PolicyDenied", "SecretMissingError", "SecretInFile", "PlanRefused",
+        "UnsafePlanError", "StalePlanError", "PolicyDenied", "SecretMissingError", "SecretInFile", "UnmatchedPatternError", "PlanRefused",
         "FileError", "PlanFileError", "InputFileError", "OutputFileError", "FileWriteError", "TargetError",
         "StateFileError", "EmulatorNotStarted", "CiError", "ImportRefused", "ImportConflict", "EditError",
         "UnknownChannelError", "InitError", "SendRefused", "NotConfirmed", "ApplyError", "OperationsFailed",
@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         OperationsFailed, OutputFileError, PermissionDenied, PlanError, PlanFileError, PlanRefused, PolicyDenied,
         Problem, ProtocolError, ReconcilerError, RedirectRefused, SecretInFile, SecretMissingError, SendRefused,
         StalePlanError, StateFileError, TargetError, TransientApiError, UnexpectedStatus, UnknownChannelError,
-        UnsafePlanError,
+        UnmatchedPatternError, UnsafePlanError,
     )
     from reconciler.plan import Change, Create, Delete, Plan, SecretAction, Update
     from reconciler.render import FORMATS, Format, RenderOptions, render_plan, render_report

@@ -1,4 +1,4 @@
-"""Every error this package raises on purpose.
+"""Every error this package raises on purpose (the one errors module: its tree makes it ~400 lines).
 
 As httpx does: the parents (marked *) are never raised, only the leaves; catch a parent to catch
 its leaves (tests/test_library.py checks every exception class and every raise against this tree).
@@ -25,6 +25,7 @@ its leaves (tests/test_library.py checks every exception class and every raise a
     │   ├── PolicyDenied            a policy rule at deny level refuses the plan (names rule and channel)
     │   ├── SecretMissingError      secrets that would be sent are not set in the environment
     │   ├── SecretInFile            a plan to save sends a secret or endpoint credential written in the file
+    │   ├── UnmatchedPatternError   an --only/--exclude pattern matches no change of the plan (names each)
     │   └── PlanRefused             a plan check denied the plan (carries every denying finding)
     ├── FileError *                 a file given or to write cannot be used (carries path)
     │   ├── PlanFileError           a saved plan cannot be read, is damaged, or is not a plan
@@ -56,7 +57,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from reconciler.folding import folded, grouped
+from reconciler.folding import failure_lines
 from reconciler.problems import MESSAGE_CHARS, SHOWN_PROBLEMS, Problem, fold, left_out, repeats  # noqa: F401
 
 if TYPE_CHECKING:
@@ -234,6 +235,23 @@ class SecretInFile(PlanError):
     a saved plan reads them from the environment when applied; nothing was saved."""
 
 
+class UnmatchedPatternError(PlanError):
+    """``--only``/``--exclude`` patterns that match no change: a mistyped name, not an empty plan."""
+
+    def __init__(self, unmatched: Sequence[tuple[str, str]], names: Sequence[str], total: int) -> None:
+        self.unmatched = list(unmatched)
+        said = ", ".join(f"{option} {pattern!r}" for option, pattern in self.unmatched)
+        if not total:
+            changes = "the plan has no changes"
+        else:
+            more = f", and {total - len(names)} more" if total > len(names) else ""
+            changes = "the plan changes " + ", ".join(repr(n) for n in names) + more
+        super().__init__(
+            f"{said} {'matches' if len(self.unmatched) == 1 else 'match'} no change ({changes}); patterns are case-sensitive globs of channel names "
+            "(e.g. 'web-*'); fix or drop the pattern. Nothing was changed"
+        )
+
+
 class PlanRefused(PlanError):
     def __init__(self, findings: Sequence[Finding]) -> None:
         """``findings``: every ``DENY`` finding of the plan checks (``checks.PLAN_CHECKS``)."""
@@ -358,7 +376,7 @@ class ApplyError(ReconcilerError):
     def __init__(self, failed: list[tuple[str, str]], total: int) -> None:
         """``failed`` lists (channel name, reason) pairs."""
         self.failed = list(failed)
-        lines = [f"{len(self.failed)} of {total} operations failed:", *_failure_lines(self.failed)]
+        lines = [f"{len(self.failed)} of {total} operations failed:", *failure_lines(self.failed)]
         lines.append("Nothing else was rolled back; run apply again to converge.")
         super().__init__("\n".join(lines))
 
@@ -383,17 +401,7 @@ class KeyCannotWrite(ApplyError):
                  f"and apply stopped there; {not_started} not started."]
         if self.failed:
             lines.append(f"{len(self.failed)} other operation(s) failed:")
-            lines += _failure_lines(self.failed)
+            lines += failure_lines(self.failed)
         where = f" in {variable}" if variable else ""
         lines.append(f"A re-run needs a key with {permission}{where}; nothing was rolled back.")
         ReconcilerError.__init__(self, "\n".join(lines))
-
-
-def _failure_lines(failed: list[tuple[str, str]]) -> list[str]:
-    """One line per cause: the first channel's reason, then the others with that cause, folded."""
-    lines = []
-    for name, reason, others in grouped(failed):
-        lines.append(f"  {name}: {reason}")
-        if others:
-            lines.append(f"  the same for {len(others)} more: {folded(others)}")
-    return lines
