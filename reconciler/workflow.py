@@ -31,9 +31,10 @@ from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output, require_input
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.inbound import Messages
+from reconciler.validation import Validation
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
-from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
+from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated  # noqa: F401
 from reconciler.thresholds import thresholds_of
 
 if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: validate needs none of them
@@ -47,9 +48,9 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
 
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
-class Workflow(Messages):
+class Workflow(Messages, Validation):
     """Load, read, plan, check, apply, save, export and clone, with one set of rules (and, from
-    ``Messages``, push messages and the sandbox's agent replies)."""
+    ``Validation``, validate; from ``Messages``, push messages and the sandbox's agent replies)."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
                  timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None,
@@ -96,27 +97,6 @@ class Workflow(Messages):
     def tenant_names(self, path: str | os.PathLike[str]) -> list[str]:
         """Every tenant the file defines, in file order; none is an error (``TargetError``)."""
         return list(self.tenants(path, required=True))
-
-    def validate(self, path: str | os.PathLike[str], *, tenant: str | None = None,
-                 offline: bool = False) -> Validated:
-        """Check the file offline (no call): for ``tenant``, else for every tenant and for none.
-        Raises ``ConfigError`` listing every problem (and its warnings). ``offline``: read no
-        environment variable (an unset ``${env:...}`` is no error; for pre-commit hooks)."""
-        shown = os.fspath(path)
-        if tenant is not None:
-            require_input(path)
-            loaded = load_channels_file(path, tenant=tenant, environ=self.environ, offline=offline)
-            return Validated(f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})",
-                             tuple(loaded.warnings), tuple(findings(loaded)))
-        require_input(path)
-        views = load_all_views(path, environ=self.environ, offline=offline)
-        # Each channel entry has its own line, so lines count the file's channels across all views.
-        count = len({channel.line for view in views.values() for channel in view.channels})
-        tenants = next(iter(views.values())).tenants
-        suffix = f"; tenants: {', '.join(tenants)}" if tenants else ""
-        warnings = dict.fromkeys(w for view in views.values() for w in view.warnings)
-        found = dict.fromkeys(f for view in views.values() for f in findings(view))
-        return Validated(f"{shown}: valid ({_count(count)}{suffix})", tuple(warnings), tuple(found))
 
     def target(self, *, url: str | None = None, tenant: str | None = None, emulator_state: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
@@ -402,7 +382,3 @@ class Workflow(Messages):
     def import_update(self, path: str | os.PathLike[str], **options: Any) -> ImportedFile:
         """``import_`` that also writes the tenant's values of the file's drifted channels into the file."""
         return self.import_(path, update=True, **options)
-
-
-def _count(n: int) -> str:
-    return f"{n} channel" if n == 1 else f"{n} channels"
