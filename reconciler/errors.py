@@ -15,6 +15,7 @@
     │   ├── StalePlanError          a saved plan no longer matches the tenant
     │   ├── PolicyDenied            a policy rule at deny level refuses the plan (names rule and channel)
     │   ├── SecretMissingError      secrets that would be sent are not set in the environment
+    │   ├── UnmatchedPatternError   an --only/--exclude pattern matches no change of the plan (names each)
     │   └── PlanRefused             a plan check denied the plan (carries every denying finding)
     ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
@@ -225,6 +226,23 @@ class SecretMissingError(PlanError):
             lines.append(f"  ${{env:{var}}} needed by: {', '.join(sorted(channels))}")
         lines.append("Set these variables (export NAME=...) and run again.")
         super().__init__("\n".join(lines))
+
+
+class UnmatchedPatternError(PlanError):
+    """``--only``/``--exclude`` patterns that match no change: a mistyped name, not an empty plan."""
+
+    def __init__(self, unmatched: Sequence[tuple[str, str]], names: Sequence[str], total: int) -> None:
+        self.unmatched = list(unmatched)
+        said = ", ".join(f"{option} {pattern!r}" for option, pattern in self.unmatched)
+        if not total:
+            changes = "the plan has no changes"
+        else:
+            more = f", and {total - len(names)} more" if total > len(names) else ""
+            changes = "the plan changes " + ", ".join(repr(n) for n in names) + more
+        super().__init__(
+            f"{said} {'matches' if len(self.unmatched) == 1 else 'match'} no change ({changes}); patterns are case-sensitive globs of channel names "
+            "(e.g. 'web-*'); fix or drop the pattern. Nothing was changed"
+        )
 
 
 class PlanRefused(PlanError):

@@ -22,6 +22,7 @@ from reconciler.errors import ConflictError, PlanFileError
 from reconciler.endpoints import masked, masked_change
 from reconciler.impact import Impact, impact_phrase, impacts
 from reconciler.policy import Finding
+from reconciler.selection import Selection
 from reconciler.model import (
     CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD, DesiredChannel, RemoteChannel,
 )
@@ -285,6 +286,7 @@ class Plan:
     target: str = ""
     missing_secrets: FrozenMap = field(default_factory=FrozenMap)  # env var -> tuple of channels
     findings: tuple[Finding, ...] = ()  # what the policy says of the file's channels (policy.py)
+    partial: Selection | None = None  # --only/--exclude: the changes of the other channels were left out
 
     def of_type(self, kind: type[Change]) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if isinstance(c, kind))
@@ -317,14 +319,15 @@ class Plan:
     def summary(self) -> str:
         """'Plan: high impact: 'Old fax' deleted. 0 to create, 0 to update, 1 to delete': impact first."""
         phrase = impact_phrase(self.impact)
+        partial = f" (partial: {self.partial.describe()})" if self.partial else ""
         return (
-            "Plan: " + (f"{phrase}. " if phrase else "")
+            f"Plan{partial}: " + (f"{phrase}. " if phrase else "")
             + f"{len(self.creates)} to create, {len(self.updates)} to update, {len(self.deletes)} to delete"
         )
 
     def to_data(self) -> dict[str, Any]:
         """JSON-safe, deterministic, secret-free (``plan.schema.json``); ``from_data`` reads it back."""
-        return {
+        data: dict[str, Any] = {
             "format_version": PLAN_FORMAT_VERSION,
             "tool_version": __version__,
             "target": self.target,
@@ -338,6 +341,9 @@ class Plan:
             "impact": [i.to_data() for i in self.impact],
             "findings": [f.to_data() for f in self.findings],
         }
+        if self.partial:  # only then: a whole plan's data, and so its digest, stay as they were
+            data["partial"] = self.partial.to_data()
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Plan:
@@ -351,6 +357,7 @@ class Plan:
             target=data["target"],
             missing_secrets=FrozenMap((k, tuple(v)) for k, v in data["missing_secrets"].items()),
             findings=tuple(Finding.from_data(f) for f in data.get("findings", ())),
+            partial=Selection.from_data(data.get("partial")),
         )
 
     def digest(self) -> str:

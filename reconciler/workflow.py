@@ -137,23 +137,31 @@ class Workflow(Messages):
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
              emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
-             loaded: ChannelsFile | None = None, probe: bool = False) -> Planned:
+             loaded: ChannelsFile | None = None, probe: bool = False, only: Sequence[str] = (),
+             exclude: Sequence[str] = (), strict: bool = True) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
         ``loaded``: the file as already loaded for ``tenant`` (every tenant at once parses it once).
         ``probe``: also probe every endpoint (a failing one is an ``endpoint-answers`` finding).
+        ``only``/``exclude``: globs of channel names; the plan keeps only the changes they select and
+        says it is partial (``selection.py``; a pattern matching no change is ``UnmatchedPatternError``).
+        Checks then count the partial plan: the safety thresholds hold it to what it changes.
+        ``strict=False``: an unmatched pattern is not raised but kept in ``Planned.unmatched`` (every
+        tenant at once judges the patterns over all tenants).
         """
         from reconciler.secrets import Secrets
+        from reconciler.selection import Selection, select, unmatched
 
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
         found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
-        plan = replace(plan, findings=found)
-        return Planned(plan, target, Secrets.from_channels(channels_file.channels), channels_file,
-                       thresholds=thresholds_of(channels_file))
+        selection = Selection(tuple(only), tuple(exclude))
+        whole = replace(plan, findings=found)
+        return Planned(select(whole, selection, strict=strict), target, Secrets.from_channels(channels_file.channels),
+                       channels_file, thresholds=thresholds_of(channels_file), unmatched=unmatched(whole, selection))
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:

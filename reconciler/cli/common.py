@@ -158,6 +158,19 @@ def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--only / --exclude NAME|GLOB (repeatable): a partial plan of some channels; the workflow filters."""
+    func = click.option(
+        "--exclude", "exclude", multiple=True, metavar="NAME|GLOB",
+        help="Leave out the changes of the channels this name or glob matches (repeatable; case-sensitive).",
+    )(func)
+    return click.option(
+        "--only", "only", multiple=True, metavar="NAME|GLOB",
+        help="Keep only the changes of the channels this name or glob matches, e.g. 'web-*' (repeatable; "
+        "case-sensitive). The plan says it is partial; a pattern that matches no change is an error.",
+    )(func)
+
+
 def force_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--force", is_flag=True,
