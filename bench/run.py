@@ -46,7 +46,8 @@ from reconciler.config import load_channels_file
 from reconciler.emulator import Emulator, serve_in_thread
 from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields
 from reconciler.multitenant import plan_tenants
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
 from reconciler.render import render_text
 from reconciler.secrets import Secrets
 from reconciler.workflow import Workflow

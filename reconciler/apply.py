@@ -39,14 +39,15 @@ from __future__ import annotations
 import functools
 import signal
 import threading
-from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import Callable, Iterator
 
 from reconciler.client import OmnideskClient, UncertainCreate
-from reconciler.errors import ApplyError, KeyCannotWrite, PermissionDenied, ReconcilerError
+from reconciler.errors import ApplyError, KeyCannotWrite, OperationsFailed, PermissionDenied, ReconcilerError
 from reconciler.model import SECRET_FIELD, RemoteChannel
 from reconciler.plan import NEW_ID, Change, Create, Delete, Plan, Update
 from reconciler.secrets import Secrets
@@ -117,7 +118,7 @@ class ApplyReport:
             not_started = sum(1 for o in self.outcomes if o.status == NOT_STARTED)
             return KeyCannotWrite(self.denied, key_env, refused, not_started, others, len(self.outcomes))
         failed = [(o.change.name, o.message) for o in self.failures]
-        return ApplyError(failed, len(self.outcomes)) if failed else None
+        return OperationsFailed(failed, len(self.outcomes)) if failed else None
 
 
 @dataclass(frozen=True)
@@ -206,19 +207,29 @@ class _Runner:
         """Run ``jobs``; returns the creates left uncertain, by plan index."""
         pending: dict[int, _Pending] = {}
         running: dict[Future[Outcome | _Pending], int] = {}
-        queue = list(jobs)
+        # Finished jobs arrive here: ``concurrent.futures.wait`` would hook into every running
+        # future for each one that ends (64 x 1,000 at parallelism 64, 8% of an apply's CPU, #27).
+        finished: SimpleQueue[Future[Outcome | _Pending]] = SimpleQueue()
+        queue = deque(jobs)
         while queue or running:
             # Submit only as many as can run, so a stop leaves the rest not started.
             while queue and len(running) < self.parallelism and not self.stopped():
-                index, _, job = queue.pop(0)
-                running[self.pool.submit(job)] = index
+                index, _, job = queue.popleft()
+                future = self.pool.submit(job)
+                running[future] = index
+                future.add_done_callback(finished.put)
             if self.stopped():
                 for index, change, _ in queue:
                     self.outcomes[index] = self.not_started(change)
                 queue.clear()
             if not running:
                 break
-            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            try:
+                done = [finished.get(timeout=0.2)]  # wakes up to notice a stop while all are running
+            except Empty:
+                continue
+            while not finished.empty():
+                done.append(finished.get())
             for future in done:
                 index = running.pop(future)
                 result = future.result()

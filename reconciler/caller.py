@@ -20,14 +20,20 @@ from urllib.parse import urlencode
 
 import httpx
 
-from .errors import ApiError, ProtocolError, TransientApiError
+from .errors import (
+    ApiError,
+    BodyTooLarge,
+    BudgetSpent,
+    ConnectionFailed,
+    ProtocolError,
+    RedirectRefused,
+    TransientApiError,
+)
 from .limiter import Limiter
 from .paging import MAX_CHANNELS
 from .printable import VALUE_CHARS, printable
 from .responses import Redactor, decode
 from .transport import (
-    BodyTooLarge,
-    BudgetSpent,
     ByteBudget,
     deadline,
     never_sent,
@@ -80,8 +86,48 @@ class _Failed:
     hint: str | None = None  # no retry can fix it: what to check (retried once, then raised)
 
 
+class HttpSession:
+    """What ``httpx.Client`` gave the caller, without its per-request costs: requests under one
+    base URL with the same headers, sent straight to the transport.
+
+    ``httpx.Client`` parsed each URL three times and looked for cookies in every answer, a third of
+    a request's CPU (#27); nothing else it does is used here: no redirect is followed, there is no
+    auth flow and no cookie, and the proxy is the transport's.
+    """
+
+    def __init__(self, base_url: str, transport: httpx.BaseTransport, headers: Mapping[str, str],
+                 timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.transport = transport
+        # httpx.Client's default headers (a bare Request has none of them), then ours
+        self.headers = httpx.Headers({"Accept-Encoding": "gzip, deflate", "Connection": "keep-alive", **headers})
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+
+    def build_request(self, method: str, path: str, query: Mapping[str, str], files: Any) -> httpx.Request:
+        """The request ``httpx.Client.build_request`` made, its URL parsed once: ``path`` (which may
+        hold a query of its own) under the base URL, ``query`` encoded as httpx encodes it. A form
+        is read into one piece: streamed, each part left in a socket write of its own (22 for a
+        create, a third of its CPU at parallelism 64)."""
+        url = self.base_url + path
+        if query:
+            url += ("&" if "?" in path else "?") + str(httpx.QueryParams(query))
+        request = httpx.Request(method, url, headers=self.headers, files=files, extensions=self._extensions)
+        if files is not None:
+            request.read()
+        return request
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        """The answer, its body not read yet."""
+        response = self.transport.handle_request(request)
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        self.transport.close()
+
+
 class Caller:
-    """Sends calls over one ``httpx.Client``; safe to use from many threads at once.
+    """Sends calls over one ``HttpSession``; safe to use from many threads at once.
 
     ``stats`` counts requests sent per ``kind``, answers (``status:429``, ...), transport
     failures (``error:timeout``, ...), ``retry`` and ``concurrency_cut``; the client adds its own.
@@ -89,7 +135,7 @@ class Caller:
 
     def __init__(
         self,
-        http: httpx.Client,
+        http: HttpSession,
         *,
         redact: Redactor,
         auth_params: Mapping[str, str],
@@ -102,8 +148,8 @@ class Caller:
     ) -> None:
         self._http = http
         self._redact = redact
-        # Merged into each request's own parameters in ``call``, never given to httpx.Client: httpx
-        # (0.28+) lets a request's params replace the URL's query, so the paging was lost (#19).
+        # Merged into each request's own parameters in ``call``: httpx (0.28+) let a request's params
+        # replace the URL's query, so the paging was lost (#19).
         self._auth_params = dict(auth_params)
         self.timeout = timeout
         self.retries = retries
@@ -145,7 +191,7 @@ class Caller:
         hinted = False
         budget_ends = time.monotonic() + self.timeout * CALL_BUDGET
         for attempt in range(1, max_retries + 2):
-            request = self._http.build_request(method, path, params=query, files=files)
+            request = self._http.build_request(method, path, query, files)
             result = self._attempt(request, call, kind, redact, attempt, budget, budget_ends)
             if isinstance(result, _Answer):
                 if result.status == 404 and method == "DELETE" and maybe_done_before:
@@ -158,7 +204,7 @@ class Caller:
                     raise Uncertain(e, "an unreadable answer", self.backoff_delay(attempt)) from None
             if result.hint is not None:
                 if hinted or attempt > max_retries:
-                    raise ApiError(result.hint, call=call) from None
+                    raise ConnectionFailed(result.hint, call=call) from None
                 hinted = True
             if result.maybe_done:
                 if not idempotent:
@@ -206,7 +252,7 @@ class Caller:
             raise ProtocolError(self._too_large(e), call=call) from None
         except httpx.HTTPError as e:
             self.limiter.release(generation, ok=False)
-            raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
+            raise ConnectionFailed(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
         retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
         delay = retry_after if retry_after is not None else self.backoff_delay(attempt)
         if self.limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
@@ -239,7 +285,7 @@ class Caller:
         """One attempt within the deadline (a timeout, or what is left of the call's ``ends``):
         status, headers and the body, read once (not a redirect's)."""
         with deadline(min(self.timeout, ends - time.monotonic())):
-            response = self._http.send(request, stream=True)
+            response = self._http.send(request)
             try:
                 redirect = 300 <= response.status_code < 400
                 body = b"" if redirect else read_body(response, self.max_body_bytes, budget)
@@ -277,7 +323,7 @@ def _judge(
     """What an answered attempt is: an answer to decode, or a status to retry; a redirect is refused."""
     if 300 <= status < 400:
         location = printable(redact(headers.get("location", "(no Location)")), VALUE_CHARS)
-        raise ApiError(
+        raise RedirectRefused(
             f"the server redirects to {location}; redirects are never followed, since the API key "
             "would go along: use the final address as the tenant's URL",
             call=call,

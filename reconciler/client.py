@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from . import __version__
-from .caller import Caller, Retries, Uncertain, gave_up
+from .caller import Caller, HttpSession, Retries, Uncertain, gave_up
 from .endpoints import ENDPOINT_FIELD, credential_values
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .model import CHANNEL_PATH, SECRET_FIELD, RemoteChannel, to_form
@@ -138,17 +138,11 @@ class OmnideskClient:
             transport = DeadlineTransport(
                 max_connections=max(1, parallelism), proxy=environment_proxy(self.base_url)
             )
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=False,
-            headers={
-                **auth_headers(auth, api_key),
-                "Accept": "application/json",
-                "User-Agent": f"omnidesk-channels/{__version__}",
-            },
-        )
+        self._http = HttpSession(self.base_url, transport, {
+            **auth_headers(auth, api_key),
+            "Accept": "application/json",
+            "User-Agent": f"omnidesk-channels/{__version__}",
+        }, timeout)
         self._caller = Caller(
             self._http,
             redact=self._redact,

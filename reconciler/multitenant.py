@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
 
 from reconciler.checks import Finding
-from reconciler.errors import ReconcilerError
+from reconciler.errors import OutputFileError, ReconcilerError
 from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
+from reconciler.selection import Selection, Unmatched, raise_unmatched
 from reconciler.transport import HostPools
-from reconciler.workflow import Workflow
+from reconciler.workflow import Planned, Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
 TENANT_FIELD = "{tenant}"
@@ -36,6 +37,8 @@ class TenantPlan:
     warnings: tuple[str, ...] = ()
     saved: str | None = None
     findings: tuple[Finding, ...] = ()  # what the plan checks said (``warnings`` words them)
+    unmatched: Unmatched = ()  # --only/--exclude patterns that match no change of this tenant
+    planned: Planned | None = field(default=None, repr=False, compare=False)  # kept to save it later
 
     @property
     def name(self) -> str:
@@ -70,9 +73,9 @@ def tenants_of(path: str | os.PathLike[str], engine: Workflow | None = None) -> 
 def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
     """Where a tenant's plan is saved: ``out`` itself, or ``out`` with ``{tenant}`` filled in."""
     if many and TENANT_FIELD not in out:
-        raise ReconcilerError(
+        raise OutputFileError(
             f"--out {out!r} would hold every tenant's plan in one file: put {TENANT_FIELD} in it, "
-            "e.g. --out 'plans/{tenant}.json'"
+            "e.g. --out 'plans/{tenant}.json'", path=out,
         )
     return out.replace(TENANT_FIELD, tenant or "default")
 
@@ -80,7 +83,7 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
 def plan_one(
     engine: Workflow, path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None,
     out: str | None = None, prune: bool = False, rotate_secrets: bool = False, loaded: ChannelsFile | None = None,
-    secrets_at_apply: bool = False, force: bool = False, probe: bool = False,
+    secrets_at_apply: bool = False, force: bool = False, probe: bool = False, selection: Selection = Selection(),
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
@@ -88,14 +91,17 @@ def plan_one(
     ``plan --out``) unless ``secrets_at_apply``: CI plan jobs hold no secrets on purpose, and the
     saved plan then reads them from the apply job's environment.
     ``loaded`` is the file as loaded for ``tenant`` already (many tenants share one parse).
+    ``selection``: --only/--exclude, cutting this tenant's plan; a pattern matching none of its
+    changes is kept in ``unmatched`` (the caller judges the patterns over every tenant).
     """
     try:
         proposed = engine.propose(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets,
                                   loaded=loaded, probe=probe, out=out or None, secrets_at_apply=secrets_at_apply,
-                                  force=force)
+                                  force=force, only=selection.only, exclude=selection.exclude, strict=False)
         findings = proposed.findings  # the file's and the tenant's safety: thresholds, secrets, ...
         return TenantPlan(tenant, proposed.planned.plan, warnings=tuple(f.warning() for f in findings),
-                          saved=proposed.saved, findings=findings)
+                          saved=proposed.saved, findings=findings, unmatched=proposed.planned.unmatched,
+                          planned=proposed.planned)
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
 
@@ -104,30 +110,65 @@ def plan_tenants(
     path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
     prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
     engine: Workflow | None = None, auth: str | None = None, secrets_at_apply: bool = False,
-    workers: int = DEFAULT_WORKERS, force: bool = False, probe: bool = False,
+    workers: int = DEFAULT_WORKERS, force: bool = False, probe: bool = False, only: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
     With ``out``, each plan is saved to ``out`` with ``{tenant}`` replaced by the tenant's name
     (replacing only a saved plan there unless ``force``).
     ``engine`` defaults to a ``Workflow`` over ``environ`` with ``auth`` (one serves every thread).
+    ``only``/``exclude`` cut every tenant's plan (``selection.py``); ``UnmatchedPatternError``
+    (before any plan is saved) for a pattern that matches no change of any tenant.
     """
+    selection = Selection(tuple(only), tuple(exclude))
     engine = engine or Workflow(environ=environ, auth=auth)
-    many = len(tenants) > 1
-    outs = [saved_path(out, t, many=many) if out else None for t in tenants]
+    outs = [saved_path(out, t, many=len(tenants) > 1) if out else None for t in tenants]
     if not tenants:
         return []
+    held = bool(out and selection)  # saved only once the patterns are known to match somewhere
+    results = _plan_concurrently(engine, path, tenants, [None] * len(outs) if held else outs, workers=workers,
+                                 prune=prune, rotate_secrets=rotate_secrets, secrets_at_apply=secrets_at_apply,
+                                 force=force, probe=probe, selection=selection)
+    if selection:
+        _judge_patterns(results)
+    if held:
+        results = [
+            _save(engine, r, o, secrets_at_apply=secrets_at_apply, force=force)
+            for r, o in zip(results, outs, strict=True)
+        ]
+    return results
+
+
+def _plan_concurrently(engine: Workflow, path: str | os.PathLike[str], tenants: Sequence[str | None],
+                       outs: Sequence[str | None], *, workers: int, **options: Any) -> list[TenantPlan]:
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
-    views: Mapping[str | None, ChannelsFile] = engine.views(path) if many else {}
+    views: Mapping[str | None, ChannelsFile] = engine.views(path) if len(tenants) > 1 else {}
     threads = min(workers, len(tenants))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
     with HostPools(max_connections=threads * engine.parallelism) as pools, \
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool:
         shared = engine.sharing(pools)
-        futures = [
-            pool.submit(plan_one, shared, path, t, out=o, prune=prune, rotate_secrets=rotate_secrets,
-                        loaded=views.get(t), secrets_at_apply=secrets_at_apply, force=force, probe=probe)
-            for t, o in zip(tenants, outs, strict=True)
-        ]
+        futures = [pool.submit(plan_one, shared, path, t, out=o, loaded=views.get(t), **options)
+                   for t, o in zip(tenants, outs, strict=True)]
         return [f.result() for f in futures]
+
+
+def _judge_patterns(results: Sequence[TenantPlan]) -> None:
+    """A pattern is wrong when no planned tenant has a change it matches (a typo, not an empty plan)."""
+    planned = [r for r in results if r.plan is not None]
+    if planned:
+        everywhere = [p for p in planned[0].unmatched if all(p in r.unmatched for r in planned)]
+        if everywhere:
+            raise_unmatched(tuple(everywhere), [r.plan for r in planned if r.plan])
+
+
+def _save(engine: Workflow, result: TenantPlan, out: str | None, *, secrets_at_apply: bool, force: bool) -> TenantPlan:
+    if result.planned is None or out is None:
+        return result
+    try:
+        engine.save(result.planned, out, secrets_at_apply=secrets_at_apply, force=force)
+    except ReconcilerError as exc:
+        return replace(result, error=str(exc), plan=None)
+    return replace(result, saved=out)

@@ -34,8 +34,10 @@ def _ansi(text: str, *, fg: str, bold: bool = False) -> str:
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The terminal view, Terraform-like; colour only when asked (the CLI asks on a TTY)."""
     style: Callable[..., str] = _ansi if color else (lambda text, **_: text)
-    lines: list[str] = []
-    if plan.is_empty:
+    lines: list[str] = [f"{plan.basis}."] if plan.basis else []
+    if plan.is_empty and plan.partial:  # the tenant may still differ in the channels left out
+        lines.append(f"{plan.summary()}. No changes among the channels selected.")
+    elif plan.is_empty:
         lines.append("No changes. The tenant matches the channels file.")
     else:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
@@ -67,7 +69,8 @@ def _text_names(names: Sequence[str]) -> str:
 
 def sarif_report(results: Sequence[TenantOutcome], options: RenderOptions) -> str:
     """One SARIF log of every tenant's policy findings (a finding several tenants share, once)."""
-    return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)))
+    partial = next((r.plan.partial for r in results if r.plan and r.plan.partial), None)  # one for every tenant
+    return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)), partial=partial)
 
 
 def render_json(plan: Plan) -> str:
@@ -148,7 +151,8 @@ FORMATS: dict[str, Format] = {
         Format("json", "json for machines", lambda plan, o: render_json(plan),
                report=lambda results, o: json_report(results)),
         Format("sarif", "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
-               lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY]),
+               lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY],
+                                            partial=plan.partial),
                report=sarif_report),
     )
 }

@@ -10,6 +10,7 @@ server's text never reaches an output as line breaks or terminal escapes.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .errors import (
     NotFound,
     PermissionDenied,
     ProtocolError,
+    UnexpectedStatus,
 )
 from .model import CHANNEL_PATH, RemoteChannel
 from .printable import VALUE_CHARS, cut, printable
@@ -54,16 +56,22 @@ class Redactor:
 
     def __init__(self, *values: str) -> None:
         self._values = frozenset(v for v in values if v)
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        # Built when first used: every create and update gets a redactor with its secret, and
+        # most never redact anything (building it was 5% of a create's CPU, #27).
         # Longest first, so a value that contains another is replaced whole.
         alternatives = [_any_encoding(v) for v in sorted(self._values, key=len, reverse=True)]
-        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
+        return re.compile("|".join(alternatives)) if alternatives else None
 
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
         extra = {s for s in secrets if s}
         return self if extra <= self._values else Redactor(*self._values, *extra)
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
+        pattern = self._pattern
+        return pattern.sub(REDACTED, text) if pattern is not None else text
 
     def excerpt(self, text: str) -> str:
         """A short, quoted, redacted piece of an answer for a message; redacted before it is cut."""
@@ -191,7 +199,7 @@ def status_error(status: int, body: Any, call: str, redact: Redactor) -> ApiErro
         return FieldRejected(f"{what}: {message or 'no reason given'}", call=call, status=status, field=field)
     if status == 404:
         return NotFound(f"not found{said}", call=call, status=status)
-    return ApiError(f"the server answered {status}{said}", call=call, status=status)
+    return UnexpectedStatus(f"the server answered {status}{said}", call=call, status=status)
 
 
 def parse_channel(item: Any, call: str, redact: Redactor, where: str = "item") -> RemoteChannel:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.policy import Finding as PolicyFinding
     from reconciler.probe import ProbeResult
     from reconciler.secrets import SecretDigests, Secrets
+    from reconciler.selection import Unmatched
     from reconciler.target import Target
 
 
@@ -39,6 +40,7 @@ class Planned:
     saved: bool = False
     thresholds: Thresholds = DEFAULT_THRESHOLDS  # the file's and the tenant's safety:, kept by a saved plan
     digests: SecretDigests | None = None  # a saved plan's: the secrets and endpoint credentials planned with
+    unmatched: Unmatched = ()  # --only/--exclude patterns matching no change here (``Workflow.plan(strict=False)``)
 
 
 @dataclass(frozen=True)

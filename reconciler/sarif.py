@@ -14,6 +14,7 @@ from reconciler import __version__
 from reconciler.checks import Finding as CheckFinding
 from reconciler.errors import Problem
 from reconciler.policy import DENY, RULES, Finding
+from reconciler.selection import Selection
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 PLAN_CHECK = "plan-check"
@@ -60,9 +61,12 @@ def _result(rule_id: str, index: int, level: str, text: str, location: dict[str,
 
 
 def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (), warnings: Iterable[Problem] = (),
-                 checks: Iterable[CheckFinding] = ()) -> str:
+                 checks: Iterable[CheckFinding] = (), partial: Selection | None = None) -> str:
     """A SARIF 2.1.0 log of ``findings``, a file's ``errors`` and ``warnings`` (``validate``), and what
-    the plan checks found (``checks``: a threshold passed, a secret unset; no location)."""
+    the plan checks found (``checks``: a threshold passed, a secret unset; no location).
+
+    ``partial``: the plan's --only/--exclude; the run's property bag says so, since the findings of
+    the channels left out are not in the log."""
     rules = _rules()
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = []
@@ -79,12 +83,13 @@ def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (),
     for check in checks:
         results.append(_result(PLAN_CHECK, index[PLAN_CHECK], "error" if check.denies else "warning",
                                f"{check.check}: {check.message}", None))
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "omnidesk-channels", "version": __version__, "rules": rules}},
-            "results": results,
-        }],
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "omnidesk-channels", "version": __version__, "rules": rules}},
+        "results": results,
     }
+    if partial:
+        run["properties"] = {"partial": partial.to_data(),
+                             "description": f"A partial plan ({partial.describe()}): the findings of the channels "
+                                            "it leaves out are not here."}
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.describe import show_value
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
 from reconciler.render import MARKDOWN_LIMIT, render_markdown
 from tests.clihelp import run_cli
 from tests.eco_tools import python_tool
@@ -131,9 +132,8 @@ def test_a_huge_unmanaged_name_and_many_names_fit_and_are_counted() -> None:
     assert markdown.startswith("**No changes**")
     assert "20001 of 20001 names of channels not managed here" not in markdown
     left = int(re.search(r"(\d+) of 20001 names of channels not managed here", _note(markdown)).group(1))
-    listed = re.search(
-        r"^20001 custom channel\(s\) not managed here \(left alone\): (.*) and (\d+) more$", markdown, flags=re.M
-    )
+    listed = re.search(r"^20001 custom channel\(s\) not managed here \(left alone\): (.*) and (\d+) more$",
+                       markdown, flags=re.M)
     assert listed and int(listed.group(2)) == left
     listed_names = [c for c in shown(markdown).found["code"] if c.startswith("Legacy ")]
     assert len(listed_names) == 20001 - left == 50  # the huge one was skipped, the next ones shown
@@ -172,7 +172,7 @@ def test_the_plan_command_prints_markdown_that_renders_the_values_typed_in_the_f
     path = tmp_path / "channels.yaml"
     path.write_text(
         "version: 1\nchannels:\n  - name: SMS_gateway.eu\n"
-        f'    custom_channel_warning_en: "{warning}"\n'
+        f"    custom_channel_warning_en: \"{warning}\"\n"
         "    custom_channel_endpoint: https://bridge.example.com/sms?a=b&c=d\n",
         encoding="utf-8",
     )

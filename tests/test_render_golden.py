@@ -14,7 +14,8 @@ import pytest
 from clihelp import assert_plan_valid
 
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "render"

@@ -7,7 +7,7 @@ from pathlib import Path
 from clihelp import run_cli
 
 from reconciler.model import DesiredChannel, normalize_fields
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 from reconciler.render import MARKDOWN_LIMIT, render_markdown
 
 FIELDS = (

@@ -31,8 +31,9 @@ from reconciler.errors import (
     TargetError,
 )
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import Create, Delete, Plan, Update, make_plan
+from reconciler.plan import Create, Delete, Plan, Update
 from reconciler.planfile import load_plan, save_plan
+from reconciler.planning import make_plan
 from reconciler.secrets import Secrets
 from reconciler.target import resolve_target
 

@@ -8,8 +8,8 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, target_options, use_color,
-    workflow,
+    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, selection_options,
+    target_options, use_color, workflow,
 )
 from reconciler.render import render_text
 
@@ -22,11 +22,13 @@ from reconciler.render import render_text
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @allow_options
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@selection_options
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Operations in flight at once (shrinks by itself when the API rate-limits).")
 def apply_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                   yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
-                  allow_policy: tuple[str, ...], rotate_secrets: bool, parallelism: int) -> int:
+                  allow_policy: tuple[str, ...], rotate_secrets: bool, only: tuple[str, ...], exclude: tuple[str, ...],
+                  parallelism: int) -> int:
     """Make the tenant match FILE (a channels file) or a saved PLAN.
 
     With a channels file: plans, prints the plan, asks on a terminal ("Apply 2 creates and
@@ -44,6 +46,10 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
     The URL comes from --url, else the tenant's url: (--tenant), else OMNIDESK_URL; the key from
     the variable the tenant's api_key_env names, else OMNIDESK_API_KEY.
 
+    --only/--exclude NAME|GLOB apply the changes of some channels only (a partial plan, which
+    says so; a pattern matching no change is an error). A saved partial plan holds only its
+    changes already, so they belong to 'plan --out'.
+
     \b
     Example:
       omnidesk-channels apply channels.yaml --emulator --yes
@@ -52,8 +58,9 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
     """
     engine = workflow(verbose=verbose, parallelism=parallelism)
     if engine.is_saved_plan(file):
-        if prune or rotate_secrets:
-            raise click.UsageError("--prune and --rotate-secrets belong to 'plan'; a saved plan is applied as it is.")
+        if prune or rotate_secrets or only or exclude:
+            raise click.UsageError("--prune, --rotate-secrets, --only and --exclude belong to 'plan'; a saved plan "
+                                   "is applied as it is.")
         planned = engine.load_saved(file, url=url, tenant=tenant, emulator_state=emulator_state)
         if is_tty(sys.stdin) and not yes:
             click.echo(render_text(planned.plan, color=use_color()), nl=False)
@@ -62,7 +69,7 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
         print_findings(planned.plan)
     else:
         planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
-                              rotate_secrets=rotate_secrets)
+                              rotate_secrets=rotate_secrets, only=only, exclude=exclude)
         print_file_warnings(planned)
         click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:

@@ -5,7 +5,9 @@ import click
 
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
-from reconciler.cli.common import force_option, print_file_warnings, target_options, use_color, workflow
+from reconciler.cli.common import (
+    force_option, print_file_warnings, selection_options, target_options, use_color, workflow,
+)
 from reconciler.checks import SECRETS
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 
@@ -21,6 +23,7 @@ from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan,
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@selection_options
 @click.option("--probe", is_flag=True,
               help="Also probe each endpoint as Omnidesk would (see 'probe'); a failing one is a policy finding.")
 @click.option("--all-tenants", is_flag=True,
@@ -28,7 +31,8 @@ from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan,
               "--out needs {tenant} in it.")
 def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                 rotate_secrets: bool, probe: bool, all_tenants: bool) -> int:
+                 rotate_secrets: bool, only: tuple[str, ...], exclude: tuple[str, ...], probe: bool,
+                 all_tenants: bool) -> int:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
@@ -46,17 +50,18 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml
       omnidesk-channels plan channels.yaml --tenant production --format markdown --out plan.json
       omnidesk-channels plan channels.yaml --emulator
+      omnidesk-channels plan channels.yaml --only 'web-*' --exclude web-test --out plan.json
       omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
     """
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
-                                 rotate_secrets=rotate_secrets, probe=probe)
+                                 rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     engine = workflow(verbose=verbose)
     if out:
         engine.check_plan_output(out, inputs=[file], force=force)
     planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
-                          rotate_secrets=rotate_secrets, probe=probe)
+                          rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     print_file_warnings(planned)
     plan = planned.plan
     findings = engine.review(planned)
@@ -76,7 +81,8 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
 
 def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
-                      rotate_secrets: bool, probe: bool = False) -> int:
+                      rotate_secrets: bool, probe: bool = False, only: tuple[str, ...] = (),
+                      exclude: tuple[str, ...] = ()) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
     from reconciler.multitenant import exit_code, plan_tenants, saved_path
 
@@ -90,7 +96,7 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
         for name in names:
             engine.check_plan_output(saved_path(out, name, many=len(names) > 1), inputs=[file], force=force)
     results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets, engine=engine,
-                           force=force, probe=probe)
+                           force=force, probe=probe, only=only, exclude=exclude)
     click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)
     for result in results:
         for warning in result.warnings:

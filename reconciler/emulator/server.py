@@ -18,6 +18,7 @@ from reconciler.emulator.core import Emulator
 from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError
 from reconciler.emulator.outbound import is_loopback_host
 from reconciler.emulator.sandbox import Sandbox, is_sandbox_path
+from reconciler.errors import EmulatorNotStarted
 
 # Requests the served emulator handles at once. asyncio's default executor has min(32, cores + 4)
 # threads, 6 on a 2-core machine: with latency on, a client running 8 requests would queue behind
@@ -196,7 +197,7 @@ class serve_in_thread:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 sock.close()
-                raise RuntimeError(f"the emulator server did not start on {self.url}")
+                raise EmulatorNotStarted(f"the emulator server did not start on {self.url}")
             time.sleep(0.005)
         return self
 
