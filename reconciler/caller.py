@@ -335,6 +335,20 @@ def _judge(
     return _Answer(status, headers.get("content-type", ""), body)
 
 
+class RedactingFilter(logging.Filter):
+    """Redacts a logger's records (the message with its arguments merged in): httpx logs every URL
+    at INFO, which in the query form holds the key."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
+
+
 def gave_up(error: ApiError, attempts: int) -> ApiError:
     """The last failure of a call, saying that the retries are used up."""
     return type(error)(

@@ -19,6 +19,7 @@ from clihelp import RunningEmulator
 from reconciler.emulator import (
     ALL_PERMISSIONS,
     Emulator,
+    EmulatorOptions,
     EmulatorTransport,
     StateFileError,
     serve_in_thread,
@@ -713,3 +714,21 @@ def test_the_asgi_app_can_be_driven_in_process_by_httpx() -> None:
     assert status == 200
     assert "In process" in [c["name"] for c in listing["items"]]
     emu.close()
+
+
+def test_options_and_keywords_make_the_same_emulator() -> None:
+    """The emulator command passes one EmulatorOptions; Python callers may pass its fields as keywords."""
+
+    def statuses(emu: Emulator) -> list[int]:
+        c = httpx.Client(transport=EmulatorTransport(emu), base_url="http://emulator", headers={"apiKey": "demo"})
+        return [c.get(CHANNELS).status_code for _ in range(50)]
+
+    given = statuses(Emulator(EmulatorOptions(error_rate=0.5, seed=7, quirks=["no-paging"])))
+    assert given == statuses(Emulator(error_rate=0.5, seed=7, quirks=("no-paging",)))
+    assert 200 in given and 503 in given
+    base = EmulatorOptions(seed=7)
+    assert Emulator(base, error_rate=1.0).error_rate == 1.0  # a keyword overrides the options
+    with pytest.raises(TypeError):
+        Emulator(no_such_knob=1)
+    with pytest.raises(ValueError, match="unknown quirk"):
+        EmulatorOptions(quirks=["no-such-quirk"])

@@ -54,6 +54,8 @@ ONLY_IN: dict[str, dict[str, object]] = {
     "ci_cmd.py": {"reconciler.ci": EVERY},  # runs the CI integrations (they call the workflow)
     "emulator_cmd.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY,
                         "reconciler.transport": {"is_loopback"}},  # runs the emulator
+    "emulator_options.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY},
+    # (the emulator's options, gathered into one EmulatorOptions)
     "delivery_options.py": {"reconciler.emulator.outbound": EVERY},  # the emulator's delivery options
     "common.py": {"reconciler.emulator": {"Emulator", "EmulatorTransport"}},  # --emulator's connection, injected
 }

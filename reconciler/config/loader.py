@@ -20,7 +20,9 @@ from reconciler.ignore import patterns_in
 from reconciler.model import ChannelsFile, Tenant
 from reconciler.printable import quoted
 from reconciler.thresholds import safety_overrides
-from reconciler.yamlread import Document, fatal, no_cyclic_gc, read_document, reads_as
+from reconciler.yamlnodes import fatal
+from reconciler.yamlread import Document, no_cyclic_gc, read_document
+from reconciler.yamlshow import reads_as
 
 _VIEWS_SHOWN = 10  # a problem in 2,000 of 3,000 tenants names ten of them, and how many more
 

@@ -11,7 +11,8 @@ from reconciler.interpolation import malformed as malformed_template
 from reconciler.model import SECRET_FIELD, Tenant, describe_mismatch, field_pattern, without_templates
 from reconciler.printable import cut, quoted
 from reconciler.schema import is_valid_fast, validator
-from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
+from reconciler.yamlread import Document
+from reconciler.yamlshow import PathT, reads_as, show, shown_key
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError

@@ -35,7 +35,7 @@ from reconciler.model import (
 )
 from reconciler.printable import quoted
 from reconciler.thresholds import safety_overrides
-from reconciler.yamlread import PathT
+from reconciler.yamlshow import PathT
 
 if TYPE_CHECKING:
     from reconciler.config.loader import Parsed  # the loader builds views; views only read it
