@@ -48,7 +48,8 @@ its leaves (tests/test_library.py checks every exception class and every raise a
         └── KeyCannotWrite          a write was refused (403): apply stopped; names the permission and variable
 
 Outside the tree, never reaching a caller: ``caller.Uncertain`` (``client`` resolves it), ``emulator.forms.
-BodyError`` (a 400/413 answer), private ``_...`` classes. Misused code raises ``ValueError`` (as the stdlib).
+BodyError`` (a 400/413 answer), ``emulator.routes.Refusal`` (the emulator's error answers), private ``_...``
+classes. Misused code raises ``ValueError`` (as the stdlib).
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
 channel names only, and the client redacts the key from anything it wraps.
