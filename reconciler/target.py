@@ -77,7 +77,7 @@ def resolve_target(
     *,
     url: str | None,
     tenant: str | None,
-    emulator_state: str | None,
+    local_state: str | None = None,
     tenants: Mapping[str, Tenant],
     environ: Mapping[str, str] | None = None,
     auth: str | None = None,
@@ -85,21 +85,22 @@ def resolve_target(
     """Pick url, key and auth form from the options, the tenant and the environment; fail loudly if unsure.
 
     A file that defines ``tenants`` needs ``tenant``: its tenant-less view is not any tenant's.
+    ``local_state``: every call goes to the in-process server on that state file (``--emulator``).
     """
     env = os.environ if environ is None else environ
     chosen: Tenant | None = None
     if tenant is None and tenants:
-        given = "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        given = "--url" if url else "--emulator" if local_state is not None else URL_ENV if env.get(URL_ENV) else None
         raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:
             raise TargetError.unknown_tenant(tenant, tenants)
         chosen = tenants[tenant]
-    if emulator_state is not None:
+    if local_state is not None:
         # --tenant still picks the file's vars and channels; only url and key are the emulator's
         if url:
             raise TargetError("--emulator runs against the local emulator: leave out --url")
-        return Target(None, EMULATOR_KEY, f"emulator ({emulator_state})", emulator_state=emulator_state)
+        return Target(None, EMULATOR_KEY, f"emulator ({local_state})", emulator_state=local_state)
 
     if url:
         source = "--url"

@@ -144,9 +144,18 @@ def test_the_engine_imports_neither_the_emulator_nor_the_cli(path: Path) -> None
 def test_a_workflow_without_a_local_server_refuses_an_emulator_target(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text("version: 1\nchannels: []\n", encoding="utf-8")
+    state = str(tmp_path / "state.json")
     with pytest.raises(TargetError, match="served in-process"):
-        Workflow(environ={}).plan(path, emulator_state=str(tmp_path / "state.json"))
+        Workflow(environ={}, local_state=state).plan(path)
     assert not (tmp_path / "state.json").exists()  # nothing was started
     from reconciler.cli.common import emulated
 
-    assert Workflow(environ={}, local=emulated).plan(path, emulator_state=str(tmp_path / "state.json")).plan.is_empty
+    assert Workflow(environ={}, local=emulated, local_state=state).plan(path).plan.is_empty
+
+
+@pytest.mark.parametrize("method", ["target", "plan", "load_saved", "export", "import_"])
+def test_no_engine_method_takes_the_emulator(method: str) -> None:
+    """The connection is chosen once, at the top (``Workflow(local=, local_state=)``), not per call."""
+    import inspect
+
+    assert "emulator_state" not in inspect.signature(getattr(Workflow, method)).parameters
