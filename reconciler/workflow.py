@@ -32,6 +32,7 @@ from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.inbound import Messages
 from reconciler.validation import Validation
+from reconciler.wording import named
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
 from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated  # noqa: F401
@@ -90,7 +91,7 @@ class Workflow(Messages, Validation):
             tenants = load_tenants(path)
         if required and not tenants:
             raise TargetError(f"{os.fspath(path or '')} defines no tenants: add a tenants: section, "
-                              "or use --url for one tenant")
+                              f"or use {named('url')} for one tenant")
         return tenants
 
     def views(self, path: str | os.PathLike[str]) -> dict[str | None, ChannelsFile]:
@@ -288,11 +289,11 @@ class Workflow(Messages, Validation):
     # -- export and clone ------------------------------------------------------------------------
 
     def check_export_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
-                            force: bool = False, option: str = "--out") -> None:
+                            force: bool = False, option: str | None = None) -> None:
         """Refuse, before any work, to write an export onto an input or a file of another kind."""
         check_output(path, kind=EXPORT, inputs=inputs, force=force, option=option)
 
-    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str = "--out") -> None:
+    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str | None = None) -> None:
         """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``)."""
         write_atomically(path, exported.export.text, option=option)
 
@@ -335,7 +336,7 @@ class Workflow(Messages, Validation):
         either tenant's view of the file ignores is neither copied nor touched on the destination.
         """
         if source == dest:
-            raise TargetError(f"--from and --to are both {source!r}: name two different tenants")
+            raise TargetError(f"{named('source')} and {named('dest')} are both {source!r}: name two different tenants")
         tenants, ignore = self.settings(path)
         source_target = self.target(tenant=source, tenants=tenants)
         target = self.target(tenant=dest, tenants=tenants)
