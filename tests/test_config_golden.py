@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.flags import FLAGS
-from reconciler.wording import names
-from reconciler.workflow import Workflow
 from reconciler.config import load_channels_file
 from reconciler.errors import ReconcilerError
+from reconciler.wording import names
+from reconciler.workflow import Workflow
 
 GOLDEN = Path(__file__).parent / "golden" / "config"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))
