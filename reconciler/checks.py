@@ -26,8 +26,8 @@ from reconciler.errors import PlanError, PlanRefused, SecretMissingError, StaleP
 from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
 from reconciler.policy import refuse_denied
-from reconciler.wording import named
 from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
+from reconciler.wording import named
 
 if TYPE_CHECKING:
     from reconciler.secrets import SecretDigests, Secrets

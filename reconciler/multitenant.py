@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import contextvars
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
@@ -153,7 +154,9 @@ def _plan_concurrently(engine: Workflow, path: str | os.PathLike[str], tenants: 
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool:
         shared = engine.sharing(pools)
         futures = [
-            pool.submit(contextvars.copy_context().run, plan_one, shared, path, t, out=o, loaded=views.get(t), **options)
+            # each thread in a copy of this context: its messages worded as the command's (``wording``)
+            pool.submit(contextvars.copy_context().run,
+                        functools.partial(plan_one, shared, path, t, out=o, loaded=views.get(t), **options))
             for t, o in zip(tenants, outs, strict=True)
         ]
         return [f.result() for f in futures]

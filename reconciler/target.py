@@ -28,8 +28,8 @@ import httpx
 from reconciler.client import OmnideskClient
 from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
-from reconciler.wording import named
 from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, HostPools, check_api_key, is_loopback
+from reconciler.wording import named
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 # Opens the transport to an in-process server on a state file, closed (the state saved) on exit.

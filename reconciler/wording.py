@@ -9,11 +9,11 @@ as the terminal does.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator, Mapping
 
-_NAMES: ContextVar[Mapping[str, str]] = ContextVar("reconciler_names", default={})
+_NAMES: ContextVar[Mapping[str, str] | None] = ContextVar("reconciler_names", default=None)
 
 
 @contextmanager
@@ -29,4 +29,5 @@ def names(table: Mapping[str, str]) -> Iterator[None]:
 def named(parameter: str, library: str | None = None) -> str:
     """What ``parameter`` is called where the message is read: for a Python caller ``library``, else
     ``tenant=`` (the keyword)."""
-    return _NAMES.get().get(parameter, library if library is not None else f"{parameter}=")
+    table = _NAMES.get() or {}
+    return table.get(parameter, library if library is not None else f"{parameter}=")
