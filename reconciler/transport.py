@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator
 import httpcore
 import httpx
 
-from .errors import TargetError
+from .errors import BodyTooLarge, BudgetSpent, TargetError
 from .httppool import linear
 
 AUTH_FORMS = ("header", "query", "authorization")
@@ -285,16 +285,6 @@ def _is_address(host: str) -> bool:
     return True
 
 
-class BodyTooLarge(Exception):
-    """An answer passed the limit: ``declared`` by its Content-Length (then nothing was read), or
-    found while reading, after ``read`` bytes."""
-
-    def __init__(self, *, read: int = 0, declared: int | None = None) -> None:
-        super().__init__(read, declared)
-        self.read = read
-        self.declared = declared
-
-
 class ByteBudget:
     """Memory that several answers may take together (the pages of one list read, some read at once
     by other threads); ``spend`` raises ``BudgetSpent`` once they pass ``limit``. A body counts by
@@ -311,14 +301,6 @@ class ByteBudget:
             self.spent += size
             if self.spent > self.limit:
                 raise BudgetSpent(self.limit)
-
-
-class BudgetSpent(Exception):
-    """The answers sharing a ``ByteBudget`` passed its ``limit``."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit)
-        self.limit = limit
 
 
 def read_body(response: httpx.Response, limit: int, budget: ByteBudget | None = None) -> bytes:
