@@ -57,10 +57,10 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
                                  rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
-    engine = workflow(verbose=verbose)
+    engine = workflow(verbose=verbose, emulator_state=emulator_state)
     if out:
         engine.check_plan_output(out, inputs=[file], force=force)
-    planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
+    planned = engine.plan(file, url=url, tenant=tenant, prune=prune,
                           rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     print_file_warnings(planned)
     plan = planned.plan
