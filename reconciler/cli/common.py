@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import click
 
+from reconciler.shard import Shard
+
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Delete, Plan
@@ -267,3 +269,23 @@ def report_export(result: Any) -> None:
     if result.secret_vars:
         click.echo("  secrets are not exported; set these before creating the channels elsewhere: "
                    + ", ".join(sorted(set(result.secret_vars.values()))), err=True)
+
+
+class ShardType(click.ParamType):
+    """``K/N`` -> ``Shard``; a bad one is a usage error (exit 2) that says the form."""
+
+    name = "K/N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shard:
+        if isinstance(value, Shard):
+            return value
+        try:
+            return Shard.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SHARD = ShardType()
+SHARD_HELP = ("Only shard K of N of the tenants (e.g. 2/4, one per CI job: GitHub's strategy.matrix, GitLab's "
+              "parallel:). A tenant's shard comes from its name alone: the same in every run, whatever the file "
+              "order; adding a tenant moves no other.")

@@ -16,10 +16,10 @@ from reconciler.workflow import Workflow
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one name per line; json: a GitHub Actions matrix ({\"include\": [...]}).")
 def tenants_command(file: str, fmt: str) -> int:
-    """List the tenants FILE defines in its tenants: section (inline, or one file per tenant).
+    """List the tenants FILE defines in its tenants: section.
 
-    Makes no API call. The text format prints the names, one per line, in file order (tenant
-    files: sorted by path). The json format prints a
+    Makes no API call. The text format prints the names, one per line, in file order (tenants
+    from tenant files: in the order of their paths). The json format prints a
     matrix that GitHub Actions takes as it is, with each tenant's key variable so that every job
     can pick its own key secret:
 

@@ -4,7 +4,7 @@ An agency with hundreds of tenants keeps one small file per tenant (``tenants/ac
 
     tenants: tenants/                 # every *.yaml and *.yml file in that folder
     tenants: "tenants/**/*.yaml"      # a glob (** crosses folders)
-    tenants: [tenants/eu/, tenants/us/*.yaml]
+    tenants: [tenants/eu/, tenants/us/*.yaml, tenants/acme.yaml]
 
 Paths are relative to the channels file's folder and must stay inside it: in CI a pull request
 edits the channels file, and it must not read files of the runner (``/proc/self/environ``) into
@@ -76,12 +76,15 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
                                                      "tenant files must be in it or below it (a relative path)"))
         return []
     if not _GLOB_CHARS & set(source):
-        if not os.path.isdir(full):
-            what = "is a file, not a folder or a glob" if os.path.exists(full) else "does not exist"
+        if os.path.isfile(full) and full.endswith(SUFFIXES):  # one tenant file, named
+            found = [full]
+        elif not os.path.isdir(full):
+            what = "is not a folder, a glob or a .yaml file" if os.path.exists(full) else "does not exist"
             parsed.problems.append(parsed.problem(where, f"the tenants folder {quoted(source)} {what} (relative to the "
                                                          "channels file's folder): create it, or fix the path"))
             return []
-        found = [os.path.join(full, n) for n in os.listdir(full) if n.endswith(SUFFIXES)]
+        else:
+            found = [os.path.join(full, n) for n in os.listdir(full) if n.endswith(SUFFIXES)]
     else:
         found = [f for f in glob.glob(full, recursive=True) if f.endswith(SUFFIXES)]
     files = sorted(os.path.relpath(f) for f in found if os.path.isfile(f))
