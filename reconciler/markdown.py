@@ -153,6 +153,8 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
     head = f"**{plan.summary()}**{on}"
     if plan.is_empty and not plan.partial:  # a partial one keeps its summary: other channels may differ
         head = f"**No changes**{on}: the tenant matches the channels file."
+    if plan.basis:
+        head = f"> ⚠️ **{plan.basis}.**\n\n{head}"
     budget.take(head)
     left_out: list[str] = []
     leading = []  # impact and policy: above everything else, and before it in the budget

@@ -287,6 +287,16 @@ class Plan:
     missing_secrets: FrozenMap = field(default_factory=FrozenMap)  # env var -> tuple of channels
     findings: tuple[Finding, ...] = ()  # what the policy says of the file's channels (policy.py)
     partial: Selection | None = None  # --only/--exclude: the changes of the other channels were left out
+    # (date, file) when planned against a committed snapshot, not the live tenant (snapshot.py)
+    snapshot: tuple[str, str] | None = None
+
+    @property
+    def basis(self) -> str:
+        """'' for the live tenant; else what every rendering says first: it is not the live tenant."""
+        if self.snapshot is None:
+            return ""
+        date, file = self.snapshot
+        return f"Planned against the snapshot of {date} ({file}), not the live tenant"
 
     def of_type(self, kind: type[Change]) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if isinstance(c, kind))
@@ -340,6 +350,7 @@ class Plan:
             "missing_secrets": {k: list(v) for k, v in sorted(self.missing_secrets.items())},
             "impact": [i.to_data() for i in self.impact],
             "findings": [f.to_data() for f in self.findings],
+            **({"snapshot": {"date": self.snapshot[0], "file": self.snapshot[1]}} if self.snapshot else {}),
         }
         if self.partial:  # only then: a whole plan's data, and so its digest, stay as they were
             data["partial"] = self.partial.to_data()
@@ -358,6 +369,7 @@ class Plan:
             missing_secrets=FrozenMap((k, tuple(v)) for k, v in data["missing_secrets"].items()),
             findings=tuple(Finding.from_data(f) for f in data.get("findings", ())),
             partial=Selection.from_data(data.get("partial")),
+            snapshot=(data["snapshot"]["date"], data["snapshot"]["file"]) if "snapshot" in data else None,
         )
 
     def digest(self) -> str:

@@ -34,7 +34,7 @@ def _ansi(text: str, *, fg: str, bold: bool = False) -> str:
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The terminal view, Terraform-like; colour only when asked (the CLI asks on a TTY)."""
     style: Callable[..., str] = _ansi if color else (lambda text, **_: text)
-    lines: list[str] = []
+    lines: list[str] = [f"{plan.basis}."] if plan.basis else []
     if plan.is_empty and plan.partial:  # the tenant may still differ in the channels left out
         lines.append(f"{plan.summary()}. No changes among the channels selected.")
     elif plan.is_empty:

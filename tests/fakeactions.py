@@ -6,6 +6,8 @@ squash merges, and the API calls that read them (compare, the pull requests of a
 
 - the run's ref and commit: ``refs/pull/N/merge`` for ``pull_request`` (the request's own copy
   of the workflow), ``refs/heads/main`` for a push to main or a run started on it;
+- a pull request from a fork (``head.repo`` another repository) runs with no secrets at all and a
+  read-only ``GITHUB_TOKEN`` (the fake GitHub answers its writes 403);
 - a job's ``if:`` decides whether it runs (the expressions the examples use);
 - an ``environment:`` with deployment branches lets a job start only from a ref its rule allows,
   and only such a job gets the environment's secrets;
@@ -32,7 +34,7 @@ from typing import Any, Callable
 import yaml
 
 from tests.clihelp import Result, run_cli
-from tests.fakeforge import FakeGitHub, Reply, Request, zip_of
+from tests.fakeforge import READ_ONLY_TOKEN, FakeGitHub, Reply, Request, zip_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -51,21 +53,28 @@ class Repo:
         self.pulls: dict[int, dict[str, Any]] = {}
         self.pulls_of: dict[str, list[int]] = {}
         self.changes: dict[int, Callable[[str], str]] = {}
+        self.dates: dict[str, str] = {}
         self.count = 0
         self.commit(files, None)
         base = f"/repos/{github.repo}"
         github.route("GET", rf"{base}/compare/(\w+)\.\.\.(\w+)", self.compare)
         github.route("GET", rf"{base}/commits/(\w+)/pulls", self.commit_pulls)
+        github.route("GET", rf"{base}/commits", self.list_commits)
 
     def _sha(self) -> str:
         self.count += 1
         return f"{self.count:040x}"
 
     def commit(self, files: dict[str, str], pull: int | None) -> str:
-        """A commit on main (a direct push when ``pull`` is None)."""
+        """A commit on main (a direct push when ``pull`` is None): ``files`` on top of main's, one day
+        after the last; the contents API serves every file at it."""
         sha = self._sha()
-        self.files[sha], self.parent[sha] = dict(files), self.main[-1] if self.main else None
+        before = self.files[self.main[-1]] if self.main else {}
+        self.files[sha], self.parent[sha] = {**before, **files}, self.main[-1] if self.main else None
+        self.dates[sha] = f"2026-11-{len(self.main) + 1:02d}T04:47:00Z"
         self.main.append(sha)
+        for name, text in self.files[sha].items():
+            self.github.contents[(name, sha)] = text.encode()
         if pull is not None:
             self.pulls_of[sha] = [pull]
         return sha
@@ -74,15 +83,16 @@ class Repo:
     def head(self) -> str:
         return self.main[-1]
 
-    def open(self, number: int, change: Callable[[str], str]) -> dict[str, Any]:
-        """A pull request whose head changes main's channels file (as it is now) with ``change``."""
+    def open(self, number: int, change: Callable[[str], str], fork: str | None = None) -> dict[str, Any]:
+        """A pull request whose head changes main's channels file (as it is now) with ``change``;
+        ``fork``: the other repository (owner/name) it comes from."""
         head = self._sha()
-        self.files[head] = {FILE: change(self.files[self.head][FILE])}
+        self.files[head] = {**self.files[self.head], FILE: change(self.files[self.head][FILE])}
         self.changes[number] = change
         self.pulls[number] = {
             "number": number,
-            "head": {"sha": head},
-            "base": {"ref": "main"},
+            "head": {"sha": head, "repo": {"full_name": fork or self.github.repo, "fork": fork is not None}},
+            "base": {"ref": "main", "sha": self.head, "repo": {"full_name": self.github.repo, "fork": False}},
             "merged_at": None,
             "html_url": f"https://github.com/{self.github.repo}/pull/{number}",
         }
@@ -105,6 +115,17 @@ class Repo:
         return Reply(
             200, {"status": "ahead", "ahead_by": b - a, "commits": [{"sha": s} for s in self.main[a + 1 : b + 1]]}
         )
+
+    def list_commits(self, r: Request) -> Reply:
+        """As GitHub lists them: from ``sha`` back, newest first; with ``path``, those that changed it."""
+        upto = self.main[: self.main.index(r.query.get("sha", self.head)) + 1]
+        path = r.query.get("path")
+        changed = [
+            s for s in upto
+            if path is None or self.files[s].get(path) != (self.files[p].get(path) if (p := self.parent[s]) else None)
+        ]
+        listed = [{"sha": s, "commit": {"committer": {"date": self.dates[s]}}} for s in reversed(changed)]
+        return self.github.paged(r, listed)
 
     def commit_pulls(self, r: Request) -> Reply:
         return Reply(200, [self.pulls[n] for n in self.pulls_of.get(r.match.group(1), [])])
@@ -141,6 +162,13 @@ class Run:
 
     def job(self, name: str) -> Job:
         return next(j for j in self.jobs if j.name == name)
+
+    @property
+    def fork(self) -> bool:
+        """A pull request from another repository: GitHub gives its run no secrets, a read-only token."""
+        pull = self.payload.get("pull_request") or {}
+        head, base = pull.get("head", {}).get("repo") or {}, pull.get("base", {}).get("repo") or {}
+        return bool(pull) and head.get("full_name") != base.get("full_name")
 
 
 class Actions:
@@ -255,7 +283,7 @@ class Actions:
                 )
                 job.status, job.conclusion = "completed", "failure"
                 return
-        secrets = {**self.secrets, **(environment.secrets if environment else {})}
+        secrets = {} if run.fork else {**self.secrets, **(environment.secrets if environment else {})}
         workspace = self.root / f"run{run.id}-{job.name}"
         if workspace.exists():
             shutil.rmtree(workspace)
@@ -276,6 +304,7 @@ class Actions:
         uses = str(step.get("uses", ""))
         if uses.startswith("actions/checkout@"):
             for name, text in self.repo.files[job.run.sha].items():
+                (workspace / name).parent.mkdir(parents=True, exist_ok=True)
                 (workspace / name).write_text(text)
             return True
         if not SELF.match(uses):
@@ -283,7 +312,7 @@ class Actions:
             return True
         inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
         inputs.update({k: self.expand(str(v), job.run, secrets) for k, v in step.get("with", {}).items()})
-        inputs["github-token"] = self.github.token
+        inputs["github-token"] = READ_ONLY_TOKEN if job.run.fork else self.github.token
         (run_step,) = [s for s in ACTION["runs"]["steps"] if s.get("id") == "run"]
         step_env = {
             k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: inputs[m.group(1)], v)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from quietserver import QuietServer
 
 TOKEN = "ghs_fake_token_0123456789"
+READ_ONLY_TOKEN = "ghs_fork_read_only_token_987"  # what a fork's pull_request run gets
 
 
 @dataclass
@@ -104,6 +105,10 @@ class FakeApi:
     def authorized(self, headers: dict[str, str]) -> bool:
         raise NotImplementedError
 
+    def refused(self, method: str, headers: dict[str, str]) -> Reply | None:
+        """A known token that may not do this (a read-only one writing): the answer, else None."""
+        return None
+
     def dispatch(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Reply:
         with self.lock:
             self.calls.append((method, path))
@@ -112,6 +117,9 @@ class FakeApi:
                 if m == method and match:
                     if not self.authorized({k.lower(): v for k, v in headers.items()}):
                         return Reply(401, {"message": "Bad credentials"})
+                    refused = self.refused(method, {k.lower(): v for k, v in headers.items()})
+                    if refused is not None:
+                        return refused
                     return handler(Request(method, path, query, {k.lower(): v for k, v in headers.items()}, body, match))
             return Reply(404, {"message": "Not Found"})
 
@@ -164,7 +172,13 @@ class FakeGitHub(FakeApi):
         self.blob_store.stop()
 
     def authorized(self, headers: dict[str, str]) -> bool:
-        return headers.get("authorization") == f"Bearer {self.token}"
+        return headers.get("authorization") in (f"Bearer {self.token}", f"Bearer {READ_ONLY_TOKEN}")
+
+    def refused(self, method: str, headers: dict[str, str]) -> Reply | None:
+        """A fork's pull_request run gets a read-only GITHUB_TOKEN: GitHub refuses its writes so."""
+        if method != "GET" and headers.get("authorization") == f"Bearer {READ_ONLY_TOKEN}":
+            return Reply(403, {"message": "Resource not accessible by integration"})
+        return None
 
     def _id(self) -> int:
         self.next_id += 1
@@ -281,6 +295,7 @@ class FakeGitLab(FakeApi):
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.merge_requests: dict[str, list[dict[str, Any]]] = {}  # commit sha -> requests
         self.files: dict[tuple[str, str], bytes] = {}
+        self.file_commits: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (path, ref) -> commits, newest first
         self.pipelines: dict[int, list[dict[str, Any]]] = {}  # request iid -> pipelines
         self.jobs: dict[int, list[dict[str, Any]]] = {}  # pipeline id -> jobs
         self.job_artifacts: dict[int, bytes] = {}
@@ -291,6 +306,7 @@ class FakeGitLab(FakeApi):
         self.route("PUT", rf"{base}/merge_requests/(\d+)/notes/(\d+)", self.update_note)
         self.route("GET", rf"{base}/repository/commits/(\w+)/merge_requests", self.commit_requests)
         self.route("GET", rf"{base}/repository/files/([^/]+)/raw", self.raw_file)
+        self.route("GET", rf"{base}/repository/commits", self.list_commits)
         self.route("GET", rf"{base}/merge_requests/(\d+)/pipelines", self.list_pipelines)
         self.route("GET", rf"{base}/pipelines/(\d+)/jobs", self.list_jobs)
         self.route("GET", rf"{base}/jobs/(\d+)/artifacts", self.artifacts)
@@ -339,6 +355,10 @@ class FakeGitLab(FakeApi):
     def raw_file(self, r: Request) -> Reply:
         content = self.files.get((urllib.parse.unquote(r.match.group(1)), r.query.get("ref", "")))
         return Reply(200, raw=content) if content is not None else Reply(404, {"message": "404 File Not Found"})
+
+    def list_commits(self, r: Request) -> Reply:
+        """A ref's commits that changed ``path``, newest first (``ref_name``, ``path`` as GitLab takes them)."""
+        return self.paged(r, self.file_commits.get((r.query.get("path", ""), r.query.get("ref_name", "")), []))
 
     def list_pipelines(self, r: Request) -> Reply:
         return Reply(200, self.pipelines.get(int(r.match.group(1)), []))

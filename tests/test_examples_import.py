@@ -177,6 +177,10 @@ def test_drift_becomes_one_pull_request_updated_night_after_night(
     assert [(p["number"], p["head"], p["base"], p["title"]) for p in github.pulls] == [
         (1, "omnidesk-import/production", "main", "Channels changed in the production admin UI")]
     assert "icon 'instagram' -> 'camera'" in github.pulls[0]["body"]
+    # the snapshot a fork's pull request is planned against rides along (#22)
+    snapshot = git(remote, "show", "omnidesk-import/production:omnidesk-snapshots/production.yaml")
+    assert snapshot.startswith("# yaml-language-server") and "# Exported by omnidesk-channels." in snapshot
+    assert "- name: Instagram DM\n" in snapshot and "  icon: camera\n" in snapshot
 
     tenant.emu.seed_channels([{"name": "Gift cards", "icon": "gift"}])  # someone clicks once more
     second = night(workdir, remote, env)

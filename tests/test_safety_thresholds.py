@@ -178,3 +178,23 @@ def test_the_checks_count_only_tenants_with_ten_channels_or_more():
                      current + [RemoteChannel(id=9, type="custom", fields=normalize_fields({"name": "C9"}))])
     with pytest.raises(UnsafePlanError):
         check_safety(more, thresholds=Thresholds(max_update_share=0.0))
+
+
+@pytest.mark.parametrize("forged", [True, "1", 5, -1], ids=["bool", "string", "above-1", "negative"])
+def test_a_saved_plan_with_forged_thresholds_gets_the_defaults(tmp_path, tenant, forged):
+    """Safety values in a saved plan are not schema-checked (only the digest pins them): a value that is
+    not a share in [0, 1] is ignored, so the stricter default holds, even when the digest was recomputed."""
+    from reconciler.planfile import _document_digest
+
+    path = write(tmp_path, file_text(changed=5, safety="safety: {max_update_share: 0.5}\n"))
+    saved = tmp_path / "plan.json"
+    assert run_cli(["plan", path, "--out", str(saved)], env(tenant)).exit_code == 0
+    document = json.loads(saved.read_text())
+    document["safety"]["max_update_share"] = forged
+    document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"],
+                                          document["safety"])
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    refused = run_cli(["apply", str(saved)], env(tenant))
+    assert refused.exit_code == 1, refused.output
+    assert "Error: the plan updates 5 of 10 custom channels (more than 30%)" in refused.stderr
+    assert updates(tenant.emu) == 0

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.snapshot import Snapshot
+
 
 @dataclass(frozen=True)
 class Request:
@@ -60,6 +62,14 @@ class Forge(Protocol):
 
     def annotation(self, level: str, message: str, title: str) -> str:
         """A warning or error the forge shows on the run (a log line elsewhere)."""
+
+    # -- a fork's request: no secrets, a read-only token --------------------------------------------
+    def from_fork(self) -> bool:
+        """Whether this run plans a request from a fork (it holds no key and cannot comment)."""
+
+    def snapshot(self, path: str) -> Snapshot | None:
+        """The committed snapshot at ``path`` on the branch the request targets, with the date of
+        the commit that last changed it; None when the branch has none."""
 
     # -- drift issues ----------------------------------------------------------------------------
     def drift_issues(self) -> list[Issue]:

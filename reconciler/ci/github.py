@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from reconciler.ci.forge import Issue, Request
 from reconciler.policy import DENY, Finding
 from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
+from reconciler.snapshot import Snapshot
 from reconciler.workflow import Workflow
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
@@ -133,6 +135,37 @@ class GitHub:
 
     def annotation(self, level: str, message: str, title: str) -> str:
         return workflow_command(level, message, title=title)
+
+    # -- a fork's pull request ----------------------------------------------------------------------
+
+    def from_fork(self) -> bool:
+        """The pull request's head is another repository (a deleted fork's head repo is null)."""
+        if self.event_name not in PULL_REQUEST_EVENTS:
+            return False
+        head = self.event().get("pull_request", {}).get("head", {})
+        if "repo" not in head:
+            return False
+        repo = head["repo"]
+        return not isinstance(repo, dict) or repo.get("full_name") != self._var("GITHUB_REPOSITORY")
+
+    def snapshot(self, path: str) -> Snapshot | None:
+        """``path`` at the pull request's base commit, and the date of the last commit there that changed it."""
+        path = self.in_workspace(path)
+        base = self.event().get("pull_request", {}).get("base", {})
+        ref = str(base.get("sha") or base.get("ref") or self.protected_branch)
+        quoted = urllib.parse.quote(path)
+        try:
+            text = self.api.call(
+                "GET", f"{self.repo}/contents/{quoted}", params={"ref": ref},
+                headers={"Accept": "application/vnd.github.raw+json"},
+            ).text
+        except CiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        commits = self.api.json("GET", f"{self.repo}/commits", params={"path": path, "sha": ref, "per_page": 1}) or []
+        date = str(((commits[0].get("commit") or {}).get("committer") or {}).get("date") or "") if commits else ""
+        return Snapshot(path, date[:10] or "an unknown date", text)
 
     # -- drift issues ----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
 from reconciler.errors import CiError
+from reconciler.snapshot import Snapshot
 
 WHERE = "GitLab CI"
 API = ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_API_TOKEN")
@@ -99,6 +100,28 @@ class GitLab:
 
     def annotation(self, level: str, message: str, title: str) -> str:
         return f"{level.capitalize()}: {title}: {message}"
+
+    # -- a fork's merge request ---------------------------------------------------------------------
+
+    def from_fork(self) -> bool:
+        """A merge request whose source project is not this one (GitLab's fork merge requests)."""
+        source = self.environ.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
+        return bool(source) and source != self.environ.get("CI_MERGE_REQUEST_PROJECT_ID", source)
+
+    def snapshot(self, path: str) -> Snapshot | None:
+        """``path`` on the merge request's target branch, and the date of the last commit there that changed it."""
+        ref = self.need("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")["CI_MERGE_REQUEST_TARGET_BRANCH_NAME"]
+        quoted = urllib.parse.quote(path, safe="")
+        try:
+            text = self.api.call("GET", f"{self.project}/repository/files/{quoted}/raw", params={"ref": ref}).text
+        except CiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        commits = self.api.json("GET", f"{self.project}/repository/commits",
+                                params={"path": path, "ref_name": ref, "per_page": 1}) or []
+        date = str(commits[0].get("committed_date") or "") if commits else ""
+        return Snapshot(path, date[:10] or "an unknown date", text)
 
     # -- drift issues ----------------------------------------------------------------------------
 

@@ -86,10 +86,13 @@ def _engine(environ: Any, file: str, tenants: list[str | None], auth: str | None
 
 def _plan(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
           auth: str | None) -> int:
-    from reconciler.ci import chosen_tenants, flow, plan_template
+    from reconciler.ci import chosen_tenants, flow, forkplan, plan_template
+    from reconciler.workflow import Workflow
 
     try:
         tenants = chosen_tenants(file, tenant, all_tenants)
+        if forge.from_fork():  # no key there, none is looked for: the committed snapshots instead
+            return forkplan.plan(forge, Workflow(environ={}, auth=auth), file, tenants, fmt, click.echo)
         return flow.plan(forge, _engine(forge.environ, file, tenants, auth), file, tenants, plan_template(out_dir),
                          fmt, comment, click.echo)
     finally:
