@@ -139,7 +139,7 @@ def apply_rows(folder: Path, runs: int, creates: int, latency_ms: int, paralleli
     from reconciler.apply import apply_plan
     from reconciler.config import load_channels_file
     from reconciler.client import OmnideskClient
-    from reconciler.plan import make_plan
+    from reconciler.planning import make_plan
     from reconciler.secrets import Secrets
 
     path = folder / f"c{creates}.yaml"

@@ -43,7 +43,8 @@ from reconciler.config import load_channels_file  # noqa: E402
 from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
 from reconciler.multitenant import plan_tenants  # noqa: E402
 from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
-from reconciler.plan import Plan, make_plan  # noqa: E402
+from reconciler.plan import Plan  # noqa: E402
+from reconciler.planning import make_plan  # noqa: E402
 from reconciler.secrets import Secrets  # noqa: E402
 from reconciler.render import render_text  # noqa: E402
 from reconciler.workflow import Workflow  # noqa: E402

@@ -27,11 +27,15 @@ _PUBLIC = {
     "reconciler.render": ("FORMATS", "Format", "RenderOptions", "render_plan", "render_report"),
     "reconciler.thresholds": ("Thresholds",),
     "reconciler.errors": (
-        "ReconcilerError", "ConfigError", "Problem", "ApiError", "AuthenticationError", "PermissionDenied",
-        "FieldRejected", "NotFound", "TransientApiError", "ProtocolError", "PlanError", "ConflictError",
-        "UnsafePlanError", "StalePlanError", "SecretMissingError", "PlanRefused", "PlanFileError", "TargetError",
-        "StateFileError", "CiError", "FileWriteError", "ImportRefused", "EditError", "UnknownChannelError",
-        "InputFileError", "OutputFileError", "InitError", "ApplyError", "KeyCannotWrite",
+        "ReconcilerError", "ConfigError", "ApiError", "AuthenticationError", "PermissionDenied", "FieldRejected",
+        "NotFound", "TransientApiError", "ConnectionFailed", "RedirectRefused", "UnexpectedStatus",
+        "ProtocolError", "AnswerTooLarge", "BodyTooLarge", "BudgetSpent", "PlanError", "ConflictError",
+        "UnsafePlanError", "StalePlanError", "PolicyDenied", "SecretMissingError", "SecretInFile",
+        "UnmatchedPatternError", "PlanRefused",
+        "FileError", "PlanFileError", "InputFileError", "OutputFileError", "FileWriteError", "TargetError",
+        "StateFileError", "EmulatorNotStarted", "CiError", "ImportRefused", "ImportConflict", "EditError",
+        "UnknownChannelError", "InitError", "SendRefused", "NotConfirmed", "ApplyError", "OperationsFailed",
+        "KeyCannotWrite", "Problem",
     ),
 }
 _HOME = {name: module for module, names in _PUBLIC.items() for name in names}
@@ -42,11 +46,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from reconciler.apply import ApplyReport, Outcome
     from reconciler.checks import PLAN_CHECKS, CheckContext, Finding
     from reconciler.errors import (
-        ApiError, ApplyError, AuthenticationError, CiError, ConfigError, ConflictError, EditError, FieldRejected,
-        FileWriteError, ImportRefused, InitError, InputFileError, KeyCannotWrite, NotFound, OutputFileError,
-        PermissionDenied, PlanError, PlanFileError, PlanRefused, Problem, ProtocolError, ReconcilerError,
-        SecretMissingError, StalePlanError, StateFileError, TargetError, TransientApiError, UnknownChannelError,
-        UnsafePlanError,
+        AnswerTooLarge, ApiError, ApplyError, AuthenticationError, BodyTooLarge, BudgetSpent, CiError, ConfigError,
+        ConflictError, ConnectionFailed, EditError, EmulatorNotStarted, FieldRejected, FileError, FileWriteError,
+        ImportConflict, ImportRefused, InitError, InputFileError, KeyCannotWrite, NotConfirmed, NotFound,
+        OperationsFailed, OutputFileError, PermissionDenied, PlanError, PlanFileError, PlanRefused, PolicyDenied,
+        Problem, ProtocolError, ReconcilerError, RedirectRefused, SecretInFile, SecretMissingError, SendRefused,
+        StalePlanError, StateFileError, TargetError, TransientApiError, UnexpectedStatus, UnknownChannelError,
+        UnmatchedPatternError, UnsafePlanError,
     )
     from reconciler.plan import Change, Create, Delete, Plan, SecretAction, Update
     from reconciler.render import FORMATS, Format, RenderOptions, render_plan, render_report

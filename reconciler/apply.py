@@ -47,7 +47,7 @@ from queue import Empty, SimpleQueue
 from typing import Callable, Iterator
 
 from reconciler.client import OmnideskClient, UncertainCreate
-from reconciler.errors import ApplyError, KeyCannotWrite, PermissionDenied, ReconcilerError
+from reconciler.errors import ApplyError, KeyCannotWrite, OperationsFailed, PermissionDenied, ReconcilerError
 from reconciler.model import SECRET_FIELD, RemoteChannel
 from reconciler.plan import NEW_ID, Change, Create, Delete, Plan, Update
 from reconciler.secrets import Secrets
@@ -117,7 +117,7 @@ class ApplyReport:
             not_started = sum(1 for o in self.outcomes if o.status == NOT_STARTED)
             return KeyCannotWrite(self.denied, key_env, refused, not_started, others, len(self.outcomes))
         failed = [(o.change.name, o.message) for o in self.failures]
-        return ApplyError(failed, len(self.outcomes)) if failed else None
+        return OperationsFailed(failed, len(self.outcomes)) if failed else None
 
 
 @dataclass(frozen=True)

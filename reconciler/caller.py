@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from .errors import ApiError, ProtocolError, TransientApiError
+from .errors import ApiError, ConnectionFailed, ProtocolError, RedirectRefused, TransientApiError
 from .limiter import Limiter
 from .paging import MAX_CHANNELS
 from .printable import VALUE_CHARS, printable
@@ -198,7 +198,7 @@ class Caller:
                     raise Uncertain(e, "an unreadable answer", self.backoff_delay(attempt)) from None
             if result.hint is not None:
                 if hinted or attempt > max_retries:
-                    raise ApiError(result.hint, call=call) from None
+                    raise ConnectionFailed(result.hint, call=call) from None
                 hinted = True
             if result.maybe_done:
                 if not idempotent:
@@ -246,7 +246,7 @@ class Caller:
             raise ProtocolError(self._too_large(e), call=call) from None
         except httpx.HTTPError as e:
             self.limiter.release(generation, ok=False)
-            raise ApiError(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
+            raise ConnectionFailed(f"the request could not be sent: {redact(_describe(e))}", call=call) from None
         retry_after = _seconds(headers.get("retry-after", "")) if status == 429 else None
         delay = retry_after if retry_after is not None else self.backoff_delay(attempt)
         if self.limiter.release(generation, ok=status < 500, throttled=status == 429, pause=delay):
@@ -317,7 +317,7 @@ def _judge(
     """What an answered attempt is: an answer to decode, or a status to retry; a redirect is refused."""
     if 300 <= status < 400:
         location = printable(redact(headers.get("location", "(no Location)")), VALUE_CHARS)
-        raise ApiError(
+        raise RedirectRefused(
             f"the server redirects to {location}; redirects are never followed, since the API key "
             "would go along: use the final address as the tenant's URL",
             call=call,

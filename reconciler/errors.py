@@ -1,84 +1,71 @@
-"""Every error this package raises on purpose.
+"""Every error this package raises on purpose (the one errors module: its tree makes it ~400 lines).
 
-    ReconcilerError                 base: the CLI catches this one and prints ``Error: <message>``
+As httpx does: the parents (marked *) are never raised, only the leaves; catch a parent to catch
+its leaves (tests/test_library.py checks every exception class and every raise against this tree).
+
+    ReconcilerError *               base: the CLI catches this one and prints ``Error: <message>``
     ├── ConfigError                 the channels file is wrong; carries every Problem found at once
-    ├── ApiError                    the Omnidesk API refused or failed a call (carries call + status)
+    ├── ApiError *                  the Omnidesk API refused or failed a call (carries call + status)
     │   ├── AuthenticationError     401: the API key was refused
     │   ├── PermissionDenied        403: the key lacks a permission (names it and the call)
     │   ├── FieldRejected           400: the server refused a field value (names the field)
     │   ├── NotFound                404: the channel id does not exist
     │   ├── TransientApiError       429 / 502 / 503 / 504 / connection trouble, retries used up
+    │   ├── ConnectionFailed        the call could not be made, and retrying would not help (DNS, TLS, a bad URL)
+    │   ├── RedirectRefused         3xx: redirects are never followed (the key would go along)
+    │   ├── UnexpectedStatus        another error status, one the contract does not name
     │   └── ProtocolError           the answer is not the contract's JSON (HTML, truncated, wrong envelope)
-    ├── PlanError                   no safe plan can be made or applied
+    ├── AnswerTooLarge *            answers passed a size limit (the client turns it into a ProtocolError)
+    │   ├── BodyTooLarge            one answer passed the limit for one body
+    │   └── BudgetSpent             the answers of one list read passed the limit they share
+    ├── PlanError *                 no safe plan can be made or applied
     │   ├── ConflictError           ambiguous state: duplicate names, a rename onto a taken name, ...
     │   ├── UnsafePlanError         too many deletes without --allow-deletes
     │   ├── StalePlanError          a saved plan no longer matches the tenant
     │   ├── PolicyDenied            a policy rule at deny level refuses the plan (names rule and channel)
     │   ├── SecretMissingError      secrets that would be sent are not set in the environment
+    │   ├── SecretInFile            a plan to save sends a secret or endpoint credential written in the file
     │   ├── UnmatchedPatternError   an --only/--exclude pattern matches no change of the plan (names each)
     │   └── PlanRefused             a plan check denied the plan (carries every denying finding)
-    ├── PlanFileError               a saved plan cannot be read, is damaged, or is not a plan (carries path)
+    ├── FileError *                 a file given or to write cannot be used (carries path)
+    │   ├── PlanFileError           a saved plan cannot be read, is damaged, or is not a plan
+    │   ├── InputFileError          a file given is missing, a folder, or not the kind the command takes
+    │   ├── OutputFileError         an output would overwrite an input or another kind of file
+    │   └── FileWriteError          a plan, export or state file cannot be written
     ├── TargetError                 no usable tenant: unknown tenant, unset key variable, refused URL or host
     ├── StateFileError              the emulator's state file or journal cannot be read or is locked
-    ├── InputFileError              a file given is missing, a folder, or not the kind the command takes
-    ├── OutputFileError             an output would overwrite an input or another kind of file (carries path)
+    ├── EmulatorNotStarted          the emulator's HTTP server did not start
     ├── CiError                     a CI integration cannot run: not in that CI (names the variables), or its API failed
-    ├── FileWriteError              a plan, export or state file cannot be written (carries path)
-    ├── ImportRefused               import cannot do what was asked; nothing was written (carries file, line)
+    ├── ImportRefused *             import cannot do what was asked; nothing was written (carries file, line)
+    │   ├── ImportConflict          the file defines tenants and none was named, or it changed meanwhile
     │   ├── EditError               the file cannot be changed in place without touching what it must keep
     │   └── UnknownChannelError     an --name that names no channel to import (carries the name, a guess)
     ├── InitError                   ``init`` wrote nothing: its files exist, or cannot be written (carries the paths)
-    └── ApplyError                  some operations of an apply failed (each outcome is listed)
+    ├── SendRefused                 no single custom channel to push a message into: none, several, or built-in
+    ├── NotConfirmed                apply was not confirmed: no terminal to ask and no --yes, or the answer was no
+    └── ApplyError *                some operations of an apply failed (each outcome is listed)
+        ├── OperationsFailed        operations failed; the others were done
         └── KeyCannotWrite          a write was refused (403): apply stopped; names the permission and variable
+
+Outside the tree, never reaching a caller: ``caller.Uncertain`` (``client`` resolves it), ``emulator.forms.
+BodyError`` (a 400/413 answer), private ``_...`` classes. Misused code raises ``ValueError`` (as the stdlib).
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
 channel names only, and the client redacts the key from anything it wraps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from reconciler.printable import printable
+from reconciler.folding import failure_lines
+from reconciler.problems import MESSAGE_CHARS, SHOWN_PROBLEMS, Problem, fold, left_out, repeats  # noqa: F401
 
 if TYPE_CHECKING:
     from reconciler.checks import Finding
 
-from reconciler.folding import folded, grouped
-
-
-# A channels file's problems as printed: each message at most MESSAGE_CHARS long, at most
-# SHOWN_PROBLEMS different ones (a message repeated on many lines is printed once, with the count).
-MESSAGE_CHARS = 1_000
-SHOWN_PROBLEMS = 50
-
 
 class ReconcilerError(Exception):
     """Base of all errors raised on purpose; ``str(err)`` is the message a user sees."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a channels file, located as precisely as the YAML allows."""
-
-    file: str
-    line: int | None
-    column: int | None
-    path: str
-    message: str
-
-    def __post_init__(self) -> None:
-        # A message quotes what the file says: escaped and bounded here, whichever check wrote it.
-        for name in ("file", "path", "message"):
-            object.__setattr__(self, name, printable(getattr(self, name), MESSAGE_CHARS))
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
 class ConfigError(ReconcilerError):
@@ -94,25 +81,6 @@ class ConfigError(ReconcilerError):
         if len(folded) > SHOWN_PROBLEMS:
             lines.append(f"  … and {left_out(folded[SHOWN_PROBLEMS:])} not shown: fix these first")
         super().__init__("\n".join(lines))
-
-
-def fold(problems: Iterable[Problem]) -> list[tuple[Problem, int]]:
-    """Each problem once, the first of those with its message in its file, and how many there are."""
-    groups: dict[tuple[str, str], list[Any]] = {}
-    for problem in problems:
-        groups.setdefault((problem.file, problem.message), [problem, 0])[1] += 1
-    return [(problem, count) for problem, count in groups.values()]
-
-
-def repeats(count: int) -> str:
-    """What follows a folded problem: how many more like it were found."""
-    return f" (and {count - 1:,} more like it)" if count > 1 else ""
-
-
-def left_out(folded: list[tuple[Problem, int]]) -> str:
-    """'3 more problems (2 different)': what a bounded list of folded problems leaves out."""
-    total = sum(count for _, count in folded)
-    return f"{total:,} more problem{'s' if total != 1 else ''} ({len(folded):,} different)"
 
 
 class ApiError(ReconcilerError):
@@ -155,8 +123,42 @@ class TransientApiError(ApiError):
     pass
 
 
+class ConnectionFailed(ApiError):
+    pass
+
+
+class RedirectRefused(ApiError):
+    pass
+
+
+class UnexpectedStatus(ApiError):
+    pass
+
+
 class ProtocolError(ApiError):
     pass
+
+
+class AnswerTooLarge(ReconcilerError):
+    """Answers passed a size limit; the client raises a ``ProtocolError`` naming the call instead."""
+
+
+class BodyTooLarge(AnswerTooLarge):
+    """An answer passed the limit: ``declared`` by its Content-Length (then nothing was read), or
+    found while reading, after ``read`` bytes."""
+
+    def __init__(self, *, read: int = 0, declared: int | None = None) -> None:
+        super().__init__(f"an answer passed the size limit (read {read} bytes, declared {declared})")
+        self.read = read
+        self.declared = declared
+
+
+class BudgetSpent(AnswerTooLarge):
+    """The answers sharing a ``transport.ByteBudget`` passed its ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answers of one read passed {limit} bytes together")
+        self.limit = limit
 
 
 class PlanError(ReconcilerError):
@@ -228,6 +230,11 @@ class SecretMissingError(PlanError):
         super().__init__("\n".join(lines))
 
 
+class SecretInFile(PlanError):
+    """A plan to save would send a secret or an endpoint credential written in the channels file:
+    a saved plan reads them from the environment when applied; nothing was saved."""
+
+
 class UnmatchedPatternError(PlanError):
     """``--only``/``--exclude`` patterns that match no change: a mistyped name, not an empty plan."""
 
@@ -254,12 +261,19 @@ class PlanRefused(PlanError):
         super().__init__("\n".join(lines))
 
 
-class PlanFileError(ReconcilerError):
-    """A saved plan that cannot be used; ``path`` is the file."""
+class FileError(ReconcilerError):
+    """A file that cannot be used as given, or written; ``path`` names it."""
 
     def __init__(self, message: str, *, path: str = "") -> None:
         self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(message)
+
+
+class PlanFileError(FileError):
+    """A saved plan that cannot be used; ``path`` is the file (its message starts with it)."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message, path=path)
 
 
 class TargetError(ReconcilerError):
@@ -290,6 +304,10 @@ class StateFileError(ReconcilerError):
     """The emulator's state file or its journal cannot be read (real damage, not a torn last line)."""
 
 
+class EmulatorNotStarted(ReconcilerError):
+    """The emulator's HTTP server did not start (its thread ended, or it did not answer in time)."""
+
+
 class CiError(ReconcilerError):
     """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call`` a failed API call."""
 
@@ -301,12 +319,8 @@ class CiError(ReconcilerError):
         super().__init__(message)
 
 
-class FileWriteError(ReconcilerError):
+class FileWriteError(FileError):
     """A file cannot be written (missing folder, no permission, disk full); ``path`` names it."""
-
-    def __init__(self, message: str, *, path: str = "") -> None:
-        self.path = path
-        super().__init__(message)
 
 
 class ImportRefused(ReconcilerError):
@@ -317,6 +331,10 @@ class ImportRefused(ReconcilerError):
         self.line = line
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         super().__init__(f"{where}{message}; nothing was written")
+
+
+class ImportConflict(ImportRefused):
+    """The file and the request disagree: it defines tenants and none was named, or it changed meanwhile."""
 
 
 class EditError(ImportRefused):
@@ -330,20 +348,12 @@ class UnknownChannelError(ImportRefused):
         super().__init__(message + (f". Did you mean {guess!r}?" if guess else ""), file=file)
 
 
-class InputFileError(ReconcilerError):
+class InputFileError(FileError):
     """A file argument that cannot be used as given; ``path`` is the file."""
 
-    def __init__(self, message: str, *, path: str) -> None:
-        self.path = path
-        super().__init__(message)
 
-
-class OutputFileError(ReconcilerError):
+class OutputFileError(FileError):
     """An output path refused before any work: it is an input, another kind of file, or has no folder."""
-
-    def __init__(self, message: str, *, path: str) -> None:
-        self.path = path
-        super().__init__(message)
 
 
 class InitError(ReconcilerError):
@@ -354,13 +364,25 @@ class InitError(ReconcilerError):
         super().__init__(message)
 
 
+class SendRefused(ReconcilerError):
+    """``send_message`` found no single custom channel by that name; nothing was sent."""
+
+
+class NotConfirmed(ReconcilerError):
+    """Apply asked and got no yes (or could not ask: no terminal, no --yes); nothing was changed."""
+
+
 class ApplyError(ReconcilerError):
     def __init__(self, failed: list[tuple[str, str]], total: int) -> None:
         """``failed`` lists (channel name, reason) pairs."""
         self.failed = list(failed)
-        lines = [f"{len(self.failed)} of {total} operations failed:", *_failure_lines(self.failed)]
+        lines = [f"{len(self.failed)} of {total} operations failed:", *failure_lines(self.failed)]
         lines.append("Nothing else was rolled back; run apply again to converge.")
         super().__init__("\n".join(lines))
+
+
+class OperationsFailed(ApplyError):
+    """Some operations failed; the others were done and nothing was rolled back."""
 
 
 class KeyCannotWrite(ApplyError):
@@ -379,17 +401,7 @@ class KeyCannotWrite(ApplyError):
                  f"and apply stopped there; {not_started} not started."]
         if self.failed:
             lines.append(f"{len(self.failed)} other operation(s) failed:")
-            lines += _failure_lines(self.failed)
+            lines += failure_lines(self.failed)
         where = f" in {variable}" if variable else ""
         lines.append(f"A re-run needs a key with {permission}{where}; nothing was rolled back.")
         ReconcilerError.__init__(self, "\n".join(lines))
-
-
-def _failure_lines(failed: list[tuple[str, str]]) -> list[str]:
-    """One line per cause: the first channel's reason, then the others with that cause, folded."""
-    lines = []
-    for name, reason, others in grouped(failed):
-        lines.append(f"  {name}: {reason}")
-        if others:
-            lines.append(f"  the same for {len(others)} more: {folded(others)}")
-    return lines

@@ -39,3 +39,13 @@ def grouped(failed: Iterable[tuple[str, str]]) -> list[tuple[str, str, list[str]
         else:
             out += [(name, message, []) for name, message in members]
     return out
+
+
+def failure_lines(failed: list[tuple[str, str]]) -> list[str]:
+    """One line per cause: the first channel's reason, then the others with that cause, folded."""
+    lines = []
+    for name, reason, others in grouped(failed):
+        lines.append(f"  {name}: {reason}")
+        if others:
+            lines.append(f"  the same for {len(others)} more: {folded(others)}")
+    return lines

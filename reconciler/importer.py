@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import FieldChange, diff_fields
-from reconciler.errors import EditError, ImportRefused, UnknownChannelError
+from reconciler.errors import EditError, ImportConflict, UnknownChannelError
 from reconciler.endpoints import ENDPOINT_FIELD, mask_endpoint
 from reconciler.export import (
     FILE_ORDER, Templater, endpoint_placeholders, endpoint_vars, export_item, in_file_order, secret_placeholders,
 )
 from reconciler.ignore import matching_pattern, view_ignore
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
-from reconciler.plan import Update, make_plan
+from reconciler.plan import Update
+from reconciler.planning import make_plan
 from reconciler.yamledit import MappingNode, SequenceNode, YamlEditor
 
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -96,7 +97,7 @@ def import_channels(
     was loaded: the result is checked to plan no change for what was imported before it is returned.
     """
     if view.tenants and view.tenant is None:
-        raise ImportRefused("the file defines tenants: pass --tenant NAME, so imported channels are "
+        raise ImportConflict("the file defines tenants: pass --tenant NAME, so imported channels are "
                             "templated with its vars and limited to it", file=file)
     custom = _custom_by_name(current)
     in_file = {c.name: c for c in view.channels}
@@ -282,6 +283,6 @@ def _check_round_trip(result: Imported, reloaded: ChannelsFile, current: Sequenc
                    or any((c.name, f.field) in written for f in c.fields)})
     if left or len(wanted) != len(touched):
         missing = sorted(touched - {c.name for c in wanted})
-        raise ImportRefused(
+        raise EditError(
             "the edited file would not match the tenant for " + ", ".join(repr(n) for n in left + missing)
             + " (a bug in import: please report it with the file)", file=file)

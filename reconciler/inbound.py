@@ -10,7 +10,7 @@ import time
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import SendRefused
 from reconciler.model import RemoteChannel
 from reconciler.results import Sent
 
@@ -72,10 +72,10 @@ def find_channel(channels: list[RemoteChannel], name: str, label: str) -> Remote
         return found[0]
     if found:
         ids = ", ".join(str(c.id) for c in found)
-        raise ReconcilerError(f"{label} has {len(found)} custom channels named {name!r} (ids {ids}); nothing was sent")
+        raise SendRefused(f"{label} has {len(found)} custom channels named {name!r} (ids {ids}); nothing was sent")
     builtin = next((c for c in channels if not c.is_custom and c.name == name), None)
     if builtin is not None:
-        raise ReconcilerError(
+        raise SendRefused(
             f"{name!r} is a built-in channel (type {builtin.type}) on {label}: messages can only be "
             "pushed into custom channels; nothing was sent"
         )
@@ -89,4 +89,4 @@ def find_channel(channels: list[RemoteChannel], name: str, label: str) -> Remote
     else:
         more = f", and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
         known = "its custom channels: " + ", ".join(repr(n) for n in names[:SHOWN_NAMES]) + more
-    raise ReconcilerError(f"no custom channel named {name!r} on {label} ({known}); nothing was sent.{hint}")
+    raise SendRefused(f"no custom channel named {name!r} on {label} ({known}); nothing was sent.{hint}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from reconciler.checks import Finding
-from reconciler.errors import ReconcilerError
+from reconciler.errors import OutputFileError, ReconcilerError
 from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
 from reconciler.selection import Selection, Unmatched, raise_unmatched
@@ -73,9 +73,9 @@ def tenants_of(path: str | os.PathLike[str], engine: Workflow | None = None) -> 
 def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
     """Where a tenant's plan is saved: ``out`` itself, or ``out`` with ``{tenant}`` filled in."""
     if many and TENANT_FIELD not in out:
-        raise ReconcilerError(
+        raise OutputFileError(
             f"--out {out!r} would hold every tenant's plan in one file: put {TENANT_FIELD} in it, "
-            "e.g. --out 'plans/{tenant}.json'"
+            "e.g. --out 'plans/{tenant}.json'", path=out,
         )
     return out.replace(TENANT_FIELD, tenant or "default")
 

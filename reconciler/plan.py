@@ -1,7 +1,7 @@
 """The plan: typed changes (create, update, delete) and the wire calls each makes, as immutable data.
 
-Computing a plan never writes. The checks a plan must pass before apply live in ``checks.py``;
-rendering lives in ``render.py``; saved plans in ``planfile.py``.
+Making a plan (``planning.py``: match, change, prune) never writes. The checks a plan must pass
+before apply live in ``checks.py``; rendering lives in ``render.py``; saved plans in ``planfile.py``.
 
 Secret rule (documented in docs/explanation/safety.md): ``custom_channel_secret`` is write-only on the server, so it
 can never be compared. It is sent when a channel is created, and on an existing channel only when
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from reconciler import __version__
-from reconciler.diff import FieldChange, diff_fields
-from reconciler.errors import ConflictError, PlanFileError
+from reconciler.diff import FieldChange
+from reconciler.errors import PlanFileError
 from reconciler.endpoints import masked, masked_change
 from reconciler.impact import Impact, impact_phrase, impacts
 from reconciler.policy import Finding
 from reconciler.selection import Selection
 from reconciler.model import (
-    CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD, DesiredChannel, RemoteChannel,
+    CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD,
 )
 
 CREATE = "create"
@@ -375,140 +375,3 @@ class Plan:
     def digest(self) -> str:
         """A hash of the plan's data: a saved plan is applied only if it still hashes the same."""
         return digest(self.to_data())
-
-
-def make_plan(
-    desired: Iterable[DesiredChannel],
-    current: Iterable[RemoteChannel],
-    *,
-    prune: bool = False,
-    rotate_secrets: bool = False,
-    target: str = "",
-) -> Plan:
-    """Compare the file's channels with the tenant's and say what would change. Writes nothing.
-
-    Only ``type: custom`` channels are ever matched, updated or deleted. Raises ``ConflictError``
-    when the tenant's state is ambiguous (duplicate names, a name held by a built-in channel, a
-    rename onto a taken name), listing every conflict at once.
-    """
-    custom: dict[str, list[RemoteChannel]] = {}
-    builtin: dict[str, RemoteChannel] = {}
-    for channel in current:
-        if channel.is_custom:
-            custom.setdefault(channel.name, []).append(channel)
-        else:
-            builtin.setdefault(channel.name, channel)
-
-    conflicts: list[str] = []
-    changes: list[Change] = []
-    missing: dict[str, list[str]] = {}
-    claimed: set[int] = set()
-
-    def single(name: str) -> RemoteChannel | None:
-        found = custom.get(name, [])
-        if len(found) > 1:
-            ids = ", ".join(str(c.id) for c in found)
-            conflicts.append(
-                f"the tenant has {len(found)} custom channels named {name!r} (ids {ids}); "
-                "rename or delete all but one in Omnidesk, then plan again"
-            )
-            return None
-        return found[0] if found else None
-
-    for want in desired:
-        if want.name in builtin:
-            conflicts.append(
-                f"{want.name!r} is the name of a built-in channel "
-                f"(type {builtin[want.name].type}); choose another name"
-            )
-            continue
-        have = single(want.name)
-        renamed_from = None
-        if have is None and want.name not in custom:
-            olds = [(old, single(old)) for old in want.previous_names if old in custom]
-            olds = [(old, ch) for old, ch in olds if ch is not None]
-            if len(olds) > 1:
-                names = ", ".join(repr(o) for o, _ in olds)
-                conflicts.append(
-                    f"{want.name!r}: several of its previous_names exist on the tenant ({names}); "
-                    "keep only one of them"
-                )
-                continue
-            if olds:
-                renamed_from, have = olds[0]
-        elif have is None:
-            continue  # duplicate names: reported by single()
-        else:
-            taken = [old for old in want.previous_names if old in custom]
-            if taken:
-                conflicts.append(
-                    f"{want.name!r} and its previous name {taken[0]!r} both exist on the tenant: "
-                    "a rename onto an existing name; delete one of them or drop it from previous_names"
-                )
-                continue
-
-        if have is None:
-            secret = _secret_for_send(want, "new channel", missing)
-            changes.append(Create(want.name, after=FrozenMap(want.fields), secret=secret,
-                                  endpoint_env=FrozenMap(want.endpoint_env)))
-            continue
-
-        claimed.add(have.id)
-        fields = diff_fields(have.fields, want.fields)
-        secret = None
-        if want.secret is not None:
-            if rotate_secrets:
-                secret = _secret_for_send(want, "rotation: --rotate-secrets", missing)
-            elif fields:
-                secret = SecretAction(
-                    SECRET_KEEP,
-                    "write-only on the server: kept as it is (pass --rotate-secrets to send it)",
-                    env_var=want.secret.env_var,
-                )
-        if fields or (secret is not None and secret.sends):
-            changes.append(
-                Update(
-                    want.name,
-                    id=have.id,
-                    before=FrozenMap(have.fields),
-                    after=FrozenMap(want.fields),
-                    fields=fields,
-                    secret=secret,
-                    renamed_from=renamed_from,
-                    endpoint_env=FrozenMap(want.endpoint_env),
-                )
-            )
-
-    if conflicts:
-        raise ConflictError(conflicts)
-
-    unmanaged: list[str] = []
-    custom_total = 0
-    for name, channels in custom.items():
-        for channel in channels:
-            custom_total += 1
-            if channel.id in claimed:
-                continue
-            if prune:
-                changes.append(Delete(channel.name, id=channel.id, before=FrozenMap(channel.fields)))
-            else:
-                unmanaged.append(name)
-
-    changes.sort(key=lambda c: c.sort_key)
-    return Plan(
-        changes=tuple(changes),
-        unmanaged=tuple(sorted(unmanaged)),
-        custom_total=custom_total,
-        prune=prune,
-        rotate_secrets=rotate_secrets,
-        target=target,
-        missing_secrets=FrozenMap((k, tuple(sorted(v))) for k, v in sorted(missing.items())),
-    )
-
-
-def _secret_for_send(want: DesiredChannel, reason: str, missing: dict[str, list[str]]) -> SecretAction | None:
-    if want.secret is None:
-        return None
-    if not want.secret.value:  # empty is unset: an undefined CI secret arrives as ""
-        missing.setdefault(want.secret.env_var or "?", []).append(want.name)
-    return SecretAction(SECRET_SEND, reason, env_var=want.secret.env_var)

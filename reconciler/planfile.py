@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from reconciler.errors import PlanFileError, ReconcilerError, StalePlanError
+from reconciler.errors import PlanFileError, SecretInFile, StalePlanError
 from reconciler.files import write_atomically
 from reconciler.filekinds import PLAN_KIND, SAVED_PLAN, file_kind
 from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
@@ -47,7 +47,7 @@ def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike
     """
     literal = sorted(c.name for c in plan.sent_secrets if not c.secret.env_var)  # type: ignore[attr-defined]
     if literal:
-        raise ReconcilerError(
+        raise SecretInFile(
             "a saved plan reads secrets from the environment when applied, but these channels have a "
             f"secret written in the file: {', '.join(literal)}. Write it as ${{env:NAME}} instead "
             "(a secret in a file ends up in Git); nothing was saved"

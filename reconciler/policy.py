@@ -217,12 +217,12 @@ def settings_of(channels_file: ChannelsFile) -> Settings:
 def findings(channels_file: ChannelsFile, *, probes: Mapping[str, str | None] | None = None) -> tuple[Finding, ...]:
     """Every rule that is not off, over every channel of the view, in file order."""
     context = Context(settings_of(channels_file), probes)
+    # each rule's level once per view, not once per channel (plan --all-tenants asks per tenant, #27)
+    rules = [(rule_id, registered, level) for rule_id, registered in RULES.items()
+             if (level := context.settings.level(rule_id)) != OFF]
     found: list[Finding] = []
     for channel in channels_file.channels:
-        for rule_id, registered in RULES.items():
-            level = context.settings.level(rule_id)
-            if level == OFF:
-                continue
+        for rule_id, registered, level in rules:
             message = registered.check(channel, context)
             if message:
                 found.append(Finding(rule_id, level, channel.name, message, channels_file.path, channel.line))

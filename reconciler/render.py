@@ -43,7 +43,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append(f"{plan.summary()}." + (f" Target: {plan.target}" if plan.target else ""))
         for change in plan.changes:
             lines.append("")
-            lines.append(style(f"{SYMBOL[change.action]} {headline(change, with_calls=True)}", fg=_COLOUR[change.action], bold=True))
+            # a snapshot has no ids: the ones a snapshot plan holds are made up, so none is shown
+            line = headline(change, with_calls=True, with_id=plan.snapshot is None)
+            lines.append(style(f"{SYMBOL[change.action]} {line}", fg=_COLOUR[change.action], bold=True))
             rows = field_lines(change)
             width = max((len(name) for name, _ in rows), default=0)
             lines.extend(f"    {name.ljust(width)}  {text}" for name, text in rows)

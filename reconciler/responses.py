@@ -23,6 +23,7 @@ from .errors import (
     NotFound,
     PermissionDenied,
     ProtocolError,
+    UnexpectedStatus,
 )
 from .model import CHANNEL_PATH, RemoteChannel
 from .printable import VALUE_CHARS, cut, printable
@@ -198,7 +199,7 @@ def status_error(status: int, body: Any, call: str, redact: Redactor) -> ApiErro
         return FieldRejected(f"{what}: {message or 'no reason given'}", call=call, status=status, field=field)
     if status == 404:
         return NotFound(f"not found{said}", call=call, status=status)
-    return ApiError(f"the server answered {status}{said}", call=call, status=status)
+    return UnexpectedStatus(f"the server answered {status}{said}", call=call, status=status)
 
 
 def parse_channel(item: Any, call: str, redact: Redactor, where: str = "item") -> RemoteChannel:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from reconciler.diff import FieldChange
 from reconciler.endpoints import ENDPOINT_FIELD, credential_params, fill_credentials, is_masked
-from reconciler.errors import PlanFileError, ReconcilerError, SecretMissingError, StalePlanError
+from reconciler.errors import PlanFileError, SecretInFile, SecretMissingError, StalePlanError
 from reconciler.model import DesiredChannel
 from reconciler.plan import Change, FrozenMap, Plan, Update
 
@@ -163,7 +163,7 @@ def check_endpoint_credentials(plan: Plan) -> None:
     literal = sorted({c.name for c, endpoint in sent_endpoints(plan)
                       if set(credential_params(endpoint)) - set(getattr(c, "endpoint_env", {}))})
     if literal:
-        raise ReconcilerError(
+        raise SecretInFile(
             "a saved plan reads an endpoint's credentials from the environment when applied, but these channels "
             f"have one written in the file: {', '.join(literal)}. Write it as key=${{env:NAME}} instead; "
             "nothing was saved"

@@ -21,7 +21,8 @@ from pathlib import PurePosixPath
 from reconciler.config import load_channels_file
 from reconciler.ignore import view_ignore, without_ignored
 from reconciler.model import CUSTOM_TYPE, RemoteChannel
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
 from reconciler.policy import findings
 from reconciler.workflow import Workflow
 

@@ -20,7 +20,7 @@ import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, ContextManager, Iterator, Mapping
 
 import httpx
 
@@ -30,6 +30,8 @@ from reconciler.model import Tenant
 from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, HostPools, check_api_key, is_loopback
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
+# Opens the transport to an in-process server on a state file, closed (the state saved) on exit.
+LocalServer = Callable[[str], ContextManager[httpx.BaseTransport]]
 EMULATOR_KEY = "demo"
 # The key variable when neither the tenant (api_key_env) nor a saved plan names one.
 DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
@@ -266,9 +268,10 @@ def _refused_key(reason: str, target: Target) -> str:
 
 @contextmanager
 def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT,
-             pools: HostPools | None = None) -> Iterator[OmnideskClient]:
-    """A client for the target (through ``pools``' pool for its host, if given); for ``--emulator``
-    an in-process emulator whose state is saved on exit."""
+             pools: HostPools | None = None, local: LocalServer | None = None) -> Iterator[OmnideskClient]:
+    """A client for the target (through ``pools``' pool for its host, if given); for a target with
+    ``emulator_state``, through the transport ``local`` opens on that state (the engine knows no
+    emulator: the caller injects it, as ``httpx.Client(transport=)`` takes one)."""
     if target.emulator_state is None:
         assert target.url is not None and target.api_key is not None
         borrowed = pools.transport(target.url) if pools is not None else None
@@ -276,14 +279,10 @@ def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_T
                             timeout=timeout, transport=borrowed) as client:
             yield client
         return
-    from reconciler.emulator import Emulator, EmulatorTransport
-
-    emulator = Emulator(state_path=target.emulator_state)
-    try:
-        with OmnideskClient(
-            "http://emulator", EMULATOR_KEY, transport=EmulatorTransport(emulator), parallelism=parallelism,
-            timeout=timeout,
-        ) as client:
-            yield client
-    finally:
-        emulator.close()
+    if local is None:
+        raise TargetError(f"{target.label} is served in-process: give the workflow a local server to reach it "
+                          "(reconciler.cli.emulated, say)")
+    with local(target.emulator_state) as transport, OmnideskClient(
+        "http://emulator", EMULATOR_KEY, transport=transport, parallelism=parallelism, timeout=timeout,
+    ) as client:
+        yield client

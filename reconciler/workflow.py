@@ -26,14 +26,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from reconciler.config import load_all_views, load_channels_file, load_settings, load_tenants
-from reconciler.errors import ImportRefused, ReconcilerError, TargetError
+from reconciler.errors import ImportConflict, TargetError
 from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output, require_input
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.inbound import Messages
+from reconciler.validation import Validation
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
-from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
+from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated  # noqa: F401
 from reconciler.thresholds import thresholds_of
 
 if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: validate needs none of them
@@ -43,25 +44,28 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
     from reconciler.export import Export
     from reconciler.plan import Plan
     from reconciler.shard import Shard
-    from reconciler.target import Target
+    from reconciler.target import LocalServer, Target
     from reconciler.transport import HostPools
 
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
-class Workflow(Messages):
+class Workflow(Messages, Validation):
     """Load, read, plan, check, apply, save, export and clone, with one set of rules (and, from
-    ``Messages``, push messages and the sandbox's agent replies)."""
+    ``Validation``, validate; from ``Messages``, push messages and the sandbox's agent replies)."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
-                 timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None) -> None:
+                 timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None,
+                 local: LocalServer | None = None) -> None:
         """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
         the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
-        tenants (see ``sharing``)."""
+        tenants (see ``sharing``); ``local``: opens the transport to an in-process server on a state
+        file, for targets with ``emulator_state`` (the CLI's ``--emulator`` passes ``cli.emulated``)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
         self.auth = auth
         self.pools = pools
+        self.local = local
 
     def sharing(self, pools: HostPools) -> Workflow:
         """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
@@ -97,27 +101,6 @@ class Workflow(Messages):
         names = list(self.tenants(path, required=True))
         return shard.pick(names) if shard else names
 
-    def validate(self, path: str | os.PathLike[str], *, tenant: str | None = None,
-                 offline: bool = False) -> Validated:
-        """Check the file offline (no call): for ``tenant``, else for every tenant and for none.
-        Raises ``ConfigError`` listing every problem (and its warnings). ``offline``: read no
-        environment variable (an unset ``${env:...}`` is no error; for pre-commit hooks)."""
-        shown = os.fspath(path)
-        if tenant is not None:
-            require_input(path)
-            loaded = load_channels_file(path, tenant=tenant, environ=self.environ, offline=offline)
-            return Validated(f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})",
-                             tuple(loaded.warnings), tuple(findings(loaded)))
-        require_input(path)
-        views = load_all_views(path, environ=self.environ, offline=offline)
-        # Each channel entry has its own line, so lines count the file's channels across all views.
-        count = len({channel.line for view in views.values() for channel in view.channels})
-        tenants = next(iter(views.values())).tenants
-        suffix = f"; tenants: {', '.join(tenants)}" if tenants else ""
-        warnings = dict.fromkeys(w for view in views.values() for w in view.warnings)
-        found = dict.fromkeys(f for view in views.values() for f in findings(view))
-        return Validated(f"{shown}: valid ({_count(count)}{suffix})", tuple(warnings), tuple(found))
-
     def target(self, *, url: str | None = None, tenant: str | None = None, emulator_state: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
         from reconciler.target import resolve_target
@@ -134,7 +117,7 @@ class Workflow(Messages):
         from reconciler.target import DEFAULT_TIMEOUT, open_client
 
         return open_client(target, parallelism=self.parallelism, timeout=self.timeout or DEFAULT_TIMEOUT,
-                           pools=self.pools)
+                           pools=self.pools, local=self.local)
 
     # -- plan ------------------------------------------------------------------------------------
 
@@ -168,7 +151,7 @@ class Workflow(Messages):
 
     def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
                       rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
-        from reconciler.plan import make_plan
+        from reconciler.planning import make_plan
 
         return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
                          target=target.label)
@@ -276,7 +259,7 @@ class Workflow(Messages):
         asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": emulator_state}
         for key, value in asked.items():
             if value is not None and connection.get(key, "").rstrip("/") != value:
-                raise ReconcilerError(
+                raise TargetError(
                     f"{os.fspath(path)} was planned for {connection['label']}, not for the "
                     f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was planned)"
                 )
@@ -352,7 +335,7 @@ class Workflow(Messages):
         either tenant's view of the file ignores is neither copied nor touched on the destination.
         """
         if source == dest:
-            raise ReconcilerError(f"--from and --to are both {source!r}: name two different tenants")
+            raise TargetError(f"--from and --to are both {source!r}: name two different tenants")
         tenants, ignore = self.settings(path)
         source_target = self.target(tenant=source, tenants=tenants)
         target = self.target(tenant=dest, tenants=tenants)
@@ -395,14 +378,10 @@ class Workflow(Messages):
         )
         if imported.changed:
             if read_text(file) != text:
-                raise ImportRefused("the file changed while importing: run import again", file=file)
+                raise ImportConflict("the file changed while importing: run import again", file=file)
             write_atomically(file, imported.text)
         return ImportedFile(imported, target, file)
 
     def import_update(self, path: str | os.PathLike[str], **options: Any) -> ImportedFile:
         """``import_`` that also writes the tenant's values of the file's drifted channels into the file."""
         return self.import_(path, update=True, **options)
-
-
-def _count(n: int) -> str:
-    return f"{n} channel" if n == 1 else f"{n} channels"

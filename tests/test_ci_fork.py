@@ -97,7 +97,7 @@ def test_a_fork_is_planned_against_the_snapshot_with_no_key_and_no_call(tmp_path
     assert job.conclusion == "success", job.log
     assert requests == []  # not one call reached the tenant
     log = plan_output(run)
-    assert MARK + "." in log and "~ update 'SMS gateway'" in log
+    assert MARK + "." in log and "~ update 'SMS gateway'\n" in log  # no id: a snapshot has none
     assert re.search(r'^    icon +"phone" -> "sms"$', log, re.M)
     assert f"> ⚠️ **{MARK}.**" in summary(actions, run)
     assert github.comments == {} and github.artifacts.get(run.id) is None  # read-only token; no reviewed plan

@@ -105,3 +105,24 @@ def test_every_gitlab_image_is_pinned_by_digest_or_is_the_variable_that_says_how
     assert default == "python:3.11" or DIGEST.match(default)  # the tag the comment explains, or pinned
     assert '#   OMNIDESK_CHANNELS_IMAGE: "python:3.11@sha256:<the 64 hex digits>"   # python:3.11' in template
     assert "docker buildx imagetools inspect python:3.11" in template
+
+
+def strings_of(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings_of(value)]
+    if isinstance(node, list):
+        return [s for item in node for s in strings_of(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_variable_the_template_uses_is_defined_predefined_or_the_users():
+    """A variable the template's jobs use but nobody sets expands to nothing: the install would fetch
+    ``https://raw.githubusercontent.com///requirements.lock``. Each one is the template's own, one of
+    GitLab's ``CI_*``, or one the template's comments ask the user to set."""
+    template = yaml.safe_load((EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text())
+    defined = set(template["variables"]) | {"OMNIDESK_CI_TENANT", "OMNIDESK_DRIFT"}  # the user's
+    for name, job in template.items():
+        defined |= set(job.get("variables", {})) if isinstance(job, dict) else set()
+    used = {m for text in strings_of(template) for m in re.findall(r"\$\{?([A-Za-z_]\w*)", text)}
+    assert {u for u in used if not u.startswith("CI_")} - defined == set()
+    assert {"OMNIDESK_CHANNELS_REPO", "OMNIDESK_CHANNELS_COMMIT"} <= used

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
 from reconciler.describe import show_value
 from reconciler.render import MARKDOWN_LIMIT, render_markdown
 from tests.clihelp import run_cli

@@ -56,6 +56,7 @@ ONLY_IN: dict[str, dict[str, object]] = {
     "emulator_cmd.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY,
                         "reconciler.target": {"is_loopback"}},  # runs the emulator
     "delivery_options.py": {"reconciler.emulator.outbound": EVERY},  # the emulator's delivery options
+    "common.py": {"reconciler.emulator": {"Emulator", "EmulatorTransport"}},  # --emulator's connection, injected
 }
 
 
@@ -127,3 +128,26 @@ def test_the_all_tenants_runner_and_ci_read_files_through_the_workflow(path: Pat
     """Tenants, views, validation and saved plans come from ``Workflow``, as for a command."""
     reached = {m for m, _ in imported_names(path.read_text(encoding="utf-8"))}
     assert not reached & {"reconciler.config", "reconciler.planfile"}
+
+
+ENGINE = [p for p in sorted(CLI.parent.rglob("*.py"))
+          if not {"cli", "emulator"} & set(p.relative_to(CLI.parent).parts) and p.name != "__main__.py"]
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(CLI.parent)))
+def test_the_engine_imports_neither_the_emulator_nor_the_cli(path: Path) -> None:
+    """The connection is injected at the top (``Workflow(local=...)``, as ``httpx.Client(transport=)``):
+    the CLI's ``--emulator`` builds the in-process emulator and hands it in; ``__main__`` is the script."""
+    reached = {m for m, _ in imported_names(path.read_text(encoding="utf-8"))}
+    assert not {m for m in reached if m.split(".")[:2] in (["reconciler", "emulator"], ["reconciler", "cli"])}
+
+
+def test_a_workflow_without_a_local_server_refuses_an_emulator_target(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text("version: 1\nchannels: []\n", encoding="utf-8")
+    with pytest.raises(TargetError, match="served in-process"):
+        Workflow(environ={}).plan(path, emulator_state=str(tmp_path / "state.json"))
+    assert not (tmp_path / "state.json").exists()  # nothing was started
+    from reconciler.cli.common import emulated
+
+    assert Workflow(environ={}, local=emulated).plan(path, emulator_state=str(tmp_path / "state.json")).plan.is_empty

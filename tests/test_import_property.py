@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from reconciler.config import load_channels_file
 from reconciler.importer import import_channels
 from reconciler.model import RemoteChannel
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 
 BEFORE = (Path(__file__).parent / "golden" / "import" / "commented" / "before.yaml").read_text(encoding="utf-8")
 BEFORE = BEFORE.replace("@PRODUCTION_URL@", "http://127.0.0.1:1")

@@ -6,7 +6,8 @@ import pytest
 from reconciler.errors import ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
 from reconciler.checks import check_fresh, check_safety, check_secrets
-from reconciler.plan import CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan, make_plan
+from reconciler.plan import CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan
+from reconciler.planning import make_plan
 
 
 def remote(id: int, name: str, type: str = "custom", **fields) -> RemoteChannel:

@@ -11,7 +11,7 @@ from reconciler.client import OmnideskClient
 from reconciler.emulator import Emulator, EmulatorTransport
 from reconciler.errors import ConflictError
 from reconciler.model import DesiredChannel, SecretRef, normalize_fields
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 from reconciler.secrets import Secrets
 
 NAMES = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta"]

@@ -17,7 +17,7 @@ from clihelp import run_cli
 from reconciler import checks
 from reconciler.checks import APPLY, DENY, OFF, PLAN, WARN, CheckContext, Finding, run_checks
 from reconciler.errors import PlanRefused, UnsafePlanError
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 from reconciler.render import FORMATS, RenderOptions, render_plan, render_report
 
 CHANNELS = """\

@@ -13,7 +13,8 @@ from typing import Callable
 import pytest
 
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
 from reconciler.render import render_json, render_markdown, render_text
 from clihelp import assert_plan_valid
 

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from reconciler.model import DesiredChannel, normalize_fields
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 from reconciler.render import MARKDOWN_LIMIT, render_markdown
 from clihelp import run_cli
 

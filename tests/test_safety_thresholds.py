@@ -9,7 +9,7 @@ from clihelp import run_cli
 
 from reconciler.checks import check_safety
 from reconciler.errors import UnsafePlanError
-from reconciler.plan import make_plan
+from reconciler.planning import make_plan
 from reconciler.thresholds import Thresholds
 
 
@@ -180,7 +180,7 @@ def test_the_checks_count_only_tenants_with_ten_channels_or_more():
         check_safety(more, thresholds=Thresholds(max_update_share=0.0))
 
 
-@pytest.mark.parametrize("forged", [True, "1", 5, -1], ids=["bool", "string", "above-1", "negative"])
+@pytest.mark.parametrize("forged", [True, "1", 1.5, -1], ids=["bool", "string", "above-1", "negative"])
 def test_a_saved_plan_with_forged_thresholds_gets_the_defaults(tmp_path, tenant, forged):
     """Safety values in a saved plan are not schema-checked (only the digest pins them): a value that is
     not a share in [0, 1] is ignored, so the stricter default holds, even when the digest was recomputed."""
@@ -198,3 +198,12 @@ def test_a_saved_plan_with_forged_thresholds_gets_the_defaults(tmp_path, tenant,
     assert refused.exit_code == 1, refused.output
     assert "Error: the plan updates 5 of 10 custom channels (more than 30%)" in refused.stderr
     assert updates(tenant.emu) == 0
+
+
+@pytest.mark.parametrize("share, changed, allowed", [("0", 1, False), ("1", 10, True), ("1.0", 10, True)])
+def test_the_shares_bounds_are_inclusive(tmp_path, tenant, share, changed, allowed):
+    """0 (refuse any update) and 1 (allow all) are both valid shares, in the file as in the schema."""
+    path = write(tmp_path, file_text(changed=changed, safety=f"safety: {{max_update_share: {share}}}\n"))
+    result = run_cli(["apply", path, "--yes"], env(tenant))
+    assert result.exit_code == (0 if allowed else 1), result.output
+    assert updates(tenant.emu) == (changed if allowed else 0)

@@ -25,7 +25,8 @@ from reconciler.errors import (
     ConflictError, PlanFileError, ReconcilerError, SecretMissingError, StalePlanError, StateFileError, TargetError,
 )
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.plan import Create, Delete, Plan, Update, make_plan
+from reconciler.plan import Create, Delete, Plan, Update
+from reconciler.planning import make_plan
 from reconciler.planfile import load_plan, save_plan
 from reconciler.secrets import Secrets
 from reconciler.target import resolve_target

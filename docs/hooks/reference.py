@@ -271,6 +271,7 @@ channels:
 
 def example_plan() -> str:
     """``plan --format json`` of EXAMPLE_CHANGED against a tenant that has the quick start."""
+    from reconciler.cli.common import emulated
     from reconciler.render import render_json
     from reconciler.workflow import Workflow
 
@@ -278,7 +279,7 @@ def example_plan() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # the target's label names the state file: keep it a short relative name
         try:
-            engine = Workflow()
+            engine = Workflow(local=emulated)  # the emulator, injected as the CLI's --emulator does
             engine.apply(engine.plan(str(ROOT / "examples" / "quickstart.yaml"), emulator_state="emulator.json"))
             Path("channels.yaml").write_text(EXAMPLE_CHANGED, encoding="utf-8")
             environ_secret = os.environ.pop("MARKETPLACE_BRIDGE_SECRET", None)

@@ -12,6 +12,7 @@ from reconciler.cli.common import (
     workflow,
 )
 from reconciler.render import render_text
+from reconciler.workflow import Workflow
 
 
 @click.command("clone", cls=OneFileCommand)
@@ -60,13 +61,8 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
       WHATSAPP_BRIDGE_SECRET=... omnidesk-channels clone channels.yaml --from staging --to production --yes
       omnidesk-channels clone channels.yaml --from staging --to production --export-out staging.yaml --out plan.json
     """
-    if out and export_out and os.path.abspath(out) == os.path.abspath(export_out):
-        raise click.UsageError("--out and --export-out name the same file; give each its own path")
     engine = workflow(verbose=verbose, parallelism=parallelism)
-    if out:
-        engine.check_plan_output(out, inputs=[file], force=force)
-    if export_out:
-        engine.check_export_output(export_out, inputs=[file], force=force, option="--export-out")
+    _check_outputs(engine, file, out, export_out, force)
     cloned = engine.clone(file, source, dest, prune=prune)
     exported, planned = cloned.exported, cloned.planned
     if export_out:
@@ -94,3 +90,13 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     if plan.is_empty:
         return EXIT_OK
     return apply_with_progress(engine, planned, allow_deletes, allow_updates, allow_policy)
+
+
+def _check_outputs(engine: Workflow, file: str, out: str | None, export_out: str | None, force: bool) -> None:
+    """Both outputs, before anything is read: neither FILE, nor each other, nor a file of another kind."""
+    if out and export_out and os.path.abspath(out) == os.path.abspath(export_out):
+        raise click.UsageError("--out and --export-out name the same file; give each its own path")
+    if out:
+        engine.check_plan_output(out, inputs=[file], force=force)
+    if export_out:
+        engine.check_export_output(export_out, inputs=[file], force=force, option="--export-out")

@@ -1,25 +1,29 @@
 """What the commands share: the target options, HTTP logging, terminal checks, apply with progress."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
 from reconciler.shard import Shard
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
-from reconciler.errors import ReconcilerError
+from reconciler.errors import NotConfirmed
 from reconciler.plan import Delete, Plan
 from reconciler.policy import Finding
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
 from reconciler.results import Planned
 from reconciler.workflow import Workflow
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,7 +96,20 @@ def workflow(*, verbose: bool = False, parallelism: int = 8) -> Workflow:
         _log_http_to_stderr()
     connection = click.get_current_context().meta.get(CONNECTION_META, {})
     return Workflow(parallelism=parallelism, timeout=connection.get("timeout", DEFAULT_TIMEOUT),
-                    auth=connection.get("auth"))
+                    auth=connection.get("auth"), local=emulated)
+
+
+@contextlib.contextmanager
+def emulated(state: str) -> Iterator[httpx.BaseTransport]:
+    """The in-process emulator on ``state`` as a transport, its state saved on exit: what ``--emulator``
+    (and a plan saved with it) connects through. The engine never imports the emulator: it is given this."""
+    from reconciler.emulator import Emulator, EmulatorTransport
+
+    emulator = Emulator(state_path=state)
+    try:
+        yield EmulatorTransport(emulator)
+    finally:
+        emulator.close()
 
 
 def _log_http_to_stderr() -> None:
@@ -200,11 +217,11 @@ def confirm(planned: Planned, *, yes: bool, saved: bool = False) -> None:
     if not is_tty(sys.stdin):
         if saved:
             return
-        raise ReconcilerError("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
+        raise NotConfirmed("not on a terminal: pass --yes to apply the plan above (nothing was changed)")
     sys.stdout.flush()  # the plan goes before the question, also when stdout is a pipe
     question = f"Apply {counts(planned.plan)} to {planned.target.label}?"
     if not _ask(question):
-        raise ReconcilerError("apply cancelled at the prompt; nothing was changed")
+        raise NotConfirmed("apply cancelled at the prompt; nothing was changed")
 
 
 def _ask(question: str) -> bool:

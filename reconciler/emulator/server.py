@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from reconciler.emulator.core import Emulator
+from reconciler.errors import EmulatorNotStarted
 from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError
 from reconciler.emulator.outbound import is_loopback_host
 from reconciler.emulator.sandbox import Sandbox, is_sandbox_path
@@ -193,7 +194,7 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 sock.close()
-                raise RuntimeError(f"the emulator server did not start on {self.url}")
+                raise EmulatorNotStarted(f"the emulator server did not start on {self.url}")
             time.sleep(0.005)
         return self
 
