@@ -46,6 +46,8 @@ def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                           "tenants/notes.txt": "not a tenant"}),
     ("'brands/**/*.yaml'", {"brands/eu/acme.yaml": tenant(), "brands/us/globex.yaml": tenant(host="sms.globex.com")}),
     ("[eu/, 'us/*.yml']", {"eu/acme.yaml": tenant(), "us/globex.yml": tenant(host="sms.globex.com")}),
+    ("./", {"acme.yaml": tenant(), "globex.yml": tenant(host="sms.globex.com")}),  # beside it: not itself
+    ("[eu/acme.yaml, us/globex.yml]", {"eu/acme.yaml": tenant(), "us/globex.yml": tenant(host="sms.globex.com")}),
 ])
 def test_folder_glob_and_list_forms_give_the_same_tenants(cwd, section, files):
     write(cwd, {"channels.yaml": CHANNELS.format(tenants=section), **files})
@@ -127,3 +129,12 @@ def test_the_schema_editors_use_takes_each_form(section, valid):
     """Editors and check-jsonschema read the file as written, before any tenant file is read in."""
     errors = list(validator().iter_errors({"version": 1, "tenants": section, "channels": []}))
     assert (not errors) is valid, errors
+
+
+def test_validate_names_ten_tenants_and_counts_the_rest(cwd):
+    write(cwd, {"channels.yaml": CHANNELS.format(tenants="tenants/"),
+                **{f"tenants/t{i:02d}.yaml": tenant() for i in range(12)}, "tenants/acme.yaml": tenant()})
+    result = run_cli(["validate", "channels.yaml"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "channels.yaml: valid (2 channels; tenants: acme, t00, t01, t02, t03, t04, t05, t06, " \
+                            "t07, t08 and 3 more)\n"

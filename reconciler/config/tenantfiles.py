@@ -87,7 +87,8 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
             found = [os.path.join(full, n) for n in os.listdir(full) if n.endswith(SUFFIXES)]
     else:
         found = [f for f in glob.glob(full, recursive=True) if f.endswith(SUFFIXES)]
-    files = sorted(os.path.relpath(f) for f in found if os.path.isfile(f))
+    itself = os.path.realpath(parsed.file)  # tenants: ./ lists the channels file too: it is no tenant
+    files = sorted(os.path.relpath(f) for f in found if os.path.isfile(f) and os.path.realpath(f) != itself)
     real = os.path.realpath(base)
     escaped = [f for f in files if not os.path.realpath(f).startswith(real + os.sep)]  # a symbolic link out of it
     for file in escaped:
