@@ -289,13 +289,17 @@ def report_export(result: Any) -> None:
 
 
 class ShardType(click.ParamType):
-    """``K/N`` -> ``Shard``; a bad one is a usage error (exit 2) that says the form."""
+    """``K/N`` -> ``Shard``; a bad one is a usage error that says the form. ``/`` alone is no shard:
+    it is what GitLab makes of ``$CI_NODE_INDEX/$CI_NODE_TOTAL`` in a job without ``parallel:``,
+    so a template can always pass it."""
 
     name = "K/N"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shard:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shard | None:
         if isinstance(value, Shard):
             return value
+        if str(value).strip() == "/":
+            return None
         try:
             return Shard.parse(str(value))
         except ValueError as exc:
