@@ -54,7 +54,8 @@ def write_agency(folder: Path, url: str, tenants: int) -> Path:
         (folder / "tenants" / f"brand-{i:04d}.yaml").write_text(f"url: {url}\napi_key_env: BENCH_API_KEY\n")
     lines = ["version: 1", "tenants: tenants/", "channels:"]
     for c in range(CHANNELS):
-        lines += [f"  - name: Bridge {c}", "    icon: chat", f"    custom_channel_endpoint: https://b{c}.example.com/in"]
+        lines += [f"  - name: Bridge {c}", "    icon: chat",
+                  f"    custom_channel_endpoint: https://b{c}.example.com/in"]
     path = folder / "channels.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -68,7 +68,8 @@ def setup(tmp_path: Path, github: FakeGitHub, tenants: dict[str, Any]) -> tuple[
                          {key_env(name): WRITE_KEY})
         assert seeded.exit_code == 0, seeded.output
     repo = Repo(github, files)
-    omnidesk = Environment("omnidesk", ("main",), {**{key_env(n): WRITE_KEY for n in TENANTS}, "SMS_BRIDGE_SECRET": SECRET})
+    written = {**{key_env(n): WRITE_KEY for n in TENANTS}, "SMS_BRIDGE_SECRET": SECRET}
+    omnidesk = Environment("omnidesk", ("main",), written)
     actions = Actions(github, repo, WORKFLOW, tmp_path / "runs", environments={"omnidesk": omnidesk},
                       secrets={f"{key_env(n)}_READ": READ_KEY for n in TENANTS})
     return repo, actions

@@ -92,8 +92,8 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
     real = os.path.realpath(base)
     escaped = [f for f in files if not os.path.realpath(f).startswith(real + os.sep)]  # a symbolic link out of it
     for file in escaped:
-        parsed.problems.append(Problem(file, None, None, "", "the file is outside the channels file's folder "
-                                                             "(a symbolic link): tenant files must be in it or below it"))
+        parsed.problems.append(Problem(file, None, None, "", "the file is outside the channels file's folder (a "
+                                       "symbolic link): tenant files must be in it or below it"))
     files = [f for f in files if f not in escaped]
     if not files and not escaped:
         parsed.problems.append(parsed.problem(where, f"{quoted(source)} names no tenant file (*.yaml or *.yml): "
