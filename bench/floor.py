@@ -22,6 +22,7 @@ itself uses for a valid file, measured as whole processes against ``plan`` (``be
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(f"/tmp/omnidesk-floor-{n}.yaml")
         write_channels_file(path, n)
         with serve_seeded(seeded(n, changed=False)) as url:
-            (floor,) = best_of(args.repeat, lambda: floor_plan(path, url))
+            (floor,) = best_of(args.repeat, functools.partial(floor_plan, path, url))
         print(f"plan floor, {n} channels: {floor:.3f} s")
     return 0
 

@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from floor import serve_seeded  # noqa: E402
-from run import KEY, SECRET_VAR, seeded, write_channels_file  # noqa: E402
+from floor import serve_seeded
+from run import KEY, SECRET_VAR, seeded, write_channels_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR = str(Path(__file__).resolve().parent / "floor.py")
@@ -137,8 +137,8 @@ def all_tenants_rows(folder: Path, pairs: int, tenants: int, n: int, latency_ms:
 def apply_rows(folder: Path, runs: int, creates: int, latency_ms: int, parallelisms: list[int]) -> Iterator[PairRow]:
     """Apply alone (the plan before it is not timed), against its ideal: every wave of creates in flight at once."""
     from reconciler.apply import apply_plan
-    from reconciler.config import load_channels_file
     from reconciler.client import OmnideskClient
+    from reconciler.config import load_channels_file
     from reconciler.planning import make_plan
     from reconciler.secrets import Secrets
 

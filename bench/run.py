@@ -18,7 +18,8 @@ one ``plan --all-tenants`` (``bench/shards.py``, issue 22).
 from __future__ import annotations
 
 import argparse
-from collections import Counter
+import contextlib
+import functools
 import json
 import logging
 import math
@@ -29,26 +30,28 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deepdiff import DeepDiff  # noqa: E402
-from floor import FLOOR_STARTUP, SCHEMA, best_of, floor_plan, fresh_process, serve_seeded  # noqa: E402
+from deepdiff import DeepDiff
+from floor import FLOOR_STARTUP, SCHEMA, best_of, floor_plan, fresh_process, serve_seeded
 
-from reconciler.apply import FAILED, apply_plan  # noqa: E402
-from reconciler.client import PAGE_SIZE, OmnideskClient  # noqa: E402
-from reconciler.config import load_channels_file  # noqa: E402
-from reconciler.emulator import Emulator, serve_in_thread  # noqa: E402
-from reconciler.multitenant import plan_tenants  # noqa: E402
-from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields  # noqa: E402
-from reconciler.plan import Plan  # noqa: E402
-from reconciler.planning import make_plan  # noqa: E402
-from reconciler.secrets import Secrets  # noqa: E402
-from reconciler.render import render_text  # noqa: E402
-from reconciler.workflow import Workflow  # noqa: E402
+from reconciler.apply import FAILED, apply_plan
+from reconciler.client import PAGE_SIZE, OmnideskClient
+from reconciler.config import load_channels_file
+from reconciler.emulator import Emulator, serve_in_thread
+from reconciler.model import DesiredChannel, RemoteChannel, normalize_fields
+from reconciler.multitenant import plan_tenants
+from reconciler.plan import Plan
+from reconciler.planning import make_plan
+from reconciler.render import render_text
+from reconciler.secrets import Secrets
+from reconciler.workflow import Workflow
 
 KEY = "demo"
 SECRET_VAR = "BENCH_CHANNEL_SECRET"
@@ -321,7 +324,9 @@ def measure_floors(folder: Path, sizes: list[int], repeat: int) -> list[FloorRow
             write_channels_file(path, n)
         with serve_seeded(seeded(n, changed=False)) as url:
             assert workflow_plan(path, url) == 0 and floor_plan(path, url) == 0, "the bench tenant must match the file"
-            ours, floor = best_of(repeat, lambda: workflow_plan(path, url), lambda: floor_plan(path, url))
+            ours, floor = best_of(
+                repeat, functools.partial(workflow_plan, path, url), functools.partial(floor_plan, path, url)
+            )
         rows.append(FloorRow(f"plan, {n} unchanged channels", ours, floor, "libyaml + jsonschema + pages + =="))
     quickstart = str(Path(__file__).resolve().parent.parent / "examples" / "quickstart.yaml")
     runs = repeat * 2
@@ -368,7 +373,8 @@ def scenarios(quick: bool) -> Iterator[tuple[str, Callable[[Path], Row | list[Ro
                    lambda p, lose=lose, latency=latency: measure_lost_creates(p / "c200.yaml", 200, lose, latency,
                                                                               baseline))
     fanout = 10 if quick else 50
-    yield f"plan --all-tenants {fanout}x100 @50", lambda p: measure_all_tenants(p / "tenants.yaml", fanout, 100, LATENCY_MS)
+    yield (f"plan --all-tenants {fanout}x100 @50",
+           lambda p: measure_all_tenants(p / "tenants.yaml", fanout, 100, LATENCY_MS))
     for n in ([100, 1000] if quick else [100, 1000, 2000]):
         yield f"diff naive {n}", lambda p, n=n: measure_diff(n, naive=True)
         yield f"diff linear {n}", lambda p, n=n: measure_diff(n, naive=False)
@@ -393,17 +399,14 @@ def print_table(rows: list[Row]) -> None:
         load = f"{r.load_cpu_s:6.2f}" if r.load_cpu_s is not None else f"{'':>6}"
         peak = f"{r.peak_mb:7.1f}" if r.peak_mb is not None else f"{'':>7}"
         extra = "; ".join(filter(None, [show_requests(r.requests), r.note]))
-        print(f"{r.scenario:<34} {r.n:>6} {r.latency_ms:>4} {r.wall_s:7.2f} {cpu} {load} {peak} {r.changes:>6}  {extra}")
+        print(f"{r.scenario:<34} {r.n:>6} {r.latency_ms:>4} {r.wall_s:7.2f} {cpu} {load} {peak} "
+              f"{r.changes:>6}  {extra}")
 
 
 def machine() -> dict[str, Any]:
     cpu = ""
-    try:
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), ""
-        )
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
     return {"nproc": os.cpu_count(), "python": platform.python_version(), "cpu": cpu,
             "date": time.strftime("%Y-%m-%d %H:%M %Z")}
 
@@ -420,8 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards-only", action="store_true",
                         help="only 1,000 tenants in 4 shards vs one process (bench/shards.py, issue 22)")
     args = parser.parse_args(argv)
-    from paired import print_rows as print_paired, rows as paired_rows
-    from shards import measure as measure_shards, print_row as print_shards
+    from paired import print_rows as print_paired
+    from paired import rows as paired_rows
+    from shards import measure as measure_shards
+    from shards import print_row as print_shards
 
     if args.shards_only:
         print_shards(measure_shards(rounds=args.pairs))

@@ -73,7 +73,8 @@ class Outcome:
     def detail(self) -> str:
         """One line for a log: the id of a created channel, or why it failed."""
         if self.status == OK and isinstance(self.change, Create):
-            return f"created by another run, id {self.channel_id}" if self.by_other_run else f"created, id {self.channel_id}"
+            by = "created by another run" if self.by_other_run else "created"
+            return f"{by}, id {self.channel_id}"
         return self.message
 
 
@@ -268,7 +269,9 @@ def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[i
                 jobs.append((index, change, functools.partial(_run_one, client, change, secrets, again=True)))
         pending = runner.each(jobs)
     for index, left in pending.items():
-        why = "interrupted before it was checked" if runner.stopped() else f"still uncertain after {CREATE_ROUNDS} checks"
+        why = (
+            "interrupted before it was checked" if runner.stopped() else f"still uncertain after {CREATE_ROUNDS} checks"
+        )
         runner.record(index, _unknown(changes[index], left, why))
 
 
@@ -313,7 +316,7 @@ def apply_plan(
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
         runner = _Runner(pool, parallelism, stop, on_outcome)
         for kind in (Delete, Update, Create):
-            phase = [(i, c) for i, c in enumerate(plan.changes) if isinstance(c, kind)]
+            phase: list[tuple[int, Change]] = [(i, c) for i, c in enumerate(plan.changes) if isinstance(c, kind)]
             if not phase:
                 continue
             if kind is Create:

@@ -20,14 +20,20 @@ from urllib.parse import urlencode
 
 import httpx
 
-from .errors import ApiError, ConnectionFailed, ProtocolError, RedirectRefused, TransientApiError
+from .errors import (
+    ApiError,
+    BodyTooLarge,
+    BudgetSpent,
+    ConnectionFailed,
+    ProtocolError,
+    RedirectRefused,
+    TransientApiError,
+)
 from .limiter import Limiter
 from .paging import MAX_CHANNELS
 from .printable import VALUE_CHARS, printable
 from .responses import Redactor, decode
 from .transport import (
-    BodyTooLarge,
-    BudgetSpent,
     ByteBudget,
     deadline,
     never_sent,
@@ -327,6 +333,20 @@ def _judge(
         failure = TransientApiError(f"the server answered {status}", call=call, status=status)
         return _Failed(failure, str(status), delay, maybe_done=status != 429)
     return _Answer(status, headers.get("content-type", ""), body)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a logger's records (the message with its arguments merged in): httpx logs every URL
+    at INFO, which in the query form holds the key."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
 
 
 def gave_up(error: ApiError, attempts: int) -> ApiError:

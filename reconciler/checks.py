@@ -17,8 +17,9 @@ finds wrong at once, so one run tells the whole story.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from reconciler.endpoints import ENDPOINT_FIELD, masked
 from reconciler.errors import PlanError, PlanRefused, SecretMissingError, StalePlanError, UnsafePlanError
@@ -201,11 +202,11 @@ def check_fresh(plan: Plan, current: Iterable[RemoteChannel], digests: SecretDig
             stale.append(f"{change.name!r}: channel {change.channel_id} no longer exists")
             continue
         # a saved plan keeps an endpoint's credentials masked: compare (and show) both sides masked
-        before, current = masked(change.before), masked(now.fields)  # type: ignore[attr-defined]
+        before, fields_now = masked(change.before), masked(now.fields)  # type: ignore[attr-defined]
         diffs = [
-            f"{name} was {before.get(name)!r}, now {current[name]!r}"
+            f"{name} was {before.get(name)!r}, now {fields_now[name]!r}"
             for name in MANAGED_FIELDS
-            if before.get(name) != current[name]
+            if before.get(name) != fields_now[name]
         ]
         endpoint = now.fields[ENDPOINT_FIELD]
         if not diffs and digests is not None and not digests.endpoint_unchanged(change.name, endpoint):

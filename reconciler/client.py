@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from . import __version__
-from .caller import Caller, HttpSession, Retries, Uncertain, gave_up
+from .caller import Caller, HttpSession, RedactingFilter, Retries, Uncertain, gave_up
 from .endpoints import ENDPOINT_FIELD, credential_values
 from .errors import ApiError, FieldRejected, ProtocolError, TransientApiError
 from .model import CHANNEL_PATH, SECRET_FIELD, RemoteChannel, to_form
@@ -131,7 +131,7 @@ class OmnideskClient:
         self._redact = Redactor(api_key, str(httpx.QueryParams({"apiKey": api_key})).partition("=")[2])
         self.log = logger or logging.getLogger("reconciler.http")
         # httpx logs every URL at INFO ("HTTP Request: GET ..."): in the query form that holds the key.
-        self._httpx_filter = _RedactingFilter(self._redact) if auth == "query" else None
+        self._httpx_filter = RedactingFilter(self._redact) if auth == "query" else None
         if self._httpx_filter is not None:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
         if transport is None:
@@ -373,19 +373,6 @@ class OmnideskClient:
 
     def _parse_channel(self, item: Any, call: str, where: str = "item") -> RemoteChannel:
         return parse_channel(item, call, self._redact, where)
-
-
-class _RedactingFilter(logging.Filter):
-    """Redacts a logger's records (the message with its arguments merged in)."""
-
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self._redact = redact
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._redact(record.getMessage())
-        record.args = None
-        return True
 
 
 def _secrets_of(fields: Mapping[str, Any]) -> tuple[str, ...]:

@@ -7,7 +7,8 @@ change is worded the same in a terminal and in a comment. Secrets show as ``(sen
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from reconciler.diff import FieldChange
 from reconciler.endpoints import masked, masked_change

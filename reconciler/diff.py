@@ -6,8 +6,9 @@ item with every other (quadratic); ``bench/run.py`` measures the difference.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.model import MANAGED_FIELDS
 

@@ -7,7 +7,8 @@ key and the channel secret are, and a plan shows ``(sensitive, changed)`` when o
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 ENDPOINT_FIELD = "custom_channel_endpoint"
@@ -51,8 +52,6 @@ def credential_values(endpoint: str) -> dict[str, str]:
 def mask_endpoint(endpoint: str, before: str | None = None) -> str:
     """``endpoint`` with every credential value replaced by ``(sensitive)``; with ``before``, a value
     that differs from ``before``'s value of the same parameter shows as ``(sensitive, changed)``."""
-    if not isinstance(endpoint, str):
-        return endpoint
     old = credential_values(before) if isinstance(before, str) else None
     out: list[str] = []
     last = 0
@@ -96,4 +95,7 @@ def masked_change(field: str, before: Any, after: Any) -> dict[str, Any]:
     """One field change's ``before`` and ``after``, masked (``after`` against ``before``)."""
     if field != ENDPOINT_FIELD:
         return {"before": before, "after": after}
-    return {"before": mask_endpoint(before), "after": mask_endpoint(after, before)}
+    # an endpoint set or removed is None on one side: only text has credentials to mask
+    old = mask_endpoint(before) if isinstance(before, str) else before
+    new = mask_endpoint(after, before) if isinstance(after, str) else after
+    return {"before": old, "after": new}

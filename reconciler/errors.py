@@ -48,7 +48,8 @@ its leaves (tests/test_library.py checks every exception class and every raise a
         └── KeyCannotWrite          a write was refused (403): apply stopped; names the permission and variable
 
 Outside the tree, never reaching a caller: ``caller.Uncertain`` (``client`` resolves it), ``emulator.forms.
-BodyError`` (a 400/413 answer), private ``_...`` classes. Misused code raises ``ValueError`` (as the stdlib).
+BodyError`` (a 400/413 answer), ``emulator.routes.Refusal`` (the emulator's error answers), private ``_...``
+classes. Misused code raises ``ValueError`` (as the stdlib).
 
 Messages never contain an API key or a secret value: errors are built from field names, ids and
 channel names only, and the client redacts the key from anything it wraps.
@@ -247,8 +248,8 @@ class UnmatchedPatternError(PlanError):
             more = f", and {total - len(names)} more" if total > len(names) else ""
             changes = "the plan changes " + ", ".join(repr(n) for n in names) + more
         super().__init__(
-            f"{said} {'matches' if len(self.unmatched) == 1 else 'match'} no change ({changes}); patterns are case-sensitive globs of channel names "
-            "(e.g. 'web-*'); fix or drop the pattern. Nothing was changed"
+            f"{said} {'matches' if len(self.unmatched) == 1 else 'match'} no change ({changes}); patterns are "
+            "case-sensitive globs of channel names (e.g. 'web-*'); fix or drop the pattern. Nothing was changed"
         )
 
 
@@ -309,7 +310,8 @@ class EmulatorNotStarted(ReconcilerError):
 
 
 class CiError(ReconcilerError):
-    """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call`` a failed API call."""
+    """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call``
+    a failed API call."""
 
     def __init__(self, message: str, *, variables: tuple[str, ...] = (), call: str = "",
                  status: int | None = None) -> None:

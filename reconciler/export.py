@@ -11,17 +11,17 @@ export to the same file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import yaml
 
 from reconciler.endpoints import credential_values, fill_credentials
-from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
 from reconciler.filekinds import EXPORT_MARK
+from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel, Tenant
 from reconciler.scaffold import modeline
 from reconciler.yamlwrite import FAST_DUMPER, scalars
-
 
 _EMITTERS_AGREE = re.compile("[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
 
@@ -173,7 +173,7 @@ def export_channels(
     # from the templated names, so every tenant's export derives the same variables
     placeholders = secret_placeholders(item["name"] for item in items)
     secret_vars: dict[str, str] = {}
-    for channel, item in zip(custom, items):
+    for channel, item in zip(custom, items, strict=True):
         secret_vars[channel.name] = placeholders[item["name"]]
         item[SECRET_FIELD] = f"${{env:{secret_vars[channel.name]}}}"
         if channel.name in limited:
@@ -267,9 +267,8 @@ def endpoint_vars(text: str) -> list[str]:
 
 
 # The tenants list right after the name and the secret after the endpoint, as people write them.
-FILE_ORDER: tuple[str, ...] = ("name", "tenants", "icon", "custom_channel_endpoint", SECRET_FIELD) + tuple(
-    n for n in MANAGED_FIELDS if n not in ("name", "icon", "custom_channel_endpoint")
-)
+_FIRST = ("name", "tenants", "icon", "custom_channel_endpoint", SECRET_FIELD)
+FILE_ORDER: tuple[str, ...] = (*_FIRST, *(n for n in MANAGED_FIELDS if n not in _FIRST))
 
 
 def in_file_order(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 import select
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from reconciler.errors import InputFileError, OutputFileError
 

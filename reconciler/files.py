@@ -10,6 +10,7 @@ target itself is written through, to the file it points at (a channels file kept
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -111,7 +112,5 @@ def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
 
 
 def _unlink_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass

@@ -7,7 +7,7 @@ is a message with what names the channel (its name, ids and other numbers) taken
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 SHOWN_NAMES = 5  # names listed before "… and N more"
 FOLD_FROM = 4  # a cause shared by fewer channels is said for each: a few lines read better than a fold

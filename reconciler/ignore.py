@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from reconciler.errors import Problem
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 
-PathT = tuple[Union[str, int], ...]
+PathT = tuple[str | int, ...]
 
 
 class _Located(Protocol):
@@ -77,7 +77,7 @@ def ignore_problems(parsed: _Located, tenant: str | None, channels: Sequence[Des
         index = index_at_line.get(channel.line)
         if index is None:
             continue
-        names = [(("channels", index, "name"), "name", channel.name)]
+        names: list[tuple[tuple[str | int, ...], str, str]] = [(("channels", index, "name"), "name", channel.name)]
         names += [(("channels", index, "previous_names", j), "previous name", old)
                   for j, old in enumerate(channel.previous_names)]
         for path, kind, name in names:

@@ -6,8 +6,9 @@ tickets. The plan's summary line, the Markdown comment and the JSON plan lead wi
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler.endpoints import endpoint_host
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 GROW_AFTER = 10  # successes in a row before one more request may be in flight
 

@@ -216,7 +216,7 @@ def _md_impact_and_policy(plan: Plan) -> list[str]:
     if plan.findings:
         items = [f"- {'⛔ deny' if f.level == DENY else '⚠️ warn'} `{f.rule}` {_code(f.channel)}: "
                  f"{_html(f.message)} (fix: {_html(f.fix)})" for f in plan.findings]
-        blocks.append("\n".join(["**Policy**", ""] + items))
+        blocks.append("\n".join(["**Policy**", "", *items]))
     return blocks
 
 

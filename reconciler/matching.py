@@ -7,8 +7,8 @@ channel holds, two previous names that both exist, a rename onto a name that exi
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from reconciler.model import DesiredChannel, RemoteChannel
 

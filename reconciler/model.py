@@ -7,9 +7,10 @@ own table (``reconciler/emulator/contract.py``), and tests keep all of them in a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Mapping
+from functools import cache
+from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.interpolation import WHOLE_TOKEN
@@ -74,7 +75,8 @@ def field_pattern(schema_pattern: str) -> str:
 
 
 def without_templates(value: str) -> str:
-    """``value`` with its whole ``${env:NAME}``/``${var:NAME}`` tokens taken out, and ``$${`` as the ``${`` it writes."""
+    """``value`` with its whole ``${env:NAME}``/``${var:NAME}`` tokens taken out, and ``$${`` as the
+    ``${`` it writes."""
     if "${" not in value:
         return value
     return _TOKEN_OR_ESCAPE.sub(lambda m: "${" if m.group(0) == "$${" else "", value)
@@ -108,7 +110,7 @@ POST_FIELDS: tuple[str, ...] = ("name", "icon", "custom_channel_endpoint", SECRE
 PUT_ONLY_FIELDS: tuple[str, ...] = tuple(n for n in MANAGED_FIELDS if n not in POST_FIELDS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     # JSON Schema patterns are ECMA-262: without the m flag, ``$`` matches only at the very end.
     # Python's ``$`` also matches before a final newline, so every ``$`` anchor becomes ``\Z``
@@ -218,14 +220,14 @@ class RemoteChannel:
 
     @property
     def name(self) -> str:
-        return self.fields["name"]
+        return str(self.fields["name"])
 
     @property
     def is_custom(self) -> bool:
         return self.type == CUSTOM_TYPE
 
     @classmethod
-    def from_api(cls, item: Mapping[str, Any]) -> "RemoteChannel":
+    def from_api(cls, item: Mapping[str, Any]) -> RemoteChannel:
         """Parse one list/item entry; unknown extra fields are dropped, tolerated forms folded.
 
         Raises ``ValueError`` (or ``KeyError``/``TypeError``) if the item cannot be a channel.
@@ -263,7 +265,7 @@ class DesiredChannel:
 
     @property
     def name(self) -> str:
-        return self.fields["name"]
+        return str(self.fields["name"])
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,10 @@ def plan_tenants(
     if selection:
         _judge_patterns(results)
     if held:
-        results = [_save(engine, r, o, secrets_at_apply=secrets_at_apply, force=force) for r, o in zip(results, outs)]
+        results = [
+            _save(engine, r, o, secrets_at_apply=secrets_at_apply, force=force)
+            for r, o in zip(results, outs, strict=True)
+        ]
     return results
 
 
@@ -148,7 +151,7 @@ def _plan_concurrently(engine: Workflow, path: str | os.PathLike[str], tenants: 
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool:
         shared = engine.sharing(pools)
         futures = [pool.submit(plan_one, shared, path, t, out=o, loaded=views.get(t), **options)
-                   for t, o in zip(tenants, outs)]
+                   for t, o in zip(tenants, outs, strict=True)]
         return [f.result() for f in futures]
 
 

@@ -14,13 +14,14 @@ paging and send everything on every page. One pass (``read_pass``) handles each:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
-from .responses import CHANNEL_PATH, ListPage
 from .errors import ProtocolError
-from .model import RemoteChannel
+from .model import CHANNEL_PATH, RemoteChannel
+from .responses import ListPage
 
 PAGE_SIZE = 99  # the contract's maximum itemLimit
 MAX_CHANNELS = 100_000  # contract: a list claiming more is a broken or hostile server
@@ -91,7 +92,7 @@ def read_pass(
                 if pool is None:
                     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="list-page")
                 ahead = range(start, min(total, start + capacity * workers * WINDOW_PER_WORKER), capacity)
-                prefetched = dict(zip(ahead, pool.map(fetch, ahead)))
+                prefetched = dict(zip(ahead, pool.map(fetch, ahead), strict=True))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -2,8 +2,9 @@
 
 A saved plan file holds the plan (``plan.schema.json``), how to reach the tenant again (its URL
 and the *name* of the key's variable, never the key), salted digests of the secrets it sends, the
-safety thresholds it was planned under, and one digest over all of it. Loading validates the plan against the schema and rebuilds its typed
-changes; an edited, damaged or foreign file is a ``PlanFileError``/``StalePlanError``.
+safety thresholds it was planned under, and one digest over all of it. Loading validates the plan
+against the schema and rebuilds its typed changes; an edited, damaged or foreign file is a
+``PlanFileError``/``StalePlanError``.
 """
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
             f"plan format {document.get('format_version')!r} is not supported "
             f"(this version reads {PLAN_FORMAT_VERSION}); plan again with this version", path=shown,
         )
-    plan_data, connection, secrets = document.get("plan"), document.get("connection"), document.get("secrets")
+    plan_data: Any = document.get("plan")  # checked against plan.schema.json below
+    connection, secrets = document.get("connection"), document.get("secrets")
     if not isinstance(connection, dict) or not isinstance(secrets, dict):
         raise PlanFileError("the plan file is damaged (connection or secrets missing); plan again", path=shown)
     errors = sorted(plan_validator().iter_errors(plan_data), key=lambda e: list(e.absolute_path))

@@ -10,7 +10,7 @@ Secret rule (see ``plan.py``): a secret is sent to a new channel, and to an exis
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from reconciler.diff import diff_fields
 from reconciler.errors import ConflictError

@@ -18,8 +18,9 @@ not off; ``refuse_denied`` (before apply writes anything) refuses the ``deny`` f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Collection, Iterable, Mapping
+from typing import Any
 
 from reconciler.endpoints import credential_params, endpoint_host, is_templated
 from reconciler.errors import PolicyDenied, Problem

@@ -20,9 +20,9 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from reconciler.endpoints import endpoint_host, mask_endpoint
@@ -75,7 +75,7 @@ def probe_endpoints(endpoints: Iterable[str], *, timeout: float = DEFAULT_TIMEOU
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(unique) or 1)),
                             thread_name_prefix="probe") as pool:
         results = pool.map(lambda e: probe_endpoint(e, timeout=timeout, loopback=loopback, context=tls), unique)
-        return dict(zip(unique, results))
+        return dict(zip(unique, results, strict=True))
 
 
 def probe_endpoint(endpoint: str, *, timeout: float = DEFAULT_TIMEOUT, loopback: bool = False,
@@ -145,7 +145,7 @@ def _resolve(result: ProbeResult, host: str, port: int, deadline: float, loopbac
 def _connect(result: ProbeResult, address: tuple[str, int], deadline: float) -> socket.socket:
     try:
         return socket.create_connection(address, timeout=_left(result, deadline, "connect"))
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _Failed(_fail(result, f"no connection to port {address[1]} within the timeout", tls=FAIL)) from None
     except OSError as exc:
         raise _Failed(_fail(result, f"cannot connect to port {address[1]} ({exc.strerror or exc})", tls=FAIL)) from None
@@ -159,7 +159,7 @@ def _handshake(result: ProbeResult, sock: socket.socket, host: str, deadline: fl
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or "not trusted"
         raise _Failed(_fail(result, f"the TLS certificate is refused: {reason}", tls=FAIL)) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _Failed(_fail(result, "no TLS handshake within the timeout", tls=FAIL)) from None
     except (ssl.SSLError, OSError) as exc:
         raise _Failed(_fail(result, f"TLS failed ({type(exc).__name__})", tls=FAIL)) from None
@@ -173,11 +173,11 @@ def _options(result: ProbeResult, tls: ssl.SSLSocket, host: str, target: str, de
     sent = time.monotonic()
     try:
         tls.sendall(request.encode("ascii"))
-        answer = http.client.HTTPResponse(tls, method="OPTIONS")  # type: ignore[arg-type]
+        answer = http.client.HTTPResponse(tls, method="OPTIONS")
         answer.fp.peek(1)  # returns as soon as one byte has come
         first_byte = time.monotonic() - sent
         answer.begin()
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return _fail(result, "no answer to OPTIONS within the timeout", options=FAIL)
     except (OSError, http.client.HTTPException) as exc:
         return _fail(result, f"no usable answer to OPTIONS ({type(exc).__name__})", options=FAIL)
@@ -202,5 +202,7 @@ def render_table(results: Mapping[str, ProbeResult], channels: Mapping[str, list
         rows.append((r.shown, ", ".join(channels.get(endpoint, [])), r.dns, r.tls, r.options, r.allow_post, byte,
                      "ok" if r.ok else f"FAIL: {r.problem}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows
+    ]
     return "\n".join(line.rstrip() for line in lines) + "\n"

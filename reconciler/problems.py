@@ -5,8 +5,9 @@ list of them is printed (each message once with its count, at most ``SHOWN_PROBL
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from reconciler.printable import printable
 

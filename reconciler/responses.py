@@ -212,7 +212,8 @@ def parse_channel(item: Any, call: str, redact: Redactor, where: str = "item") -
     try:
         return RemoteChannel.from_api(shown)
     except (KeyError, TypeError, ValueError):
-        raise ProtocolError(f"expected a channel at {where}, got: {redact.excerpt(json.dumps(item))}", call=call) from None
+        got = redact.excerpt(json.dumps(item))
+        raise ProtocolError(f"expected a channel at {where}, got: {got}", call=call) from None
 
 
 def positive_id(value: Any, call: str, field: str, redact: Redactor) -> int:

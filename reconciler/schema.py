@@ -11,9 +11,10 @@ command that validates nothing never pays for them.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import pattern_matches
 
@@ -44,7 +45,7 @@ def schema_text(kind: str = "channels") -> str:
     return _load_schema_text(SCHEMA_FILES[kind])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_schema_text(name: str = SCHEMA_FILE) -> str:
     return schema_path(name).read_text(encoding="utf-8")
 
@@ -63,7 +64,8 @@ def plan_validator() -> Draft202012Validator:
 
 def load_schema() -> dict[str, Any]:
     """The channels file schema as a fresh dict (callers may change their copy)."""
-    return json.loads(_load_schema_text())
+    schema: dict[str, Any] = json.loads(_load_schema_text())
+    return schema
 
 
 def _ecma_pattern(
@@ -81,7 +83,8 @@ def _ecma_pattern(
 def _ecma_validator_class() -> type[Draft202012Validator]:
     from jsonschema import Draft202012Validator, validators
 
-    return validators.extend(Draft202012Validator, validators={"pattern": _ecma_pattern})  # type: ignore[no-any-return]
+    # types-jsonschema leaves validators.extend unannotated
+    return validators.extend(Draft202012Validator, validators={"pattern": _ecma_pattern})  # type: ignore[no-untyped-call,no-any-return]
 
 
 def validator() -> Draft202012Validator:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets as _random
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from reconciler.diff import FieldChange
 from reconciler.endpoints import ENDPOINT_FIELD, credential_params, fill_credentials, is_masked
 from reconciler.errors import PlanFileError, SecretInFile, SecretMissingError, StalePlanError
 from reconciler.model import DesiredChannel
-from reconciler.plan import Change, FrozenMap, Plan, Update
+from reconciler.plan import Change, Create, FrozenMap, Plan, Update
 
 # About 50 ms and 16 MiB per digest: slow to guess, still quick for the tens of secrets of a tenant.
 SCRYPT_N = 2**14
@@ -199,7 +200,9 @@ def restore_endpoints(plan: Plan, environ: Mapping[str, str], digests: SecretDig
 
 
 def _with_endpoint(change: Change, endpoint: str) -> Change:
-    after = FrozenMap({**change.after, ENDPOINT_FIELD: endpoint})  # type: ignore[attr-defined]
+    if not isinstance(change, (Create, Update)):
+        return change  # a delete sends no endpoint
+    after = FrozenMap({**change.after, ENDPOINT_FIELD: endpoint})
     if isinstance(change, Update):
         fields = tuple(FieldChange(f.field, f.before, endpoint) if f.field == ENDPOINT_FIELD else f
                        for f in change.fields)

@@ -1,4 +1,5 @@
-"""Partial plans: ``--only`` and ``--exclude`` keep the changes of some channels (OpenTofu's -exclude, Terraform's -target).
+"""Partial plans: ``--only`` and ``--exclude`` keep the changes of some channels (OpenTofu's
+-exclude, Terraform's -target).
 
 A pattern is a case-sensitive ``fnmatch`` glob matched against the channel's name in the file or on
 the tenant (a rename matches by either name). ``--only`` keeps the changes a pattern matches,
@@ -9,9 +10,10 @@ only when it matches no change of any tenant.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import UnmatchedPatternError
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -31,7 +32,7 @@ from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, HostPools, check_api_
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 # Opens the transport to an in-process server on a state file, closed (the state saved) on exit.
-LocalServer = Callable[[str], ContextManager[httpx.BaseTransport]]
+LocalServer = Callable[[str], AbstractContextManager[httpx.BaseTransport]]
 EMULATOR_KEY = "demo"
 # The key variable when neither the tenant (api_key_env) nor a saved plan names one.
 DEFAULT_KEY_ENV = "OMNIDESK_API_KEY"
@@ -89,7 +90,9 @@ def resolve_target(
     env = os.environ if environ is None else environ
     chosen: Tenant | None = None
     if tenant is None and tenants:
-        given = "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        given = (
+            "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+        )
         raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:

@@ -12,8 +12,9 @@ The checks themselves live in ``checks.check_safety``; this module only says wha
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.model import ChannelsFile

@@ -97,7 +97,7 @@ def deadline(seconds: float) -> Iterator[float]:
 
 
 def _clamp(timeout: float | None) -> float | None:
-    at = getattr(_deadline, "at", None)
+    at: float | None = getattr(_deadline, "at", None)
     if at is None:
         return timeout
     remaining = at - time.monotonic()
@@ -252,7 +252,8 @@ def environment_proxy(url: str) -> str | None:
     as httpx would use it without an explicit transport; never for loopback, where the key may
     travel over plain http (an ``ssh -L`` tunnel) and must not reach a proxy in clear."""
     parsed = httpx.URL(url)
-    if is_loopback(parsed.host) or urllib.request.proxy_bypass_environment(parsed.host):
+    # proxy_bypass_environment is in urllib.request, not in typeshed's stubs of it
+    if is_loopback(parsed.host) or urllib.request.proxy_bypass_environment(parsed.host):  # type: ignore[attr-defined]
         return None
     proxies = urllib.request.getproxies_environment()
     return proxies.get(parsed.scheme) or proxies.get("all")

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from reconciler.config import load_all_views, load_channels_file
 from reconciler.filekinds import require_input

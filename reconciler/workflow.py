@@ -34,7 +34,7 @@ from reconciler.inbound import Messages
 from reconciler.validation import Validation
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
-from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated  # noqa: F401
+from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
 from reconciler.thresholds import thresholds_of
 
 if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: validate needs none of them
@@ -178,7 +178,9 @@ class Workflow(Messages, Validation):
         for channel in channels_file.channels:
             if channel.fields["custom_channel_endpoint"]:
                 users.setdefault(channel.fields["custom_channel_endpoint"], []).append(channel.name)
-        results = probe_endpoints(users, timeout=timeout or DEFAULT_TIMEOUT, parallelism=self.parallelism, environ=self.environ)
+        results = probe_endpoints(
+            users, timeout=timeout or DEFAULT_TIMEOUT, parallelism=self.parallelism, environ=self.environ
+        )
         verdicts = {endpoint: result.problem for endpoint, result in results.items()}
         return Probed(results, users, findings(channels_file, probes=verdicts))
 
@@ -261,7 +263,8 @@ class Workflow(Messages, Validation):
             if value is not None and connection.get(key, "").rstrip("/") != value:
                 raise TargetError(
                     f"{os.fspath(path)} was planned for {connection['label']}, not for the "
-                    f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was planned)"
+                    f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was "
+                    "planned)"
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)

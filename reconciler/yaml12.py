@@ -11,7 +11,7 @@ sexagesimal number is a string. Explicit tags (``!!timestamp``) still construct 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -37,7 +37,7 @@ _RESOLVERS: list[tuple[str, str, list[str]]] = [
 class Yaml12Loader(_BASE):  # type: ignore[valid-type,misc]
     """A safe loader whose plain scalars mean what they mean in YAML 1.2's core schema."""
 
-    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {}
 
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:

@@ -13,13 +13,14 @@ out quoted; so does one a YAML 1.2 reader would (``0o17``, ``1e3``).
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import EditError
 from reconciler.yamlwrite import YAML12_NOT_STR, DoubleQuoted, Quoted, dump_scalars, plain
@@ -44,7 +45,7 @@ class Value:
     flow: bool = False
 
 
-Piece = Union[str, Value]
+Piece = str | Value
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def render_values(values: Sequence[Value]) -> list[str]:
         elif not isinstance(value.value, bool):
             strings.append(_candidate(str(value.value), value.style, value.flow))
     done = [s if type(s) is str and plain(s, yaml12=True) else None for s in strings]
-    dumped = iter(_dump_checked([s for s, d in zip(strings, done) if d is None]))
+    dumped = iter(_dump_checked([s for s, d in zip(strings, done, strict=True) if d is None]))
     texts = iter([d if d is not None else next(dumped) for d in done])
     out: list[str] = []
     for value in values:
@@ -94,7 +95,7 @@ def _dump_checked(strings: list[str]) -> list[str]:
     if rendered is not None and yaml.load("".join(f"- {r}\n" for r in rendered), Loader=_LOADER) == strings:
         # a quote inside reads better between double quotes: "it's", not 'it''s'
         return [_dump_one(DoubleQuoted(s)) if type(s) is str and r.startswith("'") and "''" in r[1:-1] else r
-                for s, r in zip(strings, rendered)]
+                for s, r in zip(strings, rendered, strict=True)]
     return [_dump_one(s) for s in strings]  # one of them is the odd one out: each on its own
 
 
@@ -239,7 +240,7 @@ class YamlEditor:
 
     def _content_end(self, node: Node) -> int:
         """Where the node's own text ends: a block collection's end mark lies past trailing comments."""
-        while not (isinstance(node, ScalarNode) or node.flow_style) and node.value:
+        while isinstance(node, CollectionNode) and not node.flow_style and node.value:
             last = node.value[-1]
             node = last[1] if isinstance(last, tuple) else last
         return int(node.end_mark.index)
@@ -253,7 +254,7 @@ class YamlEditor:
 
     def _blank_between_items(self, sequence: SequenceNode) -> bool:
         """Whether the list separates its items with a blank line (so new items get one too)."""
-        for before, after in zip(sequence.value, sequence.value[1:]):
+        for before, after in itertools.pairwise(sequence.value):
             gap = self.original[self._line_end(self._content_end(before)):after.start_mark.index]
             if re.search(r"^[ \t]*\r?\n", gap, re.MULTILINE):
                 return True

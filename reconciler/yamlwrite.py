@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import cast
 
 import yaml
 
@@ -39,7 +40,8 @@ def plain(text: str, *, yaml12: bool = False) -> bool:
     # the resolver only has rules for some first characters (digits, signs, y/n/t/f/o, ...)
     return text[0] not in _RESOLVER.yaml_implicit_resolvers or (
         not (yaml12 and YAML12_NOT_STR.fullmatch(text))
-        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == STR_TAG)
+        # types-PyYAML leaves Resolver.resolve unannotated
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == STR_TAG)  # type: ignore[no-untyped-call]
 
 
 class Quoted(str):
@@ -51,7 +53,7 @@ class DoubleQuoted(str):
 
 
 def _with_quotes(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
-    dumper = type(f"Quoting{base.__name__}", (base,), {})
+    dumper = cast(type[yaml.SafeDumper], type(f"Quoting{base.__name__}", (base,), {}))
     dumper.add_representer(Quoted, lambda d, data: d.represent_scalar(STR_TAG, str(data), style="'"))
     dumper.add_representer(DoubleQuoted, lambda d, data: d.represent_scalar(STR_TAG, str(data), style='"'))
     return dumper
@@ -80,7 +82,7 @@ def scalars(texts: Sequence[str], *, pure: bool = False) -> list[str] | None:
     """Each string as PyYAML writes it as a block mapping's value: the plain ones as they are, the
     rest in one dump; None when one of them takes more than a line."""
     rendered = [text if plain(text) else None for text in texts]
-    dumped = dump_scalars([text for text, done in zip(texts, rendered) if done is None], pure=pure)
+    dumped = dump_scalars([text for text, done in zip(texts, rendered, strict=True) if done is None], pure=pure)
     if dumped is None:
         return None
     rest = iter(dumped)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Iterator
-
-from contextlib import contextmanager
+from typing import Any
 
 from quietserver import QuietServer
 
@@ -58,7 +58,7 @@ def running(bridge: Bridge, path: str = "/omnidesk/hook") -> Iterator[Bridge]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_OPTIONS(self) -> None:  # noqa: N802
+        def do_OPTIONS(self) -> None:
             with lock:
                 bridge.seen.append(Seen("OPTIONS", dict(self.headers), b"", time.monotonic()))
             self.send_response(bridge.options_status)
@@ -66,7 +66,7 @@ def running(bridge: Bridge, path: str = "/omnidesk/hook") -> Iterator[Bridge]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
             seen = Seen("POST", headers, body, time.monotonic())

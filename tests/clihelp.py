@@ -12,8 +12,8 @@ import pty
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from click.testing import CliRunner
 

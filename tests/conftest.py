@@ -1,11 +1,11 @@
 """Shared fixtures: emulators served over real HTTP on free ports, stopped at teardown."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from clihelp import RunningEmulator
 
 from reconciler.emulator import Emulator, serve_in_thread

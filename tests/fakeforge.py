@@ -13,10 +13,12 @@ import re
 import threading
 import urllib.parse
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
 from quietserver import QuietServer
 
 TOKEN = "ghs_fake_token_0123456789"
@@ -91,7 +93,7 @@ class FakeApi:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "FakeApi":
+    def start(self) -> FakeApi:
         self.thread.start()
         return self
 
@@ -120,7 +122,8 @@ class FakeApi:
                     refused = self.refused(method, {k.lower(): v for k, v in headers.items()})
                     if refused is not None:
                         return refused
-                    return handler(Request(method, path, query, {k.lower(): v for k, v in headers.items()}, body, match))
+                    lowered = {k.lower(): v for k, v in headers.items()}
+                    return handler(Request(method, path, query, lowered, body, match))
             return Reply(404, {"message": "Not Found"})
 
     def paged(self, request: Request, items: list[Any]) -> Reply:
@@ -162,7 +165,7 @@ class FakeGitHub(FakeApi):
         self.route("GET", rf"{base}/actions/runs/(\d+)/artifacts", self.list_artifacts)
         self.route("GET", rf"{base}/actions/artifacts/(\d+)/zip", self.download_artifact)
 
-    def start(self) -> "FakeGitHub":
+    def start(self) -> FakeGitHub:
         self.blob_store.start()
         super().start()
         return self
@@ -405,7 +408,8 @@ class GitHubJob:
             "GITHUB_REPOSITORY": self.repo, "GITHUB_API_URL": self.github.url, "GITHUB_TOKEN": self.github.token,
             "GITHUB_WORKSPACE": str(self.root), "GITHUB_WORKFLOW": self.workflow,
             "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
-            "OMNIDESK_STAGING_KEY": key, "OMNIDESK_PRODUCTION_KEY": key, "SMS_BRIDGE_SECRET": self.secret if write else None,
+            "OMNIDESK_STAGING_KEY": key, "OMNIDESK_PRODUCTION_KEY": key,
+            "SMS_BRIDGE_SECRET": self.secret if write else None,
         })
         env.update(extra)
         return env

@@ -11,7 +11,8 @@ before an older one's: tests run them in that order.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tests.fakeforge import FakeGitLab, Reply, Request, zip_of
 
@@ -97,7 +98,8 @@ class Project:
                    artifacts: dict[str, str] | None) -> dict[str, Any]:
         """A job ends: "failed" for any exit code but 0 (``allow_failure`` only keeps the pipeline
         green); its artifacts, when it kept any, downloadable as one archive."""
-        job: dict[str, Any] = {"id": self.gitlab._id(), "name": name, "status": "success" if exit_code == 0 else "failed",
+        job: dict[str, Any] = {"id": self.gitlab._id(), "name": name,
+                               "status": "success" if exit_code == 0 else "failed",
                                "allow_failure": exit_code in allowed}
         if artifacts:
             job["artifacts_file"] = {"filename": "artifacts.zip", "size": 1}

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+
 from quietserver import QuietServer
 
 KEY = "hostile-test-key-0123"

@@ -6,9 +6,9 @@ import http.server
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import trustme
 from quietserver import QuietServer
@@ -30,7 +30,7 @@ def _handler(behaviour: str, delay: float, seen: list[str]) -> type[http.server.
         def _record(self) -> None:
             seen.append(self.requestline + "\n" + str(self.headers))
 
-        def do_OPTIONS(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_OPTIONS(self) -> None:
             self._record()
             time.sleep(delay)
             if behaviour == "refuse":
@@ -42,7 +42,7 @@ def _handler(behaviour: str, delay: float, seen: list[str]) -> type[http.server.
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._record()
             self.send_response(200)
             self.send_header("Content-Length", "0")

@@ -6,8 +6,9 @@ asserts nothing. Each test asserts the result a user would check: counts, the fi
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -49,7 +50,7 @@ def test_plan_of_a_matching_file_is_empty_and_a_changed_one_is_exact(tmp_path: P
     changed = [channel(i) for i in range(SIZE)]
     for c in changed[::40]:
         c["icon"] = "star"
-    path.write_text(file_of(changed + [{"name": "Brand new"}]))
+    path.write_text(file_of([*changed, {"name": "Brand new"}]))
     result = run_cli(["plan", str(path), "--detailed-exitcode"], env(tenant))
     assert result.exit_code == 2, result.output
     assert "Plan: 1 to create, 50 to update, 0 to delete." in result.stdout

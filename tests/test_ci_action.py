@@ -11,8 +11,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -87,7 +88,9 @@ def test_the_vendor_checks_can_fail(tmp_path: Path):
     broken_gitlab.write_text(GITLAB[0].read_text() + "\nbad-job:\n  script: 42\n")
     assert check_jsonschema("vendor.gitlab-ci", broken_gitlab).returncode == 1
     broken_workflow = tmp_path / "channels.yml"
-    broken_workflow.write_text(WORKFLOWS[0].read_text().replace("runs-on: ubuntu-latest", "runs-on: ${{ matrix.os }}", 1))
+    broken_workflow.write_text(
+        WORKFLOWS[0].read_text().replace("runs-on: ubuntu-latest", "runs-on: ${{ matrix.os }}", 1)
+    )
     result = actionlint(broken_workflow)
     assert result.returncode == 1 and 'property "os" is not defined' in result.stdout
 

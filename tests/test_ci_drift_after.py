@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -223,4 +224,9 @@ def test_gitlab_drift_after_1_opens_at_the_first_drift(tmp_path: Path, gitlab: F
 
 def test_drift_after_must_be_a_positive_whole_number(tmp_path: Path):
     result = run_cli(["ci", "github", "drift", "--drift-after", "0"], {})
-    assert result.exit_code == 1 and "'--drift-after'" in result.stderr and "0 is not in the range" in result.stderr and "Traceback" not in result.output
+    assert (
+        result.exit_code == 1
+        and "'--drift-after'" in result.stderr
+        and "0 is not in the range" in result.stderr
+        and "Traceback" not in result.output
+    )

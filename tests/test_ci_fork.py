@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,9 @@ def setup(tmp_path: Path, github: FakeGitHub, tenant: Any, snapshot: bool = True
                            {"OMNIDESK_PRODUCTION_KEY": READ_KEY})
         assert exported.exit_code == 0, exported.output
         repo.commit({SNAPSHOT: out.read_text()}, None)
-    production = Environment("production", ("main",), {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET})
+    production = Environment(
+        "production", ("main",), {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
+    )
     actions = Actions(github, repo, WORKFLOW, tmp_path / "runs", environments={"production": production},
                       secrets={"OMNIDESK_PRODUCTION_KEY_READ": READ_KEY})
     return repo, actions

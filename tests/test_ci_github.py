@@ -9,8 +9,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -245,7 +246,10 @@ def test_apply_downloads_the_artifact_without_sending_the_token_to_the_blob_stor
                                                                                    tenants):
     repo = Repo(github, {"channels.yaml": job.file.read_text()})
     pull = repo.open(8, lambda text: text)
-    assert run(["plan", "--all-tenants"], job.env("pull_request", pull_request(8, head=pull["head"]["sha"]))).exit_code == 0
+    assert (
+        run(["plan", "--all-tenants"], job.env("pull_request", pull_request(8, head=pull["head"]["sha"]))).exit_code
+        == 0
+    )
     github.add_run(pull["head"]["sha"], WORKFLOW,
                    {"omnidesk-plan": {p.name: p.read_text() for p in (job.root / "omnidesk-plan").iterdir()}})
     shutil.rmtree(job.root / "omnidesk-plan")  # the apply job is another machine

@@ -9,8 +9,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -114,7 +115,9 @@ def project(workdir: Path, gitlab: FakeGitLab) -> Project:
 def reviewed_plan(workdir: Path, text: str) -> dict[str, str]:
     """What the merge request's plan job leaves as artifacts for ``text``: read key, no secret."""
     (workdir / "channels.yaml").write_text(text)
-    result = run_cli(["ci", "gitlab", "plan", "--tenant", "production", "--no-note"], {"OMNIDESK_PRODUCTION_KEY": READ_KEY})
+    result = run_cli(
+        ["ci", "gitlab", "plan", "--tenant", "production", "--no-note"], {"OMNIDESK_PRODUCTION_KEY": READ_KEY}
+    )
     assert result.exit_code == 0, result.output
     return {"omnidesk-plan/production.json": (workdir / "omnidesk-plan" / "production.json").read_text()}
 
@@ -173,7 +176,9 @@ def test_apply_never_runs_outside_the_protected_default_branch(workdir: Path, gi
     env = on_main(gitlab, project, sha, source=source, branch=branch, OMNIDESK_PRODUCTION_KEY=WRITE_KEY,
                   GITLAB_API_TOKEN=gitlab.token)
     result = run_cli(["ci", "gitlab", "apply", "--tenant", "production"], env)
-    assert result.exit_code == 1 and "apply runs only in pipelines of the protected default branch main" in result.stderr
+    assert (
+        result.exit_code == 1 and "apply runs only in pipelines of the protected default branch main" in result.stderr
+    )
     assert custom(tenant) == [] and not [c for c in gitlab.calls if "deployments" in c[1]]
 
 
@@ -186,7 +191,9 @@ def test_drift_keeps_one_issue_per_tenant(workdir: Path, gitlab: FakeGitLab, pro
     assert run_cli(["apply", "channels.yaml", "--tenant", "production", "--yes"],
                    {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}).exit_code == 0
     result = run_cli(["ci", "gitlab", "drift", "--tenant", "production"], env)
-    assert result.exit_code == 0 and issue["state"] == "closed" and "matches the channels file again" in issue["notes"][0]
+    assert (
+        result.exit_code == 0 and issue["state"] == "closed" and "matches the channels file again" in issue["notes"][0]
+    )
 
 
 @pytest.mark.parametrize("command", [["plan", "--tenant", "production"], ["apply"], ["drift"]])
@@ -271,7 +278,8 @@ def scheduled_job(name: str, project: Project, env: dict[str, str], workdir: Pat
 def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_path: Path, gitlab: FakeGitLab,
                                                                           make_emulator):
     """Merge request: validate and plan with the read-only key, no secret. Main: apply what the
-    reviewed plan showed, with the protected write key and secrets. Schedule: drift of every tenant with read-only keys."""
+    reviewed plan showed, with the protected write key and secrets. Schedule: drift of every tenant
+    with read-only keys."""
     keys = {READ_KEY: {"CHANNEL_READ"}, WRITE_KEY: {"CHANNEL_READ", "CHANNEL_CUD"}}
     tenants = {"staging": make_emulator(api_keys=keys), "production": make_emulator(api_keys=keys)}
     (tmp_path / "channels.yaml").write_text(TWO_TENANTS.format(**{n: t.url for n, t in tenants.items()}))
@@ -292,7 +300,8 @@ def test_the_template_plans_applies_and_checks_drift_with_least_privilege(tmp_pa
     shutil.rmtree(tmp_path / "omnidesk-plan")  # another job, another machine
     project = Project(gitlab, "", protected={}, unprotected={})  # deployments: none yet, this is the first apply
     main = {**api, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_SHA": "a" * 40, "CI_COMMIT_BRANCH": "main",
-            "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_REF_PROTECTED": "true", "CI_ENVIRONMENT_NAME": "omnidesk-production",
+            "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_REF_PROTECTED": "true",
+            "CI_ENVIRONMENT_NAME": "omnidesk-production",
             "OMNIDESK_PRODUCTION_KEY_WRITE": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
     result = run_job("omnidesk-apply", main, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -121,7 +121,7 @@ def test_every_variable_the_template_uses_is_defined_predefined_or_the_users():
     GitLab's ``CI_*``, or one the template's comments ask the user to set."""
     template = yaml.safe_load((EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text())
     defined = set(template["variables"]) | {"OMNIDESK_CI_TENANT", "OMNIDESK_DRIFT"}  # the user's
-    for name, job in template.items():
+    for job in template.values():
         defined |= set(job.get("variables", {})) if isinstance(job, dict) else set()
     used = {m for text in strings_of(template) for m in re.findall(r"\$\{?([A-Za-z_]\w*)", text)}
     assert {u for u in used if not u.startswith("CI_")} - defined == set()

@@ -8,8 +8,9 @@ it from some reviewed plan, and nothing unreviewed applied.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

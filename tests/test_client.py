@@ -9,7 +9,8 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -140,7 +141,10 @@ def test_logs_each_call_at_info_without_headers_or_bodies(caplog: pytest.LogCapt
     with caplog.at_level(logging.DEBUG, logger="reconciler.http"):
         client.update_channel(13, {"name": "A", "custom_channel_secret": "s3cr3t"})
     lines = [(r.levelname, r.getMessage()) for r in caplog.records]
-    assert re.fullmatch(r"PUT https://tenant.omnidesk.com/api/v2/channel/13 -> 503 \(\d+ ms\)", lines[0][1]) and lines[0][0] == "INFO"
+    assert (
+        re.fullmatch(r"PUT https://tenant.omnidesk.com/api/v2/channel/13 -> 503 \(\d+ ms\)", lines[0][1])
+        and lines[0][0] == "INFO"
+    )
     assert lines[1][0] == "WARNING" and re.fullmatch(
         r"retry 1/6 for PUT /api/v2/channel/13 after 503 in (0\.[5-9]|1\.0) s", lines[1][1]
     )
@@ -157,7 +161,7 @@ def test_backoff_is_exponential_with_jitter_and_capped() -> None:
     assert client.get_channel(1).name == "A"
     ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     assert len(sleeps) == len(ceilings)
-    for slept, ceiling in zip(sleeps, ceilings):
+    for slept, ceiling in zip(sleeps, ceilings, strict=True):
         assert ceiling / 2 <= slept <= ceiling
     assert client.stats["retry"] == 6 and client.stats["status:503"] == 6 and client.stats["get"] == 7
 
@@ -240,13 +244,19 @@ def test_create_that_did_not_happen_is_sent_again() -> None:
     script = Script(error(503), listing([channel(1, "A", type="email")]), item(channel(4, "A")))
     client, _ = make(script)
     assert client.create_channel({"name": "A"}).id == 4
-    assert [c.split("?")[0] for c in script.calls] == ["POST /api/v2/channel", "GET /api/v2/channel", "POST /api/v2/channel"]
+    assert [c.split("?")[0] for c in script.calls] == [
+        "POST /api/v2/channel",
+        "GET /api/v2/channel",
+        "POST /api/v2/channel",
+    ]
 
 
 def test_create_retries_are_bounded() -> None:
     script = Script(*[a for _ in range(3) for a in (error(503), listing([]))])
     client, _ = make(script, max_retries=2)
-    with pytest.raises(TransientApiError, match=r"^POST /api/v2/channel: the server answered 503 \(gave up after 3 attempts\)"):
+    with pytest.raises(
+        TransientApiError, match=r"^POST /api/v2/channel: the server answered 503 \(gave up after 3 attempts\)"
+    ):
         client.create_channel({"name": "A"})
 
 
@@ -317,7 +327,7 @@ def test_paging_tolerates_a_server_sending_everything_at_once() -> None:
 
 def test_paging_re_reads_when_the_total_moves() -> None:
     before = [channel(i, f"C{i}") for i in range(1, 101)]
-    after = [channel(1000, "new")] + before  # inserted at the front: page 2 would repeat C99
+    after = [channel(1000, "new"), *before]  # inserted at the front: page 2 would repeat C99
     script = Script(paged(before), paged(after), paged(after), paged(after))
     client, _ = make(script)
     channels = client.list_channels()
@@ -385,11 +395,16 @@ def test_required_permission_table() -> None:
 @pytest.mark.parametrize(
     "answer, expected",
     [
-        (httpx.Response(200, text="<html><body>Bad gateway" + "x" * 500, headers={"content-type": "text/html"}),
-         "expected JSON but the answer is HTML"),
+        (
+            httpx.Response(200, text="<html><body>Bad gateway" + "x" * 500, headers={"content-type": "text/html"}),
+            "expected JSON but the answer is HTML",
+        ),
         (httpx.Response(200, text='{"type": "item", "item": {"id": 1, "na'), "not valid JSON (truncated?)"),
         (httpx.Response(200, json={"type": "list", "items": []}), "expected a 'item' envelope"),
-        (httpx.Response(200, json={"status": "error", "message": "oops"}), "got an error envelope ('oops') with status 200"),
+        (
+            httpx.Response(200, json={"status": "error", "message": "oops"}),
+            "got an error envelope ('oops') with status 200",
+        ),
         (httpx.Response(200, json={"type": "item", "item": {"name": "no id"}}), "expected a channel"),
     ],
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,9 @@ def test_every_call(emulator: Any) -> None:
 
         sent = client.send_message(created.id, "Where is my order?", from_address="+31600000000")
         assert set(sent) == {"ticketID", "messageID"}
-        assert client.send_message(created.id, "Still waiting", ticket_id=sent["ticketID"])["ticketID"] == sent["ticketID"]
+        assert (
+            client.send_message(created.id, "Still waiting", ticket_id=sent["ticketID"])["ticketID"] == sent["ticketID"]
+        )
 
         client.delete_channel(created.id)
         assert customs(emulator.emu) == []
@@ -152,7 +155,11 @@ def test_unknown_key_is_refused(emulator: Any) -> None:
 
 def test_each_call_needs_its_permission(make_emulator: Callable[..., Any]) -> None:
     running = make_emulator(
-        api_keys={"read": {"CHANNEL_READ"}, "write": {"CHANNEL_CUD"}, "all-key": {"CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE"}}
+        api_keys = {
+            "read": {"CHANNEL_READ"},
+            "write": {"CHANNEL_CUD"},
+            "all-key": {"CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE"},
+        }
     )
     [channel_id] = running.emu.seed_channels([{"name": "A"}])
     calls: dict[str, Callable[[OmnideskClient], Any]] = {
@@ -181,7 +188,9 @@ def test_each_call_needs_its_permission(make_emulator: Callable[..., Any]) -> No
                 with pytest.raises(PermissionDenied) as info:
                     call(client)
                 assert info.value.permission == expected[name], (key, name)
-                assert f"the API key lacks the {expected[name]} permission needed for {info.value.call}" in str(info.value)
+                assert f"the API key lacks the {expected[name]} permission needed for {info.value.call}" in str(
+                    info.value
+                )
     assert [c["name"] for c in customs(running.emu)] == ["B"]
 
 
@@ -259,7 +268,9 @@ def test_garbage_is_a_protocol_error_naming_the_call(make_emulator: Callable[...
     assert len(str(info.value)) < 450
 
 
-def test_no_key_or_secret_in_any_message_or_log(make_emulator: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
+def test_no_key_or_secret_in_any_message_or_log(
+    make_emulator: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
     key = "sk-live-4f9c2b7e1d"
     secret = "hmac-secret-value-99"
     running = make_emulator(api_keys={key: {"CHANNEL_READ", "CHANNEL_CUD"}}, error_rate=0.2, seed=3)

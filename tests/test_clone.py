@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from conftest import RunningEmulator
@@ -74,7 +74,8 @@ def test_missing_secrets_are_all_listed_before_any_write(tenants: TwoTenants) ->
 
 def test_into_a_drifted_tenant_updates_only_and_keeps_secrets(tenants: TwoTenants) -> None:
     tenants.production.emu.seed_channels([
-        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://old.acme.com/x", "custom_channel_secret": "kept"},
+        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://old.acme.com/x",
+         "custom_channel_secret": "kept"},
         {"name": "SMS gateway", "icon": "sms", "custom_channel_endpoint": "https://sms.example.com/hook",
          "custom_channel_warning_en": "Replies via bridge.acme.com can take an hour", "custom_channel_secret": "kept2"},
         {"name": "Instagram DM", "icon": "chat", "include_signature": "true"},

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.workflow import Workflow
 from reconciler.config import load_channels_file
 from reconciler.errors import ReconcilerError
+from reconciler.workflow import Workflow
 
 GOLDEN = Path(__file__).parent / "golden" / "config"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))

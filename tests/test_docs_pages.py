@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from docsrun import ROOT, parse, run_page, runnable_pages
 
 PAGES = runnable_pages()

@@ -135,7 +135,7 @@ def walk(command: click.Command, path: tuple[str, ...] = ()):
     yield path, command
     if isinstance(command, click.Group):
         for name in command.list_commands(click.Context(command)):
-            yield from walk(command.get_command(click.Context(command), name), path + (name,))
+            yield from walk(command.get_command(click.Context(command), name), (*path, name))
 
 
 def test_the_command_reference_has_every_command_and_every_option(site: Path):

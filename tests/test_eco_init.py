@@ -111,7 +111,9 @@ def test_an_editor_checks_an_exported_file_beside_the_schema(emulator, tmp_path:
         server.start(tmp_path)
         assert server.diagnostics(path, text) == []
         flagged = server.diagnostics(path, text.replace("icon: instagram", "icon: insta gram"), version=2)
-        assert [d["message"] for d in flagged] == [f'String does not match the pattern of "{FIELDS["icon"].schema_pattern}".']
+        assert [d["message"] for d in flagged] == [
+            f'String does not match the pattern of "{FIELDS["icon"].schema_pattern}".'
+        ]
     finally:
         server.close()
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.describe import show_value
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import Plan
 from reconciler.planning import make_plan
-from reconciler.describe import show_value
 from reconciler.render import MARKDOWN_LIMIT, render_markdown
 from tests.clihelp import run_cli
 from tests.eco_tools import python_tool
@@ -125,8 +125,8 @@ def _note(markdown: str) -> str:
 
 def test_a_huge_unmanaged_name_and_many_names_fit_and_are_counted() -> None:
     huge = "A" * 20_000_000  # sorts first: among the 50 names that would be listed
-    plan = make_plan([want("SMS gateway")],
-                     [remote(1, "SMS gateway"), remote(2, huge)] + [remote(10 + i, f"Legacy {i:05d}") for i in range(20_000)])
+    legacy = [remote(10 + i, f"Legacy {i:05d}") for i in range(20_000)]
+    plan = make_plan([want("SMS gateway")], [remote(1, "SMS gateway"), remote(2, huge), *legacy])
     markdown = render_markdown(plan)
     assert len(markdown) <= MARKDOWN_LIMIT
     assert markdown.startswith("**No changes**")
@@ -182,6 +182,6 @@ def test_the_plan_command_prints_markdown_that_renders_the_values_typed_in_the_f
     seen = shown(result.stdout)
     assert "SMS_gateway.eu" in seen.found["code"]
     block = seen.found["pre"][0]
-    assert f'- custom_channel_warning_en: "old > new & more"\n' in block
+    assert '- custom_channel_warning_en: "old > new & more"\n' in block
     assert f'+ custom_channel_warning_en: "{warning}"\n' in block
     assert '+ custom_channel_endpoint: "https://bridge.example.com/sms?a=b&c=d"\n' in block

@@ -52,7 +52,8 @@ def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path:
     for workflow in (ROOT / "examples" / "github").glob("*.yml"):
         shutil.copy(workflow, repo / ".github" / "workflows" / workflow.name)
     (repo / "channels.yaml").write_text(
-        "version: 1\nchannels:\n  - name: SMS gateway\n    custom_channel_secret: ${env:SMS_SECRET}\n", encoding="utf-8")
+        "version: 1\nchannels:\n  - name: SMS gateway\n    custom_channel_secret: ${env:SMS_SECRET}\n",
+        encoding="utf-8")
     (repo / "deploy" / "channels-broken.yaml").write_text(
         "version: 1\nchannels:\n  - name: Web\n    custom_channel_endpoint: https://x.com/a_b\n", encoding="utf-8")
     shutil.copy(ROOT / "examples" / "gitlab" / "omnidesk-channels.gitlab-ci.yml", repo / "channels.gitlab-ci.yml")
@@ -64,7 +65,11 @@ def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path:
         "version: 1\nchannels:\n  - name: Chat\n    custom_channel_secret: hunter2-in-git\n", encoding="utf-8")
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
-    env = {**{k: v for k, v in os.environ.items() if k != "BRIDGE_HOST"}, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PRE_COMMIT_COLOR": "never"}
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "BRIDGE_HOST"},
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PRE_COMMIT_COLOR": "never",
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), HOOK["id"], "--all-files", "--verbose"],
         cwd=repo, env=env, capture_output=True, text=True, timeout=900,

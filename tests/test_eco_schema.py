@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from reconciler import model
-from reconciler.model import FIELDS, pattern_matches
 from reconciler.config import load_all_views
 from reconciler.errors import ConfigError
+from reconciler.model import FIELDS, pattern_matches
 from reconciler.schema import load_schema, schema_path
 from tests.eco_tools import LanguageServer, python_tool, run_node
 from tests.test_schema import EMPTY_IS_DEFAULT, STRING_CASES

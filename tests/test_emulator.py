@@ -8,26 +8,34 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
+from clihelp import RunningEmulator
 
 from reconciler.emulator import (
     ALL_PERMISSIONS,
     Emulator,
+    EmulatorOptions,
     EmulatorTransport,
     StateFileError,
     serve_in_thread,
 )
 from reconciler.emulator import store as store_module
 from reconciler.model import PUT_ONLY_FIELDS
-from clihelp import RunningEmulator
 
 CHANNELS = "/api/v2/channel"
 MESSAGES = "/api/v2/channel/customChannelMessage"
-BUILT_INS = [(1, "email", "Email"), (2, "chat", "Chat"), (3, "phone", "Phone"), (4, "whatsapp", "WhatsApp"), (5, "facebook", "Facebook")]
+BUILT_INS = [
+    (1, "email", "Email"),
+    (2, "chat", "Chat"),
+    (3, "phone", "Phone"),
+    (4, "whatsapp", "WhatsApp"),
+    (5, "facebook", "Facebook"),
+]
 
 
 def client(running: RunningEmulator, key: str | None = "demo") -> httpx.Client:
@@ -82,7 +90,9 @@ def test_paging_defaults_clamp_order_and_total(emulator: RunningEmulator) -> Non
     assert c.get(CHANNELS, params={"itemStart": 1000}).json()["items"] == []
 
 
-@pytest.mark.parametrize(("param", "value"), [("itemStart", "abc"), ("itemLimit", "ten"), ("itemStart", "-1"), ("itemLimit", "0")])
+@pytest.mark.parametrize(
+    ("param", "value"), [("itemStart", "abc"), ("itemLimit", "ten"), ("itemStart", "-1"), ("itemLimit", "0")]
+)
 def test_paging_parameters_are_checked(emulator: RunningEmulator, param: str, value: str) -> None:
     assert error(client(emulator).get(CHANNELS, params={param: value}), 400)["field"] == param
 
@@ -102,11 +112,18 @@ def test_create_answers_the_item_and_ids_are_never_reused(emulator: RunningEmula
 
 def test_bodies_multipart_urlencoded_and_json_are_all_accepted(emulator: RunningEmulator) -> None:
     c = client(emulator)
-    assert c.post(CHANNELS, files=form({"name": "Multi", "include_signature": "true"})).json()["item"]["include_signature"] is True
-    assert c.post(CHANNELS, data={"name": "Urlenc", "include_signature": "1"}).json()["item"]["include_signature"] is True
+    assert (
+        c.post(CHANNELS, files=form({"name": "Multi", "include_signature": "true"})).json()["item"]["include_signature"]
+        is True
+    )
+    assert (
+        c.post(CHANNELS, data={"name": "Urlenc", "include_signature": "1"}).json()["item"]["include_signature"] is True
+    )
     item = c.post(CHANNELS, json={"name": "Json", "include_signature": True, "unknown_field": 3}).json()["item"]
     assert item["include_signature"] is True and "unknown_field" not in item
-    assert error(c.post(CHANNELS, content=b"name=x", headers={"content-type": "text/plain"}), 415)["message"].startswith("unsupported content type")
+    assert error(c.post(CHANNELS, content=b"name=x", headers={"content-type": "text/plain"}), 415)[
+        "message"
+    ].startswith("unsupported content type")
     assert error(c.post(CHANNELS, content=b"{not json", headers={"content-type": "application/json"}), 400)
 
 
@@ -137,7 +154,9 @@ PERMISSION_OF = {"list": "CHANNEL_READ", "get": "CHANNEL_CUD", "create": "CHANNE
 
 @pytest.mark.parametrize("granted", ALL_PERMISSIONS)
 @pytest.mark.parametrize("call", list(PERMISSION_OF))
-def test_each_call_needs_exactly_its_permission(make_emulator: Callable[..., RunningEmulator], granted: str, call: str) -> None:
+def test_each_call_needs_exactly_its_permission(
+    make_emulator: Callable[..., RunningEmulator], granted: str, call: str
+) -> None:
     running = make_emulator(api_keys={"one": {granted}, "admin": set(ALL_PERMISSIONS)})
     create(client(running, "admin"), name="Target")
     r = _call(client(running, "one"), call)
@@ -172,7 +191,9 @@ def test_a_read_only_key_changes_nothing(make_emulator: Callable[..., RunningEmu
         ("custom_channel_available_in_quick_ticket", "", "must be true or false"),
     ],
 )
-def test_invalid_fields_are_400_with_the_field_and_the_reason(emulator: RunningEmulator, field: str, value: str, said: str) -> None:
+def test_invalid_fields_are_400_with_the_field_and_the_reason(
+    emulator: RunningEmulator, field: str, value: str, said: str
+) -> None:
     c = client(emulator)
     target = create(c, name="Existing")
     body = error(c.put(f"{CHANNELS}/{target['id']}", files=form({field: value})), 400)
@@ -207,8 +228,13 @@ def test_empty_defaults_are_accepted_and_reset_fields(emulator: RunningEmulator)
     c = client(emulator)
     item = create(c, name="Trap", custom_channel_endpoint="", custom_channel_warning_en="", icon="chat")
     assert item["custom_channel_endpoint"] == ""
-    c.put(f"{CHANNELS}/{item['id']}", files=form({"custom_channel_endpoint": "https://a.io/x?y=1", "custom_channel_warning_nl": "Let op!"}))
-    reset = c.put(f"{CHANNELS}/{item['id']}", files=form({"custom_channel_endpoint": "", "custom_channel_warning_nl": ""})).json()["item"]
+    c.put(
+        f"{CHANNELS}/{item['id']}",
+        files=form({"custom_channel_endpoint": "https://a.io/x?y=1", "custom_channel_warning_nl": "Let op!"}),
+    )
+    reset = c.put(
+        f"{CHANNELS}/{item['id']}", files=form({"custom_channel_endpoint": "", "custom_channel_warning_nl": ""})
+    ).json()["item"]
     assert (reset["custom_channel_endpoint"], reset["custom_channel_warning_nl"]) == ("", "")
 
 
@@ -216,7 +242,10 @@ def test_names_are_unique_across_the_tenant(emulator: RunningEmulator) -> None:
     c = client(emulator)
     a, b = create(c, name="One"), create(c, name="Two")
     assert error(c.post(CHANNELS, files=form({"name": "One"})), 400)["field"] == "name"
-    assert error(c.post(CHANNELS, files=form({"name": "Email"})), 400)["message"] == "name 'Email' is already used by channel 1"
+    assert (
+        error(c.post(CHANNELS, files=form({"name": "Email"})), 400)["message"]
+        == "name 'Email' is already used by channel 1"
+    )
     assert error(c.put(f"{CHANNELS}/{b['id']}", files=form({"name": "One"})), 400)["field"] == "name"
     assert c.put(f"{CHANNELS}/{a['id']}", files=form({"name": "One"})).status_code == 200
     assert c.put(f"{CHANNELS}/{a['id']}", files=form({"name": "Uno"})).status_code == 200
@@ -229,7 +258,10 @@ def test_names_are_unique_across_the_tenant(emulator: RunningEmulator) -> None:
 @pytest.mark.parametrize("channel_id", [1, 3, 5])
 def test_built_in_channels_cannot_be_changed(emulator: RunningEmulator, channel_id: int) -> None:
     c = client(emulator)
-    assert error(c.put(f"{CHANNELS}/{channel_id}", files=form({"icon": "x"})), 403)["message"] == "built-in channels cannot be changed through this API"
+    assert (
+        error(c.put(f"{CHANNELS}/{channel_id}", files=form({"icon": "x"})), 403)["message"]
+        == "built-in channels cannot be changed through this API"
+    )
     error(c.delete(f"{CHANNELS}/{channel_id}"), 403)
     assert c.get(f"{CHANNELS}/{channel_id}").json()["item"]["type"] != "custom"
 
@@ -237,7 +269,11 @@ def test_built_in_channels_cannot_be_changed(emulator: RunningEmulator, channel_
 def test_the_secret_is_stored_but_never_returned(emulator: RunningEmulator) -> None:
     c = client(emulator)
     answers = [c.post(CHANNELS, files=form({"name": "Hush", "custom_channel_secret": "TOPSECRET"}))]
-    answers += [c.get(CHANNELS), c.get(f"{CHANNELS}/6"), c.put(f"{CHANNELS}/6", files=form({"custom_channel_secret": "NEWSECRET"}))]
+    answers += [
+        c.get(CHANNELS),
+        c.get(f"{CHANNELS}/6"),
+        c.put(f"{CHANNELS}/6", files=form({"custom_channel_secret": "NEWSECRET"})),
+    ]
     for r in answers:
         assert r.status_code == 200 and "SECRET" not in r.text and "custom_channel_secret" not in r.text
     assert emulator.emu.channels()[-1]["custom_channel_secret"] == "NEWSECRET"
@@ -245,7 +281,14 @@ def test_the_secret_is_stored_but_never_returned(emulator: RunningEmulator) -> N
 
 def test_put_is_partial(emulator: RunningEmulator) -> None:
     c = client(emulator)
-    item = create(c, name="Part", icon="note", custom_channel_endpoint="https://a.io", include_signature="true", custom_channel_secret="s1")
+    item = create(
+        c,
+        name="Part",
+        icon="note",
+        custom_channel_endpoint="https://a.io",
+        include_signature="true",
+        custom_channel_secret="s1",
+    )
     after = c.put(f"{CHANNELS}/{item['id']}", files=form({"custom_channel_warning_en": "Mind the gap"})).json()["item"]
     assert after == {**item, "custom_channel_warning_en": "Mind the gap"}
     assert emulator.emu.channels()[-1]["custom_channel_secret"] == "s1"
@@ -255,7 +298,11 @@ def test_unknown_ids_and_methods(emulator: RunningEmulator) -> None:
     c = client(emulator)
     item = create(c, name="Gone")
     assert c.delete(f"{CHANNELS}/{item['id']}").status_code == 200
-    for r in (c.delete(f"{CHANNELS}/{item['id']}"), c.get(f"{CHANNELS}/{item['id']}"), c.put(f"{CHANNELS}/999", files=form({"icon": "x"}))):
+    for r in (
+        c.delete(f"{CHANNELS}/{item['id']}"),
+        c.get(f"{CHANNELS}/{item['id']}"),
+        c.put(f"{CHANNELS}/999", files=form({"icon": "x"})),
+    ):
         assert error(r, 404)["message"].endswith("does not exist")
     r = c.post(f"{CHANNELS}/{item['id']}", files=form({"name": "x"}))
     assert error(r, 405) and r.headers["allow"] == "GET, PUT, DELETE"
@@ -273,7 +320,10 @@ def test_messages_open_and_append_to_tickets(emulator: RunningEmulator) -> None:
     assert first.json() == {"type": "item", "item": {"ticketID": 1, "messageID": 1}}
     second = c.post(MESSAGES, files=form({"channelID": chan, "ticketID": 1, "message": "again"})).json()["item"]
     assert second == {"ticketID": 1, "messageID": 2}
-    assert c.post(MESSAGES, files=form({"channelID": chan, "message": "new"})).json()["item"] == {"ticketID": 2, "messageID": 3}
+    assert c.post(MESSAGES, files=form({"channelID": chan, "message": "new"})).json()["item"] == {
+        "ticketID": 2,
+        "messageID": 3,
+    }
     tickets = emulator.emu.tickets()
     assert [(t["ticketID"], t["title"], [m["message"] for m in t["messages"]]) for t in tickets] == [
         (1, "Hi", ["hello", "again"]), (2, "", ["new"]),
@@ -321,7 +371,11 @@ def test_error_rate_answers_503_without_doing_anything(make_emulator: Callable[.
 
 def test_error_rate_is_a_fraction_and_reproducible_with_a_seed() -> None:
     def statuses(seed: int) -> list[int]:
-        c = httpx.Client(transport=EmulatorTransport(Emulator(error_rate=0.5, seed=seed)), base_url="http://emulator", headers={"apiKey": "demo"})
+        c = httpx.Client(
+            transport=EmulatorTransport(Emulator(error_rate=0.5, seed=seed)),
+            base_url="http://emulator",
+            headers={"apiKey": "demo"},
+        )
         return [c.get(CHANNELS).status_code for _ in range(200)]
 
     assert statuses(7) == statuses(7)
@@ -383,7 +437,10 @@ def test_quirk_no_paging_returns_everything(make_emulator: Callable[..., Running
 
 def test_quirk_create_without_id(make_emulator: Callable[..., RunningEmulator]) -> None:
     running = make_emulator(quirks=["create-without-id"])
-    assert client(running).post(CHANNELS, files=form({"name": "Anon"})).json() == {"type": "result", "message": "Channel created"}
+    assert client(running).post(CHANNELS, files=form({"name": "Anon"})).json() == {
+        "type": "result",
+        "message": "Channel created",
+    }
     assert running.emu.channels()[-1]["name"] == "Anon"
 
 
@@ -447,12 +504,18 @@ def test_seed_channels_validates_like_post_and_is_all_or_nothing() -> None:
 
 
 def test_in_process_transport_answers_like_real_http(emulator: RunningEmulator) -> None:
-    local = httpx.Client(transport=EmulatorTransport(emulator.emu), base_url="http://emulator", headers={"apiKey": "demo"})
+    local = httpx.Client(
+        transport=EmulatorTransport(emulator.emu), base_url="http://emulator", headers={"apiKey": "demo"}
+    )
     remote = client(emulator)
     create(local, name="Via transport")
     for path in (CHANNELS, f"{CHANNELS}/6", f"{CHANNELS}/77"):
         a, b = local.get(path), remote.get(path)
-        assert (a.status_code, a.json(), a.headers["content-type"]) == (b.status_code, b.json(), b.headers["content-type"])
+        assert (a.status_code, a.json(), a.headers["content-type"]) == (
+            b.status_code,
+            b.json(),
+            b.headers["content-type"],
+        )
 
 
 # -- persistence ----------------------------------------------------------------------------
@@ -546,7 +609,9 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     """Start the command on a free port; returns the process, its URL and its banner."""
     proc = subprocess.Popen(
         [sys.executable, "-c", "from reconciler.cli import main; main()", "emulator", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     # Read the whole banner here: communicate() reads the pipe underneath readline()'s buffer.
@@ -561,7 +626,9 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
 
 def test_cli_serves_until_sigterm_then_saves_state(tmp_path: Path) -> None:
     state = tmp_path / "cli.json"
-    proc, url, banner = _start_cli("--state", str(state), "--api-key", "rw-key=CHANNEL_READ,CHANNEL_CUD", "--api-key", "ro-key=CHANNEL_READ")
+    proc, url, banner = _start_cli(
+        "--state", str(state), "--api-key", "rw-key=CHANNEL_READ,CHANNEL_CUD", "--api-key", "ro-key=CHANNEL_READ"
+    )
     try:
         c = httpx.Client(base_url=url, headers={"apiKey": "rw-key"}, timeout=10)
         create(c, name="From CLI")
@@ -572,7 +639,11 @@ def test_cli_serves_until_sigterm_then_saves_state(tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert "API keys: the 2 given with --api-key (not shown)" in banner and "rw-key" not in banner and out == f"Emulator stopped; state saved to {state}.\n"
+    assert (
+        "API keys: the 2 given with --api-key (not shown)" in banner
+        and "rw-key" not in banner
+        and out == f"Emulator stopped; state saved to {state}.\n"
+    )
     assert json.loads(state.read_text())["channels"][-1]["name"] == "From CLI"
 
 
@@ -608,7 +679,9 @@ def test_cli_prints_the_demo_key_and_refuses_unknown_permissions() -> None:
         proc.kill()
     bad = subprocess.run(
         [sys.executable, "-c", "from reconciler.cli import main; main()", "emulator", "--api-key", "k=CHANNEL_WRITE"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert bad.returncode == 1 and "unknown permission CHANNEL_WRITE" in bad.stderr
 
@@ -621,7 +694,8 @@ def test_cli_help_and_an_unusable_state_file(tmp_path: Path) -> None:
     missing_dir = tmp_path / "no" / "such" / "dir.json"
     bad = run_cli(["emulator", "--port", "0", "--state", str(missing_dir)])
     assert bad.exit_code == 1 and bad.stderr == (
-        f"Error: the folder {missing_dir.parent} does not exist: create it or choose another state file\n")
+        f"Error: the folder {missing_dir.parent} does not exist: create it or choose another state file\n"
+    )
 
 
 def test_the_asgi_app_can_be_driven_in_process_by_httpx() -> None:
@@ -640,3 +714,21 @@ def test_the_asgi_app_can_be_driven_in_process_by_httpx() -> None:
     assert status == 200
     assert "In process" in [c["name"] for c in listing["items"]]
     emu.close()
+
+
+def test_options_and_keywords_make_the_same_emulator() -> None:
+    """The emulator command passes one EmulatorOptions; Python callers may pass its fields as keywords."""
+
+    def statuses(emu: Emulator) -> list[int]:
+        c = httpx.Client(transport=EmulatorTransport(emu), base_url="http://emulator", headers={"apiKey": "demo"})
+        return [c.get(CHANNELS).status_code for _ in range(50)]
+
+    given = statuses(Emulator(EmulatorOptions(error_rate=0.5, seed=7, quirks=["no-paging"])))
+    assert given == statuses(Emulator(error_rate=0.5, seed=7, quirks=("no-paging",)))
+    assert 200 in given and 503 in given
+    base = EmulatorOptions(seed=7)
+    assert Emulator(base, error_rate=1.0).error_rate == 1.0  # a keyword overrides the options
+    with pytest.raises(TypeError):
+        Emulator(no_such_knob=1)
+    with pytest.raises(ValueError, match="unknown quirk"):
+        EmulatorOptions(quirks=["no-such-quirk"])

@@ -7,8 +7,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -71,7 +72,7 @@ def differences(expected: list[Row], actual: list[Row], accepts: Callable[[str, 
     found: list[str] = []
     if [r.name for r in expected] != [r.name for r in actual]:
         return [f"fields {[r.name for r in actual]} instead of {[r.name for r in expected]}"]
-    for want, got in zip(expected, actual):
+    for want, got in zip(expected, actual, strict=True):
         for attribute in ("kind", "default", "on_post"):
             if getattr(want, attribute) != getattr(got, attribute):
                 found.append(f"{want.name}.{attribute}: {getattr(got, attribute)!r} "
@@ -86,7 +87,7 @@ def differences(expected: list[Row], actual: list[Row], accepts: Callable[[str, 
 
 
 def _probes() -> list[str]:
-    return CODE_POINTS + ["", "ok\n", "a b", "x" * 3]
+    return [*CODE_POINTS, "", "ok\n", "a b", "x" * 3]
 
 
 def _seed(regex: str, value: str) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-
 from clihelp import RunningEmulator, run_cli
 
 KEY = "canary-endpoint-literal-19fe"
@@ -35,7 +34,9 @@ def test_export_writes_a_placeholder_and_the_export_applies_unchanged(tmp_path: 
     out = tmp_path / "export.yaml"
     exported = run_cli(["export", "--out", str(out)], env)
     assert exported.exit_code == 0, exported.output
-    assert "custom_channel_endpoint: https://b.acme.com/in?token=${env:SMS_GATEWAY_ENDPOINT_TOKEN}&x=1" in out.read_text()
+    assert (
+        "custom_channel_endpoint: https://b.acme.com/in?token=${env:SMS_GATEWAY_ENDPOINT_TOKEN}&x=1" in out.read_text()
+    )
     assert "SMS_GATEWAY_ENDPOINT_TOKEN" in exported.stderr and KEY not in exported.output + out.read_text()
     noop = run_cli(["plan", str(out), "--detailed-exitcode"], env | {"SMS_GATEWAY_ENDPOINT_TOKEN": KEY})
     assert noop.exit_code == 0 and noop.stdout.startswith("No changes."), noop.output
@@ -73,7 +74,7 @@ def test_a_credential_changed_on_the_tenant_alone_makes_a_saved_plan_stale(tmp_p
     assert stale.exit_code == 1 and "a credential in custom_channel_endpoint changed (its value is not shown)" \
         in stale.stderr, stale.output
     assert "someone-else2" not in stale.output and KEY not in stale.output
-    now = [c for c in emulator.emu.channels() if c["name"] == "SMS"][0]["custom_channel_endpoint"]
+    now = next(c for c in emulator.emu.channels() if c["name"] == "SMS")["custom_channel_endpoint"]
     assert now.endswith("key=someone-else2"), "nothing was written"
     fresh = str(tmp_path / "fresh.json")
     assert run_cli(["plan", str(path), "--out", fresh], env).exit_code == 0

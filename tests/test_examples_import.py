@@ -13,17 +13,18 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 from clihelp import RunningEmulator
+from quietserver import QuietServer
 
 from tests.eco_tools import require_tool
-from quietserver import QuietServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WORKFLOW = EXAMPLES / "github" / "channels-import.yml"
@@ -69,7 +70,7 @@ class FakeGitHub:
             def _body(self) -> dict[str, Any]:
                 return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 routed = self._route()
                 if routed and routed[0] == "/repos/acme/shop/pulls":
                     owner, _, branch = routed[1]["head"][0].partition(":")
@@ -78,7 +79,7 @@ class FakeGitHub:
                 elif routed:
                     self._answer(404, {"message": "Not Found"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 routed = self._route()
                 if routed and routed[0] == "/repos/acme/shop/pulls":
                     pull = {**self._body(), "number": len(outer.pulls) + 1, "state": "open"}
@@ -87,7 +88,7 @@ class FakeGitHub:
                 elif routed:
                     self._answer(404, {"message": "Not Found"})
 
-            def do_PATCH(self) -> None:  # noqa: N802
+            def do_PATCH(self) -> None:
                 routed = self._route()
                 if routed and routed[0].startswith("/repos/acme/shop/pulls/"):
                     pull = outer.pulls[int(routed[0].rsplit("/", 1)[1]) - 1]

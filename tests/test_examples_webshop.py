@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from clihelp import run_cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

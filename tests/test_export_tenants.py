@@ -5,8 +5,9 @@ clones to production and checks that production's export with its own vars is th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml

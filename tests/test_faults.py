@@ -14,13 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from clihelp import Result, run_cli
 from conftest import RunningEmulator
+
 from reconciler.emulator import GARBAGE_MODES, Emulator
 from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD
 
@@ -286,7 +287,7 @@ def test_two_applies_at_once_never_create_a_channel_twice(
     assert_converged(running.emu, 150)
     created = [int(SUMMARY.search(stderr).group(1)) for _, stderr in finished]  # type: ignore[union-attr]
     assert sum(created) == 150, created  # no channel is claimed by both
-    for (code, stderr), count in zip(finished, created):
+    for (code, stderr), count in zip(finished, created, strict=True):
         # A create refused by the name check is looked up, never retried into a copy: the other run
         # made it, so racing is not failing.
         assert code == 0, stderr[-2000:]

@@ -14,7 +14,6 @@ from reconciler.client import PAGE_SIZE, OmnideskClient
 from reconciler.errors import TransientApiError
 
 
-
 def channels(first: int, count: int) -> list[dict[str, Any]]:
     return [{"id": i, "type": "custom", "name": f"Other {i}", "icon": "chat"} for i in range(first, first + count)]
 
@@ -42,7 +41,7 @@ def test_a_lost_create_is_found_in_a_list_that_grows_while_it_is_read() -> None:
         httpx.Response(504, text="<html>504 Gateway Time-out</html>", headers={"content-type": "text/html"}),
         page(channels(1, 99), total=150),
         # two more channels landed (another worker of the same apply) before the second page
-        page(channels(100, 50) + [ours] + channels(151, 2), total=152),
+        page([*channels(100, 50), ours, *channels(151, 2)], total=152),
     ])
     created = client.create_channel({"name": "Ours"})
     assert created.id == 150

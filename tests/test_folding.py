@@ -6,7 +6,10 @@ from reconciler.folding import cause, folded, grouped
 
 
 def taken(name: str, holder: int) -> tuple[str, str]:
-    return name, f"POST /api/v2/channel: the server refused field 'name': name {name!r} is already used by channel {holder}"
+    return (
+        name,
+        f"POST /api/v2/channel: the server refused field 'name': name {name!r} is already used by channel {holder}",
+    )
 
 
 def test_a_cause_is_the_message_without_the_channel_name_and_numbers() -> None:

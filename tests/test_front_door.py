@@ -54,7 +54,9 @@ ONLY_IN: dict[str, dict[str, object]] = {
     "init_cmd.py": {"reconciler.scaffold": {"write_starter"}},  # writes the starter files
     "ci_cmd.py": {"reconciler.ci": EVERY},  # runs the CI integrations (they call the workflow)
     "emulator_cmd.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY,
-                        "reconciler.target": {"is_loopback"}},  # runs the emulator
+                        "reconciler.transport": {"is_loopback"}},  # runs the emulator
+    "emulator_options.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY},
+    # (the emulator's options, gathered into one EmulatorOptions)
     "delivery_options.py": {"reconciler.emulator.outbound": EVERY},  # the emulator's delivery options
     "common.py": {"reconciler.emulator": {"Emulator", "EmulatorTransport"}},  # --emulator's connection, injected
 }

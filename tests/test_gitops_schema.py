@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from clihelp import assert_plan_valid, run_cli
 
 from reconciler.plan import PLAN_FORMAT_VERSION
-from clihelp import assert_plan_valid, run_cli
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
 

@@ -1,4 +1,5 @@
-"""``--verbose`` logs every HTTP call on stderr (method, URL with its host, status, duration, retries), never the key."""
+"""``--verbose`` logs every HTTP call on stderr (method, URL with its host, status, duration,
+retries), never the key."""
 from __future__ import annotations
 
 import random

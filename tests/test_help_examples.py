@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 import pytest
+from clihelp import run_cli
 
 from reconciler.cli import cli
-from clihelp import run_cli
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -16,7 +16,7 @@ def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[s
     if isinstance(command, click.Group):
         ctx = click.Context(command)
         for name in sorted(command.list_commands(ctx)):
-            yield from walk(command.get_command(ctx, name), path + (name,))
+            yield from walk(command.get_command(ctx, name), (*path, name))
 
 
 COMMANDS = list(walk(cli))
@@ -52,7 +52,9 @@ def test_completion_command_prints_the_same_script(shell: str, marker: str):
     assert result.exit_code == 0 and marker in result.stdout
     # click's own output ends with one or two newlines depending on its version; shells do not care
     expected = run_cli([], {"_OMNIDESK_CHANNELS_COMPLETE": f"{shell}_source"}).stdout
-    assert result.stdout.rstrip("\n") == expected.rstrip("\n") and result.stdout.endswith(";\n" if shell == "bash" else "\n")
+    assert result.stdout.rstrip("\n") == expected.rstrip("\n") and result.stdout.endswith(
+        ";\n" if shell == "bash" else "\n"
+    )
 
 
 def test_completion_completes_commands_and_options():

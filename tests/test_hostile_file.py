@@ -30,7 +30,7 @@ def write(tmp_path: Path, text: str, name: str = "channels.yaml") -> str:
 def alias_file(length: int, copies: int) -> str:
     """One long value, anchored once and aliased ``copies`` times (the issue's 100 KB x 200)."""
     return ("version: 1\nx: &v " + "x" * length + "\nchannels:\n"
-            + "".join(f"  - name: *v\n" for _ in range(copies)))
+            + "".join("  - name: *v\n" for _ in range(copies)))
 
 
 @pytest.mark.parametrize("fmt", ["text", "github", "json"])
@@ -122,7 +122,7 @@ def test_a_long_integer_in_any_base_is_a_clear_error(value: str, tmp_path: Path)
     assert result.exit_code == 1
     # YAML 1.2 (the loader's reading) takes 0x… for an integer, and -0x…, 1:0:… for strings: either
     # way one clear line, cut, never "internal error: ValueError"
-    too_long = (rf"a number of more than 4300 (decimal )?digits is too long to read: quote the value to make it a string")
+    too_long = r"a number of more than 4300 (decimal )?digits is too long to read: quote the value to make it a string"
     wrong = r"must be the number 1, not the string '.*'\.\.\. \([0-9,]+ characters\): remove the quotes"
     assert re.fullmatch(rf"Error: 1 problem in the channels file:\n  {re.escape(path)}:1:10: version: "
                         rf"({too_long}|{wrong})\n", result.stderr), result.stderr
@@ -138,7 +138,9 @@ def test_a_pipe_is_read_once(how: str) -> None:
     assert result.stdout.endswith(": valid (2 channels)\n")
 
 
-def test_a_fifo_is_read_once_and_one_without_a_writer_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fifo_is_read_once_and_one_without_a_writer_times_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fifo = tmp_path / "channels.fifo"
     os.mkfifo(fifo)
     writer = threading.Thread(target=lambda: fifo.write_bytes(QUICKSTART.read_bytes()))

@@ -11,8 +11,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,8 @@ def channels_file(tmp_path: Path) -> str:
 
 def github_env(tmp_path: Path) -> dict[str, Any]:
     (tmp_path / "event.json").write_text("{}")
-    return {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
+    return {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
             "GITHUB_EVENT_PATH": str(tmp_path / "event.json"), "GITHUB_EVENT_NAME": "push",
             "GITHUB_REPOSITORY": "acme/config", "GITHUB_WORKSPACE": str(tmp_path)}
 
@@ -93,7 +95,9 @@ COMMANDS = {
     "apply": ["apply", "{file}", "--url", "{url}", "--prune", "--yes", "--allow-deletes", "1"],
     "export": ["export", "--url", "{url}"],
     "ci-github-plan": ["ci", "github", "plan", "--file", "{file}", "--out-dir", "{out}"],
-    "ci-github-plan-markdown": ["ci", "github", "plan", "--file", "{file}", "--out-dir", "{out}", "--format", "markdown"],
+    "ci-github-plan-markdown": [
+        "ci", "github", "plan", "--file", "{file}", "--out-dir", "{out}", "--format", "markdown",
+    ],
 }
 
 
@@ -112,7 +116,7 @@ def test_a_servers_text_reaches_no_output_as_a_command_an_escape_or_a_line_break
     if command.startswith("ci-"):
         assert_inert((tmp_path / "sum").read_text())
     # The text is shown (escaped), not dropped: a reader still sees what the server said.
-    assert "::add-mask::x" in result.output or command == "plan-json" and server is evil_text_server
+    assert "::add-mask::x" in result.output or (command == "plan-json" and server is evil_text_server)
 
 
 def test_the_runner_reading_helper_sees_a_raw_command() -> None:

@@ -3,12 +3,14 @@ to redact, numbers the emulator cannot read, a server that never answers. Throug
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -38,10 +40,8 @@ def proxy() -> Iterator[tuple[str, list[bytes]]]:
                 continue
             with conn:
                 conn.settimeout(1)
-                try:
+                with contextlib.suppress(OSError):
                     seen.append(conn.recv(4096))
-                except OSError:
-                    pass
 
     thread = threading.Thread(target=record, daemon=True)
     thread.start()
@@ -107,7 +107,9 @@ def test_the_key_echoed_in_any_encoding_is_redacted(auth: str) -> None:
 @pytest.mark.parametrize("key", ["k", "ab", "abc"])
 def test_a_key_too_short_to_redact_is_refused_before_any_call(key: str) -> None:
     with HostileServer(lambda m, p, q: listing([], total=0)) as hostile:
-        result = run_cli(["plan", FILE, "--url", hostile.url, "--verbose", "--auth", "query"], {"OMNIDESK_API_KEY": key})
+        result = run_cli(
+            ["plan", FILE, "--url", hostile.url, "--verbose", "--auth", "query"], {"OMNIDESK_API_KEY": key}
+        )
     plural = "" if len(key) == 1 else "s"
     assert result.exit_code == 1
     assert result.stderr == (f"Error: an API key of {len(key)} character{plural} cannot be right: "

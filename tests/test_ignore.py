@@ -5,8 +5,8 @@ production only, so staging's ``Test *`` channels are managed there like any oth
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
@@ -109,7 +109,9 @@ def test_clone_copies_and_prunes_around_ignored_channels(tenants: TwoTenants) ->
     result = tenants.run("clone", path, "--from", "staging", "--to", "production", "--prune", "--yes",
                          SHOP_SECRET="s", WHATSAPP_BRIDGE_SECRET="w")
     assert result.exit_code == 0, result.output
-    assert "Plan: high impact: 'Unlisted' deleted. 1 to create, 0 to update, 1 to delete." in result.stdout  # Shop; Unlisted
+    assert (
+        "Plan: high impact: 'Unlisted' deleted. 1 to create, 0 to update, 1 to delete." in result.stdout
+    )  # Shop; Unlisted
     assert sorted(custom(tenants.production.emu)) == ["Old fax", "Shop", "Test 1", "WhatsApp bridge"]
     assert writes(tenants.staging.emu) == 0
 
@@ -119,8 +121,10 @@ def test_a_managed_channel_that_is_ignored_is_refused_before_any_call(tenants: T
     for command in (["plan"], ["apply", "--yes"], ["import"], ["export"]):
         result = tenants.run(command[0], path, *command[1:], "--tenant", "production")
         assert result.exit_code == 1, command
-        assert "channels[0].name: the name 'Test inbox' matches the ignore pattern 'Test *' " \
-               "(tenants.production.ignore, line" in result.stderr, (command, result.stderr)
+        assert (
+            "channels[0].name: the name 'Test inbox' matches the ignore pattern 'Test *' "
+            "(tenants.production.ignore, line" in result.stderr
+        ), (command, result.stderr)
         if command[0] != "export":  # export reads the tenant first; it writes nothing either way
             assert tenants.production.emu.stats["list"] == 0, command
     assert writes(tenants.production.emu) == 0

@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from clihelp import Result, RunningEmulator, run_cli

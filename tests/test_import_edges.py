@@ -58,7 +58,9 @@ def test_only_the_named_channel_is_imported(tenant: RunningEmulator, tmp_path: P
     path = write(tmp_path, PLAIN)
     result = run(tenant, path, "--name", "Third")
     assert result.exit_code == 0, result.output
-    assert path.read_text(encoding="utf-8") == PLAIN + "  - name: Third\n    custom_channel_secret: ${env:THIRD_SECRET}\n"
+    assert (
+        path.read_text(encoding="utf-8") == PLAIN + "  - name: Third\n    custom_channel_secret: ${env:THIRD_SECRET}\n"
+    )
 
 
 def test_crlf_bom_empty_flow_list_and_no_final_newline(tenant: RunningEmulator, tmp_path: Path) -> None:
@@ -68,7 +70,8 @@ def test_crlf_bom_empty_flow_list_and_no_final_newline(tenant: RunningEmulator, 
     assert result.exit_code == 0, result.output
     assert path.read_bytes() == (
         "\ufeff# ours\r\nversion: 1\r\nchannels:   # none yet\r\n"
-        "  - name: Marketplace inbox\r\n    icon: shop\r\n    custom_channel_secret: ${env:MARKETPLACE_INBOX_SECRET}\r\n"
+        "  - name: Marketplace inbox\r\n    icon: shop\r\n"
+        "    custom_channel_secret: ${env:MARKETPLACE_INBOX_SECRET}\r\n"
         "  - name: SMS gateway\r\n    icon: sms\r\n    custom_channel_endpoint: https://sms.example.com/v2\r\n"
         "    custom_channel_secret: ${env:SMS_GATEWAY_SECRET}\r\n"
         "prune: false"
@@ -175,7 +178,8 @@ def test_update_leaves_a_value_from_the_environment_alone(tenant: RunningEmulato
 
 
 @pytest.mark.parametrize("head, dash, key", [
-    ("channels:\n- name: SMS gateway\n  icon: sms\n  custom_channel_endpoint: https://sms.example.com/v2\n", "- ", "  "),
+    ("channels:\n- name: SMS gateway\n  icon: sms\n  custom_channel_endpoint: https://sms.example.com/v2\n",
+     "- ", "  "),
     ("channels:\n    -   name: SMS gateway\n        icon: sms\n"
      "        custom_channel_endpoint: https://sms.example.com/v2\n", "    -   ", "        "),
 ])

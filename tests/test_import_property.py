@@ -44,7 +44,7 @@ tenant_states = st.tuples(st.lists(fields, min_size=3, max_size=3),
 
 def remote(states: tuple[list[dict], dict[str, dict]]) -> list[RemoteChannel]:
     managed, extra = states
-    named = [(name, f) for name, f in zip(MANAGED, managed)] + sorted(extra.items())
+    named = list(zip(MANAGED, managed, strict=True)) + sorted(extra.items())
     return [RemoteChannel.from_api({"id": i, "type": "custom", "name": name, **f}) for i, (name, f) in
             enumerate(named, start=10)]
 

@@ -92,7 +92,8 @@ def test_every_exception_class_of_the_package_is_in_the_tree() -> None:
 
     tree, outside = _tree(), _outside()
     classes = _exception_classes()
-    assert outside == {"reconciler.caller.Uncertain", "reconciler.emulator.forms.BodyError"}
+    assert outside == {"reconciler.caller.Uncertain", "reconciler.emulator.forms.BodyError",
+                       "reconciler.emulator.routes.Refusal"}
     assert outside <= set(classes)
     public = {path: cls for path, cls in classes.items()
               if not path.rsplit(".", 1)[1].startswith("_") and path not in outside}

@@ -68,7 +68,7 @@ def node(draw: st.DrawFn, depth: int = 0) -> str:
     if kind == "list":
         return f"{anchor}{tag}[{', '.join(items)}]"
     keys = draw(st.lists(st.sampled_from(KEYS), min_size=len(items), max_size=len(items)))
-    return f"{anchor}{tag}{{" + ", ".join(f"{k}: {v}" for k, v in zip(keys, items)) + "}"
+    return f"{anchor}{tag}{{" + ", ".join(f"{k}: {v}" for k, v in zip(keys, items, strict=True)) + "}"
 
 
 @st.composite
@@ -110,7 +110,7 @@ def mutated_example(draw: st.DrawFn) -> str:
         at = draw(st.integers(0, len(text)))
         op = draw(st.sampled_from(["insert", "delete", "swap", "indent"]))
         if op == "insert":
-            inserted = draw(st.sampled_from(list("\t :-[]{}&*!#\"'|>%@`,?\n\\") + ["\u0000", "\u0085"]))
+            inserted = draw(st.sampled_from([*"\t :-[]{}&*!#\"'|>%@`,?\n\\", "\x00", "\x85"]))
             text = text[:at] + inserted + text[at:]
         elif op == "delete":
             text = text[:at] + text[at + draw(st.integers(1, 5)):]

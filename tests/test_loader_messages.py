@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from clihelp import run_cli
 
 from reconciler.config import load_channels_file

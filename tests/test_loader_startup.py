@@ -12,9 +12,8 @@ from pathlib import Path
 
 from clihelp import RunningEmulator, run_cli
 
-from reconciler.config import load_channels_file
-
 from reconciler import __version__
+from reconciler.config import load_channels_file
 
 ROOT = Path(__file__).parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"

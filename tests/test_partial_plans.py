@@ -72,8 +72,9 @@ def changed(data: dict) -> list[tuple[str, str]]:
 def test_json_plan_keeps_the_selected_changes_and_says_it_is_partial(path, env, emulator, options, kept):
     data = planned(path, env, "--prune", *options)  # prune's deletes are filtered like the rest
     assert changed(data) == kept
-    only = [v for k, v in zip(options[::2], options[1::2]) if k == "--only"]
-    exclude = [v for k, v in zip(options[::2], options[1::2]) if k == "--exclude"]
+    pairs = list(zip(options[::2], options[1::2], strict=True))
+    only = [v for k, v in pairs if k == "--only"]
+    exclude = [v for k, v in pairs if k == "--exclude"]
     assert data.get("partial") == ({"only": only, "exclude": exclude} if options else None)
     assert data["summary"]["delete"] == sum(action == "delete" for action, _ in kept)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.checks import check_fresh, check_safety, check_secrets
 from reconciler.errors import ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
-from reconciler.checks import check_fresh, check_safety, check_secrets
 from reconciler.plan import CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan
 from reconciler.planning import make_plan
 
@@ -50,7 +50,9 @@ def test_rename_is_an_update_of_the_name():
     (change,) = plan.changes
     assert (change.action, change.channel_id, change.renamed_from) == (UPDATE, 3, "Old")
     (call,) = change.calls()
-    assert (call.method, call.path, dict(call.fields), call.sends_secret) == ("PUT", "/api/v2/channel/3", {"name": "New"}, False)
+    assert (call.method, call.path, dict(call.fields), call.sends_secret) == (
+        "PUT", "/api/v2/channel/3", {"name": "New"}, False,
+    )
 
 
 def test_rename_onto_an_existing_name_is_refused():
@@ -113,7 +115,8 @@ def test_delete_threshold(custom, deletes, allow, ok):
 def test_fresh_check_names_the_channel_and_field_and_ignores_untouched_ones():
     plan = make_plan([want("A", icon="note")], [remote(1, "A"), remote(2, "B")])
     check_fresh(plan, [remote(1, "A"), remote(2, "B", icon="other"), remote(3, "C")])
-    with pytest.raises(StalePlanError, match=r"'A' \(id 1\) changed since the plan: custom_channel_endpoint was '', now 'x'"):
+    changed = r"'A' \(id 1\) changed since the plan: custom_channel_endpoint was '', now 'x'"
+    with pytest.raises(StalePlanError, match=changed):
         check_fresh(plan, [remote(1, "A", custom_channel_endpoint="x")])
     with pytest.raises(StalePlanError, match="no longer exists"):
         check_fresh(plan, [])

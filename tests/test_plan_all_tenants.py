@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from clihelp import run_cli
+
 from reconciler.plan import PLAN_FORMAT_VERSION
 from tests.eco_tools import python_tool
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from clihelp import RunningEmulator, assert_plan_valid, run_cli
 
 POLICY_FILE = """\

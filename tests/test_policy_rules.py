@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from clihelp import RunningEmulator, assert_plan_valid, run_cli
 
 from reconciler.policy import RULES
@@ -65,12 +64,12 @@ def test_every_rule_has_a_case_and_editor_help() -> None:
 
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_finding_and_its_absence(tmp_path: Path, rule: str) -> None:
-    code, out, err = run(["validate", channels_file(tmp_path, rule)])
+    code, _, err = run(["validate", channels_file(tmp_path, rule)])
     assert code == 0, err
     assert f"warn [{rule}]" in err and f"(fix: {RULES[rule].fix})" in err
-    code, out, err = run(["validate", channels_file(tmp_path, rule, good=True)])
+    code, _, err = run(["validate", channels_file(tmp_path, rule, good=True)])
     assert code == 0 and "warn [" not in err, err
-    code, out, err = run(["validate", channels_file(tmp_path, rule, level="off")])
+    code, _, err = run(["validate", channels_file(tmp_path, rule, level="off")])
     assert code == 0 and f"[{rule}]" not in err, err
 
 
@@ -95,16 +94,16 @@ def test_deny_refuses_before_any_write_and_allow_policy_names_the_rule(tmp_path:
                                                                       rule: str) -> None:
     file = channels_file(tmp_path, rule, level="deny")
     name = NAMES.get(rule, ("SMS bridge",))[0]
-    code, out, err = run(["validate", file])
+    code, _, err = run(["validate", file])
     assert code == 1 and f"deny [{rule}] {name!r}" in err
-    code, out, err = run(["apply", file, "--yes"], emulator)
+    code, _, err = run(["apply", file, "--yes"], emulator)
     assert code == 1
     assert f"deny [{rule}] {name!r}" in err and f"--allow-policy {rule}" in err and "nothing was changed" in err
     assert not [c for c in emulator.emu.channels() if c.get("type") == "custom"], "nothing may be written"
     other = next(r for r in CASES if r != rule)
-    code, out, err = run(["apply", file, "--yes", "--allow-policy", other], emulator)
+    code, _, err = run(["apply", file, "--yes", "--allow-policy", other], emulator)
     assert code == 1 and f"deny [{rule}]" in err, "another rule's override is no override"
-    code, out, err = run(["apply", file, "--yes", "--allow-policy", rule], emulator)
+    code, _, err = run(["apply", file, "--yes", "--allow-policy", rule], emulator)
     assert code == 0, err
     assert [c["name"] for c in emulator.emu.channels() if c.get("type") == "custom"] == [name]
 
@@ -113,13 +112,13 @@ def test_deny_refuses_before_any_write_and_allow_policy_names_the_rule(tmp_path:
 def test_a_saved_plan_keeps_its_deny_findings(tmp_path: Path, emulator: RunningEmulator, rule: str) -> None:
     file = channels_file(tmp_path, rule, level="deny")
     saved = str(tmp_path / "plan.json")
-    code, out, err = run(["plan", file, "--out", saved], emulator)
+    code, _, err = run(["plan", file, "--out", saved], emulator)
     assert code == 0, err
     assert f"deny [{rule}]" in err
-    code, out, err = run(["apply", saved], emulator)
+    code, _, err = run(["apply", saved], emulator)
     assert code == 1 and f"deny [{rule}]" in err and f"--allow-policy {rule}" in err
     assert not [c for c in emulator.emu.channels() if c.get("type") == "custom"]
-    code, out, err = run(["apply", saved, "--allow-policy", rule], emulator)
+    code, _, err = run(["apply", saved, "--allow-policy", rule], emulator)
     assert code == 0, err
 
 

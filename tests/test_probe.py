@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from clihelp import RunningEmulator, run_cli
 from probeservers import Bridge, Servers
 

@@ -29,7 +29,9 @@ field_values = st.fixed_dictionaries(
 current_sets = st.dictionaries(st.sampled_from(NAMES), field_values, max_size=len(NAMES))
 desired_sets = st.dictionaries(
     st.sampled_from(NAMES),
-    st.tuples(field_values, st.one_of(st.none(), st.sampled_from(["s1", "s2"])), st.lists(st.sampled_from(NAMES), max_size=2)),
+    st.tuples(
+        field_values, st.one_of(st.none(), st.sampled_from(["s1", "s2"])), st.lists(st.sampled_from(NAMES), max_size=2)
+    ),
     max_size=len(NAMES),
 )
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 from clihelp import run_cli
@@ -66,7 +66,9 @@ def _rule(severity: str):
     def no_sms(context: CheckContext) -> Sequence[Finding]:
         """A policy-like rule: no channel may be called 'SMS ...'."""
         names = tuple(c.name for c in context.plan.changes if c.name.startswith("SMS"))
-        return [Finding("no-sms", f"{', '.join(names)}: SMS channels are not allowed", severity, names)] if names else []
+        return (
+            [Finding("no-sms", f"{', '.join(names)}: SMS channels are not allowed", severity, names)] if names else []
+        )
     return no_sms
 
 
@@ -82,7 +84,10 @@ def test_run_checks_keeps_every_finding_at_plan_and_refuses_denials_later() -> N
 
     found = run_checks(_planned_context(PLAN), [_rule(WARN), unsafe, _rule(OFF)])
     assert [(f.check, f.severity) for f in found] == [("no-sms", WARN), ("unsafe", DENY)]
-    assert found[1].warning() == "apply will refuse this plan: too much; if that is intended, pass --allow-updates 3 to apply"
+    assert (
+        found[1].warning()
+        == "apply will refuse this plan: too much; if that is intended, pass --allow-updates 3 to apply"
+    )
     assert run_checks(_planned_context(APPLY), [_rule(WARN), _rule(OFF)])[0].severity == WARN
     with pytest.raises(UnsafePlanError):
         run_checks(_planned_context(APPLY), [unsafe])

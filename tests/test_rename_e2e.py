@@ -5,9 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from clihelp import run_cli
-from clihelp import assert_plan_valid
+from clihelp import assert_plan_valid, run_cli
 
 WRITES = ("create", "update", "delete", "message")
 
@@ -43,7 +41,10 @@ def test_rename_in_place_keeps_the_id(emulator, tmp_path: Path):
     path = write(tmp_path, RENAMED)
     plan = run_cli(["plan", path, "--detailed-exitcode"], env_for(emulator))
     assert plan.exit_code == 2, plan.output
-    assert f"~ rename 'Instagram bridge' -> 'Instagram DM' (id {old_id})\n    name  \"Instagram bridge\" -> \"Instagram DM\"\n" in plan.stdout
+    assert (
+        f"~ rename 'Instagram bridge' -> 'Instagram DM' (id {old_id})\n"
+        '    name  "Instagram bridge" -> "Instagram DM"\n'
+    ) in plan.stdout
     assert plan.stdout.startswith("Plan: 0 to create, 1 to update, 0 to delete.")
 
     as_json = json.loads(run_cli(["plan", path, "--format", "json"], env_for(emulator)).stdout)

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from clihelp import assert_plan_valid
 
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import Plan
 from reconciler.planning import make_plan
 from reconciler.render import render_json, render_markdown, render_text
-from clihelp import assert_plan_valid
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "render"
 TARGET = "production (https://tulipandco.omnidesk.com)"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from clihelp import run_cli
+
 from reconciler.model import DesiredChannel, normalize_fields
 from reconciler.planning import make_plan
 from reconciler.render import MARKDOWN_LIMIT, render_markdown
-from clihelp import run_cli
 
 FIELDS = (
     "    icon: phone\n"

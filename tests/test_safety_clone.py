@@ -10,7 +10,8 @@ def test_clone_asks_only_for_secrets_of_channels_it_creates(tmp_path: Path, make
     staging, production = make_emulator(), make_emulator()
     staging.emu.seed_channels([
         {"name": "SMS gateway", "custom_channel_endpoint": "https://sms.example.com/v2", "custom_channel_secret": "s"},
-        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://wa.example.com/x", "custom_channel_secret": "w"},
+        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://wa.example.com/x",
+         "custom_channel_secret": "w"},
     ])
     production.emu.seed_channels([
         {"name": "SMS gateway", "custom_channel_endpoint": "https://sms.example.com/v1", "custom_channel_secret": "p"},

@@ -174,8 +174,8 @@ def test_the_checks_count_only_tenants_with_ten_channels_or_more():
     plan = make_plan(desired, current)
     assert len(plan.updates) == 9
     check_safety(plan, thresholds=Thresholds(max_update_share=0.0))  # 9 channels: below the floor
-    more = make_plan(desired + [DesiredChannel(fields=normalize_fields({"name": "C9"}))],
-                     current + [RemoteChannel(id=9, type="custom", fields=normalize_fields({"name": "C9"}))])
+    more = make_plan([*desired, DesiredChannel(fields=normalize_fields({"name": "C9"}))],
+                     [*current, RemoteChannel(id=9, type="custom", fields=normalize_fields({"name": "C9"}))])
     with pytest.raises(UnsafePlanError):
         check_safety(more, thresholds=Thresholds(max_update_share=0.0))
 

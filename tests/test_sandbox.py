@@ -7,12 +7,14 @@ emulator does what the docs say it assumes, and that a bridge built on the refer
 from __future__ import annotations
 
 import base64
-from contextlib import contextmanager
+import itertools
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -45,14 +47,16 @@ def sandbox() -> Iterator[tuple[Emulator, serve_in_thread]]:
         yield running_sandbox
 
 
-def channel(emu: Emulator, endpoint: str, *, signed: bool = True, secret: str = SECRET, name: str = "SMS gateway") -> int:
+def channel(
+    emu: Emulator, endpoint: str, *, signed: bool = True, secret: str = SECRET, name: str = "SMS gateway"
+) -> int:
     return emu.seed_channels([{"name": name, "custom_channel_endpoint": endpoint,
                                "include_signature": "true" if signed else "false",
                                "custom_channel_secret": secret}])[0]
 
 
 def cli(server: serve_in_thread, *args: str):  # type: ignore[no-untyped-def]
-    return run_cli(list(args) + ["--url", server.url], {"OMNIDESK_API_KEY": "demo"})
+    return run_cli([*args, "--url", server.url], {"OMNIDESK_API_KEY": "demo"})
 
 
 def ticket(server: serve_in_thread, name: str = "SMS gateway") -> int:
@@ -113,11 +117,13 @@ def test_a_bridge_with_the_wrong_secret_answers_401_and_the_delivery_fails_after
 
 
 def test_retries_follow_the_doubling_schedule_with_jitter_and_stop_at_the_first_success() -> None:
-    with started(OutboundSettings(backoff_base=0.2)) as (emu, server):
-        with running(Bridge(secret=SECRET.encode(), fail_first=3)) as bridge:
-            channel(emu, bridge.url)
-            result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
-                         "--format", "json")
+    with (
+        started(OutboundSettings(backoff_base=0.2)) as (emu, server),
+        running(Bridge(secret=SECRET.encode(), fail_first=3)) as bridge,
+    ):
+        channel(emu, bridge.url)
+        result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
+                     "--format", "json")
     assert result.exit_code == 0, result.output
     delivery = json.loads(result.stdout)
     assert [a["status"] for a in delivery["attempts"]] == [500, 500, 500, 204]
@@ -125,8 +131,8 @@ def test_retries_follow_the_doubling_schedule_with_jitter_and_stop_at_the_first_
     assert len(schedule) == 5
     for n, planned in enumerate(schedule):
         assert 0.2 * 2 ** n * 0.8 <= planned <= 0.2 * 2 ** n * 1.2
-    gaps = [b.at - a.at for a, b in zip(bridge.posts, bridge.posts[1:])]
-    for gap, planned in zip(gaps, schedule):
+    gaps = [b.at - a.at for a, b in itertools.pairwise(bridge.posts)]
+    for gap, planned in zip(gaps, schedule, strict=False):
         assert planned <= gap < planned + 0.5
     assert bridge.posts[-1].verified is True
 
@@ -159,16 +165,21 @@ def test_an_endpoint_that_refuses_the_options_probe_gets_no_post(sandbox) -> Non
         result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi", "--format", "json")
     assert result.exit_code == 1
     delivery = json.loads(result.stdout)
-    assert "OPTIONS probe: answered 204 with Allow: 'GET'; the endpoint must allow POST" in delivery["attempts"][0]["error"]
+    assert (
+        "OPTIONS probe: answered 204 with Allow: 'GET'; the endpoint must allow POST"
+        in delivery["attempts"][0]["error"]
+    )
     assert bridge.posts == []
 
 
 def test_an_answer_slower_than_one_second_is_a_failed_attempt() -> None:
-    with started(OutboundSettings(backoff_base=0.01, retries=1)) as (emu, server):
-        with running(Bridge(secret=SECRET.encode(), delay=1.5)) as bridge:
-            channel(emu, bridge.url)
-            result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
-                         "--format", "json")
+    with (
+        started(OutboundSettings(backoff_base=0.01, retries=1)) as (emu, server),
+        running(Bridge(secret=SECRET.encode(), delay=1.5)) as bridge,
+    ):
+        channel(emu, bridge.url)
+        result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
+                     "--format", "json")
     delivery = json.loads(result.stdout)
     assert [a["error"] for a in delivery["attempts"]] == ["no answer within 1 s"] * 2
     assert all(1000 <= a["latency_ms"] < 1400 for a in delivery["attempts"])
@@ -215,17 +226,19 @@ def test_redeliver_sends_the_same_webhook_id_again(sandbox) -> None:
 
 @pytest.mark.parametrize("fault", ["duplicate", "clock-skew", "two-signatures"])
 def test_delivery_faults_a_bridge_must_survive(fault: str) -> None:
-    with started(OutboundSettings(backoff_base=0.01, retries=0, faults=frozenset({fault}))) as (emu, server):
-        with running(Bridge(secret=SECRET.encode())) as bridge:
-            channel_id = channel(emu, bridge.url)
-            ticket_id = ticket(server)
-            cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "first")
-            if fault == "two-signatures":  # the secret is rotated: the next delivery carries both
-                update = cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "x")
-                assert update.exit_code == 0
-                emu.handle("PUT", f"/api/v2/channel/{channel_id}", {}, {"apikey": "demo",
-                           "content-type": "application/x-www-form-urlencoded"}, b"custom_channel_secret=rotated-2")
-            cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "second")
+    with (
+        started(OutboundSettings(backoff_base=0.01, retries=0, faults=frozenset({fault}))) as (emu, server),
+        running(Bridge(secret=SECRET.encode())) as bridge,
+    ):
+        channel_id = channel(emu, bridge.url)
+        ticket_id = ticket(server)
+        cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "first")
+        if fault == "two-signatures":  # the secret is rotated: the next delivery carries both
+            update = cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "x")
+            assert update.exit_code == 0
+            emu.handle("PUT", f"/api/v2/channel/{channel_id}", {}, {"apikey": "demo",
+                       "content-type": "application/x-www-form-urlencoded"}, b"custom_channel_secret=rotated-2")
+        cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "second")
     last = bridge.posts[-1]
     if fault == "duplicate":
         assert len(bridge.posts) == 4
@@ -255,7 +268,7 @@ def test_the_docs_vectors_match_our_signer_and_the_reference_library(webhook_id,
     webhooks = python_tool("standardwebhooks")
     assert sign(secret, webhook_id, timestamp, body) == expected
     key: Any = secret if secret.startswith("whsec_") else secret.encode()
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
     assert webhooks.Webhook(key).sign(webhook_id, moment, body.decode()) == expected
 
 
@@ -264,7 +277,7 @@ def test_the_docs_verify_snippet_accepts_a_real_delivery_and_refuses_a_tampered_
     snippet = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
     assert snippet is not None
     scope: dict[str, Any] = {}
-    exec(snippet.group(1), scope)  # noqa: S102 - the page's own code, as a reader would paste it
+    exec(snippet.group(1), scope)
     emu, server = sandbox
     with running(Bridge()) as bridge:
         channel(emu, bridge.url)
@@ -276,7 +289,7 @@ def test_the_docs_verify_snippet_accepts_a_real_delivery_and_refuses_a_tampered_
 
 
 def test_the_sandbox_calls_need_a_key_and_replies_need_message_create(sandbox) -> None:
-    emu, server = sandbox
+    _emu, server = sandbox
     url = f"{server.url}/api/v2/emulator/deliveries"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"apiKey": "demo"}).status_code == 200

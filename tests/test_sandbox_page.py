@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest

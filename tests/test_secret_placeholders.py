@@ -5,8 +5,8 @@ SMS_GATEWAY_2_SECRET and SMS_GATEWAY_2_SECRET, so after a clone two bridges shar
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml

@@ -15,12 +15,11 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import quote
 
 import pytest
-
 from clihelp import Result, RunningEmulator, run_cli
 
 from reconciler.emulator import ALL_PERMISSIONS
@@ -173,7 +172,10 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     assert leaks == []
     for name in state_files:
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
-    assert SMS_SECRET in (tmp_path / "staging-state.json").read_text() + (tmp_path / "staging-state.json.journal").read_text()
+    assert (
+        SMS_SECRET
+        in (tmp_path / "staging-state.json").read_text() + (tmp_path / "staging-state.json.journal").read_text()
+    )
 
 
 def iter_until(readline: Callable[[], str], last: str) -> list[str]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from clihelp import RunningEmulator, run_cli
 
 from reconciler.errors import TargetError
@@ -116,8 +115,10 @@ def test_lookalike_hosts_are_not_allowed(tmp_path: Path, url: str, host: str) ->
 
 def test_allowed_hosts_by_default_and_by_pattern() -> None:
     env = {"OMNIDESK_ALLOWED_HOSTS": " api.acme.test , *.staging.example.com,"}
-    for url, host in (("https://acme.omnidesk.com", "acme.omnidesk.com"), ("https://eu.acme.omnidesk.io/", "eu.acme.omnidesk.io"),
-                      ("https://API.acme.test:8443", "api.acme.test"), ("https://a.b.staging.example.com", "a.b.staging.example.com")):
+    for url, host in (("https://acme.omnidesk.com", "acme.omnidesk.com"),
+                      ("https://eu.acme.omnidesk.io/", "eu.acme.omnidesk.io"),
+                      ("https://API.acme.test:8443", "api.acme.test"),
+                      ("https://a.b.staging.example.com", "a.b.staging.example.com")):
         assert check_destination(url, env) == host
 
 

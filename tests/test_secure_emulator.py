@@ -11,12 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-
 from clihelp import RunningEmulator, run_cli
 
 from reconciler.emulator import Emulator, StateFileError
@@ -43,7 +42,7 @@ def raw_request(url: str, head: str, body: bytes = b"", wait: float = 5) -> byte
                                    if line.lower().startswith(b"content-length:")), None)
                     if length is not None and len(rest) >= length:
                         break
-        except socket.timeout:
+        except TimeoutError:
             pass
     return answer
 
@@ -164,7 +163,7 @@ def test_a_second_emulator_or_emulator_run_on_the_same_state_refuses(tmp_path: P
         with httpx.Client(base_url=url, headers={"apiKey": "demo"}, timeout=10) as c:
             assert c.post(CHANNELS, data={"name": "Still served"}).status_code == 200
     finally:
-        out, err = stop(first)
+        _out, err = stop(first)
     assert first.returncode == 0, err
     # Once the first one is gone, the state is free and holds every acknowledged write.
     assert run_cli(["apply", str(channels), "--yes", *emulator_args(state)]).exit_code == 0
@@ -196,7 +195,7 @@ def test_binding_beyond_loopback_warns() -> None:
     _, local_err = stop(local)
     assert "Warning" not in local_err
     # Bound for the moment it takes to read the warning, then stopped.
-    wide, url, banner = start_emulator("--host", "0.0.0.0")
+    wide, url, _banner = start_emulator("--host", "0.0.0.0")
     _, err = stop(wide)
     assert url.startswith("http://0.0.0.0:")
     assert err.startswith("Warning: listening on 0.0.0.0, beyond this machine: anyone who can reach it can use "

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from clihelp import RunningEmulator, run_cli
 
 from reconciler.errors import FileWriteError

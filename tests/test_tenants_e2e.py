@@ -6,9 +6,10 @@ two ports with two different keys, so a command that picks the wrong tenant's UR
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from clihelp import run_cli
+
 from reconciler.client import OmnideskClient
 from reconciler.emulator import Emulator
 from reconciler.errors import TargetError

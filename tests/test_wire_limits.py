@@ -10,18 +10,17 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-
 from clihelp import run_cli
 
-from tests.eco_tools import require_tool
 from reconciler.client import OmnideskClient
 from reconciler.errors import ProtocolError
 from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport, environment_proxy
+from tests.eco_tools import require_tool
 
 ENV = {"OMNIDESK_API_KEY": "demo"}
 FIRST_PAGE = "GET /api/v2/channel?itemStart=0&itemLimit=99"

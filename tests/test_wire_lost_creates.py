@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from clihelp import run_cli
+
 from reconciler.client import OmnideskClient, UncertainCreate
 from reconciler.errors import FieldRejected
 

@@ -22,15 +22,16 @@ import itertools
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
-
 from clihelp import Result, run_cli
+
 from reconciler.emulator import ALL_PERMISSIONS, Emulator, serve_in_thread
 
 KEY = "mx-KEY+/8f="  # characters a URL must encode: redaction must catch the encoded form too
@@ -129,7 +130,7 @@ def servers() -> Iterator[tuple[Served, Served]]:
     plugs = [Plug(), Plug()]
     running = [serve_in_thread(cast(Emulator, plug)).start() for plug in plugs]
     yield Served(plugs[0], running[0].url), Served(plugs[1], running[1].url)
-    for server, plug in zip(running, plugs):
+    for server, plug in zip(running, plugs, strict=True):
         server.stop()
         plug.emu.close()
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from clihelp import run_cli
+
 from reconciler.client import PAGE_SIZE, OmnideskClient
 from reconciler.errors import ProtocolError
 

@@ -2,18 +2,19 @@
 retried at most once, briefly, and then says what to check; never six retries and 29 s of silence."""
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-
 from clihelp import run_cli
+
 from reconciler.client import OmnideskClient
 from reconciler.errors import ApiError
 
@@ -55,10 +56,8 @@ class Hangup:
                 continue
             self.accepted += 1
             conn.settimeout(2)
-            try:
+            with contextlib.suppress(OSError):
                 conn.recv(65536)
-            except OSError:
-                pass
             if self.reset:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
@@ -125,6 +124,8 @@ def test_a_remote_host_refusing_says_to_check_the_url_and_the_network() -> None:
 def test_a_create_refused_a_connection_is_sent_again_once_not_looked_up() -> None:
     client = OmnideskClient("https://acme.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(refusing),
                             sleep=lambda s: None)
-    with pytest.raises(ApiError, match=f"^POST /api/v2/channel: nothing listens on acme.omnidesk.com:443: {REMOTE_HINT}"):
+    with pytest.raises(
+        ApiError, match=f"^POST /api/v2/channel: nothing listens on acme.omnidesk.com:443: {REMOTE_HINT}"
+    ):
         client.create_channel({"name": "A"})
     assert client.stats["create"] == 2 and client.stats["list_page"] == 0, "nothing was sent: nothing to look up"

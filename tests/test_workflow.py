@@ -22,12 +22,18 @@ from reconciler.checks import check_fresh
 from reconciler.client import OmnideskClient
 from reconciler.emulator import Emulator, serve_in_thread
 from reconciler.errors import (
-    ConflictError, PlanFileError, ReconcilerError, SecretMissingError, StalePlanError, StateFileError, TargetError,
+    ConflictError,
+    PlanFileError,
+    ReconcilerError,
+    SecretMissingError,
+    StalePlanError,
+    StateFileError,
+    TargetError,
 )
 from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import Create, Delete, Plan, Update
-from reconciler.planning import make_plan
 from reconciler.planfile import load_plan, save_plan
+from reconciler.planning import make_plan
 from reconciler.secrets import Secrets
 from reconciler.target import resolve_target
 
@@ -143,12 +149,18 @@ def test_a_create_whose_put_fails_is_reported_incomplete_and_a_rerun_converges(t
 
 def test_an_incomplete_create_carries_its_id_and_missing_fields():
     emu = PutRefused()
-    plan = make_plan([DesiredChannel(fields=normalize_fields({"name": "W", "custom_channel_warning_nl": "Let op"}))], [])
+    plan = make_plan(
+        [DesiredChannel(fields=normalize_fields({"name": "W", "custom_channel_warning_nl": "Let op"}))], []
+    )
     with serve_in_thread(emu) as server, OmnideskClient(server.url, "demo") as client:
         report = apply_plan(plan, client, Secrets())
     (outcome,) = report.outcomes
     made = custom(emu)["W"]
-    assert (outcome.status, outcome.channel_id, outcome.missing_fields) == ("incomplete", made["id"], ("custom_channel_warning_nl",))
+    assert (outcome.status, outcome.channel_id, outcome.missing_fields) == (
+        "incomplete",
+        made["id"],
+        ("custom_channel_warning_nl",),
+    )
     assert report.created == {"W": made["id"]} and report.failures == (outcome,)
     assert "W: created (id" in str(report.error()) and "run apply again to set them" in outcome.message
     emu.close()
@@ -222,10 +234,16 @@ def test_every_conflict_stale_channel_and_missing_secret_is_reported():
                             RemoteChannel(7, "email", normalize_fields({"name": "Email2"}))])
     assert len(caught.value.conflicts) == 4, caught.value.conflicts
 
-    plan = make_plan([want("A", env_var="", icon="x"), want("B", env_var="", icon="y")], [remote(1, "A"), remote(2, "B")])
+    plan = make_plan(
+        [want("A", env_var="", icon="x"), want("B", env_var="", icon="y")], [remote(1, "A"), remote(2, "B")]
+    )
     with pytest.raises(StalePlanError) as stale:
         check_fresh(plan, [remote(1, "A", icon="z")])
-    assert len(stale.value.stale) == 2 and "'A' (id 1)" in str(stale.value) and "channel 2 no longer exists" in str(stale.value)
+    assert (
+        len(stale.value.stale) == 2
+        and "'A' (id 1)" in str(stale.value)
+        and "channel 2 no longer exists" in str(stale.value)
+    )
 
     plan = make_plan([want("A", None, "A_SECRET"), want("B", None, "B_SECRET")], [])
     with pytest.raises(SecretMissingError) as missing:
@@ -237,7 +255,9 @@ def test_every_conflict_stale_channel_and_missing_secret_is_reported():
 
 
 def test_a_saved_plan_is_validated_against_its_schema_and_digests_are_salted_scrypt(tmp_path):
-    plan = make_plan([want("A", "low-entropy", "A_SECRET", custom_channel_warning_en="Hi")], [remote(1, "B")], prune=True)
+    plan = make_plan(
+        [want("A", "low-entropy", "A_SECRET", custom_channel_warning_en="Hi")], [remote(1, "B")], prune=True
+    )
     first, second = tmp_path / "one.json", tmp_path / "two.json"
     save_plan(plan, {"label": "t", "url": "https://x.omnidesk.com"}, first, Secrets({"A": "low-entropy"}))
     save_plan(plan, {"label": "t", "url": "https://x.omnidesk.com"}, second, Secrets({"A": "low-entropy"}))
@@ -247,7 +267,9 @@ def test_a_saved_plan_is_validated_against_its_schema_and_digests_are_salted_scr
     assert one["secrets"]["digests"]["A"] != two["secrets"]["digests"]["A"]
     assert "low-entropy" not in first.read_text() and "sha256:" not in json.dumps(one["plan"])
     saved = load_plan(first)
-    assert saved.plan == plan and isinstance(saved.plan.changes[0], Delete) and isinstance(saved.plan.changes[1], Create)
+    assert (
+        saved.plan == plan and isinstance(saved.plan.changes[0], Delete) and isinstance(saved.plan.changes[1], Create)
+    )
     assert saved.secret_digests.matches("A", "low-entropy") and not saved.secret_digests.matches("A", "guess")
 
     # a plan whose data breaks the schema is refused by name, even with a digest that matches
@@ -271,7 +293,8 @@ names = st.sampled_from(["A", "B", "C", "D", "E"])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(current=st.dictionaries(names, fields_strategy, max_size=4), desired=st.dictionaries(names, fields_strategy, max_size=4),
+@given(current=st.dictionaries(names, fields_strategy, max_size=4),
+       desired=st.dictionaries(names, fields_strategy, max_size=4),
        secret=st.sampled_from(["set", "unset", "none"]), renamed=st.dictionaries(names, names, max_size=2),
        prune=st.booleans(), rotate=st.booleans())
 def test_a_plan_round_trips_through_a_saved_plan_file(tmp_path, current, desired, secret, renamed, prune, rotate):
@@ -291,7 +314,9 @@ def test_a_plan_round_trips_through_a_saved_plan_file(tmp_path, current, desired
         assume(False)
     assert Plan.from_data(plan.to_data()) == plan
     out = tmp_path / "plan.json"
-    save_plan(plan, {"label": "t", "url": "https://t.omnidesk.com", "api_key_env": "K"}, out, Secrets.from_channels(wanted))
+    save_plan(
+        plan, {"label": "t", "url": "https://t.omnidesk.com", "api_key_env": "K"}, out, Secrets.from_channels(wanted)
+    )
     saved = load_plan(out)
     assert saved.plan == plan and saved.plan.digest() == plan.digest()
     assert [type(c) for c in saved.plan.changes] == [type(c) for c in plan.changes]

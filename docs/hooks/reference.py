@@ -12,8 +12,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
@@ -56,7 +57,7 @@ def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[t
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                yield from walk(sub, path + (name,))
+                yield from walk(sub, (*path, name))
 
 
 def help_markdown(help_text: str) -> str:
@@ -185,7 +186,8 @@ def object_table(schema: dict[str, Any], node: dict[str, Any], examples: dict[st
     rows = []
     for key, prop in node.get("properties", {}).items():
         full = resolve(schema, prop)
-        default = code(json.dumps(full["default"])) if "default" in full else ("**required**" if key in required else "")
+        required_mark = "**required**" if key in required else ""
+        default = code(json.dumps(full["default"])) if "default" in full else required_mark
         example = code(shorten(json.dumps(examples[key], ensure_ascii=False))) if key in examples else ""
         rows.append(f"| {code(key)} | {type_of(schema, prop)} | {default} | {'; '.join(rules_of(schema, prop))} | "
                     f"{example} | {cell(full.get('description', ''))} |")
@@ -242,14 +244,16 @@ def channels_file() -> str:
     example = (ROOT / "examples" / "webshop" / "channels.yaml").read_text(encoding="utf-8")
     return (schema_sections("channels.schema.json", "The file (top level)", channels_file_examples())
             + "\n### A complete example\n\n`examples/webshop/channels.yaml`, which the test suite validates and "
-            "applies (the examples in the tables above are the first values the example files give each key):\n\n```yaml\n" + example + "```\n")
+            "applies (the examples in the tables above are the first values the example files give each "
+            "key):\n\n```yaml\n" + example + "```\n")
 
 
 def plan_format() -> str:
     return schema_sections("plan.schema.json", "The plan (top level)") + (
         "\n### An example\n\nMade on the emulator when this page was built: the quick start applied, then "
         "a file that changes one channel, drops one (with `prune: true`) and adds one whose secret "
-        "variable is unset:\n\n```json\n" + example_plan() + "```\n")
+        "variable is unset:\n\n```json\n" + example_plan() + "```\n"
+    )
 
 
 EXAMPLE_CHANGED = """\

@@ -139,7 +139,7 @@ class RestApi:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "RestApi":
+    def __enter__(self) -> RestApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,7 +181,8 @@ class RestApi:
         try:
             return response.json() if response.content else None
         except ValueError:
-            raise CiError(f"{self.name} API: {method} {path}: the answer is not JSON", call=f"{method} {path}") from None
+            call = f"{method} {path}"
+            raise CiError(f"{self.name} API: {call}: the answer is not JSON", call=call) from None
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None, *, limit: int = 50) -> Iterator[Any]:
         """Every item of a list endpoint, following ``Link: <...>; rel="next"`` (both APIs send it)."""

@@ -11,8 +11,8 @@ reviewed plan covers the same field values of an update planned now, and the oth
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 from reconciler.ci.forge import Request
 from reconciler.model import SECRET_FIELD

@@ -47,7 +47,9 @@ def read_counts(path: Path | None) -> tuple[dict[str, int], str | None]:
         data = json.loads(raw) if len(raw) <= MAX_STATE_BYTES else None
     except (OSError, ValueError) as exc:
         return {}, f"the previous drift state {path.name} cannot be read ({type(exc).__name__}); counting from zero"
-    counts = data.get("drifted_runs") if isinstance(data, dict) and data.get("format_version") == FORMAT_VERSION else None
+    counts = (
+        data.get("drifted_runs") if isinstance(data, dict) and data.get("format_version") == FORMAT_VERSION else None
+    )
     if not isinstance(counts, dict) or not all(
         isinstance(k, str) and type(v) is int and 0 < v <= MAX_COUNT for k, v in counts.items()
     ):

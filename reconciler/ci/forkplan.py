@@ -15,7 +15,7 @@ cannot be planned fails, as any plan does.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from reconciler.ci import Log
 from reconciler.ci.flow import report, summary_markdown

@@ -210,7 +210,9 @@ class GitHub:
             (
                 r
                 for r in (runs or {}).get("workflow_runs", [])
-                if r.get("name") == workflow and r.get("event") not in PULL_REQUEST_EVENTS and str(r.get("id")) != current
+                if r.get("name") == workflow
+                and r.get("event") not in PULL_REQUEST_EVENTS
+                and str(r.get("id")) != current
             ),
             key=lambda r: (r.get("run_number", 0), r.get("run_attempt", 0)),
             reverse=True,
@@ -334,9 +336,7 @@ def validate(github: GitHub, file: str, tenant: str | None, strict: bool, log: L
     if annotations:
         log(annotations.rstrip("\n"))
     if errors:
-        github.summary(
-            "### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(_listed(errors))
-        )
+        github.summary("### Omnidesk channels: the channels file is not valid\n\n" + "\n".join(_listed(errors)))
     else:
         log(
             f"{file}: valid"

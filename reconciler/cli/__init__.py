@@ -5,6 +5,7 @@ from it.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         click.echo(f"Error: {where}{exc.strerror or type(exc).__name__}", err=True)
         sys.exit(EXIT_ERROR)
-    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a line instead of a traceback
+    except Exception as exc:
         if debug:
             traceback.print_exc()
         click.echo(f"internal error, please report: {type(exc).__name__}; "
@@ -174,7 +175,5 @@ def main(argv: list[str] | None = None) -> None:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so Python's exit flush does not hit the closed pipe again."""
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass

@@ -45,7 +45,7 @@ class OneFileCommand(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         if ctx.args:
-            given = [ctx.params.get("file")] + ctx.args
+            given = [ctx.params.get("file"), *ctx.args]
             files = ", ".join(describe(f) for f in given if f)
             raise click.UsageError(f"'{ctx.command_path}' takes one file, but got {len(given)}: {files}. "
                                    "Give only the one this command is for (see --help)", ctx)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -29,8 +30,8 @@ def delivery_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Deliver every channel's agent replies to URL (a bridge on this machine), signed with a "
                      "secret printed at start."),
         click.option("--deliver-remote", is_flag=True,
-                     help="Also deliver to endpoints beyond this machine (https only). Off: a sandbox never reaches out "
-                     "by surprise."),
+                     help="Also deliver to endpoints beyond this machine (https only). Off: a sandbox never "
+                     "reaches out by surprise."),
         click.option("--delivery-scheme", type=click.Choice(SCHEMES), default=SCHEMES[0], show_default=True,
                      help="How replies are signed (assumed: Omnidesk does not document it); none sends no "
                      "webhook-* headers."),

@@ -7,83 +7,17 @@ from types import FrameType
 
 import click
 
-from reconciler.cli.delivery_options import delivery_options
-from reconciler.emulator.outbound import ASSUMED, OutboundSettings
-from reconciler.emulator import (
-    ALL_PERMISSIONS, AUTH_MODES, GARBAGE_MODES, QUIRKS, Emulator, StateFileError, serve_in_thread,
-)
-from reconciler.target import is_loopback
-
-
-def _parse_api_keys(values: tuple[str, ...]) -> dict[str, set[str]] | None:
-    """``KEY=PERM,PERM`` options as a key -> permissions map; None when no option was given."""
-    if not values:
-        return None
-    keys: dict[str, set[str]] = {}
-    for value in values:
-        key, sep, perms_text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{value!r} is not KEY=PERMISSION[,PERMISSION...]", param_hint="--api-key")
-        perms = {p.strip() for p in perms_text.split(",") if p.strip()}
-        unknown = sorted(perms - set(ALL_PERMISSIONS))
-        if unknown:
-            raise click.BadParameter(
-                f"unknown permission {', '.join(unknown)} in {key}=...; known: {', '.join(ALL_PERMISSIONS)}",
-                param_hint="--api-key",
-            )
-        keys[key] = perms
-    return keys
+from reconciler.cli.emulator_options import emulator_options
+from reconciler.emulator import ALL_PERMISSIONS, Emulator, EmulatorOptions, StateFileError, serve_in_thread
+from reconciler.emulator.outbound import ASSUMED
+from reconciler.transport import is_loopback
 
 
 @click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Keep the tenant in FILE across restarts.")
-@click.option("--api-key", "api_keys", multiple=True, metavar="KEY=PERM,...",
-              help=f"An accepted key and its permissions ({', '.join(ALL_PERMISSIONS)}). Repeatable. "
-                   "Default: key 'demo' with every permission (the only key ever printed).")
-@click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Delay every answer.")
-@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Fraction of requests answered 503.")
-@click.option("--rate-limit", type=click.IntRange(min=1), help="Requests per second before 429.")
-@click.option("--lose-create-responses", default=0.0, type=click.FloatRange(0, 1),
-              help="Fraction of creates performed but answered 504.")
-@click.option("--seed", type=int, help="Seed for the random faults (reproducible runs).")
-@click.option("--quirk", "quirks", multiple=True, type=click.Choice(QUIRKS), help="Tolerated server quirk. Repeatable.")
-@click.option("--garbage", type=click.Choice(GARBAGE_MODES), help="Answer every list call with this garbage.")
-@click.option("--auth", type=click.Choice(AUTH_MODES),
-              help="Accept the key only in this form (default: the apiKey header or the apiKey query parameter).")
-@click.option("--list-type", default="list", show_default=True, help="The type field of list answers.")
-@click.option("--max-item-limit", default=99, show_default=True, type=click.IntRange(min=1),
-              help="Cap itemLimit at this, whatever the client asks for.")
-@click.option("--claimed-total", type=click.IntRange(min=0), help="Claim this itemTotal in every list answer.")
-@click.option("--body-padding", default=0, type=click.IntRange(min=0), metavar="BYTES",
-              help="Pad every list answer with this many bytes.")
-@click.option("--drip-ms", default=0.0, type=click.FloatRange(min=0),
-              help="Send every answer a byte at a time, this far apart.")
-@click.option("--redirect-to", metavar="URL", help="Answer every request with a 307 redirect to URL.")
-@delivery_options
-def emulator(
-    host: str,
-    port: int,
-    state_path: str | None,
-    api_keys: tuple[str, ...],
-    latency_ms: float,
-    error_rate: float,
-    rate_limit: int | None,
-    lose_create_responses: float,
-    seed: int | None,
-    quirks: tuple[str, ...],
-    garbage: str | None,
-    auth: str | None,
-    list_type: str,
-    max_item_limit: int,
-    claimed_total: int | None,
-    body_padding: int,
-    drip_ms: float,
-    redirect_to: str | None,
-    outbound: OutboundSettings,
-    page_writable: bool,
-) -> None:
+@emulator_options
+def emulator(host: str, port: int, options: EmulatorOptions, page_writable: bool) -> None:
     """Run a local emulated Omnidesk tenant in the foreground.
 
     It serves the Channel API as this project's wire contract describes it.
@@ -109,31 +43,12 @@ def emulator(
       omnidesk-channels emulator --auth query --max-item-limit 25 --quirk no-item-total
       omnidesk-channels emulator --forward-to http://127.0.0.1:3000/omnidesk
     """
-    keys = _parse_api_keys(api_keys)
     try:
-        emu = Emulator(
-            api_keys=keys,
-            state_path=state_path,
-            latency_ms=latency_ms,
-            error_rate=error_rate,
-            rate_limit=rate_limit,
-            lose_create_responses=lose_create_responses,
-            seed=seed,
-            quirks=quirks,
-            garbage=garbage,
-            auth=auth,
-            list_type=list_type,
-            max_item_limit=max_item_limit,
-            claimed_total=claimed_total,
-            body_padding=body_padding,
-            drip_ms=drip_ms,
-            redirect_to=redirect_to,
-            outbound=outbound,
-        )
+        emu = Emulator(options)
     except StateFileError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
-        raise click.ClickException(f"cannot use the state file {state_path}: {exc.strerror}") from exc
+        raise click.ClickException(f"cannot use the state file {options.state_path}: {exc.strerror}") from exc
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -146,26 +61,7 @@ def emulator(
             server.start()
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        click.echo(f"Omnidesk emulator listening on {server.url}")
-        if keys is None:
-            click.echo(f"API key: demo ({', '.join(ALL_PERMISSIONS)})")
-        else:
-            # Keys given on the command line are real secrets to someone: never echo them.
-            click.echo(f"API keys: the {len(keys)} given with --api-key (not shown)")
-        if not is_loopback(host):
-            click.echo(f"Warning: listening on {host}, beyond this machine: anyone who can reach it can use "
-                       + ("the demo key, printed above" if keys is None else "the emulator with a key")
-                       + ". Use --host 127.0.0.1 unless other machines must reach it.", err=True)
-        if auth is not None:
-            click.echo(f"Auth: the key only as {auth}" if auth != "any" else "Auth: the key in any of the three forms")
-        click.echo(f"State: {state_path}" if state_path else "State: in memory only (lost on exit)")
-        page = "read-only" if server.read_only_page else "reply as an agent there"
-        click.echo(f"Page: {server.url}/ (channels, tickets, deliveries; {page})")
-        if outbound.forward_to:
-            click.echo(f"Forwarding every agent reply to {outbound.forward_to}")
-            click.echo(f"Signing secret for your bridge: {outbound.forward_secret}")
-        click.echo(f"Replies: {ASSUMED}")
-        click.echo("Press Ctrl-C to stop.", nl=True)
+        _banner(server.url, host, options, read_only_page=bool(server.read_only_page))
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stop.wait(0.5):
             pass
@@ -174,4 +70,30 @@ def emulator(
         emu.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    state_path = options.state_path
     click.echo("Emulator stopped" + (f"; state saved to {state_path}" if state_path else "") + ".")
+
+
+def _banner(url: str, host: str, options: EmulatorOptions, *, read_only_page: bool) -> None:
+    """What the emulator serves and how to reach it; keys given on the command line never show."""
+    keys, outbound, auth = options.api_keys, options.outbound, options.auth
+    click.echo(f"Omnidesk emulator listening on {url}")
+    if keys is None:
+        click.echo(f"API key: demo ({', '.join(ALL_PERMISSIONS)})")
+    else:
+        # Keys given on the command line are real secrets to someone: never echo them.
+        click.echo(f"API keys: the {len(keys)} given with --api-key (not shown)")
+    if not is_loopback(host):
+        click.echo(f"Warning: listening on {host}, beyond this machine: anyone who can reach it can use "
+                   + ("the demo key, printed above" if keys is None else "the emulator with a key")
+                   + ". Use --host 127.0.0.1 unless other machines must reach it.", err=True)
+    if auth is not None:
+        click.echo(f"Auth: the key only as {auth}" if auth != "any" else "Auth: the key in any of the three forms")
+    click.echo(f"State: {options.state_path}" if options.state_path else "State: in memory only (lost on exit)")
+    page = "read-only" if read_only_page else "reply as an agent there"
+    click.echo(f"Page: {url}/ (channels, tickets, deliveries; {page})")
+    if outbound is not None and outbound.forward_to:
+        click.echo(f"Forwarding every agent reply to {outbound.forward_to}")
+        click.echo(f"Signing secret for your bridge: {outbound.forward_secret}")
+    click.echo(f"Replies: {ASSUMED}")
+    click.echo("Press Ctrl-C to stop.", nl=True)

@@ -55,7 +55,7 @@ def report(result: Imported, file: str, label: str, update: bool) -> None:
     for updated in result.updated:
         shown = [masked_change(c.field, c.before, c.after) for c in updated.fields]  # no endpoint credential
         click.echo(f"~ updated {updated.name!r}: " + ", ".join(
-            f"{c.field} {v['before']!r} -> {v['after']!r}" for c, v in zip(updated.fields, shown)))
+            f"{c.field} {v['before']!r} -> {v['after']!r}" for c, v in zip(updated.fields, shown, strict=True)))
         if updated.shared_with:
             click.echo(f"    shared: this also changes what {', '.join(updated.shared_with)} wants")
     for note in result.notes:

@@ -93,13 +93,16 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
     from reconciler.multitenant import exit_code, plan_tenants, saved_path
 
     if url or tenant or emulator_state:
-        raise click.UsageError("--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator.")
+        raise click.UsageError(
+            "--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator."
+        )
     engine = workflow(verbose=verbose)
     names = engine.tenant_names(file, shard=shard)
     if shard:  # first, so a CI log says which tenants this job took (a shard may hold none)
         click.echo(shard.describe(len(names)), err=True)
-    for name in names if out else ():  # every output before any tenant is read
-        engine.check_plan_output(saved_path(out, name, many=len(names) > 1), inputs=[file], force=force)
+    if out:  # every output before any tenant is read
+        for name in names:
+            engine.check_plan_output(saved_path(out, name, many=len(names) > 1), inputs=[file], force=force)
     results = plan_tenants(file, names, out=out, prune=prune, rotate_secrets=rotate_secrets, engine=engine,
                            force=force, probe=probe, only=only, exclude=exclude)
     click.echo(render_report(results, fmt, RenderOptions(color=use_color())), nl=False)

@@ -6,19 +6,19 @@ later ones with the same cause are counted and named, folded, in one line at the
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import click
 from rich.console import Console
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from reconciler.apply import FAILED, INCOMPLETE, OK, Outcome
-from reconciler.plan import Create
 from reconciler.cli.common import is_tty
 from reconciler.describe import headline
 from reconciler.folding import cause, folded
+from reconciler.plan import Create
 
 
 class _Folder:
@@ -58,7 +58,9 @@ def progress_reporter(total: int) -> Iterator[Callable[[Outcome], None]]:
             def on_outcome(outcome: Outcome) -> None:
                 bar.advance(task)
                 if outcome.status in (FAILED, INCOMPLETE) and folder.says(outcome):
-                    bar.console.print(Text.assemble((f"{outcome.status} ", "red"), f"{headline(outcome.change)}: {outcome.message}"))
+                    bar.console.print(
+                        Text.assemble((f"{outcome.status} ", "red"), f"{headline(outcome.change)}: {outcome.message}")
+                    )
 
             try:
                 yield on_outcome

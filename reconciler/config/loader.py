@@ -21,7 +21,9 @@ from reconciler.ignore import patterns_in
 from reconciler.model import ChannelsFile, Tenant
 from reconciler.printable import quoted
 from reconciler.thresholds import safety_overrides
-from reconciler.yamlread import Document, fatal, no_cyclic_gc, read_document, reads_as
+from reconciler.yamlnodes import fatal
+from reconciler.yamlread import Document, no_cyclic_gc, read_document
+from reconciler.yamlshow import reads_as
 
 _VIEWS_SHOWN = 10  # a problem in 2,000 of 3,000 tenants names ten of them, and how many more
 
@@ -161,7 +163,9 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
     out: dict[str, Tenant] = {}
     for name, body in section.items():
         body = body if isinstance(body, dict) else {}
-        raw_vars = body.get("vars") if isinstance(body.get("vars"), dict) else {}
+        raw_vars = body.get("vars")
+        raw_vars = raw_vars if isinstance(raw_vars, dict) else {}
+        policy = body.get("policy")
         out[name] = Tenant(
             name=name,
             url=body.get("url") if isinstance(body.get("url"), str) else None,
@@ -170,7 +174,7 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
             auth=body.get("auth") if isinstance(body.get("auth"), str) else None,
             ignore=patterns_in(body),
             safety=safety_overrides(body.get("safety")),
-            policy=body.get("policy") if isinstance(body.get("policy"), dict) else {},
+            policy=policy if isinstance(policy, dict) else {},
         )
     return out
 
@@ -204,5 +208,5 @@ def _name_pattern_problems(parsed: Parsed) -> list[Problem]:
                 re.compile(pattern)
             except re.error as exc:
                 message = f"{pattern!r} is not a regular expression ({exc}): fix it, e.g. ^[A-Z][A-Za-z0-9 ]+$"
-                problems.append(parsed.problem(path + ("name_pattern",), message))
+                problems.append(parsed.problem((*path, "name_pattern"), message))
     return problems

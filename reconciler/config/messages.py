@@ -8,10 +8,11 @@ import yaml
 
 from reconciler.errors import Problem
 from reconciler.interpolation import malformed as malformed_template
-from reconciler.printable import cut, quoted
 from reconciler.model import SECRET_FIELD, Tenant, describe_mismatch, field_pattern, without_templates
+from reconciler.printable import cut, quoted
 from reconciler.schema import is_valid_fast, validator
-from reconciler.yamlread import Document, PathT, reads_as, show, shown_key
+from reconciler.yamlread import Document
+from reconciler.yamlshow import PathT, reads_as, show, shown_key
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -76,37 +77,41 @@ def _is_secret(path: PathT) -> bool:
 
 
 def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Problem]:
-    kind, instance, node = error.validator, error.instance, parsed.values.get(path)
+    kind, node = error.validator, parsed.values.get(path)
+    # jsonschema's stubs allow these to be unset; an error of a validation run always has them
+    instance: Any = error.instance
+    value: Any = error.validator_value
     if kind == "oneOf":
         return _one_of(parsed, error, path)
     if kind == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = list(schema.get("properties", {}))
         return [
-            parsed.problem(path + (key,), _unknown_key(key, allowed), key=True)
+            parsed.problem((*path, key), _unknown_key(key, allowed), key=True)
             for key in instance
             if key not in allowed
         ]
     if kind == "required":
-        missing = [p for p in error.validator_value if p not in instance]
+        missing = [p for p in value if p not in instance]
         hints = {p: f": {_REQUIRED_HINTS[p]}" if p in _REQUIRED_HINTS else "" for p in missing}
         return [parsed.problem(path, f"missing `{p}`{hint}") for p, hint in hints.items()]
     if kind == "const":
-        want = error.validator_value
+        want = value
         if isinstance(instance, str):
             message = f"must be the number {want}, not the string {show(instance)}: remove the quotes"
         else:
             message = f"must be {want} (the only format version), not {_item(instance)}"
         return [parsed.problem(path, message)]
     if kind == "type":
-        return [parsed.problem(path, _type_message(error.validator_value, instance, node, _is_secret(path)))]
+        return [parsed.problem(path, _type_message(value, instance, node, _is_secret(path)))]
     if kind == "pattern":
         shown = show(instance)
         if "propertyNames" in error.relative_schema_path:
             if shown_key(instance) != instance:  # never list the characters of what may be a secret
                 message = f"the name '{shown_key(instance)}' must be one word: a space, ':' or '=' follows it"
-                return [parsed.problem(path + (instance,), message, key=True)]
-            why = describe_mismatch(error.validator_value, instance)
-            return [parsed.problem(path + (instance,), f"the name {shown} {why}", key=True)]
+                return [parsed.problem((*path, instance), message, key=True)]
+            why = describe_mismatch(value, instance)
+            return [parsed.problem((*path, instance), f"the name {shown} {why}", key=True)]
         if path and path[-1] == "url":
             return [parsed.problem(path, f"{shown} is not a URL: write it like https://acme.omnidesk.com")]
         if path and path[-1] == "api_key_env":
@@ -115,7 +120,7 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         malformed = malformed_template(instance, secret=False)
         if malformed:
             return [parsed.problem(path, malformed)]
-        pattern = field_pattern(error.validator_value)
+        pattern = field_pattern(value)
         outside = without_templates(instance)
         if outside != instance:  # the templates are whole: a character beside them is wrong
             message = f"{show(instance)} {describe_mismatch(pattern, outside, where=' beside its templates')}"
@@ -123,7 +128,7 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         return [parsed.problem(path, mismatch(instance, pattern, path))]
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
-        return [parsed.problem(path + (index,), f"{_item(instance[index])} is listed twice: remove one")]
+        return [parsed.problem((*path, index), f"{_item(instance[index])} is listed twice: remove one")]
     if kind == "minLength" and "ignore" in path:
         return [parsed.problem(path, "an empty pattern ignores nothing: remove it")]
     if kind == "minItems":

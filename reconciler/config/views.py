@@ -23,7 +23,6 @@ from reconciler.endpoints import ENDPOINT_FIELD, credential_values, mask_endpoin
 from reconciler.errors import Problem, TargetError
 from reconciler.ignore import ignore_problems, patterns_in
 from reconciler.interpolation import Substituted, first_env, substitute, uses_vars
-from reconciler.printable import quoted
 from reconciler.model import (
     FIELDS,
     NAME_PATTERN,
@@ -34,8 +33,9 @@ from reconciler.model import (
     normalize_fields,
     pattern_matches,
 )
+from reconciler.printable import quoted
 from reconciler.thresholds import safety_overrides
-from reconciler.yamlread import PathT
+from reconciler.yamlshow import PathT
 
 if TYPE_CHECKING:
     from reconciler.config.loader import Parsed  # the loader builds views; views only read it
@@ -157,7 +157,7 @@ class _View:
         for name in _TEMPLATED_FIELDS:
             text = raw.get(name)
             if isinstance(text, str):
-                path = base + (name,)
+                path = (*base, name)
                 result = self._sub(out, path, text)
                 usable = self._check(out, path, result, FIELDS[name].pattern or "", name in _EMPTY_ALLOWED)
                 if usable and name == "name":
@@ -171,7 +171,7 @@ class _View:
         raw_previous = raw.get("previous_names")
         for j, text in enumerate(raw_previous if isinstance(raw_previous, list) else []):
             if isinstance(text, str):
-                path = base + ("previous_names", j)
+                path = (*base, "previous_names", j)
                 result = self._sub(out, path, text)
                 if self._check(out, path, result, NAME_PATTERN, False):
                     out.claims.append((result.value, "previous name", path))
@@ -180,11 +180,11 @@ class _View:
         secret: SecretRef | None = None
         raw_secret = raw.get(SECRET_FIELD)
         if isinstance(raw_secret, str):
-            result = self._sub(out, base + (SECRET_FIELD,), raw_secret, secret=True)
+            result = self._sub(out, (*base, SECRET_FIELD), raw_secret, secret=True)
             env_var = result.unset_env[0] if result.unset_env else first_env(raw_secret)
             secret = SecretRef(None if result.unset_env else result.value, env_var)
             if raw_secret and env_var is None:
-                out.warnings.append(self.parsed.problem(base + (SECRET_FIELD,), LITERAL_SECRET))
+                out.warnings.append(self.parsed.problem((*base, SECRET_FIELD), LITERAL_SECRET))
 
         line, _ = self.parsed.at(base)
         limited = raw.get("tenants")
@@ -205,7 +205,7 @@ class _View:
             if whole:
                 env[param] = whole.group(1)
             else:
-                out.warnings.append(self.parsed.problem(base + (ENDPOINT_FIELD,), LITERAL_CREDENTIAL.format(param)))
+                out.warnings.append(self.parsed.problem((*base, ENDPOINT_FIELD), LITERAL_CREDENTIAL.format(param)))
         return env
 
     def _sub(self, out: _Channel, path: PathT, text: str, secret: bool = False) -> Substituted:

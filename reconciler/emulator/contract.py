@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -60,7 +60,7 @@ PERMISSION = {
 ALL_PERMISSIONS = ("CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
 

@@ -30,9 +30,10 @@ import random
 import secrets as random_secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -112,7 +113,8 @@ class Delivery:
     def to_data(self) -> dict[str, Any]:
         return {"id": self.id, "webhook_id": self.webhook_id, "channelID": self.channel_id,
                 "ticketID": self.ticket_id, "messageID": self.message_id, "url": self.url, "signed": self.signed,
-                "state": self.state, "body": self.body.decode("utf-8"), "schedule": [round(s, 3) for s in self.schedule],
+                "state": self.state, "body": self.body.decode("utf-8"),
+                "schedule": [round(s, 3) for s in self.schedule],
                 "attempts": [a.to_data() for a in self.attempts], "scheme": ASSUMED}
 
 
@@ -332,5 +334,5 @@ def _body(channel: Mapping[str, Any], ticket: Mapping[str, Any], message: Mappin
 
 def iso_time(seconds: float) -> str:
     """UTC, to the millisecond: ``2026-12-03T09:28:22.123Z``."""
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

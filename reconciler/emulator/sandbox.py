@@ -14,7 +14,8 @@ from __future__ import annotations
 import html
 import json
 import secrets
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from reconciler.emulator.core import Emulator
@@ -88,14 +89,14 @@ class Sandbox:
                 items = [d.to_data() for d in self.emulator.outbox.all()]
                 return _json(200, {"type": "list", "itemStart": 0, "itemTotal": len(items), "items": items})
             if len(parts) >= 2 and parts[0] == "deliveries":
-                delivery = self.emulator.outbox.get(_number({"id": parts[1]}, "id"))
-                if delivery is None:
+                found = self.emulator.outbox.get(_number({"id": parts[1]}, "id"))
+                if found is None:
                     return _error(404, f"no delivery {parts[1]}")
                 if method == "POST" and parts[2:] == ["redeliver"]:
-                    return _item(self.emulator.outbox.redeliver(delivery.id))
+                    return _item(self.emulator.outbox.redeliver(found.id))
                 if method == "GET" and len(parts) == 2:
-                    delivery.done.wait(min(MAX_WAIT, _seconds(query.get("wait", "0"))))
-                    return _item(delivery)
+                    found.done.wait(min(MAX_WAIT, _seconds(query.get("wait", "0"))))
+                    return _item(found)
         except BodyError as exc:
             return _error(exc.status, str(exc))
         except (LookupError, ValueError) as exc:

@@ -6,18 +6,19 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import uvicorn
 
 from reconciler.emulator.core import Emulator
-from reconciler.errors import EmulatorNotStarted
 from reconciler.emulator.forms import MAX_BODY_BYTES, BodyError
 from reconciler.emulator.outbound import is_loopback_host
 from reconciler.emulator.sandbox import Sandbox, is_sandbox_path
+from reconciler.errors import EmulatorNotStarted
 
 # Requests the served emulator handles at once. asyncio's default executor has min(32, cores + 4)
 # threads, 6 on a 2-core machine: with latency on, a client running 8 requests would queue behind
@@ -25,7 +26,9 @@ from reconciler.emulator.sandbox import Sandbox, is_sandbox_path
 # 8.8 s instead of ~6.5 s).
 HANDLER_THREADS = 64
 
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+Scope = dict[str, Any]
+Message = dict[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 
 
 def asgi_app(emulator: Emulator, *, read_only_page: bool = False) -> ASGIApp:
@@ -155,7 +158,7 @@ async def _drip(body: bytes, pause: float, receive: Any, send: Any) -> None:
         watcher.cancel()
 
 
-class serve_in_thread:  # noqa: N801  (a context manager used like a function: ``with serve_in_thread(emu) as s``)
+class serve_in_thread:
     """Serve an Emulator over real HTTP with uvicorn in a daemon thread; ``url`` is set on start."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *,
@@ -169,7 +172,7 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "serve_in_thread":
+    def start(self) -> serve_in_thread:
         """Bind (port 0: a free port), start serving, return once connections are accepted."""
         # Binding here, not in uvicorn, gives the real port of ``port=0`` before the thread runs.
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
@@ -222,7 +225,7 @@ class serve_in_thread:  # noqa: N801  (a context manager used like a function: `
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "serve_in_thread":
+    def __enter__(self) -> serve_in_thread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

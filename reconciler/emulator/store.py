@@ -37,8 +37,9 @@ import copy
 import fcntl
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from reconciler.errors import StateFileError
 from reconciler.files import fsync_folder, open_private_append, os_error_text, write_atomically
@@ -180,7 +181,9 @@ class Store:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StateFileError(f"cannot use the emulator state's lock {self.lock_path}: {os_error_text(exc)}") from None
+            raise StateFileError(
+                f"cannot use the emulator state's lock {self.lock_path}: {os_error_text(exc)}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -283,7 +286,9 @@ class Store:
             try:
                 self._journal = os.fdopen(open_private_append(self.journal_path), "ab")
             except OSError as exc:
-                raise StateFileError(f"cannot open the emulator's journal {self.journal_path}: {os_error_text(exc)}") from None
+                raise StateFileError(
+                    f"cannot open the emulator's journal {self.journal_path}: {os_error_text(exc)}"
+                ) from None
             fsync_folder(self.path.parent)
         self._journal.truncate(0)
         self._journal.flush()
