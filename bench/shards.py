@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from floor import serve_seeded  # noqa: E402
-from paired import CLI, ROOT, run_once  # noqa: E402
+from floor import serve_seeded
+from paired import CLI, ROOT, run_once
 
 CHANNELS = 5
 

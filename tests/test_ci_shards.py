@@ -7,8 +7,9 @@ exactly one shard's job, and ends equal to main.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from clihelp import run_cli
+
 from reconciler.schema import validator
 
 CHANNELS = """\

@@ -26,7 +26,8 @@ from typing import Any
 
 from reconciler.errors import ConfigError, Problem
 from reconciler.printable import quoted
-from reconciler.yamlread import Document, PathT, read_document
+from reconciler.yamlread import Document, read_document
+from reconciler.yamlshow import PathT
 
 SUFFIXES = (".yaml", ".yml")
 _GLOB_CHARS = frozenset("*?[")
