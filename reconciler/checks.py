@@ -27,6 +27,7 @@ from reconciler.model import MANAGED_FIELDS, RemoteChannel
 from reconciler.plan import Create, Plan
 from reconciler.policy import refuse_denied
 from reconciler.thresholds import DEFAULT_THRESHOLDS, MIN_CHANNELS, Thresholds
+from reconciler.wording import named
 
 if TYPE_CHECKING:
     from reconciler.secrets import SecretDigests, Secrets
@@ -170,7 +171,7 @@ def check_safety(plan: Plan, allow_deletes: int | None = None, *, allow_updates:
 def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,
                    share: float) -> tuple[str, str, bool] | None:
     """(what is wrong, the option that allows it, whether a given count was wrong), or None."""
-    flag = f"--allow-{option}"
+    flag = named(f"allow_{option}")
     verb = option[:-1]
     if allowed is not None:
         if count == allowed:

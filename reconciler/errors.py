@@ -59,6 +59,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from reconciler.folding import failure_lines
+from reconciler.wording import named
 from reconciler.problems import MESSAGE_CHARS, SHOWN_PROBLEMS, Problem, fold, left_out, repeats  # noqa: F401
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class PolicyDenied(PlanError):
         """``denied`` says each finding (rule, channel, what, fix); ``rules`` the rules an override would name."""
         self.denied = list(denied)
         self.rules = list(rules)
-        allow = " ".join(f"--allow-policy {r}" for r in self.rules)
+        allow = " ".join(f"{named('allow_policy')} {r}" for r in self.rules)
         super().__init__(
             "the policy denies this plan (nothing was changed):\n" + "\n".join(f"  - {d}" for d in self.denied)
             + f"\nFix the channels file, or, if a reviewer accepts it, pass {allow}"
@@ -295,7 +296,7 @@ class TargetError(ReconcilerError):
         names = list(known)
         if not names:
             return cls(f"unknown tenant {tenant!r} (the file defines no tenants: add a tenants: section, "
-                       "or leave out --tenant)", tenant=tenant)
+                       f"or leave out {named('tenant')})", tenant=tenant)
         close = difflib.get_close_matches(tenant, names, n=1) or [n for n in names if n.startswith(tenant)][:1]
         guess = f"; did you mean {close[0]!r}?" if close else ""
         return cls(f"unknown tenant {tenant!r} (known tenants: {', '.join(names)}{guess})", tenant=tenant)

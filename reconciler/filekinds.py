@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from reconciler.errors import InputFileError, OutputFileError
+from reconciler.wording import named
 
 PLAN_KIND = "omnidesk-channels-plan"
 # The line every export starts with (after the editor's modeline): how an export is recognised.
@@ -173,7 +174,7 @@ def require_input(path: str | os.PathLike[str], *, takes: Iterable[str] = (CHANN
     if kind == JSON_PLAN:
         raise InputFileError(
             f"{shown} is {_DESCRIBED[JSON_PLAN]}: that output is for reading, not for applying. "
-            "Save a plan to apply with 'omnidesk-channels plan FILE --out plan.json', then run "
+            f"Save a plan to apply with '{named('save_plan_command', 'Workflow.save')}', then run "
             "'omnidesk-channels apply plan.json'", path=shown,
         )
     if kind == SAVED_PLAN:
@@ -185,12 +186,14 @@ def require_input(path: str | os.PathLike[str], *, takes: Iterable[str] = (CHANN
 
 
 def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[str | os.PathLike[str] | None] = (),
-                 force: bool = False, option: str = "--out") -> None:
+                 force: bool = False, option: str | None = None) -> None:
     """Refuse, before any work, an output that cannot be written or would destroy a file.
 
     ``kind`` is what will be written (``SAVED_PLAN`` or ``EXPORT``); ``inputs`` are the files the
-    command reads, which are never overwritten, not even with ``force``.
+    command reads, which are never overwritten, not even with ``force``. ``option`` names the output
+    in messages (default: the ``out`` parameter, as the front end calls it).
     """
+    option = option or named("out")
     shown = os.fspath(path)
     target = Path(shown)
     for given in inputs:
@@ -215,7 +218,7 @@ def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[st
     if found != kind:
         raise OutputFileError(
             f"{option} {shown} already exists and is {_DESCRIBED[found]}, not {_DESCRIBED[kind]}; nothing was "
-            "done and it stays as it is. Choose another path, or pass --force to replace it", path=shown,
+            f"done and it stays as it is. Choose another path, or pass {named('force')} to replace it", path=shown,
         )
 
 

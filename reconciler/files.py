@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 
 from reconciler.errors import FileWriteError
+from reconciler.wording import named
 
 PUBLIC_MODE = 0o644
 PRIVATE_MODE = 0o600
@@ -30,8 +31,10 @@ def read_text(path: str | os.PathLike[str]) -> str:
 
 
 def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False,
-                     option: str = "--out") -> None:
-    """Replace ``path`` with ``data`` (text is UTF-8) all at once; ``option`` names the flag to fix in errors."""
+                     option: str | None = None) -> None:
+    """Replace ``path`` with ``data`` (text is UTF-8) all at once; ``option`` names the output in errors
+    (default: the ``out`` parameter, as the front end calls it)."""
+    option = option or named("out")
     target = Path(os.path.realpath(path))
     folder = target.parent
     if not folder.is_dir():

@@ -61,10 +61,17 @@ def _available(connections: list[Any], origin: httpcore.Origin, closing: list[An
     return None
 
 
+# The httpcore versions whose pool ``scan_once`` was held to, side by side (tests/test_httppool.py).
+CHECKED_VERSIONS = ("1.0.",)
+
+
 def linear(pool: httpcore.ConnectionPool) -> httpcore.ConnectionPool:
-    """``pool`` (direct or through a proxy) with ``scan_once`` as its bookkeeping."""
-    if not hasattr(pool, "_assign_requests_to_connections") or not hasattr(pool, "_requests"):
-        # tests/test_httppool.py pins the httpcore this replaces a method of.
-        raise RuntimeError(f"httpcore {httpcore.__version__}: the connection pool is not the one scan_once mirrors")
-    pool._assign_requests_to_connections = types.MethodType(scan_once, pool)  # type: ignore[method-assign]
+    """``pool`` (direct or through a proxy) with ``scan_once`` as its bookkeeping.
+
+    Any other httpcore keeps its own bookkeeping: slower with many connections, the same outcome, and
+    never a failure because a dependency moved a private method.
+    """
+    checked = httpcore.__version__.startswith(CHECKED_VERSIONS)
+    if checked and hasattr(pool, "_assign_requests_to_connections") and hasattr(pool, "_requests"):
+        pool._assign_requests_to_connections = types.MethodType(scan_once, pool)  # type: ignore[method-assign]
     return pool

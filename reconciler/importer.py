@@ -34,6 +34,7 @@ from reconciler.export import (
     FILE_ORDER, Templater, endpoint_placeholders, endpoint_vars, export_item, in_file_order, secret_placeholders,
 )
 from reconciler.ignore import matching_pattern, view_ignore
+from reconciler.wording import named
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
 from reconciler.plan import Update
 from reconciler.planning import make_plan
@@ -97,7 +98,7 @@ def import_channels(
     was loaded: the result is checked to plan no change for what was imported before it is returned.
     """
     if view.tenants and view.tenant is None:
-        raise ImportConflict("the file defines tenants: pass --tenant NAME, so imported channels are "
+        raise ImportConflict(f"the file defines tenants: pass {named('tenant')} NAME, so imported channels are "
                             "templated with its vars and limited to it", file=file)
     custom = _custom_by_name(current)
     in_file = {c.name: c for c in view.channels}
@@ -180,7 +181,7 @@ def _check_names(names: Sequence[str], file: str, view: ChannelsFile, current: S
         if name in in_file or name in renamed:
             owner = in_file.get(name) or renamed[name]
             line = f" (line {owner.line})" if owner.line else ""
-            message = f"{name!r} is already in the file{line}: pass --update to take its changes back"
+            message = f"{name!r} is already in the file{line}: pass {named('update')} to take its changes back"
             if name in renamed:
                 message = f"{name!r} is a previous name of {owner.name!r}{line}, which apply renames"
             raise UnknownChannelError(message, name=name, file=file)

@@ -6,6 +6,8 @@ never the others'. Used by ``plan --all-tenants`` and by the CI integrations (``
 from __future__ import annotations
 
 import os
+import contextvars
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
@@ -16,6 +18,7 @@ from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
 from reconciler.selection import Selection, Unmatched, raise_unmatched
 from reconciler.transport import HostPools
+from reconciler.wording import named
 from reconciler.workflow import Planned, Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
@@ -74,8 +77,8 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
     """Where a tenant's plan is saved: ``out`` itself, or ``out`` with ``{tenant}`` filled in."""
     if many and TENANT_FIELD not in out:
         raise OutputFileError(
-            f"--out {out!r} would hold every tenant's plan in one file: put {TENANT_FIELD} in it, "
-            "e.g. --out 'plans/{tenant}.json'", path=out,
+            f"{named('out')} {out!r} would hold every tenant's plan in one file: put {TENANT_FIELD} in it, "
+            f"e.g. {named('out')} 'plans/{{tenant}}.json'", path=out,
         )
     return out.replace(TENANT_FIELD, tenant or "default")
 
@@ -150,8 +153,12 @@ def _plan_concurrently(engine: Workflow, path: str | os.PathLike[str], tenants: 
     with HostPools(max_connections=threads * engine.parallelism) as pools, \
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool:
         shared = engine.sharing(pools)
-        futures = [pool.submit(plan_one, shared, path, t, out=o, loaded=views.get(t), **options)
-                   for t, o in zip(tenants, outs, strict=True)]
+        futures = [
+            # each thread in a copy of this context: its messages worded as the command's (``wording``)
+            pool.submit(contextvars.copy_context().run,
+                        functools.partial(plan_one, shared, path, t, out=o, loaded=views.get(t), **options))
+            for t, o in zip(tenants, outs, strict=True)
+        ]
         return [f.result() for f in futures]
 
 

@@ -18,6 +18,7 @@ from reconciler.errors import PlanFileError, SecretInFile, StalePlanError
 from reconciler.files import write_atomically
 from reconciler.filekinds import PLAN_KIND, SAVED_PLAN, file_kind
 from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
+from reconciler.wording import named
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from reconciler.schema import plan_validator
 from reconciler.secrets import SecretDigests, check_endpoint_credentials
@@ -82,7 +83,7 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise PlanFileError(f"not a readable plan file ({type(exc).__name__}: {exc})", path=shown) from None
     if not isinstance(document, dict) or document.get("kind") != PLAN_KIND:
-        raise PlanFileError("not a plan file written by 'omnidesk-channels plan --out'", path=shown)
+        raise PlanFileError(f"not a plan file written by '{named('save_plan', 'Workflow.save')}'", path=shown)
     if document.get("format_version") != PLAN_FORMAT_VERSION:
         raise PlanFileError(
             f"plan format {document.get('format_version')!r} is not supported "

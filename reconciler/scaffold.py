@@ -13,6 +13,7 @@ from pathlib import Path
 from reconciler.errors import InitError
 from reconciler.files import write_atomically
 from reconciler.schema import SCHEMA_FILE, schema_text
+from reconciler.wording import named
 
 CHANNELS_FILE = "channels.yaml"
 
@@ -74,8 +75,10 @@ def write_starter(folder: str | os.PathLike[str], *, force: bool = False) -> Wri
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
         verb = "exists" if len(existing) == 1 else "exist"
-        raise InitError(f"{' and '.join(existing)} already {verb}: nothing was written (pass --force to replace)",
-                        paths=existing)
+        raise InitError(
+            f"{' and '.join(existing)} already {verb}: nothing was written (pass {named('force')} to replace)",
+            paths=existing,
+        )
     try:
         root.mkdir(parents=True, exist_ok=True)
         write_atomically(written.schema_file, schema_text("channels"))

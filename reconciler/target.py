@@ -29,6 +29,7 @@ from reconciler.client import OmnideskClient
 from reconciler.errors import AuthenticationError, StateFileError, TargetError
 from reconciler.model import Tenant
 from reconciler.transport import AUTH_FORMS, DEFAULT_AUTH, HostPools, check_api_key, is_loopback
+from reconciler.wording import named
 
 DEFAULT_EMULATOR_STATE = ".omnidesk-emulator.json"
 # Opens the transport to an in-process server on a state file, closed (the state saved) on exit.
@@ -70,7 +71,7 @@ def tenant_required(tenants: Mapping[str, Tenant], *, given: str | None = None) 
     ``given`` names what was passed instead (``--url``, ``OMNIDESK_URL``, ``--emulator``)."""
     refused = (f" {given} alone is refused for a file with tenants, so that no tenant is planned with "
                "another's channels.") if given else ""
-    return TargetError(f"the file defines tenants ({', '.join(tenants)}): choose one with --tenant NAME."
+    return TargetError(f"the file defines tenants ({', '.join(tenants)}): choose one with {named('tenant')} NAME."
                        f"{refused} Nothing was read or changed")
 
 
@@ -78,7 +79,7 @@ def resolve_target(
     *,
     url: str | None,
     tenant: str | None,
-    emulator_state: str | None,
+    local_state: str | None = None,
     tenants: Mapping[str, Tenant],
     environ: Mapping[str, str] | None = None,
     auth: str | None = None,
@@ -86,34 +87,36 @@ def resolve_target(
     """Pick url, key and auth form from the options, the tenant and the environment; fail loudly if unsure.
 
     A file that defines ``tenants`` needs ``tenant``: its tenant-less view is not any tenant's.
+    ``local_state``: every call goes to the in-process server on that state file (``--emulator``).
     """
     env = os.environ if environ is None else environ
     chosen: Tenant | None = None
     if tenant is None and tenants:
         given = (
-            "--url" if url else "--emulator" if emulator_state is not None else URL_ENV if env.get(URL_ENV) else None
+            named("url") if url else named("local_state") if local_state is not None
+            else URL_ENV if env.get(URL_ENV) else None
         )
         raise tenant_required(tenants, given=given)
     if tenant is not None:
         if tenant not in tenants:
             raise TargetError.unknown_tenant(tenant, tenants)
         chosen = tenants[tenant]
-    if emulator_state is not None:
+    if local_state is not None:
         # --tenant still picks the file's vars and channels; only url and key are the emulator's
         if url:
-            raise TargetError("--emulator runs against the local emulator: leave out --url")
-        return Target(None, EMULATOR_KEY, f"emulator ({emulator_state})", emulator_state=emulator_state)
+            raise TargetError(f"{named('local_state')} runs against the local emulator: leave out {named('url')}")
+        return Target(None, EMULATOR_KEY, f"emulator ({local_state})", emulator_state=local_state)
 
     if url:
-        source = "--url"
+        source = named("url")
     elif chosen is not None and chosen.url:
         url, source = chosen.url, f"the url: of tenant {tenant!r}"
     else:
         url, source = env.get(URL_ENV), URL_ENV
     if not url:
         raise TargetError(
-            f"no tenant to talk to: pass --url URL, set {URL_ENV}, choose --tenant NAME, "
-            "or use --emulator for a local try-out"
+            f"no tenant to talk to: pass {named('url')} URL, set {URL_ENV}, choose {named('tenant')} NAME, "
+            f"or use {named('local_state')} for a local try-out"
         )
     check_destination(url, env, source=source)
     key_var = chosen.api_key_env if chosen and chosen.api_key_env else DEFAULT_KEY_ENV
@@ -232,7 +235,7 @@ def _key(env: Mapping[str, str], key_var: str) -> str:
 
 def _auth_form(option: str | None, configured: str | None, env: Mapping[str, str]) -> str:
     """The first of: the option, the tenant's (or saved plan's) ``auth``, ``OMNIDESK_AUTH``, the header."""
-    for value, where in ((option, "--auth"), (configured, "the tenant's auth:"), (env.get(AUTH_ENV), AUTH_ENV)):
+    for value, where in ((option, named("auth")), (configured, "the tenant's auth:"), (env.get(AUTH_ENV), AUTH_ENV)):
         if value:
             if value not in AUTH_FORMS:
                 raise TargetError(f"{where} is {value!r}; it must be one of: {', '.join(AUTH_FORMS)}",
@@ -258,7 +261,7 @@ def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
             raise  # a missing folder, say: its message already says what to do
         raise StateFileError(
             f"{exc}. Unless another emulator is using it: it holds test data only, so delete {state} and "
-            f"{state}.journal to start afresh, or pass --emulator-state with another path"
+            f"{state}.journal to start afresh, or pass {named('local_state_path')} with another path"
         ) from None
 
 

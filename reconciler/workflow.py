@@ -32,6 +32,7 @@ from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore, without_ignored
 from reconciler.inbound import Messages
 from reconciler.validation import Validation
+from reconciler.wording import named
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
 from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
@@ -55,17 +56,20 @@ class Workflow(Messages, Validation):
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
                  timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None,
-                 local: LocalServer | None = None) -> None:
+                 local: LocalServer | None = None, local_state: str | None = None) -> None:
         """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
         the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
-        tenants (see ``sharing``); ``local``: opens the transport to an in-process server on a state
-        file, for targets with ``emulator_state`` (the CLI's ``--emulator`` passes ``cli.emulated``)."""
+        tenants (see ``sharing``). The connection is chosen here, at the top, as ``httpx.Client(transport=)``
+        takes one: ``local`` opens the transport to an in-process server on a state file (the CLI passes
+        ``cli.common.emulated``), ``local_state`` is the state file every call then goes to instead of a
+        tenant's URL (the CLI's ``--emulator``). A saved plan made against one is applied through ``local``."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
         self.auth = auth
         self.pools = pools
         self.local = local
+        self.local_state = local_state
 
     def sharing(self, pools: HostPools) -> Workflow:
         """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
@@ -88,7 +92,7 @@ class Workflow(Messages, Validation):
             tenants = load_tenants(path)
         if required and not tenants:
             raise TargetError(f"{os.fspath(path or '')} defines no tenants: add a tenants: section, "
-                              "or use --url for one tenant")
+                              f"or use {named('url')} for one tenant")
         return tenants
 
     def views(self, path: str | os.PathLike[str]) -> dict[str | None, ChannelsFile]:
@@ -101,11 +105,11 @@ class Workflow(Messages, Validation):
         names = list(self.tenants(path, required=True))
         return shard.pick(names) if shard else names
 
-    def target(self, *, url: str | None = None, tenant: str | None = None, emulator_state: str | None = None,
+    def target(self, *, url: str | None = None, tenant: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
         from reconciler.target import resolve_target
 
-        return resolve_target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants or {},
+        return resolve_target(url=url, tenant=tenant, local_state=self.local_state, tenants=tenants or {},
                               environ=self.environ, auth=self.auth)
 
     def read(self, target: Target, ignore: Sequence[str] = ()) -> list[RemoteChannel]:
@@ -122,7 +126,7 @@ class Workflow(Messages, Validation):
     # -- plan ------------------------------------------------------------------------------------
 
     def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-             emulator_state: str | None = None, prune: bool = False, rotate_secrets: bool = False,
+             prune: bool = False, rotate_secrets: bool = False,
              loaded: ChannelsFile | None = None, probe: bool = False, only: Sequence[str] = (),
              exclude: Sequence[str] = (), strict: bool = True) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
@@ -140,7 +144,7 @@ class Workflow(Messages, Validation):
         from reconciler.selection import Selection, select, unmatched
 
         channels_file = loaded or self.load(path, tenant=tenant)
-        target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=channels_file.tenants)
+        target = self.target(url=url, tenant=tenant, tenants=channels_file.tenants)
         plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
                                   rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
         found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
@@ -247,10 +251,10 @@ class Workflow(Messages, Validation):
         run_checks(self._context(planned, SAVE, secrets_at_apply=secrets_at_apply))
         save_plan(planned.plan, planned.target.connection(), path, planned.secrets, thresholds=planned.thresholds)
 
-    def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-                   emulator_state: str | None = None) -> Planned:
+    def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None,
+                   tenant: str | None = None) -> Planned:
         """A saved plan, ready to apply where it was made; the secrets are read from the environment
-        and must be the ones it was planned with. ``url``/``tenant``/``emulator_state``, when given,
+        and must be the ones it was planned with. ``url``/``tenant`` and the workflow's ``local_state``, when given,
         must name that same place."""
         from reconciler.planfile import load_plan
         from reconciler.secrets import Secrets, restore_endpoints
@@ -258,7 +262,7 @@ class Workflow(Messages, Validation):
 
         saved = load_plan(path)
         connection = saved.connection
-        asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": emulator_state}
+        asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": self.local_state}
         for key, value in asked.items():
             if value is not None and connection.get(key, "").rstrip("/") != value:
                 raise TargetError(
@@ -291,22 +295,22 @@ class Workflow(Messages, Validation):
     # -- export and clone ------------------------------------------------------------------------
 
     def check_export_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
-                            force: bool = False, option: str = "--out") -> None:
+                            force: bool = False, option: str | None = None) -> None:
         """Refuse, before any work, to write an export onto an input or a file of another kind."""
         check_output(path, kind=EXPORT, inputs=inputs, force=force, option=option)
 
-    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str = "--out") -> None:
+    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str | None = None) -> None:
         """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``)."""
         write_atomically(path, exported.export.text, option=option)
 
 
     def export(self, path: str | os.PathLike[str] | None = None, *, url: str | None = None,
-               tenant: str | None = None, emulator_state: str | None = None) -> Exported:
+               tenant: str | None = None) -> Exported:
         """The tenant's custom channels as a channels file; with a file and a tenant, templated
         with that tenant's vars and keeping the file's ``tenants:`` limits. Channels the file
         ignores are left out, and its ``ignore:`` lists are written back."""
         tenants, ignore = self.settings(path)
-        target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=tenants)
+        target = self.target(url=url, tenant=tenant, tenants=tenants)
         current = self.read(target, ignore_for(ignore, tenants.get(tenant) if tenant else None))
         return Exported(self._export(current, path, tenant, tenants, ignore), target,
                         sum(1 for c in current if c.is_custom))
@@ -338,7 +342,7 @@ class Workflow(Messages, Validation):
         either tenant's view of the file ignores is neither copied nor touched on the destination.
         """
         if source == dest:
-            raise TargetError(f"--from and --to are both {source!r}: name two different tenants")
+            raise TargetError(f"{named('source')} and {named('dest')} are both {source!r}: name two different tenants")
         tenants, ignore = self.settings(path)
         source_target = self.target(tenant=source, tenants=tenants)
         target = self.target(tenant=dest, tenants=tenants)
@@ -365,13 +369,13 @@ class Workflow(Messages, Validation):
     # -- import ----------------------------------------------------------------------------------
 
     def import_(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-                emulator_state: str | None = None, names: Sequence[str] = (), update: bool = False) -> ImportedFile:
+                names: Sequence[str] = (), update: bool = False) -> ImportedFile:
         """Add the tenant's custom channels the file lacks (only ``names`` when given) to the file,
         in place; with ``update``, also take the drift of its channels back. Reads the tenant only."""
         file = os.fspath(path)
         view = self.load(file, tenant=tenant)  # from disk first: its checks name a file that is unreadable
         text = read_text(file)
-        target = self.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=view.tenants)
+        target = self.target(url=url, tenant=tenant, tenants=view.tenants)
         current = self.read(target, view_ignore(view))
         from reconciler.importer import import_channels
 

@@ -90,8 +90,8 @@ def test_without_a_tenant_only_unlimited_channels_are_kept(tmp_path: Path) -> No
 
 def test_var_without_a_tenant_says_pass_tenant(tmp_path: Path) -> None:
     assert problems(write(tmp_path, TENANTS), environ={}) == [
-        "7:30: channels[0].custom_channel_endpoint: ${var:host} needs a tenant: pass --tenant "
-        "(known tenants: staging, production)"
+        "7:30: channels[0].custom_channel_endpoint: ${var:host} needs a tenant: pass tenant= "
+        "(known tenants: staging, production)"  # the CLI says --tenant (test_front_door)
     ]
 
 
@@ -108,7 +108,7 @@ def test_tenant_on_a_file_without_tenants(tmp_path: Path) -> None:
     with pytest.raises(TargetError) as info:
         load_channels_file(path, tenant="x")
     assert str(info.value) == ("unknown tenant 'x' (the file defines no tenants: add a tenants: section, "
-                               "or leave out --tenant)")
+                               "or leave out tenant=)")
 
 
 def test_all_views_tag_problems_with_their_tenants(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli.flags import FLAGS
 from reconciler.config import load_channels_file
 from reconciler.errors import ReconcilerError
+from reconciler.wording import names
 from reconciler.workflow import Workflow
 
 GOLDEN = Path(__file__).parent / "golden" / "config"
@@ -32,10 +34,11 @@ def run_case(case: str) -> str:
     options = _options(source)
     environ = options.get("env", {})
     try:
-        if options.get("load"):
-            loaded = load_channels_file(source.name, environ=environ)
-            return f"{source.name}: loaded {len(loaded.channels)} channels\n"
-        return Workflow(environ=environ).validate(source.name, tenant=options.get("tenant")).summary + "\n"
+        with names(FLAGS):  # the CLI's words for the engine's parameters
+            if options.get("load"):
+                loaded = load_channels_file(source.name, environ=environ)
+                return f"{source.name}: loaded {len(loaded.channels)} channels\n"
+            return Workflow(environ=environ).validate(source.name, tenant=options.get("tenant")).summary + "\n"
     except ReconcilerError as exc:  # as the CLI prints it
         return f"Error: {exc}\n"
 

@@ -47,7 +47,8 @@ ANYWHERE: dict[str, object] = {
 }
 # What only one module may import, and why.
 ONLY_IN: dict[str, dict[str, object]] = {
-    "__init__.py": {"reconciler.filekinds": {"forget_pipes"}},  # a new run reads a FIFO anew
+    "__init__.py": {"reconciler.filekinds": {"forget_pipes"},  # a new run reads a FIFO anew
+                    "reconciler.wording": {"names"}},  # the engine's parameters worded as the CLI's flags
     "arguments.py": {"reconciler.filekinds": {"CHANNELS", "EXPORT", "SAVED_PLAN", "describe", "require_input"}},
     # (argument types: click checks what kind of file an argument holds as it parses)
     "schema_cmd.py": {"reconciler.schema": {"SCHEMA_FILES", "schema_text"}},  # prints the schema files
@@ -116,7 +117,10 @@ def test_validate_is_the_workflows(tmp_path: Path) -> None:
 def test_no_tenants_is_one_error_for_every_command(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text("version: 1\nchannels: []\n", encoding="utf-8")
-    with pytest.raises(TargetError) as raised:
+    from reconciler.cli.flags import FLAGS
+    from reconciler.wording import names
+
+    with pytest.raises(TargetError) as raised, names(FLAGS):
         Workflow(environ={}).tenant_names(path)
     said = f"Error: {raised.value}\n"
     assert "defines no tenants" in said
@@ -147,9 +151,59 @@ def test_the_engine_imports_neither_the_emulator_nor_the_cli(path: Path) -> None
 def test_a_workflow_without_a_local_server_refuses_an_emulator_target(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text("version: 1\nchannels: []\n", encoding="utf-8")
+    state = str(tmp_path / "state.json")
     with pytest.raises(TargetError, match="served in-process"):
-        Workflow(environ={}).plan(path, emulator_state=str(tmp_path / "state.json"))
+        Workflow(environ={}, local_state=state).plan(path)
     assert not (tmp_path / "state.json").exists()  # nothing was started
     from reconciler.cli.common import emulated
 
-    assert Workflow(environ={}, local=emulated).plan(path, emulator_state=str(tmp_path / "state.json")).plan.is_empty
+    assert Workflow(environ={}, local=emulated, local_state=state).plan(path).plan.is_empty
+
+
+@pytest.mark.parametrize("method", ["target", "plan", "load_saved", "export", "import_"])
+def test_no_engine_method_takes_the_emulator(method: str) -> None:
+    """The connection is chosen once, at the top (``Workflow(local=, local_state=)``), not per call."""
+    import inspect
+
+    assert "emulator_state" not in inspect.signature(getattr(Workflow, method)).parameters
+
+
+def _error_texts(path: Path) -> list[tuple[int, str]]:
+    """Every string of a ``raise`` or of a call that makes an error of the tree, with its line."""
+    import re
+
+    from reconciler import errors
+
+    tree = set(re.findall(r"^    [│├└─ ]*([A-Z]\w+)", errors.__doc__ or "", re.M))
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        made = node.exc if isinstance(node, ast.Raise) else node if isinstance(node, ast.Call) and (
+            getattr(node.func, "id", None) in tree or getattr(node.func, "attr", None) in tree) else None
+        for part in ast.walk(made) if made is not None else ():
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                found.append((part.lineno, part.value))
+    return found
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(CLI.parent)))
+def test_engine_errors_speak_of_parameters_not_flags(path: Path) -> None:
+    """A flag is the CLI's word: the engine names a parameter (``reconciler.wording.named``) and the
+    CLI's table (``reconciler/cli/flags.py``) words it as the flag, so the terminal reads as before."""
+    import re
+
+    flags = [(line, text) for line, text in _error_texts(path) if re.search(r"(^|[\s'\"(`])--[a-z]", text)]
+    assert not flags
+
+
+def test_the_cli_words_parameters_as_flags_and_a_python_caller_as_keywords(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text("version: 1\ntenants:\n  a: {url: 'https://a.omnidesk.com'}\n  b: {url: 'https://b.omnidesk.com'}\n"
+                    "channels: []\n", encoding="utf-8")
+    with pytest.raises(TargetError) as raised:
+        Workflow(environ={}).clone(path, "a", "a")
+    assert str(raised.value) == "source= and dest= are both 'a': name two different tenants"
+    said = run_cli(["clone", str(path), "--from", "a", "--to", "a"]).stderr
+    assert said == "Error: --from and --to are both 'a': name two different tenants\n"
+    with pytest.raises(TargetError, match="choose one with tenant= NAME"):
+        Workflow(environ={}).plan(path)
+    assert "choose one with --tenant NAME" in run_cli(["plan", str(path), "--url", "https://a.omnidesk.com"]).stderr

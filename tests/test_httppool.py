@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -17,7 +18,7 @@ from clihelp import RunningEmulator, run_cli
 
 from reconciler import transport
 from reconciler.client import OmnideskClient
-from reconciler.httppool import linear, scan_once
+from reconciler.httppool import CHECKED_VERSIONS, linear, scan_once
 
 A = httpcore.Origin(b"http", b"a.example", 80)
 B = httpcore.Origin(b"http", b"b.example", 80)
@@ -122,6 +123,22 @@ def test_every_transport_of_the_client_uses_it() -> None:
     assert pool._assign_requests_to_connections.__func__ is scan_once  # type: ignore[attr-defined]
     through_proxy = transport.DeadlineTransport(max_connections=8, proxy="http://proxy.invalid:3128")._pool
     assert through_proxy._assign_requests_to_connections.__func__ is scan_once  # type: ignore[attr-defined]
+
+
+def test_an_httpcore_it_was_not_checked_against_keeps_its_own_bookkeeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newer httpcore (say 1.1) may change the private method scan_once replaces: then the pool is
+    left as httpcore made it, and the tool still works, only without the speed-up."""
+    monkeypatch.setattr(httpcore, "__version__", "1.1.0")
+    pool = transport.DeadlineTransport(max_connections=8)._pool
+    assert getattr(pool._assign_requests_to_connections, "__func__", None) is not scan_once
+    assert type(pool)._assign_requests_to_connections is httpcore.ConnectionPool._assign_requests_to_connections
+
+
+def test_the_locked_httpcore_is_one_scan_once_was_checked_against() -> None:
+    """The lock file's httpcore must be a checked one, or every install would run without the speed-up."""
+    assert httpcore.__version__.startswith(CHECKED_VERSIONS)
+    locked = (Path(__file__).parent.parent / "requirements.lock").read_text(encoding="utf-8")
+    assert "\nhttpcore==1.0." in locked
 
 
 def test_a_create_leaves_in_one_write_after_its_headers(emulator: RunningEmulator,

@@ -108,7 +108,7 @@ def test_delete_threshold(custom, deletes, allow, ok):
     if ok:
         check_safety(plan, allow)
     else:
-        with pytest.raises(UnsafePlanError, match=f"--allow-deletes {deletes}"):
+        with pytest.raises(UnsafePlanError, match=f"allow_deletes= {deletes}"):
             check_safety(plan, allow)
 
 

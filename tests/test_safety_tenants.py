@@ -73,6 +73,6 @@ def test_with_the_tenant_production_only_channels_are_kept(tmp_path, emulator):
 
 def test_the_rule_is_the_librarys(tmp_path, emulator):
     path = tenants_file(tmp_path, emulator.url)
-    with pytest.raises(TargetError, match=r"choose one with --tenant NAME\. --url alone is refused"):
+    with pytest.raises(TargetError, match=r"choose one with tenant= NAME\. url= alone is refused"):
         Workflow(environ={"OMNIDESK_API_KEY": "demo"}).plan(path, url=emulator.url, prune=True)
     assert emulator.emu.stats["list"] == 0

@@ -366,11 +366,11 @@ def test_the_apply_summary_counts_each_kind(emulator):
 
 
 def test_the_target_never_shows_its_key():
-    target = resolve_target(url="https://acme.omnidesk.com", tenant=None, emulator_state=None, tenants={},
+    target = resolve_target(url="https://acme.omnidesk.com", tenant=None, tenants={},
                             environ={"OMNIDESK_API_KEY": "k3y-never-shown"})
     assert "k3y-never-shown" not in repr(target) and "k3y-never-shown" not in str(target.connection())
     with pytest.raises(TargetError) as caught:
-        resolve_target(url="https://acme.omnidesk.com", tenant=None, emulator_state=None, tenants={}, environ={})
+        resolve_target(url="https://acme.omnidesk.com", tenant=None, tenants={}, environ={})
     assert caught.value.variable == "OMNIDESK_API_KEY"
 
 

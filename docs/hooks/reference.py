@@ -283,12 +283,12 @@ def example_plan() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # the target's label names the state file: keep it a short relative name
         try:
-            engine = Workflow(local=emulated)  # the emulator, injected as the CLI's --emulator does
-            engine.apply(engine.plan(str(ROOT / "examples" / "quickstart.yaml"), emulator_state="emulator.json"))
+            engine = Workflow(local=emulated, local_state="emulator.json")  # as the CLI's --emulator does
+            engine.apply(engine.plan(str(ROOT / "examples" / "quickstart.yaml")))
             Path("channels.yaml").write_text(EXAMPLE_CHANGED, encoding="utf-8")
             environ_secret = os.environ.pop("MARKETPLACE_BRIDGE_SECRET", None)
             try:
-                planned = engine.plan("channels.yaml", emulator_state="emulator.json")
+                planned = engine.plan("channels.yaml")
             finally:
                 if environ_secret is not None:
                     os.environ["MARKETPLACE_BRIDGE_SECRET"] = environ_secret

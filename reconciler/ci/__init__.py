@@ -22,6 +22,7 @@ from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenants_of
 from reconciler.render import render_plan as render_format
 from reconciler.shard import Shard
 from reconciler.target import DEFAULT_KEY_ENV
+from reconciler.wording import named
 from reconciler.workflow import Workflow
 
 Log = Callable[[str], None]
@@ -97,7 +98,8 @@ def saved_plans(path: str | os.PathLike[str]) -> list[Path]:
             raise CiError(f"{where} holds no saved plan (*.json): was the plan job's artifact downloaded here?")
         return found
     if not where.is_file():
-        raise CiError(f"{where}: no such saved plan (a file from 'plan --out', or a folder of them)")
+        raise CiError(f"{where}: no such saved plan (a file from '{named('save_plan_short', 'Workflow.save')}', "
+                      "or a folder of them)")
     return [where]
 
 

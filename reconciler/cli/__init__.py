@@ -135,8 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     from reconciler.filekinds import forget_pipes  # a run reads each pipe once: a new run, anew
 
     forget_pipes()
+    from reconciler.cli.flags import FLAGS
+    from reconciler.wording import names
+
     try:
-        rv = cli.main(args=args, prog_name="omnidesk-channels", standalone_mode=False)
+        with names(FLAGS):  # the engine's messages name the flags, not the parameters
+            rv = cli.main(args=args, prog_name="omnidesk-channels", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:

@@ -56,19 +56,19 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
       omnidesk-channels plan channels.yaml --tenant production --out plan.json
       omnidesk-channels apply plan.json
     """
-    engine = workflow(verbose=verbose, parallelism=parallelism)
+    engine = workflow(verbose=verbose, parallelism=parallelism, emulator_state=emulator_state)
     if engine.is_saved_plan(file):
         if prune or rotate_secrets or only or exclude:
             raise click.UsageError("--prune, --rotate-secrets, --only and --exclude belong to 'plan'; a saved plan "
                                    "is applied as it is.")
-        planned = engine.load_saved(file, url=url, tenant=tenant, emulator_state=emulator_state)
+        planned = engine.load_saved(file, url=url, tenant=tenant)
         if is_tty(sys.stdin) and not yes:
             click.echo(render_text(planned.plan, color=use_color()), nl=False)
         else:
             click.echo(planned.plan.summary() + ".", err=True)
         print_findings(planned.plan)
     else:
-        planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
+        planned = engine.plan(file, url=url, tenant=tenant, prune=prune,
                               rotate_secrets=rotate_secrets, only=only, exclude=exclude)
         print_file_warnings(planned)
         click.echo(render_text(planned.plan, color=use_color()), nl=False)

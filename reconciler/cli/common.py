@@ -90,13 +90,14 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def workflow(*, verbose: bool = False, parallelism: int = 8) -> Workflow:
-    """The engine, with ``--verbose`` HTTP logging sent to standard error."""
+def workflow(*, verbose: bool = False, parallelism: int = 8, emulator_state: str | None = None) -> Workflow:
+    """The engine, with ``--verbose`` HTTP logging sent to standard error; with ``emulator_state``
+    (``--emulator``), every call goes to the in-process emulator on that state file."""
     if verbose:
         _log_http_to_stderr()
     connection = click.get_current_context().meta.get(CONNECTION_META, {})
     return Workflow(parallelism=parallelism, timeout=connection.get("timeout", DEFAULT_TIMEOUT),
-                    auth=connection.get("auth"), local=emulated)
+                    auth=connection.get("auth"), local=emulated, local_state=emulator_state)
 
 
 @contextlib.contextmanager

@@ -43,10 +43,10 @@ def export_command(file: str | None, url: str | None, tenant: str | None, emulat
     if tenant is not None and file is None:
         raise click.UsageError("--tenant needs the channels FILE that defines the tenants, "
                                "e.g. omnidesk-channels export channels.yaml --tenant staging")
-    engine = workflow(verbose=verbose)
+    engine = workflow(verbose=verbose, emulator_state=emulator_state)
     if out:
         engine.check_export_output(out, inputs=[file], force=force)
-    exported = engine.export(file, url=url, tenant=tenant, emulator_state=emulator_state)
+    exported = engine.export(file, url=url, tenant=tenant)
     if out:
         engine.write_export(exported, out)
     else:

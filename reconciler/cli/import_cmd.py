@@ -41,7 +41,7 @@ def import_command(file: str, url: str | None, tenant: str | None, emulator_stat
       omnidesk-channels import channels.yaml --tenant production --name "Old fax"
       omnidesk-channels import channels.yaml --tenant production --update
     """
-    done = workflow(verbose=verbose).import_(file, url=url, tenant=tenant, emulator_state=emulator_state,
+    done = workflow(verbose=verbose, emulator_state=emulator_state).import_(file, url=url, tenant=tenant,
                                              names=names, update=update)
     report(done.imported, file, done.target.label, update)
     return EXIT_OK

@@ -56,8 +56,8 @@ def send_command(file: str | None, url: str | None, tenant: str | None, emulator
     """
     if tenant and not file:
         raise click.UsageError("--tenant needs --file FILE, the channels file that defines the tenant.")
-    engine = workflow(verbose=verbose)
-    target = engine.target(url=url, tenant=tenant, emulator_state=emulator_state, tenants=engine.tenants(file))
+    engine = workflow(verbose=verbose, emulator_state=emulator_state)
+    target = engine.target(url=url, tenant=tenant, tenants=engine.tenants(file))
     sent = engine.send_message(target, channel_name, text, ticket_id=ticket_id, title=title,
                                to_address=to_address, from_address=from_address, user_id=user_id)
     if fmt == "json":
@@ -98,8 +98,8 @@ def reply_command(url: str | None, tenant: str | None, emulator_state: str | Non
       omnidesk-channels message send --emulator --channel "SMS gateway" --message hi --format json
       omnidesk-channels message reply --emulator --ticket 1 --message "Thanks, on it"
     """
-    engine = workflow(verbose=verbose)
-    target = engine.target(url=url, tenant=tenant, emulator_state=emulator_state)
+    engine = workflow(verbose=verbose, emulator_state=emulator_state)
+    target = engine.target(url=url, tenant=tenant)
     return _report(engine.reply_as_agent(target, ticket_id, text, agent=agent), fmt)
 
 
@@ -120,8 +120,8 @@ def redeliver_command(url: str | None, tenant: str | None, emulator_state: str |
     Example:
       omnidesk-channels message redeliver --emulator 3
     """
-    engine = workflow(verbose=verbose)
-    target = engine.target(url=url, tenant=tenant, emulator_state=emulator_state)
+    engine = workflow(verbose=verbose, emulator_state=emulator_state)
+    target = engine.target(url=url, tenant=tenant)
     return _report(engine.redeliver(target, delivery_id), fmt)
 
 

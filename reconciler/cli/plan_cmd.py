@@ -63,10 +63,10 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
                                  rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude,
                                  shard=shard)
-    engine = workflow(verbose=verbose)
+    engine = workflow(verbose=verbose, emulator_state=emulator_state)
     if out:
         engine.check_plan_output(out, inputs=[file], force=force)
-    planned = engine.plan(file, url=url, tenant=tenant, emulator_state=emulator_state, prune=prune,
+    planned = engine.plan(file, url=url, tenant=tenant, prune=prune,
                           rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
     print_file_warnings(planned)
     plan = planned.plan

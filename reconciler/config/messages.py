@@ -11,6 +11,7 @@ from reconciler.interpolation import malformed as malformed_template
 from reconciler.model import SECRET_FIELD, Tenant, describe_mismatch, field_pattern, without_templates
 from reconciler.printable import cut, quoted
 from reconciler.schema import is_valid_fast, validator
+from reconciler.wording import named
 from reconciler.yamlread import Document
 from reconciler.yamlshow import PathT, reads_as, show, shown_key
 
@@ -245,5 +246,5 @@ def var_problem(
             "add a `tenants:` section with `vars:`"
         )
     if vars_need_tenant:
-        return f"${{var:{name}}} needs a tenant: pass --tenant ({known_tenants(tenants)})"
+        return f"${{var:{name}}} needs a tenant: pass {named('tenant')} ({known_tenants(tenants)})"
     return None
