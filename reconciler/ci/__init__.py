@@ -69,7 +69,8 @@ def chosen_tenants(file: str, tenant: str | None, all_tenants: bool, shard: Shar
     if all_tenants and tenant:
         raise CiError("choose one: a tenant, or all tenants")
     if shard and not all_tenants:
-        raise CiError("--shard splits all tenants among the jobs of a matrix: add --all-tenants (all-tenants: true)")
+        raise CiError(f"{named('shard')} splits all tenants among the jobs of a matrix: add "
+                      f"{named('all_tenants')} (the action's all-tenants: true)")
     if not all_tenants:
         return [tenant]
     names = list(tenants_of(file))

@@ -17,6 +17,8 @@ FLAGS = {
     "allow_policy": "--allow-policy",
     "allow_deletes": "--allow-deletes",
     "allow_updates": "--allow-updates",
+    "shard": "--shard",
+    "all_tenants": "--all-tenants",
     "save_plan": "omnidesk-channels plan --out",  # what writes a saved plan
     "save_plan_short": "plan --out",
     "save_plan_command": "omnidesk-channels plan FILE --out plan.json",  # how a plan to apply is saved
