@@ -21,5 +21,8 @@ FLAGS = {
     "all_tenants": "--all-tenants",
     "save_plan": "omnidesk-channels plan --out",  # what writes a saved plan
     "save_plan_short": "plan --out",
+    "json_plan": "plan --format json",
+    "only": "--only",
+    "exclude": "--exclude",
     "save_plan_command": "omnidesk-channels plan FILE --out plan.json",  # how a plan to apply is saved
 }
