@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
     from reconciler.client import OmnideskClient
     from reconciler.export import Export
     from reconciler.plan import Plan
+    from reconciler.shard import Shard
     from reconciler.target import LocalServer, Target
     from reconciler.transport import HostPools
 
@@ -98,9 +99,11 @@ class Workflow(Messages, Validation):
         """The file as each of its tenants sees it (and as no tenant does): one parse for every tenant."""
         return load_all_views(path, environ=self.environ)
 
-    def tenant_names(self, path: str | os.PathLike[str]) -> list[str]:
-        """Every tenant the file defines, in file order; none is an error (``TargetError``)."""
-        return list(self.tenants(path, required=True))
+    def tenant_names(self, path: str | os.PathLike[str], *, shard: Shard | None = None) -> list[str]:
+        """Every tenant the file defines, in file order; none is an error (``TargetError``).
+        ``shard``: only the tenants of that shard (``shard.py``), still in file order."""
+        names = list(self.tenants(path, required=True))
+        return shard.pick(names) if shard else names
 
     def target(self, *, url: str | None = None, tenant: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:

@@ -40,6 +40,7 @@ ANYWHERE: dict[str, object] = {
     "reconciler.target": {"AUTH_ENV", "DEFAULT_EMULATOR_STATE", "DEFAULT_KEY_ENV", "DEFAULT_TIMEOUT",
                           "URL_ENV"},  # option help texts and defaults
     "reconciler.transport": {"AUTH_FORMS"},  # the --auth choices
+    "reconciler.shard": {"Shard"},  # --shard K/N parsed into the value the workflow takes
     "reconciler.probe": {"DEFAULT_TIMEOUT", "render_table"},  # the --timeout default; the probe table
     "reconciler.multitenant": {"exit_code", "plan_tenants", "saved_path"},  # the all-tenants runner (calls
     # the workflow for each tenant) and where each tenant's plan is saved

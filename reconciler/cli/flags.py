@@ -17,6 +17,8 @@ FLAGS = {
     "allow_policy": "--allow-policy",
     "allow_deletes": "--allow-deletes",
     "allow_updates": "--allow-updates",
+    "shard": "--shard",
+    "all_tenants": "--all-tenants",
     "save_plan": "omnidesk-channels plan --out",  # what writes a saved plan
     "save_plan_short": "plan --out",
     "json_plan": "plan --format json",
