@@ -18,6 +18,7 @@ FLAGS = {
     "allow_deletes": "--allow-deletes",
     "allow_updates": "--allow-updates",
     "shard": "--shard",
+    "rotate_secrets": "--rotate-secrets",
     "all_tenants": "--all-tenants",
     "save_plan": "omnidesk-channels plan --out",  # what writes a saved plan
     "save_plan_short": "plan --out",
