@@ -262,13 +262,15 @@ class Workflow(Messages, Validation):
 
         saved = load_plan(path)
         connection = saved.connection
-        asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": self.local_state}
+        # a plan saved by 0.2.0 names its local state "emulator_state"
+        recorded = {**connection, "local_state": connection.get("local_state", connection.get("emulator_state", ""))}
+        asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "local_state": self.local_state}
         for key, value in asked.items():
-            if value is not None and connection.get(key, "").rstrip("/") != value:
+            if value is not None and recorded.get(key, "").rstrip("/") != value:
+                what = named("local_state_path", "local state") if key == "local_state" else key
                 raise TargetError(
-                    f"{os.fspath(path)} was planned for {connection['label']}, not for the "
-                    f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was "
-                    "planned)"
+                    f"{os.fspath(path)} was planned for {connection['label']}, not for the {what} {value!r}; "
+                    "nothing was changed (a saved plan applies where it was planned)"
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
