@@ -1,6 +1,6 @@
 """Benchmark plan and apply against the emulator over real HTTP: time, CPU, requests, memory, floors.
 
-    python bench/run.py [--quick] [--floors-only] [--paired-only] [--json OUT]
+    python bench/run.py [--quick] [--floors-only] [--paired-only] [--shards-only] [--json OUT]
 
 Drives the library calls the CLI makes: a channels file on disk -> ``load_channels_file`` ->
 ``client.list_channels`` -> ``make_plan`` -> ``render_text``, and ``apply_plan`` for apply. The
@@ -12,7 +12,8 @@ under ``tracemalloc`` (it slows the code down, so it never overlaps a timed pass
 Floors (``bench/floor.py``): the workflow's plan against a minimal script doing the same work, at
 3,000 and 10,000 unchanged channels, and start-up (``--version``, ``validate`` of the quickstart)
 against plain ``python``; printed as ratios. Then every command against its floor as whole
-processes, paired (``bench/paired.py``, issue 27).
+processes, paired (``bench/paired.py``, issue 27). Last, 1,000 tenants planned in 4 shards against
+one ``plan --all-tenants`` (``bench/shards.py``, issue 22).
 """
 from __future__ import annotations
 
@@ -419,9 +420,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paired-only", action="store_true",
                         help="only every command against its floor as whole processes (bench/paired.py, issue 27)")
     parser.add_argument("--pairs", type=int, default=5, help="A/B pairs per whole-process row (--quick: 1)")
+    parser.add_argument("--shards-only", action="store_true",
+                        help="only 1,000 tenants in 4 shards vs one process (bench/shards.py, issue 22)")
     args = parser.parse_args(argv)
     from paired import print_rows as print_paired
     from paired import rows as paired_rows
+    from shards import measure as measure_shards
+    from shards import print_row as print_shards
+
+    if args.shards_only:
+        print_shards(measure_shards(rounds=args.pairs))
+        return 0
     os.environ[SECRET_VAR] = "s3cret"
     # Retries and concurrency cuts are counted in the table; their log lines would drown it.
     logging.getLogger("reconciler.http").addHandler(logging.NullHandler())
@@ -445,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         for row in paired_rows(1 if args.quick else args.pairs, args.quick):
             print(f"... {row.what}", file=sys.stderr, flush=True)
             paired.append(row)
+    sharded = None
+    if not (args.quick or args.floors_only or args.paired_only):
+        print("... 1,000 tenants in 4 shards", file=sys.stderr, flush=True)
+        sharded = measure_shards(rounds=3)
     total = time.perf_counter() - started
     if rows:
         print_table(rows)
@@ -454,12 +467,15 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if paired:
         print_paired(paired)
+    if sharded:
+        print_shards(sharded)
     print(f"total {total:.1f} s on {machine()}")
     Path(args.json).write_text(
         json.dumps({"machine": machine(), "quick": args.quick, "total_s": round(total, 2),
                     "rows": [asdict(r) for r in rows],
                     "floors": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in floors],
-                    "paired": [asdict(r) for r in paired]}, indent=2) + "\n",
+                    "paired": [asdict(r) for r in paired],
+                    "shards": asdict(sharded) if sharded else None}, indent=2) + "\n",
         encoding="utf-8",
     )
     return 0

@@ -35,12 +35,14 @@ SAVED_PLAN = "saved plan"
 JSON_PLAN = "JSON plan"
 EXPORT = "export"
 
-_DESCRIBED = {
-    CHANNELS: "a channels file or another file",
-    SAVED_PLAN: "a saved plan from 'plan --out'",
-    JSON_PLAN: "a plan printed by 'plan --format json'",
-    EXPORT: "an export from 'export'",
-}
+def _described(kind: str) -> str:
+    """What a file of ``kind`` is, naming what makes it as the reader calls that (``wording``)."""
+    return {
+        CHANNELS: "a channels file or another file",
+        SAVED_PLAN: f"a saved plan from '{named('save_plan_short', 'Workflow.save')}'",
+        JSON_PLAN: f"a plan printed by '{named('json_plan', 'render_json')}'",
+        EXPORT: "an export from 'export'",
+    }[kind]
 _HEAD = 4096
 PIPE_WAIT = 10.0  # seconds a pipe or FIFO may stay silent (no writer, or a writer that stopped)
 PIPE_LIMIT = 64 * 1024 * 1024  # bytes kept of a pipe: more than any input a command takes
@@ -57,7 +59,7 @@ def describe(path: str | os.PathLike[str]) -> str:
     if kind == CHANNELS:
         # "a channels file or another file" says nothing when two files are listed side by side
         return f"{shown} ({'a channels file' if _is_yaml(shown) else 'not a plan or an export'})"
-    return f"{shown} ({_DESCRIBED[kind]})"
+    return f"{shown} ({_described(kind)})"
 
 
 def _is_yaml(path: str) -> bool:
@@ -173,16 +175,16 @@ def require_input(path: str | os.PathLike[str], *, takes: Iterable[str] = (CHANN
         return kind
     if kind == JSON_PLAN:
         raise InputFileError(
-            f"{shown} is {_DESCRIBED[JSON_PLAN]}: that output is for reading, not for applying. "
+            f"{shown} is {_described(JSON_PLAN)}: that output is for reading, not for applying. "
             f"Save a plan to apply with '{named('save_plan_command', 'Workflow.save')}', then run "
             "'omnidesk-channels apply plan.json'", path=shown,
         )
     if kind == SAVED_PLAN:
         raise InputFileError(
-            f"{shown} is {_DESCRIBED[SAVED_PLAN]}, not a channels file: apply it with "
+            f"{shown} is {_described(SAVED_PLAN)}, not a channels file: apply it with "
             f"'omnidesk-channels apply {shown}', or give the channels file it was planned from", path=shown,
         )
-    raise InputFileError(f"{shown} is {_DESCRIBED[kind]}, not {_DESCRIBED[wanted[0]]}", path=shown)
+    raise InputFileError(f"{shown} is {_described(kind)}, not {_described(wanted[0])}", path=shown)
 
 
 def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[str | os.PathLike[str] | None] = (),
@@ -217,7 +219,7 @@ def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[st
     found = file_kind(target)
     if found != kind:
         raise OutputFileError(
-            f"{option} {shown} already exists and is {_DESCRIBED[found]}, not {_DESCRIBED[kind]}; nothing was "
+            f"{option} {shown} already exists and is {_described(found)}, not {_described(kind)}; nothing was "
             f"done and it stays as it is. Choose another path, or pass {named('force')} to replace it", path=shown,
         )
 

@@ -17,6 +17,7 @@ from reconciler.errors import ConflictError
 from reconciler.matching import Match, TenantChannels, match
 from reconciler.model import DesiredChannel, RemoteChannel
 from reconciler.plan import SECRET_KEEP, SECRET_SEND, Change, Create, Delete, FrozenMap, Plan, SecretAction, Update
+from reconciler.wording import named
 
 
 def make_plan(
@@ -71,11 +72,11 @@ def change(matched: Match, *, rotate_secrets: bool, missing: dict[str, list[str]
     secret = None
     if want.secret is not None:
         if rotate_secrets:
-            secret = _secret_for_send(want, "rotation: --rotate-secrets", missing)
+            secret = _secret_for_send(want, f"rotation: {named('rotate_secrets')}", missing)
         elif fields:
             secret = SecretAction(
                 SECRET_KEEP,
-                "write-only on the server: kept as it is (pass --rotate-secrets to send it)",
+                f"write-only on the server: kept as it is (pass {named('rotate_secrets')} to send it)",
                 env_var=want.secret.env_var,
             )
     if not fields and (secret is None or not secret.sends):

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import UnmatchedPatternError
+from reconciler.wording import named
 
 if TYPE_CHECKING:  # plan.py imports Selection: the plan's types are only named here
     from reconciler.plan import Change, Plan
@@ -67,13 +68,13 @@ def _matches(pattern: str, names: Sequence[str]) -> bool:
     return any(fnmatchcase(name, pattern) for name in names)
 
 
-Unmatched = tuple[tuple[str, str], ...]  # (option, pattern) pairs: ("--only", "web-*")
+Unmatched = tuple[tuple[str, str], ...]  # (option, pattern) pairs: ("--only", "web-*") in a command
 
 
 def unmatched(plan: Plan, selection: Selection) -> Unmatched:
     """The patterns of ``selection`` that match no change of the whole ``plan``, as (option, pattern)."""
     return tuple((option, pattern)
-                 for option, patterns in (("--only", selection.only), ("--exclude", selection.exclude))
+                 for option, patterns in ((named("only"), selection.only), (named("exclude"), selection.exclude))
                  for pattern in patterns if not any(_matches(pattern, _names(c)) for c in plan.changes))
 
 

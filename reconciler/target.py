@@ -52,7 +52,7 @@ class Target:
     url: str | None
     api_key: str | None = field(repr=False)
     label: str
-    emulator_state: str | None = None
+    local_state: str | None = None  # a target served in-process, by the ``local`` the caller injects
     tenant: str | None = None
     api_key_env: str | None = None
     auth: str = DEFAULT_AUTH
@@ -60,7 +60,7 @@ class Target:
     def connection(self) -> dict[str, str]:
         """How to reach the target again, for a saved plan: never the key, only its variable."""
         data = {"label": self.label, "url": self.url, "api_key_env": self.api_key_env,
-                "emulator_state": self.emulator_state, "tenant": self.tenant,
+                "local_state": self.local_state, "tenant": self.tenant,
                 "auth": self.auth if self.auth != DEFAULT_AUTH else None}
         return {k: v for k, v in data.items() if v is not None}
 
@@ -105,7 +105,7 @@ def resolve_target(
         # --tenant still picks the file's vars and channels; only url and key are the emulator's
         if url:
             raise TargetError(f"{named('local_state')} runs against the local emulator: leave out {named('url')}")
-        return Target(None, EMULATOR_KEY, f"emulator ({local_state})", emulator_state=local_state)
+        return Target(None, EMULATOR_KEY, f"emulator ({local_state})", local_state=local_state)
 
     if url:
         source = named("url")
@@ -216,8 +216,10 @@ def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, 
                            auth: str | None = None) -> Target:
     """The target a saved plan was made for (in the auth form it was made with, unless ``auth``)."""
     env = os.environ if environ is None else environ
-    if "emulator_state" in connection:
-        return Target(None, EMULATOR_KEY, connection["label"], emulator_state=connection["emulator_state"])
+    # plans saved by 0.2.0 named the local state "emulator_state"
+    local_state = connection.get("local_state", connection.get("emulator_state"))
+    if local_state is not None:
+        return Target(None, EMULATOR_KEY, connection["label"], local_state=local_state)
     check_destination(connection.get("url", ""), env, source="the saved plan's URL")
     key_var = connection.get("api_key_env", DEFAULT_KEY_ENV)
     form = _auth_form(auth, connection.get("auth"), env)
@@ -256,7 +258,7 @@ def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
         raise AuthenticationError(_refused_key(exc.reason, target), call=exc.call, status=exc.status,
                                   variable=target.api_key_env) from None
     except StateFileError as exc:
-        state = target.emulator_state
+        state = target.local_state
         if state is None or not os.path.isfile(state):
             raise  # a missing folder, say: its message already says what to do
         raise StateFileError(
@@ -276,9 +278,9 @@ def _refused_key(reason: str, target: Target) -> str:
 def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT,
              pools: HostPools | None = None, local: LocalServer | None = None) -> Iterator[OmnideskClient]:
     """A client for the target (through ``pools``' pool for its host, if given); for a target with
-    ``emulator_state``, through the transport ``local`` opens on that state (the engine knows no
+    ``local_state``, through the transport ``local`` opens on that state (the engine knows no
     emulator: the caller injects it, as ``httpx.Client(transport=)`` takes one)."""
-    if target.emulator_state is None:
+    if target.local_state is None:
         assert target.url is not None and target.api_key is not None
         borrowed = pools.transport(target.url) if pools is not None else None
         with OmnideskClient(target.url, target.api_key, auth=target.auth, parallelism=parallelism,
@@ -288,7 +290,7 @@ def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_T
     if local is None:
         raise TargetError(f"{target.label} is served in-process: give the workflow a local server to reach it "
                           "(reconciler.cli.emulated, say)")
-    with local(target.emulator_state) as transport, OmnideskClient(
+    with local(target.local_state) as transport, OmnideskClient(
         "http://emulator", EMULATOR_KEY, transport=transport, parallelism=parallelism, timeout=timeout,
     ) as client:
         yield client

@@ -13,6 +13,8 @@ from reconciler.filekinds import require_input
 from reconciler.policy import findings
 from reconciler.results import Validated
 
+SHOWN_TENANTS = 10  # the summary names this many tenants, then counts the rest
+
 
 class Validation:
     """The file side of ``Workflow``: ``environ`` is the workflow's."""
@@ -35,7 +37,9 @@ class Validation:
         # Each channel entry has its own line, so lines count the file's channels across all views.
         count = len({channel.line for view in views.values() for channel in view.channels})
         tenants = next(iter(views.values())).tenants
-        suffix = f"; tenants: {', '.join(tenants)}" if tenants else ""
+        names = list(tenants)  # an agency's hundreds of tenant files: ten named, the rest counted
+        more = f" and {len(names) - SHOWN_TENANTS:,} more" if len(names) > SHOWN_TENANTS else ""
+        suffix = f"; tenants: {', '.join(names[:SHOWN_TENANTS])}{more}" if names else ""
         warnings = dict.fromkeys(w for view in views.values() for w in view.warnings)
         found = dict.fromkeys(f for view in views.values() for f in findings(view))
         return Validated(f"{shown}: valid ({_count(count)}{suffix})", tuple(warnings), tuple(found))

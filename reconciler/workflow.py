@@ -25,12 +25,12 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from reconciler.config import load_all_views, load_channels_file, load_settings, load_tenants
-from reconciler.errors import ImportConflict, TargetError
-from reconciler.filekinds import EXPORT, SAVED_PLAN, check_output, require_input
-from reconciler.files import read_text, write_atomically
-from reconciler.ignore import ignore_for, view_ignore, without_ignored
+from reconciler.config import load_all_views, load_channels_file, load_tenants
+from reconciler.errors import TargetError
+from reconciler.filekinds import SAVED_PLAN, check_output, require_input
+from reconciler.ignore import view_ignore, without_ignored
 from reconciler.inbound import Messages
+from reconciler.transfers import Transfers
 from reconciler.validation import Validation
 from reconciler.wording import named
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
@@ -42,16 +42,17 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
     from reconciler.apply import ApplyReport, Outcome
     from reconciler.checks import CheckContext, Finding
     from reconciler.client import OmnideskClient
-    from reconciler.export import Export
     from reconciler.plan import Plan
+    from reconciler.shard import Shard
     from reconciler.target import LocalServer, Target
     from reconciler.transport import HostPools
 
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
-class Workflow(Messages, Validation):
-    """Load, read, plan, check, apply, save, export and clone, with one set of rules (and, from
-    ``Validation``, validate; from ``Messages``, push messages and the sandbox's agent replies)."""
+class Workflow(Messages, Transfers, Validation):
+    """Load, read, plan, check, apply and save, with one set of rules (and, from ``Validation``,
+    validate; from ``Transfers``, export, clone and import; from ``Messages``, push messages and the
+    sandbox's agent replies)."""
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
                  timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None,
@@ -98,9 +99,11 @@ class Workflow(Messages, Validation):
         """The file as each of its tenants sees it (and as no tenant does): one parse for every tenant."""
         return load_all_views(path, environ=self.environ)
 
-    def tenant_names(self, path: str | os.PathLike[str]) -> list[str]:
-        """Every tenant the file defines, in file order; none is an error (``TargetError``)."""
-        return list(self.tenants(path, required=True))
+    def tenant_names(self, path: str | os.PathLike[str], *, shard: Shard | None = None) -> list[str]:
+        """Every tenant the file defines, in file order; none is an error (``TargetError``).
+        ``shard``: only the tenants of that shard (``shard.py``), still in file order."""
+        names = list(self.tenants(path, required=True))
+        return shard.pick(names) if shard else names
 
     def target(self, *, url: str | None = None, tenant: str | None = None,
                tenants: Mapping[str, Tenant] | None = None) -> Target:
@@ -259,13 +262,15 @@ class Workflow(Messages, Validation):
 
         saved = load_plan(path)
         connection = saved.connection
-        asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "emulator_state": self.local_state}
+        # a plan saved by 0.2.0 names its local state "emulator_state"
+        recorded = {**connection, "local_state": connection.get("local_state", connection.get("emulator_state", ""))}
+        asked = {"url": url.rstrip("/") if url else None, "tenant": tenant, "local_state": self.local_state}
         for key, value in asked.items():
-            if value is not None and connection.get(key, "").rstrip("/") != value:
+            if value is not None and recorded.get(key, "").rstrip("/") != value:
+                what = named("local_state_path", "local state") if key == "local_state" else key
                 raise TargetError(
-                    f"{os.fspath(path)} was planned for {connection['label']}, not for the "
-                    f"{key.replace('_', ' ')} {value!r}; nothing was changed (a saved plan applies where it was "
-                    "planned)"
+                    f"{os.fspath(path)} was planned for {connection['label']}, not for the {what} {value!r}; "
+                    "nothing was changed (a saved plan applies where it was planned)"
                 )
         target = target_from_connection(connection, self.environ, auth=self.auth)
         secrets = Secrets.from_environment(saved.plan, self.environ, saved.secret_digests)
@@ -288,104 +293,3 @@ class Workflow(Messages, Validation):
                           force: bool = False) -> None:
         """Refuse, before any work, to save a plan onto an input or a file of another kind (see ``filekinds``)."""
         check_output(path, kind=SAVED_PLAN, inputs=inputs, force=force)
-
-    # -- export and clone ------------------------------------------------------------------------
-
-    def check_export_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
-                            force: bool = False, option: str | None = None) -> None:
-        """Refuse, before any work, to write an export onto an input or a file of another kind."""
-        check_output(path, kind=EXPORT, inputs=inputs, force=force, option=option)
-
-    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str | None = None) -> None:
-        """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``)."""
-        write_atomically(path, exported.export.text, option=option)
-
-
-    def export(self, path: str | os.PathLike[str] | None = None, *, url: str | None = None,
-               tenant: str | None = None) -> Exported:
-        """The tenant's custom channels as a channels file; with a file and a tenant, templated
-        with that tenant's vars and keeping the file's ``tenants:`` limits. Channels the file
-        ignores are left out, and its ``ignore:`` lists are written back."""
-        tenants, ignore = self.settings(path)
-        target = self.target(url=url, tenant=tenant, tenants=tenants)
-        current = self.read(target, ignore_for(ignore, tenants.get(tenant) if tenant else None))
-        return Exported(self._export(current, path, tenant, tenants, ignore), target,
-                        sum(1 for c in current if c.is_custom))
-
-    def settings(self, path: str | os.PathLike[str] | None) -> tuple[dict[str, Tenant], tuple[str, ...]]:
-        """The file's tenants and top-level ``ignore:`` patterns (none without a file)."""
-        if path is None:
-            return {}, ()
-        require_input(path)
-        return load_settings(path)
-
-    def _export(self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None,
-                tenants: Mapping[str, Tenant], ignore: Sequence[str]) -> Export:
-        from reconciler.export import export_channels
-
-        if path is None or tenant is None:
-            return export_channels(current, tenants=tenants, ignore=ignore)
-        view = self.load(path, tenant=tenant)
-        limited = {c.name: sorted(c.tenants) for c in view.channels if c.tenants is not None}
-        return export_channels(current, variables=tenants[tenant].vars, tenants=tenants, channel_tenants=limited,
-                               ignore=ignore)
-
-    def clone(self, path: str | os.PathLike[str], source: str, dest: str, *, prune: bool = False) -> Cloned:
-        """Plan the source tenant's custom channels onto the destination tenant.
-
-        The source's export (its var values turned into ``${var:NAME}``) is read as the destination
-        sees it. Channels the file declares for the destination only are added to the desired
-        state: the source cannot have them, so without this ``prune`` would delete them. What
-        either tenant's view of the file ignores is neither copied nor touched on the destination.
-        """
-        if source == dest:
-            raise TargetError(f"{named('source')} and {named('dest')} are both {source!r}: name two different tenants")
-        tenants, ignore = self.settings(path)
-        source_target = self.target(tenant=source, tenants=tenants)
-        target = self.target(tenant=dest, tenants=tenants)
-        dest_ignore = ignore_for(ignore, tenants.get(dest))
-        current = self.read(source_target, ignore_for(ignore, tenants.get(source)) + dest_ignore)
-        exported = Exported(self._export(current, path, source, tenants, ignore), source_target,
-                            sum(1 for c in current if c.is_custom))
-        desired = load_channels_file(f"<export of {source}>", tenant=dest, environ=self.environ,
-                                     text=exported.export.text)
-        cloned = {c.name for c in desired.channels}
-        dest_view = self.load(path, tenant=dest)
-        own = [c for c in dest_view.channels
-               if c.tenants is not None and source not in c.tenants and c.name not in cloned]
-        wanted = list(desired.channels) + own
-        plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
-        from reconciler.secrets import Secrets
-
-        view = replace(dest_view, channels=tuple(wanted))  # the destination's policy over what it gets
-        plan = replace(plan, findings=findings(view))
-        planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)),
-                          thresholds=thresholds_of(dest_view))
-        return Cloned(planned, exported)
-
-    # -- import ----------------------------------------------------------------------------------
-
-    def import_(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-                names: Sequence[str] = (), update: bool = False) -> ImportedFile:
-        """Add the tenant's custom channels the file lacks (only ``names`` when given) to the file,
-        in place; with ``update``, also take the drift of its channels back. Reads the tenant only."""
-        file = os.fspath(path)
-        view = self.load(file, tenant=tenant)  # from disk first: its checks name a file that is unreadable
-        text = read_text(file)
-        target = self.target(url=url, tenant=tenant, tenants=view.tenants)
-        current = self.read(target, view_ignore(view))
-        from reconciler.importer import import_channels
-
-        imported = import_channels(
-            text, file=file, view=view, current=current, names=names, update=update,
-            reload=lambda edited: load_channels_file(file, tenant=tenant, environ=self.environ, text=edited),
-        )
-        if imported.changed:
-            if read_text(file) != text:
-                raise ImportConflict("the file changed while importing: run import again", file=file)
-            write_atomically(file, imported.text)
-        return ImportedFile(imported, target, file)
-
-    def import_update(self, path: str | os.PathLike[str], **options: Any) -> ImportedFile:
-        """``import_`` that also writes the tenant's values of the file's drifted channels into the file."""
-        return self.import_(path, update=True, **options)

@@ -14,7 +14,7 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -60,6 +60,7 @@ class Document:
     keys: dict[PathT, yaml.Node]
     problems: list[Problem]
     bad: set[PathT]  # values already reported: not checked again
+    origins: dict[PathT, str] = field(default_factory=dict)  # values read from another file, by path prefix
 
     def at(self, path: PathT, *, key: bool = False) -> tuple[int | None, int | None]:
         """1-based line and column of the value at ``path`` (or its key), else of its parent."""
@@ -75,7 +76,15 @@ class Document:
 
     def problem(self, path: PathT, message: str, *, key: bool = False) -> Problem:
         line, column = self.at(path, key=key)
-        return Problem(self.file, line, column, format_path(path), message)
+        return Problem(self.file_of(path), line, column, format_path(path), message)
+
+    def file_of(self, path: PathT) -> str:
+        """The file the value at ``path`` was read from: this one, or a tenant file grafted in."""
+        for end in range(len(path), 0, -1) if self.origins else ():
+            origin = self.origins.get(path[:end])
+            if origin is not None:
+                return origin
+        return self.file
 
 
 def read_document(path: str | os.PathLike[str], text: str | None = None) -> tuple[Document, yaml.Node | None]:

@@ -9,6 +9,8 @@ squash merges, and the API calls that read them (compare, the pull requests of a
 - a pull request from a fork (``head.repo`` another repository) runs with no secrets at all and a
   read-only ``GITHUB_TOKEN`` (the fake GitHub answers its writes 403);
 - a job's ``if:`` decides whether it runs (the expressions the examples use);
+- a literal ``strategy.matrix`` makes one job per combination, named ``NAME (VALUES)``, with
+  ``matrix.*`` in its expressions;
 - an ``environment:`` with deployment branches lets a job start only from a ref its rule allows,
   and only such a job gets the environment's secrets;
 - a ``concurrency:`` group holds one running and one pending job; a newer job cancels the
@@ -148,6 +150,7 @@ class Job:
     conclusion: str | None = None  # success | failure | cancelled | skipped
     result: Result | None = None
     log: list[str] = field(default_factory=list)
+    matrix: dict[str, Any] = field(default_factory=dict)  # this job's values of strategy.matrix
 
 
 @dataclass
@@ -232,16 +235,29 @@ class Actions:
         self.runs.append(run)
         self.github.runs.append(self._listed(run))
         for name, spec in self.workflow["jobs"].items():
-            job = Job(run, name, spec)
-            run.jobs.append(job)
-            if not self.evaluate(spec.get("if", "true"), run):
-                job.status, job.conclusion = "completed", "skipped"
-            elif "concurrency" in spec:
-                self._queue(job, str(spec["concurrency"]["group"]))
-            else:
-                self._execute(job)
+            for matrix in self._matrix(spec):
+                job = Job(run, f"{name} ({', '.join(map(str, matrix.values()))})" if matrix else name, spec,
+                          matrix=matrix)
+                run.jobs.append(job)
+                if not self.evaluate(spec.get("if", "true"), run, scope={"matrix": matrix}):
+                    job.status, job.conclusion = "completed", "skipped"
+                elif "concurrency" in spec:
+                    self._queue(job, self.expand(str(spec["concurrency"]["group"]), run, {}, {"matrix": matrix}))
+                else:
+                    self._execute(job)
         self._settle(run)
         return run
+
+    @staticmethod
+    def _matrix(spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """One job per combination of a literal ``strategy.matrix``, as GitHub expands it ([{}]: none)."""
+        matrix = (spec.get("strategy") or {}).get("matrix")
+        if not isinstance(matrix, dict):  # none, or computed (fromJSON): one job, as before
+            return [{}]
+        combinations: list[dict[str, Any]] = [{}]
+        for key, values in matrix.items():
+            combinations = [{**c, key: v} for c in combinations for v in values]
+        return combinations
 
     # -- concurrency -----------------------------------------------------------------------------
     def _queue(self, job: Job, group: str) -> None:
@@ -290,7 +306,8 @@ class Actions:
             shutil.rmtree(workspace)
         workspace.mkdir(parents=True)
         env = self._base_env(run, workspace)
-        env.update({k: self.expand(str(v), run, secrets) for k, v in job.spec.get("env", {}).items()})
+        env.update({k: self.expand(str(v), run, secrets, {"matrix": job.matrix})
+                    for k, v in job.spec.get("env", {}).items()})
         job.conclusion = "success"
         with contextlib.chdir(workspace):
             for step in job.spec["steps"]:
@@ -312,7 +329,8 @@ class Actions:
             job.log.append(f"not run here: {step.get('name') or step.get('run', '')[:40]}")
             return True
         inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
-        inputs.update({k: self.expand(str(v), job.run, secrets) for k, v in step.get("with", {}).items()})
+        inputs.update({k: self.expand(str(v), job.run, secrets, {"matrix": job.matrix})
+                       for k, v in step.get("with", {}).items()})
         inputs["github-token"] = READ_ONLY_TOKEN if job.run.fork else self.github.token
         (run_step,) = [s for s in ACTION["runs"]["steps"] if s.get("id") == "run"]
         step_env = {

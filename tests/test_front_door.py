@@ -40,6 +40,7 @@ ANYWHERE: dict[str, object] = {
     "reconciler.target": {"AUTH_ENV", "DEFAULT_EMULATOR_STATE", "DEFAULT_KEY_ENV", "DEFAULT_TIMEOUT",
                           "URL_ENV"},  # option help texts and defaults
     "reconciler.transport": {"AUTH_FORMS"},  # the --auth choices
+    "reconciler.shard": {"Shard"},  # --shard K/N parsed into the value the workflow takes
     "reconciler.probe": {"DEFAULT_TIMEOUT", "render_table"},  # the --timeout default; the probe table
     "reconciler.multitenant": {"exit_code", "plan_tenants", "saved_path"},  # the all-tenants runner (calls
     # the workflow for each tenant) and where each tenant's plan is saved
@@ -165,6 +166,32 @@ def test_no_engine_method_takes_the_emulator(method: str) -> None:
     import inspect
 
     assert "emulator_state" not in inspect.signature(getattr(Workflow, method)).parameters
+
+
+def test_a_saved_plan_names_a_local_connection_not_the_emulator(tmp_path: Path) -> None:
+    """A saved plan records where it applies; a target served in-process is a ``local_state``, and a
+    plan saved by 0.2.0 (which called it ``emulator_state``) still applies where it was planned."""
+    import json
+
+    from reconciler.planfile import _document_digest
+
+    path = tmp_path / "channels.yaml"
+    path.write_text("version: 1\nchannels:\n  - name: Web shop\n", encoding="utf-8")
+    state, saved = str(tmp_path / "state.json"), tmp_path / "plan.json"
+    planned = run_cli(["plan", str(path), "--emulator-state", state, "--out", str(saved)], {})
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    assert document["connection"]["local_state"] == state and "emulator_state" not in document["connection"]
+
+    document["connection"]["emulator_state"] = document["connection"].pop("local_state")
+    document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"],
+                                          document.get("safety"))
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    elsewhere = run_cli(["apply", str(saved), "--emulator-state", str(tmp_path / "other.json")], {})
+    assert elsewhere.exit_code == 1 and "not for the --emulator-state" in elsewhere.stderr
+    applied = run_cli(["apply", str(saved)], {})
+    assert applied.exit_code == 0, applied.output
+    assert "Web shop" in json.loads(Path(state).read_text(encoding="utf-8"))["channels"].__repr__()
 
 
 def _error_texts(path: Path) -> list[tuple[int, str]]:

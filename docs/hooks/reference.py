@@ -142,6 +142,8 @@ def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 def type_of(schema: dict[str, Any], node: dict[str, Any]) -> str:
     node = resolve(schema, node)
+    if "oneOf" in node:  # one of several forms (tenants: inline, or tenant files)
+        return " or ".join(type_of(schema, form) for form in node["oneOf"])
     if "const" in node:
         return json.dumps(node["const"])
     if "enum" in node:

@@ -20,6 +20,7 @@ from reconciler.errors import CiError
 from reconciler.markdown import MARKDOWN_LIMIT, tenant_markdown
 from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenants_of
 from reconciler.render import render_plan as render_format
+from reconciler.shard import Shard
 from reconciler.target import DEFAULT_KEY_ENV
 from reconciler.wording import named
 from reconciler.workflow import Workflow
@@ -62,11 +63,18 @@ def render_plan(result: TenantPlan, fmt: str) -> str:
     return render_format(result.plan, fmt)
 
 
-def chosen_tenants(file: str, tenant: str | None, all_tenants: bool) -> list[str | None]:
-    """The tenants a CI command works on: one (None: the OMNIDESK_URL target), or all of the file's."""
+def chosen_tenants(file: str, tenant: str | None, all_tenants: bool, shard: Shard | None = None) -> list[str | None]:
+    """The tenants a CI command works on: one (None: the OMNIDESK_URL target), or all of the file's
+    (with ``shard``, that shard's: one job of a CI matrix)."""
     if all_tenants and tenant:
         raise CiError("choose one: a tenant, or all tenants")
-    return list(tenants_of(file)) if all_tenants else [tenant]
+    if shard and not all_tenants:
+        raise CiError(f"{named('shard')} splits all tenants among the jobs of a matrix: add "
+                      f"{named('all_tenants')} (the action's all-tenants: true)")
+    if not all_tenants:
+        return [tenant]
+    names = list(tenants_of(file))
+    return list(shard.pick(names)) if shard else list(names)
 
 
 def plan_template(folder: str | os.PathLike[str]) -> str:

@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 from reconciler.errors import CiError
 from reconciler.files import write_atomically
 from reconciler.multitenant import TenantPlan
+from reconciler.shard import Shard
 
 STATE_DIR = "omnidesk-drift"
 STATE_FILE = "state.json"
@@ -28,6 +29,13 @@ FORMAT_VERSION = 1
 # A count this high has long opened its issue; a bigger number in the file is not one we wrote.
 MAX_COUNT = 1_000_000
 MAX_STATE_BYTES = 1_000_000
+
+
+def artifact_name(shard: Shard | None) -> str:
+    """The state's artifact: one per shard of a matrix (``omnidesk-drift-state-2-of-4``), since a run
+    may not hold two artifacts of one name and each shard counts only its own tenants (a tenant's
+    shard never changes while N does not)."""
+    return f"{ARTIFACT}-{shard.index}-of-{shard.total}" if shard else ARTIFACT
 
 
 def read_counts(path: Path | None) -> tuple[dict[str, int], str | None]:

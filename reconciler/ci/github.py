@@ -40,6 +40,7 @@ class GitHub:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     artifact: str = "omnidesk-plan"
     branch: str | None = None  # the protected branch; default: the repository's default branch, else main
+    state_artifact: str = driftcount.ARTIFACT  # the drift count's artifact (one per shard of a matrix)
     name: str = "GitHub"
     request_word: str = "pull request"
     _api: RestApi | None = field(default=None, init=False, repr=False)
@@ -196,8 +197,10 @@ class GitHub:
         """The state artifact of this workflow's newest earlier run on this branch that has one.
 
         Any conclusion counts: a drift workflow may fail its run on purpose once an issue is open.
-        Needs ``actions: read``.
+        Needs ``actions: read``. Also says (output ``state_artifact``) the name action.yml keeps
+        this run's count under: one per shard of a matrix.
         """
+        self.outputs(state_artifact=self.state_artifact)
         workflow, current = self._var("GITHUB_WORKFLOW"), self.environ.get("GITHUB_RUN_ID", "")
         branch = self._var("GITHUB_REF").removeprefix("refs/heads/")
         runs = self.api.json(
@@ -216,12 +219,12 @@ class GitHub:
         )
         for run in earlier[:DRIFT_RUNS_SEARCHED]:
             found = self.api.json(
-                "GET", f"{self.repo}/actions/runs/{run['id']}/artifacts", params={"name": driftcount.ARTIFACT}
+                "GET", f"{self.repo}/actions/runs/{run['id']}/artifacts", params={"name": self.state_artifact}
             ).get("artifacts", [])
-            art = next((a for a in found if a.get("name") == driftcount.ARTIFACT and not a.get("expired")), None)
+            art = next((a for a in found if a.get("name") == self.state_artifact and not a.get("expired")), None)
             if art is not None:
                 content = self.api.call("GET", str(art["archive_download_url"])).content
-                extract_zip(content, folder, f"artifact {driftcount.ARTIFACT} of run {run['id']}")
+                extract_zip(content, folder, f"artifact {self.state_artifact} of run {run['id']}")
                 state = folder / driftcount.STATE_FILE
                 return state if state.is_file() else None
         return None

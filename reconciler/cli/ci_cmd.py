@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from reconciler.cli import FullSummaryGroup
+from reconciler.cli.common import SHARD, SHARD_HELP
 from reconciler.render import FORMATS
 from reconciler.transport import AUTH_FORMS
 
@@ -24,6 +25,7 @@ tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME",
                   help="One tenant of the file: its url, and its key from the variable its api_key_env names "
                   "(default: OMNIDESK_URL and OMNIDESK_API_KEY).")
 all_opt = _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, concurrently.")
+shard_opt = _opt("--shard", env="SHARD", type=SHARD, metavar="K/N", help=f"With --all-tenants: {SHARD_HELP}")
 auth_opt = _opt("--auth", env="AUTH", type=click.Choice(AUTH_FORMS),
                 help="Where the API key goes (header, query, authorization); default: as plan and apply decide.")
 apply_opts = [
@@ -84,13 +86,23 @@ def _engine(environ: Any, file: str, tenants: list[str | None], auth: str | None
     return Workflow(environ=with_api_key(environ, file, tenants), auth=auth)
 
 
+def _chosen(file: str, tenant: str | None, all_tenants: bool, shard: Any) -> list[str | None]:
+    """The tenants of this job; a shard's job says first which shard it is and how many it took."""
+    from reconciler.ci import chosen_tenants
+
+    tenants = chosen_tenants(file, tenant, all_tenants, shard)
+    if shard:
+        click.echo(shard.describe(len(tenants)))
+    return tenants
+
+
 def _plan(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
-          auth: str | None) -> int:
-    from reconciler.ci import chosen_tenants, flow, forkplan, plan_template
+          auth: str | None, shard: Any = None) -> int:
+    from reconciler.ci import flow, forkplan, plan_template
     from reconciler.workflow import Workflow
 
     try:
-        tenants = chosen_tenants(file, tenant, all_tenants)
+        tenants = _chosen(file, tenant, all_tenants, shard)
         if forge.from_fork():  # no key there, none is looked for: the committed snapshots instead
             return forkplan.plan(forge, Workflow(environ={}, auth=auth), file, tenants, fmt, click.echo)
         return flow.plan(forge, _engine(forge.environ, file, tenants, auth), file, tenants, plan_template(out_dir),
@@ -100,11 +112,11 @@ def _plan(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str
 
 
 def _drift(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None,
-           drift_after: int, detailed_exitcode: bool, run_url: str = "") -> int:
-    from reconciler.ci import chosen_tenants, flow
+           drift_after: int, detailed_exitcode: bool, run_url: str = "", shard: Any = None) -> int:
+    from reconciler.ci import flow
 
     try:
-        tenants = chosen_tenants(file, tenant, all_tenants)
+        tenants = _chosen(file, tenant, all_tenants, shard)
         return flow.drift(forge, _engine(forge.environ, file, tenants, auth), file, tenants, fmt, click.echo, run_url,
                           drift_after=drift_after, detailed_exitcode=detailed_exitcode)
     finally:
@@ -112,11 +124,11 @@ def _drift(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: st
 
 
 def _apply(forge: Any, file: str, tenant: str | None, all_tenants: bool, plan_path: str | None,
-           apply_unreviewed: bool, auth: str | None) -> int:
-    from reconciler.ci import chosen_tenants, flow, saved_plans
+           apply_unreviewed: bool, auth: str | None, shard: Any = None) -> int:
+    from reconciler.ci import flow, saved_plans
 
     try:
-        tenants = chosen_tenants(file, tenant, all_tenants)
+        tenants = _chosen(file, tenant, all_tenants, shard)
         engine = _engine(forge.environ, file, tenants, auth)
         if plan_path:
             return flow.apply_saved(forge, engine, saved_plans(plan_path), tenant, click.echo)
@@ -157,13 +169,14 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
 @file_opt
 @tenant_opt
 @all_opt
+@shard_opt
 @format_opt
 @_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="Save each tenant's plan here as TENANT.json (upload it as the artifact the apply uses).")
 @_opt("--comment/--no-comment", env="COMMENT", default=True, show_default=True,
       help="On a pull request, keep one comment per tenant with its plan, updated in place.")
 @auth_opt
-def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
+def gh_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, comment: bool,
             auth: str | None) -> int:
     """Plan; a job summary, outputs and pull-request comments.
 
@@ -175,18 +188,19 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
     """
     from reconciler.ci import github
 
-    return _plan(github.GitHub(), file, tenant, all_tenants, fmt, out_dir, comment, auth)
+    return _plan(github.GitHub(), file, tenant, all_tenants, fmt, out_dir, comment, auth, shard)
 
 
 @github_group.command("drift")
 @file_opt
 @tenant_opt
 @all_opt
+@shard_opt
 @format_opt
 @_with(drift_opts)
 @auth_opt
-def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_after: int, detailed_exitcode: bool,
-             auth: str | None) -> int:
+def gh_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, drift_after: int,
+             detailed_exitcode: bool, auth: str | None) -> int:
     """Plan; keep one issue per drifted tenant, open while it drifts.
 
     The issue is opened or updated on drift (with --drift-after N, once the tenant drifted in N
@@ -198,16 +212,17 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_a
     Example:
       omnidesk-channels ci github drift --all-tenants --drift-after 2
     """
-    from reconciler.ci import github
+    from reconciler.ci import driftcount, github
 
-    forge = github.GitHub()
-    return _drift(forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url())
+    forge = github.GitHub(state_artifact=driftcount.artifact_name(shard))  # each shard keeps its own count
+    return _drift(forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url(), shard)
 
 
 @github_group.command("apply")
 @file_opt
 @tenant_opt
 @_with(apply_opts)
+@shard_opt
 @_opt("--plan", "plan_path", env="PLAN", metavar="PATH",
       help="A saved plan or a folder of them, applied exactly (default: what the protected branch says, "
       "checked against the reviewed plans).")
@@ -216,8 +231,8 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_a
 @_opt("--branch", env="BRANCH", metavar="NAME",
       help="The protected branch apply runs on (default: the repository's default branch).")
 @auth_opt
-def gh_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed: bool, plan_path: str | None,
-             artifact: str, branch: str | None, auth: str | None) -> int:
+def gh_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply_unreviewed: bool,
+             plan_path: str | None, artifact: str, branch: str | None, auth: str | None) -> int:
     """Apply on the protected branch what reviewed plans showed.
 
     Refused in a pull_request run. Without --plan it plans the tenant from the checked-out branch
@@ -234,7 +249,7 @@ def gh_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed:
     from reconciler.ci import github
 
     forge = github.GitHub(artifact=artifact, branch=branch)
-    return _apply(forge, file, tenant, all_tenants, plan_path, apply_unreviewed, auth)
+    return _apply(forge, file, tenant, all_tenants, plan_path, apply_unreviewed, auth, shard)
 
 
 @ci_group.group("gitlab", cls=FullSummaryGroup)
@@ -253,13 +268,14 @@ def gitlab_group() -> None:
 @file_opt
 @tenant_opt
 @all_opt
+@shard_opt
 @format_opt
 @_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="Save each tenant's plan here as TENANT.json (the job's artifact).")
 @_opt("--note/--no-note", env="COMMENT", default=True, show_default=True,
       help="In a merge request pipeline, keep one note per tenant with its plan, updated in place.")
 @auth_opt
-def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, note: bool,
+def gl_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, note: bool,
             auth: str | None) -> int:
     """Plan, save the plans, and write a merge request note per tenant.
 
@@ -269,18 +285,19 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir:
     """
     from reconciler.ci import gitlab
 
-    return _plan(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, out_dir, note, auth)
+    return _plan(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, out_dir, note, auth, shard)
 
 
 @gitlab_group.command("drift")
 @file_opt
 @tenant_opt
 @all_opt
+@shard_opt
 @format_opt
 @_with(drift_opts)
 @auth_opt
-def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_after: int, detailed_exitcode: bool,
-             auth: str | None) -> int:
+def gl_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, drift_after: int,
+             detailed_exitcode: bool, auth: str | None) -> int:
     """Plan; keep one issue per drifted tenant, open while it drifts.
 
     The issue is opened or updated on drift (with --drift-after N, once the tenant drifted in N
@@ -293,19 +310,21 @@ def gl_drift(file: str, tenant: str | None, all_tenants: bool, fmt: str, drift_a
     """
     from reconciler.ci import gitlab
 
-    return _drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode)
+    return _drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode,
+                  shard=shard)
 
 
 @gitlab_group.command("apply")
 @file_opt
 @tenant_opt
 @_with(apply_opts)
+@shard_opt
 @_opt("--job", "job_name", env="PLAN_JOB", default="omnidesk-plan", show_default=True, metavar="NAME",
       help="The merge request pipeline's plan job whose artifacts hold the reviewed plans.")
 @_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="The folder of the plan job's artifacts that holds the plans.")
 @auth_opt
-def gl_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed: bool, job_name: str,
+def gl_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply_unreviewed: bool, job_name: str,
              out_dir: str, auth: str | None) -> int:
     """Apply on the protected default branch what reviewed plans showed.
 
@@ -321,4 +340,4 @@ def gl_apply(file: str, tenant: str | None, all_tenants: bool, apply_unreviewed:
     from reconciler.ci import gitlab
 
     forge = gitlab.GitLab(click.echo, plan_job=job_name, plan_dir=out_dir)
-    return _apply(forge, file, tenant, all_tenants, None, apply_unreviewed, auth)
+    return _apply(forge, file, tenant, all_tenants, None, apply_unreviewed, auth, shard)

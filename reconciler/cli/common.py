@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
+from reconciler.shard import Shard
+
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import NotConfirmed
 from reconciler.plan import Delete, Plan
@@ -285,3 +287,27 @@ def report_export(result: Any) -> None:
     if result.secret_vars:
         click.echo("  secrets are not exported; set these before creating the channels elsewhere: "
                    + ", ".join(sorted(set(result.secret_vars.values()))), err=True)
+
+
+class ShardType(click.ParamType):
+    """``K/N`` -> ``Shard``; a bad one is a usage error that says the form. ``/`` alone is no shard:
+    it is what GitLab makes of ``$CI_NODE_INDEX/$CI_NODE_TOTAL`` in a job without ``parallel:``,
+    so a template can always pass it."""
+
+    name = "K/N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shard | None:
+        if isinstance(value, Shard):
+            return value
+        if str(value).strip() == "/":
+            return None
+        try:
+            return Shard.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SHARD = ShardType()
+SHARD_HELP = ("Only shard K of N of the tenants (e.g. 2/4, one per CI job: GitHub's strategy.matrix, GitLab's "
+              "parallel:). A tenant's shard comes from its name alone: the same in every run, whatever the file "
+              "order; adding a tenant moves no other.")

@@ -17,7 +17,13 @@ FLAGS = {
     "allow_policy": "--allow-policy",
     "allow_deletes": "--allow-deletes",
     "allow_updates": "--allow-updates",
+    "shard": "--shard",
+    "rotate_secrets": "--rotate-secrets",
+    "all_tenants": "--all-tenants",
     "save_plan": "omnidesk-channels plan --out",  # what writes a saved plan
     "save_plan_short": "plan --out",
+    "json_plan": "plan --format json",
+    "only": "--only",
+    "exclude": "--exclude",
     "save_plan_command": "omnidesk-channels plan FILE --out plan.json",  # how a plan to apply is saved
 }

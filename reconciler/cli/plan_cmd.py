@@ -6,9 +6,10 @@ import click
 from reconciler.cli import EXIT_CHANGES, EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import (
-    force_option, print_file_warnings, selection_options, target_options, use_color, workflow,
+    SHARD, SHARD_HELP, force_option, print_file_warnings, selection_options, target_options, use_color, workflow,
 )
 from reconciler.checks import SECRETS
+from reconciler.shard import Shard
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 
 
@@ -29,10 +30,11 @@ from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan,
 @click.option("--all-tenants", is_flag=True,
               help="Plan every tenant of the file at once (concurrently): one report, the exit code of the worst; "
               "--out needs {tenant} in it.")
+@click.option("--shard", type=SHARD, metavar="K/N", help=f"With --all-tenants: {SHARD_HELP}")
 def plan_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                  fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
                  rotate_secrets: bool, only: tuple[str, ...], exclude: tuple[str, ...], probe: bool,
-                 all_tenants: bool) -> int:
+                 all_tenants: bool, shard: Shard | None) -> int:
     """Show what 'apply' would change on the tenant. Changes nothing.
 
     Reads the tenant through the list endpoint only, so a read-only key (CHANNEL_READ) is enough.
@@ -52,11 +54,15 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
       omnidesk-channels plan channels.yaml --emulator
       omnidesk-channels plan channels.yaml --only 'web-*' --exclude web-test --out plan.json
       omnidesk-channels plan channels.yaml --all-tenants --format markdown --out 'plans/{tenant}.json'
+      omnidesk-channels plan channels.yaml --all-tenants --shard 2/4 --detailed-exitcode
     """
+    if shard and not all_tenants:
+        raise click.UsageError("--shard splits --all-tenants among CI jobs: add --all-tenants")
     if all_tenants:
         return plan_every_tenant(file, url=url, tenant=tenant, emulator_state=emulator_state, verbose=verbose,
                                  fmt=fmt, out=out, force=force, detailed_exitcode=detailed_exitcode, prune=prune,
-                                 rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
+                                 rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude,
+                                 shard=shard)
     engine = workflow(verbose=verbose, emulator_state=emulator_state)
     if out:
         engine.check_plan_output(out, inputs=[file], force=force)
@@ -82,7 +88,7 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
 def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
                       fmt: str, out: str | None, force: bool, detailed_exitcode: bool, prune: bool,
                       rotate_secrets: bool, probe: bool = False, only: tuple[str, ...] = (),
-                      exclude: tuple[str, ...] = ()) -> int:
+                      exclude: tuple[str, ...] = (), shard: Shard | None = None) -> int:
     """``plan --all-tenants``: each tenant's failure is its own; the exit code is the worst."""
     from reconciler.multitenant import exit_code, plan_tenants, saved_path
 
@@ -91,7 +97,9 @@ def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulato
             "--all-tenants plans every tenant of the file: leave out --url, --tenant and --emulator."
         )
     engine = workflow(verbose=verbose)
-    names = engine.tenant_names(file)
+    names = engine.tenant_names(file, shard=shard)
+    if shard:  # first, so a CI log says which tenants this job took (a shard may hold none)
+        click.echo(shard.describe(len(names)), err=True)
     if out:  # every output before any tenant is read
         for name in names:
             engine.check_plan_output(saved_path(out, name, many=len(names) > 1), inputs=[file], force=force)

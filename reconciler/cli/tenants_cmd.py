@@ -18,7 +18,8 @@ from reconciler.workflow import Workflow
 def tenants_command(file: str, fmt: str) -> int:
     """List the tenants FILE defines in its tenants: section.
 
-    Makes no API call. The text format prints the names, one per line, in file order. The json format prints a
+    Makes no API call. The text format prints the names, one per line, in file order (tenants
+    from tenant files: in the order of their paths). The json format prints a
     matrix that GitHub Actions takes as it is, with each tenant's key variable so that every job
     can pick its own key secret:
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config.messages import known_tenants, schema_problems, too_many
+from reconciler.config.tenantfiles import graft_tenant_files, uses_tenant_files
 from reconciler.config.views import Cache, resolve
 from reconciler.errors import ConfigError, Problem
 from reconciler.ignore import patterns_in
@@ -108,7 +109,7 @@ class Parsed(Document):
 def _raise_if(problems: list[Problem], warnings: list[Problem] | None = None) -> None:
     if problems:
         unique = list(dict.fromkeys(problems))
-        unique.sort(key=lambda p: (p.line or 0, p.column or 0))
+        unique.sort(key=lambda p: (p.file, p.line or 0, p.column or 0))  # tenant files apart
         raise ConfigError(unique, warnings)
 
 
@@ -140,6 +141,8 @@ def _parse(path: str | os.PathLike[str], text: str | None = None) -> Parsed:
             mark.line + 1,
             mark.column + 1,
         )
+    if uses_tenant_files(data):  # one tenant per file: read them in, located in their own files
+        graft_tenant_files(parsed)
     parsed.problems.extend(schema_problems(parsed))
     if too_many(file, parsed.problems):
         raise ConfigError(parsed.problems)

@@ -82,6 +82,8 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
     # jsonschema's stubs allow these to be unset; an error of a validation run always has them
     instance: Any = error.instance
     value: Any = error.validator_value
+    if kind == "oneOf":
+        return _one_of(parsed, error, path)
     if kind == "additionalProperties":
         schema = error.schema if isinstance(error.schema, Mapping) else {}
         allowed = list(schema.get("properties", {}))
@@ -133,6 +135,22 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
     if kind == "minItems":
         message = "lists no tenants: leave `tenants:` out to keep the channel in every tenant"
         return [parsed.problem(path, message)]
+    return [parsed.problem(path, error.message)]
+
+
+def _one_of(parsed: Document, error: ValidationError, path: PathT) -> list[Problem]:
+    """A value one of several forms may take (``tenants:``: inline, or tenant files): the problems of
+    the form of its own type, not "not valid under any of the given schemas"."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    own = [subs for subs in branches.values()
+           if not any(s.validator == "type" and len(s.absolute_path) == len(path) for s in subs)]
+    if len(own) == 1:
+        return [p for sub in own[0] for p in _translate(parsed, sub, tuple(sub.absolute_path))]
+    if path == ("tenants",):
+        return [parsed.problem(path, f"must be the tenants (name: {{url: ...}} lines) or their files (a folder, a "
+                                     f"glob, or a list of them), not {_item(error.instance)}")]
     return [parsed.problem(path, error.message)]
 
 
