@@ -54,6 +54,7 @@ ONLY_IN: dict[str, dict[str, object]] = {
     "schema_cmd.py": {"reconciler.schema": {"SCHEMA_FILES", "schema_text"}},  # prints the schema files
     "init_cmd.py": {"reconciler.scaffold": {"write_starter"}},  # writes the starter files
     "ci_cmd.py": {"reconciler.ci": EVERY},  # runs the CI integrations (they call the workflow)
+    "ci_shared.py": {"reconciler.ci": EVERY},  # the plan, drift and apply runs ci github and ci gitlab share
     "emulator_cmd.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY,
                         "reconciler.transport": {"is_loopback"}},  # runs the emulator
     "emulator_options.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY},

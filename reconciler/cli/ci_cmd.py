@@ -5,44 +5,15 @@ environment (no input is ever spliced into a shell line).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from reconciler.cli import FullSummaryGroup
-from reconciler.cli.common import SHARD, SHARD_HELP
-from reconciler.render import FORMATS
-from reconciler.transport import AUTH_FORMS
-
-
-def _opt(*names: str, env: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(*names, envvar=f"OMNIDESK_CI_{env}", show_envvar=True, **kwargs)
-
-
-file_opt = _opt("--file", env="FILE", default="channels.yaml", show_default=True, metavar="FILE",
-                type=click.Path(dir_okay=False), help="The channels file.")
-tenant_opt = _opt("--tenant", env="TENANT", metavar="NAME",
-                  help="One tenant of the file: its url, and its key from the variable its api_key_env names "
-                  "(default: OMNIDESK_URL and OMNIDESK_API_KEY).")
-all_opt = _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, concurrently.")
-shard_opt = _opt("--shard", env="SHARD", type=SHARD, metavar="K/N", help=f"With --all-tenants: {SHARD_HELP}")
-auth_opt = _opt("--auth", env="AUTH", type=click.Choice(AUTH_FORMS),
-                help="Where the API key goes (header, query, authorization); default: as plan and apply decide.")
-apply_opts = [
-    _opt("--all-tenants", env="ALL_TENANTS", is_flag=True, help="Every tenant of the file, one after the other."),
-    _opt("--apply-unreviewed", env="APPLY_UNREVIEWED", is_flag=True,
-         help="Also apply changes that no reviewed plan showed (a direct push to the protected branch)."),
-]
-drift_opts = [
-    _opt("--drift-after", env="DRIFT_AFTER", type=click.IntRange(min=1), default=1, show_default=True,
-         metavar="N", help="Open a tenant's drift issue only once it drifted in N checks in a row (a change made "
-         "and undone in the admin UI pages nobody). Above 1 the count is kept in omnidesk-drift/, which the "
-         "job keeps as its artifact, and read back from the previous job's."),
-    _opt("--detailed-exitcode", env="DETAILED_EXITCODE", is_flag=True,
-         help="Exit 2 when some tenant's drift issue is open after this check (0: none; 1: an error)."),
-]
-format_opt = _opt("--format", "fmt", env="FORMAT", type=click.Choice(list(FORMATS)), default="text",
-                  show_default=True, help="How plans are printed in the job log.")
+from reconciler.cli.ci_shared import (
+    all_opt, apply_opts, auth_opt, drift_opts, file_opt, format_opt, opt, run_apply, run_drift, run_plan,
+    shard_opt, tenant_opt, with_options,
+)
 
 
 @click.group("ci", cls=FullSummaryGroup)
@@ -65,78 +36,6 @@ def ci_group() -> None:
     """
 
 
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
-def _with(options: list[Decorator]) -> Decorator:
-    """Several options as one decorator (the ones apply shares between forges)."""
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            func = option(func)
-        return func
-    return decorate
-
-
-def _engine(environ: Any, file: str, tenants: list[str | None], auth: str | None) -> Any:
-    """The workflow the flow runs in-process, with the action's api-key under the tenant's variable."""
-    from reconciler.ci import with_api_key
-    from reconciler.workflow import Workflow
-
-    return Workflow(environ=with_api_key(environ, file, tenants), auth=auth)
-
-
-def _chosen(file: str, tenant: str | None, all_tenants: bool, shard: Any) -> list[str | None]:
-    """The tenants of this job; a shard's job says first which shard it is and how many it took."""
-    from reconciler.ci import chosen_tenants
-
-    tenants = chosen_tenants(file, tenant, all_tenants, shard)
-    if shard:
-        click.echo(shard.describe(len(tenants)))
-    return tenants
-
-
-def _plan(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, out_dir: str, comment: bool,
-          auth: str | None, shard: Any = None) -> int:
-    from reconciler.ci import flow, forkplan, plan_template
-    from reconciler.workflow import Workflow
-
-    try:
-        tenants = _chosen(file, tenant, all_tenants, shard)
-        if forge.from_fork():  # no key there, none is looked for: the committed snapshots instead
-            return forkplan.plan(forge, Workflow(environ={}, auth=auth), file, tenants, fmt, click.echo)
-        return flow.plan(forge, _engine(forge.environ, file, tenants, auth), file, tenants, plan_template(out_dir),
-                         fmt, comment, click.echo)
-    finally:
-        forge.close()
-
-
-def _drift(forge: Any, file: str, tenant: str | None, all_tenants: bool, fmt: str, auth: str | None,
-           drift_after: int, detailed_exitcode: bool, run_url: str = "", shard: Any = None) -> int:
-    from reconciler.ci import flow
-
-    try:
-        tenants = _chosen(file, tenant, all_tenants, shard)
-        return flow.drift(forge, _engine(forge.environ, file, tenants, auth), file, tenants, fmt, click.echo, run_url,
-                          drift_after=drift_after, detailed_exitcode=detailed_exitcode)
-    finally:
-        forge.close()
-
-
-def _apply(forge: Any, file: str, tenant: str | None, all_tenants: bool, plan_path: str | None,
-           apply_unreviewed: bool, auth: str | None, shard: Any = None) -> int:
-    from reconciler.ci import flow, saved_plans
-
-    try:
-        tenants = _chosen(file, tenant, all_tenants, shard)
-        engine = _engine(forge.environ, file, tenants, auth)
-        if plan_path:
-            return flow.apply_saved(forge, engine, saved_plans(plan_path), tenant, click.echo)
-        return flow.apply_reviewed(forge, engine, file, tenants, allow_unreviewed=apply_unreviewed, log=click.echo)
-    finally:
-        forge.close()
-
-
 @ci_group.group("github", cls=FullSummaryGroup)
 def github_group() -> None:
     """GitHub Actions (reads GITHUB_* variables; what action.yml runs).
@@ -150,7 +49,7 @@ def github_group() -> None:
 @github_group.command("validate")
 @file_opt
 @tenant_opt
-@_opt("--strict", env="STRICT", is_flag=True, help="Warnings (such as a secret written in the file) are errors too.")
+@opt("--strict", env="STRICT", is_flag=True, help="Warnings (such as a secret written in the file) are errors too.")
 def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
     """Validate the file; each problem becomes an annotation on its line.
 
@@ -171,9 +70,9 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
 @all_opt
 @shard_opt
 @format_opt
-@_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
+@opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="Save each tenant's plan here as TENANT.json (upload it as the artifact the apply uses).")
-@_opt("--comment/--no-comment", env="COMMENT", default=True, show_default=True,
+@opt("--comment/--no-comment", env="COMMENT", default=True, show_default=True,
       help="On a pull request, keep one comment per tenant with its plan, updated in place.")
 @auth_opt
 def gh_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, comment: bool,
@@ -188,7 +87,7 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: s
     """
     from reconciler.ci import github
 
-    return _plan(github.GitHub(), file, tenant, all_tenants, fmt, out_dir, comment, auth, shard)
+    return run_plan(github.GitHub(), file, tenant, all_tenants, fmt, out_dir, comment, auth, shard)
 
 
 @github_group.command("drift")
@@ -197,7 +96,7 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: s
 @all_opt
 @shard_opt
 @format_opt
-@_with(drift_opts)
+@with_options(drift_opts)
 @auth_opt
 def gh_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, drift_after: int,
              detailed_exitcode: bool, auth: str | None) -> int:
@@ -215,20 +114,21 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: 
     from reconciler.ci import driftcount, github
 
     forge = github.GitHub(state_artifact=driftcount.artifact_name(shard))  # each shard keeps its own count
-    return _drift(forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url(), shard)
+    return run_drift(forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url(),
+                     shard)
 
 
 @github_group.command("apply")
 @file_opt
 @tenant_opt
-@_with(apply_opts)
+@with_options(apply_opts)
 @shard_opt
-@_opt("--plan", "plan_path", env="PLAN", metavar="PATH",
+@opt("--plan", "plan_path", env="PLAN", metavar="PATH",
       help="A saved plan or a folder of them, applied exactly (default: what the protected branch says, "
       "checked against the reviewed plans).")
-@_opt("--artifact", env="ARTIFACT", default="omnidesk-plan", show_default=True, metavar="NAME",
+@opt("--artifact", env="ARTIFACT", default="omnidesk-plan", show_default=True, metavar="NAME",
       help="The plan job's artifact that holds a pull request's reviewed plans.")
-@_opt("--branch", env="BRANCH", metavar="NAME",
+@opt("--branch", env="BRANCH", metavar="NAME",
       help="The protected branch apply runs on (default: the repository's default branch).")
 @auth_opt
 def gh_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply_unreviewed: bool,
@@ -249,7 +149,7 @@ def gh_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply
     from reconciler.ci import github
 
     forge = github.GitHub(artifact=artifact, branch=branch)
-    return _apply(forge, file, tenant, all_tenants, plan_path, apply_unreviewed, auth, shard)
+    return run_apply(forge, file, tenant, all_tenants, plan_path, apply_unreviewed, auth, shard)
 
 
 @ci_group.group("gitlab", cls=FullSummaryGroup)
@@ -270,9 +170,9 @@ def gitlab_group() -> None:
 @all_opt
 @shard_opt
 @format_opt
-@_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
+@opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="Save each tenant's plan here as TENANT.json (the job's artifact).")
-@_opt("--note/--no-note", env="COMMENT", default=True, show_default=True,
+@opt("--note/--no-note", env="COMMENT", default=True, show_default=True,
       help="In a merge request pipeline, keep one note per tenant with its plan, updated in place.")
 @auth_opt
 def gl_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, note: bool,
@@ -285,7 +185,7 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: s
     """
     from reconciler.ci import gitlab
 
-    return _plan(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, out_dir, note, auth, shard)
+    return run_plan(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, out_dir, note, auth, shard)
 
 
 @gitlab_group.command("drift")
@@ -294,7 +194,7 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: s
 @all_opt
 @shard_opt
 @format_opt
-@_with(drift_opts)
+@with_options(drift_opts)
 @auth_opt
 def gl_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, drift_after: int,
              detailed_exitcode: bool, auth: str | None) -> int:
@@ -310,18 +210,18 @@ def gl_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: 
     """
     from reconciler.ci import gitlab
 
-    return _drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode,
+    return run_drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode,
                   shard=shard)
 
 
 @gitlab_group.command("apply")
 @file_opt
 @tenant_opt
-@_with(apply_opts)
+@with_options(apply_opts)
 @shard_opt
-@_opt("--job", "job_name", env="PLAN_JOB", default="omnidesk-plan", show_default=True, metavar="NAME",
+@opt("--job", "job_name", env="PLAN_JOB", default="omnidesk-plan", show_default=True, metavar="NAME",
       help="The merge request pipeline's plan job whose artifacts hold the reviewed plans.")
-@_opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
+@opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
       help="The folder of the plan job's artifacts that holds the plans.")
 @auth_opt
 def gl_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply_unreviewed: bool, job_name: str,
@@ -340,4 +240,4 @@ def gl_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply
     from reconciler.ci import gitlab
 
     forge = gitlab.GitLab(click.echo, plan_job=job_name, plan_dir=out_dir)
-    return _apply(forge, file, tenant, all_tenants, None, apply_unreviewed, auth, shard)
+    return run_apply(forge, file, tenant, all_tenants, None, apply_unreviewed, auth, shard)
