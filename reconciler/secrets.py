@@ -28,6 +28,7 @@ SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
+SCRYPT_MAXMEM = 64 * 1024 * 1024  # the most one digest may take, whatever costs a plan file names
 
 
 class Secrets(Mapping[str, str]):
@@ -137,8 +138,10 @@ class SecretDigests:
         try:
             if data["kdf"] != "scrypt":
                 raise ValueError(f"unknown kdf {data['kdf']!r}")
-            return cls(str(data["salt"]), {str(k): str(v) for k, v in data["digests"].items()},
-                       int(data["n"]), int(data["r"]), int(data["p"]))
+            costs = int(data["n"]), int(data["r"]), int(data["p"])
+            if not _costs_fit(*costs):
+                raise ValueError(f"scrypt costs {costs} out of range")
+            return cls(str(data["salt"]), {str(k): str(v) for k, v in data["digests"].items()}, *costs)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"the secret digests are damaged ({type(exc).__name__}); plan again") from None
 
@@ -210,7 +213,13 @@ def _with_endpoint(change: Change, endpoint: str) -> Change:
     return replace(change, after=after)
 
 
+def _costs_fit(n: int, r: int, p: int) -> bool:
+    # hashlib's scrypt takes a power of two n > 1 and 128 * r * (n + p + 2) bytes, and answers any
+    # other cost with a bare ValueError: a plan file naming one is damaged, not an internal error.
+    return n > 1 and n & (n - 1) == 0 and r > 0 and p > 0 and 128 * r * (n + p + 2) <= SCRYPT_MAXMEM
+
+
 def _scrypt(value: str, channel: str, salt: str, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
     # The channel is part of the input: one value reused for two channels gives two digests.
     material = f"{channel}\0{value}".encode()
-    return hashlib.scrypt(material, salt=bytes.fromhex(salt), n=n, r=r, p=p, maxmem=64 * 1024 * 1024).hex()
+    return hashlib.scrypt(material, salt=bytes.fromhex(salt), n=n, r=r, p=p, maxmem=SCRYPT_MAXMEM).hex()

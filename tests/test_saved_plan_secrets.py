@@ -144,6 +144,13 @@ def test_damaged_secret_digests_are_refused_naming_the_damage(tmp_path: Path,
     unknown = run_cli(["apply", str(plan_file)], _env(emulator))
     assert unknown.exit_code == 1
     assert "Error: the secret digests are damaged (ValueError); plan again\n" in unknown.stderr
+    # costs hashlib's scrypt refuses (over 64 MiB, n not a power of two) are damage, not an internal error
+    for n in (2**16, 1000):
+        document["secrets"].update(kdf="scrypt", n=n)
+        _reseal(plan_file, document)
+        costly = run_cli(["apply", str(plan_file)], _env(emulator))
+        assert costly.exit_code == 1
+        assert "Error: the secret digests are damaged (ValueError); plan again\n" in costly.stderr
     del document["secrets"]["kdf"]
     _reseal(plan_file, document)
     no_kdf = run_cli(["apply", str(plan_file)], _env(emulator))
