@@ -11,6 +11,8 @@ from reconciler.cli.common import (
 from reconciler.checks import SECRETS
 from reconciler.shard import Shard
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
+from reconciler.results import Planned
+from reconciler.workflow import Workflow
 
 
 @click.command("plan", cls=OneFileCommand)
@@ -68,10 +70,17 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
         engine.check_plan_output(out, inputs=[file], force=force)
     planned = engine.plan(file, url=url, tenant=tenant, prune=prune,
                           rotate_secrets=rotate_secrets, probe=probe, only=only, exclude=exclude)
+    show_and_save(engine, planned, fmt, out, force=force)
+    if detailed_exitcode and not planned.plan.is_empty:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def show_and_save(engine: Workflow, planned: Planned, fmt: str, out: str | None, *, force: bool) -> None:
+    """Print one tenant's plan and its warnings; with ``out``, save it (refused with unset secrets)."""
     print_file_warnings(planned)
-    plan = planned.plan
     findings = engine.review(planned)
-    click.echo(render_plan(plan, fmt, RenderOptions(color=use_color(), findings=findings)), nl=False)
+    click.echo(render_plan(planned.plan, fmt, RenderOptions(color=use_color(), findings=findings)), nl=False)
     # Unset secrets: a text plan lists them itself, and saving (--out) refuses them with the list.
     secrets_shown = FORMATS[fmt].names_missing_secrets or bool(out)
     for finding in findings:
@@ -80,9 +89,6 @@ def plan_command(file: str, url: str | None, tenant: str | None, emulator_state:
     if out:
         engine.save(planned, out, force=force)
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
-    if detailed_exitcode and not plan.is_empty:
-        return EXIT_CHANGES
-    return EXIT_OK
 
 
 def plan_every_tenant(file: str, *, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
