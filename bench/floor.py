@@ -19,6 +19,7 @@ Start-up floor: ``python -c`` importing yaml and jsonschema, loading and validat
 Compiled floor (issue 27, ``floor_plan_rs``): the same with ``jsonschema_rs``, the validator plan
 itself uses for a valid file, measured as whole processes against ``plan`` (``bench/paired.py``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -132,8 +133,9 @@ def serve_seeded(items: list[dict[str, Any]], latency_ms: int = 0) -> Iterator[s
         json.dump(items, seed)
         seed.flush()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        child = subprocess.Popen([sys.executable, "-c", code, seed.name], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True, env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, seed.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         try:
             assert child.stdout is not None
             url = child.stdout.readline().strip()

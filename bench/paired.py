@@ -12,6 +12,7 @@ Yardsticks: ``floor.py plan`` (libyaml + jsonschema_rs + the same pages + dict e
 workflow's own ``plan`` of the same tenant, and for apply the ideal ``ceil(creates / parallelism)
 x latency`` (apply alone, timed in this process, the emulator in a child process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,18 +74,34 @@ def run_once(cmd: list[str], env: dict[str, str], setup: Callable[[], None] | No
     return wall, usage.ru_maxrss / 1024
 
 
-def pair(what: str, yardstick: str, a: list[str], b: list[str], env: dict[str, str], pairs: int, *,
-         setup_a: Callable[[], None] | None = None, setup_b: Callable[[], None] | None = None,
-         target: str = "") -> PairRow:
+def pair(
+    what: str,
+    yardstick: str,
+    a: list[str],
+    b: list[str],
+    env: dict[str, str],
+    pairs: int,
+    *,
+    setup_a: Callable[[], None] | None = None,
+    setup_b: Callable[[], None] | None = None,
+    target: str = "",
+) -> PairRow:
     runs: list[tuple[tuple[float, float], tuple[float, float]]] = []
     for i in range(pairs + 1):
         got = run_once(a, env, setup_a), run_once(b, env, setup_b)
         if i:  # the first pair warms imports and the disk cache
             runs.append(got)
     med = statistics.median
-    return PairRow(what, yardstick, med(r[0][0] for r in runs), med(r[1][0] for r in runs),
-                   med(r[0][0] / r[1][0] for r in runs), med(r[0][1] for r in runs), med(r[1][1] for r in runs),
-                   target)
+    return PairRow(
+        what,
+        yardstick,
+        med(r[0][0] for r in runs),
+        med(r[1][0] for r in runs),
+        med(r[0][0] / r[1][0] for r in runs),
+        med(r[0][1] for r in runs),
+        med(r[1][1] for r in runs),
+        target,
+    )
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -97,9 +114,15 @@ def plan_rows(folder: Path, pairs: int, sizes: list[int]) -> Iterator[PairRow]:
         path = folder / f"c{n}.yaml"
         write_channels_file(path, n)
         with serve_seeded(seeded(n, changed=False)) as url:
-            yield pair(f"plan, {n:,} unchanged", "floor.py plan (libyaml + jsonschema_rs)",
-                       [*CLI, "plan", str(path), "--url", url], [sys.executable, FLOOR, "plan", str(path), url],
-                       env, pairs, target="<= 1.1x, peak <= 1.2x")
+            yield pair(
+                f"plan, {n:,} unchanged",
+                "floor.py plan (libyaml + jsonschema_rs)",
+                [*CLI, "plan", str(path), "--url", url],
+                [sys.executable, FLOOR, "plan", str(path), url],
+                env,
+                pairs,
+                target="<= 1.1x, peak <= 1.2x",
+            )
 
 
 def import_export_rows(folder: Path, pairs: int, n: int) -> Iterator[PairRow]:
@@ -108,15 +131,34 @@ def import_export_rows(folder: Path, pairs: int, n: int) -> Iterator[PairRow]:
     empty.write_text("version: 1\nprune: false\nchannels: []\n", encoding="utf-8")
     write_channels_file(full, n)
     with serve_seeded(seeded(n, changed=False)) as url:
-        yield pair(f"import adding {n:,}", "plan of the same file and tenant",
-                   [*CLI, "import", str(work), "--url", url], [*CLI, "plan", str(empty), "--url", url], env, pairs,
-                   setup_a=lambda: shutil.copyfile(empty, work), target="<= 2x")
-        yield pair("import adding nothing", "plan of the same file and tenant",
-                   [*CLI, "import", str(full), "--url", url], [*CLI, "plan", str(full), "--url", url], env, pairs,
-                   target="<= 1.2x")
-        yield pair(f"export of {n:,}", "plan of the same tenant",
-                   [*CLI, "export", "--url", url], [*CLI, "plan", str(full), "--url", url], env, pairs,
-                   target="<= 1.1x")
+        yield pair(
+            f"import adding {n:,}",
+            "plan of the same file and tenant",
+            [*CLI, "import", str(work), "--url", url],
+            [*CLI, "plan", str(empty), "--url", url],
+            env,
+            pairs,
+            setup_a=lambda: shutil.copyfile(empty, work),
+            target="<= 2x",
+        )
+        yield pair(
+            "import adding nothing",
+            "plan of the same file and tenant",
+            [*CLI, "import", str(full), "--url", url],
+            [*CLI, "plan", str(full), "--url", url],
+            env,
+            pairs,
+            target="<= 1.2x",
+        )
+        yield pair(
+            f"export of {n:,}",
+            "plan of the same tenant",
+            [*CLI, "export", "--url", url],
+            [*CLI, "plan", str(full), "--url", url],
+            env,
+            pairs,
+            target="<= 1.1x",
+        )
 
 
 def all_tenants_rows(folder: Path, pairs: int, tenants: int, n: int, latency_ms: int) -> Iterator[PairRow]:
@@ -129,9 +171,15 @@ def all_tenants_rows(folder: Path, pairs: int, tenants: int, n: int, latency_ms:
             lines += [f"  t{i:04d}:", f"    url: {url}", "    api_key_env: BENCH_API_KEY"]
         body = path.read_text(encoding="utf-8").removeprefix("version: 1\n")
         path.write_text("\n".join(lines) + "\n" + body, encoding="utf-8")
-        yield pair(f"plan --all-tenants, {tenants:,} x {n} @{latency_ms} ms", "plan --tenant of one of them",
-                   [*CLI, "plan", str(path), "--all-tenants"], [*CLI, "plan", str(path), "--tenant", "t0000"],
-                   env, pairs, target="<= 2x")
+        yield pair(
+            f"plan --all-tenants, {tenants:,} x {n} @{latency_ms} ms",
+            "plan --tenant of one of them",
+            [*CLI, "plan", str(path), "--all-tenants"],
+            [*CLI, "plan", str(path), "--tenant", "t0000"],
+            env,
+            pairs,
+            target="<= 2x",
+        )
 
 
 def apply_rows(folder: Path, runs: int, creates: int, latency_ms: int, parallelisms: list[int]) -> Iterator[PairRow]:
@@ -159,9 +207,17 @@ def apply_rows(folder: Path, runs: int, creates: int, latency_ms: int, paralleli
                 assert all(o.status == "ok" for o in report.outcomes), "a create failed"
         ideal = math.ceil(creates / parallelism) * latency_ms / 1000
         wall = statistics.median(walls)
-        yield PairRow(f"apply, {creates:,} creates @{latency_ms} ms, parallelism {parallelism}",
-                      "ideal: ceil(creates / parallelism) x latency", wall, ideal, wall / ideal, 0, 0,
-                      "<= 1.15x" if parallelism <= 8 else "<= 2x", note=f"median of {runs} runs, in-process")
+        yield PairRow(
+            f"apply, {creates:,} creates @{latency_ms} ms, parallelism {parallelism}",
+            "ideal: ceil(creates / parallelism) x latency",
+            wall,
+            ideal,
+            wall / ideal,
+            0,
+            0,
+            "<= 1.15x" if parallelism <= 8 else "<= 2x",
+            note=f"median of {runs} runs, in-process",
+        )
 
 
 def rows(pairs: int, quick: bool) -> Iterator[PairRow]:
@@ -175,14 +231,18 @@ def rows(pairs: int, quick: bool) -> Iterator[PairRow]:
 
 
 def print_rows(found: list[PairRow]) -> None:
-    head = (f"{'whole process, paired (median)':<46} {'A s':>6} {'B s':>6} {'A/B':>6} {'A MiB':>6} {'B MiB':>6} "
-            f"{'mem':>5}  target; B is")
+    head = (
+        f"{'whole process, paired (median)':<46} {'A s':>6} {'B s':>6} {'A/B':>6} {'A MiB':>6} {'B MiB':>6} "
+        f"{'mem':>5}  target; B is"
+    )
     print(head)
     print("-" * len(head))
     for r in found:
         mem = f"{r.a_mib:6.0f} {r.b_mib:6.0f} {r.mem_ratio:4.2f}x" if r.b_mib else f"{'':>6} {'':>6} {'':>5}"
-        print(f"{r.what:<46} {r.a_s:6.2f} {r.b_s:6.2f} {r.ratio:5.2f}x {mem}  {r.target}; {r.yardstick}"
-              + (f" ({r.note})" if r.note else ""))
+        print(
+            f"{r.what:<46} {r.a_s:6.2f} {r.b_s:6.2f} {r.ratio:5.2f}x {mem}  {r.target}; {r.yardstick}"
+            + (f" ({r.note})" if r.note else "")
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ against plain ``python``; printed as ratios. Then every command against its floo
 processes, paired (``bench/paired.py``, issue 27). Last, 1,000 tenants planned in 4 shards against
 one ``plan --all-tenants`` (``bench/shards.py``, issue 22).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -162,8 +163,18 @@ def measure_plan(path: Path, n: int, changed: bool, latency_ms: int, memory: boo
             peak = peak_mb(lambda: plan_pipeline(path, client)) if memory else None
         expected_pages = math.ceil((n + BUILT_INS) / PAGE_SIZE)
         name = "plan, 10% changed" if changed else "plan, no changes"
-        return Row(name, n, latency_ms, wall, cpu, load_cpu, peak, len(plan.changes), requests,
-                   note=f"{expected_pages} pages expected")
+        return Row(
+            name,
+            n,
+            latency_ms,
+            wall,
+            cpu,
+            load_cpu,
+            peak,
+            len(plan.changes),
+            requests,
+            note=f"{expected_pages} pages expected",
+        )
     finally:
         tenant.close()
 
@@ -213,8 +224,9 @@ def measure_all_tenants(path: Path, tenants: int, n: int, latency_ms: int) -> li
         for i, server in enumerate(servers):
             lines += [f"  t{i:02d}:", f"    url: {server.server.url}", "    api_key_env: BENCH_API_KEY"]
         write_channels_file(path, n)
-        path.write_text("\n".join(lines) + "\n" + path.read_text(encoding="utf-8").removeprefix("version: 1\n"),
-                        encoding="utf-8")
+        path.write_text(
+            "\n".join(lines) + "\n" + path.read_text(encoding="utf-8").removeprefix("version: 1\n"), encoding="utf-8"
+        )
         names = [f"t{i:02d}" for i in range(tenants)]
         environ = {**os.environ, "BENCH_API_KEY": KEY}
         rows = []
@@ -230,8 +242,17 @@ def measure_all_tenants(path: Path, tenants: int, n: int, latency_ms: int) -> li
             for server in servers:
                 for kind, count in server.requests().items():
                     requests[kind] = requests.get(kind, 0) + count
-            rows.append(Row(label, n, latency_ms, wall, changes=sum(len(r.plan.changes) for r in results if r.plan),
-                            requests=requests, note=f"{len(chosen)} tenant(s) of {n} channels, one thread each"))
+            rows.append(
+                Row(
+                    label,
+                    n,
+                    latency_ms,
+                    wall,
+                    changes=sum(len(r.plan.changes) for r in results if r.plan),
+                    requests=requests,
+                    note=f"{len(chosen)} tenant(s) of {n} channels, one thread each",
+                )
+            )
         rows[1].note += f"; {rows[1].wall_s / rows[0].wall_s:.2f}x the one tenant's wall time"
         return rows
     finally:
@@ -269,8 +290,18 @@ def _lost_creates_once(path: Path, n: int, lose: float, latency_ms: int) -> Row:
         if lose:
             note += f", {tenant.emu.stats['status:504']} answers lost, RATIO"
         note += f", {failed} FAILED" if failed else ", 0 failed (exit 0)"
-        return Row(f"apply, N creates, lose={lose}", n, latency_ms, wall, None, None, None, len(plan.changes),
-                   tenant.requests(), note)
+        return Row(
+            f"apply, N creates, lose={lose}",
+            n,
+            latency_ms,
+            wall,
+            None,
+            None,
+            None,
+            len(plan.changes),
+            tenant.requests(),
+            note,
+        )
     finally:
         tenant.close()
 
@@ -369,13 +400,18 @@ def scenarios(quick: bool) -> Iterator[tuple[str, Callable[[Path], Row | list[Ro
     baseline: dict[int, float] = {}
     for latency in [0] if quick else [0, LATENCY_MS]:
         for lose in (0.0, LOST_SHARE):
-            yield (f"apply 200 lose={lose} @{latency}",
-                   lambda p, lose=lose, latency=latency: measure_lost_creates(p / "c200.yaml", 200, lose, latency,
-                                                                              baseline))
+            yield (
+                f"apply 200 lose={lose} @{latency}",
+                lambda p, lose=lose, latency=latency: measure_lost_creates(
+                    p / "c200.yaml", 200, lose, latency, baseline
+                ),
+            )
     fanout = 10 if quick else 50
-    yield (f"plan --all-tenants {fanout}x100 @50",
-           lambda p: measure_all_tenants(p / "tenants.yaml", fanout, 100, LATENCY_MS))
-    for n in ([100, 1000] if quick else [100, 1000, 2000]):
+    yield (
+        f"plan --all-tenants {fanout}x100 @50",
+        lambda p: measure_all_tenants(p / "tenants.yaml", fanout, 100, LATENCY_MS),
+    )
+    for n in [100, 1000] if quick else [100, 1000, 2000]:
         yield f"diff naive {n}", lambda p, n=n: measure_diff(n, naive=True)
         yield f"diff linear {n}", lambda p, n=n: measure_diff(n, naive=False)
     if not quick:
@@ -390,8 +426,10 @@ def show_requests(requests: dict[str, int]) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"{'scenario':<34} {'N':>6} {'lat':>4} {'wall s':>7} {'cpu s':>6} {'load s':>6} {'peak MB':>7} "
-            f"{'chg':>6}  requests / note")
+    head = (
+        f"{'scenario':<34} {'N':>6} {'lat':>4} {'wall s':>7} {'cpu s':>6} {'load s':>6} {'peak MB':>7} "
+        f"{'chg':>6}  requests / note"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -399,16 +437,21 @@ def print_table(rows: list[Row]) -> None:
         load = f"{r.load_cpu_s:6.2f}" if r.load_cpu_s is not None else f"{'':>6}"
         peak = f"{r.peak_mb:7.1f}" if r.peak_mb is not None else f"{'':>7}"
         extra = "; ".join(filter(None, [show_requests(r.requests), r.note]))
-        print(f"{r.scenario:<34} {r.n:>6} {r.latency_ms:>4} {r.wall_s:7.2f} {cpu} {load} {peak} "
-              f"{r.changes:>6}  {extra}")
+        print(
+            f"{r.scenario:<34} {r.n:>6} {r.latency_ms:>4} {r.wall_s:7.2f} {cpu} {load} {peak} {r.changes:>6}  {extra}"
+        )
 
 
 def machine() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
         cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
-    return {"nproc": os.cpu_count(), "python": platform.python_version(), "cpu": cpu,
-            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,11 +460,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floors-only", action="store_true", help="only the ratios against the floors")
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per floor comparison (--quick: 2)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results.json"), metavar="OUT")
-    parser.add_argument("--paired-only", action="store_true",
-                        help="only every command against its floor as whole processes (bench/paired.py, issue 27)")
+    parser.add_argument(
+        "--paired-only",
+        action="store_true",
+        help="only every command against its floor as whole processes (bench/paired.py, issue 27)",
+    )
     parser.add_argument("--pairs", type=int, default=5, help="A/B pairs per whole-process row (--quick: 1)")
-    parser.add_argument("--shards-only", action="store_true",
-                        help="only 1,000 tenants in 4 shards vs one process (bench/shards.py, issue 22)")
+    parser.add_argument(
+        "--shards-only",
+        action="store_true",
+        help="only 1,000 tenants in 4 shards vs one process (bench/shards.py, issue 22)",
+    )
     args = parser.parse_args(argv)
     from paired import print_rows as print_paired
     from paired import rows as paired_rows
@@ -439,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omnidesk-bench-") as tmp:
         folder = Path(tmp)
         if not (args.floors_only or args.paired_only):
-            for n in ([100, 200, 300, 1000] if args.quick else [100, 200, 300, 1000, 10_000]):
+            for n in [100, 200, 300, 1000] if args.quick else [100, 200, 300, 1000, 10_000]:
                 write_channels_file(folder / f"c{n}.yaml", n)
             for label, run in scenarios(args.quick):
                 print(f"... {label}", file=sys.stderr, flush=True)
@@ -471,11 +520,19 @@ def main(argv: list[str] | None = None) -> int:
         print_shards(sharded)
     print(f"total {total:.1f} s on {machine()}")
     Path(args.json).write_text(
-        json.dumps({"machine": machine(), "quick": args.quick, "total_s": round(total, 2),
-                    "rows": [asdict(r) for r in rows],
-                    "floors": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in floors],
-                    "paired": [asdict(r) for r in paired],
-                    "shards": asdict(sharded) if sharded else None}, indent=2) + "\n",
+        json.dumps(
+            {
+                "machine": machine(),
+                "quick": args.quick,
+                "total_s": round(total, 2),
+                "rows": [asdict(r) for r in rows],
+                "floors": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in floors],
+                "paired": [asdict(r) for r in paired],
+                "shards": asdict(sharded) if sharded else None,
+            },
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     return 0

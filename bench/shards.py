@@ -10,6 +10,7 @@ when the tenants' latency, not the CPU, bounds a run). The tenants are tenant fi
 answer and 5 custom channels, of which one differs. Rounds alternate the three ways; each figure is
 the median over the rounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,11 @@ def write_agency(folder: Path, url: str, tenants: int) -> Path:
         (folder / "tenants" / f"brand-{i:04d}.yaml").write_text(f"url: {url}\napi_key_env: BENCH_API_KEY\n")
     lines = ["version: 1", "tenants: tenants/", "channels:"]
     for c in range(CHANNELS):
-        lines += [f"  - name: Bridge {c}", "    icon: chat",
-                  f"    custom_channel_endpoint: https://b{c}.example.com/in"]
+        lines += [
+            f"  - name: Bridge {c}",
+            "    icon: chat",
+            f"    custom_channel_endpoint: https://b{c}.example.com/in",
+        ]
     path = folder / "channels.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -64,8 +68,7 @@ def write_agency(folder: Path, url: str, tenants: int) -> Path:
 def run_parallel(cmds: list[list[str]], env: dict[str, str]) -> float:
     """Wall seconds from starting every command to the last one's end; each must exit 0 or 2."""
     started = time.perf_counter()
-    children = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-                for c in cmds]
+    children = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT) for c in cmds]
     for child in children:
         _, err = child.communicate()
         if child.returncode not in (0, 2):
@@ -74,8 +77,14 @@ def run_parallel(cmds: list[list[str]], env: dict[str, str]) -> float:
 
 
 def measure(tenants: int = 1000, shards: int = 4, rounds: int = 3, latency_ms: int = 50) -> ShardRow:
-    seed = [{"name": f"Bridge {c}", "icon": "sms" if c == 0 else "chat",
-             "custom_channel_endpoint": f"https://b{c}.example.com/in"} for c in range(CHANNELS)]
+    seed = [
+        {
+            "name": f"Bridge {c}",
+            "icon": "sms" if c == 0 else "chat",
+            "custom_channel_endpoint": f"https://b{c}.example.com/in",
+        }
+        for c in range(CHANNELS)
+    ]
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="omnidesk-shards-") as tmp:
         url = stack.enter_context(serve_seeded(seed, latency_ms))
         path = str(write_agency(Path(tmp), url, tenants))
@@ -92,20 +101,39 @@ def measure(tenants: int = 1000, shards: int = 4, rounds: int = 3, latency_ms: i
             slowest.append(max(w for w, _ in each))
             shard_mib = max(shard_mib, *(m for _, m in each))
             pars.append(run_parallel(parts, env))
-        return ShardRow(tenants, shards, latency_ms, rounds, statistics.median(ones), statistics.median(seqs),
-                        statistics.median(pars), statistics.median(slowest), one_mib, shard_mib, os.cpu_count() or 1)
+        return ShardRow(
+            tenants,
+            shards,
+            latency_ms,
+            rounds,
+            statistics.median(ones),
+            statistics.median(seqs),
+            statistics.median(pars),
+            statistics.median(slowest),
+            one_mib,
+            shard_mib,
+            os.cpu_count() or 1,
+        )
 
 
 def print_row(row: ShardRow) -> None:
-    print(f"{row.tenants} tenants, {row.shards} shards, {row.latency_ms} ms per answer, {row.cores} cores, "
-          f"median of {row.rounds} rounds (whole processes):")
+    print(
+        f"{row.tenants} tenants, {row.shards} shards, {row.latency_ms} ms per answer, {row.cores} cores, "
+        f"median of {row.rounds} rounds (whole processes):"
+    )
     print(f"  one process, --all-tenants          {row.one_s:7.2f} s   peak {row.one_mib:6.1f} MiB")
-    print(f"  {row.shards} shards one after the other      {row.sequential_s:7.2f} s   "
-          f"({row.sequential_s / row.one_s:.2f}x one process)")
-    print(f"  {row.shards} shards at once on this machine {row.parallel_s:7.2f} s   "
-          f"({row.parallel_s / row.one_s:.2f}x one process)")
-    print(f"  slowest single shard ({row.shards} runners)   {row.slowest_shard_s:7.2f} s   "
-          f"({row.slowest_shard_s / row.one_s:.2f}x one process)   peak {row.shard_mib:6.1f} MiB")
+    print(
+        f"  {row.shards} shards one after the other      {row.sequential_s:7.2f} s   "
+        f"({row.sequential_s / row.one_s:.2f}x one process)"
+    )
+    print(
+        f"  {row.shards} shards at once on this machine {row.parallel_s:7.2f} s   "
+        f"({row.parallel_s / row.one_s:.2f}x one process)"
+    )
+    print(
+        f"  slowest single shard ({row.shards} runners)   {row.slowest_shard_s:7.2f} s   "
+        f"({row.slowest_shard_s / row.one_s:.2f}x one process)   peak {row.shard_mib:6.1f} MiB"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

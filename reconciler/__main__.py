@@ -4,6 +4,7 @@
 click and the command table for it would triple its start-up. Everything else goes to
 ``reconciler.cli.main``.
 """
+
 from __future__ import annotations
 
 import sys

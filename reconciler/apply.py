@@ -34,17 +34,18 @@ Two applies on one tenant at once (there is no server-side lock):
   the other run makes an update fail (reported); ``check_fresh`` narrows this window for a saved
   plan but cannot close it.
 """
+
 from __future__ import annotations
 
 import functools
 import signal
 import threading
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
-from typing import Callable, Iterator
 
 from reconciler.client import OmnideskClient, UncertainCreate
 from reconciler.errors import ApplyError, KeyCannotWrite, OperationsFailed, PermissionDenied, ReconcilerError
@@ -97,16 +98,23 @@ class ApplyReport:
     @property
     def created(self) -> dict[str, int]:
         """Channel name -> id of every channel this apply created (complete or not)."""
-        return {o.change.name: o.channel_id for o in self.outcomes
-                if isinstance(o.change, Create) and o.status in (OK, INCOMPLETE) and o.channel_id is not None
-                and not o.by_other_run}
+        return {
+            o.change.name: o.channel_id
+            for o in self.outcomes
+            if isinstance(o.change, Create)
+            and o.status in (OK, INCOMPLETE)
+            and o.channel_id is not None
+            and not o.by_other_run
+        }
 
     def summary(self) -> str:
         done = Counter(o.change.action for o in self.outcomes if o.status == OK and not o.by_other_run)
         others = sum(1 for o in self.outcomes if o.by_other_run)
         by_other = f", {others} created by another run" if others else ""
-        text = (f"Apply: {done['create']} created{by_other}, {done['update']} updated, {done['delete']} deleted"
-                f" (of {len(self.outcomes)} planned)")
+        text = (
+            f"Apply: {done['create']} created{by_other}, {done['update']} updated, {done['delete']} deleted"
+            f" (of {len(self.outcomes)} planned)"
+        )
         incomplete = sum(1 for o in self.outcomes if o.status == INCOMPLETE)
         return text + (f"; {incomplete} created incomplete." if incomplete else ".")
 
@@ -128,8 +136,15 @@ class _Pending:
     uncertain: UncertainCreate
 
 
-def _run_one(client: OmnideskClient, change: Change, secrets: Secrets, *, found: int | None = None,
-             again: bool = False, by_other_run: bool = False) -> Outcome | _Pending:
+def _run_one(
+    client: OmnideskClient,
+    change: Change,
+    secrets: Secrets,
+    *,
+    found: int | None = None,
+    again: bool = False,
+    by_other_run: bool = False,
+) -> Outcome | _Pending:
     """Make the change's calls in order; the first failure ends the change.
 
     ``found``: the id of this create's channel, found in the list after a lost answer (the POST is
@@ -160,13 +175,17 @@ def _run_one(client: OmnideskClient, change: Change, secrets: Secrets, *, found:
                 return Outcome(change, FAILED, str(exc), change.channel_id, denied=denied)
             names = tuple(call.fields)
             return Outcome(
-                change, INCOMPLETE,
+                change,
+                INCOMPLETE,
                 f"created (id {new_id}) but incomplete: {', '.join(names)} not set ({exc}); "
                 "run apply again to set them",
-                new_id, names, denied=denied,
+                new_id,
+                names,
+                denied=denied,
             )
-    return Outcome(change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id,
-                   by_other_run=by_other_run)
+    return Outcome(
+        change, OK, channel_id=new_id if isinstance(change, Create) else change.channel_id, by_other_run=by_other_run
+    )
 
 
 Job = tuple[int, Change, Callable[[], "Outcome | _Pending"]]
@@ -179,8 +198,13 @@ class _Runner:
     to make (a 403: every other write would be refused too); jobs already running finish.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor, parallelism: int, stop: threading.Event,
-                 on_outcome: Callable[[Outcome], None] | None) -> None:
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        parallelism: int,
+        stop: threading.Event,
+        on_outcome: Callable[[Outcome], None] | None,
+    ) -> None:
         self.pool = pool
         self.parallelism = max(1, parallelism)
         self.stop = stop
@@ -192,8 +216,7 @@ class _Runner:
         return self.stop.is_set() or bool(self.denied)
 
     def not_started(self, change: Change) -> Outcome:
-        why = (f"not started: the API key lacks {self.denied}" if self.denied
-               else "interrupted before it started")
+        why = f"not started: the API key lacks {self.denied}" if self.denied else "interrupted before it started"
         return Outcome(change, NOT_STARTED, why)
 
     def record(self, index: int, outcome: Outcome) -> None:
@@ -240,8 +263,7 @@ class _Runner:
         return pending
 
 
-def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[int, Change]],
-                  secrets: Secrets) -> None:
+def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[int, Change]], secrets: Secrets) -> None:
     """Creates, then rounds of resolving the uncertain ones together: one list read per round finds
     those that landed (their remaining calls are made), and only those confirmed absent are sent again."""
     changes = dict(creates)
@@ -275,8 +297,15 @@ def _create_phase(runner: _Runner, client: OmnideskClient, creates: list[tuple[i
         runner.record(index, _unknown(changes[index], left, why))
 
 
-def _resolve_taken(runner: _Runner, client: OmnideskClient, secrets: Secrets, jobs: list[Job], index: int,
-                   change: Change, channel: RemoteChannel) -> None:
+def _resolve_taken(
+    runner: _Runner,
+    client: OmnideskClient,
+    secrets: Secrets,
+    jobs: list[Job],
+    index: int,
+    change: Change,
+    channel: RemoteChannel,
+) -> None:
     """A create refused because its name is taken, by ``channel``: another run made the same channel
     (done; the PUT-only fields this create sets are set, the other run may not have got there yet),
     or a channel with other values holds the name (a conflict: one failure)."""
@@ -286,12 +315,21 @@ def _resolve_taken(runner: _Runner, client: OmnideskClient, secrets: Secrets, jo
     if not differ:
         runner.record(index, Outcome(change, OK, channel_id=channel.id, by_other_run=True))
     elif set(differ) <= completes:
-        jobs.append((index, change, functools.partial(_run_one, client, change, secrets, found=channel.id,
-                                                      by_other_run=True)))
+        jobs.append(
+            (index, change, functools.partial(_run_one, client, change, secrets, found=channel.id, by_other_run=True))
+        )
     else:
-        runner.record(index, Outcome(change, FAILED, (
-            f"the name is taken by channel {channel.id}, made meanwhile with other values "
-            f"({', '.join(differ)}); run plan to see the update")))
+        runner.record(
+            index,
+            Outcome(
+                change,
+                FAILED,
+                (
+                    f"the name is taken by channel {channel.id}, made meanwhile with other values "
+                    f"({', '.join(differ)}); run plan to see the update"
+                ),
+            ),
+        )
 
 
 def _unknown(change: Change, left: _Pending, why: str) -> Outcome:

@@ -95,8 +95,9 @@ class HttpSession:
     auth flow and no cookie, and the proxy is the transport's.
     """
 
-    def __init__(self, base_url: str, transport: httpx.BaseTransport, headers: Mapping[str, str],
-                 timeout: float) -> None:
+    def __init__(
+        self, base_url: str, transport: httpx.BaseTransport, headers: Mapping[str, str], timeout: float
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.transport = transport
         # httpx.Client's default headers (a bare Request has none of them), then ours
@@ -274,10 +275,7 @@ class Caller:
             if e.declared is not None
             else f"was read no further than {_mib(e.read)}"
         )
-        return (
-            f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile "
-            "server?)"
-        )
+        return f"the answer is larger than {_mib(self.max_body_bytes)} and {what} (a broken or hostile server?)"
 
     def _exchange(
         self, request: httpx.Request, budget: ByteBudget | None, ends: float
@@ -296,9 +294,7 @@ class Caller:
     def before_retry(self, call: str, attempt: int, cause: str, delay: float) -> None:
         """Count, log and wait out the delay before the next attempt."""
         self.count("retry")
-        self.log.warning(
-            "retry %d/%d for %s after %s in %.1f s", attempt, self.retries.max_retries, call, cause, delay
-        )
+        self.log.warning("retry %d/%d for %s after %s in %.1f s", attempt, self.retries.max_retries, call, cause, delay)
         self._sleep(delay)
 
     def backoff_delay(self, attempt: int) -> float:
@@ -308,9 +304,7 @@ class Caller:
 
     def _log_exchange(self, request: httpx.Request, outcome: str, started: float) -> None:
         elapsed_ms = (time.monotonic() - started) * 1000
-        self.log.info(
-            "%s %s -> %s (%d ms)", request.method, self._redact(str(request.url)), outcome, elapsed_ms
-        )
+        self.log.info("%s %s -> %s (%d ms)", request.method, self._redact(str(request.url)), outcome, elapsed_ms)
 
     def count(self, key: str) -> None:
         with self._stats_lock:
@@ -351,9 +345,7 @@ class RedactingFilter(logging.Filter):
 
 def gave_up(error: ApiError, attempts: int) -> ApiError:
     """The last failure of a call, saying that the retries are used up."""
-    return type(error)(
-        f"{error.reason} (gave up after {attempts} attempts)", call=error.call, status=error.status
-    )
+    return type(error)(f"{error.reason} (gave up after {attempts} attempts)", call=error.call, status=error.status)
 
 
 def _seconds(text: str) -> float | None:

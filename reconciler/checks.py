@@ -15,6 +15,7 @@ Adding a rule is one function appended to ``PLAN_CHECKS`` and a test (tests/test
 the shape). Each check is separate from computing the plan (``plan.py``) and lists everything it
 finds wrong at once, so one run tells the whole story.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -113,9 +114,15 @@ def secrets_check(context: CheckContext) -> Sequence[Finding]:
     when saving (unless ``secrets_at_apply``) and applying."""
     plan = context.plan
     if context.moment == PLAN:
-        return [Finding(SECRETS, f"${{env:{var}}} is not set here (needed by {', '.join(names)}); "
-                        "the apply must have it", WARN, tuple(names))
-                for var, names in plan.missing_secrets.items()]
+        return [
+            Finding(
+                SECRETS,
+                f"${{env:{var}}} is not set here (needed by {', '.join(names)}); the apply must have it",
+                WARN,
+                tuple(names),
+            )
+            for var, names in plan.missing_secrets.items()
+        ]
     if context.moment == SAVE and not context.secrets_at_apply:
         check_secrets(plan)
     if context.moment == APPLY and context.secrets is not None:
@@ -126,8 +133,9 @@ def secrets_check(context: CheckContext) -> Sequence[Finding]:
 def safety_check(context: CheckContext) -> Sequence[Finding]:
     """Updates and deletes within the thresholds the plan was made under, or exactly the counts allowed."""
     if context.moment in (PLAN, APPLY):
-        check_safety(context.plan, context.allow_deletes, allow_updates=context.allow_updates,
-                     thresholds=context.thresholds)
+        check_safety(
+            context.plan, context.allow_deletes, allow_updates=context.allow_updates, thresholds=context.thresholds
+        )
     return []
 
 
@@ -144,8 +152,13 @@ def check_secrets(plan: Plan) -> None:
         raise SecretMissingError({k: list(v) for k, v in plan.missing_secrets.items()})
 
 
-def check_safety(plan: Plan, allow_deletes: int | None = None, *, allow_updates: int | None = None,
-                 thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+def check_safety(
+    plan: Plan,
+    allow_deletes: int | None = None,
+    *,
+    allow_updates: int | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> None:
     """Refuse a plan that updates or deletes too large a share of the tenant's custom channels.
 
     On tenants with at least ten custom channels, updating more than ``max_update_share`` of them
@@ -168,8 +181,9 @@ def check_safety(plan: Plan, allow_deletes: int | None = None, *, allow_updates:
     raise UnsafePlanError(reasons, fixes, exact=any(exact for _, _, exact in found))
 
 
-def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,
-                   share: float) -> tuple[str, str, bool] | None:
+def _share_problem(
+    plan: Plan, option: str, count: int, allowed: int | None, share: float
+) -> tuple[str, str, bool] | None:
     """(what is wrong, the option that allows it, whether a given count was wrong), or None."""
     flag = named(f"allow_{option}")
     verb = option[:-1]
@@ -179,8 +193,11 @@ def _share_problem(plan: Plan, option: str, count: int, allowed: int | None,
         return f"{flag} {allowed} was given but the plan {option} {count} channel(s)", f"{flag} {count}", True
     if plan.custom_total < MIN_CHANNELS or count <= share * plan.custom_total:
         return None
-    return (f"the plan {verb}s {count} of {plan.custom_total} custom channels (more than {share:.0%})",
-            f"{flag} {count}", False)
+    return (
+        f"the plan {verb}s {count} of {plan.custom_total} custom channels (more than {share:.0%})",
+        f"{flag} {count}",
+        False,
+    )
 
 
 def check_fresh(plan: Plan, current: Iterable[RemoteChannel], digests: SecretDigests | None = None) -> None:

@@ -27,6 +27,7 @@ What the client guarantees:
 * The API key and any secret sent in a body never appear in a message, a log line or an exception:
   httpx's exceptions are described (redacted) in ours, never chained, since theirs carry the URL.
 """
+
 from __future__ import annotations
 
 import functools
@@ -135,14 +136,17 @@ class OmnideskClient:
         if self._httpx_filter is not None:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
         if transport is None:
-            transport = DeadlineTransport(
-                max_connections=max(1, parallelism), proxy=environment_proxy(self.base_url)
-            )
-        self._http = HttpSession(self.base_url, transport, {
-            **auth_headers(auth, api_key),
-            "Accept": "application/json",
-            "User-Agent": f"omnidesk-channels/{__version__}",
-        }, timeout)
+            transport = DeadlineTransport(max_connections=max(1, parallelism), proxy=environment_proxy(self.base_url))
+        self._http = HttpSession(
+            self.base_url,
+            transport,
+            {
+                **auth_headers(auth, api_key),
+                "Accept": "application/json",
+                "User-Agent": f"omnidesk-channels/{__version__}",
+            },
+            timeout,
+        )
         self._caller = Caller(
             self._http,
             redact=self._redact,
@@ -217,8 +221,13 @@ class OmnideskClient:
         call = f"POST {CHANNEL_PATH}"
         try:
             body = self._call(
-                "POST", CHANNEL_PATH, kind="create", form=to_form(fields), secrets=_secrets_of(fields),
-                expect=("item", "result"), idempotent=False,
+                "POST",
+                CHANNEL_PATH,
+                kind="create",
+                form=to_form(fields),
+                secrets=_secrets_of(fields),
+                expect=("item", "result"),
+                idempotent=False,
             )
         except Uncertain as outcome:
             return UncertainCreate(name, outcome.error)
@@ -268,7 +277,11 @@ class OmnideskClient:
         """Partial update: only the given fields change. Returns the channel if the server sent it."""
         path = f"{CHANNEL_PATH}/{int(channel_id)}"
         body = self._call(
-            "PUT", path, kind="update", form=to_form(fields), secrets=_secrets_of(fields),
+            "PUT",
+            path,
+            kind="update",
+            form=to_form(fields),
+            secrets=_secrets_of(fields),
             expect=("item", "result"),
         )
         return self._parse_channel(body.get("item"), f"PUT {path}") if body.get("type") == "item" else None
@@ -325,8 +338,9 @@ class OmnideskClient:
         Not retried after an uncertain failure (it would deliver twice). Returns the delivery."""
         form = {"ticketID": str(int(ticket_id)), "message": message, "agent": agent}
         try:
-            body = self._call("POST", f"{SANDBOX_PATH}/reply", kind="sandbox", form=form, expect=("item",),
-                              idempotent=False)
+            body = self._call(
+                "POST", f"{SANDBOX_PATH}/reply", kind="sandbox", form=form, expect=("item",), idempotent=False
+            )
         except Uncertain as outcome:
             raise outcome.error from None
         return dict(body["item"])

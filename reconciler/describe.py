@@ -4,6 +4,7 @@ what one tenant's outcome offers a report.
 Used by ``render`` (the format table, text, JSON) and ``markdown`` (pull-request comments), so a
 change is worded the same in a terminal and in a comment. Secrets show as ``(sensitive)``.
 """
+
 from __future__ import annotations
 
 import json

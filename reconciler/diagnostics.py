@@ -9,6 +9,7 @@ The runner executes any line of a job's log that starts with ``::`` (after space
 ``##[``: text that is data (a plan, an apply's output) goes to the log between
 ``::stop-commands::TOKEN`` and ``::TOKEN::`` (``inert``), where the runner executes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,9 @@ def github_annotations(errors: Iterable[Problem], warnings: Iterable[Problem]) -
     return "".join(line + "\n" for line in lines)
 
 
-def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem],
-                findings: Iterable[Finding] = ()) -> str:
+def json_report(
+    files: Iterable[str], errors: Iterable[Problem], warnings: Iterable[Problem], findings: Iterable[Finding] = ()
+) -> str:
     """``{"files", "valid", "errors": [...], "warnings": [...], "findings": [...]}``; each problem names
     its file, line, column, path and message; each policy finding its rule, level, channel and fix
     (it is also among the errors, at deny, or the warnings)."""
@@ -80,8 +82,11 @@ def json_report(files: Iterable[str], errors: Iterable[Problem], warnings: Itera
         "warnings": [asdict(p) for p in warnings[:JSON_PROBLEMS]],
         "findings": [f.to_data() for f in findings],
     }
-    left = {kind: len(found) - JSON_PROBLEMS for kind, found in (("errors", errors), ("warnings", warnings))
-            if len(found) > JSON_PROBLEMS}
+    left = {
+        kind: len(found) - JSON_PROBLEMS
+        for kind, found in (("errors", errors), ("warnings", warnings))
+        if len(found) > JSON_PROBLEMS
+    }
     if left:
         data["left_out"] = left  # how many of each were not listed
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -4,6 +4,7 @@ Channels are matched by name first (see ``plan.py``); only then is one pair comp
 stays linear in the number of channels. DeepDiff over two whole channel lists would pair every
 item with every other (quadratic); ``bench/run.py`` measures the difference.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

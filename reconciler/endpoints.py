@@ -4,6 +4,7 @@ Some of Omnidesk's own hooks carry a key in the URL (``https://bridge.example.co
 bridges do too. Such a value is a credential: every output shows it as ``(sensitive)``, as the API
 key and the channel secret are, and a plan shows ``(sensitive, changed)`` when only it differs.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,7 +61,7 @@ def mask_endpoint(endpoint: str, before: str | None = None) -> str:
         if not value:
             continue
         changed = old is not None and old.get(match.group("name")) != value
-        out.append(endpoint[last:match.start("value")])
+        out.append(endpoint[last : match.start("value")])
         out.append(MASK_CHANGED if changed else MASK)
         last = match.end("value")
     return "".join(out) + endpoint[last:]
@@ -76,7 +77,7 @@ def fill_credentials(endpoint: str, values: Mapping[str, str]) -> str:
     last = 0
     for match in _credentials(endpoint):
         if match.group("name") in values:
-            out.append(endpoint[last:match.start("value")])
+            out.append(endpoint[last : match.start("value")])
             out.append(values[match.group("name")])
             last = match.end("value")
     return "".join(out) + endpoint[last:]

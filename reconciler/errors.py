@@ -54,13 +54,15 @@ classes. Misused code raises ``ValueError`` (as the stdlib).
 Messages never contain an API key or a secret value: errors are built from field names, ids and
 channel names only, and the client redacts the key from anything it wraps.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from reconciler.folding import failure_lines
-from reconciler.wording import named
 from reconciler.problems import MESSAGE_CHARS, SHOWN_PROBLEMS, Problem, fold, left_out, repeats  # noqa: F401
+from reconciler.wording import named
 
 if TYPE_CHECKING:
     from reconciler.checks import Finding
@@ -187,8 +189,11 @@ class UnsafePlanError(PlanError):
         """``reasons``: what exceeds a threshold; ``fixes``: the --allow-... options (with counts) that
         allow it; ``exact``: an --allow-... count was given and is wrong."""
         self.reasons, self.fixes = reasons, fixes
-        advice = f"Review the plan; if it is intended, pass {fixes}" if exact else \
-            f"If that is intended, run again with {fixes}"
+        advice = (
+            f"Review the plan; if it is intended, pass {fixes}"
+            if exact
+            else f"If that is intended, run again with {fixes}"
+        )
         super().__init__(f"{reasons}; nothing was changed. {advice}")
 
     def ahead(self) -> str:
@@ -211,7 +216,8 @@ class PolicyDenied(PlanError):
         self.rules = list(rules)
         allow = " ".join(f"{named('allow_policy')} {r}" for r in self.rules)
         super().__init__(
-            "the policy denies this plan (nothing was changed):\n" + "\n".join(f"  - {d}" for d in self.denied)
+            "the policy denies this plan (nothing was changed):\n"
+            + "\n".join(f"  - {d}" for d in self.denied)
             + f"\nFix the channels file, or, if a reviewer accepts it, pass {allow}"
         )
         self.allow = allow
@@ -281,8 +287,9 @@ class PlanFileError(FileError):
 class TargetError(ReconcilerError):
     """No usable tenant to talk to; ``tenant``/``variable``/``host`` say which part is wrong."""
 
-    def __init__(self, message: str, *, tenant: str | None = None, variable: str | None = None,
-                 host: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, tenant: str | None = None, variable: str | None = None, host: str | None = None
+    ) -> None:
         self.tenant = tenant
         self.variable = variable
         self.host = host
@@ -295,8 +302,11 @@ class TargetError(ReconcilerError):
 
         names = list(known)
         if not names:
-            return cls(f"unknown tenant {tenant!r} (the file defines no tenants: add a tenants: section, "
-                       f"or leave out {named('tenant')})", tenant=tenant)
+            return cls(
+                f"unknown tenant {tenant!r} (the file defines no tenants: add a tenants: section, "
+                f"or leave out {named('tenant')})",
+                tenant=tenant,
+            )
         close = difflib.get_close_matches(tenant, names, n=1) or [n for n in names if n.startswith(tenant)][:1]
         guess = f"; did you mean {close[0]!r}?" if close else ""
         return cls(f"unknown tenant {tenant!r} (known tenants: {', '.join(names)}{guess})", tenant=tenant)
@@ -314,8 +324,9 @@ class CiError(ReconcilerError):
     """GitHub/GitLab glue that cannot do its job; ``variables`` names missing CI variables, ``call``
     a failed API call."""
 
-    def __init__(self, message: str, *, variables: tuple[str, ...] = (), call: str = "",
-                 status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, variables: tuple[str, ...] = (), call: str = "", status: int | None = None
+    ) -> None:
         self.variables = variables
         self.call = call
         self.status = status
@@ -391,8 +402,15 @@ class OperationsFailed(ApplyError):
 class KeyCannotWrite(ApplyError):
     """A write was refused with 403, so apply started no more: the key lacks ``permission``."""
 
-    def __init__(self, permission: str, variable: str | None, refused: int, not_started: int,
-                 failed: list[tuple[str, str]], total: int) -> None:
+    def __init__(
+        self,
+        permission: str,
+        variable: str | None,
+        refused: int,
+        not_started: int,
+        failed: list[tuple[str, str]],
+        total: int,
+    ) -> None:
         """``failed`` lists the other failures (not refusals) as (channel name, reason) pairs."""
         self.permission = permission
         self.variable = variable
@@ -400,8 +418,10 @@ class KeyCannotWrite(ApplyError):
         self.not_started = not_started
         self.failed = list(failed)
         key = f"the API key in {variable}" if variable else "the API key"
-        lines = [f"{key} lacks the {permission} permission: {refused} of {total} operations were refused (403) "
-                 f"and apply stopped there; {not_started} not started."]
+        lines = [
+            f"{key} lacks the {permission} permission: {refused} of {total} operations were refused (403) "
+            f"and apply stopped there; {not_started} not started."
+        ]
         if self.failed:
             lines.append(f"{len(self.failed)} other operation(s) failed:")
             lines += failure_lines(self.failed)

@@ -8,6 +8,7 @@ longest value first, in one pass, so a value that is part of another value, or o
 placed ``${var:...}``, is never replaced twice. So two tenants that differ only in their vars
 export to the same file.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,7 @@ def _strings(value: Any) -> Iterator[str]:
 MIN_TEMPLATE_LENGTH = 3
 
 HEADER = (
-    modeline()
-    + EXPORT_MARK + "\n"
+    modeline() + EXPORT_MARK + "\n"
     "# Secrets are never exported: set each ${env:...} variable before creating these channels.\n"
     "# Editors check this file with the schema beside it: omnidesk-channels schema > channels.schema.json\n"
 )
@@ -130,7 +130,7 @@ class Templater:
         out: list[str] = []
         end = 0
         for match in self.pattern.finditer(text):
-            out.append(text[end:match.start()])
+            out.append(text[end : match.start()])
             end = match.end()
             found = match.group(0)
             if found not in self.by_value:  # the literal "${"
@@ -187,8 +187,13 @@ def export_channels(
         document["tenants"] = {
             name: {
                 k: v
-                for k, v in (("url", t.url), ("api_key_env", t.api_key_env), ("auth", t.auth),
-                             ("vars", dict(t.vars)), ("ignore", list(t.ignore)))
+                for k, v in (
+                    ("url", t.url),
+                    ("api_key_env", t.api_key_env),
+                    ("auth", t.auth),
+                    ("vars", dict(t.vars)),
+                    ("ignore", list(t.ignore)),
+                )
                 if v
             }
             for name, t in sorted(tenants.items())
@@ -211,16 +216,33 @@ def _channels_text(document: dict[str, Any], items: list[dict[str, Any]]) -> str
     # libyaml writes a few rare characters (line breaks other than \n, a BOM, astral ones) otherwise
     # than PyYAML's own emitter: then the pure one writes them
     pure = not _EMITTERS_AGREE.fullmatch("".join(_strings([document, items])))
-    head = yaml.dump(document, Dumper=yaml.SafeDumper if pure else FAST_DUMPER, sort_keys=False,
-                     allow_unicode=True, default_flow_style=False, width=10_000)
+    head = yaml.dump(
+        document,
+        Dumper=yaml.SafeDumper if pure else FAST_DUMPER,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=10_000,
+    )
     if not items:
         return head + "channels: []\n"
-    strings = [s for item in items for value in item.values()
-               for s in (value if isinstance(value, list) else [value]) if isinstance(s, str)]
+    strings = [
+        s
+        for item in items
+        for value in item.values()
+        for s in (value if isinstance(value, list) else [value])
+        if isinstance(s, str)
+    ]
     rendered = scalars(strings, pure=pure)
     if rendered is None or any(isinstance(v, list) and not v for item in items for v in item.values()):
-        return yaml.dump({**document, "channels": items}, Dumper=yaml.SafeDumper if pure else FAST_DUMPER,
-                         sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
+        return yaml.dump(
+            {**document, "channels": items},
+            Dumper=yaml.SafeDumper if pure else FAST_DUMPER,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=10_000,
+        )
     text = iter(rendered)
     lines = ["channels:"]
     for item in items:
@@ -257,8 +279,9 @@ def endpoint_placeholders(endpoint: str, name: str) -> str:
     if not params:
         return endpoint
     stem = secret_env_name(name)[: -len("_SECRET")]
-    return fill_credentials(endpoint, {
-        p: f"${{env:{stem}_ENDPOINT_{re.sub('[^A-Za-z0-9]+', '_', p).strip('_').upper()}}}" for p in params})
+    return fill_credentials(
+        endpoint, {p: f"${{env:{stem}_ENDPOINT_{re.sub('[^A-Za-z0-9]+', '_', p).strip('_').upper()}}}" for p in params}
+    )
 
 
 def endpoint_vars(text: str) -> list[str]:

@@ -15,6 +15,7 @@ plan or reads a tenant only to fail at the end: its folder must exist, it may no
 command's inputs, and an existing file is replaced only by a file of the same kind (a saved plan by
 a saved plan, an export by an export), unless ``force``.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,7 @@ SAVED_PLAN = "saved plan"
 JSON_PLAN = "JSON plan"
 EXPORT = "export"
 
+
 def _described(kind: str) -> str:
     """What a file of ``kind`` is, naming what makes it as the reader calls that (``wording``)."""
     return {
@@ -43,6 +45,8 @@ def _described(kind: str) -> str:
         JSON_PLAN: f"a plan printed by '{named('json_plan', 'render_json')}'",
         EXPORT: "an export from 'export'",
     }[kind]
+
+
 _HEAD = 4096
 PIPE_WAIT = 10.0  # seconds a pipe or FIFO may stay silent (no writer, or a writer that stopped)
 PIPE_LIMIT = 64 * 1024 * 1024  # bytes kept of a pipe: more than any input a command takes
@@ -132,8 +136,9 @@ def missing_file(path: str | os.PathLike[str]) -> InputFileError:
     target = Path(shown)
     folder = target.parent
     if not folder.is_dir():
-        return InputFileError(f"{shown}: no such file (the folder {os.fspath(folder)} does not exist either)",
-                              path=shown)
+        return InputFileError(
+            f"{shown}: no such file (the folder {os.fspath(folder)} does not exist either)", path=shown
+        )
     names: list[str] = []
     try:
         with os.scandir(folder) as entries:
@@ -177,18 +182,26 @@ def require_input(path: str | os.PathLike[str], *, takes: Iterable[str] = (CHANN
         raise InputFileError(
             f"{shown} is {_described(JSON_PLAN)}: that output is for reading, not for applying. "
             f"Save a plan to apply with '{named('save_plan_command', 'Workflow.save')}', then run "
-            "'omnidesk-channels apply plan.json'", path=shown,
+            "'omnidesk-channels apply plan.json'",
+            path=shown,
         )
     if kind == SAVED_PLAN:
         raise InputFileError(
             f"{shown} is {_described(SAVED_PLAN)}, not a channels file: apply it with "
-            f"'omnidesk-channels apply {shown}', or give the channels file it was planned from", path=shown,
+            f"'omnidesk-channels apply {shown}', or give the channels file it was planned from",
+            path=shown,
         )
     raise InputFileError(f"{shown} is {_described(kind)}, not {_described(wanted[0])}", path=shown)
 
 
-def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[str | os.PathLike[str] | None] = (),
-                 force: bool = False, option: str | None = None) -> None:
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    kind: str,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    force: bool = False,
+    option: str | None = None,
+) -> None:
     """Refuse, before any work, an output that cannot be written or would destroy a file.
 
     ``kind`` is what will be written (``SAVED_PLAN`` or ``EXPORT``); ``inputs`` are the files the
@@ -202,16 +215,20 @@ def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[st
         if given is not None and _same_file(target, Path(given)):
             raise OutputFileError(
                 f"{option} {shown} is the input file {os.fspath(given)}: writing there would destroy it; "
-                f"nothing was done. Choose another {option} path", path=shown,
+                f"nothing was done. Choose another {option} path",
+                path=shown,
             )
     folder = target.parent
     if not folder.is_dir():
         # the same words as the writer's (files.write_atomically), which says it when too late
-        raise OutputFileError(f"the folder {os.fspath(folder)} does not exist: create it or choose another {option}",
-                              path=shown)
+        raise OutputFileError(
+            f"the folder {os.fspath(folder)} does not exist: create it or choose another {option}", path=shown
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputFileError(f"cannot write {shown}: the folder {os.fspath(folder)} takes no new file; "
-                              f"choose another {option}", path=shown)
+        raise OutputFileError(
+            f"cannot write {shown}: the folder {os.fspath(folder)} takes no new file; choose another {option}",
+            path=shown,
+        )
     if target.is_dir():
         raise OutputFileError(f"{option} {shown} is a folder; give a file path; nothing was done", path=shown)
     if not target.exists() or force:
@@ -220,7 +237,8 @@ def check_output(path: str | os.PathLike[str], *, kind: str, inputs: Iterable[st
     if found != kind:
         raise OutputFileError(
             f"{option} {shown} already exists and is {_described(found)}, not {_described(kind)}; nothing was "
-            f"done and it stays as it is. Choose another path, or pass {named('force')} to replace it", path=shown,
+            f"done and it stays as it is. Choose another path, or pass {named('force')} to replace it",
+            path=shown,
         )
 
 

@@ -8,6 +8,7 @@ is fsynced so the rename survives a crash. A replaced file keeps its mode; a new
 0644 minus the umask, or 0600 when it can hold secrets (``private=True``). A symlink at the
 target itself is written through, to the file it points at (a channels file kept elsewhere).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,9 @@ def read_text(path: str | os.PathLike[str]) -> str:
     return Path(path).read_bytes().decode("utf-8")
 
 
-def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False,
-                     option: str | None = None) -> None:
+def write_atomically(
+    path: str | os.PathLike[str], data: str | bytes, *, private: bool = False, option: str | None = None
+) -> None:
     """Replace ``path`` with ``data`` (text is UTF-8) all at once; ``option`` names the output in errors
     (default: the ``out`` parameter, as the front end calls it)."""
     option = option or named("out")
@@ -39,8 +41,9 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private
     folder = target.parent
     if not folder.is_dir():
         given = folder if Path(path).parent.is_dir() else Path(path).parent  # a link may point into it
-        raise FileWriteError(f"the folder {given} does not exist: create it or choose another {option}",
-                             path=os.fspath(path))
+        raise FileWriteError(
+            f"the folder {given} does not exist: create it or choose another {option}", path=os.fspath(path)
+        )
     payload = data.encode("utf-8") if isinstance(data, str) else data
     mode = PRIVATE_MODE if private else _kept_mode(target)
     fd, tmp = _create_temp(target, PRIVATE_MODE if private else PUBLIC_MODE)
@@ -51,7 +54,7 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *, private
                 os.fchmod(fd, mode)
             view = memoryview(payload)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -4,6 +4,7 @@ Two applies racing, or a tenant refusing every write the same way, can fail hund
 for one reason; a log of hundreds of near-identical lines hides the one line that differs. A cause
 is a message with what names the channel (its name, ids and other numbers) taken out.
 """
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ every available and every idle connection before taking the first: with 64 conne
 and in ``plan --all-tenants`` (#27). ``scan_once`` does the same work with one pass: the same
 connections closed, dropped and handed out, in the same order.
 """
+
 from __future__ import annotations
 
 import types

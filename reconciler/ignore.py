@@ -7,6 +7,7 @@ taken out of the tenant's channels once, right after they are read, so it is nev
 pruned, never exported, imported or cloned, and never listed as "not managed here". A channel of the
 file that an ignore pattern matches is a config error: it cannot be both managed and ignored.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -78,8 +79,10 @@ def ignore_problems(parsed: _Located, tenant: str | None, channels: Sequence[Des
         if index is None:
             continue
         names: list[tuple[tuple[str | int, ...], str, str]] = [(("channels", index, "name"), "name", channel.name)]
-        names += [(("channels", index, "previous_names", j), "previous name", old)
-                  for j, old in enumerate(channel.previous_names)]
+        names += [
+            (("channels", index, "previous_names", j), "previous name", old)
+            for j, old in enumerate(channel.previous_names)
+        ]
         for path, kind, name in names:
             if "${" in name:  # a ${var:...} left as is in a view without a tenant; tenant views check it
                 continue
@@ -87,8 +90,13 @@ def ignore_problems(parsed: _Located, tenant: str | None, channels: Sequence[Des
             if pattern is not None:
                 line, _ = parsed.at(where[pattern])
                 source = ".".join(str(p) for p in where[pattern][:-1])
-                problems.append(parsed.problem(path, (
-                    f"the {kind} {name!r} matches the ignore pattern {pattern!r} ({source}, line {line}): "
-                    "a channel cannot be both managed and ignored; remove the channel or change the pattern"
-                )))
+                problems.append(
+                    parsed.problem(
+                        path,
+                        (
+                            f"the {kind} {name!r} matches the ignore pattern {pattern!r} ({source}, line {line}): "
+                            "a channel cannot be both managed and ignored; remove the channel or change the pattern"
+                        ),
+                    )
+                )
     return problems

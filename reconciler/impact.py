@@ -4,6 +4,7 @@ An endpoint whose host changes (replies go elsewhere), a signature turned off, a
 (the bridge must have the new one at once), a channel deleted, a channel taken out of quick
 tickets. The plan's summary line, the Markdown comment and the JSON plan lead with them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -19,6 +19,7 @@ Rules, so nothing surprising lands in a file others share:
 Nothing here reads the tenant, the environment or a file: the caller passes the file's text, its
 loaded view and the tenant's channels (ignored ones already left out), and writes the result.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -28,16 +29,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import FieldChange, diff_fields
-from reconciler.errors import EditError, ImportConflict, UnknownChannelError
 from reconciler.endpoints import ENDPOINT_FIELD, mask_endpoint
+from reconciler.errors import EditError, ImportConflict, UnknownChannelError
 from reconciler.export import (
-    FILE_ORDER, Templater, endpoint_placeholders, endpoint_vars, export_item, in_file_order, secret_placeholders,
+    FILE_ORDER,
+    Templater,
+    endpoint_placeholders,
+    endpoint_vars,
+    export_item,
+    in_file_order,
+    secret_placeholders,
 )
 from reconciler.ignore import matching_pattern, view_ignore
-from reconciler.wording import named
 from reconciler.model import SECRET_FIELD, ChannelsFile, DesiredChannel, RemoteChannel
 from reconciler.plan import Update
 from reconciler.planning import make_plan
+from reconciler.wording import named
 from reconciler.yamledit import MappingNode, SequenceNode, YamlEditor
 
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -98,8 +105,11 @@ def import_channels(
     was loaded: the result is checked to plan no change for what was imported before it is returned.
     """
     if view.tenants and view.tenant is None:
-        raise ImportConflict(f"the file defines tenants: pass {named('tenant')} NAME, so imported channels are "
-                            "templated with its vars and limited to it", file=file)
+        raise ImportConflict(
+            f"the file defines tenants: pass {named('tenant')} NAME, so imported channels are "
+            "templated with its vars and limited to it",
+            file=file,
+        )
     custom = _custom_by_name(current)
     in_file = {c.name: c for c in view.channels}
     renamed = {old: c for c in view.channels for old in c.previous_names}
@@ -122,8 +132,12 @@ def import_channels(
         updated = [u for u in (_update(editor, template, view, *drifted[n], notes) for n in sorted(drifted)) if u]
         edited = editor.text()
     result = Imported(
-        text=edited, added=tuple(added), updated=tuple(updated), notes=tuple(notes),
-        replacements=dict(sorted(template.counts.items())), skipped_vars=tuple(template.skipped),
+        text=edited,
+        added=tuple(added),
+        updated=tuple(updated),
+        notes=tuple(notes),
+        replacements=dict(sorted(template.counts.items())),
+        skipped_vars=tuple(template.skipped),
         left_literal=dict(sorted(template.literal.items())),
     )
     if result.changed:
@@ -153,9 +167,11 @@ def _drifted(view: ChannelsFile, custom: Mapping[str, list[RemoteChannel]], note
                 drifted[want.name] = (want, have[0], changes)
         elif not have:
             olds = [old for old in want.previous_names if old in custom]
-            notes.append(f"{want.name!r}: the rename from {olds[0]!r} is still to be applied; not taken back"
-                         if olds else f"{want.name!r} is not on the tenant (apply would create it); "
-                         "left in the file")
+            notes.append(
+                f"{want.name!r}: the rename from {olds[0]!r} is still to be applied; not taken back"
+                if olds
+                else f"{want.name!r} is not on the tenant (apply would create it); left in the file"
+            )
     return drifted
 
 
@@ -164,14 +180,23 @@ def _unique(addable: list[str], custom: Mapping[str, list[RemoteChannel]], notes
     for name in addable:
         if len(custom[name]) > 1:
             ids = ", ".join(str(c.id) for c in custom[name])
-            notes.append(f"{name!r}: the tenant has {len(custom[name])} custom channels of that name (ids {ids}); "
-                         "none imported: rename all but one in Omnidesk")
+            notes.append(
+                f"{name!r}: the tenant has {len(custom[name])} custom channels of that name (ids {ids}); "
+                "none imported: rename all but one in Omnidesk"
+            )
     return [n for n in addable if len(custom[n]) == 1]
 
 
-def _check_names(names: Sequence[str], file: str, view: ChannelsFile, current: Sequence[RemoteChannel],
-                 addable: list[str], in_file: Mapping[str, DesiredChannel],
-                 renamed: Mapping[str, DesiredChannel], update: bool) -> None:
+def _check_names(
+    names: Sequence[str],
+    file: str,
+    view: ChannelsFile,
+    current: Sequence[RemoteChannel],
+    addable: list[str],
+    in_file: Mapping[str, DesiredChannel],
+    renamed: Mapping[str, DesiredChannel],
+    update: bool,
+) -> None:
     """Every --name must be a channel this import can add or update; say what it is otherwise."""
     builtin = {c.name: c for c in current if not c.is_custom}
     for name in names:
@@ -186,20 +211,32 @@ def _check_names(names: Sequence[str], file: str, view: ChannelsFile, current: S
                 message = f"{name!r} is a previous name of {owner.name!r}{line}, which apply renames"
             raise UnknownChannelError(message, name=name, file=file)
         if pattern is not None:
-            raise UnknownChannelError(f"{name!r} matches the ignore pattern {pattern!r}: the file does not "
-                                      "manage it; remove the pattern to import it", name=name, file=file)
+            raise UnknownChannelError(
+                f"{name!r} matches the ignore pattern {pattern!r}: the file does not "
+                "manage it; remove the pattern to import it",
+                name=name,
+                file=file,
+            )
         if name in builtin:
-            raise UnknownChannelError(f"{name!r} is a built-in channel (type {builtin[name].type}): only custom "
-                                      "channels can be managed", name=name, file=file)
+            raise UnknownChannelError(
+                f"{name!r} is a built-in channel (type {builtin[name].type}): only custom channels can be managed",
+                name=name,
+                file=file,
+            )
         known = addable + (list(in_file) if update else [])
         guess = difflib.get_close_matches(name, known, n=1)
         listed = ", ".join(repr(n) for n in known[:20]) or "none"
-        raise UnknownChannelError(f"no custom channel {name!r} to import on the tenant (importable: {listed})",
-                                  name=name, guess=guess[0] if guess else None, file=file)
+        raise UnknownChannelError(
+            f"no custom channel {name!r} to import on the tenant (importable: {listed})",
+            name=name,
+            guess=guess[0] if guess else None,
+            file=file,
+        )
 
 
-def _add(editor: YamlEditor, template: Templater, channels: list[RemoteChannel], text: str,
-         view: ChannelsFile) -> list[Added]:
+def _add(
+    editor: YamlEditor, template: Templater, channels: list[RemoteChannel], text: str, view: ChannelsFile
+) -> list[Added]:
     """Append the channels to the file's list, in export's form; placeholders no file secret uses."""
     if not channels:
         return []
@@ -221,8 +258,15 @@ def _add(editor: YamlEditor, template: Templater, channels: list[RemoteChannel],
     return added
 
 
-def _update(editor: YamlEditor, template: Templater, view: ChannelsFile, want: DesiredChannel,
-            have: RemoteChannel, changes: tuple[FieldChange, ...], notes: list[str]) -> Updated | None:
+def _update(
+    editor: YamlEditor,
+    template: Templater,
+    view: ChannelsFile,
+    want: DesiredChannel,
+    have: RemoteChannel,
+    changes: tuple[FieldChange, ...],
+    notes: list[str],
+) -> Updated | None:
     """Write the tenant's value of each drifted field into the channel's entry.
 
     A field the file reads from the environment (``${env:...}``) is left as it is, with a note:
@@ -237,8 +281,10 @@ def _update(editor: YamlEditor, template: Templater, view: ChannelsFile, want: D
         source = str(written.value) if written is not None and isinstance(value, str) else None
         if source is not None and "${env:" in source:
             shown = mask_endpoint(value) if change.field == ENDPOINT_FIELD else value
-            notes.append(f"{want.name!r}: {change.field} comes from {source!r}, which differs from the tenant "
-                         f"({shown!r}); not taken back: change the variable or the file")
+            notes.append(
+                f"{want.name!r}: {change.field} comes from {source!r}, which differs from the tenant "
+                f"({shown!r}); not taken back: change the variable or the file"
+            )
             continue
         if isinstance(value, str):
             value = literal(value) if source is not None and "${var:" not in source else template(value)
@@ -264,26 +310,35 @@ def _channels_node(editor: YamlEditor) -> tuple[Any, SequenceNode]:
 def _item_at(editor: YamlEditor, want: DesiredChannel) -> MappingNode:
     """The entry of ``want`` in the file: the channel mapping that starts on its line."""
     _, sequence = _channels_node(editor)
-    found = [item for item in sequence.value
-             if isinstance(item, MappingNode) and editor.line_of(item) == want.line]
+    found = [item for item in sequence.value if isinstance(item, MappingNode) and editor.line_of(item) == want.line]
     if len(found) != 1:
-        raise EditError(f"cannot tell which entry on line {want.line} is {want.name!r}: write one channel "
-                        "per `- name: ...` block", file=editor.file, line=want.line)
+        raise EditError(
+            f"cannot tell which entry on line {want.line} is {want.name!r}: write one channel per `- name: ...` block",
+            file=editor.file,
+            line=want.line,
+        )
     return found[0]
 
 
-def _check_round_trip(result: Imported, reloaded: ChannelsFile, current: Sequence[RemoteChannel],
-                      file: str) -> None:
+def _check_round_trip(result: Imported, reloaded: ChannelsFile, current: Sequence[RemoteChannel], file: str) -> None:
     """The edited file must plan no change for anything imported: else it is not written."""
     touched = {a.name for a in result.added} | {u.name for u in result.updated}
     wanted = [c for c in reloaded.channels if c.name in touched]
     plan = make_plan(wanted, current)
     # what --update wrote must match; a field it left alone (from ${env:...}) may still differ
     written = {(u.name, c.field) for u in result.updated for c in u.fields}
-    left = sorted({c.name for c in plan.changes if not isinstance(c, Update)
-                   or any((c.name, f.field) in written for f in c.fields)})
+    left = sorted(
+        {
+            c.name
+            for c in plan.changes
+            if not isinstance(c, Update) or any((c.name, f.field) in written for f in c.fields)
+        }
+    )
     if left or len(wanted) != len(touched):
         missing = sorted(touched - {c.name for c in wanted})
         raise EditError(
-            "the edited file would not match the tenant for " + ", ".join(repr(n) for n in left + missing)
-            + " (a bug in import: please report it with the file)", file=file)
+            "the edited file would not match the tenant for "
+            + ", ".join(repr(n) for n in left + missing)
+            + " (a bug in import: please report it with the file)",
+            file=file,
+        )

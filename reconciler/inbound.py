@@ -4,11 +4,13 @@ or an error naming what exists), and the emulator sandbox's agent replies and re
 ``Messages`` is part of ``Workflow`` (it inherits it): the methods live here so that the workflow's
 module stays about planning and applying.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import SendRefused
 from reconciler.model import RemoteChannel
@@ -40,8 +42,9 @@ class Messages:
 
     # -- the emulator's sandbox: agent replies delivered to a bridge -------------------------------
 
-    def reply_as_agent(self, target: Target, ticket_id: int, message: str, *, agent: str = "Agent",
-                       wait: float = DELIVERY_WAIT) -> dict[str, Any]:
+    def reply_as_agent(
+        self, target: Target, ticket_id: int, message: str, *, agent: str = "Agent", wait: float = DELIVERY_WAIT
+    ) -> dict[str, Any]:
         """An agent's reply on ``ticket_id``, delivered by the emulator to the channel's endpoint; returns
         the delivery once it is done (delivered, failed after its retries) or ``wait`` seconds passed."""
         with self._client(target) as client:

@@ -5,6 +5,7 @@ counts as unset, exactly like a missing one: GitHub Actions gives ``""`` for a s
 defined, and sending ``""`` would wipe a channel's secret. What a missing value means (an error,
 or a secret the planner may not need) is the caller's decision; this module only reports it.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,7 +41,7 @@ def _pieces(text: str) -> tuple[tuple[str, str], ...] | str:
     at = 0
     for match in TOKEN.finditer(text):
         if match.start() > at:
-            pieces.append(("", text[at:match.start()]))
+            pieces.append(("", text[at : match.start()]))
         at = match.end()
         token = match.group(0)
         if token == "$${":

@@ -1,4 +1,5 @@
 """The client's concurrency limit: at most N requests in flight, halved by a 429, grown back by successes."""
+
 from __future__ import annotations
 
 import threading

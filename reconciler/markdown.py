@@ -2,20 +2,27 @@
 
 Nothing here changes run to run (no ids, no times): a comment updated in place must not churn.
 """
+
 from __future__ import annotations
 
 import html
 import json
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
-from reconciler.impact import SHOWN as IMPACT_SHOWN
-from reconciler.policy import DENY
 from reconciler.describe import (
-    SYMBOL, TenantOutcome, calls_note, describe_secret, field_lines, report_summary, shown_change,
+    SYMBOL,
+    TenantOutcome,
+    calls_note,
+    describe_secret,
+    field_lines,
+    report_summary,
+    shown_change,
 )
+from reconciler.impact import SHOWN as IMPACT_SHOWN
 from reconciler.model import SECRET_FIELD
 from reconciler.plan import DELETE, Change, Create, Delete, Plan, Update
+from reconciler.policy import DENY
 
 # GitHub refuses comments over 65,536 characters; leave room for a bot's header.
 MARKDOWN_LIMIT = 65_000
@@ -211,11 +218,15 @@ def _md_impact_and_policy(plan: Plan) -> list[str]:
     """The short sections above the table: what the plan does to agents and customers, then the policy."""
     blocks = []
     if len(plan.impact) > IMPACT_SHOWN:  # the headline names the first few; the list names them all
-        blocks.append("\n".join(["**High impact**", ""] + [f"- {_code(i.channel)} {_html(i.detail)}"
-                                                           for i in plan.impact]))
+        blocks.append(
+            "\n".join(["**High impact**", ""] + [f"- {_code(i.channel)} {_html(i.detail)}" for i in plan.impact])
+        )
     if plan.findings:
-        items = [f"- {'⛔ deny' if f.level == DENY else '⚠️ warn'} `{f.rule}` {_code(f.channel)}: "
-                 f"{_html(f.message)} (fix: {_html(f.fix)})" for f in plan.findings]
+        items = [
+            f"- {'⛔ deny' if f.level == DENY else '⚠️ warn'} `{f.rule}` {_code(f.channel)}: "
+            f"{_html(f.message)} (fix: {_html(f.fix)})"
+            for f in plan.findings
+        ]
         blocks.append("\n".join(["**Policy**", "", *items]))
     return blocks
 

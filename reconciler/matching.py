@@ -5,6 +5,7 @@ name (a rename); built-in channels are never matched. Every ambiguity is recorde
 plan reports them all at once (``ConflictError``): two channels of one name, a name a built-in
 channel holds, two previous names that both exist, a rename onto a name that exists.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

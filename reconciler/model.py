@@ -4,6 +4,7 @@ This module is the one place the package knows the contract's field table (a cop
 ``tests/data/contract-fields.md``). The JSON Schema in ``schemas/`` mirrors it; the emulator has its
 own table (``reconciler/emulator/contract.py``), and tests keep all of them in agreement.
 """
+
 from __future__ import annotations
 
 import re

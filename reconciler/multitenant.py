@@ -3,14 +3,16 @@
 A tenant's failure (an unset key variable, a refused call, a conflict) is that tenant's result,
 never the others'. Used by ``plan --all-tenants`` and by the CI integrations (``reconciler.ci``).
 """
+
 from __future__ import annotations
 
-import os
 import contextvars
 import functools
+import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from reconciler.checks import Finding
 from reconciler.errors import OutputFileError, ReconcilerError
@@ -78,15 +80,26 @@ def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
     if many and TENANT_FIELD not in out:
         raise OutputFileError(
             f"{named('out')} {out!r} would hold every tenant's plan in one file: put {TENANT_FIELD} in it, "
-            f"e.g. {named('out')} 'plans/{{tenant}}.json'", path=out,
+            f"e.g. {named('out')} 'plans/{{tenant}}.json'",
+            path=out,
         )
     return out.replace(TENANT_FIELD, tenant or "default")
 
 
 def plan_one(
-    engine: Workflow, path: str | os.PathLike[str], tenant: str | None, *, url: str | None = None,
-    out: str | None = None, prune: bool = False, rotate_secrets: bool = False, loaded: ChannelsFile | None = None,
-    secrets_at_apply: bool = False, force: bool = False, probe: bool = False, selection: Selection = Selection(),
+    engine: Workflow,
+    path: str | os.PathLike[str],
+    tenant: str | None,
+    *,
+    url: str | None = None,
+    out: str | None = None,
+    prune: bool = False,
+    rotate_secrets: bool = False,
+    loaded: ChannelsFile | None = None,
+    secrets_at_apply: bool = False,
+    force: bool = False,
+    probe: bool = False,
+    selection: Selection = Selection(),
 ) -> TenantPlan:
     """Plan one tenant (or the ``--url``/``OMNIDESK_URL`` target); errors are returned, not raised.
 
@@ -98,22 +111,50 @@ def plan_one(
     changes is kept in ``unmatched`` (the caller judges the patterns over every tenant).
     """
     try:
-        proposed = engine.propose(path, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets,
-                                  loaded=loaded, probe=probe, out=out or None, secrets_at_apply=secrets_at_apply,
-                                  force=force, only=selection.only, exclude=selection.exclude, strict=False)
+        proposed = engine.propose(
+            path,
+            url=url,
+            tenant=tenant,
+            prune=prune,
+            rotate_secrets=rotate_secrets,
+            loaded=loaded,
+            probe=probe,
+            out=out or None,
+            secrets_at_apply=secrets_at_apply,
+            force=force,
+            only=selection.only,
+            exclude=selection.exclude,
+            strict=False,
+        )
         findings = proposed.findings  # the file's and the tenant's safety: thresholds, secrets, ...
-        return TenantPlan(tenant, proposed.planned.plan, warnings=tuple(f.warning() for f in findings),
-                          saved=proposed.saved, findings=findings, unmatched=proposed.planned.unmatched,
-                          planned=proposed.planned)
+        return TenantPlan(
+            tenant,
+            proposed.planned.plan,
+            warnings=tuple(f.warning() for f in findings),
+            saved=proposed.saved,
+            findings=findings,
+            unmatched=proposed.planned.unmatched,
+            planned=proposed.planned,
+        )
     except ReconcilerError as exc:
         return TenantPlan(tenant, error=str(exc))
 
 
 def plan_tenants(
-    path: str | os.PathLike[str], tenants: Sequence[str | None], *, out: str | None = None,
-    prune: bool = False, rotate_secrets: bool = False, environ: Mapping[str, str] | None = None,
-    engine: Workflow | None = None, auth: str | None = None, secrets_at_apply: bool = False,
-    workers: int = DEFAULT_WORKERS, force: bool = False, probe: bool = False, only: Sequence[str] = (),
+    path: str | os.PathLike[str],
+    tenants: Sequence[str | None],
+    *,
+    out: str | None = None,
+    prune: bool = False,
+    rotate_secrets: bool = False,
+    environ: Mapping[str, str] | None = None,
+    engine: Workflow | None = None,
+    auth: str | None = None,
+    secrets_at_apply: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    force: bool = False,
+    probe: bool = False,
+    only: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
@@ -130,9 +171,19 @@ def plan_tenants(
     if not tenants:
         return []
     held = bool(out and selection)  # saved only once the patterns are known to match somewhere
-    results = _plan_concurrently(engine, path, tenants, [None] * len(outs) if held else outs, workers=workers,
-                                 prune=prune, rotate_secrets=rotate_secrets, secrets_at_apply=secrets_at_apply,
-                                 force=force, probe=probe, selection=selection)
+    results = _plan_concurrently(
+        engine,
+        path,
+        tenants,
+        [None] * len(outs) if held else outs,
+        workers=workers,
+        prune=prune,
+        rotate_secrets=rotate_secrets,
+        secrets_at_apply=secrets_at_apply,
+        force=force,
+        probe=probe,
+        selection=selection,
+    )
     if selection:
         _judge_patterns(results)
     if held:
@@ -143,20 +194,31 @@ def plan_tenants(
     return results
 
 
-def _plan_concurrently(engine: Workflow, path: str | os.PathLike[str], tenants: Sequence[str | None],
-                       outs: Sequence[str | None], *, workers: int, **options: Any) -> list[TenantPlan]:
+def _plan_concurrently(
+    engine: Workflow,
+    path: str | os.PathLike[str],
+    tenants: Sequence[str | None],
+    outs: Sequence[str | None],
+    *,
+    workers: int,
+    **options: Any,
+) -> list[TenantPlan]:
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
     views: Mapping[str | None, ChannelsFile] = engine.views(path) if len(tenants) > 1 else {}
     threads = min(workers, len(tenants))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
-    with HostPools(max_connections=threads * engine.parallelism) as pools, \
-            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool:
+    with (
+        HostPools(max_connections=threads * engine.parallelism) as pools,
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool,
+    ):
         shared = engine.sharing(pools)
         futures = [
             # each thread in a copy of this context: its messages worded as the command's (``wording``)
-            pool.submit(contextvars.copy_context().run,
-                        functools.partial(plan_one, shared, path, t, out=o, loaded=views.get(t), **options))
+            pool.submit(
+                contextvars.copy_context().run,
+                functools.partial(plan_one, shared, path, t, out=o, loaded=views.get(t), **options),
+            )
             for t, o in zip(tenants, outs, strict=True)
         ]
         return [f.result() for f in futures]

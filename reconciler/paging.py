@@ -12,6 +12,7 @@ paging and send everything on every page. One pass (``read_pass``) handles each:
 * a list claiming more than ``MAX_CHANNELS`` is refused before any further page is asked for, and at
   most ``workers`` pages are in flight, ``WINDOW`` pages ahead of the one being checked.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -98,8 +99,9 @@ def read_pass(
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _end_of_pass(read: int, new: int, page_size: int, capacity: int, total: int | None, start: int,
-                 growth_ok: bool) -> str | None:
+def _end_of_pass(
+    read: int, new: int, page_size: int, capacity: int, total: int | None, start: int, growth_ok: bool
+) -> str | None:
     """After a page: None to read on, "" when the pass is complete, else what makes it inconsistent."""
     if total is not None and read > total:
         # The count read must equal the total: a list longer than it claims may have hidden more

@@ -9,23 +9,29 @@ can never be compared. It is sent when a channel is created, and on an existing 
 A plan holds no secret values and no digests of them: a saved plan stores salted digests beside
 the plan (``planfile.py``), and ``apply`` reads the values again (``secrets.py``).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
 from reconciler import __version__
 from reconciler.diff import FieldChange
-from reconciler.errors import PlanFileError
 from reconciler.endpoints import masked, masked_change
+from reconciler.errors import PlanFileError
 from reconciler.impact import Impact, impact_phrase, impacts
+from reconciler.model import (
+    CHANNEL_PATH,
+    FIELDS,
+    POST_FIELDS,
+    PUT_ONLY_FIELDS,
+    SECRET_FIELD,
+)
 from reconciler.policy import Finding
 from reconciler.selection import Selection
-from reconciler.model import (
-    CHANNEL_PATH, FIELDS, POST_FIELDS, PUT_ONLY_FIELDS, SECRET_FIELD,
-)
 
 CREATE = "create"
 UPDATE = "update"
@@ -256,8 +262,12 @@ def change_from_data(data: Mapping[str, Any]) -> Change:
     """Rebuild a typed change from its JSON data (already checked against plan.schema.json)."""
     action = data.get("action")
     if action == CREATE:
-        return Create(data["name"], after=FrozenMap(data["after"]), secret=SecretAction.from_data(data.get("secret")),
-                      endpoint_env=FrozenMap(data.get("endpoint_env", {})))
+        return Create(
+            data["name"],
+            after=FrozenMap(data["after"]),
+            secret=SecretAction.from_data(data.get("secret")),
+            endpoint_env=FrozenMap(data.get("endpoint_env", {})),
+        )
     if action == UPDATE:
         return Update(
             data["name"],
@@ -331,7 +341,8 @@ class Plan:
         phrase = impact_phrase(self.impact)
         partial = f" (partial: {self.partial.describe()})" if self.partial else ""
         return (
-            f"Plan{partial}: " + (f"{phrase}. " if phrase else "")
+            f"Plan{partial}: "
+            + (f"{phrase}. " if phrase else "")
             + f"{len(self.creates)} to create, {len(self.updates)} to update, {len(self.deletes)} to delete"
         )
 

@@ -6,23 +6,24 @@ safety thresholds it was planned under, and one digest over all of it. Loading v
 against the schema and rebuilds its typed changes; an edited, damaged or foreign file is a
 ``PlanFileError``/``StalePlanError``.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.errors import PlanFileError, SecretInFile, StalePlanError
-from reconciler.files import write_atomically
 from reconciler.filekinds import PLAN_KIND, SAVED_PLAN, file_kind
+from reconciler.files import write_atomically
 from reconciler.plan import PLAN_FORMAT_VERSION, Plan, digest
-from reconciler.wording import named
-from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from reconciler.schema import plan_validator
 from reconciler.secrets import SecretDigests, check_endpoint_credentials
-
+from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from reconciler.wording import named
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,14 @@ def _document_digest(plan_data: Any, connection: Mapping[str, str], secrets: Any
     return digest(pinned)
 
 
-def save_plan(plan: Plan, connection: Mapping[str, str], path: str | os.PathLike[str],
-              secrets: Mapping[str, str], *, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+def save_plan(
+    plan: Plan,
+    connection: Mapping[str, str],
+    path: str | os.PathLike[str],
+    secrets: Mapping[str, str],
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> None:
     """Write the plan, where it applies, salted digests of the secrets it sends, and a digest of all.
 
     ``secrets`` are the values the plan was made with (only digested); ``thresholds`` the safety
@@ -87,7 +94,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
     if document.get("format_version") != PLAN_FORMAT_VERSION:
         raise PlanFileError(
             f"plan format {document.get('format_version')!r} is not supported "
-            f"(this version reads {PLAN_FORMAT_VERSION}); plan again with this version", path=shown,
+            f"(this version reads {PLAN_FORMAT_VERSION}); plan again with this version",
+            path=shown,
         )
     plan_data: Any = document.get("plan")  # checked against plan.schema.json below
     connection, secrets = document.get("connection"), document.get("secrets")
@@ -97,7 +105,8 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(top)"
         raise PlanFileError(
-            f"the plan does not match plan.schema.json at {where}: {errors[0].message}; plan again", path=shown,
+            f"the plan does not match plan.schema.json at {where}: {errors[0].message}; plan again",
+            path=shown,
         )
     safety = document.get("safety")
     if safety is not None and not isinstance(safety, dict):
@@ -105,5 +114,9 @@ def load_plan(path: str | os.PathLike[str]) -> SavedPlan:
     if _document_digest(plan_data, connection, secrets, safety) != document.get("digest"):
         raise StalePlanError(f"{shown}: the plan file was edited after it was made (digest mismatch); plan again")
     plan = Plan.from_data(plan_data)
-    return SavedPlan(plan, {str(k): str(v) for k, v in connection.items()}, SecretDigests.from_data(secrets),
-                     Thresholds.from_data(safety))
+    return SavedPlan(
+        plan,
+        {str(k): str(v) for k, v in connection.items()},
+        SecretDigests.from_data(secrets),
+        Thresholds.from_data(safety),
+    )

@@ -8,6 +8,7 @@
 Secret rule (see ``plan.py``): a secret is sent to a new channel, and to an existing one only with
 ``rotate_secrets``; a secret that would be sent but is unset is recorded in the plan's ``missing_secrets``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -66,8 +67,12 @@ def change(matched: Match, *, rotate_secrets: bool, missing: dict[str, list[str]
     Secrets it would send that are unset go into ``missing`` (env var -> channels)."""
     want, have = matched.want, matched.have
     if have is None:
-        return Create(want.name, after=FrozenMap(want.fields), secret=_secret_for_send(want, "new channel", missing),
-                      endpoint_env=FrozenMap(want.endpoint_env))
+        return Create(
+            want.name,
+            after=FrozenMap(want.fields),
+            secret=_secret_for_send(want, "new channel", missing),
+            endpoint_env=FrozenMap(want.endpoint_env),
+        )
     fields = diff_fields(have.fields, want.fields)
     secret = None
     if want.secret is not None:
@@ -81,8 +86,16 @@ def change(matched: Match, *, rotate_secrets: bool, missing: dict[str, list[str]
             )
     if not fields and (secret is None or not secret.sends):
         return None
-    return Update(want.name, id=have.id, before=FrozenMap(have.fields), after=FrozenMap(want.fields), fields=fields,
-                  secret=secret, renamed_from=matched.renamed_from, endpoint_env=FrozenMap(want.endpoint_env))
+    return Update(
+        want.name,
+        id=have.id,
+        before=FrozenMap(have.fields),
+        after=FrozenMap(want.fields),
+        fields=fields,
+        secret=secret,
+        renamed_from=matched.renamed_from,
+        endpoint_env=FrozenMap(want.endpoint_env),
+    )
 
 
 def prune_unclaimed(tenant: TenantChannels, claimed: set[int], *, prune: bool) -> tuple[list[Change], list[str]]:

@@ -15,6 +15,7 @@ policy and a probe say) and returns what is wrong, or None. ``findings`` runs ev
 not off; ``refuse_denied`` (before apply writes anything) refuses the ``deny`` findings that no
 ``--allow-policy RULE`` names. Findings are data in the plan, so a saved plan keeps them.
 """
+
 from __future__ import annotations
 
 import re
@@ -115,8 +116,13 @@ class Finding:
         return Problem(self.file, self.line, None, "", str(self))
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"rule": self.rule, "level": self.level, "channel": self.channel,
-                                "message": self.message, "fix": self.fix}
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "level": self.level,
+            "channel": self.channel,
+            "message": self.message,
+            "fix": self.fix,
+        }
         if self.file:
             data["file"] = self.file
         if self.line is not None:
@@ -125,15 +131,19 @@ class Finding:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Finding:
-        return cls(data["rule"], data["level"], data["channel"], data["message"], data.get("file", ""),
-                   data.get("line"))
+        return cls(
+            data["rule"], data["level"], data["channel"], data["message"], data.get("file", ""), data.get("line")
+        )
 
 
 # -- the rules ---------------------------------------------------------------------------------
 
 
-@rule("https-endpoint", "agents' replies travel to the endpoint; over plain http anyone on the way reads them",
-      "write the endpoint as https://")
+@rule(
+    "https-endpoint",
+    "agents' replies travel to the endpoint; over plain http anyone on the way reads them",
+    "write the endpoint as https://",
+)
 def _https(channel: DesiredChannel, context: Context) -> str | None:
     endpoint = channel.fields[ENDPOINT]
     if not endpoint or is_templated(endpoint) or endpoint.lower().startswith("https://"):
@@ -141,16 +151,22 @@ def _https(channel: DesiredChannel, context: Context) -> str | None:
     return f"the endpoint {endpoint_host(endpoint) or '(no host)'} is not https"
 
 
-@rule("signature-with-secret", "without a signature the bridge cannot tell a forged message from a real one",
-      "set include_signature: true, or remove the secret")
+@rule(
+    "signature-with-secret",
+    "without a signature the bridge cannot tell a forged message from a real one",
+    "set include_signature: true, or remove the secret",
+)
 def _signature(channel: DesiredChannel, context: Context) -> str | None:
     if channel.secret is None or channel.fields["include_signature"]:
         return None
     return f"{SECRET_FIELD} is set but include_signature is false"
 
 
-@rule("endpoint-credentials", "a credential in a URL ends up in proxies' and servers' logs",
-      "let the bridge check the signature (include_signature) instead of a key in the URL")
+@rule(
+    "endpoint-credentials",
+    "a credential in a URL ends up in proxies' and servers' logs",
+    "let the bridge check the signature (include_signature) instead of a key in the URL",
+)
 def _credentials(channel: DesiredChannel, context: Context) -> str | None:
     names = credential_params(channel.fields[ENDPOINT])
     if not names:
@@ -158,8 +174,11 @@ def _credentials(channel: DesiredChannel, context: Context) -> str | None:
     return "the endpoint carries a credential in its query string: " + ", ".join(names)
 
 
-@rule("warning-languages", "agents work in English and Dutch: a warning in one language only is missed by half",
-      "set both custom_channel_warning_en and custom_channel_warning_nl, or neither")
+@rule(
+    "warning-languages",
+    "agents work in English and Dutch: a warning in one language only is missed by half",
+    "set both custom_channel_warning_en and custom_channel_warning_nl, or neither",
+)
 def _languages(channel: DesiredChannel, context: Context) -> str | None:
     en, nl = channel.fields["custom_channel_warning_en"], channel.fields["custom_channel_warning_nl"]
     if bool(en) == bool(nl):
@@ -167,8 +186,11 @@ def _languages(channel: DesiredChannel, context: Context) -> str | None:
     return f"a warning in {'English' if en else 'Dutch'} only"
 
 
-@rule("endpoint-host", "agents' replies go to the endpoint: only hosts the team owns may receive them",
-      "use a host the policy's allowed_hosts lists, or add it there")
+@rule(
+    "endpoint-host",
+    "agents' replies go to the endpoint: only hosts the team owns may receive them",
+    "use a host the policy's allowed_hosts lists, or add it there",
+)
 def _host(channel: DesiredChannel, context: Context) -> str | None:
     allowed = context.settings.allowed_hosts
     endpoint = channel.fields[ENDPOINT]
@@ -180,8 +202,11 @@ def _host(channel: DesiredChannel, context: Context) -> str | None:
     return f"the endpoint's host {host or '(none)'} is not in allowed_hosts ({', '.join(allowed) or 'empty'})"
 
 
-@rule("channel-name", "names the team agreed on keep a tenant's channel list readable",
-      "rename the channel (previous_names keeps it the same channel) to match the policy's name_pattern")
+@rule(
+    "channel-name",
+    "names the team agreed on keep a tenant's channel list readable",
+    "rename the channel (previous_names keeps it the same channel) to match the policy's name_pattern",
+)
 def _name(channel: DesiredChannel, context: Context) -> str | None:
     pattern = context.settings.name_pattern
     if pattern is None or is_templated(channel.name) or re.search(pattern, channel.name):
@@ -189,8 +214,11 @@ def _name(channel: DesiredChannel, context: Context) -> str | None:
     return f"the name does not match {pattern}"
 
 
-@rule("endpoint-answers", "a dead endpoint loses every reply; Omnidesk expects OPTIONS with Allow: POST within 1 s",
-      "fix the bridge at the endpoint (see the probe's table), or correct the URL")
+@rule(
+    "endpoint-answers",
+    "a dead endpoint loses every reply; Omnidesk expects OPTIONS with Allow: POST within 1 s",
+    "fix the bridge at the endpoint (see the probe's table), or correct the URL",
+)
 def _answers(channel: DesiredChannel, context: Context) -> str | None:
     endpoint = channel.fields[ENDPOINT]
     if context.probes is None or endpoint not in context.probes:
@@ -219,8 +247,11 @@ def findings(channels_file: ChannelsFile, *, probes: Mapping[str, str | None] | 
     """Every rule that is not off, over every channel of the view, in file order."""
     context = Context(settings_of(channels_file), probes)
     # each rule's level once per view, not once per channel (plan --all-tenants asks per tenant, #27)
-    rules = [(rule_id, registered, level) for rule_id, registered in RULES.items()
-             if (level := context.settings.level(rule_id)) != OFF]
+    rules = [
+        (rule_id, registered, level)
+        for rule_id, registered in RULES.items()
+        if (level := context.settings.level(rule_id)) != OFF
+    ]
     found: list[Finding] = []
     for channel in channels_file.channels:
         for rule_id, registered, level in rules:

@@ -8,6 +8,7 @@ came before it. ``printable`` shows every character that is not printable as its
 ``##[`` (the runner's older command form, acted on anywhere in a line) as ``\\x23``; ``cut`` bounds
 a value's length and says how long it was.
 """
+
 from __future__ import annotations
 
 # A value in a message is cut here: enough to recognise it, never enough to flood a log.

@@ -13,6 +13,7 @@ to reach its network). Loopback is probed only when ``OMNIDESK_PROBE_LOOPBACK=1`
 environment (a local bridge under development, tests): never from the channels file, which a pull
 request edits.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -62,9 +63,14 @@ class _Failed(Exception):
         self.result = result
 
 
-def probe_endpoints(endpoints: Iterable[str], *, timeout: float = DEFAULT_TIMEOUT,
-                    parallelism: int = DEFAULT_PARALLELISM, environ: Mapping[str, str] | None = None,
-                    context: ssl.SSLContext | None = None) -> dict[str, ProbeResult]:
+def probe_endpoints(
+    endpoints: Iterable[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    parallelism: int = DEFAULT_PARALLELISM,
+    environ: Mapping[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> dict[str, ProbeResult]:
     """Each distinct endpoint probed once, at most ``parallelism`` at a time, each within ``timeout``."""
     import os
 
@@ -72,14 +78,14 @@ def probe_endpoints(endpoints: Iterable[str], *, timeout: float = DEFAULT_TIMEOU
     loopback = env.get(LOOPBACK_ENV, "") == "1"
     tls = context or ssl.create_default_context()
     unique = list(dict.fromkeys(e for e in endpoints if e))
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(unique) or 1)),
-                            thread_name_prefix="probe") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(unique) or 1)), thread_name_prefix="probe") as pool:
         results = pool.map(lambda e: probe_endpoint(e, timeout=timeout, loopback=loopback, context=tls), unique)
         return dict(zip(unique, results, strict=True))
 
 
-def probe_endpoint(endpoint: str, *, timeout: float = DEFAULT_TIMEOUT, loopback: bool = False,
-                   context: ssl.SSLContext | None = None) -> ProbeResult:
+def probe_endpoint(
+    endpoint: str, *, timeout: float = DEFAULT_TIMEOUT, loopback: bool = False, context: ssl.SSLContext | None = None
+) -> ProbeResult:
     try:
         return _probe(endpoint, time.monotonic() + timeout, loopback, context or ssl.create_default_context())
     except _Failed as failed:
@@ -134,11 +140,18 @@ def _resolve(result: ProbeResult, host: str, port: int, deadline: float, loopbac
             raise _Failed(_fail(result, f"the host {host} did not resolve within the timeout", dns=FAIL)) from None
     ip = ipaddress.ip_address(infos[0][4][0])
     if ip.is_loopback and not loopback:
-        raise _Failed(_fail(result, f"{host} is this machine ({ip}): Omnidesk cannot reach it "
-                                    f"(set {LOOPBACK_ENV}=1 to probe a local bridge)", dns=FAIL))
+        raise _Failed(
+            _fail(
+                result,
+                f"{host} is this machine ({ip}): Omnidesk cannot reach it "
+                f"(set {LOOPBACK_ENV}=1 to probe a local bridge)",
+                dns=FAIL,
+            )
+        )
     if not ip.is_global and not ip.is_loopback:
-        raise _Failed(_fail(result, f"{host} resolves to a non-public address ({ip}): Omnidesk cannot reach it",
-                            dns=FAIL))
+        raise _Failed(
+            _fail(result, f"{host} resolves to a non-public address ({ip}): Omnidesk cannot reach it", dns=FAIL)
+        )
     return str(ip), port
 
 
@@ -151,8 +164,9 @@ def _connect(result: ProbeResult, address: tuple[str, int], deadline: float) -> 
         raise _Failed(_fail(result, f"cannot connect to port {address[1]} ({exc.strerror or exc})", tls=FAIL)) from None
 
 
-def _handshake(result: ProbeResult, sock: socket.socket, host: str, deadline: float,
-               context: ssl.SSLContext) -> ssl.SSLSocket:
+def _handshake(
+    result: ProbeResult, sock: socket.socket, host: str, deadline: float, context: ssl.SSLContext
+) -> ssl.SSLSocket:
     sock.settimeout(_left(result, deadline, "TLS"))
     try:
         return context.wrap_socket(sock, server_hostname=host)
@@ -167,8 +181,10 @@ def _handshake(result: ProbeResult, sock: socket.socket, host: str, deadline: fl
 
 def _options(result: ProbeResult, tls: ssl.SSLSocket, host: str, target: str, deadline: float) -> ProbeResult:
     """One OPTIONS with no body; the status line and headers are read, nothing more."""
-    request = f"OPTIONS {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: omnidesk-channels-probe\r\n" \
-              "Content-Length: 0\r\nConnection: close\r\n\r\n"
+    request = (
+        f"OPTIONS {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: omnidesk-channels-probe\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
     tls.settimeout(_left(result, deadline, "OPTIONS"))
     sent = time.monotonic()
     try:
@@ -182,8 +198,12 @@ def _options(result: ProbeResult, tls: ssl.SSLSocket, host: str, target: str, de
     except (OSError, http.client.HTTPException) as exc:
         return _fail(result, f"no usable answer to OPTIONS ({type(exc).__name__})", options=FAIL)
     allow = {m.strip().upper() for m in (answer.getheader("Allow") or "").split(",")}
-    result = _with(result, options=str(answer.status), allow_post=PASS if "POST" in allow else FAIL,
-                   first_byte=round(first_byte, 3))
+    result = _with(
+        result,
+        options=str(answer.status),
+        allow_post=PASS if "POST" in allow else FAIL,
+        first_byte=round(first_byte, 3),
+    )
     if not 200 <= answer.status < 300:
         return _fail(result, f"OPTIONS answered {answer.status} (Omnidesk expects 2xx with Allow: POST)")
     if "POST" not in allow:
@@ -199,8 +219,18 @@ def render_table(results: Mapping[str, ProbeResult], channels: Mapping[str, list
     rows = [head]
     for endpoint, r in results.items():
         byte = f"{r.first_byte:.2f} s" if r.first_byte is not None else SKIPPED
-        rows.append((r.shown, ", ".join(channels.get(endpoint, [])), r.dns, r.tls, r.options, r.allow_post, byte,
-                     "ok" if r.ok else f"FAIL: {r.problem}"))
+        rows.append(
+            (
+                r.shown,
+                ", ".join(channels.get(endpoint, [])),
+                r.dns,
+                r.tls,
+                r.options,
+                r.allow_post,
+                byte,
+                "ok" if r.ok else f"FAIL: {r.problem}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows

@@ -3,6 +3,7 @@ list of them is printed (each message once with its count, at most ``SHOWN_PROBL
 
 ``ConfigError`` (``reconciler.errors``) carries them; ``errors`` re-exports every name here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -6,11 +6,12 @@ and the CI commands offer exactly its keys. Adding a format is one function here
 of its own, as ``markdown``), one ``Format`` entry, and a golden test (tests/test_render_golden.py).
 Every renderer is a pure function of what it is given; secrets show as ``(sensitive)``.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from reconciler.checks import Finding, policy_check
 from reconciler.describe import SYMBOL, TenantOutcome, field_lines, headline, report_summary
@@ -90,9 +91,15 @@ def json_report(results: Sequence[TenantOutcome]) -> str:
         if r.saved:
             entry["saved"] = r.saved
         tenants.append(entry)
-    document = {"format_version": PLAN_FORMAT_VERSION,
-                "summary": {"tenants": len(results), "with_changes": sum(r.has_changes for r in results),
-                            "failed": sum(r.failed for r in results)}, "tenants": tenants}
+    document = {
+        "format_version": PLAN_FORMAT_VERSION,
+        "summary": {
+            "tenants": len(results),
+            "with_changes": sum(r.has_changes for r in results),
+            "failed": sum(r.failed for r in results),
+        },
+        "tenants": tenants,
+    }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -144,17 +151,29 @@ def sections_report(results: Sequence[TenantOutcome], options: RenderOptions, pl
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("text", "text for terminals", lambda plan, o: render_text(plan, color=o.color),
-               names_missing_secrets=True),
-        Format("markdown", "markdown for pull-request comments",
-               lambda plan, o: render_markdown(plan, limit=o.limit),
-               report=lambda results, o: markdown_report(results, limit=o.limit)),
-        Format("json", "json for machines", lambda plan, o: render_json(plan),
-               report=lambda results, o: json_report(results)),
-        Format("sarif", "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
-               lambda plan, o: render_sarif(plan.findings, checks=[f for f in o.findings if f.check != POLICY],
-                                            partial=plan.partial),
-               report=sarif_report),
+        Format(
+            "text", "text for terminals", lambda plan, o: render_text(plan, color=o.color), names_missing_secrets=True
+        ),
+        Format(
+            "markdown",
+            "markdown for pull-request comments",
+            lambda plan, o: render_markdown(plan, limit=o.limit),
+            report=lambda results, o: markdown_report(results, limit=o.limit),
+        ),
+        Format(
+            "json",
+            "json for machines",
+            lambda plan, o: render_json(plan),
+            report=lambda results, o: json_report(results),
+        ),
+        Format(
+            "sarif",
+            "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
+            lambda plan, o: render_sarif(
+                plan.findings, checks=[f for f in o.findings if f.check != POLICY], partial=plan.partial
+            ),
+            report=sarif_report,
+        ),
     )
 }
 

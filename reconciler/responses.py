@@ -8,13 +8,15 @@ values than a channel list can hold (``check_shape``, before it is parsed), ever
 integer of sane size (``positive_id``), and every string a channel carries is ``printable``: a
 server's text never reaches an output as line breaks or terminal escapes.
 """
+
 from __future__ import annotations
 
 import functools
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import (
     ApiError,
@@ -111,8 +113,11 @@ def decode(
     except ValueError:
         decoded = None
     except RecursionError:
-        raise ProtocolError("the answer's JSON is nested too deeply to be a channel list or item "
-                            "(a broken or hostile server?)", call=call, status=status) from None
+        raise ProtocolError(
+            "the answer's JSON is nested too deeply to be a channel list or item (a broken or hostile server?)",
+            call=call,
+            status=status,
+        ) from None
     if status >= 400:
         raise status_error(status, decoded, call, redact)
     text = body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
@@ -145,7 +150,8 @@ def check_shape(body: bytes, call: str, status: int) -> None:
             f"the answer holds {containers:,} JSON objects and lists and {values:,} commas, more than any "
             f"channel list ({MAX_CONTAINERS:,} and {MAX_VALUES:,} at most); it was not parsed "
             "(a broken or hostile server?)",
-            call=call, status=status,
+            call=call,
+            status=status,
         )
 
 

@@ -3,10 +3,12 @@
 Plain frozen data; the CLI renders them, a Python caller reads them. The modules they name load
 only for type checkers, so ``validate`` (which returns ``Validated``) never loads HTTP or diff code.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from reconciler.thresholds import DEFAULT_THRESHOLDS, Thresholds
 

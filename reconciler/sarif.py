@@ -4,10 +4,12 @@ One run, one tool (``omnidesk-channels``) whose rules are the policy's registry 
 channels file itself (``channels-file`` problems and warnings); each result names its rule, its
 level (deny and file problems are ``error``, the rest ``warning``) and the file and line.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from reconciler import __version__
@@ -21,28 +23,47 @@ PLAN_CHECK = "plan-check"
 FILE_PROBLEM = "channels-file"
 FILE_WARNING = "channels-file-warning"
 _FILE_RULES = {
-    PLAN_CHECK: ("a check every plan goes through (safety thresholds, secrets to send)",
-                 "see the message: it names what apply needs", "warning"),
-    FILE_PROBLEM: ("the channels file cannot be used as written", "see the message: it names the line and the fix",
-                   "error"),
-    FILE_WARNING: ("the channels file works, but holds something risky (such as a secret written in it)",
-                   "see the message", "warning"),
+    PLAN_CHECK: (
+        "a check every plan goes through (safety thresholds, secrets to send)",
+        "see the message: it names what apply needs",
+        "warning",
+    ),
+    FILE_PROBLEM: (
+        "the channels file cannot be used as written",
+        "see the message: it names the line and the fix",
+        "error",
+    ),
+    FILE_WARNING: (
+        "the channels file works, but holds something risky (such as a secret written in it)",
+        "see the message",
+        "warning",
+    ),
 }
 
 
 def _rules() -> list[dict[str, Any]]:
     out = []
     for rule in RULES.values():
-        out.append({
-            "id": rule.id,
-            "shortDescription": {"text": rule.rationale},
-            "help": {"text": f"Fix: {rule.fix}. Set its level in the channels file: policy: {{rules: {{{rule.id}: "
-                             "off|warn|deny}}"},
-            "defaultConfiguration": {"level": "error" if rule.default == DENY else "warning"},
-        })
+        out.append(
+            {
+                "id": rule.id,
+                "shortDescription": {"text": rule.rationale},
+                "help": {
+                    "text": f"Fix: {rule.fix}. Set its level in the channels file: policy: {{rules: {{{rule.id}: "
+                    "off|warn|deny}}"
+                },
+                "defaultConfiguration": {"level": "error" if rule.default == DENY else "warning"},
+            }
+        )
     for rule_id, (text, fix, level) in _FILE_RULES.items():
-        out.append({"id": rule_id, "shortDescription": {"text": text}, "help": {"text": fix},
-                    "defaultConfiguration": {"level": level}})
+        out.append(
+            {
+                "id": rule_id,
+                "shortDescription": {"text": text},
+                "help": {"text": fix},
+                "defaultConfiguration": {"level": level},
+            }
+        )
     return out
 
 
@@ -60,8 +81,14 @@ def _result(rule_id: str, index: int, level: str, text: str, location: dict[str,
     return result
 
 
-def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (), warnings: Iterable[Problem] = (),
-                 checks: Iterable[CheckFinding] = (), partial: Selection | None = None) -> str:
+def render_sarif(
+    findings: Iterable[Finding],
+    *,
+    errors: Iterable[Problem] = (),
+    warnings: Iterable[Problem] = (),
+    checks: Iterable[CheckFinding] = (),
+    partial: Selection | None = None,
+) -> str:
     """A SARIF 2.1.0 log of ``findings``, a file's ``errors`` and ``warnings`` (``validate``), and what
     the plan checks found (``checks``: a threshold passed, a secret unset; no location).
 
@@ -78,18 +105,28 @@ def render_sarif(findings: Iterable[Finding], *, errors: Iterable[Problem] = (),
     for rule_id, problems, level in ((FILE_PROBLEM, errors, "error"), (FILE_WARNING, warnings, "warning")):
         for problem in problems:
             text = f"{problem.path}: {problem.message}" if problem.path else problem.message
-            results.append(_result(rule_id, index[rule_id], level, text,
-                                   _location(problem.file, problem.line, problem.column)))
+            results.append(
+                _result(rule_id, index[rule_id], level, text, _location(problem.file, problem.line, problem.column))
+            )
     for check in checks:
-        results.append(_result(PLAN_CHECK, index[PLAN_CHECK], "error" if check.denies else "warning",
-                               f"{check.check}: {check.message}", None))
+        results.append(
+            _result(
+                PLAN_CHECK,
+                index[PLAN_CHECK],
+                "error" if check.denies else "warning",
+                f"{check.check}: {check.message}",
+                None,
+            )
+        )
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "omnidesk-channels", "version": __version__, "rules": rules}},
         "results": results,
     }
     if partial:
-        run["properties"] = {"partial": partial.to_data(),
-                             "description": f"A partial plan ({partial.describe()}): the findings of the channels "
-                                            "it leaves out are not here."}
+        run["properties"] = {
+            "partial": partial.to_data(),
+            "description": f"A partial plan ({partial.describe()}): the findings of the channels "
+            "it leaves out are not here.",
+        }
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -4,6 +4,7 @@ The file's first line is a yaml-language-server modeline naming the schema by a 
 the file, so editors (VS Code's YAML extension, Neovim, Helix, JetBrains) check and complete it in
 any repository, without this project's checkout or a network fetch.
 """
+
 from __future__ import annotations
 
 import os

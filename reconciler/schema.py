@@ -8,6 +8,7 @@ faster, answers only yes or no) for the common case of a valid file, and ``valid
 (jsonschema) whose errors the loader turns into messages. Both are imported on first use, so a
 command that validates nothing never pays for them.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,9 +69,7 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
-def _ecma_pattern(
-    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
-) -> Iterator[ValidationError]:
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
     # jsonschema uses Python's re.search, whose ``$`` also matches before a final newline, so a
     # value from a YAML ``|`` block would pass here and be refused by the API.
     from jsonschema import ValidationError

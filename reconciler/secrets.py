@@ -8,6 +8,7 @@ undefined secret into "", and sending it would wipe the channel's secret.
 Saved plans store, per secret they send, scrypt(value, salt) with a salt drawn per plan and the
 cost parameters beside it: an artifact of the plan does not let anyone test guesses cheaply.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -130,8 +131,14 @@ class SecretDigests:
         return hmac.compare_digest(expected, _scrypt(value, channel, self.salt, self.n, self.r, self.p))
 
     def to_data(self) -> dict[str, Any]:
-        return {"kdf": "scrypt", "n": self.n, "r": self.r, "p": self.p, "salt": self.salt,
-                "digests": dict(self.digests)}
+        return {
+            "kdf": "scrypt",
+            "n": self.n,
+            "r": self.r,
+            "p": self.p,
+            "salt": self.salt,
+            "digests": dict(self.digests),
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> SecretDigests:
@@ -164,8 +171,13 @@ def sent_endpoints(plan: Plan) -> list[tuple[Change, str]]:
 
 def check_endpoint_credentials(plan: Plan) -> None:
     """A saved plan masks endpoint credentials and reads them from ${env:...} at apply: refuse literal ones."""
-    literal = sorted({c.name for c, endpoint in sent_endpoints(plan)
-                      if set(credential_params(endpoint)) - set(getattr(c, "endpoint_env", {}))})
+    literal = sorted(
+        {
+            c.name
+            for c, endpoint in sent_endpoints(plan)
+            if set(credential_params(endpoint)) - set(getattr(c, "endpoint_env", {}))
+        }
+    )
     if literal:
         raise SecretInFile(
             "a saved plan reads an endpoint's credentials from the environment when applied, but these channels "
@@ -207,8 +219,9 @@ def _with_endpoint(change: Change, endpoint: str) -> Change:
         return change  # a delete sends no endpoint
     after = FrozenMap({**change.after, ENDPOINT_FIELD: endpoint})
     if isinstance(change, Update):
-        fields = tuple(FieldChange(f.field, f.before, endpoint) if f.field == ENDPOINT_FIELD else f
-                       for f in change.fields)
+        fields = tuple(
+            FieldChange(f.field, f.before, endpoint) if f.field == ENDPOINT_FIELD else f for f in change.fields
+        )
         return replace(change, after=after, fields=fields)
     return replace(change, after=after)
 

@@ -8,6 +8,7 @@ the whole plan is an error naming it: a mistyped name must not look like "nothin
 every tenant (``plan --all-tenants``) each tenant's plan is cut alike, and a pattern is an error
 only when it matches no change of any tenant.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,7 @@ class Selection:
         return not any(_matches(pattern, names) for pattern in self.exclude)
 
     def describe(self) -> str:
-        """"only 'web-*', 'fax'; excluding 'web-test'": how summaries name a partial plan."""
+        """ "only 'web-*', 'fax'; excluding 'web-test'": how summaries name a partial plan."""
         parts = []
         if self.only:
             parts.append("only " + ", ".join(repr(p) for p in self.only))
@@ -73,9 +74,12 @@ Unmatched = tuple[tuple[str, str], ...]  # (option, pattern) pairs: ("--only", "
 
 def unmatched(plan: Plan, selection: Selection) -> Unmatched:
     """The patterns of ``selection`` that match no change of the whole ``plan``, as (option, pattern)."""
-    return tuple((option, pattern)
-                 for option, patterns in ((named("only"), selection.only), (named("exclude"), selection.exclude))
-                 for pattern in patterns if not any(_matches(pattern, _names(c)) for c in plan.changes))
+    return tuple(
+        (option, pattern)
+        for option, patterns in ((named("only"), selection.only), (named("exclude"), selection.exclude))
+        for pattern in patterns
+        if not any(_matches(pattern, _names(c)) for c in plan.changes)
+    )
 
 
 def select(plan: Plan, selection: Selection, *, strict: bool = True) -> Plan:
@@ -94,9 +98,13 @@ def select(plan: Plan, selection: Selection, *, strict: bool = True) -> Plan:
     kept = tuple(c for c in plan.changes if selection.keeps(c))
     kept_names = {name for c in kept for name in _names(c)}
     missing = {var: tuple(n for n in names if n in kept_names) for var, names in plan.missing_secrets.items()}
-    return replace(plan, changes=kept, partial=selection,
-                   findings=tuple(f for f in plan.findings if f.channel in kept_names),
-                   missing_secrets=type(plan.missing_secrets)((k, v) for k, v in missing.items() if v))
+    return replace(
+        plan,
+        changes=kept,
+        partial=selection,
+        findings=tuple(f for f in plan.findings if f.channel in kept_names),
+        missing_secrets=type(plan.missing_secrets)((k, v) for k, v in missing.items() if v),
+    )
 
 
 def raise_unmatched(missed: Unmatched, plans: Sequence[Plan]) -> None:

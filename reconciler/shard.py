@@ -9,6 +9,7 @@ artifacts each shard job keeps). Growing N to N+1 moves only the 1/(N+1) of tena
 takes. The price is balance: shards are even only on average (1,000 tenants over 4: about 250
 each, give or take 15), and a shard may be empty when there are few tenants.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,12 +44,15 @@ class Shard:
         """``"2/4"`` -> ``Shard(2, 4)``; ``ValueError`` with the words a usage error shows."""
         form = _FORM.fullmatch(text)
         if form is None:
-            raise ValueError(f"{text!r} is not K/N: write the shard's number and the number of shards, e.g. 2/4 "
-                             "(GitLab: $CI_NODE_INDEX/$CI_NODE_TOTAL)")
+            raise ValueError(
+                f"{text!r} is not K/N: write the shard's number and the number of shards, e.g. 2/4 "
+                "(GitLab: $CI_NODE_INDEX/$CI_NODE_TOTAL)"
+            )
         index, total = int(form.group(1)), int(form.group(2))
         if total < 1 or not 1 <= index <= total:
-            raise ValueError(f"{text!r}: K must be from 1 to N and N at least 1 (shards are counted from 1, "
-                             "e.g. 1/4 to 4/4)")
+            raise ValueError(
+                f"{text!r}: K must be from 1 to N and N at least 1 (shards are counted from 1, e.g. 1/4 to 4/4)"
+            )
         return cls(index, total)
 
     def holds(self, tenant: str) -> bool:

@@ -51,8 +51,9 @@ def snapshot_channels(snapshot: Snapshot, tenant: str | None) -> list[RemoteChan
     return [RemoteChannel(id=n, type=CUSTOM_TYPE, fields=dict(c.fields)) for n, c in enumerate(loaded.channels, 1)]
 
 
-def plan_against_snapshot(engine: Workflow, path: str | os.PathLike[str], tenant: str | None,
-                          snapshot: Snapshot) -> Plan:
+def plan_against_snapshot(
+    engine: Workflow, path: str | os.PathLike[str], tenant: str | None, snapshot: Snapshot
+) -> Plan:
     """The file's plan for ``tenant`` against ``snapshot`` instead of the live tenant: no key, no call."""
     view = engine.load(path, tenant=tenant)
     current = without_ignored(snapshot_channels(snapshot, tenant), view_ignore(view))

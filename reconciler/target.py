@@ -13,6 +13,7 @@ Which hosts the key may reach (``check_destination``, run by both before the key
 environment. Never from the channels file: in CI a pull request edits it, and its ``url:`` would
 otherwise send the production key to any host its author likes.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -59,9 +60,14 @@ class Target:
 
     def connection(self) -> dict[str, str]:
         """How to reach the target again, for a saved plan: never the key, only its variable."""
-        data = {"label": self.label, "url": self.url, "api_key_env": self.api_key_env,
-                "local_state": self.local_state, "tenant": self.tenant,
-                "auth": self.auth if self.auth != DEFAULT_AUTH else None}
+        data = {
+            "label": self.label,
+            "url": self.url,
+            "api_key_env": self.api_key_env,
+            "local_state": self.local_state,
+            "tenant": self.tenant,
+            "auth": self.auth if self.auth != DEFAULT_AUTH else None,
+        }
         return {k: v for k, v in data.items() if v is not None}
 
 
@@ -69,10 +75,15 @@ def tenant_required(tenants: Mapping[str, Tenant], *, given: str | None = None) 
     """A file with tenants is used for one named tenant only: without ``--tenant`` its view has no
     tenant's channels, so a plan against one tenant's URL would prune that tenant's own channels.
     ``given`` names what was passed instead (``--url``, ``OMNIDESK_URL``, ``--emulator``)."""
-    refused = (f" {given} alone is refused for a file with tenants, so that no tenant is planned with "
-               "another's channels.") if given else ""
-    return TargetError(f"the file defines tenants ({', '.join(tenants)}): choose one with {named('tenant')} NAME."
-                       f"{refused} Nothing was read or changed")
+    refused = (
+        (f" {given} alone is refused for a file with tenants, so that no tenant is planned with another's channels.")
+        if given
+        else ""
+    )
+    return TargetError(
+        f"the file defines tenants ({', '.join(tenants)}): choose one with {named('tenant')} NAME."
+        f"{refused} Nothing was read or changed"
+    )
 
 
 def resolve_target(
@@ -93,8 +104,13 @@ def resolve_target(
     chosen: Tenant | None = None
     if tenant is None and tenants:
         given = (
-            named("url") if url else named("local_state") if local_state is not None
-            else URL_ENV if env.get(URL_ENV) else None
+            named("url")
+            if url
+            else named("local_state")
+            if local_state is not None
+            else URL_ENV
+            if env.get(URL_ENV)
+            else None
         )
         raise tenant_required(tenants, given=given)
     if tenant is not None:
@@ -166,7 +182,8 @@ def check_destination(url: str, environ: Mapping[str, str] | None = None, *, sou
             f"({', '.join(patterns)}, or this machine). If {host} is yours, allow it in the environment "
             f"(not in the channels file, which a pull request can edit): "
             f"export {ALLOWED_HOSTS_ENV}={_suggested_pattern(host, env)}",
-            host=host, variable=ALLOWED_HOSTS_ENV,
+            host=host,
+            variable=ALLOWED_HOSTS_ENV,
         )
     return host
 
@@ -190,8 +207,6 @@ def allowed_host_patterns(environ: Mapping[str, str] | None = None) -> list[str]
     return patterns
 
 
-
-
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -212,8 +227,9 @@ def _suggested_pattern(host: str, env: Mapping[str, str]) -> str:
     return f"{current},{host}" if current else host
 
 
-def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, str] | None = None,
-                           auth: str | None = None) -> Target:
+def target_from_connection(
+    connection: Mapping[str, str], environ: Mapping[str, str] | None = None, auth: str | None = None
+) -> Target:
     """The target a saved plan was made for (in the auth form it was made with, unless ``auth``)."""
     env = os.environ if environ is None else environ
     # plans saved by 0.2.0 named the local state "emulator_state"
@@ -223,8 +239,14 @@ def target_from_connection(connection: Mapping[str, str], environ: Mapping[str, 
     check_destination(connection.get("url", ""), env, source="the saved plan's URL")
     key_var = connection.get("api_key_env", DEFAULT_KEY_ENV)
     form = _auth_form(auth, connection.get("auth"), env)
-    return Target(connection["url"], _key(env, key_var), connection["label"], tenant=connection.get("tenant"),
-                  api_key_env=key_var, auth=form)
+    return Target(
+        connection["url"],
+        _key(env, key_var),
+        connection["label"],
+        tenant=connection.get("tenant"),
+        api_key_env=key_var,
+        auth=form,
+    )
 
 
 def _key(env: Mapping[str, str], key_var: str) -> str:
@@ -240,8 +262,10 @@ def _auth_form(option: str | None, configured: str | None, env: Mapping[str, str
     for value, where in ((option, named("auth")), (configured, "the tenant's auth:"), (env.get(AUTH_ENV), AUTH_ENV)):
         if value:
             if value not in AUTH_FORMS:
-                raise TargetError(f"{where} is {value!r}; it must be one of: {', '.join(AUTH_FORMS)}",
-                                  variable=AUTH_ENV if where == AUTH_ENV else None)
+                raise TargetError(
+                    f"{where} is {value!r}; it must be one of: {', '.join(AUTH_FORMS)}",
+                    variable=AUTH_ENV if where == AUTH_ENV else None,
+                )
             return value
     return DEFAULT_AUTH
 
@@ -255,8 +279,9 @@ def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
         with _connect(target, **options) as client:
             yield client
     except AuthenticationError as exc:
-        raise AuthenticationError(_refused_key(exc.reason, target), call=exc.call, status=exc.status,
-                                  variable=target.api_key_env) from None
+        raise AuthenticationError(
+            _refused_key(exc.reason, target), call=exc.call, status=exc.status, variable=target.api_key_env
+        ) from None
     except StateFileError as exc:
         state = target.local_state
         if state is None or not os.path.isfile(state):
@@ -268,29 +293,47 @@ def open_client(target: Target, **options: Any) -> Iterator[OmnideskClient]:
 
 
 def _refused_key(reason: str, target: Target) -> str:
-    source = f"{target.api_key_env}, the variable tenant {target.tenant}'s api_key_env names" if target.tenant \
+    source = (
+        f"{target.api_key_env}, the variable tenant {target.tenant}'s api_key_env names"
+        if target.tenant
         else target.api_key_env
-    return (f"{reason}; the key comes from {source}: check that it holds a valid API key "
-            f"for {target.url}")
+    )
+    return f"{reason}; the key comes from {source}: check that it holds a valid API key for {target.url}"
 
 
 @contextmanager
-def _connect(target: Target, *, parallelism: int = 8, timeout: float = DEFAULT_TIMEOUT,
-             pools: HostPools | None = None, local: LocalServer | None = None) -> Iterator[OmnideskClient]:
+def _connect(
+    target: Target,
+    *,
+    parallelism: int = 8,
+    timeout: float = DEFAULT_TIMEOUT,
+    pools: HostPools | None = None,
+    local: LocalServer | None = None,
+) -> Iterator[OmnideskClient]:
     """A client for the target (through ``pools``' pool for its host, if given); for a target with
     ``local_state``, through the transport ``local`` opens on that state (the engine knows no
     emulator: the caller injects it, as ``httpx.Client(transport=)`` takes one)."""
     if target.local_state is None:
         assert target.url is not None and target.api_key is not None
         borrowed = pools.transport(target.url) if pools is not None else None
-        with OmnideskClient(target.url, target.api_key, auth=target.auth, parallelism=parallelism,
-                            timeout=timeout, transport=borrowed) as client:
+        with OmnideskClient(
+            target.url, target.api_key, auth=target.auth, parallelism=parallelism, timeout=timeout, transport=borrowed
+        ) as client:
             yield client
         return
     if local is None:
-        raise TargetError(f"{target.label} is served in-process: give the workflow a local server to reach it "
-                          "(reconciler.cli.emulated, say)")
-    with local(target.local_state) as transport, OmnideskClient(
-        "http://emulator", EMULATOR_KEY, transport=transport, parallelism=parallelism, timeout=timeout,
-    ) as client:
+        raise TargetError(
+            f"{target.label} is served in-process: give the workflow a local server to reach it "
+            "(reconciler.cli.emulated, say)"
+        )
+    with (
+        local(target.local_state) as transport,
+        OmnideskClient(
+            "http://emulator",
+            EMULATOR_KEY,
+            transport=transport,
+            parallelism=parallelism,
+            timeout=timeout,
+        ) as client,
+    ):
         yield client

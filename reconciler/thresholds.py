@@ -10,6 +10,7 @@ file and per tenant, like octoDNS's per-zone thresholds; a tenant's value wins o
 
 The checks themselves live in ``checks.check_safety``; this module only says what the limits are.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -39,16 +39,30 @@ class Transfers:
 
         def load(self, path: str | os.PathLike[str], *, tenant: str | None = None) -> ChannelsFile: ...
 
-        def target(self, *, url: str | None = None, tenant: str | None = None,
-                   tenants: Mapping[str, Tenant] | None = None) -> Target: ...
+        def target(
+            self, *, url: str | None = None, tenant: str | None = None, tenants: Mapping[str, Tenant] | None = None
+        ) -> Target: ...
 
         def read(self, target: Target, ignore: Sequence[str] = ()) -> list[RemoteChannel]: ...
 
-        def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
-                          rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan: ...
+        def plan_channels(
+            self,
+            channels: Sequence[DesiredChannel],
+            target: Target,
+            *,
+            prune: bool = False,
+            rotate_secrets: bool = False,
+            ignore: Sequence[str] = (),
+        ) -> Plan: ...
 
-    def check_export_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
-                            force: bool = False, option: str | None = None) -> None:
+    def check_export_output(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        inputs: Sequence[str | None],
+        force: bool = False,
+        option: str | None = None,
+    ) -> None:
         """Refuse, before any work, to write an export onto an input or a file of another kind."""
         check_output(path, kind=EXPORT, inputs=inputs, force=force, option=option)
 
@@ -56,17 +70,18 @@ class Transfers:
         """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``)."""
         write_atomically(path, exported.export.text, option=option)
 
-
-    def export(self, path: str | os.PathLike[str] | None = None, *, url: str | None = None,
-               tenant: str | None = None) -> Exported:
+    def export(
+        self, path: str | os.PathLike[str] | None = None, *, url: str | None = None, tenant: str | None = None
+    ) -> Exported:
         """The tenant's custom channels as a channels file; with a file and a tenant, templated
         with that tenant's vars and keeping the file's ``tenants:`` limits. Channels the file
         ignores are left out, and its ``ignore:`` lists are written back."""
         tenants, ignore = self.settings(path)
         target = self.target(url=url, tenant=tenant, tenants=tenants)
         current = self.read(target, ignore_for(ignore, tenants.get(tenant) if tenant else None))
-        return Exported(self._export(current, path, tenant, tenants, ignore), target,
-                        sum(1 for c in current if c.is_custom))
+        return Exported(
+            self._export(current, path, tenant, tenants, ignore), target, sum(1 for c in current if c.is_custom)
+        )
 
     def settings(self, path: str | os.PathLike[str] | None) -> tuple[dict[str, Tenant], tuple[str, ...]]:
         """The file's tenants and top-level ``ignore:`` patterns (none without a file)."""
@@ -75,16 +90,23 @@ class Transfers:
         require_input(path)
         return load_settings(path)
 
-    def _export(self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None,
-                tenants: Mapping[str, Tenant], ignore: Sequence[str]) -> Export:
+    def _export(
+        self,
+        current: list[RemoteChannel],
+        path: str | os.PathLike[str] | None,
+        tenant: str | None,
+        tenants: Mapping[str, Tenant],
+        ignore: Sequence[str],
+    ) -> Export:
         from reconciler.export import export_channels
 
         if path is None or tenant is None:
             return export_channels(current, tenants=tenants, ignore=ignore)
         view = self.load(path, tenant=tenant)
         limited = {c.name: sorted(c.tenants) for c in view.channels if c.tenants is not None}
-        return export_channels(current, variables=tenants[tenant].vars, tenants=tenants, channel_tenants=limited,
-                               ignore=ignore)
+        return export_channels(
+            current, variables=tenants[tenant].vars, tenants=tenants, channel_tenants=limited, ignore=ignore
+        )
 
     def clone(self, path: str | os.PathLike[str], source: str, dest: str, *, prune: bool = False) -> Cloned:
         """Plan the source tenant's custom channels onto the destination tenant.
@@ -101,28 +123,43 @@ class Transfers:
         target = self.target(tenant=dest, tenants=tenants)
         dest_ignore = ignore_for(ignore, tenants.get(dest))
         current = self.read(source_target, ignore_for(ignore, tenants.get(source)) + dest_ignore)
-        exported = Exported(self._export(current, path, source, tenants, ignore), source_target,
-                            sum(1 for c in current if c.is_custom))
-        desired = load_channels_file(f"<export of {source}>", tenant=dest, environ=self.environ,
-                                     text=exported.export.text)
+        exported = Exported(
+            self._export(current, path, source, tenants, ignore), source_target, sum(1 for c in current if c.is_custom)
+        )
+        desired = load_channels_file(
+            f"<export of {source}>", tenant=dest, environ=self.environ, text=exported.export.text
+        )
         cloned = {c.name for c in desired.channels}
         dest_view = self.load(path, tenant=dest)
-        own = [c for c in dest_view.channels
-               if c.tenants is not None and source not in c.tenants and c.name not in cloned]
+        own = [
+            c for c in dest_view.channels if c.tenants is not None and source not in c.tenants and c.name not in cloned
+        ]
         wanted = list(desired.channels) + own
         plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
         from reconciler.secrets import Secrets
 
         view = replace(dest_view, channels=tuple(wanted))  # the destination's policy over what it gets
         plan = replace(plan, findings=findings(view))
-        planned = Planned(plan, target, Secrets.from_channels(wanted), replace(desired, channels=tuple(wanted)),
-                          thresholds=thresholds_of(dest_view))
+        planned = Planned(
+            plan,
+            target,
+            Secrets.from_channels(wanted),
+            replace(desired, channels=tuple(wanted)),
+            thresholds=thresholds_of(dest_view),
+        )
         return Cloned(planned, exported)
 
     # -- import ----------------------------------------------------------------------------------
 
-    def import_(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-                names: Sequence[str] = (), update: bool = False) -> ImportedFile:
+    def import_(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        url: str | None = None,
+        tenant: str | None = None,
+        names: Sequence[str] = (),
+        update: bool = False,
+    ) -> ImportedFile:
         """Add the tenant's custom channels the file lacks (only ``names`` when given) to the file,
         in place; with ``update``, also take the drift of its channels back. Reads the tenant only."""
         file = os.fspath(path)
@@ -133,7 +170,12 @@ class Transfers:
         from reconciler.importer import import_channels
 
         imported = import_channels(
-            text, file=file, view=view, current=current, names=names, update=update,
+            text,
+            file=file,
+            view=view,
+            current=current,
+            names=names,
+            update=update,
             reload=lambda edited: load_channels_file(file, tenant=tenant, environ=self.environ, text=edited),
         )
         if imported.changed:

@@ -13,6 +13,7 @@
 * ``unfixable``: connection failures that no retry can fix (nothing listening, a connection closed
   before any answer, DNS, TLS to a plain-HTTP port, certificates), with what to check.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,8 @@ import ssl
 import threading
 import time
 import urllib.request
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import httpcore
 import httpx
@@ -79,8 +81,7 @@ def check_api_key(key: str, *, variable: str | None = None) -> None:
         else:
             continue
         raise TargetError(
-            f"{where} contains {what} at position {index + 1} of {len(key)}, which an HTTP header "
-            f"cannot carry{fix}",
+            f"{where} contains {what} at position {index + 1} of {len(key)}, which an HTTP header cannot carry{fix}",
             variable=variable,
         )
 
@@ -178,8 +179,10 @@ class DeadlineTransport(httpx.HTTPTransport):
 
     def __init__(self, *, max_connections: int, proxy: str | None = None, keep_alive: int | None = None) -> None:
         # All kept open: with httpx's 20, apply -p 64 opened 975 connections for 1,000 creates (#27)
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=max_connections if keep_alive is None else keep_alive)
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections if keep_alive is None else keep_alive,
+        )
         super().__init__(limits=limits, proxy=proxy, verify=tls_context())
         # httpx offers no way to pass httpcore a network backend; its pool (direct or through a
         # proxy) takes ours before any connection is made. tests/test_wire_limits.py pins this.
@@ -213,8 +216,9 @@ class HostPools:
             with self._lock:
                 pool = self._pools.get(key)
                 if pool is None:
-                    pool = self._pools[key] = DeadlineTransport(max_connections=self.max_connections, proxy=proxy,
-                                                                keep_alive=self.max_connections)
+                    pool = self._pools[key] = DeadlineTransport(
+                        max_connections=self.max_connections, proxy=proxy, keep_alive=self.max_connections
+                    )
                 self._by_url[url] = pool
         return _Borrowed(pool)
 
@@ -344,8 +348,11 @@ def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
     cause = _root_causes(error)
     host = url.host
     where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-    check = ("is the emulator running, is the port right?" if is_loopback(host)
-             else "is the URL right, is the tenant reachable from here?")
+    check = (
+        "is the emulator running, is the port right?"
+        if is_loopback(host)
+        else "is the URL right, is the tenant reachable from here?"
+    )
     if _closed_before_answer(error, cause):
         return f"{where} closed the connection before any answer: {check}"
     if not isinstance(error, httpx.ConnectError):
@@ -353,16 +360,22 @@ def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
     if any(isinstance(c, ConnectionRefusedError) for c in cause) or "Connection refused" in str(error):
         return f"nothing listens on {where}: {check}"
     if any(isinstance(c, socket.gaierror) for c in cause) or "Name or service not known" in str(error):
-        return (f"the host name {host!r} cannot be resolved (DNS): check the URL's host "
-                f"(is it https://<account>.omnidesk.com?) and this machine's network")
+        return (
+            f"the host name {host!r} cannot be resolved (DNS): check the URL's host "
+            f"(is it https://<account>.omnidesk.com?) and this machine's network"
+        )
     certificate = next((c for c in cause if isinstance(c, ssl.SSLCertVerificationError)), None)
     if certificate is not None:
         reason = getattr(certificate, "verify_message", "") or "verification failed"
-        return (f"the TLS certificate of {host!r} was refused ({reason}): check that the URL names the "
-                "tenant's own host, or this machine's CA certificates (SSL_CERT_FILE)")
+        return (
+            f"the TLS certificate of {host!r} was refused ({reason}): check that the URL names the "
+            "tenant's own host, or this machine's CA certificates (SSL_CERT_FILE)"
+        )
     if any(isinstance(c, ssl.SSLError) for c in cause) or "SSL" in str(error):
-        return (f"the TLS handshake with {host}:{url.port or 443} failed: is the URL https://... pointing at an "
-                "HTTPS port? A plain-HTTP server there would need http:// (loopback only)")
+        return (
+            f"the TLS handshake with {host}:{url.port or 443} failed: is the URL https://... pointing at an "
+            "HTTPS port? A plain-HTTP server there would need http:// (loopback only)"
+        )
     return None
 
 

@@ -3,6 +3,7 @@
 ``Validation`` is part of ``Workflow`` (it inherits it); it reads only the file and, unless
 ``offline``, the environment, so ``validate`` loads no HTTP, plan or write module.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,7 @@ class Validation:
 
     environ: Mapping[str, str]
 
-    def validate(self, path: str | os.PathLike[str], *, tenant: str | None = None,
-                 offline: bool = False) -> Validated:
+    def validate(self, path: str | os.PathLike[str], *, tenant: str | None = None, offline: bool = False) -> Validated:
         """Check the file offline (no call): for ``tenant``, else for every tenant and for none.
         Raises ``ConfigError`` listing every problem (and its warnings). ``offline``: read no
         environment variable (an unset ``${env:...}`` is no error; for pre-commit hooks)."""
@@ -30,8 +30,11 @@ class Validation:
         if tenant is not None:
             require_input(path)
             loaded = load_channels_file(path, tenant=tenant, environ=self.environ, offline=offline)
-            return Validated(f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})",
-                             tuple(loaded.warnings), tuple(findings(loaded)))
+            return Validated(
+                f"{shown}: valid for tenant {tenant} ({_count(len(loaded.channels))})",
+                tuple(loaded.warnings),
+                tuple(findings(loaded)),
+            )
         require_input(path)
         views = load_all_views(path, environ=self.environ, offline=offline)
         # Each channel entry has its own line, so lines count the file's channels across all views.

@@ -7,6 +7,7 @@ process is not affected, and threads that run engine work for a command (every t
 are started in a copy of its context (``contextvars.copy_context``), so a report words its errors
 as the terminal does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping

@@ -16,27 +16,29 @@ A file's ``ignore:`` patterns are applied in one place, ``read``: the channels t
 before anything plans, prunes, exports, imports or clones.
 A ``Workflow`` holds no state between calls, so one can serve several threads (every tenant at once).
 """
+
 from __future__ import annotations
 
 import copy
 import os
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler.config import load_all_views, load_channels_file, load_tenants
 from reconciler.errors import TargetError
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.ignore import view_ignore, without_ignored
 from reconciler.inbound import Messages
-from reconciler.transfers import Transfers
-from reconciler.validation import Validation
-from reconciler.wording import named
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
 from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
 from reconciler.thresholds import thresholds_of
+from reconciler.transfers import Transfers
+from reconciler.validation import Validation
+from reconciler.wording import named
 
 if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: validate needs none of them
     from reconciler.apply import ApplyReport, Outcome
@@ -49,14 +51,23 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
 
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
+
 class Workflow(Messages, Transfers, Validation):
     """Load, read, plan, check, apply and save, with one set of rules (and, from ``Validation``,
     validate; from ``Transfers``, export, clone and import; from ``Messages``, push messages and the
     sandbox's agent replies)."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None, parallelism: int = 8,
-                 timeout: float | None = None, auth: str | None = None, pools: HostPools | None = None,
-                 local: LocalServer | None = None, local_state: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        parallelism: int = 8,
+        timeout: float | None = None,
+        auth: str | None = None,
+        pools: HostPools | None = None,
+        local: LocalServer | None = None,
+        local_state: str | None = None,
+    ) -> None:
         """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
         the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
         tenants (see ``sharing``). The connection is chosen here, at the top, as ``httpx.Client(transport=)``
@@ -91,8 +102,10 @@ class Workflow(Messages, Transfers, Validation):
             require_input(path)
             tenants = load_tenants(path)
         if required and not tenants:
-            raise TargetError(f"{os.fspath(path or '')} defines no tenants: add a tenants: section, "
-                              f"or use {named('url')} for one tenant")
+            raise TargetError(
+                f"{os.fspath(path or '')} defines no tenants: add a tenants: section, "
+                f"or use {named('url')} for one tenant"
+            )
         return tenants
 
     def views(self, path: str | os.PathLike[str]) -> dict[str | None, ChannelsFile]:
@@ -105,12 +118,19 @@ class Workflow(Messages, Transfers, Validation):
         names = list(self.tenants(path, required=True))
         return shard.pick(names) if shard else names
 
-    def target(self, *, url: str | None = None, tenant: str | None = None,
-               tenants: Mapping[str, Tenant] | None = None) -> Target:
+    def target(
+        self, *, url: str | None = None, tenant: str | None = None, tenants: Mapping[str, Tenant] | None = None
+    ) -> Target:
         from reconciler.target import resolve_target
 
-        return resolve_target(url=url, tenant=tenant, local_state=self.local_state, tenants=tenants or {},
-                              environ=self.environ, auth=self.auth)
+        return resolve_target(
+            url=url,
+            tenant=tenant,
+            local_state=self.local_state,
+            tenants=tenants or {},
+            environ=self.environ,
+            auth=self.auth,
+        )
 
     def read(self, target: Target, ignore: Sequence[str] = ()) -> list[RemoteChannel]:
         """The tenant's channels but the ``ignore`` ones, through the list endpoint only (CHANNEL_READ suffices)."""
@@ -120,15 +140,30 @@ class Workflow(Messages, Transfers, Validation):
     def _client(self, target: Target) -> AbstractContextManager[OmnideskClient]:
         from reconciler.target import DEFAULT_TIMEOUT, open_client
 
-        return open_client(target, parallelism=self.parallelism, timeout=self.timeout or DEFAULT_TIMEOUT,
-                           pools=self.pools, local=self.local)
+        return open_client(
+            target,
+            parallelism=self.parallelism,
+            timeout=self.timeout or DEFAULT_TIMEOUT,
+            pools=self.pools,
+            local=self.local,
+        )
 
     # -- plan ------------------------------------------------------------------------------------
 
-    def plan(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None,
-             prune: bool = False, rotate_secrets: bool = False,
-             loaded: ChannelsFile | None = None, probe: bool = False, only: Sequence[str] = (),
-             exclude: Sequence[str] = (), strict: bool = True) -> Planned:
+    def plan(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        url: str | None = None,
+        tenant: str | None = None,
+        prune: bool = False,
+        rotate_secrets: bool = False,
+        loaded: ChannelsFile | None = None,
+        probe: bool = False,
+        only: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        strict: bool = True,
+    ) -> Planned:
         """Load the file, read the tenant and compute the plan. Writes nothing.
 
         A file that defines tenants needs ``tenant`` (``TargetError`` otherwise, before any call).
@@ -145,23 +180,49 @@ class Workflow(Messages, Transfers, Validation):
 
         channels_file = loaded or self.load(path, tenant=tenant)
         target = self.target(url=url, tenant=tenant, tenants=channels_file.tenants)
-        plan = self.plan_channels(channels_file.channels, target, prune=prune or channels_file.prune,
-                                  rotate_secrets=rotate_secrets, ignore=view_ignore(channels_file))
+        plan = self.plan_channels(
+            channels_file.channels,
+            target,
+            prune=prune or channels_file.prune,
+            rotate_secrets=rotate_secrets,
+            ignore=view_ignore(channels_file),
+        )
         found = self.probe(path, loaded=channels_file).findings if probe else findings(channels_file)
         selection = Selection(tuple(only), tuple(exclude))
         whole = replace(plan, findings=found)
-        return Planned(select(whole, selection, strict=strict), target, Secrets.from_channels(channels_file.channels),
-                       channels_file, thresholds=thresholds_of(channels_file), unmatched=unmatched(whole, selection))
+        return Planned(
+            select(whole, selection, strict=strict),
+            target,
+            Secrets.from_channels(channels_file.channels),
+            channels_file,
+            thresholds=thresholds_of(channels_file),
+            unmatched=unmatched(whole, selection),
+        )
 
-    def plan_channels(self, channels: Sequence[DesiredChannel], target: Target, *, prune: bool = False,
-                      rotate_secrets: bool = False, ignore: Sequence[str] = ()) -> Plan:
+    def plan_channels(
+        self,
+        channels: Sequence[DesiredChannel],
+        target: Target,
+        *,
+        prune: bool = False,
+        rotate_secrets: bool = False,
+        ignore: Sequence[str] = (),
+    ) -> Plan:
         from reconciler.planning import make_plan
 
-        return make_plan(channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets,
-                         target=target.label)
+        return make_plan(
+            channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets, target=target.label
+        )
 
-    def propose(self, path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None,
-                secrets_at_apply: bool = False, force: bool = False, **options: Any) -> Proposal:
+    def propose(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        out: str | os.PathLike[str] | None = None,
+        secrets_at_apply: bool = False,
+        force: bool = False,
+        **options: Any,
+    ) -> Proposal:
         """``plan`` (``options`` are its own), ``review`` it, and with ``out`` ``save`` it: what ``plan``
         shows, for one tenant or every one (``multitenant``). A plan that cannot be saved (a secret
         unset) raises from ``save``; call ``plan``, ``review`` and ``save`` to show it first."""
@@ -171,8 +232,14 @@ class Workflow(Messages, Transfers, Validation):
             self.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
         return Proposal(planned, found, os.fspath(out) if out is not None else None)
 
-    def probe(self, path: str | os.PathLike[str], *, tenant: str | None = None, loaded: ChannelsFile | None = None,
-              timeout: float | None = None) -> Probed:
+    def probe(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        tenant: str | None = None,
+        loaded: ChannelsFile | None = None,
+        timeout: float | None = None,
+    ) -> Probed:
         """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message.
         ``timeout``: seconds for one endpoint, every step included (None: ``probe.DEFAULT_TIMEOUT``)."""
         from reconciler.probe import DEFAULT_TIMEOUT, probe_endpoints
@@ -201,8 +268,14 @@ class Workflow(Messages, Transfers, Validation):
         found = run_checks(self._context(planned, PLAN))
         return tuple(sorted(found, key=lambda finding: not finding.denies))  # what apply refuses first
 
-    def check(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
-              allow_policy: Sequence[str] = ()) -> None:
+    def check(
+        self,
+        planned: Planned,
+        *,
+        allow_deletes: int | None = None,
+        allow_updates: int | None = None,
+        allow_policy: Sequence[str] = (),
+    ) -> None:
         """Everything that must hold before a write: no policy finding at deny (but the rules
         ``allow_policy`` names), secrets present, updates and deletes within the planned thresholds
         (or exactly the counts allowed), and every other check of ``PLAN_CHECKS``.
@@ -212,12 +285,22 @@ class Workflow(Messages, Transfers, Validation):
         """
         from reconciler.checks import APPLY, run_checks
 
-        run_checks(self._context(planned, APPLY, allow_deletes=allow_deletes, allow_updates=allow_updates,
-                                 allow_policy=allow_policy))
+        run_checks(
+            self._context(
+                planned, APPLY, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy
+            )
+        )
 
-    def apply(self, planned: Planned, *, allow_deletes: int | None = None, allow_updates: int | None = None,
-              allow_policy: Sequence[str] = (), on_outcome: Callable[[Outcome], None] | None = None,
-              stop: threading.Event | None = None) -> ApplyReport:
+    def apply(
+        self,
+        planned: Planned,
+        *,
+        allow_deletes: int | None = None,
+        allow_updates: int | None = None,
+        allow_policy: Sequence[str] = (),
+        on_outcome: Callable[[Outcome], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> ApplyReport:
         """Check, then carry out the plan. A saved plan is first checked against the tenant's channels."""
         from reconciler.apply import apply_plan
         from reconciler.checks import WRITE, run_checks
@@ -225,34 +308,43 @@ class Workflow(Messages, Transfers, Validation):
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
             run_checks(self._context(planned, WRITE, current=client.list_channels))
-            return apply_plan(planned.plan, client, planned.secrets, parallelism=self.parallelism,
-                              on_outcome=on_outcome, stop=stop)
+            return apply_plan(
+                planned.plan, client, planned.secrets, parallelism=self.parallelism, on_outcome=on_outcome, stop=stop
+            )
 
     @staticmethod
     def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:
         from reconciler.checks import CheckContext
 
-        return CheckContext(planned.plan, moment, thresholds=planned.thresholds, secrets=planned.secrets,
-                            digests=planned.digests, saved=planned.saved, **options)
+        return CheckContext(
+            planned.plan,
+            moment,
+            thresholds=planned.thresholds,
+            secrets=planned.secrets,
+            digests=planned.digests,
+            saved=planned.saved,
+            **options,
+        )
 
     # -- saved plans -----------------------------------------------------------------------------
 
-    def save(self, planned: Planned, path: str | os.PathLike[str], *, secrets_at_apply: bool = False,
-             force: bool = False) -> None:
+    def save(
+        self, planned: Planned, path: str | os.PathLike[str], *, secrets_at_apply: bool = False, force: bool = False
+    ) -> None:
         """Write the plan for ``apply PLAN``; refuses a plan whose secrets are not all set, unless
         ``secrets_at_apply``: CI plan jobs hold no secrets on purpose, and a secret unset when
         planned is taken from the apply's environment unchecked (its digest is left out). Refuses a
         path that is the channels file or another kind of file (unless ``force``; see ``paths``)."""
-        check_output(path, kind=SAVED_PLAN, inputs=[planned.channels_file.path if planned.channels_file else None],
-                     force=force)
+        check_output(
+            path, kind=SAVED_PLAN, inputs=[planned.channels_file.path if planned.channels_file else None], force=force
+        )
         from reconciler.checks import SAVE, run_checks
         from reconciler.planfile import save_plan
 
         run_checks(self._context(planned, SAVE, secrets_at_apply=secrets_at_apply))
         save_plan(planned.plan, planned.target.connection(), path, planned.secrets, thresholds=planned.thresholds)
 
-    def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None,
-                   tenant: str | None = None) -> Planned:
+    def load_saved(self, path: str | os.PathLike[str], *, url: str | None = None, tenant: str | None = None) -> Planned:
         """A saved plan, ready to apply where it was made; the secrets are read from the environment
         and must be the ones it was planned with. ``url``/``tenant`` and the workflow's ``local_state``, when given,
         must name that same place."""
@@ -289,7 +381,8 @@ class Workflow(Messages, Transfers, Validation):
 
         return is_plan_file(path)
 
-    def check_plan_output(self, path: str | os.PathLike[str], *, inputs: Sequence[str | None],
-                          force: bool = False) -> None:
+    def check_plan_output(
+        self, path: str | os.PathLike[str], *, inputs: Sequence[str | None], force: bool = False
+    ) -> None:
         """Refuse, before any work, to save a plan onto an input or a file of another kind (see ``filekinds``)."""
         check_output(path, kind=SAVED_PLAN, inputs=inputs, force=force)

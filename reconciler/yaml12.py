@@ -8,6 +8,7 @@ and fail in the editor, or the reverse. ``Yaml12Loader`` resolves by the 1.2 cor
 ``.inf`` are numbers, and everything else a 1.1 reader would turn into a boolean, a date or a
 sexagesimal number is a string. Explicit tags (``!!timestamp``) still construct what they name.
 """
+
 from __future__ import annotations
 
 import re

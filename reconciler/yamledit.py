@@ -11,6 +11,7 @@ as they are, the others in one dump by PyYAML's emitter with the loader's own YA
 and one read-back, so a string the loader would take for something else (``on``, ``no``) comes
 out quoted; so does one a YAML 1.2 reader would (``0o17``, ``1e3``).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -94,8 +95,10 @@ def _dump_checked(strings: list[str]) -> list[str]:
     rendered = dump_scalars(strings)
     if rendered is not None and yaml.load("".join(f"- {r}\n" for r in rendered), Loader=_LOADER) == strings:
         # a quote inside reads better between double quotes: "it's", not 'it''s'
-        return [_dump_one(DoubleQuoted(s)) if type(s) is str and r.startswith("'") and "''" in r[1:-1] else r
-                for s, r in zip(strings, rendered, strict=True)]
+        return [
+            _dump_one(DoubleQuoted(s)) if type(s) is str and r.startswith("'") and "''" in r[1:-1] else r
+            for s, r in zip(strings, rendered, strict=True)
+        ]
     return [_dump_one(s) for s in strings]  # one of them is the odd one out: each on its own
 
 
@@ -114,7 +117,7 @@ class YamlEditor:
         # libyaml leaves a byte-order mark out of its offsets, PyYAML's own reader counts it: edit the
         # text after it, and put it back in front.
         self._bom = _BOM if text.startswith(_BOM) else ""
-        self.original = text[len(self._bom):]
+        self.original = text[len(self._bom) :]
         self.newline = "\r\n" if "\r\n" in text else "\n"
         self._splices: list[_Splice] = []
         try:
@@ -143,7 +146,7 @@ class YamlEditor:
 
     def _anchor(self, node: Node) -> str | None:
         """The anchor written on the node (``&name``): the node's text starts with it."""
-        found = re.match(r"&([^\s,\[\]{}]+)", self.original[node.start_mark.index:node.end_mark.index])
+        found = re.match(r"&([^\s,\[\]{}]+)", self.original[node.start_mark.index : node.end_mark.index])
         return found.group(1) if found else None
 
     # -- edits --------------------------------------------------------------------------------------
@@ -153,8 +156,11 @@ class YamlEditor:
         of ``after`` that the mapping has (else after its last key)."""
         anchor = self._anchor(mapping)
         if anchor is not None:
-            raise EditError(f"this entry is a YAML anchor (&{anchor}) that other entries may merge: "
-                            f"write `{key}` in by hand", file=self.file, line=self.line_of(mapping))
+            raise EditError(
+                f"this entry is a YAML anchor (&{anchor}) that other entries may merge: write `{key}` in by hand",
+                file=self.file,
+                line=self.line_of(mapping),
+            )
         pair = self._pair(mapping, key)
         if pair is not None:
             self._replace(*pair, value, flow=bool(mapping.flow_style))
@@ -166,8 +172,9 @@ class YamlEditor:
             anchor_node = self.value(mapping, present[-1]) if present else mapping.value[-1][1]
             assert anchor_node is not None
             indent = " " * mapping.value[0][0].start_mark.column
-            self._insert(self._line_end(self._content_end(anchor_node)),
-                         (f"{indent}{key}: ", Value(value), self.newline))
+            self._insert(
+                self._line_end(self._content_end(anchor_node)), (f"{indent}{key}: ", Value(value), self.newline)
+            )
 
     def append_items(self, sequence: SequenceNode, key_column: int, items: Sequence[Mapping[str, Any]]) -> None:
         """Add block mappings at the end of the block list ``sequence`` (or of the empty ``[]``
@@ -175,16 +182,19 @@ class YamlEditor:
         if not items:
             return
         if sequence.flow_style and sequence.value:
-            raise EditError("`channels:` is written as a flow list [...]: write it as a block list "
-                            "(one `- name: ...` per channel) to import into it", file=self.file,
-                            line=self.line_of(sequence))
+            raise EditError(
+                "`channels:` is written as a flow list [...]: write it as a block list "
+                "(one `- name: ...` per channel) to import into it",
+                file=self.file,
+                line=self.line_of(sequence),
+            )
         if sequence.flow_style:  # channels: []
             dash, offset, blank = key_column + 2, 2, False
             start, end = sequence.start_mark.index, sequence.end_mark.index
             while start > 0 and self.original[start - 1] in " \t":
                 start -= 1
-            if not self.original[end:self._line_end(end)].strip():  # no comment after the brackets
-                end += len(self.original[end:self._line_end(end)].rstrip("\r\n"))
+            if not self.original[end : self._line_end(end)].strip():  # no comment after the brackets
+                end += len(self.original[end : self._line_end(end)].rstrip("\r\n"))
             self._splices.append(_Splice(start, end, ()))
             at = self._line_end(end)
         else:
@@ -212,7 +222,7 @@ class YamlEditor:
         out: list[str] = []
         end = 0
         for splice in splices:
-            out.append(self.original[end:splice.start])
+            out.append(self.original[end : splice.start])
             out.extend(next(rendered) if isinstance(p, Value) else p for p in splice.pieces)
             end = max(end, splice.end)
         out.append(self.original[end:])
@@ -222,11 +232,17 @@ class YamlEditor:
 
     def _replace(self, key: Node, node: Node, value: Any, *, flow: bool) -> None:
         # an alias's node is the anchored one, written elsewhere: it starts before its key
-        if self._anchor(node) is not None or not isinstance(node, ScalarNode) \
-                or node.start_mark.index < key.end_mark.index:
+        if (
+            self._anchor(node) is not None
+            or not isinstance(node, ScalarNode)
+            or node.start_mark.index < key.end_mark.index
+        ):
             raise EditError(
                 f"`{key.value}` is written as an anchor, alias or collection here, which other places may share: "
-                "write it as a plain value and import again", file=self.file, line=self.line_of(key))
+                "write it as a plain value and import again",
+                file=self.file,
+                line=self.line_of(key),
+            )
         style = node.style if node.style in ("'", '"') else None
         pieces: tuple[Piece, ...] = (Value(value, style, flow),)
         if node.style in ("|", ">"):  # a block scalar's span takes in its line break(s): keep one
@@ -255,7 +271,7 @@ class YamlEditor:
     def _blank_between_items(self, sequence: SequenceNode) -> bool:
         """Whether the list separates its items with a blank line (so new items get one too)."""
         for before, after in itertools.pairwise(sequence.value):
-            gap = self.original[self._line_end(self._content_end(before)):after.start_mark.index]
+            gap = self.original[self._line_end(self._content_end(before)) : after.start_mark.index]
             if re.search(r"^[ \t]*\r?\n", gap, re.MULTILINE):
                 return True
         return False

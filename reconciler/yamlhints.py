@@ -5,6 +5,7 @@ without a space after its colon, a mapping's keys or a list's items that lost th
 quote never closed, an alias without its anchor. Only the reader (``reconciler.yamlread``) calls
 ``explain``, and only when a file does not parse.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,7 @@ def explain(text: str, exc: yaml.MarkedYAMLError, max_depth: int) -> tuple[str, 
     elif "could not find expected ':'" in problem:
         message += ": a key needs a colon after it, and a plain value must stay on its key's line or be quoted"
     elif "undefined alias" in problem and mark is not None:
-        alias = re.match(r"\*[^\s,\[\]{}]*", text[mark.index:]) if mark.index is not None else None
+        alias = re.match(r"\*[^\s,\[\]{}]*", text[mark.index :]) if mark.index is not None else None
         name = alias.group(0) if alias else "*name"
         message = f"the alias {name} refers to no anchor (&{name[1:]}) defined before it: define the anchor first"
     elif "nesting depth" in problem:
@@ -92,8 +93,7 @@ def _tab_hint(lines: list[str], error_line: int) -> tuple[str, int, int] | None:
         return None
     column = indent.index("\t") + 1
     message = (
-        f"YAML does not allow tabs for indentation: replace the tab at line {error_line + 1} "
-        f"col {column} with spaces"
+        f"YAML does not allow tabs for indentation: replace the tab at line {error_line + 1} col {column} with spaces"
     )
     return message, error_line + 1, column
 
@@ -124,7 +124,7 @@ def _line_levels(line: str, number: int) -> list[_Level]:
         levels.append(_Level(column, True, number, "-"))
         skipped = len(rest[1:]) - len(rest[1:].lstrip(" "))
         column += 1 + skipped
-        rest = rest[1 + skipped:]
+        rest = rest[1 + skipped :]
     if rest and rest[0] not in "#[{'\"" and (":" in rest):
         key = rest.split(":", 1)[0].strip()
         if key:

@@ -39,10 +39,10 @@ _LONG_SCALAR = 16
 _INT_DIGITS = 4300  # Python's default int_max_str_digits
 _INT_BITS = int(_INT_DIGITS * 3.3219)  # the bits of an integer of _INT_DIGITS decimal digits (log2 10 = 3.3219...)
 
+
 def fatal(file: str, message: str, line: int | None = None, column: int | None = None) -> ConfigError:
     """An error that stops reading: nothing after it can be checked."""
     return ConfigError(Problem(file, line, column, "", message))
-
 
 
 class Converter:
@@ -89,7 +89,8 @@ class Converter:
                 self.file,
                 f"YAML aliases (*name) expand to more than {MAX_ALIAS_VALUES:,} extra values or "
                 f"{MAX_ALIAS_CHARS:,} characters of text: this looks like an alias bomb; write the values out instead",
-                mark.line + 1, mark.column + 1,
+                mark.line + 1,
+                mark.column + 1,
             )
 
     def convert(self, node: yaml.Node, path: PathT, depth: int = 1) -> Any:
@@ -178,11 +179,16 @@ class Converter:
             if key in first_seen:
                 first = first_seen[key].start_mark.line + 1
                 mark = key_node.start_mark
-                self.problems.append(Problem(
-                    self.file, mark.line + 1, mark.column + 1, format_path((*path, key)),
-                    f"duplicate key '{shown_key(key)}' (first on line {first}, again on line {mark.line + 1}): "
-                    "YAML would silently keep only the last one; remove one of them",
-                ))
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        mark.line + 1,
+                        mark.column + 1,
+                        format_path((*path, key)),
+                        f"duplicate key '{shown_key(key)}' (first on line {first}, again on line {mark.line + 1}): "
+                        "YAML would silently keep only the last one; remove one of them",
+                    )
+                )
                 continue
             first_seen[key] = key_node
             self.keys[(*path, key)] = key_node
@@ -208,7 +214,7 @@ class Converter:
 
 
 def _short(tag: str) -> str:
-    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def _fix(node: yaml.ScalarNode, loader: yaml.SafeLoader, what: str) -> str:
@@ -219,5 +225,3 @@ def _fix(node: yaml.ScalarNode, loader: yaml.SafeLoader, what: str) -> str:
     if implicit != node.tag:
         return f"remove the tag {_short(node.tag)} (or quote the {what} to make it a string)"
     return f"quote the {what} to make it a string"
-
-

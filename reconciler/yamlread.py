@@ -8,6 +8,7 @@ say what went wrong in the writer's terms (see ``reconciler.yamlhints``). Nodes 
 ``reconciler.yamlnodes`` (duplicate keys, aliases, depth); ``reconciler.yamlshow`` spells paths and
 values for messages.
 """
+
 from __future__ import annotations
 
 import gc
@@ -137,8 +138,11 @@ def _count_values(file: str, text: str) -> None:
     """
     bound = text.count("\n") + text.count(",")
     if bound > MAX_VALUES:
-        raise fatal(file, f"the file holds up to {bound:,} values (lines and commas); a channels file has at most "
-                          f"{MAX_VALUES:,} (20,000 channels of ten fields fit in half of that)")
+        raise fatal(
+            file,
+            f"the file holds up to {bound:,} values (lines and commas); a channels file has at most "
+            f"{MAX_VALUES:,} (20,000 channels of ten fields fit in half of that)",
+        )
 
 
 def _compose(file: str, text: str) -> tuple[yaml.SafeLoader, yaml.Node | None]:

@@ -7,6 +7,7 @@ where PyYAML's emitter would write the string as it is too (tests/test_export_du
 two to the same text). Every other string goes through one dump of all of them as a block list,
 by libyaml's emitter where PyYAML was built with it.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,7 +42,8 @@ def plain(text: str, *, yaml12: bool = False) -> bool:
     return text[0] not in _RESOLVER.yaml_implicit_resolvers or (
         not (yaml12 and YAML12_NOT_STR.fullmatch(text))
         # types-PyYAML leaves Resolver.resolve unannotated
-        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == STR_TAG)  # type: ignore[no-untyped-call]
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == STR_TAG  # type: ignore[no-untyped-call]
+    )
 
 
 class Quoted(str):
@@ -70,8 +72,9 @@ def dump_scalars(texts: Sequence[str], *, pure: bool = False) -> list[str] | Non
     dump; None when one of them took more than a line. ``pure``: PyYAML's own emitter."""
     if not texts:
         return []
-    dumped = yaml.dump(list(texts), Dumper=_PURE if pure else _FAST, default_flow_style=False,
-                       allow_unicode=True, width=_WIDTH)
+    dumped = yaml.dump(
+        list(texts), Dumper=_PURE if pure else _FAST, default_flow_style=False, allow_unicode=True, width=_WIDTH
+    )
     lines = dumped.splitlines()
     if len(lines) != len(texts) or any(line[:2] != "- " for line in lines):
         return None

@@ -5,6 +5,7 @@ It answers the ``OPTIONS`` probe with ``Allow: POST`` (unless told not to), and 
 204 when the signature verifies, 401 when it does not; ``fail_first`` answers the first N POSTs 500,
 ``delay`` holds every answer. Every request is kept in ``seen``.
 """
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@ to is a real HTTP server from the ``emulator`` fixture. ``run_cli_subprocess`` i
 fully separate-process variant for what needs a real process (signals, TTY checks);
 ``run_on_terminal`` runs it on a pseudo-terminal and answers its prompt.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,14 +65,22 @@ def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, input: st
 
 
 def run_cli_subprocess(
-    args: Sequence[str], env: Mapping[str, str] | None = None, input: str | None = None, timeout: float = 120,
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
     cwd: str | None = None,
 ) -> Result:
     base = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")}
     base.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], env=base, input=input, capture_output=True, text=True,
-        timeout=timeout, cwd=cwd,
+        [sys.executable, "-m", "reconciler", *args],
+        env=base,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -81,16 +90,22 @@ def clean_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_") and k != "NO_COLOR"} | env
 
 
-def run_on_terminal(args: Sequence[str], env: Mapping[str, str], typed: bytes | None = None, *,
-                    piped_output: bool = False) -> tuple[int, str]:
+def run_on_terminal(
+    args: Sequence[str], env: Mapping[str, str], typed: bytes | None = None, *, piped_output: bool = False
+) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as stdin (and as stdout/stderr unless ``piped_output``:
     then both go to one pipe, as ``omnidesk-channels apply ... 2>&1 | tee log`` does), typing
     ``typed`` once the question is on the screen."""
     leader, follower = pty.openpty()
     out = subprocess.PIPE if piped_output else follower
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdin=follower, stdout=out,
-                            stderr=subprocess.STDOUT if piped_output else follower, env=clean_env(env),
-                            close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        stdin=follower,
+        stdout=out,
+        stderr=subprocess.STDOUT if piped_output else follower,
+        env=clean_env(env),
+        close_fds=True,
+    )
     os.close(follower)
     screen = b""
     if piped_output:

@@ -1,4 +1,5 @@
 """Shared fixtures: emulators served over real HTTP on free ports, stopped at teardown."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

@@ -19,6 +19,7 @@ The conventions (docs/development.md explains them to writers):
   "exits 0"), must say the code the block is checked for: a page cannot promise one code and be
   tested for another.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELLS = ("sh", "bash", "shell", "console")
-FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+)(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
-                   re.M | re.S)
+FENCE = re.compile(
+    r"^(?P<indent> *)(?P<fence>```+)(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$", re.M | re.S
+)
 DIRECTIVE = re.compile(r"<!--\s*docs:\s*(?P<what>[^>]*?)\s*-->")
 SPOKEN_EXIT = re.compile(r"\bexit(?:s|ed|ing)?(?: with)?(?: (?:code|status))? (\d+)\b", re.I)
 BLOCK_TIMEOUT = 90
@@ -69,17 +71,20 @@ def parse(markdown: str) -> list[Block]:
     fences = list(FENCE.finditer(markdown))
     for i, fence in enumerate(fences):
         lang = fence.group("lang").lower()
-        before = markdown[last_end:fence.start()]
+        before = markdown[last_end : fence.start()]
         last_end = fence.end()
-        if lang == "text" and blocks and i > 0 and fences[i - 1].group("lang").lower() in SHELLS \
-                and not before.strip():
-            blocks[-1].output = [ln.strip() for ln in fence.group("body").splitlines()
-                                 if ln.strip() and ln.strip() != "..."]
+        if lang == "text" and blocks and i > 0 and fences[i - 1].group("lang").lower() in SHELLS and not before.strip():
+            blocks[-1].output = [
+                ln.strip() for ln in fence.group("body").splitlines() if ln.strip() and ln.strip() != "..."
+            ]
             continue
         if lang not in SHELLS:
             continue
-        block = Block(line=markdown.count("\n", 0, fence.start()) + 1, lang=lang,
-                      code=_dedent(fence.group("body"), len(fence.group("indent"))))
+        block = Block(
+            line=markdown.count("\n", 0, fence.start()) + 1,
+            lang=lang,
+            code=_dedent(fence.group("body"), len(fence.group("indent"))),
+        )
         _apply_directives(block, before)
         prose = re.sub(r"<!--.*?-->", "", before, flags=re.S).strip().rsplit("\n\n", 1)[-1]
         block.prose_exits = [int(n) for n in SPOKEN_EXIT.findall(prose)]
@@ -97,7 +102,7 @@ def _apply_directives(block: Block, before: str) -> None:
     for directive in DIRECTIVE.finditer(tail):
         what = directive.group("what")
         if what.startswith("skip="):
-            block.skip = what[len("skip="):].strip()
+            block.skip = what[len("skip=") :].strip()
         elif m := re.fullmatch(r"exit=(\d+)", what):
             block.exit = int(m.group(1))
         elif m := re.fullmatch(r"background port=(\d+)", what):
@@ -115,8 +120,13 @@ def free_port() -> int:
 def page_env(home: Path) -> dict[str, str]:
     """A reader's shell: this project's command on PATH, no OMNIDESK_* of ours, no colour."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_") and not k.endswith("_SECRET")}
-    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
-               HOME=str(home), NO_COLOR="1", COLUMNS="100", PYTHONUNBUFFERED="1")
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+        HOME=str(home),
+        NO_COLOR="1",
+        COLUMNS="100",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -140,8 +150,9 @@ def run_page(path: Path) -> PageReport:
                 where = f"{report.page}:{block.line}"
                 for spoken in block.prose_exits:
                     if spoken != block.exit:
-                        report.failures.append(f"{where}: the text says exit {spoken}, the block is checked for "
-                                               f"exit {block.exit}")
+                        report.failures.append(
+                            f"{where}: the text says exit {spoken}, the block is checked for exit {block.exit}"
+                        )
                 if block.skip is not None:
                     if not block.skip:
                         report.failures.append(f"{where}: skip needs a reason")
@@ -160,30 +171,41 @@ def run_page(path: Path) -> PageReport:
 
 
 def _script(block: Block, state: Path) -> str:
-    return (f'. "{state}"\n'
-            f"trap 'export -p > \"{state}.env\"; echo \"cd $(printf %q \"$PWD\")\" >> \"{state}.env\"; "
-            f"mv \"{state}.env\" \"{state}\"' EXIT\n"
-            f"set -eo pipefail\n{block.code}")
+    return (
+        f'. "{state}"\n'
+        f'trap \'export -p > "{state}.env"; echo "cd $(printf %q "$PWD")" >> "{state}.env"; '
+        f'mv "{state}.env" "{state}"\' EXIT\n'
+        f"set -eo pipefail\n{block.code}"
+    )
 
 
 def _run(block: Block, state: Path, env: dict[str, str], where: str, report: PageReport) -> None:
     try:
-        done = subprocess.run(["bash", "-c", _script(block, state)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=BLOCK_TIMEOUT)
+        done = subprocess.run(
+            ["bash", "-c", _script(block, state)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+        )
     except subprocess.TimeoutExpired:
         report.failures.append(f"{where}: did not finish within {BLOCK_TIMEOUT} s")
         return
     output = done.stdout
     if done.returncode != block.exit:
-        report.failures.append(f"{where}: exit {done.returncode}, the page expects {block.exit}\n"
-                               f"--- block\n{block.code}--- output\n{output}")
+        report.failures.append(
+            f"{where}: exit {done.returncode}, the page expects {block.exit}\n"
+            f"--- block\n{block.code}--- output\n{output}"
+        )
         return
     lines, at = output.splitlines(), 0
     for expected in block.output:
         found = next((i for i in range(at, len(lines)) if _shows(lines[i], expected)), None)
         if found is None:
-            report.failures.append(f"{where}: the page shows {expected!r}, the output has no such line "
-                                   f"(in order)\n--- output\n{output}")
+            report.failures.append(
+                f"{where}: the page shows {expected!r}, the output has no such line (in order)\n--- output\n{output}"
+            )
             return
         at = found + 1
 
@@ -201,8 +223,9 @@ def _shows(line: str, expected: str) -> bool:
 
 def _start(block: Block, state: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     script = f'. "{state}"\nexec {block.code.strip()}\n'
-    return subprocess.Popen(["bash", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    return subprocess.Popen(
+        ["bash", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
 
 
 def _wait_for(port: int, proc: subprocess.Popen[bytes], where: str, report: PageReport) -> None:

@@ -4,6 +4,7 @@
 them is skipped when they are missing; with ``CI=true`` it fails instead, so CI cannot pass by
 skipping.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -55,8 +56,12 @@ def run_node(script: str, payload: Any, timeout: float = 60) -> Any:
     """Run a node script (source text) with ``payload`` as JSON on stdin; its stdout is JSON."""
     node_tool("ajv")
     proc = subprocess.run(
-        ["node", "-e", script], input=json.dumps(payload), capture_output=True, text=True,
-        timeout=timeout, cwd=NODE_PREFIX,
+        ["node", "-e", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=NODE_PREFIX,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -70,7 +75,9 @@ class LanguageServer:
         self.settings = settings
         self.proc = subprocess.Popen(
             ["node", str(folder / "bin" / "yaml-language-server"), "--stdio"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.next_id = 0
@@ -133,17 +140,20 @@ class LanguageServer:
         self._send({"id": message["id"], "result": result})
 
     def start(self, root: Path) -> None:
-        self.request("initialize", {
-            "processId": os.getpid(),
-            "rootUri": root.as_uri(),
-            "capabilities": {
-                "workspace": {"configuration": True},
-                "textDocument": {
-                    "completion": {"completionItem": {"snippetSupport": True}},
-                    "publishDiagnostics": {},
+        self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": root.as_uri(),
+                "capabilities": {
+                    "workspace": {"configuration": True},
+                    "textDocument": {
+                        "completion": {"completionItem": {"snippetSupport": True}},
+                        "publishDiagnostics": {},
+                    },
                 },
             },
-        })
+        )
         self.notify("initialized", {})
         self.notify("workspace/didChangeConfiguration", {"settings": self.settings})
 
@@ -151,22 +161,33 @@ class LanguageServer:
         """Open (or change) the file and return the diagnostics the server publishes for it."""
         uri = path.as_uri()
         if version == 1:
-            self.notify("textDocument/didOpen", {
-                "textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text},
-            })
+            self.notify(
+                "textDocument/didOpen",
+                {
+                    "textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text},
+                },
+            )
         else:
-            self.notify("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}],
-            })
+            self.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [{"text": text}],
+                },
+            )
         published = self.wait(
             lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
         )
         return published["params"]["diagnostics"]
 
     def completion(self, path: Path, line: int, character: int) -> list[dict[str, Any]]:
-        result = self.request("textDocument/completion", {
-            "textDocument": {"uri": path.as_uri()}, "position": {"line": line, "character": character},
-        })
+        result = self.request(
+            "textDocument/completion",
+            {
+                "textDocument": {"uri": path.as_uri()},
+                "position": {"line": line, "character": character},
+            },
+        )
         return result["items"] if isinstance(result, dict) else (result or [])
 
     def close(self) -> None:

@@ -124,7 +124,8 @@ class Repo:
         upto = self.main[: self.main.index(r.query.get("sha", self.head)) + 1]
         path = r.query.get("path")
         changed = [
-            s for s in upto
+            s
+            for s in upto
             if path is None or self.files[s].get(path) != (self.files[p].get(path) if (p := self.parent[s]) else None)
         ]
         listed = [{"sha": s, "commit": {"committer": {"date": self.dates[s]}}} for s in reversed(changed)]
@@ -236,8 +237,9 @@ class Actions:
         self.github.runs.append(self._listed(run))
         for name, spec in self.workflow["jobs"].items():
             for matrix in self._matrix(spec):
-                job = Job(run, f"{name} ({', '.join(map(str, matrix.values()))})" if matrix else name, spec,
-                          matrix=matrix)
+                job = Job(
+                    run, f"{name} ({', '.join(map(str, matrix.values()))})" if matrix else name, spec, matrix=matrix
+                )
                 run.jobs.append(job)
                 if not self.evaluate(spec.get("if", "true"), run, scope={"matrix": matrix}):
                     job.status, job.conclusion = "completed", "skipped"
@@ -306,8 +308,9 @@ class Actions:
             shutil.rmtree(workspace)
         workspace.mkdir(parents=True)
         env = self._base_env(run, workspace)
-        env.update({k: self.expand(str(v), run, secrets, {"matrix": job.matrix})
-                    for k, v in job.spec.get("env", {}).items()})
+        env.update(
+            {k: self.expand(str(v), run, secrets, {"matrix": job.matrix}) for k, v in job.spec.get("env", {}).items()}
+        )
         job.conclusion = "success"
         with contextlib.chdir(workspace):
             for step in job.spec["steps"]:
@@ -329,8 +332,9 @@ class Actions:
             job.log.append(f"not run here: {step.get('name') or step.get('run', '')[:40]}")
             return True
         inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
-        inputs.update({k: self.expand(str(v), job.run, secrets, {"matrix": job.matrix})
-                       for k, v in step.get("with", {}).items()})
+        inputs.update(
+            {k: self.expand(str(v), job.run, secrets, {"matrix": job.matrix}) for k, v in step.get("with", {}).items()}
+        )
         inputs["github-token"] = READ_ONLY_TOKEN if job.run.fork else self.github.token
         (run_step,) = [s for s in ACTION["runs"]["steps"] if s.get("id") == "run"]
         step_env = {

@@ -4,6 +4,7 @@ Only what ``reconciler.ci`` calls is implemented, the way the real APIs answer i
 pagination by ``Link: rel="next"``, token headers, artifact downloads that redirect to a blob
 store which must not see the token). Every request is recorded in ``calls``.
 """
+
 from __future__ import annotations
 
 import io
@@ -130,7 +131,7 @@ class FakeApi:
         """A list page as both APIs give it, with a ``Link`` header to the next page."""
         per_page = min(int(request.query.get("per_page", 30)), self.per_page_max)
         page = int(request.query.get("page", 1))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(items):
             query = urllib.parse.urlencode({**request.query, "page": page + 1, "per_page": per_page})
@@ -190,8 +191,12 @@ class FakeGitHub(FakeApi):
     # issue comments
     def add_comment(self, number: int, body: str, user_type: str = "Bot") -> dict[str, Any]:
         cid = self._id()
-        comment = {"id": cid, "body": body, "user": {"login": "someone", "type": user_type},
-                   "html_url": f"https://github.com/{self.repo}/pull/{number}#issuecomment-{cid}"}
+        comment = {
+            "id": cid,
+            "body": body,
+            "user": {"login": "someone", "type": user_type},
+            "html_url": f"https://github.com/{self.repo}/pull/{number}#issuecomment-{cid}",
+        }
         self.comments.setdefault(number, []).append(comment)
         return comment
 
@@ -212,14 +217,23 @@ class FakeGitHub(FakeApi):
     def list_issues(self, r: Request) -> Reply:
         state = r.query.get("state", "open")
         labels = set(filter(None, r.query.get("labels", "").split(",")))
-        found = [i for i in self.issues if (state == "all" or i["state"] == state)
-                 and labels <= {lab["name"] for lab in i["labels"]}]
+        found = [
+            i
+            for i in self.issues
+            if (state == "all" or i["state"] == state) and labels <= {lab["name"] for lab in i["labels"]}
+        ]
         return self.paged(r, found)
 
     def create_issue(self, r: Request) -> Reply:
         number = len(self.issues) + len(self.comments) + 1
-        issue = {"number": number, "title": r.body["title"], "body": r.body.get("body", ""), "state": "open",
-                 "state_reason": None, "labels": [{"name": n} for n in r.body.get("labels", [])]}
+        issue = {
+            "number": number,
+            "title": r.body["title"],
+            "body": r.body.get("body", ""),
+            "state": "open",
+            "state_reason": None,
+            "labels": [{"name": n} for n in r.body.get("labels", [])],
+        }
         self.issues.append(issue)
         return Reply(201, issue)
 
@@ -241,32 +255,52 @@ class FakeGitHub(FakeApi):
         assert "raw" in r.headers.get("accept", ""), "the contents API is asked for the raw file"
         return Reply(200, raw=content)
 
-    def add_run(self, head_sha: str, name: str, artifacts: dict[str, dict[str, str]],
-                status: str = "success") -> dict[str, Any]:
-        run = {"id": self._id(), "name": name, "event": "pull_request", "head_sha": head_sha,
-               "status": "completed", "conclusion": status, "run_number": len(self.runs) + 1, "run_attempt": 1}
+    def add_run(
+        self, head_sha: str, name: str, artifacts: dict[str, dict[str, str]], status: str = "success"
+    ) -> dict[str, Any]:
+        run = {
+            "id": self._id(),
+            "name": name,
+            "event": "pull_request",
+            "head_sha": head_sha,
+            "status": "completed",
+            "conclusion": status,
+            "run_number": len(self.runs) + 1,
+            "run_attempt": 1,
+        }
         self.runs.append(run)
         listed = []
         for art_name, files in artifacts.items():
             aid = self._id()
             self.blobs[aid] = zip_of(files)
-            listed.append({"id": aid, "name": art_name, "expired": False,
-                           "archive_download_url": f"{self.url}/repos/{self.repo}/actions/artifacts/{aid}/zip"})
+            listed.append(
+                {
+                    "id": aid,
+                    "name": art_name,
+                    "expired": False,
+                    "archive_download_url": f"{self.url}/repos/{self.repo}/actions/artifacts/{aid}/zip",
+                }
+            )
         self.artifacts[run["id"]] = listed
         return run
 
     def list_runs(self, r: Request) -> Reply:
         """As GitHub filters: ``status`` is a status or a conclusion; ``branch`` the run's head branch."""
-        runs = [run for run in self.runs if run["head_sha"] == r.query.get("head_sha", run["head_sha"])
-                and r.query.get("branch", run.get("head_branch")) == run.get("head_branch")
-                and r.query.get("event", run["event"]) == run["event"]
-                and (r.query.get("status") in (None, run["conclusion"], run["status"]))]
+        runs = [
+            run
+            for run in self.runs
+            if run["head_sha"] == r.query.get("head_sha", run["head_sha"])
+            and r.query.get("branch", run.get("head_branch")) == run.get("head_branch")
+            and r.query.get("event", run["event"]) == run["event"]
+            and (r.query.get("status") in (None, run["conclusion"], run["status"]))
+        ]
         runs.sort(key=lambda run: -run["id"])  # newest first
         return Reply(200, {"total_count": len(runs), "workflow_runs": runs})
 
     def list_artifacts(self, r: Request) -> Reply:
-        found = [a for a in self.artifacts.get(int(r.match.group(1)), [])
-                 if a["name"] == r.query.get("name", a["name"])]
+        found = [
+            a for a in self.artifacts.get(int(r.match.group(1)), []) if a["name"] == r.query.get("name", a["name"])
+        ]
         return Reply(200, {"total_count": len(found), "artifacts": found})
 
     def download_artifact(self, r: Request) -> Reply:
@@ -343,8 +377,9 @@ class FakeGitLab(FakeApi):
                 return Reply(200, note)
         return Reply(404, {"message": "404 Not found"})
 
-    def add_merged_request(self, merge_sha: str, head_sha: str, iid: int, plan_files: dict[str, str],
-                           job_name: str = "omnidesk-plan") -> None:
+    def add_merged_request(
+        self, merge_sha: str, head_sha: str, iid: int, plan_files: dict[str, str], job_name: str = "omnidesk-plan"
+    ) -> None:
         self.merge_requests[merge_sha] = [{"iid": iid, "state": "merged", "sha": head_sha}]
         pipeline = {"id": self._id(), "sha": head_sha, "status": "success"}
         self.pipelines.setdefault(iid, []).insert(0, pipeline)
@@ -387,8 +422,17 @@ class GitHubJob:
     repo = "acme/helpdesk-config"
     workflow = "Omnidesk channels"
 
-    def __init__(self, root: Path, github: FakeGitHub, tenants: dict[str, Any], file: str, *,
-                 read_key: str, write_key: str, secret: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        github: FakeGitHub,
+        tenants: dict[str, Any],
+        file: str,
+        *,
+        read_key: str,
+        write_key: str,
+        secret: str,
+    ) -> None:
         self.root, self.github, self.tenants = root, github, tenants
         self.read_key, self.write_key, self.secret = read_key, write_key, secret
         self.file = root / "channels.yaml"
@@ -402,15 +446,25 @@ class GitHubJob:
         self.summary_file.write_text("")
         key = self.write_key if write else self.read_key
         env: dict[str, Any] = {k: None for k in os.environ if k.startswith(("GITHUB_", "RUNNER_", "OMNIDESK_"))}
-        env.update({
-            "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(self.output), "GITHUB_STEP_SUMMARY": str(self.summary_file),
-            "GITHUB_EVENT_PATH": str(self.root / "event.json"), "GITHUB_EVENT_NAME": event_name,
-            "GITHUB_REPOSITORY": self.repo, "GITHUB_API_URL": self.github.url, "GITHUB_TOKEN": self.github.token,
-            "GITHUB_WORKSPACE": str(self.root), "GITHUB_WORKFLOW": self.workflow,
-            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
-            "OMNIDESK_STAGING_KEY": key, "OMNIDESK_PRODUCTION_KEY": key,
-            "SMS_BRIDGE_SECRET": self.secret if write else None,
-        })
+        env.update(
+            {
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_OUTPUT": str(self.output),
+                "GITHUB_STEP_SUMMARY": str(self.summary_file),
+                "GITHUB_EVENT_PATH": str(self.root / "event.json"),
+                "GITHUB_EVENT_NAME": event_name,
+                "GITHUB_REPOSITORY": self.repo,
+                "GITHUB_API_URL": self.github.url,
+                "GITHUB_TOKEN": self.github.token,
+                "GITHUB_WORKSPACE": str(self.root),
+                "GITHUB_WORKFLOW": self.workflow,
+                "GITHUB_SERVER_URL": "https://github.com",
+                "GITHUB_RUN_ID": "4242",
+                "OMNIDESK_STAGING_KEY": key,
+                "OMNIDESK_PRODUCTION_KEY": key,
+                "SMS_BRIDGE_SECRET": self.secret if write else None,
+            }
+        )
         env.update(extra)
         return env
 

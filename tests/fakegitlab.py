@@ -94,25 +94,40 @@ class Project:
         self.gitlab.jobs[pipeline["id"]] = []
         return pipeline
 
-    def finish_job(self, pipeline: dict[str, Any], name: str, exit_code: int, allowed: tuple[int, ...],
-                   artifacts: dict[str, str] | None) -> dict[str, Any]:
+    def finish_job(
+        self,
+        pipeline: dict[str, Any],
+        name: str,
+        exit_code: int,
+        allowed: tuple[int, ...],
+        artifacts: dict[str, str] | None,
+    ) -> dict[str, Any]:
         """A job ends: "failed" for any exit code but 0 (``allow_failure`` only keeps the pipeline
         green); its artifacts, when it kept any, downloadable as one archive."""
-        job: dict[str, Any] = {"id": self.gitlab._id(), "name": name,
-                               "status": "success" if exit_code == 0 else "failed",
-                               "allow_failure": exit_code in allowed}
+        job: dict[str, Any] = {
+            "id": self.gitlab._id(),
+            "name": name,
+            "status": "success" if exit_code == 0 else "failed",
+            "allow_failure": exit_code in allowed,
+        }
         if artifacts:
             job["artifacts_file"] = {"filename": "artifacts.zip", "size": 1}
             self.gitlab.job_artifacts[job["id"]] = zip_of(artifacts)
         self.gitlab.jobs[pipeline["id"]].append(job)
-        pipeline["status"] = "success" if all(j["status"] == "success" or j["allow_failure"]
-                                              for j in self.gitlab.jobs[pipeline["id"]]) else "failed"
+        pipeline["status"] = (
+            "success"
+            if all(j["status"] == "success" or j["allow_failure"] for j in self.gitlab.jobs[pipeline["id"]])
+            else "failed"
+        )
         return job
 
     def list_pipelines(self, r: Request) -> Reply:
         """As GitLab filters (``ref``, ``source``) and orders (``order_by=id``, ``sort``: desc by default)."""
-        found = [p for p in self.branch_pipelines
-                 if p["ref"] == r.query.get("ref", p["ref"]) and p["source"] == r.query.get("source", p["source"])]
+        found = [
+            p
+            for p in self.branch_pipelines
+            if p["ref"] == r.query.get("ref", p["ref"]) and p["source"] == r.query.get("source", p["source"])
+        ]
         found.sort(key=lambda p: p["id"], reverse=r.query.get("sort", "desc") == "desc")
         return self.gitlab.paged(r, found)
 

@@ -5,6 +5,7 @@ or a proxy could: workflow commands and terminal escapes in its texts, ids that 
 deep or endless JSON. ``answer(method, path, query)`` returns the reply; a body may be an iterable
 of byte chunks, sent as they come (chunked), so a test can stream more than it holds in memory.
 """
+
 from __future__ import annotations
 
 import json

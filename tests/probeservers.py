@@ -1,5 +1,6 @@
 """Local HTTPS bridges for the probe's tests, on 127.0.0.1 only: good, slow, refusing OPTIONS, with
 an untrusted certificate; each records what it was sent (the tests check no POST and no secret)."""
+
 from __future__ import annotations
 
 import http.server

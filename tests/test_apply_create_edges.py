@@ -6,6 +6,7 @@ Each server is scripted (a subclass of the emulator) so the timing is exact, not
 - a server that loses every create's answer and never creates (the rounds run out);
 - an interrupt while a create's answer is uncertain (the create is "unknown", never "not started").
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def custom(emu: Emulator) -> list[dict[str, Any]]:
 def apply(tmp_path: Path, emu: Emulator, *extra: str):
     (tmp_path / "c.yaml").write_text(FILE)
     with serve_in_thread(emu) as server:
-        return run_cli(["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes", *extra],
-                       {"OMNIDESK_API_KEY": "demo"})
+        return run_cli(
+            ["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes", *extra], {"OMNIDESK_API_KEY": "demo"}
+        )
 
 
 class LandsLate(Emulator):

@@ -2,6 +2,7 @@
 refused because another run just made the same channel is "created by another run", said once;
 a channel of that name with other values is one conflict line; a cause shared by many channels is
 printed once with the names folded."""
+
 from __future__ import annotations
 
 import re
@@ -38,12 +39,16 @@ def custom(running: RunningEmulator) -> list[dict[str, Any]]:
     return [c for c in running.emu.channels() if c["type"] == "custom"]
 
 
-SUMMARY = re.compile(r"^Apply: (\d+) created(?:, (\d+) created by another run)?, (\d+) updated, 0 deleted "
-                     r"\(of (\d+) planned\)\.$", re.M)
+SUMMARY = re.compile(
+    r"^Apply: (\d+) created(?:, (\d+) created by another run)?, (\d+) updated, 0 deleted "
+    r"\(of (\d+) planned\)\.$",
+    re.M,
+)
 
 
-def test_two_applies_of_one_file_at_once_exit_0_and_converge(make_emulator: Callable[..., RunningEmulator],
-                                                             tmp_path: Path) -> None:
+def test_two_applies_of_one_file_at_once_exit_0_and_converge(
+    make_emulator: Callable[..., RunningEmulator], tmp_path: Path
+) -> None:
     # Creates wait until both runs have read the list (one page: the tenant is empty), so both plan
     # every create and race for each name. ``stats`` counts a request under the lock it is answered
     # in: once it shows both reads, no create can land before their answers.
@@ -73,8 +78,9 @@ def test_two_applies_of_one_file_at_once_exit_0_and_converge(make_emulator: Call
         # Said once: the first channel another run made, then one folded line for the rest.
         assert len(re.findall(r"created by another run, id", result.stderr)) <= 1
         if by_other > 1:
-            assert re.search(rf"^ok: {by_other - 1} more the same as 'Race \d+': 'Race \d+', .*$",
-                             result.stderr, re.M), result.stderr[-2000:]
+            assert re.search(
+                rf"^ok: {by_other - 1} more the same as 'Race \d+': 'Race \d+', .*$", result.stderr, re.M
+            ), result.stderr[-2000:]
         assert len(result.stderr.splitlines()) <= made_here + updated + 5, "a line per channel made, not per race"
     assert sum(created) == N, "every channel made by exactly one of the runs"
     assert running.emu.stats["create"] == 2 * N, "each run sent each create once: a refused one was looked up"
@@ -98,8 +104,12 @@ def test_a_name_taken_meanwhile_with_the_same_values_is_done_with_other_values_o
     result = run_cli(["apply", path, "--url", running.url, "--yes", "--parallelism", "1"], {"OMNIDESK_API_KEY": "demo"})
     assert result.exit_code == 1, result.output
     assert "Apply: 0 created, 2 created by another run, 0 updated, 0 deleted (of 3 planned)." in result.stderr
-    assert re.search(r"^Error: 1 of 3 operations failed:\n  Race 002: the name is taken by channel \d+, made meanwhile "
-                     r"with other values \(icon\); run plan to see the update\n", result.stderr, re.M), result.stderr
+    assert re.search(
+        r"^Error: 1 of 3 operations failed:\n  Race 002: the name is taken by channel \d+, made meanwhile "
+        r"with other values \(icon\); run plan to see the update\n",
+        result.stderr,
+        re.M,
+    ), result.stderr
     made = {c["name"]: c for c in custom(running)}
     assert made["Race 010"]["custom_channel_warning_en"] == "Replies within 1 hour", "this run completed it"
     plan = run_cli(["plan", path, "--url", running.url], {"OMNIDESK_API_KEY": "demo"})

@@ -1,5 +1,6 @@
 """Apply's create phase when answers are uncertain: a create confirmed absent is sent again, once;
 an answer that claims success but names no channel that exists fails by name. Over real HTTP."""
+
 from __future__ import annotations
 
 import collections
@@ -44,8 +45,9 @@ def test_a_create_confirmed_absent_is_sent_again_once_and_completed(tmp_path: Pa
     (tmp_path / "c.yaml").write_text(FILE)
     emu = FirstPostRefused()
     with serve_in_thread(emu) as server:
-        result = run_cli(["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes"],
-                         {"OMNIDESK_API_KEY": "demo"})
+        result = run_cli(
+            ["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes"], {"OMNIDESK_API_KEY": "demo"}
+        )
     assert result.exit_code == 0, result.output
     made = {c["name"]: c for c in emu.channels() if c["type"] == "custom"}
     assert sorted(made) == [f"Round {i}" for i in range(4)]
@@ -59,12 +61,15 @@ def test_an_answer_without_an_id_whose_channel_is_not_listed_fails_by_name(tmp_p
     (tmp_path / "c.yaml").write_text(FILE)
     emu = AnswersWithoutCreating()
     with serve_in_thread(emu) as server:
-        result = run_cli(["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes"],
-                         {"OMNIDESK_API_KEY": "demo"})
+        result = run_cli(
+            ["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes"], {"OMNIDESK_API_KEY": "demo"}
+        )
     assert result.exit_code == 1, result.output
-    assert ("  Round 0: POST /api/v2/channel: the create was answered without an id and no custom "
-            "channel named 'Round 0' is listed\n"
-            "  the same for 3 more: 'Round 1', 'Round 2', 'Round 3'\n") in result.stderr  # one cause, said once
+    assert (
+        "  Round 0: POST /api/v2/channel: the create was answered without an id and no custom "
+        "channel named 'Round 0' is listed\n"
+        "  the same for 3 more: 'Round 1', 'Round 2', 'Round 3'\n"
+    ) in result.stderr  # one cause, said once
     assert "Apply: 0 created, 0 updated, 0 deleted (of 4 planned)." in result.stderr
     assert not [c for c in emu.channels() if c["type"] == "custom"]
     emu.close()

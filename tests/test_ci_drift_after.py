@@ -135,8 +135,7 @@ def test_github_drift_in_two_checks_in_a_row_opens_the_issue(tmp_path: Path, git
             assert READ_KEY not in "".join(job.log)
 
 
-def test_github_drift_after_1_opens_at_the_first_drift_and_keeps_no_state(tmp_path: Path, github: FakeGitHub,
-                                                                          tenants):
+def test_github_drift_after_1_opens_at_the_first_drift_and_keeps_no_state(tmp_path: Path, github: FakeGitHub, tenants):
     actions = drift_actions(tmp_path, github, tenants, "1")
     click_in_admin_ui(tenants["staging"], "mail")
     run = checked(actions)
@@ -177,8 +176,14 @@ def gitlab_drift(tmp_path: Path, gitlab: FakeGitLab, tenants: dict[str, Any], af
     (tmp_path / "channels.yaml").write_text(FILE.format(**{n: t.url for n, t in tenants.items()}))
     assert 'OMNIDESK_CI_DRIFT_AFTER: "2"' in EXAMPLE.read_text() and "OMNIDESK_CI_DRIFT_AFTER" in TEMPLATE.read_text()
     project = Project(gitlab, "", protected={}, unprotected={})
-    env = {"CI_API_V4_URL": gitlab.api_url, "CI_PROJECT_ID": gitlab.project, "GITLAB_API_TOKEN": gitlab.token,
-           "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY, "OMNIDESK_STAGING_KEY_READ": READ_KEY, "OMNIDESK_DRIFT": "1"}
+    env = {
+        "CI_API_V4_URL": gitlab.api_url,
+        "CI_PROJECT_ID": gitlab.project,
+        "GITLAB_API_TOKEN": gitlab.token,
+        "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY,
+        "OMNIDESK_STAGING_KEY_READ": READ_KEY,
+        "OMNIDESK_DRIFT": "1",
+    }
 
     def check(expected: int = 0) -> str:
         result = scheduled_job("omnidesk-drift", project, env, tmp_path, overrides={"OMNIDESK_CI_DRIFT_AFTER": after})

@@ -63,21 +63,31 @@ def setup(tmp_path: Path, github: FakeGitHub, tenant: Any, snapshot: bool = True
     """main's channels file, applied to the tenant; the import job's export of it committed the next day."""
     text = FILE.format(url=tenant.url)
     (tmp_path / "channels.yaml").write_text(text)
-    applied = run_cli(["apply", str(tmp_path / "channels.yaml"), "--tenant", "production", "--yes"],
-                      {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET})
+    applied = run_cli(
+        ["apply", str(tmp_path / "channels.yaml"), "--tenant", "production", "--yes"],
+        {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET},
+    )
     assert applied.exit_code == 0, applied.output
     repo = Repo(github, {"channels.yaml": text})
     if snapshot:
         out = tmp_path / "snapshot.yaml"
-        exported = run_cli(["export", str(tmp_path / "channels.yaml"), "--tenant", "production", "--out", str(out)],
-                           {"OMNIDESK_PRODUCTION_KEY": READ_KEY})
+        exported = run_cli(
+            ["export", str(tmp_path / "channels.yaml"), "--tenant", "production", "--out", str(out)],
+            {"OMNIDESK_PRODUCTION_KEY": READ_KEY},
+        )
         assert exported.exit_code == 0, exported.output
         repo.commit({SNAPSHOT: out.read_text()}, None)
     production = Environment(
         "production", ("main",), {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
     )
-    actions = Actions(github, repo, WORKFLOW, tmp_path / "runs", environments={"production": production},
-                      secrets={"OMNIDESK_PRODUCTION_KEY_READ": READ_KEY})
+    actions = Actions(
+        github,
+        repo,
+        WORKFLOW,
+        tmp_path / "runs",
+        environments={"production": production},
+        secrets={"OMNIDESK_PRODUCTION_KEY_READ": READ_KEY},
+    )
     return repo, actions
 
 
@@ -90,8 +100,9 @@ def summary(actions: Actions, run: Run) -> str:
     return (actions.root / f"run{run.id}-plan" / "step_summary").read_text()
 
 
-def test_a_fork_is_planned_against_the_snapshot_with_no_key_and_no_call(tmp_path: Path, github: FakeGitHub, tenant,
-                                                                          requests: list[tuple[str, str]]):
+def test_a_fork_is_planned_against_the_snapshot_with_no_key_and_no_call(
+    tmp_path: Path, github: FakeGitHub, tenant, requests: list[tuple[str, str]]
+):
     repo, actions = setup(tmp_path, github, tenant)
     repo.open(9, lambda text: text.replace("icon: phone", "icon: sms"), fork="someone/helpdesk-config")
     requests.clear()
@@ -125,8 +136,9 @@ def test_the_snapshot_comes_from_the_base_branch_not_from_the_fork(tmp_path: Pat
     assert "0 to create, 1 to update" in plan_output(run)
 
 
-def test_without_a_snapshot_one_line_and_a_neutral_outcome(tmp_path: Path, github: FakeGitHub, tenant,
-                                                           requests: list[tuple[str, str]]):
+def test_without_a_snapshot_one_line_and_a_neutral_outcome(
+    tmp_path: Path, github: FakeGitHub, tenant, requests: list[tuple[str, str]]
+):
     repo, actions = setup(tmp_path, github, tenant, snapshot=False)
     repo.open(11, lambda text: text.replace("icon: phone", "icon: sms"), fork="someone/helpdesk-config")
     requests.clear()
@@ -142,8 +154,9 @@ def test_without_a_snapshot_one_line_and_a_neutral_outcome(tmp_path: Path, githu
     assert requests == [] and "No snapshot to plan against: nothing planned." in summary(actions, run)
 
 
-def test_a_fork_run_never_reads_a_key_even_when_one_is_there(tmp_path: Path, github: FakeGitHub, tenant,
-                                                             requests: list[tuple[str, str]], monkeypatch):
+def test_a_fork_run_never_reads_a_key_even_when_one_is_there(
+    tmp_path: Path, github: FakeGitHub, tenant, requests: list[tuple[str, str]], monkeypatch
+):
     """Even a misconfigured workflow that hands a fork the key: the plan reads neither it nor the tenant;
     the JSON plan says what it was planned against."""
     repo, _ = setup(tmp_path, github, tenant)
@@ -151,8 +164,15 @@ def test_a_fork_run_never_reads_a_key_even_when_one_is_there(tmp_path: Path, git
     job_dir = tmp_path / "job"
     job_dir.mkdir()
     monkeypatch.chdir(job_dir)
-    job = GitHubJob(job_dir, github, {"staging": tenant, "production": tenant}, "", read_key=READ_KEY,
-                    write_key=WRITE_KEY, secret=SECRET)
+    job = GitHubJob(
+        job_dir,
+        github,
+        {"staging": tenant, "production": tenant},
+        "",
+        read_key=READ_KEY,
+        write_key=WRITE_KEY,
+        secret=SECRET,
+    )
     job.file.write_text(repo.files[pull["head"]["sha"]]["channels.yaml"])
     event = {"action": "synchronize", "number": 12, "pull_request": pull}
     env = job.env("pull_request", event, write=True, GITHUB_TOKEN=READ_ONLY_TOKEN)
@@ -160,7 +180,7 @@ def test_a_fork_run_never_reads_a_key_even_when_one_is_there(tmp_path: Path, git
     result = run_cli(["ci", "github", "plan", "--tenant", "production", "--format", "json"], env)
     assert result.exit_code == 0, result.output
     assert requests == []
-    body = result.stdout[result.stdout.index("{"): result.stdout.rindex("}") + 1]
+    body = result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1]
     data = json.loads(body)
     assert data["snapshot"] == {"date": "2026-11-02", "file": SNAPSHOT}
     assert data["summary"] == {"create": 0, "update": 1, "delete": 0}
@@ -169,8 +189,9 @@ def test_a_fork_run_never_reads_a_key_even_when_one_is_there(tmp_path: Path, git
         assert canary not in result.output
 
 
-def test_a_same_repository_pull_request_still_plans_the_live_tenant(tmp_path: Path, github: FakeGitHub, tenant,
-                                                                    requests: list[tuple[str, str]]):
+def test_a_same_repository_pull_request_still_plans_the_live_tenant(
+    tmp_path: Path, github: FakeGitHub, tenant, requests: list[tuple[str, str]]
+):
     repo, actions = setup(tmp_path, github, tenant)
     repo.open(13, lambda text: text.replace("icon: phone", "icon: sms"))
     run = actions.pull_request(13)
@@ -180,28 +201,46 @@ def test_a_same_repository_pull_request_still_plans_the_live_tenant(tmp_path: Pa
 
 
 def test_gitlab_a_fork_merge_request_is_planned_against_the_target_branch_snapshot(
-        tmp_path: Path, tenant, requests: list[tuple[str, str]], monkeypatch):
+    tmp_path: Path, tenant, requests: list[tuple[str, str]], monkeypatch
+):
     """GitLab: a merge request whose source project is a fork; the snapshot and its date come from the
     target branch through the API, the note is not written, no key is read, no call reaches the tenant."""
     from tests.fakeforge import FakeGitLab
 
     text = FILE.format(url=tenant.url)
     (tmp_path / "channels.yaml").write_text(text)
-    assert run_cli(["apply", str(tmp_path / "channels.yaml"), "--tenant", "production", "--yes"],
-                   {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}).exit_code == 0
+    assert (
+        run_cli(
+            ["apply", str(tmp_path / "channels.yaml"), "--tenant", "production", "--yes"],
+            {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET},
+        ).exit_code
+        == 0
+    )
     out = tmp_path / "snapshot.yaml"
-    assert run_cli(["export", str(tmp_path / "channels.yaml"), "--tenant", "production", "--out", str(out)],
-                   {"OMNIDESK_PRODUCTION_KEY": READ_KEY}).exit_code == 0
+    assert (
+        run_cli(
+            ["export", str(tmp_path / "channels.yaml"), "--tenant", "production", "--out", str(out)],
+            {"OMNIDESK_PRODUCTION_KEY": READ_KEY},
+        ).exit_code
+        == 0
+    )
     gitlab = FakeGitLab().start()
     try:
         gitlab.files[(SNAPSHOT, "main")] = out.read_bytes()
         gitlab.file_commits[(SNAPSHOT, "main")] = [{"id": "c" * 40, "committed_date": "2026-11-02T04:47:00.000+00:00"}]
         monkeypatch.chdir(tmp_path)
         (tmp_path / "channels.yaml").write_text(text.replace("icon: phone", "icon: sms"))
-        env = {"CI_API_V4_URL": gitlab.api_url, "CI_PROJECT_ID": gitlab.project, "GITLAB_API_TOKEN": gitlab.token,
-               "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "4",
-               "CI_MERGE_REQUEST_PROJECT_ID": gitlab.project, "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "77",
-               "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "OMNIDESK_PRODUCTION_KEY": READ_KEY}
+        env = {
+            "CI_API_V4_URL": gitlab.api_url,
+            "CI_PROJECT_ID": gitlab.project,
+            "GITLAB_API_TOKEN": gitlab.token,
+            "CI_PIPELINE_SOURCE": "merge_request_event",
+            "CI_MERGE_REQUEST_IID": "4",
+            "CI_MERGE_REQUEST_PROJECT_ID": gitlab.project,
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "77",
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+            "OMNIDESK_PRODUCTION_KEY": READ_KEY,
+        }
         requests.clear()
         result = run_cli(["ci", "gitlab", "plan", "--tenant", "production"], env)
         assert result.exit_code == 0, result.output

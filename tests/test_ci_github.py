@@ -3,6 +3,7 @@
 The job's files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, the event file) are real files, GitHub's REST
 API is ``tests.fakeforge.FakeGitHub`` (a real HTTP server), and the tenants are emulators over HTTP.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,11 @@ def custom(tenant: Any) -> list[dict[str, Any]]:
 
 
 def pull_request(number: int = 7, action: str = "synchronize", merged: bool = False, head: str = "a1" * 20) -> dict:
-    return {"action": action, "number": number,
-            "pull_request": {"number": number, "merged": merged, "head": {"sha": head}, "base": {"ref": "main"}}}
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {"number": number, "merged": merged, "head": {"sha": head}, "base": {"ref": "main"}},
+    }
 
 
 def run(args: list[str], env: dict[str, Any]):
@@ -120,8 +124,9 @@ def test_a_tenant_that_fails_fails_alone_and_its_comment_says_why(job: GitHubJob
     env = job.env("pull_request", pull_request(), OMNIDESK_PRODUCTION_KEY=None)
     result = run(["plan", "--all-tenants"], env)
     assert result.exit_code == 1
-    assert re.search(r"^::error title=omnidesk-channels plan failed \(production\)::.*OMNIDESK_PRODUCTION_KEY",
-                     result.stdout, re.M)
+    assert re.search(
+        r"^::error title=omnidesk-channels plan failed \(production\)::.*OMNIDESK_PRODUCTION_KEY", result.stdout, re.M
+    )
     bodies = {c["body"].split("\n")[0]: c["body"] for c in github.comments[7]}
     assert "**The plan failed.**" in bodies[plan_marker("production")]
     assert "Plan: 1 to create" in bodies[plan_marker("staging")]
@@ -135,10 +140,12 @@ def test_validation_problems_become_annotations_on_their_lines(job: GitHubJob):
     assert result.exit_code == 1
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
     assert annotations and all(a.startswith("::error file=channels.yaml,line=") for a in annotations)
-    assert any(re.match(r"::error file=channels.yaml,line=11,col=\d+::channels\[0\].icon: ", a)
-               for a in annotations), annotations
-    assert any(re.match(r"::error file=channels.yaml,line=12,col=\d+::channels\[0\].*colour", a)
-               for a in annotations), annotations
+    assert any(re.match(r"::error file=channels.yaml,line=11,col=\d+::channels\[0\].icon: ", a) for a in annotations), (
+        annotations
+    )
+    assert any(
+        re.match(r"::error file=channels.yaml,line=12,col=\d+::channels\[0\].*colour", a) for a in annotations
+    ), annotations
     assert "is not valid" in job.summary() and job.outputs()["exitcode"] == "1"
 
 
@@ -170,10 +177,14 @@ def test_policy_findings_are_annotations_on_their_channels_lines(job: GitHubJob)
 
 def test_drift_opens_updates_and_closes_one_issue_per_tenant(job: GitHubJob, github: FakeGitHub, tenants):
     staging = tenants["staging"]
-    run_cli(["apply", str(job.file), "--tenant", "staging", "--yes"],
-            {"OMNIDESK_STAGING_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET})
-    run_cli(["apply", str(job.file), "--tenant", "production", "--yes"],
-            {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET})
+    run_cli(
+        ["apply", str(job.file), "--tenant", "staging", "--yes"],
+        {"OMNIDESK_STAGING_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET},
+    )
+    run_cli(
+        ["apply", str(job.file), "--tenant", "production", "--yes"],
+        {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET},
+    )
     env = job.env("schedule", {})
     assert run(["drift", "--all-tenants"], env).exit_code == 0
     assert github.issues == [] and job.outputs()["has_changes"] == "false"
@@ -225,8 +236,13 @@ def test_no_key_or_secret_reaches_comments_summary_outputs_or_plans(job: GitHubJ
     env = job.env("pull_request", pull_request(), SMS_BRIDGE_SECRET=SECRET)
     result = run(["plan", "--all-tenants", "--format", "json"], env)
     assert result.exit_code == 0
-    texts = [result.output, job.summary(), job.output.read_text(), *(c["body"] for c in github.comments[7]),
-             *(p.read_text() for p in (job.root / "omnidesk-plan").iterdir())]
+    texts = [
+        result.output,
+        job.summary(),
+        job.output.read_text(),
+        *(c["body"] for c in github.comments[7]),
+        *(p.read_text() for p in (job.root / "omnidesk-plan").iterdir()),
+    ]
     for text in texts:
         for canary in (READ_KEY, WRITE_KEY, SECRET, TOKEN):
             assert canary not in text
@@ -242,16 +258,20 @@ def test_artifact_members_outside_the_folder_are_refused(job: GitHubJob, github:
     assert not (job.root / "evil.json").exists() and all(custom(t) == [] for t in tenants.values())
 
 
-def test_apply_downloads_the_artifact_without_sending_the_token_to_the_blob_store(job: GitHubJob, github: FakeGitHub,
-                                                                                   tenants):
+def test_apply_downloads_the_artifact_without_sending_the_token_to_the_blob_store(
+    job: GitHubJob, github: FakeGitHub, tenants
+):
     repo = Repo(github, {"channels.yaml": job.file.read_text()})
     pull = repo.open(8, lambda text: text)
     assert (
         run(["plan", "--all-tenants"], job.env("pull_request", pull_request(8, head=pull["head"]["sha"]))).exit_code
         == 0
     )
-    github.add_run(pull["head"]["sha"], WORKFLOW,
-                   {"omnidesk-plan": {p.name: p.read_text() for p in (job.root / "omnidesk-plan").iterdir()}})
+    github.add_run(
+        pull["head"]["sha"],
+        WORKFLOW,
+        {"omnidesk-plan": {p.name: p.read_text() for p in (job.root / "omnidesk-plan").iterdir()}},
+    )
     shutil.rmtree(job.root / "omnidesk-plan")  # the apply job is another machine
     env = job.env("push", {}, write=True, GITHUB_REF="refs/heads/main", GITHUB_SHA=repo.merge(8))
     result = run(["apply", "--all-tenants"], env)
@@ -263,8 +283,9 @@ def test_apply_downloads_the_artifact_without_sending_the_token_to_the_blob_stor
 
 
 def test_a_huge_plan_still_fits_one_comment(job: GitHubJob, github: FakeGitHub):
-    channels = "".join(f"  - name: Channel {i:04d}\n    custom_channel_endpoint: https://bridge.example.com/{i}\n"
-                       for i in range(1500))
+    channels = "".join(
+        f"  - name: Channel {i:04d}\n    custom_channel_endpoint: https://bridge.example.com/{i}\n" for i in range(1500)
+    )
     job.file.write_text(job.file.read_text().split("channels:\n")[0] + "channels:\n" + channels)
     result = run(["plan", "--tenant", "staging"], job.env("pull_request", pull_request()))
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ reference only read-only keys (``*_READ``); a job that references any other secr
 ``environment:`` and only after a merge into main. GitLab: plan and drift map only ``*_READ``
 variables; the write key is the apply's (a protected variable, given to protected branches only).
 """
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,9 @@ def test_only_merged_protected_jobs_hold_more_than_a_read_key(file: str, name: s
     condition = str(job.get("if", ""))
     assert job.get("environment"), f"{file}: job {name} holds {sorted(held)} outside a protected environment"
     # only runs of main itself: a pull_request run's ref is refs/pull/N/merge (and its workflow the request's copy)
-    assert "github.ref == 'refs/heads/main'" in condition and "github.event_name != 'pull_request'" in condition, \
+    assert "github.ref == 'refs/heads/main'" in condition and "github.event_name != 'pull_request'" in condition, (
         f"{file}: job {name} holds write secrets outside runs of main"
+    )
     assert "push" in workflow[True] and "pull_request_target" not in workflow[True]  # 'on:' reads as True
 
 

@@ -247,8 +247,11 @@ def test_a_pull_request_run_never_reaches_the_write_key(tmp_path: Path, github: 
 
 def test_unreviewed_changes_apply_only_where_the_user_opts_in(tmp_path: Path, github: FakeGitHub, tenant):
     opted = tmp_path / "opted-in.yml"
-    opted.write_text(WORKFLOW.read_text().replace("          command: apply\n",
-                                                  '          command: apply\n          apply-unreviewed: "true"\n'))
+    opted.write_text(
+        WORKFLOW.read_text().replace(
+            "          command: apply\n", '          command: apply\n          apply-unreviewed: "true"\n'
+        )
+    )
     repo, actions = setup(tmp_path, github, tenant, workflow=opted)
     run = actions.push(repo.commit({"channels.yaml": repo.files[repo.head]["channels.yaml"] + SMS}, None))
     done = actions.finish(GROUP)

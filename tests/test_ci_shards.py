@@ -5,6 +5,7 @@ matrix into one job per shard, refuses two artifacts of one name in a run (as Gi
 runs the action in each job. Every tenant is planned, commented, applied and drift-checked by
 exactly one shard's job, and ends equal to main.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -65,14 +66,21 @@ def setup(tmp_path: Path, github: FakeGitHub, tenants: dict[str, Any]) -> tuple[
         (tmp_path / "seed" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "seed" / name).write_text(text)
     for name in tenants:
-        seeded = run_cli(["apply", str(tmp_path / "seed" / "channels.yaml"), "--tenant", name, "--yes"],
-                         {key_env(name): WRITE_KEY})
+        seeded = run_cli(
+            ["apply", str(tmp_path / "seed" / "channels.yaml"), "--tenant", name, "--yes"], {key_env(name): WRITE_KEY}
+        )
         assert seeded.exit_code == 0, seeded.output
     repo = Repo(github, files)
     written = {**{key_env(n): WRITE_KEY for n in TENANTS}, "SMS_BRIDGE_SECRET": SECRET}
     omnidesk = Environment("omnidesk", ("main",), written)
-    actions = Actions(github, repo, WORKFLOW, tmp_path / "runs", environments={"omnidesk": omnidesk},
-                      secrets={f"{key_env(n)}_READ": READ_KEY for n in TENANTS})
+    actions = Actions(
+        github,
+        repo,
+        WORKFLOW,
+        tmp_path / "runs",
+        environments={"omnidesk": omnidesk},
+        secrets={f"{key_env(n)}_READ": READ_KEY for n in TENANTS},
+    )
     return repo, actions
 
 
@@ -88,8 +96,10 @@ def test_a_matrix_of_four_shards_plans_applies_and_checks_each_tenant_once(tmp_p
     assert [j.name for j in plans] == ["plan (1)", "plan (2)", "plan (3)", "plan (4)"]
     assert all(j.conclusion == "success" for j in plans), [j.log for j in plans]
     for index, job in enumerate(plans, 1):
-        assert job.result is not None and f"shard {index} of 4: {len(Shard(index, 4).pick(TENANTS))} tenant" in \
-            job.result.stdout
+        assert (
+            job.result is not None
+            and f"shard {index} of 4: {len(Shard(index, 4).pick(TENANTS))} tenant" in job.result.stdout
+        )
     markers = [c["body"].split("\n")[0] for c in github.comments[1]]
     assert sorted(markers) == sorted(plan_marker(n) for n in TENANTS)  # each tenant once, by one shard
     assert sorted(a["name"] for a in github.artifacts[run.id]) == [f"omnidesk-plan-{k}-of-4" for k in range(1, 5)]
@@ -111,8 +121,7 @@ def test_a_matrix_of_four_shards_plans_applies_and_checks_each_tenant_once(tmp_p
         sms = next(c for c in client.list_channels() if c.name == "SMS gateway")
         client.update_channel(sms.id, {"icon": "mail"})
     first = actions.schedule()
-    assert all(j.conclusion == "success" for j in first.jobs if j.name.startswith("drift")), \
-        [j.log for j in first.jobs]
+    assert all(j.conclusion == "success" for j in first.jobs if j.name.startswith("drift")), [j.log for j in first.jobs]
     assert github.issues == []  # drifted once: no page yet
     states = sorted(a["name"] for a in github.artifacts[first.id])
     assert states == [f"omnidesk-drift-state-{k}-of-4" for k in range(1, 5)]
@@ -127,8 +136,9 @@ def test_a_ci_shard_needs_all_tenants_and_a_bad_one_is_a_usage_error(tmp_path, f
     (tmp_path / "channels.yaml").write_text(BASE.replace("tenants/", "{a: {url: 'https://a.omnidesk.com'}}"))
     file = str(tmp_path / "channels.yaml")
     alone = run_cli(["ci", forge, command, "--file", file, "--tenant", "a", "--shard", "1/2"], {})
-    assert alone.exit_code == 1 and "--shard splits all tenants among the jobs of a matrix" in alone.output, \
+    assert alone.exit_code == 1 and "--shard splits all tenants among the jobs of a matrix" in alone.output, (
         alone.output
+    )
     bad = run_cli(["ci", forge, command, "--file", file, "--all-tenants"], {"OMNIDESK_CI_SHARD": "3/2"})
     assert bad.exit_code == 1 and "Invalid value for '--shard'" in bad.stderr and "'3/2'" in bad.stderr
 
@@ -147,22 +157,38 @@ def test_gitlab_parallel_drift_jobs_each_check_their_shard(tmp_path, make_emulat
         "version: 1\ntenants:\n"
         f"  rose: {{url: '{emulators['rose'].url}', api_key_env: OMNIDESK_STAGING_KEY}}\n"
         f"  tulip: {{url: '{emulators['tulip'].url}', api_key_env: OMNIDESK_PRODUCTION_KEY}}\n"
-        "channels:\n  - name: SMS gateway\n")
+        "channels:\n  - name: SMS gateway\n"
+    )
     gitlab = FakeGitLab().start()
     try:
         project = Project(gitlab, "", protected={}, unprotected={})  # its issues
-        env = {"CI_API_V4_URL": gitlab.api_url, "CI_PROJECT_ID": gitlab.project, "GITLAB_API_TOKEN": gitlab.token,
-               "OMNIDESK_STAGING_KEY_READ": READ_KEY, "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY,
-               "CI_PIPELINE_SOURCE": "schedule", "OMNIDESK_DRIFT": "1", "CI_COMMIT_REF_NAME": "main",
-               "CI_NODE_TOTAL": "2"}
-        jobs = {k: run_job("omnidesk-drift", {**env, "CI_NODE_INDEX": str(k), "CI_JOB_NAME": f"omnidesk-drift {k}/2"},
-                           tmp_path, {"OMNIDESK_CI_DRIFT_AFTER": "1"}) for k in (1, 2)}
+        env = {
+            "CI_API_V4_URL": gitlab.api_url,
+            "CI_PROJECT_ID": gitlab.project,
+            "GITLAB_API_TOKEN": gitlab.token,
+            "OMNIDESK_STAGING_KEY_READ": READ_KEY,
+            "OMNIDESK_PRODUCTION_KEY_READ": READ_KEY,
+            "CI_PIPELINE_SOURCE": "schedule",
+            "OMNIDESK_DRIFT": "1",
+            "CI_COMMIT_REF_NAME": "main",
+            "CI_NODE_TOTAL": "2",
+        }
+        jobs = {
+            k: run_job(
+                "omnidesk-drift",
+                {**env, "CI_NODE_INDEX": str(k), "CI_JOB_NAME": f"omnidesk-drift {k}/2"},
+                tmp_path,
+                {"OMNIDESK_CI_DRIFT_AFTER": "1"},
+            )
+            for k in (1, 2)
+        }
         for k, mine, other in ((1, "rose", "tulip"), (2, "tulip", "rose")):
             job = jobs[k]
             assert job.returncode == 2, job.stdout + job.stderr  # drifted: a warning under allow_failure
             assert f"shard {k} of 2: 1 tenant" in job.stdout
             assert f"| {mine} |" in job.stdout and f"| {other} |" not in job.stdout
         assert sorted(i["description"].split("\n")[0] for i in project.issues) == sorted(
-            drift_marker(n) for n in ("rose", "tulip"))
+            drift_marker(n) for n in ("rose", "tulip")
+        )
     finally:
         gitlab.stop()

@@ -1,4 +1,5 @@
 """plan / apply / export end to end: the CLI as a user runs it, against the emulator over real HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -75,20 +76,27 @@ def test_create_then_noop_then_update(tmp_path, emulator, env):
 
 
 def test_prune_off_leaves_unlisted_channels_and_prune_on_deletes_them(tmp_path, emulator, env):
-    emulator.emu.seed_channels([
-        {"name": "Legacy bridge", "custom_channel_endpoint": "https://legacy.example.com/hook"}, {"name": "Old SMS"},
-    ])
+    emulator.emu.seed_channels(
+        [
+            {"name": "Legacy bridge", "custom_channel_endpoint": "https://legacy.example.com/hook"},
+            {"name": "Old SMS"},
+        ]
+    )
     path = write(tmp_path, BASE)
     applied = run_cli(["apply", path, "--yes"], env)
     assert applied.exit_code == 0
-    assert "Not managed here (2, left alone; list them in the file, or prune them with --prune or prune: true): " \
-           "'Legacy bridge', 'Old SMS'" in applied.stdout
+    assert (
+        "Not managed here (2, left alone; list them in the file, or prune them with --prune or prune: true): "
+        "'Legacy bridge', 'Old SMS'" in applied.stdout
+    )
     assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM", "Legacy bridge", "Old SMS"}
 
     plan = run_cli(["plan", path, "--prune"], env)
     assert "- delete 'Legacy bridge'" in plan.stdout and "- delete 'Old SMS'" in plan.stdout
-    assert re.search(r"delete 'Legacy bridge' \(id \d+\)\n    custom_channel_endpoint  \"https://legacy.example.com/hook\"\n",
-                     plan.stdout), "a delete shows what is lost"
+    assert re.search(
+        r"delete 'Legacy bridge' \(id \d+\)\n    custom_channel_endpoint  \"https://legacy.example.com/hook\"\n",
+        plan.stdout,
+    ), "a delete shows what is lost"
     assert run_cli(["apply", path, "--yes", "--prune"], env).exit_code == 0
     assert set(custom(emulator.emu)) == {"SMS gateway", "Instagram DM"}
 
@@ -106,8 +114,10 @@ def test_delete_threshold_needs_the_exact_count(tmp_path, emulator, env):
     path = write(tmp_path, "version: 1\nprune: true\nchannels:\n" + keep)
     refused = run_cli(["apply", path, "--yes"], env)
     assert refused.exit_code == 1
-    assert "Error: the plan deletes 4 of 10 custom channels (more than 30%); nothing was changed. " \
-           "If that is intended, run again with --allow-deletes 4" in refused.stderr
+    assert (
+        "Error: the plan deletes 4 of 10 custom channels (more than 30%); nothing was changed. "
+        "If that is intended, run again with --allow-deletes 4" in refused.stderr
+    )
     assert writes(emulator.emu) == 0
     wrong = run_cli(["apply", path, "--yes", "--allow-deletes", "3"], env)
     assert wrong.exit_code == 1 and "pass --allow-deletes 4" in wrong.stderr
@@ -144,14 +154,19 @@ def test_saved_plan_applies_exactly_and_refuses_when_stale(tmp_path, emulator, e
     write(tmp_path, BASE.replace("icon: sms", "icon: chat"))
     assert run_cli(["plan", path, "--out", plan_file], env).exit_code == 0
     sms = custom(emulator.emu)["SMS gateway"]["id"]
-    httpx.put(f"{emulator.url}/api/v2/channel/{sms}", headers={"apiKey": "demo"},
-              data={"custom_channel_endpoint": "https://sms.example.com/v2"})
+    httpx.put(
+        f"{emulator.url}/api/v2/channel/{sms}",
+        headers={"apiKey": "demo"},
+        data={"custom_channel_endpoint": "https://sms.example.com/v2"},
+    )
     emulator.emu.reset_stats()
     stale = run_cli(["apply", plan_file], env)
     assert stale.exit_code == 1
-    assert ("Error: the saved plan is stale, nothing was changed; plan again:\n"
-            f"  - 'SMS gateway' (id {sms}) changed since the plan: custom_channel_endpoint was "
-            "'https://sms.example.com/omnidesk/api/message', now 'https://sms.example.com/v2'") in stale.stderr
+    assert (
+        "Error: the saved plan is stale, nothing was changed; plan again:\n"
+        f"  - 'SMS gateway' (id {sms}) changed since the plan: custom_channel_endpoint was "
+        "'https://sms.example.com/omnidesk/api/message', now 'https://sms.example.com/v2'"
+    ) in stale.stderr
     assert writes(emulator.emu) == 0
 
 
@@ -211,8 +226,10 @@ def test_missing_secret_on_create_is_refused_before_any_write(tmp_path, emulator
     path = write(tmp_path, BASE)
     result = run_cli(["apply", path, "--yes"], {k: v for k, v in env.items() if k != "SMS_GATEWAY_SECRET"})
     assert result.exit_code == 1
-    assert "Error: secrets that must be sent are not set in the environment (nothing was changed):\n" \
-           "  ${env:SMS_GATEWAY_SECRET} needed by: SMS gateway" in result.stderr
+    assert (
+        "Error: secrets that must be sent are not set in the environment (nothing was changed):\n"
+        "  ${env:SMS_GATEWAY_SECRET} needed by: SMS gateway" in result.stderr
+    )
     assert writes(emulator.emu) == 0
 
 
@@ -237,8 +254,10 @@ def test_bad_key_and_missing_target_are_clear(tmp_path, emulator, env):
     assert "wrong-key-123" not in refused.output
     nowhere = run_cli(["plan", path], {"SMS_GATEWAY_SECRET": SECRET})
     assert nowhere.exit_code == 1
-    assert "no tenant to talk to: pass --url URL, set OMNIDESK_URL, choose --tenant NAME, or use --emulator" \
-           in nowhere.stderr
+    assert (
+        "no tenant to talk to: pass --url URL, set OMNIDESK_URL, choose --tenant NAME, or use --emulator"
+        in nowhere.stderr
+    )
     nokey = run_cli(["plan", path, "--url", emulator.url], {})
     assert nokey.exit_code == 1 and "OMNIDESK_API_KEY is not set" in nokey.stderr
 
@@ -269,8 +288,10 @@ def test_duplicate_names_on_the_server_are_refused(tmp_path, make_emulator):
     env = {"OMNIDESK_URL": tenant.url, "OMNIDESK_API_KEY": "demo", "SMS_GATEWAY_SECRET": SECRET}
     result = run_cli(["apply", write(tmp_path, BASE), "--yes"], env)
     assert result.exit_code == 1
-    assert (f"the tenant has 2 custom channels named 'SMS gateway' (ids {ids[0]}, {ids[1]}); "
-            "rename or delete all but one in Omnidesk, then plan again") in result.stderr
+    assert (
+        f"the tenant has 2 custom channels named 'SMS gateway' (ids {ids[0]}, {ids[1]}); "
+        "rename or delete all but one in Omnidesk, then plan again"
+    ) in result.stderr
     assert writes(tenant.emu) == 0
 
 
@@ -280,8 +301,10 @@ def test_export_then_apply_is_a_noop(tmp_path, emulator, env):
     exported = tmp_path / "exported.yaml"
     result = run_cli(["export", "--out", str(exported)], env)
     assert result.exit_code == 0, result.output
-    assert "secrets are not exported; set these before creating the channels elsewhere: " \
-           "INSTAGRAM_DM_SECRET, SMS_GATEWAY_SECRET" in result.stderr
+    assert (
+        "secrets are not exported; set these before creating the channels elsewhere: "
+        "INSTAGRAM_DM_SECRET, SMS_GATEWAY_SECRET" in result.stderr
+    )
     doc = yaml.safe_load(exported.read_text())
     assert [c["name"] for c in doc["channels"]] == ["Instagram DM", "SMS gateway"]
     assert doc["channels"][1]["custom_channel_secret"] == "${env:SMS_GATEWAY_SECRET}"

@@ -1,5 +1,6 @@
 """Usage mistakes on every command: "dry run" flags point at plan, guesses never name a destructive
 flag; every summary in --help is whole."""
+
 from __future__ import annotations
 
 import inspect
@@ -36,8 +37,20 @@ def test_every_dry_run_flag_on_every_command_points_at_plan(path: tuple[str, ...
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "omnidesk-channels")
 def test_no_unknown_flag_is_answered_with_a_destructive_one(path: tuple[str, ...]):
     # near misses of each destructive flag, and the words people type for "be careful"
-    typos = ["--prun", "--prunes", "--rotate-secret", "--rotate", "--ye", "--yess", "--forc", "--forced",
-             "--dry", "--preview", "--safe", "--test"]
+    typos = [
+        "--prun",
+        "--prunes",
+        "--rotate-secret",
+        "--rotate",
+        "--ye",
+        "--yess",
+        "--forc",
+        "--forced",
+        "--dry",
+        "--preview",
+        "--safe",
+        "--test",
+    ]
     for typo in typos:
         result = run_cli([*path, typo])
         assert result.exit_code == 1, (typo, result.output)
@@ -62,15 +75,19 @@ def test_apply_dry_run_no_longer_suggests_prune():
     result = run_cli(["apply", "--dry-run", "channels.yaml"])
     assert result.stderr.endswith(
         "Error: No such option '--dry-run': plan is the dry run: omnidesk-channels plan FILE (it reads the tenant "
-        "and changes nothing; apply shows the same plan and asks before it changes anything).\n")
+        "and changes nothing; apply shows the same plan and asks before it changes anything).\n"
+    )
 
 
 def first_sentence(command: click.Command) -> str:
     return re.split(r"(?<=\.)\s", (command.help or "").strip(), maxsplit=1)[0]
 
 
-@pytest.mark.parametrize("path", [p for p in COMMANDS if isinstance(command_of(p), click.Group)],
-                         ids=lambda p: " ".join(p) or "omnidesk-channels")
+@pytest.mark.parametrize(
+    "path",
+    [p for p in COMMANDS if isinstance(command_of(p), click.Group)],
+    ids=lambda p: " ".join(p) or "omnidesk-channels",
+)
 def test_every_summary_in_a_group_help_is_the_whole_first_sentence(path: tuple[str, ...]):
     help_text = run_cli([*path, "--help"], {"COLUMNS": "80"}).stdout
     listing = help_text.split("Commands:\n", 1)[1]

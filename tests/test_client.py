@@ -3,6 +3,7 @@
 Exact backoff schedules (with an injected ``sleep``), connection errors, timeouts, and precise
 sequences of answers. Everything else is tested end to end in ``test_client_e2e.py``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -105,13 +106,19 @@ def test_create_sends_multipart_with_bool_strings_and_parses_the_item() -> None:
     script = Script(item(channel(13, "Shop SMS", include_signature="true")))
     client, _ = make(script)
     created = client.create_channel(
-        {"name": "Shop SMS", "include_signature": True, "custom_channel_available_in_quick_ticket": False,
-         "custom_channel_secret": "s3cr3t"}
+        {
+            "name": "Shop SMS",
+            "include_signature": True,
+            "custom_channel_available_in_quick_ticket": False,
+            "custom_channel_secret": "s3cr3t",
+        }
     )
     assert created.id == 13 and created.fields["include_signature"] is True
     assert script.calls == ["POST /api/v2/channel"]
     assert form_of(script.requests[0]) == {
-        "name": "Shop SMS", "include_signature": "true", "custom_channel_available_in_quick_ticket": "false",
+        "name": "Shop SMS",
+        "include_signature": "true",
+        "custom_channel_available_in_quick_ticket": "false",
         "custom_channel_secret": "s3cr3t",
     }
 
@@ -130,7 +137,12 @@ def test_send_message_fields_and_answer() -> None:
     client, _ = make(script)
     assert client.send_message(13, "hello", title="Hi", user_id=7) == {"ticketID": 51, "messageID": 907}
     assert form_of(script.requests[0]) == {
-        "channelID": "13", "message": "hello", "title": "Hi", "toAddress": "", "fromAddress": "", "userID": "7",
+        "channelID": "13",
+        "message": "hello",
+        "title": "Hi",
+        "toAddress": "",
+        "fromAddress": "",
+        "userID": "7",
     }
     assert client.stats["message"] == 1
 
@@ -222,8 +234,10 @@ def test_create_on_429_is_retried_without_reading_the_list() -> None:
     assert script.calls == ["POST /api/v2/channel"] * 2 and sleeps == [1.0]
 
 
-@pytest.mark.parametrize("failure", [error(504), httpx.ReadError("reset"), httpx.ReadTimeout("slow"),
-                                     httpx.Response(200, text="<html>oops</html>")])
+@pytest.mark.parametrize(
+    "failure",
+    [error(504), httpx.ReadError("reset"), httpx.ReadTimeout("slow"), httpx.Response(200, text="<html>oops</html>")],
+)
 def test_create_that_may_have_happened_is_looked_up_not_repeated(failure: Any) -> None:
     script = Script(failure, listing([channel(1, "email", type="email"), channel(4, "A")]))
     client, _ = make(script)
@@ -306,7 +320,8 @@ def test_message_is_not_retried_after_an_uncertain_failure() -> None:
 def paged(channels: list[dict[str, Any]], page_size: int = PAGE_SIZE) -> Callable[[httpx.Request], httpx.Response]:
     def answer(request: httpx.Request) -> httpx.Response:
         start = int(request.url.params["itemStart"])
-        return listing(channels[start:start + page_size], total=len(channels), start=start)
+        return listing(channels[start : start + page_size], total=len(channels), start=start)
+
     return answer
 
 

@@ -1,4 +1,5 @@
 """The client against the project's emulator over real HTTP: every call, quirk, fault and refusal."""
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,13 @@ def test_every_call(emulator: Any) -> None:
         assert built_ins and not any(c.is_custom for c in built_ins)
 
         created = client.create_channel(
-            {"name": "Shop SMS", "icon": "sms", "custom_channel_endpoint": "https://sms.example.com/hook",
-             "custom_channel_secret": "s3cr3t", "include_signature": True}
+            {
+                "name": "Shop SMS",
+                "icon": "sms",
+                "custom_channel_endpoint": "https://sms.example.com/hook",
+                "custom_channel_secret": "s3cr3t",
+                "include_signature": True,
+            }
         )
         assert created.is_custom and created.name == "Shop SMS" and created.fields["include_signature"] is True
         assert "custom_channel_secret" not in created.fields
@@ -66,7 +72,11 @@ def test_every_call(emulator: Any) -> None:
         with pytest.raises(NotFound, match=rf"^DELETE /api/v2/channel/{created.id}: not found"):
             client.delete_channel(created.id)
         assert {k: client.stats[k] for k in ("create", "get", "update", "delete", "message")} == {
-            "create": 1, "get": 1, "update": 1, "delete": 2, "message": 2,
+            "create": 1,
+            "get": 1,
+            "update": 1,
+            "delete": 2,
+            "message": 2,
         }
 
 
@@ -155,7 +165,7 @@ def test_unknown_key_is_refused(emulator: Any) -> None:
 
 def test_each_call_needs_its_permission(make_emulator: Callable[..., Any]) -> None:
     running = make_emulator(
-        api_keys = {
+        api_keys={
             "read": {"CHANNEL_READ"},
             "write": {"CHANNEL_CUD"},
             "all-key": {"CHANNEL_READ", "CHANNEL_CUD", "MESSAGE_CREATE"},
@@ -171,8 +181,13 @@ def test_each_call_needs_its_permission(make_emulator: Callable[..., Any]) -> No
         "delete": lambda c: c.delete_channel(channel_id),
     }
     refused = {
-        "read": {"get": "CHANNEL_CUD", "create": "CHANNEL_CUD", "update": "CHANNEL_CUD",
-                 "message": "MESSAGE_CREATE", "delete": "CHANNEL_CUD"},
+        "read": {
+            "get": "CHANNEL_CUD",
+            "create": "CHANNEL_CUD",
+            "update": "CHANNEL_CUD",
+            "message": "MESSAGE_CREATE",
+            "delete": "CHANNEL_CUD",
+        },
         "write": {"list": "CHANNEL_READ", "message": "MESSAGE_CREATE"},
     }
     with connect(running, key="all-key") as client:

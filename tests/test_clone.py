@@ -1,4 +1,5 @@
 """``clone --from staging --to production`` end to end: two emulated tenants over real HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,17 @@ from conftest import RunningEmulator
 from test_tenants_e2e import TwoTenants, custom, start_two_tenants, writes
 
 STAGING = [
-    {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://bridge.staging.acme.com/omnidesk/api/message",
-     "include_signature": "true"},
-    {"name": "SMS gateway", "icon": "sms", "custom_channel_endpoint": "https://sms.example.com/hook",
-     "custom_channel_warning_en": "Replies via bridge.staging.acme.com can take an hour"},
+    {
+        "name": "WhatsApp bridge",
+        "custom_channel_endpoint": "https://bridge.staging.acme.com/omnidesk/api/message",
+        "include_signature": "true",
+    },
+    {
+        "name": "SMS gateway",
+        "icon": "sms",
+        "custom_channel_endpoint": "https://sms.example.com/hook",
+        "custom_channel_warning_en": "Replies via bridge.staging.acme.com can take an hour",
+    },
     {"name": "Instagram DM", "icon": "instagram"},
 ]
 SECRETS = {"WHATSAPP_BRIDGE_SECRET": "wa-prod", "SMS_GATEWAY_SECRET": "sms-prod", "INSTAGRAM_DM_SECRET": "ig-prod"}
@@ -34,8 +42,10 @@ def test_into_an_empty_tenant_dry_run_first_then_yes(tenants: TwoTenants) -> Non
     dry = clone(tenants, **SECRETS)
     assert dry.exit_code == 0, dry.output
     assert "Plan: 3 to create, 0 to update, 0 to delete. Target: production (" in dry.stdout
-    assert f"Dry run: nothing was changed on production ({tenants.production.url}). " \
-           "Pass --yes to apply this plan, or --out PLAN to save it." in dry.stderr
+    assert (
+        f"Dry run: nothing was changed on production ({tenants.production.url}). "
+        "Pass --yes to apply this plan, or --out PLAN to save it." in dry.stderr
+    )
     assert "templated: 2 occurrence(s) of the value of bridge_host -> ${var:bridge_host}" in dry.stderr
     assert writes(tenants.production.emu) == 0
 
@@ -49,7 +59,10 @@ def test_into_an_empty_tenant_dry_run_first_then_yes(tenants: TwoTenants) -> Non
     assert made["SMS gateway"]["custom_channel_warning_en"] == "Replies via bridge.acme.com can take an hour"
     assert made["SMS gateway"]["icon"] == "sms"
     assert {n: c["custom_channel_secret"] for n, c in made.items()} == {
-        "WhatsApp bridge": "wa-prod", "SMS gateway": "sms-prod", "Instagram DM": "ig-prod"}
+        "WhatsApp bridge": "wa-prod",
+        "SMS gateway": "sms-prod",
+        "Instagram DM": "ig-prod",
+    }
     assert writes(tenants.staging.emu) == 0, "the source is only read"
 
     again = clone(tenants)
@@ -63,9 +76,11 @@ def test_missing_secrets_are_all_listed_before_any_write(tenants: TwoTenants) ->
     plan_path = tenants.dir / "plan.json"
     result = clone(tenants, "--yes", "--out", str(plan_path), SMS_GATEWAY_SECRET="only-this-one")
     assert result.exit_code == 1
-    assert "Error: secrets that must be sent are not set in the environment (nothing was changed):\n" \
-           "  ${env:INSTAGRAM_DM_SECRET} needed by: Instagram DM\n" \
-           "  ${env:WHATSAPP_BRIDGE_SECRET} needed by: WhatsApp bridge\n" in result.stderr
+    assert (
+        "Error: secrets that must be sent are not set in the environment (nothing was changed):\n"
+        "  ${env:INSTAGRAM_DM_SECRET} needed by: Instagram DM\n"
+        "  ${env:WHATSAPP_BRIDGE_SECRET} needed by: WhatsApp bridge\n" in result.stderr
+    )
     assert "SMS_GATEWAY_SECRET needed" not in result.stderr
     assert writes(tenants.production.emu) == 0
     assert tenants.production.emu.stats["list"] >= 1, "it did read the target"
@@ -73,17 +88,29 @@ def test_missing_secrets_are_all_listed_before_any_write(tenants: TwoTenants) ->
 
 
 def test_into_a_drifted_tenant_updates_only_and_keeps_secrets(tenants: TwoTenants) -> None:
-    tenants.production.emu.seed_channels([
-        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://old.acme.com/x",
-         "custom_channel_secret": "kept"},
-        {"name": "SMS gateway", "icon": "sms", "custom_channel_endpoint": "https://sms.example.com/hook",
-         "custom_channel_warning_en": "Replies via bridge.acme.com can take an hour", "custom_channel_secret": "kept2"},
-        {"name": "Instagram DM", "icon": "chat", "include_signature": "true"},
-    ])
+    tenants.production.emu.seed_channels(
+        [
+            {
+                "name": "WhatsApp bridge",
+                "custom_channel_endpoint": "https://old.acme.com/x",
+                "custom_channel_secret": "kept",
+            },
+            {
+                "name": "SMS gateway",
+                "icon": "sms",
+                "custom_channel_endpoint": "https://sms.example.com/hook",
+                "custom_channel_warning_en": "Replies via bridge.acme.com can take an hour",
+                "custom_channel_secret": "kept2",
+            },
+            {"name": "Instagram DM", "icon": "chat", "include_signature": "true"},
+        ]
+    )
     done = clone(tenants, "--yes")  # no secret variables: updates never send one
     assert done.exit_code == 0, done.output
-    assert ("Plan: high impact: 'Instagram DM' signature turned off; 'WhatsApp bridge' endpoint host old.acme.com -> "
-            "bridge.acme.com. 0 to create, 2 to update, 0 to delete") in done.stdout
+    assert (
+        "Plan: high impact: 'Instagram DM' signature turned off; 'WhatsApp bridge' endpoint host old.acme.com -> "
+        "bridge.acme.com. 0 to create, 2 to update, 0 to delete"
+    ) in done.stdout
     assert "Apply: 0 created, 2 updated, 0 deleted (of 2 planned)." in done.stderr
     stats = tenants.production.emu.stats
     assert (stats["create"], stats["update"], stats["delete"]) == (0, 2, 0)
@@ -114,8 +141,10 @@ def test_prune_over_the_delete_threshold_needs_the_exact_count(tenants: TwoTenan
     tenants.production.emu.reset_stats()
     refused = clone(tenants, "--yes", "--prune")
     assert refused.exit_code == 1
-    assert "the plan deletes 8 of 11 custom channels (more than 30%); nothing was changed. " \
-           "If that is intended, run again with --allow-deletes 8" in refused.stderr
+    assert (
+        "the plan deletes 8 of 11 custom channels (more than 30%); nothing was changed. "
+        "If that is intended, run again with --allow-deletes 8" in refused.stderr
+    )
     assert writes(tenants.production.emu) == 0
 
     dry = clone(tenants, "--prune")
@@ -196,5 +225,9 @@ def test_channels_the_file_declares_for_the_target_only_are_never_pruned(tenants
     result = tenants.run("clone", path, "--from", "staging", "--to", "production", "--yes", "--prune", **SECRETS)
     assert result.exit_code == 0, result.output
     assert "- delete 'Stray'" in result.stdout and "Production fax" not in result.stdout
-    assert sorted(custom(tenants.production.emu)) == ["Instagram DM", "Production fax", "SMS gateway",
-                                                      "WhatsApp bridge"]
+    assert sorted(custom(tenants.production.emu)) == [
+        "Instagram DM",
+        "Production fax",
+        "SMS gateway",
+        "WhatsApp bridge",
+    ]

@@ -1,4 +1,5 @@
 """The channels file loader: what it returns, which channels it keeps, and what it refuses."""
+
 from __future__ import annotations
 
 import subprocess
@@ -56,7 +57,9 @@ def test_loads_the_example_for_a_tenant() -> None:
     assert insta.fields["custom_channel_warning_en"] == ""
     assert (sms.line, insta.line) == (15, 22)
     assert loaded.tenants["staging"] == Tenant(
-        "staging", "https://acme-staging.omnidesk.com", "OMNIDESK_STAGING_KEY",
+        "staging",
+        "https://acme-staging.omnidesk.com",
+        "OMNIDESK_STAGING_KEY",
         {"bridge_host": "bridge.staging.acme.com"},
     )
 
@@ -66,8 +69,13 @@ def test_defaults_fill_every_managed_field(tmp_path: Path) -> None:
     loaded = load_channels_file(path, environ={})
     assert loaded.prune is True
     assert dict(loaded.channels[0].fields) == {
-        "name": "Bare", "icon": "chat", "custom_channel_endpoint": "", "custom_channel_warning_en": "",
-        "custom_channel_warning_nl": "", "include_signature": False, "custom_channel_available_in_quick_ticket": False,
+        "name": "Bare",
+        "icon": "chat",
+        "custom_channel_endpoint": "",
+        "custom_channel_warning_en": "",
+        "custom_channel_warning_nl": "",
+        "include_signature": False,
+        "custom_channel_available_in_quick_ticket": False,
     }
     assert loaded.channels[0].secret is None
 
@@ -107,8 +115,9 @@ def test_tenant_on_a_file_without_tenants(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nchannels: []\n")
     with pytest.raises(TargetError) as info:
         load_channels_file(path, tenant="x")
-    assert str(info.value) == ("unknown tenant 'x' (the file defines no tenants: add a tenants: section, "
-                               "or leave out tenant=)")
+    assert str(info.value) == (
+        "unknown tenant 'x' (the file defines no tenants: add a tenants: section, or leave out tenant=)"
+    )
 
 
 def test_all_views_tag_problems_with_their_tenants(tmp_path: Path) -> None:
@@ -194,7 +203,8 @@ def test_merged_values_are_used(tmp_path: Path) -> None:
     )
     loaded = load_channels_file(write(tmp_path, text), environ={})
     assert [(c.name, c.fields["icon"], c.fields["include_signature"]) for c in loaded.channels] == [
-        ("A", "sms", True), ("B", "sms", True)
+        ("A", "sms", True),
+        ("B", "sms", True),
     ]
 
 
@@ -251,19 +261,25 @@ def test_validate_prints_one_line_and_exits_0(
 ) -> None:
     monkeypatch.chdir(EXAMPLE.parent)
     assert run_cli(["validate", "channels.yaml"], capsys) == (
-        0, "channels.yaml: valid (2 channels; tenants: staging, production)\n", ""
+        0,
+        "channels.yaml: valid (2 channels; tenants: staging, production)\n",
+        "",
     )
     assert run_cli(["validate", "channels.yaml", "--tenant", "staging"], capsys) == (
-        0, "channels.yaml: valid for tenant staging (1 channel)\n", ""
+        0,
+        "channels.yaml: valid for tenant staging (1 channel)\n",
+        "",
     )
 
 
-def test_validate_reports_problems_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validate_reports_problems_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "version: 1\nchannels:\n  - name: A\n    custom_channel_endpoint: https://x.com/a_b\n", "bad.yaml")
     assert run_cli(["validate", "bad.yaml"], capsys) == (
-        1, "",
+        1,
+        "",
         "Error: 1 problem in the channels file:\n"
         "  bad.yaml:4:30: channels[0].custom_channel_endpoint: 'https://x.com/a_b' does not match "
         "^[a-zA-Z0-9.:/\\-?&=]+$: '_' is not allowed\n",
@@ -277,8 +293,13 @@ def test_validate_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_the_installed_command(tmp_path: Path) -> None:
     write(tmp_path, "version: 1\nchannels: [{name: 0o17}]\n", "c.yaml")
-    done = subprocess.run([sys.executable, "-m", "reconciler", "validate", "c.yaml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "c.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
         "Error: 1 problem in the channels file:\n"
@@ -288,7 +309,12 @@ def test_the_installed_command(tmp_path: Path) -> None:
 
 def test_a_long_file_without_aliases_is_not_mistaken_for_an_alias_bomb(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
-    path.write_text("version: 1\nchannels:\n" + "".join(
-        f"  - name: Channel {i}\n    icon: sms\n    custom_channel_endpoint: https://b.example.com/{i}\n"
-        "    include_signature: true\n" for i in range(12_000)))
+    path.write_text(
+        "version: 1\nchannels:\n"
+        + "".join(
+            f"  - name: Channel {i}\n    icon: sms\n    custom_channel_endpoint: https://b.example.com/{i}\n"
+            "    include_signature: true\n"
+            for i in range(12_000)
+        )
+    )
     assert len(load_channels_file(path).channels) == 12_000

@@ -5,6 +5,7 @@ environment, ``load: true`` to call ``load_channels_file`` (no tenant) instead o
 Regenerate the ``.txt`` files with ``UPDATE_GOLDEN=1 python -m pytest tests/test_config_golden.py``
 and review the diff.
 """
+
 from __future__ import annotations
 
 import json

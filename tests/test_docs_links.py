@@ -1,5 +1,6 @@
 """No link in the repository's Markdown points outside the repository, at a missing file, or at a
 heading that does not exist (as GitHub renders the files; the site has its own check)."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,13 @@ INLINE_CODE = re.compile(r"`[^`\n]*`")
 
 
 def markdown_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return [ROOT / name for name in listed if (ROOT / name).is_file()]
 
 
@@ -70,13 +76,24 @@ def test_the_checker_sees_a_link_outside_and_a_missing_anchor(tmp_path):
     assert links(text) == [outside, "#nowhere"]
     assert github_anchors(text) == {"here"}
     assert github_anchors("## Tenants: one file for `staging`\n## A b\n## A b\n") == {
-        "tenants-one-file-for-staging", "a-b", "a-b-1"}
+        "tenants-one-file-for-staging",
+        "a-b",
+        "a-b-1",
+    }
 
 
 def test_no_file_names_the_contract_outside_the_repository():
     outside = "../" + "shared"  # spelled apart, so this file does not name it
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()
-    naming = [name for name in listed if (ROOT / name).is_file()
-              and outside in (ROOT / name).read_text(encoding="utf-8", errors="replace")]
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    naming = [
+        name
+        for name in listed
+        if (ROOT / name).is_file() and outside in (ROOT / name).read_text(encoding="utf-8", errors="replace")
+    ]
     assert naming == []

@@ -1,6 +1,7 @@
 """The tutorial and how-to pages are executed: every shell block runs against the emulator and its exit
 code and output lines must be what the page shows (``tests/docsrun.py``; conventions in
 docs/development.md). The runner itself is tested to catch a page that lies."""
+
 from __future__ import annotations
 
 import textwrap
@@ -14,9 +15,18 @@ PAGES = runnable_pages()
 
 def test_the_pages_the_issue_names_exist_and_are_run():
     names = {str(p.relative_to(ROOT / "docs")) for p in PAGES}
-    assert {"tutorial/first-plan.md", "tutorial/first-tenant.md", "tutorial/first-pull-request.md",
-            "how-to/github.md", "how-to/gitlab.md", "how-to/clone.md", "how-to/import.md",
-            "how-to/rotate-a-secret.md", "how-to/many-tenants.md", "how-to/container-and-cron.md"} <= names
+    assert {
+        "tutorial/first-plan.md",
+        "tutorial/first-tenant.md",
+        "tutorial/first-pull-request.md",
+        "how-to/github.md",
+        "how-to/gitlab.md",
+        "how-to/clone.md",
+        "how-to/import.md",
+        "how-to/rotate-a-secret.md",
+        "how-to/many-tenants.md",
+        "how-to/container-and-cron.md",
+    } <= names
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT / "docs")))
@@ -46,25 +56,35 @@ def page(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_block_the_page_says_exits_1_that_exits_0_fails(tmp_path):
-    report = run_page(page(tmp_path, """\
+    report = run_page(
+        page(
+            tmp_path,
+            """\
         Validating a good file fails:
 
         <!-- docs: exit=1 -->
         ```sh
         omnidesk-channels validate examples/quickstart.yaml
         ```
-        """))
+        """,
+        )
+    )
     assert len(report.failures) == 1 and "exit 0, the page expects 1" in report.failures[0]
 
 
 def test_prose_that_promises_another_exit_code_than_the_block_is_checked_for_fails(tmp_path):
-    report = run_page(page(tmp_path, """\
+    report = run_page(
+        page(
+            tmp_path,
+            """\
         A preview with the secrets unset stops with exit code 1:
 
         ```sh
         omnidesk-channels plan examples/quickstart.yaml --emulator
         ```
-        """))
+        """,
+        )
+    )
     assert [f.split(":", 2)[2] for f in report.failures] == [" the text says exit 1, the block is checked for exit 0"]
 
 
@@ -80,7 +100,10 @@ def test_a_real_page_changed_to_a_wrong_exit_code_fails(tmp_path):
 
 
 def test_an_output_line_the_command_does_not_print_fails(tmp_path):
-    report = run_page(page(tmp_path, """\
+    report = run_page(
+        page(
+            tmp_path,
+            """\
         ```sh
         omnidesk-channels validate examples/quickstart.yaml
         ```
@@ -88,12 +111,17 @@ def test_an_output_line_the_command_does_not_print_fails(tmp_path):
         ```text
         examples/quickstart.yaml: valid (3 channels)
         ```
-        """))
+        """,
+        )
+    )
     assert len(report.failures) == 1 and "valid (3 channels)" in report.failures[0]
 
 
 def test_output_lines_must_come_in_the_order_shown(tmp_path):
-    report = run_page(page(tmp_path, """\
+    report = run_page(
+        page(
+            tmp_path,
+            """\
         ```sh
         echo first; echo second
         ```
@@ -102,7 +130,9 @@ def test_output_lines_must_come_in_the_order_shown(tmp_path):
         second
         first
         ```
-        """))
+        """,
+        )
+    )
     assert len(report.failures) == 1
 
 
@@ -121,7 +151,10 @@ def test_three_dots_inside_a_line_stand_for_anything_but_the_rest_must_match(tmp
 
 
 def test_exports_and_files_carry_over_from_block_to_block(tmp_path):
-    report = run_page(page(tmp_path, """\
+    report = run_page(
+        page(
+            tmp_path,
+            """\
         ```sh
         export GREETING=hello
         mkdir sub && cd sub && echo kept > file.txt
@@ -134,17 +167,24 @@ def test_exports_and_files_carry_over_from_block_to_block(tmp_path):
         ```text
         kept
         ```
-        """))
+        """,
+        )
+    )
     assert report.failures == [] and report.ran == 2
 
 
 def test_a_skip_without_a_reason_and_an_unknown_directive_fail(tmp_path):
-    report = run_page(page(tmp_path, """\
+    report = run_page(
+        page(
+            tmp_path,
+            """\
         <!-- docs: skip= -->
         ```sh
         false
         ```
-        """))
+        """,
+        )
+    )
     assert report.failures and "skip needs a reason" in report.failures[0] and report.ran == 0
     with pytest.raises(ValueError, match="unknown docs directive 'exits=1'"):
         parse("<!-- docs: exits=1 -->\n```sh\ntrue\n```\n")

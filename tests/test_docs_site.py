@@ -1,6 +1,7 @@
 """The docs site builds strictly, every page renders with its navigation, every link lands inside the
 site (an anchor on a heading that exists), and the generated reference covers every command, option,
 key and exit code."""
+
 from __future__ import annotations
 
 import json
@@ -70,9 +71,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail("mkdocs-material is not installed: pip install -e '.[docs]'")
         pytest.skip("mkdocs-material is not installed (pip install -e '.[docs]')")
     out = tmp_path_factory.mktemp("site")
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert built.returncode == 0, built.stderr
     return out
 
@@ -88,8 +94,13 @@ def parsed(site: Path) -> dict[Path, Page]:
 
 def test_every_page_renders_with_a_title_navigation_and_content(site: Path):
     pages = parsed(site)
-    expected = {"index.html", "tutorial/first-plan/index.html", "reference/commands/index.html",
-                "explanation/api-contract/index.html", "how-to/clone/index.html"}
+    expected = {
+        "index.html",
+        "tutorial/first-plan/index.html",
+        "reference/commands/index.html",
+        "explanation/api-contract/index.html",
+        "how-to/clone/index.html",
+    }
     assert expected <= {str(p.relative_to(site)) for p in pages}
     for path, page in pages.items():
         if path.name == "404.html":

@@ -4,6 +4,7 @@ yaml-language-server (what VS Code's YAML extension, Neovim and Helix run) is dr
 the files ``init`` and ``export`` write: the schema loads from the modeline, a bad endpoint is
 flagged naming the pattern, completion offers the fields.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,10 @@ def test_init_refuses_to_overwrite_and_writes_nothing_then_force_replaces(tmp_pa
     assert "SMS gateway" in (tmp_path / "channels.yaml").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("args", "name"), [([], "channels.schema.json"), (["channels"], "channels.schema.json"),
-                                            (["plan"], "plan.schema.json")])
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [([], "channels.schema.json"), (["channels"], "channels.schema.json"), (["plan"], "plan.schema.json")],
+)
 def test_schema_prints_the_shipped_schema(args: list[str], name: str) -> None:
     result = run_cli(["schema", *args])
     assert result.exit_code == 0, result.output

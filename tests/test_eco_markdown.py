@@ -3,6 +3,7 @@
 Values must show exactly as typed, long values must not push the table's columns away, and the
 size guard must hold for every part of the comment with a note that counts what it left out.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,26 @@ from tests.clihelp import run_cli
 from tests.eco_tools import python_tool
 
 TRICKY = [
-    "a>b", "x<y", "<script>alert(1)</script>", "AT&T", "&gt; stays as typed", "a|b", "pipe \\| escaped",
-    "one`tick", "``two``", "`edge`", "*not bold*", "_not italic_", "**x**", "# not a heading",
-    "[link](http://x)", "Één ö ü é 🚀", " padded ", "line\nbreak", "tab\there", "back\\slash",
+    "a>b",
+    "x<y",
+    "<script>alert(1)</script>",
+    "AT&T",
+    "&gt; stays as typed",
+    "a|b",
+    "pipe \\| escaped",
+    "one`tick",
+    "``two``",
+    "`edge`",
+    "*not bold*",
+    "_not italic_",
+    "**x**",
+    "# not a heading",
+    "[link](http://x)",
+    "Één ö ü é 🚀",
+    " padded ",
+    "line\nbreak",
+    "tab\there",
+    "back\\slash",
 ]
 
 
@@ -105,8 +123,10 @@ def test_values_and_names_show_exactly_as_typed() -> None:
 
 def test_the_table_keeps_its_columns_whatever_the_values() -> None:
     long_value = "https://bridges.example.com/" + "very-long-path/" * 400
-    plan = make_plan([want("SMS gateway", custom_channel_endpoint=long_value)],
-                     [remote(1, "SMS gateway", custom_channel_endpoint="https://old.example.com/x")])
+    plan = make_plan(
+        [want("SMS gateway", custom_channel_endpoint=long_value)],
+        [remote(1, "SMS gateway", custom_channel_endpoint="https://old.example.com/x")],
+    )
     markdown = render_markdown(plan)
     seen = shown(markdown)
     assert seen.found["td"] == ["~ update", "SMS gateway", "custom_channel_endpoint"]
@@ -115,8 +135,9 @@ def test_the_table_keeps_its_columns_whatever_the_values() -> None:
 
 
 def _note(markdown: str) -> str:
-    match = re.search(r"^> ✂️ Shortened to fit one comment \((\d+) characters\); left out: (.*)\. The full plan",
-                      markdown, flags=re.M)
+    match = re.search(
+        r"^> ✂️ Shortened to fit one comment \((\d+) characters\); left out: (.*)\. The full plan", markdown, flags=re.M
+    )
     assert match, markdown[:1500]
     parts = match.group(2).split("; ")
     assert all(re.match(r"(the details of )?\d+ of \d+ ", part) for part in parts), parts
@@ -132,8 +153,9 @@ def test_a_huge_unmanaged_name_and_many_names_fit_and_are_counted() -> None:
     assert markdown.startswith("**No changes**")
     assert "20001 of 20001 names of channels not managed here" not in markdown
     left = int(re.search(r"(\d+) of 20001 names of channels not managed here", _note(markdown)).group(1))
-    listed = re.search(r"^20001 custom channel\(s\) not managed here \(left alone\): (.*) and (\d+) more$",
-                       markdown, flags=re.M)
+    listed = re.search(
+        r"^20001 custom channel\(s\) not managed here \(left alone\): (.*) and (\d+) more$", markdown, flags=re.M
+    )
     assert listed and int(listed.group(2)) == left
     listed_names = [c for c in shown(markdown).found["code"] if c.startswith("Legacy ")]
     assert len(listed_names) == 20001 - left == 50  # the huge one was skipped, the next ones shown
@@ -172,7 +194,7 @@ def test_the_plan_command_prints_markdown_that_renders_the_values_typed_in_the_f
     path = tmp_path / "channels.yaml"
     path.write_text(
         "version: 1\nchannels:\n  - name: SMS_gateway.eu\n"
-        f"    custom_channel_warning_en: \"{warning}\"\n"
+        f'    custom_channel_warning_en: "{warning}"\n'
         "    custom_channel_endpoint: https://bridge.example.com/sms?a=b&c=d\n",
         encoding="utf-8",
     )

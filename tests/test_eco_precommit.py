@@ -3,6 +3,7 @@
 It must check channels files only (not the example workflows installed as
 ``.github/workflows/channels.yml``), and fail on a warning too (``validate --strict``).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,15 +26,26 @@ def _selected(path: str) -> bool:
     return bool(re.search(HOOK["files"], path)) and not re.search(HOOK["exclude"], path)
 
 
-@pytest.mark.parametrize(("path", "selected"), [
-    ("channels.yaml", True), ("channels.yml", True), ("deploy/channels-production.yaml", True),
-    ("omnidesk/channels.staging.yml", True),
-    (".github/workflows/channels.yml", False), (".github/workflows/channels-drift.yml", False),
-    ("sub/.github/workflows/channels-tenants.yml", False), (".gitlab-ci.yml", False),
-    ("ci/gitlab-ci-channels.yml", False), (".gitlab/channels.yml", False),
-    ("channels.gitlab-ci.yml", False), ("deploy/channels-gitlab-ci.yaml", False),
-    ("mychannels.yaml", False), ("channels.yaml.bak", False), ("channels.schema.json", False),
-])
+@pytest.mark.parametrize(
+    ("path", "selected"),
+    [
+        ("channels.yaml", True),
+        ("channels.yml", True),
+        ("deploy/channels-production.yaml", True),
+        ("omnidesk/channels.staging.yml", True),
+        (".github/workflows/channels.yml", False),
+        (".github/workflows/channels-drift.yml", False),
+        ("sub/.github/workflows/channels-tenants.yml", False),
+        (".gitlab-ci.yml", False),
+        ("ci/gitlab-ci-channels.yml", False),
+        (".gitlab/channels.yml", False),
+        ("channels.gitlab-ci.yml", False),
+        ("deploy/channels-gitlab-ci.yaml", False),
+        ("mychannels.yaml", False),
+        ("channels.yaml.bak", False),
+        ("channels.schema.json", False),
+    ],
+)
 def test_the_hook_selects_channels_files_only(path: str, selected: bool) -> None:
     assert _selected(path) is selected
     assert "--strict" in HOOK["entry"] and "--offline" in HOOK["entry"]
@@ -52,17 +64,21 @@ def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path:
     for workflow in (ROOT / "examples" / "github").glob("*.yml"):
         shutil.copy(workflow, repo / ".github" / "workflows" / workflow.name)
     (repo / "channels.yaml").write_text(
-        "version: 1\nchannels:\n  - name: SMS gateway\n    custom_channel_secret: ${env:SMS_SECRET}\n",
-        encoding="utf-8")
+        "version: 1\nchannels:\n  - name: SMS gateway\n    custom_channel_secret: ${env:SMS_SECRET}\n", encoding="utf-8"
+    )
     (repo / "deploy" / "channels-broken.yaml").write_text(
-        "version: 1\nchannels:\n  - name: Web\n    custom_channel_endpoint: https://x.com/a_b\n", encoding="utf-8")
+        "version: 1\nchannels:\n  - name: Web\n    custom_channel_endpoint: https://x.com/a_b\n", encoding="utf-8"
+    )
     shutil.copy(ROOT / "examples" / "gitlab" / "omnidesk-channels.gitlab-ci.yml", repo / "channels.gitlab-ci.yml")
     # No variable is set in a hook: a templated endpoint is checked for its form and its neighbours.
     (repo / "deploy" / "channels-templated.yaml").write_text(
         "version: 1\nchannels:\n  - name: SMS\n    custom_channel_endpoint: https://${env:BRIDGE_HOST}/sms\n"
-        "  - name: Chat\n    custom_channel_endpoint: https://${env:BRIDGE_HOST}/chat_in\n", encoding="utf-8")
+        "  - name: Chat\n    custom_channel_endpoint: https://${env:BRIDGE_HOST}/chat_in\n",
+        encoding="utf-8",
+    )
     (repo / "deploy" / "channels-literal.yml").write_text(
-        "version: 1\nchannels:\n  - name: Chat\n    custom_channel_secret: hunter2-in-git\n", encoding="utf-8")
+        "version: 1\nchannels:\n  - name: Chat\n    custom_channel_secret: hunter2-in-git\n", encoding="utf-8"
+    )
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     env = {
@@ -72,7 +88,11 @@ def test_pre_commit_try_repo_checks_channels_files_and_skips_workflows(tmp_path:
     }
     proc = subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), HOOK["id"], "--all-files", "--verbose"],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=900,
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output

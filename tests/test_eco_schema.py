@@ -6,6 +6,7 @@ loader (``validate --offline``), check-jsonschema (ruamel.yaml, regress), Ajv in
 the ``yaml`` package that yaml-language-server reads files with) and yaml-language-server give the
 same verdict. Hover text is checked per field.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,6 +39,7 @@ SEED = {
 # Every code point but the surrogates, which no str from YAML or JSON can hold alone.
 EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
 
+
 @pytest.mark.parametrize("field", list(SEED))
 def test_each_pattern_accepts_exactly_the_seeds_characters(field: str) -> None:
     seed_class = re.fullmatch(r"\^(\[.*\])\+\$", SEED[field]).group(1)  # type: ignore[union-attr]
@@ -56,7 +58,9 @@ def test_check_jsonschema_accepts_the_schemas(path: Path) -> None:
     python_tool("check_jsonschema")
     proc = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--check-metaschema", str(path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ok -- validation done" in proc.stdout
@@ -180,15 +184,18 @@ def test_the_loader_agrees_with_the_table(tmp_path: Path) -> None:
     verdicts = []
     for i, (field, written, _) in enumerate(YAML_CASES):
         path = tmp_path / f"case{i}.yaml"
-        path.write_text("\n".join(["version: 1", *TENANTS.splitlines(), "channels:", *_row(field, written)]) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            "\n".join(["version: 1", *TENANTS.splitlines(), "channels:", *_row(field, written)]) + "\n",
+            encoding="utf-8",
+        )
         try:
             load_all_views(path, offline=True)
             verdicts.append(True)
         except ConfigError:
             verdicts.append(False)
     assert {i for i, ok in enumerate(verdicts) if not ok} == EXPECTED_REFUSED, [
-        YAML_CASES[i] for i in {i for i, ok in enumerate(verdicts) if not ok} ^ EXPECTED_REFUSED]
+        YAML_CASES[i] for i in {i for i, ok in enumerate(verdicts) if not ok} ^ EXPECTED_REFUSED
+    ]
 
 
 def test_the_models_patterns_agree_with_the_table() -> None:
@@ -203,9 +210,19 @@ def test_check_jsonschema_agrees_with_the_table(tmp_path: Path) -> None:
     instance = tmp_path / "channels.yaml"
     instance.write_text(_table_yaml()[0], encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--schemafile", str(schema_path()),
-         "--output-format", "json", str(instance)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--schemafile",
+            str(schema_path()),
+            "--output-format",
+            "json",
+            str(instance),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = json.loads(proc.stdout)
     assert not report.get("parse_errors"), report
@@ -239,8 +256,16 @@ def test_ajv_strict_compiles_both_schemas_and_agrees_with_the_table() -> None:
 
 def _editor(tmp_path: Path) -> tuple[LanguageServer, Path]:
     path = tmp_path / "channels.yaml"
-    server = LanguageServer({"yaml": {"validate": True, "hover": True, "schemas": {schema_path().as_uri(): str(path)},
-                                      "schemaStore": {"enable": False}}})
+    server = LanguageServer(
+        {
+            "yaml": {
+                "validate": True,
+                "hover": True,
+                "schemas": {schema_path().as_uri(): str(path)},
+                "schemaStore": {"enable": False},
+            }
+        }
+    )
     server.start(tmp_path)
     return server, path
 
@@ -271,8 +296,10 @@ def test_hover_shows_each_fields_own_description(tmp_path: Path) -> None:
         server.diagnostics(path, text)
         shown = {}
         for line, key in enumerate(described, start=2):
-            hover = server.request("textDocument/hover", {
-                "textDocument": {"uri": path.as_uri()}, "position": {"line": line, "character": 5}})
+            hover = server.request(
+                "textDocument/hover",
+                {"textDocument": {"uri": path.as_uri()}, "position": {"line": line, "character": 5}},
+            )
             shown[key] = re.sub(r"\\(.)", r"\1", hover["contents"]["value"])  # markdown escapes
     finally:
         server.close()

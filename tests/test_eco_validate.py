@@ -1,4 +1,5 @@
 """``validate --format github|json``, ``--strict``, and the literal-secret warning in validate, plan, apply."""
+
 from __future__ import annotations
 
 import json
@@ -44,13 +45,23 @@ def test_a_literal_secret_is_a_warning_and_strict_makes_it_an_error(tmp_path: Pa
         assert CANARY not in output
 
 
-@pytest.mark.parametrize(("secret", "warned"), [
-    ("${env:S}", False), ("prefix-${env:S}", False), ('""', False), ("${var:secret}", True), ("'12345'", True),
-])
+@pytest.mark.parametrize(
+    ("secret", "warned"),
+    [
+        ("${env:S}", False),
+        ("prefix-${env:S}", False),
+        ('""', False),
+        ("${var:secret}", True),
+        ("'12345'", True),
+    ],
+)
 def test_which_secrets_count_as_written_in_the_file(tmp_path: Path, secret: str, warned: bool) -> None:
-    path = write(tmp_path, "version: 1\ntenants:\n  prod:\n    url: https://acme.omnidesk.com\n"
-                           "    vars: {secret: in-the-file}\n"
-                           f"channels:\n  - name: A\n    custom_channel_secret: {secret}\n")
+    path = write(
+        tmp_path,
+        "version: 1\ntenants:\n  prod:\n    url: https://acme.omnidesk.com\n"
+        "    vars: {secret: in-the-file}\n"
+        f"channels:\n  - name: A\n    custom_channel_secret: {secret}\n",
+    )
     result = run_cli(["validate", path, "--tenant", "prod", "--strict"], {"S": "x"})
     assert result.exit_code == (1 if warned else 0), result.output
     assert ("the secret is written in the file" in result.stderr) is warned
@@ -91,10 +102,15 @@ def test_json_format_gives_problems_as_data(tmp_path: Path, monkeypatch) -> None
     assert result.exit_code == 1 and result.stderr == ""
     report = json.loads(result.stdout)
     assert report["files"] == ["channels.yaml"] and report["valid"] is False
-    assert report["errors"] == [{
-        "file": "channels.yaml", "line": 10, "column": 11, "path": "channels[2].icon",
-        "message": "'a b' does not match ^[a-zA-Z0-9\\-_]+$: a space is not allowed",
-    }]
+    assert report["errors"] == [
+        {
+            "file": "channels.yaml",
+            "line": 10,
+            "column": 11,
+            "path": "channels[2].icon",
+            "message": "'a b' does not match ^[a-zA-Z0-9\\-_]+$: a space is not allowed",
+        }
+    ]
     assert [w["path"] for w in report["warnings"]] == ["channels[0].custom_channel_secret"]
     strict = json.loads(run_cli(["validate", "channels.yaml", "--format", "json", "--strict"]).stdout)
     assert [e["path"] for e in strict["errors"]] == ["channels[0].custom_channel_secret", "channels[2].icon"]
@@ -102,7 +118,12 @@ def test_json_format_gives_problems_as_data(tmp_path: Path, monkeypatch) -> None
     write(tmp_path, "version: 1\nchannels: []\n")
     ok = run_cli(["validate", "channels.yaml", "--format", "json"])
     assert ok.exit_code == 0 and json.loads(ok.stdout) == {
-        "files": ["channels.yaml"], "valid": True, "errors": [], "warnings": [], "findings": []}
+        "files": ["channels.yaml"],
+        "valid": True,
+        "errors": [],
+        "warnings": [],
+        "findings": [],
+    }
     assert CANARY not in result.output
 
 
@@ -141,5 +162,7 @@ def test_several_files_are_each_checked_in_one_run(tmp_path: Path, monkeypatch) 
     report = json.loads(strict.stdout)
     assert strict.exit_code == 1 and report["files"] == files and report["warnings"] == []
     assert [(e["file"], e["path"]) for e in report["errors"]] == [
-        ("channels-literal.yaml", "channels[0].custom_channel_secret"), ("channels-bad.yaml", "channels[0].icon")]
+        ("channels-literal.yaml", "channels[0].custom_channel_secret"),
+        ("channels-bad.yaml", "channels[0].icon"),
+    ]
     assert run_cli(["validate", "--strict", "channels.yaml", "channels.yaml"]).exit_code == 0

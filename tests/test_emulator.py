@@ -1,4 +1,5 @@
 """The emulator against the wire contract, over real HTTP (uvicorn in a thread, httpx)."""
+
 from __future__ import annotations
 
 import gc
@@ -67,7 +68,10 @@ def error(r: httpx.Response, status: int) -> dict[str, Any]:
 def test_fresh_tenant_lists_only_built_in_channels(emulator: RunningEmulator) -> None:
     body = client(emulator).get(CHANNELS).json()
     assert {k: body[k] for k in ("type", "itemStart", "itemLimit", "itemTotal")} == {
-        "type": "list", "itemStart": 0, "itemLimit": 15, "itemTotal": 5,
+        "type": "list",
+        "itemStart": 0,
+        "itemLimit": 15,
+        "itemTotal": 5,
     }
     assert [(i["id"], i["type"], i["name"]) for i in body["items"]] == BUILT_INS
     assert all(i["include_signature"] is False for i in body["items"])
@@ -101,8 +105,14 @@ def test_create_answers_the_item_and_ids_are_never_reused(emulator: RunningEmula
     c = client(emulator)
     a = create(c, name="Alpha", icon="note")
     assert a == {
-        "id": 6, "type": "custom", "name": "Alpha", "icon": "note", "custom_channel_endpoint": "",
-        "custom_channel_warning_en": "", "custom_channel_warning_nl": "", "include_signature": False,
+        "id": 6,
+        "type": "custom",
+        "name": "Alpha",
+        "icon": "note",
+        "custom_channel_endpoint": "",
+        "custom_channel_warning_en": "",
+        "custom_channel_warning_nl": "",
+        "include_signature": False,
         "custom_channel_available_in_quick_ticket": False,
     }
     assert c.delete(f"{CHANNELS}/6").json()["type"] == "result"
@@ -148,8 +158,14 @@ def _call(c: httpx.Client, call: str) -> httpx.Response:
     }[call]()
 
 
-PERMISSION_OF = {"list": "CHANNEL_READ", "get": "CHANNEL_CUD", "create": "CHANNEL_CUD",
-                 "update": "CHANNEL_CUD", "delete": "CHANNEL_CUD", "message": "MESSAGE_CREATE"}
+PERMISSION_OF = {
+    "list": "CHANNEL_READ",
+    "get": "CHANNEL_CUD",
+    "create": "CHANNEL_CUD",
+    "update": "CHANNEL_CUD",
+    "delete": "CHANNEL_CUD",
+    "message": "MESSAGE_CREATE",
+}
 
 
 @pytest.mark.parametrize("granted", ALL_PERMISSIONS)
@@ -207,14 +223,22 @@ def test_a_post_ignores_put_only_fields_silently(emulator: RunningEmulator) -> N
     """The contract: POST takes name, icon, endpoint, secret and include_signature; a server ignores the
     PUT-only fields on POST without a word (not even validating them); a PUT sets them."""
     c = client(emulator)
-    put_only = {"custom_channel_warning_en": "Careful", "custom_channel_warning_nl": "<not even valid>",
-                "custom_channel_available_in_quick_ticket": "true"}
+    put_only = {
+        "custom_channel_warning_en": "Careful",
+        "custom_channel_warning_nl": "<not even valid>",
+        "custom_channel_available_in_quick_ticket": "true",
+    }
     item = create(c, name="Post only", icon="note", include_signature="true", **put_only)
     assert (item["icon"], item["include_signature"]) == ("note", True)
-    assert (item["custom_channel_warning_en"], item["custom_channel_warning_nl"],
-            item["custom_channel_available_in_quick_ticket"]) == ("", "", False)
-    done = c.put(f"{CHANNELS}/{item['id']}", files=form({"custom_channel_warning_en": "Careful",
-                                                        "custom_channel_available_in_quick_ticket": "true"}))
+    assert (
+        item["custom_channel_warning_en"],
+        item["custom_channel_warning_nl"],
+        item["custom_channel_available_in_quick_ticket"],
+    ) == ("", "", False)
+    done = c.put(
+        f"{CHANNELS}/{item['id']}",
+        files=form({"custom_channel_warning_en": "Careful", "custom_channel_available_in_quick_ticket": "true"}),
+    )
     assert done.json()["item"]["custom_channel_warning_en"] == "Careful"
     assert done.json()["item"]["custom_channel_available_in_quick_ticket"] is True
 
@@ -326,7 +350,8 @@ def test_messages_open_and_append_to_tickets(emulator: RunningEmulator) -> None:
     }
     tickets = emulator.emu.tickets()
     assert [(t["ticketID"], t["title"], [m["message"] for m in t["messages"]]) for t in tickets] == [
-        (1, "Hi", ["hello", "again"]), (2, "", ["new"]),
+        (1, "Hi", ["hello", "again"]),
+        (2, "", ["new"]),
     ]
     assert tickets[0]["messages"][0]["userID"] == 7 and tickets[0]["messages"][1]["userID"] == 0
 

@@ -2,6 +2,7 @@
 agree with the product's and with the contract's field table (copied in tests/data), and the
 emulator imports no contract table from the product, so a mistake on one side cannot be mirrored
 by the other and pass every end-to-end test."""
+
 from __future__ import annotations
 
 import ast
@@ -65,8 +66,9 @@ def product_rows(fields: dict[str, model.FieldSpec] | None = None, post: tuple[s
     return [Row(s.name, kinds[s.kind], s.pattern, s.default, s.name in post) for s in fields.values()]
 
 
-def differences(expected: list[Row], actual: list[Row], accepts: Callable[[str, str], bool], *,
-                same_spelling: bool) -> list[str]:
+def differences(
+    expected: list[Row], actual: list[Row], accepts: Callable[[str, str], bool], *, same_spelling: bool
+) -> list[str]:
     """What differs. Regexes by what they accept (``accepts`` is the matcher of ``actual``'s side,
     the seed's own regex the judge), and with ``same_spelling`` also by how they are written."""
     found: list[str] = []
@@ -75,8 +77,9 @@ def differences(expected: list[Row], actual: list[Row], accepts: Callable[[str, 
     for want, got in zip(expected, actual, strict=True):
         for attribute in ("kind", "default", "on_post"):
             if getattr(want, attribute) != getattr(got, attribute):
-                found.append(f"{want.name}.{attribute}: {getattr(got, attribute)!r} "
-                             f"instead of {getattr(want, attribute)!r}")
+                found.append(
+                    f"{want.name}.{attribute}: {getattr(got, attribute)!r} instead of {getattr(want, attribute)!r}"
+                )
         if (want.regex is None) != (got.regex is None):
             found.append(f"{want.name}.regex: {got.regex!r} instead of {want.regex!r}")
         elif want.regex is not None and got.regex is not None:
@@ -115,14 +118,14 @@ def test_a_change_to_one_table_alone_is_caught(mistake: str) -> None:
         fields["icon"] = dataclasses.replace(fields["icon"], default="note")
     elif mistake == "a regex":  # the endpoint taking '_', the very character the contract refuses
         fields["custom_channel_endpoint"] = dataclasses.replace(
-            fields["custom_channel_endpoint"], pattern=r"^[a-zA-Z0-9.:/\-?&=_]+$")
+            fields["custom_channel_endpoint"], pattern=r"^[a-zA-Z0-9.:/\-?&=_]+$"
+        )
     elif mistake == "a POST field":
         post = (*post, "custom_channel_warning_en")
     else:
         del fields["custom_channel_warning_nl"]
     assert differences(contract_rows(), product_rows(fields, post), model.pattern_matches, same_spelling=False) != []
-    assert differences(emulator_rows(), product_rows(fields, post), model.pattern_matches,
-                       same_spelling=False) != []
+    assert differences(emulator_rows(), product_rows(fields, post), model.pattern_matches, same_spelling=False) != []
 
 
 def test_paths_paging_and_permissions_agree() -> None:
@@ -131,9 +134,14 @@ def test_paths_paging_and_permissions_agree() -> None:
     assert emulator.SECRET == model.SECRET_FIELD and emulator.CUSTOM == model.CUSTOM_TYPE
     assert (emulator.DEFAULT_ITEM_LIMIT, emulator.MAX_ITEM_LIMIT) == (15, 99)
     assert paging.PAGE_SIZE == emulator.MAX_ITEM_LIMIT, "the client asks for the largest page the contract allows"
-    calls = {"list": ("GET", "/api/v2/channel"), "get": ("GET", "/api/v2/channel/7"),
-             "create": ("POST", "/api/v2/channel"), "update": ("PUT", "/api/v2/channel/7"),
-             "delete": ("DELETE", "/api/v2/channel/7"), "message": ("POST", "/api/v2/channel/customChannelMessage")}
+    calls = {
+        "list": ("GET", "/api/v2/channel"),
+        "get": ("GET", "/api/v2/channel/7"),
+        "create": ("POST", "/api/v2/channel"),
+        "update": ("PUT", "/api/v2/channel/7"),
+        "delete": ("DELETE", "/api/v2/channel/7"),
+        "message": ("POST", "/api/v2/channel/customChannelMessage"),
+    }
     assert {kind: responses.required_permission(*call) for kind, call in calls.items()} == emulator.PERMISSION
 
 

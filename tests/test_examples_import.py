@@ -5,6 +5,7 @@ repository, and GitHub's pull-request API is a small HTTP server in this test (t
 that cannot run here). Night one opens a pull request with the drift; night two, with more drift,
 force-pushes the branch and updates the same pull request; a night without drift calls nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,6 @@ from tests.eco_tools import require_tool
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WORKFLOW = EXAMPLES / "github" / "channels-import.yml"
 TOKEN = "ghs_test_token"
-
 
 
 @pytest.fixture(autouse=True)
@@ -133,30 +133,53 @@ def night(workdir: Path, remote: Path, env: dict[str, str]) -> str:
     job_env, scripts = steps()
     out = []
     for script in scripts:
-        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=workdir,
-                              env={**env, **job_env}, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=workdir,
+            env={**env, **job_env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         out.append(done.stdout)
     return "".join(out)
 
 
 def test_drift_becomes_one_pull_request_updated_night_after_night(
-        make_emulator: Callable[..., RunningEmulator], github: FakeGitHub, tmp_path: Path) -> None:
+    make_emulator: Callable[..., RunningEmulator], github: FakeGitHub, tmp_path: Path
+) -> None:
     tenant = make_emulator(api_keys={"readkey": {"CHANNEL_READ"}})
     text = (EXAMPLES / "webshop" / "channels.yaml").read_text(encoding="utf-8")
     text = text.replace("https://tulipandco.omnidesk.com", tenant.url)
-    tenant.emu.seed_channels([
-        {"name": "SMS gateway", "icon": "phone", "custom_channel_available_in_quick_ticket": "true",
-         "custom_channel_endpoint": "https://bridges.tulipandco.nl/sms/omnidesk?number=3197010000099",
-         "custom_channel_warning_en": "Replies over 160 characters are sent as several messages.",
-         "custom_channel_warning_nl": "Antwoorden van meer dan 160 tekens worden in delen verstuurd."},
-        {"name": "Instagram DM", "icon": "camera", "include_signature": "true",  # icon changed in the UI
-         "custom_channel_endpoint": "https://bridges.tulipandco.nl/instagram/omnidesk",
-         "custom_channel_warning_en": "Instagram closes the conversation 7 days after the last customer message.",
-         "custom_channel_warning_nl": "Instagram sluit het gesprek 7 dagen na het laatste bericht van de klant."},
-        {"name": "Marketplace inbox", "icon": "shop", "include_signature": "true",
-         "custom_channel_endpoint": "https://bridges.tulipandco.nl/marketplace/omnidesk"},
-    ])
+    tenant.emu.seed_channels(
+        [
+            {
+                "name": "SMS gateway",
+                "icon": "phone",
+                "custom_channel_available_in_quick_ticket": "true",
+                "custom_channel_endpoint": "https://bridges.tulipandco.nl/sms/omnidesk?number=3197010000099",
+                "custom_channel_warning_en": "Replies over 160 characters are sent as several messages.",
+                "custom_channel_warning_nl": "Antwoorden van meer dan 160 tekens worden in delen verstuurd.",
+            },
+            {
+                "name": "Instagram DM",
+                "icon": "camera",
+                "include_signature": "true",  # icon changed in the UI
+                "custom_channel_endpoint": "https://bridges.tulipandco.nl/instagram/omnidesk",
+                "custom_channel_warning_en": (
+                    "Instagram closes the conversation 7 days after the last customer message."
+                ),
+                "custom_channel_warning_nl": "Instagram sluit het gesprek 7 dagen na het laatste bericht van de klant.",
+            },
+            {
+                "name": "Marketplace inbox",
+                "icon": "shop",
+                "include_signature": "true",
+                "custom_channel_endpoint": "https://bridges.tulipandco.nl/marketplace/omnidesk",
+            },
+        ]
+    )
     remote, seed = tmp_path / "origin.git", tmp_path / "seed"
     subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], check=True)
     subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(seed)], check=True)
@@ -164,10 +187,17 @@ def test_drift_becomes_one_pull_request_updated_night_after_night(
     git(seed, "add", "channels.yaml")
     git(seed, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "channels")
     git(seed, "push", "--quiet", str(remote), "main")
-    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
-           "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": "acme/shop", "GITHUB_REPOSITORY_OWNER": "acme",
-           "GITHUB_REF_NAME": "main", "GH_TOKEN": TOKEN, "OMNIDESK_PRODUCTION_KEY": "readkey",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "GITHUB_API_URL": github.url,
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_REPOSITORY_OWNER": "acme",
+        "GITHUB_REF_NAME": "main",
+        "GH_TOKEN": TOKEN,
+        "OMNIDESK_PRODUCTION_KEY": "readkey",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
     workdir = tmp_path / "work"
 
     first = night(workdir, remote, env)
@@ -176,7 +206,8 @@ def test_drift_becomes_one_pull_request_updated_night_after_night(
     branch = git(remote, "show", "omnidesk-import/production:channels.yaml")
     assert branch == text.replace("    icon: instagram\n", "    icon: camera\n")
     assert [(p["number"], p["head"], p["base"], p["title"]) for p in github.pulls] == [
-        (1, "omnidesk-import/production", "main", "Channels changed in the production admin UI")]
+        (1, "omnidesk-import/production", "main", "Channels changed in the production admin UI")
+    ]
     assert "icon 'instagram' -> 'camera'" in github.pulls[0]["body"]
     # the snapshot a fork's pull request is planned against rides along (#22)
     snapshot = git(remote, "show", "omnidesk-import/production:omnidesk-snapshots/production.yaml")
@@ -188,8 +219,9 @@ def test_drift_becomes_one_pull_request_updated_night_after_night(
     assert "+ added 'Gift cards' (tenants: [production]); its secret: ${env:GIFT_CARDS_SECRET}" in second
     assert "Updated pull request #1." in second
     assert len(github.pulls) == 1 and "Gift cards" in github.pulls[0]["body"]
-    assert "  - name: Gift cards\n    tenants: [production]\n    icon: gift\n" in \
-        git(remote, "show", "omnidesk-import/production:channels.yaml")
+    assert "  - name: Gift cards\n    tenants: [production]\n    icon: gift\n" in git(
+        remote, "show", "omnidesk-import/production:channels.yaml"
+    )
     assert git(remote, "show", "main:channels.yaml") == text, "main itself is never pushed to"
 
     git(remote, "update-ref", "refs/heads/main", "refs/heads/omnidesk-import/production")  # the merge

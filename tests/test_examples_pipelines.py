@@ -5,6 +5,7 @@ with line continuations joined and ``$(...)`` substitutions pulled out; CI expre
 variables become placeholders. Each command line then goes through click's ``make_context`` on the
 real command, so a misspelled option, a missing required option or an unknown command fails here.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,7 @@ import yaml
 from reconciler.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-PIPELINES = sorted(
-    p for p in EXAMPLES.rglob("*.y*ml") if p.parent.name in ("github", "gitlab")
-)
+PIPELINES = sorted(p for p in EXAMPLES.rglob("*.y*ml") if p.parent.name in ("github", "gitlab"))
 SHELL_KEYS = {"run", "script", "before_script", "after_script"}
 OPERATORS = {"|", "||", "&&", ";", "(", ")", "{", "}", "&", ";;", "then", "do", "else", "!"}
 PREFIXES = {"env", "exec", "time", "command"}
@@ -64,7 +63,7 @@ def command_lines(text: str) -> list[list[str]]:
         tokens = list(lexer)
         for i, token in enumerate(tokens):
             if token == "omnidesk-channels" and at_command_position(tokens[:i]):
-                found.append(arguments(tokens[i + 1:]))
+                found.append(arguments(tokens[i + 1 :]))
     return found
 
 
@@ -104,8 +103,9 @@ def parse_with_cli(args: list[str]) -> click.Context:
 
 def with_numbers(command: click.Command, args: list[str]) -> list[str]:
     """A shell variable given to a whole-number option (``--ticket "$ticket"``) stands for a number."""
-    numeric = {opt for p in command.params if isinstance(p.type, (click.types.IntParamType, click.IntRange))
-               for opt in p.opts}
+    numeric = {
+        opt for p in command.params if isinstance(p.type, (click.types.IntParamType, click.IntRange)) for opt in p.opts
+    }
     return ["1" if a == PLACEHOLDER and i and args[i - 1] in numeric else a for i, a in enumerate(args)]
 
 
@@ -123,8 +123,12 @@ def repo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_examples_have_pipelines_for_both_ci_systems():
     names = {p.relative_to(EXAMPLES).as_posix() for p in PIPELINES}
-    assert {"github/channels.yml", "github/channels-drift.yml", "github/channels-tenants.yml",
-            "gitlab/gitlab-ci.yml"} <= names
+    assert {
+        "github/channels.yml",
+        "github/channels-drift.yml",
+        "github/channels-tenants.yml",
+        "gitlab/gitlab-ci.yml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.relative_to(EXAMPLES).as_posix())
@@ -153,8 +157,16 @@ def test_the_pipelines_use_plan_apply_drift_fanout_and_smoke_test(repo_dir: Path
                     used.add("plan --detailed-exitcode")
                 if ctx.info_name.endswith(" tenants") and ctx.params["fmt"] == "json":
                     used.add("tenants --format json")
-    expected = {"validate", "plan", "plan --detailed-exitcode", "ci gitlab apply", "tenants --format json",
-                "message send", "message reply", "emulator"}
+    expected = {
+        "validate",
+        "plan",
+        "plan --detailed-exitcode",
+        "ci gitlab apply",
+        "tenants --format json",
+        "message send",
+        "message reply",
+        "emulator",
+    }
     assert {u.removeprefix("omnidesk-channels ") for u in used} >= expected
 
 
@@ -177,12 +189,12 @@ def test_the_checker_fails_on_a_broken_command(snippet: str, message: str, repo_
 
 def test_extraction_sees_through_shell_syntax():
     text = (
-        'set +e\n'
+        "set +e\n"
         'omnidesk-channels plan channels.yaml --tenant "$TENANT" --out plan.json \\\n'
-        '  --detailed-exitcode > plan.md 2> plan.log\n'
+        "  --detailed-exitcode > plan.md 2> plan.log\n"
         'echo "matrix=$(omnidesk-channels tenants channels.yaml --format json)" >> "$GITHUB_OUTPUT"\n'
         'export "${{ matrix.api_key_env }}=$TENANT_KEY" && FOO=1 omnidesk-channels apply plan.json\n'
-        'pip install omnidesk-channels\n'
+        "pip install omnidesk-channels\n"
     )
     assert command_lines(text) == [
         ["plan", "channels.yaml", "--tenant", PLACEHOLDER, "--out", "plan.json", "--detailed-exitcode"],

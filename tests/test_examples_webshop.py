@@ -1,4 +1,5 @@
 """The web shop example works as written: against two emulated tenants, and as a pre-commit hook."""
+
 from __future__ import annotations
 
 import os
@@ -15,14 +16,19 @@ from clihelp import run_cli
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WEBSHOP = str(EXAMPLES / "webshop" / "channels.yaml")
 HOOKS = Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml"
-SECRETS = {"SMS_BRIDGE_SECRET": "sms-s3cret", "INSTAGRAM_BRIDGE_SECRET": "ig-s3cret",
-           "MARKETPLACE_BRIDGE_SECRET": "mp-s3cret"}
+SECRETS = {
+    "SMS_BRIDGE_SECRET": "sms-s3cret",
+    "INSTAGRAM_BRIDGE_SECRET": "ig-s3cret",
+    "MARKETPLACE_BRIDGE_SECRET": "mp-s3cret",
+}
 
 
 def test_webshop_applies_to_staging_and_production_and_then_has_no_drift(make_emulator):
     staging, production = make_emulator(), make_emulator()
-    for tenant, running, key_var in (("staging", staging, "OMNIDESK_STAGING_KEY"),
-                                     ("production", production, "OMNIDESK_PRODUCTION_KEY")):
+    for tenant, running, key_var in (
+        ("staging", staging, "OMNIDESK_STAGING_KEY"),
+        ("production", production, "OMNIDESK_PRODUCTION_KEY"),
+    ):
         env = {**SECRETS, key_var: running.key}
         args = [WEBSHOP, "--tenant", tenant, "--url", running.url]
         applied = run_cli(["apply", *args, "--yes"], env)
@@ -73,8 +79,9 @@ def test_pre_commit_hook_validates_every_channels_file_it_is_given(tmp_path: Pat
 
     def run(*files: str) -> subprocess.CompletedProcess[str]:
         # as pre-commit runs a hook: its entry split like a shell would, then the file names
-        return subprocess.run([*shlex.split(hook["entry"]), *files], env=env, cwd=root,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [*shlex.split(hook["entry"]), *files], env=env, cwd=root, capture_output=True, text=True, timeout=120
+        )
 
     ok = run(WEBSHOP)
     assert ok.returncode == 0, ok.stderr

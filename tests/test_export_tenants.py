@@ -3,6 +3,7 @@
 Each case exports staging, checks the file as written (schema-valid, a no-op plan on staging), then
 clones to production and checks that production's export with its own vars is the same file.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -46,14 +47,21 @@ def clone_and_export_production(tenants: TwoTenants, path: str, staging_text: st
 
 
 def test_the_exported_file_as_written(tenants: TwoTenants) -> None:
-    tenants.staging.emu.seed_channels([
-        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://bridge.staging.acme.com/omnidesk/api/message",
-         "include_signature": "true"},
-        {"name": "Instagram DM", "icon": "instagram"},
-    ])
+    tenants.staging.emu.seed_channels(
+        [
+            {
+                "name": "WhatsApp bridge",
+                "custom_channel_endpoint": "https://bridge.staging.acme.com/omnidesk/api/message",
+                "include_signature": "true",
+            },
+            {"name": "Instagram DM", "icon": "instagram"},
+        ]
+    )
     path = tenants.write()
     text, stderr = export_staging(tenants, path)
-    assert text == f"""\
+    assert (
+        text
+        == f"""\
 # yaml-language-server: $schema=./channels.schema.json
 # Exported by omnidesk-channels.
 # Secrets are never exported: set each ${{env:...}} variable before creating these channels.
@@ -80,6 +88,7 @@ channels:
   custom_channel_secret: ${{env:WHATSAPP_BRIDGE_SECRET}}
   include_signature: true
 """
+    )
     assert stderr == (
         f"Exported 2 custom channel(s) from staging ({tenants.staging.url}) to {tenants.dir / 'exported.yaml'}.\n"
         "  templated: 1 occurrence(s) of the value of bridge_host -> ${var:bridge_host}\n"
@@ -89,12 +98,17 @@ channels:
 
 
 def test_a_value_inside_another_value_longest_first(tenants: TwoTenants) -> None:
-    tenants.staging.emu.seed_channels([
-        {"name": "Api", "custom_channel_endpoint": "https://acme.com/api/in"},
-        {"name": "Bridge", "custom_channel_endpoint": "https://bridge.acme.com/x"},
-        {"name": "Shop", "custom_channel_endpoint": "https://shop.acme.com/y",
-         "custom_channel_warning_en": "Mail bridge.acme.com or acme.com"},
-    ])
+    tenants.staging.emu.seed_channels(
+        [
+            {"name": "Api", "custom_channel_endpoint": "https://acme.com/api/in"},
+            {"name": "Bridge", "custom_channel_endpoint": "https://bridge.acme.com/x"},
+            {
+                "name": "Shop",
+                "custom_channel_endpoint": "https://shop.acme.com/y",
+                "custom_channel_warning_en": "Mail bridge.acme.com or acme.com",
+            },
+        ]
+    )
     path = tenants.write(
         staging_vars={"domain": "acme.com", "bridge_host": "bridge.acme.com", "api_base": "acme.com/api"},
         production_vars={"domain": "acme.nl", "bridge_host": "relay.acme.nl", "api_base": "api.acme.nl/v2"},
@@ -119,11 +133,13 @@ def test_a_value_in_a_channel_name(tenants: TwoTenants) -> None:
     tenants.staging.emu.seed_channels([{"name": "Acme SMS", "custom_channel_endpoint": "https://sms.acme.com/in"}])
     path = tenants.write(staging_vars={"brand": "Acme"}, production_vars={"brand": "Bolt"})
     text, stderr = export_staging(tenants, path)
-    assert channels_of(text) == [{
-        "name": "${var:brand} SMS",
-        "custom_channel_endpoint": "https://sms.acme.com/in",  # case-sensitive: "acme" is not "Acme"
-        "custom_channel_secret": "${env:BRAND_SMS_SECRET}",
-    }]
+    assert channels_of(text) == [
+        {
+            "name": "${var:brand} SMS",
+            "custom_channel_endpoint": "https://sms.acme.com/in",  # case-sensitive: "acme" is not "Acme"
+            "custom_channel_secret": "${env:BRAND_SMS_SECRET}",
+        }
+    ]
     assert "set these before creating the channels elsewhere: BRAND_SMS_SECRET" in stderr
 
     clone_and_export_production(tenants, path, text, BRAND_SMS_SECRET="bolt-secret")
@@ -147,8 +163,9 @@ def test_a_dollar_right_before_a_value_stays_literal(tenants: TwoTenants) -> Non
 def test_a_var_value_with_a_literal_template_opener(tenants: TwoTenants) -> None:
     # No channel field accepts "{", so such a value never matches; the tenants: section keeps it literal.
     tenants.staging.emu.seed_channels([{"name": "Shop", "custom_channel_warning_en": "Costs $5 at acme.com"}])
-    path = tenants.write(staging_vars={"odd": "a${b}", "domain": "acme.com"},
-                         production_vars={"odd": "c${d}", "domain": "acme.nl"})
+    path = tenants.write(
+        staging_vars={"odd": "a${b}", "domain": "acme.com"}, production_vars={"odd": "c${d}", "domain": "acme.nl"}
+    )
     text, stderr = export_staging(tenants, path)
     assert channels_of(text)[0]["custom_channel_warning_en"] == "Costs $5 at ${var:domain}"
     assert yaml.safe_load(text)["tenants"]["staging"]["vars"]["odd"] == "a${b}"
@@ -158,8 +175,10 @@ def test_a_var_value_with_a_literal_template_opener(tenants: TwoTenants) -> None
 
 def test_two_vars_with_the_same_value(tenants: TwoTenants) -> None:
     tenants.staging.emu.seed_channels([{"name": "Shop", "custom_channel_endpoint": "https://acme.com/in"}])
-    path = tenants.write(staging_vars={"web_host": "acme.com", "api_host": "acme.com"},
-                         production_vars={"web_host": "acme.nl", "api_host": "api.acme.nl"})
+    path = tenants.write(
+        staging_vars={"web_host": "acme.com", "api_host": "acme.com"},
+        production_vars={"web_host": "acme.nl", "api_host": "api.acme.nl"},
+    )
     text, stderr = export_staging(tenants, path)
     assert channels_of(text)[0]["custom_channel_endpoint"] == "https://${var:api_host}/in"
     assert "  not templated: web_host (same value as api_host)\n" in stderr

@@ -4,6 +4,7 @@ Transient errors, rate limits and lost create answers; ``apply`` interrupted (SI
 (SIGKILL) midway; two appliers racing on one tenant; a server answering garbage. Each test checks
 the emulator's state, not only the exit code: no duplicates, no lost values, every failure named.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD
 SECRET_VAR = "FAULTS_CHANNEL_SECRET"
 SECRET = "s3cret-value"
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] ")
-SUMMARY = re.compile(r"Apply: (\d+) created(?:, \d+ created by another run)?, (\d+) updated, (\d+) deleted "
-                     r"\(of (\d+) planned\)")
+SUMMARY = re.compile(
+    r"Apply: (\d+) created(?:, \d+ created by another run)?, (\d+) updated, (\d+) deleted "
+    r"\(of (\d+) planned\)"
+)
 
 
 def wanted(i: int) -> dict[str, Any]:
@@ -173,7 +176,10 @@ class Applier:
         self.out = out.open("w")  # the plan on stdout is larger than a pipe's buffer
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", *apply_args(path, running, *extra)],
-            env={**base, **env(running)}, stdout=self.out, stderr=subprocess.PIPE, text=True,
+            env={**base, **env(running)},
+            stdout=self.out,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
@@ -223,8 +229,9 @@ def test_sigint_stops_starting_lets_running_finish_and_a_rerun_converges(
     # Running operations finished: every create it reports is on the tenant, and nothing more.
     assert settled_count(running.emu) == created
     # ... and each progress line of a create names the id it got
-    assert created == len([line for line in stderr.splitlines()
-                           if PROGRESS.match(line) and re.search(r": ok: created, id \d+$", line)])
+    assert created == len(
+        [line for line in stderr.splitlines() if PROGRESS.match(line) and re.search(r": ok: created, id \d+$", line)]
+    )
 
     again = run_cli(apply_args(path, running), env=env(running))
     assert again.exit_code == 0, again.output[-2000:]
@@ -318,9 +325,9 @@ def test_garbage_from_the_list_is_a_clear_error_and_nothing_is_written(
     path = write_file(tmp_path / "channels.yaml", 5)
     result = run_cli(apply_args(path, running), env=env(running))
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "Error: GET /api/v2/channel?itemStart=0&itemLimit=99: " + GARBAGE_SAYS[mode]
-    ), result.stderr
+    assert result.stderr.startswith("Error: GET /api/v2/channel?itemStart=0&itemLimit=99: " + GARBAGE_SAYS[mode]), (
+        result.stderr
+    )
     assert "Traceback" not in result.output
     assert not {"create", "update", "delete"} & set(running.emu.stats)
 
@@ -345,6 +352,7 @@ def test_a_create_is_not_sent_again_when_the_list_turns_unreadable(
             rf"^  Fault channel {i:04d}: unknown whether created \(POST /api/v2/channel: the server answered 504 "
             r"\(HTTP 504\); the channel list could not be read: GET /api/v2/channel\?itemStart=0&itemLimit=99: "
             r"expected JSON but the answer is HTML .*\); run plan to see$",
-            result.stderr, re.M,
+            result.stderr,
+            re.M,
         ), result.stderr
     assert len(customs(running.emu)) == 3  # they did land: a blind retry would have hit the name check

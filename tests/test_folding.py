@@ -1,4 +1,5 @@
 """folding: one cause said once, names folded; different causes never folded together."""
+
 from __future__ import annotations
 
 from reconciler.errors import ApplyError

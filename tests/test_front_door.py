@@ -5,6 +5,7 @@ that reaches below the workflow (``config``, ``planfile``, ``files``, a check's 
 function...) fails here. Beside the workflow, its results and the errors, the few names a command
 may use are listed with the reason; most are for rendering.
 """
+
 from __future__ import annotations
 
 import ast
@@ -31,14 +32,25 @@ ANYWHERE: dict[str, object] = {
     "reconciler.diagnostics": EVERY,  # rendering a file's problems (validate --format github|json)
     "reconciler.sarif": EVERY,  # rendering findings as SARIF (validate --format sarif)
     "reconciler.plan": {"Create", "Delete", "Plan"},  # types, for rendering counts and progress
-    "reconciler.apply": {"FAILED", "INCOMPLETE", "NOT_STARTED", "OK", "Outcome",  # statuses, for progress
-                         "stop_on_interrupt"},  # Ctrl-C: the terminal's signal becomes apply's stop event
+    "reconciler.apply": {
+        "FAILED",
+        "INCOMPLETE",
+        "NOT_STARTED",
+        "OK",
+        "Outcome",  # statuses, for progress
+        "stop_on_interrupt",
+    },  # Ctrl-C: the terminal's signal becomes apply's stop event
     "reconciler.policy": {"DENY", "Finding", "RULES"},  # levels to render; the --allow-policy choices
     "reconciler.checks": {"SECRETS"},  # a text plan lists unset secrets itself: not warned twice
     "reconciler.endpoints": {"mask_endpoint", "masked_change"},  # rendering: credentials masked
     "reconciler.importer": {"Imported"},  # a type hint only
-    "reconciler.target": {"AUTH_ENV", "DEFAULT_EMULATOR_STATE", "DEFAULT_KEY_ENV", "DEFAULT_TIMEOUT",
-                          "URL_ENV"},  # option help texts and defaults
+    "reconciler.target": {
+        "AUTH_ENV",
+        "DEFAULT_EMULATOR_STATE",
+        "DEFAULT_KEY_ENV",
+        "DEFAULT_TIMEOUT",
+        "URL_ENV",
+    },  # option help texts and defaults
     "reconciler.transport": {"AUTH_FORMS"},  # the --auth choices
     "reconciler.shard": {"Shard"},  # --shard K/N parsed into the value the workflow takes
     "reconciler.probe": {"DEFAULT_TIMEOUT", "render_table"},  # the --timeout default; the probe table
@@ -47,16 +59,21 @@ ANYWHERE: dict[str, object] = {
 }
 # What only one module may import, and why.
 ONLY_IN: dict[str, dict[str, object]] = {
-    "__init__.py": {"reconciler.filekinds": {"forget_pipes"},  # a new run reads a FIFO anew
-                    "reconciler.wording": {"names"}},  # the engine's parameters worded as the CLI's flags
+    "__init__.py": {
+        "reconciler.filekinds": {"forget_pipes"},  # a new run reads a FIFO anew
+        "reconciler.wording": {"names"},
+    },  # the engine's parameters worded as the CLI's flags
     "arguments.py": {"reconciler.filekinds": {"CHANNELS", "EXPORT", "SAVED_PLAN", "describe", "require_input"}},
     # (argument types: click checks what kind of file an argument holds as it parses)
     "schema_cmd.py": {"reconciler.schema": {"SCHEMA_FILES", "schema_text"}},  # prints the schema files
     "init_cmd.py": {"reconciler.scaffold": {"write_starter"}},  # writes the starter files
     "ci_cmd.py": {"reconciler.ci": EVERY},  # runs the CI integrations (they call the workflow)
     "ci_shared.py": {"reconciler.ci": EVERY},  # the plan, drift and apply runs ci github and ci gitlab share
-    "emulator_cmd.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY,
-                        "reconciler.transport": {"is_loopback"}},  # runs the emulator
+    "emulator_cmd.py": {
+        "reconciler.emulator": EVERY,
+        "reconciler.emulator.outbound": EVERY,
+        "reconciler.transport": {"is_loopback"},
+    },  # runs the emulator
     "emulator_options.py": {"reconciler.emulator": EVERY, "reconciler.emulator.outbound": EVERY},
     # (the emulator's options, gathered into one EmulatorOptions)
     "delivery_options.py": {"reconciler.emulator.outbound": EVERY},  # the emulator's delivery options
@@ -81,8 +98,9 @@ def below_the_workflow(name: str, source: str) -> list[str]:
     for module, names in ONLY_IN.get(name, {}).items():
         mine = allowed.get(module, set())
         allowed[module] = EVERY if EVERY in (names, mine) else {*mine, *names}  # type: ignore[misc]
-    return sorted(f"{m}.{n}" for m, n in imported_names(source)
-                  if not (allowed.get(m) == EVERY or n in allowed.get(m, set())))  # type: ignore[operator]
+    return sorted(
+        f"{m}.{n}" for m, n in imported_names(source) if not (allowed.get(m) == EVERY or n in allowed.get(m, set()))
+    )  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("path", sorted(CLI.glob("*.py")), ids=lambda p: p.name)
@@ -93,19 +111,25 @@ def test_commands_import_nothing_below_the_workflow_but_rendering(path: Path) ->
 def test_a_command_reaching_into_the_loader_or_a_saved_plan_fails() -> None:
     source = (CLI / "tenants_cmd.py").read_text(encoding="utf-8")
     assert below_the_workflow("tenants_cmd.py", source + "\nfrom reconciler.config import load_tenants\n") == [
-        "reconciler.config.load_tenants"]
+        "reconciler.config.load_tenants"
+    ]
     assert below_the_workflow("apply_cmd.py", "import reconciler.planfile\n") == ["reconciler.planfile.*"]
     assert below_the_workflow("plan_cmd.py", "from reconciler.policy import findings\n") == [
-        "reconciler.policy.findings"]
+        "reconciler.policy.findings"
+    ]
     # an allowance of one module is not another's
     assert below_the_workflow("plan_cmd.py", "from reconciler.filekinds import require_input\n") == [
-        "reconciler.filekinds.require_input"]
+        "reconciler.filekinds.require_input"
+    ]
 
 
 def test_validate_is_the_workflows(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\ntenants:\n  a: {url: 'https://a.omnidesk.com'}\n  b: {url: 'https://b.omnidesk.com'}\n"
-                    "channels:\n  - name: X\n    custom_channel_secret: plain\n", encoding="utf-8")
+    path.write_text(
+        "version: 1\ntenants:\n  a: {url: 'https://a.omnidesk.com'}\n  b: {url: 'https://b.omnidesk.com'}\n"
+        "channels:\n  - name: X\n    custom_channel_secret: plain\n",
+        encoding="utf-8",
+    )
     validated = Workflow(environ={}).validate(path)
     assert validated.summary == f"{path}: valid (1 channel; tenants: a, b)"
     assert [w.path for w in validated.warnings] == ["channels[0].custom_channel_secret"]
@@ -129,16 +153,20 @@ def test_no_tenants_is_one_error_for_every_command(tmp_path: Path) -> None:
     assert said in run_cli(["plan", str(path), "--all-tenants"]).stderr
 
 
-@pytest.mark.parametrize("path", [CLI.parent / "multitenant.py", *sorted((CLI.parent / "ci").glob("*.py"))],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [CLI.parent / "multitenant.py", *sorted((CLI.parent / "ci").glob("*.py"))], ids=lambda p: p.name
+)
 def test_the_all_tenants_runner_and_ci_read_files_through_the_workflow(path: Path) -> None:
     """Tenants, views, validation and saved plans come from ``Workflow``, as for a command."""
     reached = {m for m, _ in imported_names(path.read_text(encoding="utf-8"))}
     assert not reached & {"reconciler.config", "reconciler.planfile"}
 
 
-ENGINE = [p for p in sorted(CLI.parent.rglob("*.py"))
-          if not {"cli", "emulator"} & set(p.relative_to(CLI.parent).parts) and p.name != "__main__.py"]
+ENGINE = [
+    p
+    for p in sorted(CLI.parent.rglob("*.py"))
+    if not {"cli", "emulator"} & set(p.relative_to(CLI.parent).parts) and p.name != "__main__.py"
+]
 
 
 @pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(CLI.parent)))
@@ -185,8 +213,9 @@ def test_a_saved_plan_names_a_local_connection_not_the_emulator(tmp_path: Path) 
     assert document["connection"]["local_state"] == state and "emulator_state" not in document["connection"]
 
     document["connection"]["emulator_state"] = document["connection"].pop("local_state")
-    document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"],
-                                          document.get("safety"))
+    document["digest"] = _document_digest(
+        document["plan"], document["connection"], document["secrets"], document.get("safety")
+    )
     saved.write_text(json.dumps(document), encoding="utf-8")
     elsewhere = run_cli(["apply", str(saved), "--emulator-state", str(tmp_path / "other.json")], {})
     assert elsewhere.exit_code == 1 and "not for the --emulator-state" in elsewhere.stderr
@@ -204,8 +233,14 @@ def _error_texts(path: Path) -> list[tuple[int, str]]:
     tree = set(re.findall(r"^    [│├└─ ]*([A-Z]\w+)", errors.__doc__ or "", re.M))
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        made = node.exc if isinstance(node, ast.Raise) else node if isinstance(node, ast.Call) and (
-            getattr(node.func, "id", None) in tree or getattr(node.func, "attr", None) in tree) else None
+        made = (
+            node.exc
+            if isinstance(node, ast.Raise)
+            else node
+            if isinstance(node, ast.Call)
+            and (getattr(node.func, "id", None) in tree or getattr(node.func, "attr", None) in tree)
+            else None
+        )
         for part in ast.walk(made) if made is not None else ():
             if isinstance(part, ast.Constant) and isinstance(part.value, str):
                 found.append((part.lineno, part.value))
@@ -224,8 +259,11 @@ def test_engine_errors_speak_of_parameters_not_flags(path: Path) -> None:
 
 def test_the_cli_words_parameters_as_flags_and_a_python_caller_as_keywords(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\ntenants:\n  a: {url: 'https://a.omnidesk.com'}\n  b: {url: 'https://b.omnidesk.com'}\n"
-                    "channels: []\n", encoding="utf-8")
+    path.write_text(
+        "version: 1\ntenants:\n  a: {url: 'https://a.omnidesk.com'}\n  b: {url: 'https://b.omnidesk.com'}\n"
+        "channels: []\n",
+        encoding="utf-8",
+    )
     with pytest.raises(TargetError) as raised:
         Workflow(environ={}).clone(path, "a", "a")
     assert str(raised.value) == "source= and dest= are both 'a': name two different tenants"

@@ -3,6 +3,7 @@
 ``assert_plan_valid`` is the one check; the render, rename and pipeline tests call it on the plans
 they produce, and the tests here cover the CLI's ``plan --format json`` and saved plan files.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,10 +44,12 @@ channels:
 
 @pytest.fixture
 def tenant(emulator, tmp_path: Path):
-    emulator.emu.seed_channels([
-        {"name": "Instagram bridge", "icon": "chat"},
-        {"name": "Old web form"},
-    ])
+    emulator.emu.seed_channels(
+        [
+            {"name": "Instagram bridge", "icon": "chat"},
+            {"name": "Old web form"},
+        ]
+    )
     path = tmp_path / "channels.yaml"
     path.write_text(CHANNELS, encoding="utf-8")
     env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key, "SMS_SECRET": "a", "IG_SECRET": "b"}
@@ -73,9 +76,18 @@ def test_saved_plan_member_matches_the_schema(tenant, tmp_path: Path):
 
 
 def test_schema_rejects_what_a_reader_could_not_use():
-    good = {"format_version": 2, "tool_version": "0", "target": "t", "prune": False, "rotate_secrets": False,
-            "custom_total": 0, "summary": {"create": 0, "update": 0, "delete": 0}, "changes": [],
-            "unmanaged": [], "missing_secrets": {}}
+    good = {
+        "format_version": 2,
+        "tool_version": "0",
+        "target": "t",
+        "prune": False,
+        "rotate_secrets": False,
+        "custom_total": 0,
+        "summary": {"create": 0, "update": 0, "delete": 0},
+        "changes": [],
+        "unmanaged": [],
+        "missing_secrets": {},
+    }
     assert_plan_valid(good)
     for bad in (
         {**good, "format_version": 1},

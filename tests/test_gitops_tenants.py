@@ -1,4 +1,5 @@
 """``omnidesk-channels tenants``: names for scripts, a GitHub Actions matrix for fan-out pipelines."""
+
 from __future__ import annotations
 
 import json
@@ -33,10 +34,12 @@ def test_json_is_a_matrix_with_each_tenants_key_variable(tmp_path: Path):
     result = run_cli(["tenants", write(tmp_path, FILE), "--format", "json"])
     assert result.exit_code == 0
     assert result.stdout.count("\n") == 1  # one line: fits "echo matrix=$(...) >> $GITHUB_OUTPUT"
-    assert json.loads(result.stdout) == {"include": [
-        {"tenant": "brand-b-staging", "api_key_env": "OMNIDESK_BRAND_B_STAGING_KEY"},
-        {"tenant": "brand-a", "api_key_env": "OMNIDESK_API_KEY"},  # the default key variable
-    ]}
+    assert json.loads(result.stdout) == {
+        "include": [
+            {"tenant": "brand-b-staging", "api_key_env": "OMNIDESK_BRAND_B_STAGING_KEY"},
+            {"tenant": "brand-a", "api_key_env": "OMNIDESK_API_KEY"},  # the default key variable
+        ]
+    }
 
 
 def test_a_file_without_tenants_is_an_error(tmp_path: Path):
@@ -53,8 +56,11 @@ def test_problems_in_the_tenants_section_are_reported(tmp_path: Path):
 def test_every_listed_tenant_plans(make_emulator, tmp_path: Path):
     """The fan-out as a pipeline runs it: list the tenants, then one plan per tenant with its own key."""
     a, b = make_emulator(), make_emulator(api_keys={"key-b": {"CHANNEL_READ"}})
-    text = (FILE.replace("https://brand-b-staging.omnidesk.com", b.url).replace("https://brand-a.omnidesk.com", a.url)
-            .replace("channels: []", "channels:\n  - name: SMS gateway\n"))
+    text = (
+        FILE.replace("https://brand-b-staging.omnidesk.com", b.url)
+        .replace("https://brand-a.omnidesk.com", a.url)
+        .replace("channels: []", "channels:\n  - name: SMS gateway\n")
+    )
     path = write(tmp_path, text)
     matrix = json.loads(run_cli(["tenants", path, "--format", "json"]).stdout)
     keys = {a.url: a.key, b.url: "key-b"}

@@ -1,5 +1,6 @@
 """``--verbose`` logs every HTTP call on stderr (method, URL with its host, status, duration,
 retries), never the key."""
+
 from __future__ import annotations
 
 import random
@@ -15,8 +16,9 @@ RETRY = re.compile(r"^http: retry (\d+)/\d+ for (GET|POST|PUT|DELETE) (\S+) afte
 
 def channels_file(tmp_path: Path) -> str:
     path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\nchannels:\n  - name: SMS gateway\n    icon: phone\n  - name: Instagram DM\n",
-                    encoding="utf-8")
+    path.write_text(
+        "version: 1\nchannels:\n  - name: SMS gateway\n    icon: phone\n  - name: Instagram DM\n", encoding="utf-8"
+    )
     return str(path)
 
 
@@ -34,8 +36,11 @@ def test_each_call_is_logged_with_method_path_status_and_time(make_emulator, tmp
     calls = [LINE.match(line) for line in result.stderr.splitlines() if line.startswith("http: ")]
     assert all(calls), result.stderr
     seen = sorted((m.group(1), re.sub(r"/\d+$", "/{id}", m.group(2).split("?")[0]), m.group(3)) for m in calls)
-    assert seen == [("GET", "/api/v2/channel", "200"), ("POST", "/api/v2/channel", "200"),
-                    ("PUT", "/api/v2/channel/{id}", "200")]
+    assert seen == [
+        ("GET", "/api/v2/channel", "200"),
+        ("POST", "/api/v2/channel", "200"),
+        ("PUT", "/api/v2/channel/{id}", "200"),
+    ]
     assert sum(v for k, v in running.emu.stats.items() if k.startswith("status:")) == len(calls)
     assert KEY not in result.output and "apiKey" not in result.output
 

@@ -1,4 +1,5 @@
 """Every command's --help shows an Example: block, and click's shell completion works."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,16 @@ COMMANDS = list(walk(cli))
 
 def test_the_walk_sees_every_command():
     assert {" ".join(p) for p in COMMANDS} >= {
-        "", "plan", "apply", "validate", "export", "emulator", "tenants", "completion", "message", "message send",
+        "",
+        "plan",
+        "apply",
+        "validate",
+        "export",
+        "emulator",
+        "tenants",
+        "completion",
+        "message",
+        "message send",
     }
 
 
@@ -45,8 +55,14 @@ def test_completion_source_comes_from_clicks_variable():
     assert "_OMNIDESK_CHANNELS_COMPLETE=bash_complete" in result.stdout
 
 
-@pytest.mark.parametrize("shell, marker", [("bash", "complete -o nosort -F"), ("zsh", "#compdef omnidesk-channels"),
-                                           ("fish", "complete --no-files --command omnidesk-channels")])
+@pytest.mark.parametrize(
+    "shell, marker",
+    [
+        ("bash", "complete -o nosort -F"),
+        ("zsh", "#compdef omnidesk-channels"),
+        ("fish", "complete --no-files --command omnidesk-channels"),
+    ],
+)
 def test_completion_command_prints_the_same_script(shell: str, marker: str):
     result = run_cli(["completion", shell])
     assert result.exit_code == 0 and marker in result.stdout
@@ -59,8 +75,11 @@ def test_completion_command_prints_the_same_script(shell: str, marker: str):
 
 def test_completion_completes_commands_and_options():
     def complete(words: str) -> list[str]:
-        env = {"_OMNIDESK_CHANNELS_COMPLETE": "bash_complete", "COMP_WORDS": words,
-               "COMP_CWORD": str(len(words.split()) - 1)}
+        env = {
+            "_OMNIDESK_CHANNELS_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - 1),
+        }
         return run_cli([], env).stdout.splitlines()
 
     assert complete("omnidesk-channels te") == ["plain,tenants"]

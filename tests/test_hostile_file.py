@@ -1,6 +1,7 @@
 """A channels file written by an attacker (a pull request controls it): what it says is printed
 bounded and escaped, and no file makes a run do unbounded work. Through the CLI, as CI runs it.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,7 @@ def write(tmp_path: Path, text: str, name: str = "channels.yaml") -> str:
 
 def alias_file(length: int, copies: int) -> str:
     """One long value, anchored once and aliased ``copies`` times (the issue's 100 KB x 200)."""
-    return ("version: 1\nx: &v " + "x" * length + "\nchannels:\n"
-            + "".join("  - name: *v\n" for _ in range(copies)))
+    return "version: 1\nx: &v " + "x" * length + "\nchannels:\n" + "".join("  - name: *v\n" for _ in range(copies))
 
 
 @pytest.mark.parametrize("fmt", ["text", "github", "json"])
@@ -49,11 +49,13 @@ def test_aliases_count_by_the_size_they_expand_to(length: int, copies: int, fmt:
 def test_values_in_messages_are_cut_and_escaped(tmp_path: Path) -> None:
     name = "ab" * 50_000
     evil = r"a\e[31mb\u2028::error title=x::pwned\r\n::add-mask::y"
-    text = ("version: 1\ntenants:\n  staging: {url: https://s.omnidesk.com}\nchannels:\n"
-            f"  - name: {name}\n  - name: {name}\n"
-            f'  - name: "{evil}"\n  - name: "{evil}"\n'
-            f'  - name: A\n    tenants: ["{evil}"]\n'
-            f'  - name: B\n    custom_channel_warning_en: "${{{evil}}}"\n')
+    text = (
+        "version: 1\ntenants:\n  staging: {url: https://s.omnidesk.com}\nchannels:\n"
+        f"  - name: {name}\n  - name: {name}\n"
+        f'  - name: "{evil}"\n  - name: "{evil}"\n'
+        f'  - name: A\n    tenants: ["{evil}"]\n'
+        f'  - name: B\n    custom_channel_warning_en: "${{{evil}}}"\n'
+    )
     path = write(tmp_path, text)
     for fmt in ("text", "github"):
         result = run_cli(["validate", path, "--format", fmt])
@@ -100,7 +102,8 @@ def test_a_file_of_a_million_values_is_refused_before_it_is_parsed(tmp_path: Pat
     assert result.exit_code == 1
     assert result.stderr.splitlines()[1].endswith(
         "the file holds up to 1,500,001 values (lines and commas); a channels file has at most 500,000 "
-        "(20,000 channels of ten fields fit in half of that)")
+        "(20,000 channels of ten fields fit in half of that)"
+    )
 
 
 def test_a_schema_check_stops_after_a_thousand_problems(tmp_path: Path) -> None:
@@ -114,8 +117,10 @@ def test_a_schema_check_stops_after_a_thousand_problems(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("value", ["0x" + "f" * 3600, "-0x" + "F" * 3700, "1" + ":0" * 3000, "0x" + "f_" * 3700,
-                                   "0" + "7" * 4301, "9" * 4301])
+@pytest.mark.parametrize(
+    "value",
+    ["0x" + "f" * 3600, "-0x" + "F" * 3700, "1" + ":0" * 3000, "0x" + "f_" * 3700, "0" + "7" * 4301, "9" * 4301],
+)
 def test_a_long_integer_in_any_base_is_a_clear_error(value: str, tmp_path: Path) -> None:
     path = write(tmp_path, f"version: {value}\nchannels: []\n")
     result = run_cli(["validate", path])
@@ -124,16 +129,26 @@ def test_a_long_integer_in_any_base_is_a_clear_error(value: str, tmp_path: Path)
     # way one clear line, cut, never "internal error: ValueError"
     too_long = r"a number of more than 4300 (decimal )?digits is too long to read: quote the value to make it a string"
     wrong = r"must be the number 1, not the string '.*'\.\.\. \([0-9,]+ characters\): remove the quotes"
-    assert re.fullmatch(rf"Error: 1 problem in the channels file:\n  {re.escape(path)}:1:10: version: "
-                        rf"({too_long}|{wrong})\n", result.stderr), result.stderr
+    assert re.fullmatch(
+        rf"Error: 1 problem in the channels file:\n  {re.escape(path)}:1:10: version: "
+        rf"({too_long}|{wrong})\n",
+        result.stderr,
+    ), result.stderr
 
 
 @pytest.mark.parametrize("how", ["stdin pipe", "process substitution"])
 def test_a_pipe_is_read_once(how: str) -> None:
-    command = {"stdin pipe": f"cat {QUICKSTART} | {sys.executable} -m reconciler validate /dev/stdin",
-               "process substitution": f"{sys.executable} -m reconciler validate <(cat {QUICKSTART})"}[how]
-    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")})
+    command = {
+        "stdin pipe": f"cat {QUICKSTART} | {sys.executable} -m reconciler validate /dev/stdin",
+        "process substitution": f"{sys.executable} -m reconciler validate <(cat {QUICKSTART})",
+    }[how]
+    result = subprocess.run(
+        ["bash", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith(": valid (2 channels)\n")
 

@@ -4,6 +4,7 @@ Each test runs the CLI as a user (or a GitHub job) would, against ``tests.hostil
 over real HTTP. ``executed`` reads a job log the way the GitHub runner does, so a test sees which
 workflow commands a line of output would make it run.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,10 @@ channels:
 """
 # A server's text: workflow commands on lines of their own (LF, CR, a Unicode line separator), the
 # old ##[ form, terminal escapes (7-bit and the 8-bit CSI), a right-to-left override.
-EVIL = ("nope\n::add-mask::x\n::error title=pwned::owned\r::warning::cr\u2028::notice::ls\r\nsee ##[error]old "
-        "\x1b[2J\x1b]8;;http://x\x07\x9b31m\u202e")
+EVIL = (
+    "nope\n::add-mask::x\n::error title=pwned::owned\r::warning::cr\u2028::notice::ls\r\nsee ##[error]old "
+    "\x1b[2J\x1b]8;;http://x\x07\x9b31m\u202e"
+)
 OURS = re.compile(r"::(group|endgroup|stop-commands|error title=omnidesk-channels|warning title=omnidesk-channels)\b")
 
 
@@ -50,7 +53,7 @@ def executed(log: str) -> list[str]:
                 stopped_by = None
             continue
         if name == "stop-commands":
-            stopped_by = line.lstrip()[len("::stop-commands::"):]
+            stopped_by = line.lstrip()[len("::stop-commands::") :]
         commands.append(line.lstrip() if line.lstrip().startswith("::") else found.group(0))
     return commands
 
@@ -71,10 +74,15 @@ def channels_file(tmp_path: Path) -> str:
 
 def github_env(tmp_path: Path) -> dict[str, Any]:
     (tmp_path / "event.json").write_text("{}")
-    return {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"),
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
-            "GITHUB_EVENT_PATH": str(tmp_path / "event.json"), "GITHUB_EVENT_NAME": "push",
-            "GITHUB_REPOSITORY": "acme/config", "GITHUB_WORKSPACE": str(tmp_path)}
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
+        "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REPOSITORY": "acme/config",
+        "GITHUB_WORKSPACE": str(tmp_path),
+    }
 
 
 def evil_text_server(method: str, path: str, query: dict[str, str]) -> Reply:
@@ -96,7 +104,15 @@ COMMANDS = {
     "export": ["export", "--url", "{url}"],
     "ci-github-plan": ["ci", "github", "plan", "--file", "{file}", "--out-dir", "{out}"],
     "ci-github-plan-markdown": [
-        "ci", "github", "plan", "--file", "{file}", "--out-dir", "{out}", "--format", "markdown",
+        "ci",
+        "github",
+        "plan",
+        "--file",
+        "{file}",
+        "--out-dir",
+        "{out}",
+        "--format",
+        "markdown",
     ],
 }
 
@@ -104,11 +120,15 @@ COMMANDS = {
 @pytest.mark.parametrize("server", [evil_text_server, evil_error_server], ids=["names-values-writes", "errors"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_servers_text_reaches_no_output_as_a_command_an_escape_or_a_line_break(
-        server: Any, command: str, channels_file: str, tmp_path: Path) -> None:
+    server: Any, command: str, channels_file: str, tmp_path: Path
+) -> None:
     with HostileServer(server) as hostile:
         args = [a.format(file=channels_file, url=hostile.url, out=tmp_path / "plans") for a in COMMANDS[command]]
-        env = {"OMNIDESK_API_KEY": KEY, "OMNIDESK_URL": hostile.url,
-               **(github_env(tmp_path) if command.startswith("ci-") else {})}
+        env = {
+            "OMNIDESK_API_KEY": KEY,
+            "OMNIDESK_URL": hostile.url,
+            **(github_env(tmp_path) if command.startswith("ci-") else {}),
+        }
         result = run_cli(args, env)
     assert result.exit_code in (0, 1, 2), result.output
     assert "internal error" not in result.output
@@ -126,11 +146,23 @@ def test_the_runner_reading_helper_sees_a_raw_command() -> None:
         assert_inert(EVIL)
 
 
-@pytest.mark.parametrize("bad, shown", [(True, "true"), (6.5, "6.5"), ("7", '"7"'), (1e308, "1e+308"),
-                                        (0, "0"), (-3, "-3"), (2**64, "18446744073709551616"), (None, "null")])
+@pytest.mark.parametrize(
+    "bad, shown",
+    [
+        (True, "true"),
+        (6.5, "6.5"),
+        ("7", '"7"'),
+        (1e308, "1e+308"),
+        (0, "0"),
+        (-3, "-3"),
+        (2**64, "18446744073709551616"),
+        (None, "null"),
+    ],
+)
 @pytest.mark.parametrize("command", ["plan", "apply", "export"])
 def test_an_id_that_is_not_a_positive_integer_is_refused_naming_the_call_and_field(
-        bad: Any, shown: str, command: str, channels_file: str) -> None:
+    bad: Any, shown: str, command: str, channels_file: str
+) -> None:
     writes: list[str] = []
 
     def server(method: str, path: str, query: dict[str, str]) -> Reply:
@@ -139,14 +171,18 @@ def test_an_id_that_is_not_a_positive_integer_is_refused_naming_the_call_and_fie
         return listing([channel(12, "ok"), channel(bad, "old")], total=2)
 
     with HostileServer(server) as hostile:
-        args = {"plan": ["plan", channels_file, "--prune"],
-                "apply": ["apply", channels_file, "--prune", "--yes", "--allow-deletes", "2"],
-                "export": ["export"]}[command]
+        args = {
+            "plan": ["plan", channels_file, "--prune"],
+            "apply": ["apply", channels_file, "--prune", "--yes", "--allow-deletes", "2"],
+            "export": ["export"],
+        }[command]
         result = run_cli([*args, "--url", hostile.url], {"OMNIDESK_API_KEY": KEY})
     assert result.exit_code == 1
     assert writes == []
-    assert (f"Error: GET /api/v2/channel?itemStart=0&itemLimit=99: the answer's items[1].id is {shown}, "
-            "not a positive integer id") in result.stderr, result.stderr
+    assert (
+        f"Error: GET /api/v2/channel?itemStart=0&itemLimit=99: the answer's items[1].id is {shown}, "
+        "not a positive integer id"
+    ) in result.stderr, result.stderr
     assert "delete" not in result.stdout
 
 
@@ -163,11 +199,14 @@ def test_a_create_answered_with_a_boolean_id_is_not_taken_as_channel_1(channels_
     assert not any(call.startswith("PUT /api/v2/channel/1") for call in hostile.calls), hostile.calls
 
 
-@pytest.mark.parametrize("body, said", [
-    (b'{"items":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
-    (b'{"type":"list","items":[' + b"{}," * 3_000_000 + b"{}]}", "JSON objects and lists"),
-    (b'{"type":"list","items":[' + b"1.5," * 3_000_000 + b"1]}", "commas"),
-])
+@pytest.mark.parametrize(
+    "body, said",
+    [
+        (b'{"items":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (b'{"type":"list","items":[' + b"{}," * 3_000_000 + b"{}]}", "JSON objects and lists"),
+        (b'{"type":"list","items":[' + b"1.5," * 3_000_000 + b"1]}", "commas"),
+    ],
+)
 def test_deep_or_huge_json_is_refused_naming_the_call(body: bytes, said: str, channels_file: str) -> None:
     with HostileServer(lambda m, p, q: Reply(body=body)) as hostile:
         result = run_cli(["plan", channels_file, "--url", hostile.url], {"OMNIDESK_API_KEY": KEY})
@@ -180,10 +219,12 @@ def fresh_pages(per_page: int, filler: int, total: int | None = None, pages: int
     """A list (without itemTotal unless given) whose every page brings ``per_page`` new channels,
     each with ``filler`` characters of warning, for ``pages`` pages (the test's page budget, so that
     a client without a budget of its own ends too, with all of it in memory)."""
+
     def answer(method: str, path: str, query: dict[str, str]) -> Reply:
         start = int(query.get("itemStart", "0"))
         count = per_page if start < per_page * pages else 0
         return Reply(body=page_stream(start, count, filler, total=total))
+
     return answer
 
 
@@ -208,7 +249,7 @@ def astral_page(method: str, path: str, query: dict[str, str]) -> Reply:
     """One 30 MB page whose strings each hold one character beyond U+FFFF: Python keeps such a
     string at 4 bytes a character, so a careless reader holds 4 times what came over the wire."""
     start = int(query.get("itemStart", "0"))
-    return Reply(body=page_stream(start, 99 if start < 99 * 3 else 0, 300_000 - 1, tail="\U0001F600"))
+    return Reply(body=page_stream(start, 99 if start < 99 * 3 else 0, 300_000 - 1, tail="\U0001f600"))
 
 
 HOSTILE = {
@@ -237,8 +278,13 @@ main(sys.argv[1:])
 def test_peak_memory_against_a_hostile_server_stays_under_300_mib(hostile: str, channels_file: str) -> None:
     with HostileServer(HOSTILE[hostile]) as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")} | {"OMNIDESK_API_KEY": KEY}
-        proc = subprocess.run([sys.executable, "-c", MEASURED, "plan", channels_file, "--url", server.url],
-                              env=env, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-c", MEASURED, "plan", channels_file, "--url", server.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     err, _, peak = proc.stderr.rpartition("peak KiB: ")
     print(f"{hostile}: peak {int(peak) / 1024:.0f} MiB; {err.strip()}")
     assert proc.returncode == 1 and err.startswith("Error: GET /api/v2/channel"), err
@@ -253,7 +299,9 @@ def test_message_send_refuses_an_answer_whose_ticket_id_is_not_an_integer(ticket
         return listing([channel(12, "SMS gateway")], total=1)
 
     with HostileServer(server) as hostile:
-        result = run_cli(["message", "send", "--url", hostile.url, "--channel", "SMS gateway", "--message", "hi"],
-                         {"OMNIDESK_API_KEY": KEY})
+        result = run_cli(
+            ["message", "send", "--url", hostile.url, "--channel", "SMS gateway", "--message", "hi"],
+            {"OMNIDESK_API_KEY": KEY},
+        )
     assert result.exit_code == 1
     assert "POST /api/v2/channel/customChannelMessage: the answer's item.ticketID is " in result.stderr, result.stderr

@@ -1,6 +1,7 @@
 """The wire's edges against a hostile network: loopback names, the key's encodings, a key too short
 to redact, numbers the emulator cannot read, a server that never answers. Through the CLI, over real HTTP.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,8 @@ def proxy() -> Iterator[tuple[str, list[bytes]]]:
 
 @pytest.mark.parametrize("host", ["localhost.", "LOCALHOST.", "LocalHost", "localhost"])
 def test_a_loopback_name_goes_neither_to_the_proxy_nor_to_a_resolver(
-        host: str, emulator, proxy: tuple[str, list[bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
+    host: str, emulator, proxy: tuple[str, list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     looked_up: list[str] = []
     real = socket.getaddrinfo
 
@@ -64,9 +66,17 @@ def test_a_loopback_name_goes_neither_to_the_proxy_nor_to_a_resolver(
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     url, seen = proxy
     port = emulator.url.rsplit(":", 1)[1]
-    result = run_cli(["plan", FILE, "--url", f"http://{host}:{port}", "--timeout", "3"],
-                     {"OMNIDESK_API_KEY": emulator.key, "HTTP_PROXY": url, "http_proxy": url, "ALL_PROXY": url,
-                      "NO_PROXY": "", "no_proxy": ""})
+    result = run_cli(
+        ["plan", FILE, "--url", f"http://{host}:{port}", "--timeout", "3"],
+        {
+            "OMNIDESK_API_KEY": emulator.key,
+            "HTTP_PROXY": url,
+            "http_proxy": url,
+            "ALL_PROXY": url,
+            "NO_PROXY": "",
+            "no_proxy": "",
+        },
+    )
     assert result.exit_code == 0, result.output
     assert "Plan: 2 to create" in result.stdout
     assert seen == []
@@ -112,25 +122,30 @@ def test_a_key_too_short_to_redact_is_refused_before_any_call(key: str) -> None:
         )
     plural = "" if len(key) == 1 else "s"
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: an API key of {len(key)} character{plural} cannot be right: "
-                             "check the value of OMNIDESK_API_KEY\n")
+    assert result.stderr == (
+        f"Error: an API key of {len(key)} character{plural} cannot be right: check the value of OMNIDESK_API_KEY\n"
+    )
     assert hostile.calls == []
 
 
 BIG = "9" * 5000
 
 
-@pytest.mark.parametrize("method, path, form", [
-    ("GET", f"/api/v2/channel/{BIG}", None),
-    ("DELETE", f"/api/v2/channel/{BIG}", None),
-    ("GET", f"/api/v2/channel?itemStart={BIG}", None),
-    ("GET", f"/api/v2/channel?itemLimit={BIG}", None),
-    ("POST", "/api/v2/channel/customChannelMessage", {"channelID": BIG, "message": "hi"}),
-    ("POST", "/api/v2/channel/customChannelMessage", {"channelID": "{custom}", "ticketID": BIG, "message": "hi"}),
-    ("POST", "/api/v2/channel/customChannelMessage", {"channelID": "{custom}", "userID": BIG, "message": "hi"}),
-])
+@pytest.mark.parametrize(
+    "method, path, form",
+    [
+        ("GET", f"/api/v2/channel/{BIG}", None),
+        ("DELETE", f"/api/v2/channel/{BIG}", None),
+        ("GET", f"/api/v2/channel?itemStart={BIG}", None),
+        ("GET", f"/api/v2/channel?itemLimit={BIG}", None),
+        ("POST", "/api/v2/channel/customChannelMessage", {"channelID": BIG, "message": "hi"}),
+        ("POST", "/api/v2/channel/customChannelMessage", {"channelID": "{custom}", "ticketID": BIG, "message": "hi"}),
+        ("POST", "/api/v2/channel/customChannelMessage", {"channelID": "{custom}", "userID": BIG, "message": "hi"}),
+    ],
+)
 def test_the_emulator_checks_the_key_first_and_refuses_huge_numbers_with_400(
-        method: str, path: str, form: dict[str, str] | None, make_emulator) -> None:
+    method: str, path: str, form: dict[str, str] | None, make_emulator
+) -> None:
     running = make_emulator(rate_limit=1000, error_rate=0.0)
     with httpx.Client(base_url=running.url, timeout=10) as http:
         made = http.post("/api/v2/channel", data={"name": "Bridge"}, headers={"apiKey": running.key}).json()

@@ -5,6 +5,7 @@ square of the pool (issue 27: a fifth of a create's CPU at parallelism 64). ``sc
 close, drop and hand out exactly what httpcore's own method does (checked side by side on many
 pools), touching each connection a bounded number of times. A create's body leaves in one piece.
 """
+
 from __future__ import annotations
 
 import random
@@ -62,13 +63,17 @@ class FakePool(httpcore.ConnectionPool):
         return FakeConnection(origin, asked={"created": 1})
 
 
-def pool_of(connections: list[FakeConnection], origins: list[httpcore.Origin], *, max_connections: int,
-            keepalive: int) -> FakePool:
+def pool_of(
+    connections: list[FakeConnection], origins: list[httpcore.Origin], *, max_connections: int, keepalive: int
+) -> FakePool:
     pool = FakePool(max_connections=max_connections, max_keepalive_connections=keepalive)
     pool._connections = list(connections)  # type: ignore[assignment]
-    pool._requests = [httpcore._sync.connection_pool.PoolRequest(
-        httpcore.Request("GET", httpcore.URL(scheme=o.scheme, host=o.host, port=o.port, target=b"/")))
-        for o in origins]
+    pool._requests = [
+        httpcore._sync.connection_pool.PoolRequest(
+            httpcore.Request("GET", httpcore.URL(scheme=o.scheme, host=o.host, port=o.port, target=b"/"))
+        )
+        for o in origins
+    ]
     return pool
 
 
@@ -81,8 +86,10 @@ def outcome(pool: FakePool, closing: list[Any], names: dict[int, str]) -> tuple[
 
 
 def random_pool(rng: random.Random) -> tuple[list[FakeConnection], list[httpcore.Origin], int, int]:
-    connections = [FakeConnection(rng.choice([A, B]), idle=rng.random() < 0.5, closed=rng.random() < 0.15)
-                   for _ in range(rng.randrange(0, 12))]
+    connections = [
+        FakeConnection(rng.choice([A, B]), idle=rng.random() < 0.5, closed=rng.random() < 0.15)
+        for _ in range(rng.randrange(0, 12))
+    ]
     origins = [rng.choice([A, B]) for _ in range(rng.randrange(0, 5))]
     return connections, origins, rng.randrange(1, 14), rng.randrange(0, 10)
 
@@ -141,8 +148,9 @@ def test_the_locked_httpcore_is_one_scan_once_was_checked_against() -> None:
     assert "\nhttpcore==1.0." in locked
 
 
-def test_a_create_leaves_in_one_write_after_its_headers(emulator: RunningEmulator,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_create_leaves_in_one_write_after_its_headers(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writes: list[int] = []
     real = transport._DeadlineStream.write
 
@@ -152,15 +160,22 @@ def test_a_create_leaves_in_one_write_after_its_headers(emulator: RunningEmulato
 
     monkeypatch.setattr(transport._DeadlineStream, "write", counted)
     with OmnideskClient(emulator.url, "demo") as client:
-        created = client.try_create({"name": "SMS gateway", "icon": "sms", "custom_channel_endpoint": "",
-                                     "custom_channel_secret": "s3cret-value"})
+        created = client.try_create(
+            {
+                "name": "SMS gateway",
+                "icon": "sms",
+                "custom_channel_endpoint": "",
+                "custom_channel_secret": "s3cret-value",
+            }
+        )
     assert not hasattr(created, "error"), created
     sent = [size for size in writes if size]  # h11 ends a message with an empty write
     assert len(sent) == 2, writes  # the request line with its headers, then the whole form (was 22 writes)
 
 
-def test_a_wide_apply_keeps_its_connections_open(emulator: RunningEmulator, tmp_path: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wide_apply_keeps_its_connections_open(
+    emulator: RunningEmulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """At parallelism 32 an apply holds 32 connections and keeps each open between its requests
     (httpx's 20 kept alive closed every answered connection beyond them: 975 opened for 1,000 creates)."""
     opened: list[int] = []
@@ -173,10 +188,12 @@ def test_a_wide_apply_keeps_its_connections_open(emulator: RunningEmulator, tmp_
     monkeypatch.setattr(transport._DeadlineBackend, "connect_tcp", counted)
     emulator.emu.latency_ms = 5
     path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\nchannels:\n" + "".join(f"  - name: C{i}\n    icon: sms\n" for i in range(160)),
-                    encoding="utf-8")
-    result = run_cli(["apply", str(path), "--url", emulator.url, "--yes", "--parallelism", "32"],
-                     {"OMNIDESK_API_KEY": emulator.key})
+    path.write_text(
+        "version: 1\nchannels:\n" + "".join(f"  - name: C{i}\n    icon: sms\n" for i in range(160)), encoding="utf-8"
+    )
+    result = run_cli(
+        ["apply", str(path), "--url", emulator.url, "--yes", "--parallelism", "32"], {"OMNIDESK_API_KEY": emulator.key}
+    )
     assert result.exit_code == 0, result.output
     assert len([c for c in emulator.emu.channels() if c["type"] == "custom"]) == 160
     assert len(opened) <= 32 + 2, len(opened)  # the plan's list read, the apply's check of it

@@ -3,6 +3,7 @@
 Two emulated tenants over real HTTP; the file ignores ``Old *`` everywhere and ``Test *`` in
 production only, so staging's ``Test *`` channels are managed there like any other.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,8 +38,11 @@ def write(tenants: TwoTenants, *, prune: bool = False, channels: str = IGNORING)
     path = tenants.write(channels)
     text = Path(path).read_text()
     text = text.replace("version: 1\n", f"version: 1\nprune: {str(prune).lower()}\nignore: ['Old *']\n", 1)
-    text = text.replace("    api_key_env: OMNIDESK_PRODUCTION_KEY\n",
-                        "    api_key_env: OMNIDESK_PRODUCTION_KEY\n    ignore: ['Test *']\n", 1)
+    text = text.replace(
+        "    api_key_env: OMNIDESK_PRODUCTION_KEY\n",
+        "    api_key_env: OMNIDESK_PRODUCTION_KEY\n    ignore: ['Test *']\n",
+        1,
+    )
     Path(path).write_text(text)
     return path
 
@@ -82,8 +86,9 @@ def test_export_leaves_ignored_channels_out_and_keeps_the_lists(tenants: TwoTena
     assert data["ignore"] == ["Old *"]
     assert data["tenants"]["production"]["ignore"] == ["Test *"]
     assert "Exported 2 custom channel(s)" in exported.stderr
-    pruned = tenants.run("plan", str(tenants.dir / "out.yaml"), "--tenant", "production", "--prune",
-                         "--detailed-exitcode")
+    pruned = tenants.run(
+        "plan", str(tenants.dir / "out.yaml"), "--tenant", "production", "--prune", "--detailed-exitcode"
+    )
     assert pruned.exit_code == 0, pruned.output  # the export's ignore lists keep prune off them
 
 
@@ -101,13 +106,30 @@ def test_import_never_adds_an_ignored_channel(tenants: TwoTenants) -> None:
 
 
 def test_clone_copies_and_prunes_around_ignored_channels(tenants: TwoTenants) -> None:
-    tenants.staging.emu.seed_channels([
-        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://bridge.staging.acme.com/omnidesk/api/message"},
-        {"name": "Old modem"}, {"name": "Test 2"}, {"name": "Shop"},
-    ])
+    tenants.staging.emu.seed_channels(
+        [
+            {
+                "name": "WhatsApp bridge",
+                "custom_channel_endpoint": "https://bridge.staging.acme.com/omnidesk/api/message",
+            },
+            {"name": "Old modem"},
+            {"name": "Test 2"},
+            {"name": "Shop"},
+        ]
+    )
     path = write(tenants)
-    result = tenants.run("clone", path, "--from", "staging", "--to", "production", "--prune", "--yes",
-                         SHOP_SECRET="s", WHATSAPP_BRIDGE_SECRET="w")
+    result = tenants.run(
+        "clone",
+        path,
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        "--prune",
+        "--yes",
+        SHOP_SECRET="s",
+        WHATSAPP_BRIDGE_SECRET="w",
+    )
     assert result.exit_code == 0, result.output
     assert (
         "Plan: high impact: 'Unlisted' deleted. 1 to create, 0 to update, 1 to delete." in result.stdout

@@ -6,6 +6,7 @@ to touch only the lines it adds or changes (a line diff with nothing deleted or 
 elsewhere), and to leave a plan that is empty for what it imported. Regenerate with
 ``UPDATE_GOLDEN=1 python -m pytest tests/test_import.py`` and review the diff.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -24,10 +25,18 @@ READ_ONLY = {"readkey": {"CHANNEL_READ"}}
 URL_MARK = "@PRODUCTION_URL@"
 
 PRODUCTION = [
-    {"name": "WhatsApp bridge", "icon": "camera", "include_signature": "true",
-     "custom_channel_endpoint": "https://bridge.acme.com/omnidesk/api/v2/message"},
-    {"name": "SMS gateway", "icon": "sms", "custom_channel_endpoint": "https://sms.example.com/hook",
-     "custom_channel_available_in_quick_ticket": "true"},
+    {
+        "name": "WhatsApp bridge",
+        "icon": "camera",
+        "include_signature": "true",
+        "custom_channel_endpoint": "https://bridge.acme.com/omnidesk/api/v2/message",
+    },
+    {
+        "name": "SMS gateway",
+        "icon": "sms",
+        "custom_channel_endpoint": "https://sms.example.com/hook",
+        "custom_channel_available_in_quick_ticket": "true",
+    },
     {"name": "Instagram DM", "icon": "instagram", "include_signature": "true"},
     {"name": "Marketplace inbox", "icon": "shop", "custom_channel_endpoint": "https://bridge.acme.com/marketplace"},
     {"name": "SMS-gateway", "icon": "on"},
@@ -90,15 +99,21 @@ def test_import_then_update_a_commented_file(production: RunningEmulator, tmp_pa
     removed, added = changed_lines(before, after_import)
     assert removed == [], "import only adds lines"
     assert [line for line in added if "name:" in line] == [
-        "  - name: Marketplace inbox\n", "  - name: SMS-gateway\n", "  - name: Staging inbox\n"]
+        "  - name: Marketplace inbox\n",
+        "  - name: SMS-gateway\n",
+        "  - name: Staging inbox\n",
+    ]
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert [c.fields for c in load_channels_file(path, tenant="staging").channels] == \
-        [c.fields for c in staging_view], "channels imported for production change nothing for staging"
+    assert [c.fields for c in load_channels_file(path, tenant="staging").channels] == [
+        c.fields for c in staging_view
+    ], "channels imported for production change nothing for staging"
 
     drift = run("plan", str(path), "--tenant", "production", "--detailed-exitcode")
     assert drift.exit_code == 2, drift.output
-    assert ("Plan: high impact: 'Instagram DM' signature turned off; 'SMS gateway' no longer available in quick "
-            "tickets. 0 to create, 3 to update, 0 to delete.") in drift.stdout
+    assert (
+        "Plan: high impact: 'Instagram DM' signature turned off; 'SMS gateway' no longer available in quick "
+        "tickets. 0 to create, 3 to update, 0 to delete."
+    ) in drift.stdout
     assert "Old fax" not in drift.stdout and "Test 1" not in drift.stdout, "ignored: not pruned, not listed"
 
     updated = run("import", str(path), "--tenant", "production", "--update")
@@ -136,7 +151,9 @@ def test_import_then_update_a_commented_file(production: RunningEmulator, tmp_pa
     assert clean.stdout.startswith("No changes."), clean.stdout
     again = run("import", str(path), "--tenant", "production", "--update")
     assert again.exit_code == 0, again.output
-    assert again.stdout == f"Nothing to import from production ({production.url}): {path} has every custom " \
-                           "channel it does not ignore and matches them.\n"
+    assert (
+        again.stdout == f"Nothing to import from production ({production.url}): {path} has every custom "
+        "channel it does not ignore and matches them.\n"
+    )
     assert path.read_text(encoding="utf-8") == after_update
     assert production.emu.stats["create"] + production.emu.stats["update"] + production.emu.stats["delete"] == 0

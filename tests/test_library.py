@@ -1,4 +1,5 @@
 """The declared library (issue 18): ``reconciler.__all__`` is the public API, typed, cheap to import."""
+
 from __future__ import annotations
 
 import ast
@@ -15,8 +16,18 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_every_public_name_resolves_to_what_its_module_defines() -> None:
-    assert {"Workflow", "Plan", "Create", "Update", "Delete", "ReconcilerError", "PLAN_CHECKS", "FORMATS",
-            "ApplyReport", "Planned"} <= set(reconciler.__all__)
+    assert {
+        "Workflow",
+        "Plan",
+        "Create",
+        "Update",
+        "Delete",
+        "ReconcilerError",
+        "PLAN_CHECKS",
+        "FORMATS",
+        "ApplyReport",
+        "Planned",
+    } <= set(reconciler.__all__)
     for name in reconciler.__all__:
         value = getattr(reconciler, name)
         if name != "__version__":
@@ -92,11 +103,15 @@ def test_every_exception_class_of_the_package_is_in_the_tree() -> None:
 
     tree, outside = _tree(), _outside()
     classes = _exception_classes()
-    assert outside == {"reconciler.caller.Uncertain", "reconciler.emulator.forms.BodyError",
-                       "reconciler.emulator.routes.Refusal"}
+    assert outside == {
+        "reconciler.caller.Uncertain",
+        "reconciler.emulator.forms.BodyError",
+        "reconciler.emulator.routes.Refusal",
+    }
     assert outside <= set(classes)
-    public = {path: cls for path, cls in classes.items()
-              if not path.rsplit(".", 1)[1].startswith("_") and path not in outside}
+    public = {
+        path: cls for path, cls in classes.items() if not path.rsplit(".", 1)[1].startswith("_") and path not in outside
+    }
     # the tree is errors.py's: every public exception class is defined there, under the root
     assert sorted(p for p in public if not p.startswith("reconciler.errors.")) == []
     assert all(issubclass(cls, ReconcilerError) for cls in public.values())
@@ -113,8 +128,9 @@ def _parent_in_tree(name: str) -> str:
     from reconciler import errors
 
     lines = [line for line in (errors.__doc__ or "").splitlines() if re.match(r"^    [│├└─ ]*[A-Z]\w+", line)]
-    depth = {re.sub(r"^    [│├└─ ]*([A-Z]\w+).*", r"\1", line): len(re.match(r"^    [│├└─ ]*", line)[0])
-             for line in lines}
+    depth = {
+        re.sub(r"^    [│├└─ ]*([A-Z]\w+).*", r"\1", line): len(re.match(r"^    [│├└─ ]*", line)[0]) for line in lines
+    }
     order = list(depth)
     index = order.index(name)
     return next(n for n in reversed(order[:index]) if depth[n] < depth[name])
@@ -135,8 +151,9 @@ def test_no_parent_of_the_tree_is_raised_or_made_outside_errors() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             target = node.func if isinstance(node, ast.Call) else node.exc if isinstance(node, ast.Raise) else None
-            name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) \
-                else ""
+            name = (
+                target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+            )
             if name in parents:
                 made.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
     assert not made
@@ -147,9 +164,20 @@ def test_every_raise_in_the_package_raises_a_leaf_or_a_builtin() -> None:
     it, or a builtin for misused code; a new class raised without a place in the tree fails here."""
     leaves = {name for name, star in _tree().items() if not star}
     outside = {path.rsplit(".", 1)[1] for path in _outside()}
-    builtins_ok = {"ValueError", "TypeError", "KeyError", "LookupError", "RuntimeError", "AssertionError",
-                   "NotImplementedError", "KeyboardInterrupt", "FileNotFoundError", "AttributeError", "OSError",
-                   "StopIteration"}
+    builtins_ok = {
+        "ValueError",
+        "TypeError",
+        "KeyError",
+        "LookupError",
+        "RuntimeError",
+        "AssertionError",
+        "NotImplementedError",
+        "KeyboardInterrupt",
+        "FileNotFoundError",
+        "AttributeError",
+        "OSError",
+        "StopIteration",
+    }
     wrong = []
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

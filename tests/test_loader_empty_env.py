@@ -3,6 +3,7 @@
 GitHub Actions gives ``""`` for a secret that is not defined, so ``S= omnidesk-channels apply
 --rotate-secrets`` used to send ``""`` and wipe the channel's secret with exit 0.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

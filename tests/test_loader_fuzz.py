@@ -6,6 +6,7 @@ mutations of the shipped examples, and from plain unicode. Each test is bounded 
 examples, no deadline) so the suite stays fast; hypothesis keeps failing examples in its
 database and replays them first.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -29,24 +30,127 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
 
-TAGS = ["", "", "", "!!str ", "!!int ", "!!float ", "!!bool ", "!!null ", "!!timestamp ", "!!binary ",
-        "!!set ", "!!omap ", "!!map ", "!!seq ", "!!python/object:os.system ", "!local ", "!<tag:x> "]
-SCALARS = [
-    "a", "SMS gateway", "2001-13-45", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "0x_", "0x1F", "0o17",
-    "017", "0b101", "1_000", "-0", "1e999", ".inf", "-.INF", ".nan", "~", "null", "Null", "true", "yes",
-    "off", "On", "1:20", "190:20:30", "9" * 4301, "9" * 50, "3.14", "''", '""', '"\\u00e9\\x41"',
-    "'it''s'", "${env:SECRET}", "${env:EMPTY}", "${env:UNSET}", "${var:HOST}", "${var:}", "$${x}", "${",
-    "https://a.example.com/x?y=1&z=2", "<<", "=", "-", "?", "|", ">-", "@", "`", "%", "!", "&", "*",
-    # integers whose digits are few but whose value is too long to write out in decimal
-    "0x" + "f" * 3600, "-0x" + "F_" * 3700, "1" + ":0" * 3000, "-1" + ":59" * 2500, "0b" + "1" * 14_300,
+TAGS = [
+    "",
+    "",
+    "",
+    "!!str ",
+    "!!int ",
+    "!!float ",
+    "!!bool ",
+    "!!null ",
+    "!!timestamp ",
+    "!!binary ",
+    "!!set ",
+    "!!omap ",
+    "!!map ",
+    "!!seq ",
+    "!!python/object:os.system ",
+    "!local ",
+    "!<tag:x> ",
 ]
-KEYS = ["version", "prune", "tenants", "channels", "name", "icon", "url", "api_key_env", "vars",
-        "custom_channel_endpoint", "custom_channel_secret", "custom_channel_warning_en",
-        "include_signature", "previous_names", "<<", "1", "true", "null", "2001-13-45", "!!int zz",
-        "!!timestamp q", "!!bool x", "? [a]", "? {a: b}", "''", "a b", "staging"]
-FIELDS = ["name", "icon", "custom_channel_endpoint", "custom_channel_secret", "custom_channel_warning_en",
-          "custom_channel_warning_nl", "include_signature", "custom_channel_available_in_quick_ticket",
-          "previous_names", "tenants", "unknown_field"]
+SCALARS = [
+    "a",
+    "SMS gateway",
+    "2001-13-45",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "0x_",
+    "0x1F",
+    "0o17",
+    "017",
+    "0b101",
+    "1_000",
+    "-0",
+    "1e999",
+    ".inf",
+    "-.INF",
+    ".nan",
+    "~",
+    "null",
+    "Null",
+    "true",
+    "yes",
+    "off",
+    "On",
+    "1:20",
+    "190:20:30",
+    "9" * 4301,
+    "9" * 50,
+    "3.14",
+    "''",
+    '""',
+    '"\\u00e9\\x41"',
+    "'it''s'",
+    "${env:SECRET}",
+    "${env:EMPTY}",
+    "${env:UNSET}",
+    "${var:HOST}",
+    "${var:}",
+    "$${x}",
+    "${",
+    "https://a.example.com/x?y=1&z=2",
+    "<<",
+    "=",
+    "-",
+    "?",
+    "|",
+    ">-",
+    "@",
+    "`",
+    "%",
+    "!",
+    "&",
+    "*",
+    # integers whose digits are few but whose value is too long to write out in decimal
+    "0x" + "f" * 3600,
+    "-0x" + "F_" * 3700,
+    "1" + ":0" * 3000,
+    "-1" + ":59" * 2500,
+    "0b" + "1" * 14_300,
+]
+KEYS = [
+    "version",
+    "prune",
+    "tenants",
+    "channels",
+    "name",
+    "icon",
+    "url",
+    "api_key_env",
+    "vars",
+    "custom_channel_endpoint",
+    "custom_channel_secret",
+    "custom_channel_warning_en",
+    "include_signature",
+    "previous_names",
+    "<<",
+    "1",
+    "true",
+    "null",
+    "2001-13-45",
+    "!!int zz",
+    "!!timestamp q",
+    "!!bool x",
+    "? [a]",
+    "? {a: b}",
+    "''",
+    "a b",
+    "staging",
+]
+FIELDS = [
+    "name",
+    "icon",
+    "custom_channel_endpoint",
+    "custom_channel_secret",
+    "custom_channel_warning_en",
+    "custom_channel_warning_nl",
+    "include_signature",
+    "custom_channel_available_in_quick_ticket",
+    "previous_names",
+    "tenants",
+    "unknown_field",
+]
 
 scalar = st.one_of(
     st.sampled_from(SCALARS),
@@ -92,8 +196,12 @@ def channels_file(draw: st.DrawFn) -> str:
     """A channels file whose shape is right and whose values are anything."""
     lines = ["version: 1", f"prune: {draw(st.sampled_from(['false', 'true', 'yes', '1', '[]']))}"]
     if draw(st.booleans()):
-        lines += ["tenants:", "  staging: {url: https://s.omnidesk.com, vars: {HOST: " + draw(node()) + "}}",
-                  "  production:", f"    url: {draw(st.sampled_from(['https://p.omnidesk.com', 'x']))}"]
+        lines += [
+            "tenants:",
+            "  staging: {url: https://s.omnidesk.com, vars: {HOST: " + draw(node()) + "}}",
+            "  production:",
+            f"    url: {draw(st.sampled_from(['https://p.omnidesk.com', 'x']))}",
+        ]
     lines.append("channels:")
     for _ in range(draw(st.integers(0, 3))):
         fields = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=5))
@@ -113,7 +221,7 @@ def mutated_example(draw: st.DrawFn) -> str:
             inserted = draw(st.sampled_from([*"\t :-[]{}&*!#\"'|>%@`,?\n\\", "\x00", "\x85"]))
             text = text[:at] + inserted + text[at:]
         elif op == "delete":
-            text = text[:at] + text[at + draw(st.integers(1, 5)):]
+            text = text[:at] + text[at + draw(st.integers(1, 5)) :]
         else:
             lines = text.split("\n")
             i = at % len(lines)
@@ -186,11 +294,15 @@ def test_validate_answers_any_file_with_exit_0_or_1_and_no_traceback(folder: Pat
 
 
 @settings(FUZZ, max_examples=25)
-@given(length=st.integers(1, 120_000), copies=st.integers(1, 2_500),
-       where=st.sampled_from(["name", "previous_names", "tenants", "custom_channel_warning_en", "vars"]),
-       fmt=st.sampled_from(["text", "github", "json"]))
+@given(
+    length=st.integers(1, 120_000),
+    copies=st.integers(1, 2_500),
+    where=st.sampled_from(["name", "previous_names", "tenants", "custom_channel_warning_en", "vars"]),
+    fmt=st.sampled_from(["text", "github", "json"]),
+)
 def test_aliases_cost_what_they_expand_to_and_output_stays_bounded(
-        folder: Path, length: int, copies: int, where: str, fmt: str) -> None:
+    folder: Path, length: int, copies: int, where: str, fmt: str
+) -> None:
     """One long value aliased many times (the 19.9 MB of output and 9.8 GB of memory of issue #20):
     refused or answered at once, and the output is bounded whatever the expansion."""
     value = "a" * length
@@ -198,9 +310,12 @@ def test_aliases_cost_what_they_expand_to_and_output_stays_bounded(
         tenants = "".join(f"  t{i}: {{url: https://t.omnidesk.com, vars: {{V: *v}}}}\n" for i in range(copies))
         text = f"version: 1\nx: &v {value}\ntenants:\n{tenants}channels: []\n"
     else:
-        shape = {"name": "  - name: *v\n", "previous_names": "  - name: C{i}\n    previous_names: [*v]\n",
-                 "tenants": "  - name: C{i}\n    tenants: [*v]\n",
-                 "custom_channel_warning_en": "  - name: C{i}\n    custom_channel_warning_en: *v\n"}[where]
+        shape = {
+            "name": "  - name: *v\n",
+            "previous_names": "  - name: C{i}\n    previous_names: [*v]\n",
+            "tenants": "  - name: C{i}\n    tenants: [*v]\n",
+            "custom_channel_warning_en": "  - name: C{i}\n    custom_channel_warning_en: *v\n",
+        }[where]
         text = f"version: 1\nx: &v {value}\nchannels:\n" + "".join(shape.format(i=i) for i in range(copies))
     path = _write(folder, text)
     started = time.monotonic()
@@ -228,8 +343,23 @@ def test_any_nesting_depth_is_loaded_or_refused(folder: Path, depth: int, form: 
 @FUZZ
 @given(
     tag=st.sampled_from(TAGS),
-    style=st.sampled_from(["{}", "'{}'", '"{}"', "[{}]", "{{k: {}}}", "&x {}", "'{}", '"{}', "{}: x", "[{}", "{{{}",
-                           "{}\n   icon: x", "|\n      {}\n     x: y"]),
+    style=st.sampled_from(
+        [
+            "{}",
+            "'{}'",
+            '"{}"',
+            "[{}]",
+            "{{k: {}}}",
+            "&x {}",
+            "'{}",
+            '"{}',
+            "{}: x",
+            "[{}",
+            "{{{}",
+            "{}\n   icon: x",
+            "|\n      {}\n     x: y",
+        ]
+    ),
     space=st.sampled_from([" ", "", "  "]),
 )
 def test_a_secret_written_in_any_form_never_shows_in_a_message(folder: Path, tag: str, style: str, space: str) -> None:

@@ -5,6 +5,7 @@ stdout and stderr). A case may start with ``# golden: {"env": {...}}`` for its e
 Regenerate with ``UPDATE_GOLDEN=1 python -m pytest tests/test_loader_messages.py`` and review
 the diff.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ The loader trusts ``is_valid_fast`` for a "yes" and asks jsonschema for the erro
 a document the compiled validator accepts and jsonschema refuses would lose its error messages.
 Property: on any channels document, the two give the same answer.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -17,24 +18,33 @@ from reconciler.schema import is_valid_fast, validator
 
 EDGE = "aZ09 ._-:/?&=#%~+\n\t${}()!,;>@*'\"ÀȕȖ¿€é\u0000\u2028"
 json_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
     st.text(alphabet=EDGE, max_size=12),
     st.sampled_from(["${env:X}", "${var:h}", "https://${var:h}/x", "${x}", "${env:}", "$${", "", "1"]),
 )
-json_value = st.recursive(json_scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.text(alphabet=EDGE, max_size=6), inner, max_size=3), max_leaves=6)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet=EDGE, max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 channel = st.dictionaries(
-    st.sampled_from([*FIELDS, "previous_names", "tenants", "other"]), json_value, max_size=6,
+    st.sampled_from([*FIELDS, "previous_names", "tenants", "other"]),
+    json_value,
+    max_size=6,
 ).map(lambda c: {"name": "A", **c})
 tenant = st.fixed_dictionaries(
     {"url": st.sampled_from(["https://a.omnidesk.com", "x", "http://h:1/p"])},
-    optional={"api_key_env": json_scalar, "vars": st.dictionaries(st.text(alphabet=EDGE, max_size=5), json_value,
-                                                                  max_size=2)},
+    optional={
+        "api_key_env": json_scalar,
+        "vars": st.dictionaries(st.text(alphabet=EDGE, max_size=5), json_value, max_size=2),
+    },
 )
 document = st.fixed_dictionaries(
     {"version": st.sampled_from([1, 1, "1", 2, True]), "channels": st.lists(channel, max_size=3)},
-    optional={"prune": json_scalar, "tenants": st.dictionaries(st.text(alphabet=EDGE, max_size=5), tenant,
-                                                               max_size=2)},
+    optional={"prune": json_scalar, "tenants": st.dictionaries(st.text(alphabet=EDGE, max_size=5), tenant, max_size=2)},
 )
 
 

@@ -3,6 +3,7 @@
 Timings on a shared machine are noise, so these tests pin the cause instead: the modules a fresh
 process imports (``python -X importtime``). ``bench/run.py`` prints the times against the floor.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,21 +19,44 @@ from reconciler.config import load_channels_file
 ROOT = Path(__file__).parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 # Heavy modules a valid file's validate has no use for: error wording, terminal styling, HTTP, the emulator.
-NOT_FOR_VALIDATE = ("jsonschema", "rich", "httpx", "uvicorn", "deepdiff", "reconciler.emulator", "difflib",
-                    "reconciler.client")
+NOT_FOR_VALIDATE = (
+    "jsonschema",
+    "rich",
+    "httpx",
+    "uvicorn",
+    "deepdiff",
+    "reconciler.emulator",
+    "difflib",
+    "reconciler.client",
+)
 
 
 # What a plan of a converged tenant has no use for: the field diff's DeepDiff (only a pair that
 # differs needs it), the write paths (apply, import, export) and what they use. (httpx itself
 # imports rich for its own command line, so plan cannot leave rich out.)
-NOT_FOR_PLAN = ("deepdiff", "ruamel", "reconciler.apply", "reconciler.importer", "reconciler.yamledit",
-                "reconciler.export", "reconciler.emulator", "jsonschema", "difflib")
+NOT_FOR_PLAN = (
+    "deepdiff",
+    "ruamel",
+    "reconciler.apply",
+    "reconciler.importer",
+    "reconciler.yamledit",
+    "reconciler.export",
+    "reconciler.emulator",
+    "jsonschema",
+    "difflib",
+)
 
 
 def imported(*args: str, env: dict[str, str] | None = None) -> tuple[str, set[str]]:
     """stdout of ``python -X importtime -m reconciler ARGS`` and every module it imported."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     return proc.stdout, modules

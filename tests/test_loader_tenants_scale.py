@@ -4,6 +4,7 @@ Every view of ``validate`` copied the whole tenants table (3,000 tenants: 366 MB
 a ratio, not a timing: peak memory of 1,500 tenants against 500 is about 3 when linear and about
 9 when quadratic, whatever the machine's speed or load.
 """
+
 from __future__ import annotations
 
 import tracemalloc
@@ -77,8 +78,10 @@ def test_validate_of_3000_tenants_through_the_cli(files: dict[int, Path]) -> Non
 
 def test_a_problem_in_many_tenants_names_ten_and_counts_the_rest(tmp_path: Path) -> None:
     lines = ["version: 1", "tenants:"]
-    lines += [f"  t{i}: {{url: https://t{i}.omnidesk.com, vars: {{host: {'ok' if i < 3 else 'bad_host'}}}}}"
-              for i in range(40)]
+    lines += [
+        f"  t{i}: {{url: https://t{i}.omnidesk.com, vars: {{host: {'ok' if i < 3 else 'bad_host'}}}}}"
+        for i in range(40)
+    ]
     lines += ["channels:", "  - name: A", "    custom_channel_endpoint: https://${var:host}/x"]
     path = tmp_path / "channels.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

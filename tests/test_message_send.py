@@ -1,4 +1,5 @@
 """``message send`` end to end: name -> id through the list, customChannelMessage, ids printed."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,23 @@ def env_for(running, key: str | None = None) -> dict[str, str]:
 
 def test_send_opens_a_ticket_and_prints_its_ids(emulator):
     (sms,) = emulator.emu.seed_channels([{"name": "SMS gateway"}])
-    result = run_cli(["message", "send", "--channel", "SMS gateway", "--message", "Where is my order?",
-                      "--title", "Order 1042", "--from", "31612345678", "--to", "3197010000099"],
-                     env_for(emulator))
+    result = run_cli(
+        [
+            "message",
+            "send",
+            "--channel",
+            "SMS gateway",
+            "--message",
+            "Where is my order?",
+            "--title",
+            "Order 1042",
+            "--from",
+            "31612345678",
+            "--to",
+            "3197010000099",
+        ],
+        env_for(emulator),
+    )
     assert result.exit_code == 0, result.output
     (ticket,) = emulator.emu.tickets()
     (message,) = ticket["messages"]
@@ -25,16 +40,36 @@ def test_send_opens_a_ticket_and_prints_its_ids(emulator):
     )
     assert (ticket["channelID"], ticket["title"]) == (sms, "Order 1042")
     assert (message["message"], message["fromAddress"], message["toAddress"], message["userID"]) == (
-        "Where is my order?", "31612345678", "3197010000099", 0)
+        "Where is my order?",
+        "31612345678",
+        "3197010000099",
+        0,
+    )
 
 
 def test_send_adds_to_a_ticket_and_prints_json(emulator):
     (sms,) = emulator.emu.seed_channels([{"name": "SMS gateway"}])
-    first = run_cli(["message", "send", "--channel", "SMS gateway", "--message", "one", "--format", "json"],
-                    env_for(emulator))
+    first = run_cli(
+        ["message", "send", "--channel", "SMS gateway", "--message", "one", "--format", "json"], env_for(emulator)
+    )
     ids = json.loads(first.stdout)
-    second = run_cli(["message", "send", "--channel", "SMS gateway", "--message", "two", "--format", "json",
-                      "--ticket", str(ids["ticketID"]), "--user", "7"], env_for(emulator))
+    second = run_cli(
+        [
+            "message",
+            "send",
+            "--channel",
+            "SMS gateway",
+            "--message",
+            "two",
+            "--format",
+            "json",
+            "--ticket",
+            str(ids["ticketID"]),
+            "--user",
+            "7",
+        ],
+        env_for(emulator),
+    )
     assert second.exit_code == 0, second.output
     again = json.loads(second.stdout)
     assert (again["channelID"], again["ticketID"]) == (sms, ids["ticketID"]) and again["messageID"] != ids["messageID"]
@@ -82,11 +117,15 @@ def test_send_to_a_tenant_of_a_channels_file(emulator, tmp_path: Path):
         "channels: []\n",
         encoding="utf-8",
     )
-    result = run_cli(["message", "send", "--file", str(path), "--tenant", "staging",
-                      "--channel", "SMS gateway", "--message", "hi"], {"OMNIDESK_STAGING_KEY": emulator.key})
+    result = run_cli(
+        ["message", "send", "--file", str(path), "--tenant", "staging", "--channel", "SMS gateway", "--message", "hi"],
+        {"OMNIDESK_STAGING_KEY": emulator.key},
+    )
     assert result.exit_code == 0, result.output
     assert f"staging ({emulator.url})" in result.stdout
-    missing = run_cli(["message", "send", "--tenant", "staging", "--channel", "SMS gateway", "--message", "hi"],
-                      {"OMNIDESK_STAGING_KEY": emulator.key})
+    missing = run_cli(
+        ["message", "send", "--tenant", "staging", "--channel", "SMS gateway", "--message", "hi"],
+        {"OMNIDESK_STAGING_KEY": emulator.key},
+    )
     assert missing.exit_code == 1
     assert "--tenant needs --file FILE, the channels file that defines the tenant" in missing.stderr

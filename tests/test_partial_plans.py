@@ -1,4 +1,5 @@
 """plan / apply --only and --exclude (#22): partial plans through the CLI, against the emulator over real HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -59,16 +60,27 @@ def changed(data: dict) -> list[tuple[str, str]]:
     return sorted((c["action"], c["name"]) for c in data["changes"])
 
 
-@pytest.mark.parametrize("options, kept", [
-    ((), [("create", "web-blog"), ("delete", "Old SMS"), ("delete", "Old fax"), ("update", "web-shop"),
-          ("update", "web-test")]),
-    (("--only", "web-shop"), [("update", "web-shop")]),
-    (("--only", "web-*"), [("create", "web-blog"), ("update", "web-shop"), ("update", "web-test")]),
-    (("--exclude", "web-*"), [("delete", "Old SMS"), ("delete", "Old fax")]),
-    (("--only", "web-*", "--exclude", "web-test"), [("create", "web-blog"), ("update", "web-shop")]),
-    (("--only", "Old fax", "--only", "web-s?op"), [("delete", "Old fax"), ("update", "web-shop")]),
-    (("--exclude", "Old *", "--exclude", "web-blog"), [("update", "web-shop"), ("update", "web-test")]),
-])
+@pytest.mark.parametrize(
+    "options, kept",
+    [
+        (
+            (),
+            [
+                ("create", "web-blog"),
+                ("delete", "Old SMS"),
+                ("delete", "Old fax"),
+                ("update", "web-shop"),
+                ("update", "web-test"),
+            ],
+        ),
+        (("--only", "web-shop"), [("update", "web-shop")]),
+        (("--only", "web-*"), [("create", "web-blog"), ("update", "web-shop"), ("update", "web-test")]),
+        (("--exclude", "web-*"), [("delete", "Old SMS"), ("delete", "Old fax")]),
+        (("--only", "web-*", "--exclude", "web-test"), [("create", "web-blog"), ("update", "web-shop")]),
+        (("--only", "Old fax", "--only", "web-s?op"), [("delete", "Old fax"), ("update", "web-shop")]),
+        (("--exclude", "Old *", "--exclude", "web-blog"), [("update", "web-shop"), ("update", "web-test")]),
+    ],
+)
 def test_json_plan_keeps_the_selected_changes_and_says_it_is_partial(path, env, emulator, options, kept):
     data = planned(path, env, "--prune", *options)  # prune's deletes are filtered like the rest
     assert changed(data) == kept
@@ -107,8 +119,10 @@ def test_a_saved_partial_plan_keeps_its_marker_and_applies_only_what_it_holds(pa
 
     applied = run_cli(["apply", saved], env)
     assert applied.exit_code == 0, applied.output
-    assert applied.stderr.startswith("Plan (partial: only 'Old *'; excluding 'Old SMS'): high impact: 'Old fax' "
-                                     "deleted. 0 to create, 0 to update, 1 to delete.\n")
+    assert applied.stderr.startswith(
+        "Plan (partial: only 'Old *'; excluding 'Old SMS'): high impact: 'Old fax' "
+        "deleted. 0 to create, 0 to update, 1 to delete.\n"
+    )
     after = custom(emulator.emu)
     assert "Old fax" not in after and "Old SMS" in after
     assert (after["web-shop"]["icon"], after["web-test"]["icon"]) == ("sms", "sms") and "web-blog" not in after
@@ -118,8 +132,9 @@ def test_a_saved_partial_plan_keeps_its_marker_and_applies_only_what_it_holds(pa
 
 @pytest.mark.parametrize("command", [["plan"], ["apply", "--yes"]])
 def test_a_pattern_that_matches_no_change_is_an_error_naming_it(path, env, emulator, command):
-    result = run_cli([command[0], path, *command[1:], "--only", "web-*", "--only", "Web-Shop",
-                      "--exclude", "Old fax"], env)  # case-sensitive; Old fax is deleted only with --prune
+    result = run_cli(
+        [command[0], path, *command[1:], "--only", "web-*", "--only", "Web-Shop", "--exclude", "Old fax"], env
+    )  # case-sensitive; Old fax is deleted only with --prune
     assert result.exit_code == 1, result.output
     assert "--only 'Web-Shop', --exclude 'Old fax' match no change" in result.stderr
     assert "'web-blog', 'web-shop', 'web-test'" in result.stderr and "Traceback" not in result.output
@@ -150,15 +165,19 @@ def test_sarif_says_the_plan_is_partial(path, env):
 
 # A deny rule (http endpoints) that one channel breaks: web-test is served over plain http.
 POLICY_FILE = FILE.replace("https://test.example.com", "http://test.example.com") + (
-    "policy:\n  rules: {https-endpoint: deny}\n")
+    "policy:\n  rules: {https-endpoint: deny}\n"
+)
 
 
-@pytest.mark.parametrize("options, applies", [
-    (("--only", "web-shop"), True),  # web-test's finding is outside the selection: it does not block
-    (("--exclude", "web-test"), True),
-    (("--only", "web-t*"), False),  # the finding's own channel is selected: still refused
-    ((), False),
-])
+@pytest.mark.parametrize(
+    "options, applies",
+    [
+        (("--only", "web-shop"), True),  # web-test's finding is outside the selection: it does not block
+        (("--exclude", "web-test"), True),
+        (("--only", "web-t*"), False),  # the finding's own channel is selected: still refused
+        ((), False),
+    ],
+)
 def test_policy_findings_of_channels_left_out_do_not_block_a_partial_apply(tmp_path, env, emulator, options, applies):
     file = tmp_path / "channels.yaml"
     file.write_text(POLICY_FILE)
@@ -193,8 +212,9 @@ def two(make_emulator, tmp_path: Path):
     emulators = {name: make_emulator() for name in ("staging", "production")}
     emulators["staging"].emu.seed_channels([{"name": "web-shop", "icon": "sms"}])
     file = tmp_path / "channels.yaml"
-    file.write_text(TENANTS_FILE.replace("URL_S", emulators["staging"].url)
-                    .replace("URL_P", emulators["production"].url))
+    file.write_text(
+        TENANTS_FILE.replace("URL_S", emulators["staging"].url).replace("URL_P", emulators["production"].url)
+    )
     env = {"STAGING_KEY": emulators["staging"].key, "PRODUCTION_KEY": emulators["production"].key}
     return str(file), env
 

@@ -1,4 +1,5 @@
 """The planner as pure data: matching, safety checks, staleness, secrets (no I/O here)."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,7 +42,11 @@ def test_order_is_deletes_updates_creates_then_name():
         prune=True,
     )
     assert [(c.action, c.name) for c in plan.changes] == [
-        (DELETE, "old1"), (DELETE, "old2"), (UPDATE, "z"), (CREATE, "a"), (CREATE, "b"),
+        (DELETE, "old1"),
+        (DELETE, "old2"),
+        (UPDATE, "z"),
+        (CREATE, "a"),
+        (CREATE, "b"),
     ]
 
 
@@ -51,7 +56,10 @@ def test_rename_is_an_update_of_the_name():
     assert (change.action, change.channel_id, change.renamed_from) == (UPDATE, 3, "Old")
     (call,) = change.calls()
     assert (call.method, call.path, dict(call.fields), call.sends_secret) == (
-        "PUT", "/api/v2/channel/3", {"name": "New"}, False,
+        "PUT",
+        "/api/v2/channel/3",
+        {"name": "New"},
+        False,
     )
 
 

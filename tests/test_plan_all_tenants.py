@@ -1,4 +1,5 @@
 """``plan FILE --all-tenants``: every tenant in one process, concurrently, one report, the worst exit code."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,10 @@ def test_markdown_has_a_section_per_tenant(three):
     result = run_cli(["plan", path, "--all-tenants", "--format", "markdown"], KEYS)
     assert result.exit_code == 0
     assert [line for line in result.stdout.splitlines() if line.startswith("### ")] == [
-        "### staging", "### production", "### eu"]
+        "### staging",
+        "### production",
+        "### eu",
+    ]
     assert result.stdout.startswith("**3 tenant(s): 2 with changes, 0 failed**")
 
 
@@ -65,8 +69,9 @@ def test_json_is_one_document(three):
 
 def test_a_tenant_without_its_key_fails_alone(three):
     _, path = three
-    result = run_cli(["plan", path, "--all-tenants", "--detailed-exitcode", "--format", "json"],
-                     {**KEYS, "OMNIDESK_EU_KEY": ""})
+    result = run_cli(
+        ["plan", path, "--all-tenants", "--detailed-exitcode", "--format", "json"], {**KEYS, "OMNIDESK_EU_KEY": ""}
+    )
     assert result.exit_code == 1
     tenants = {t["tenant"]: t for t in json.loads(result.stdout)["tenants"]}
     assert "OMNIDESK_EU_KEY" in tenants["eu"]["error"] and "plan" not in tenants["eu"]
@@ -91,8 +96,19 @@ def test_both_json_plan_outputs_pass_check_jsonschema_with_the_schema_plan_print
         (tmp_path / name).write_text(text, encoding="utf-8")
 
     def check(*names: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "check_jsonschema", "--schemafile", str(schema),
-                               *(str(tmp_path / n) for n in names)], capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "check_jsonschema",
+                "--schemafile",
+                str(schema),
+                *(str(tmp_path / n) for n in names),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     ok = check("report.json", "single.json")
     assert ok.returncode == 0 and "ok -- validation done" in ok.stdout, ok.stdout + ok.stderr

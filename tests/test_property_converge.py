@@ -1,6 +1,7 @@
 """Property: for any current and desired sets, apply then plan is empty, and nothing outside the plan
 was written. Runs the real client, planner and apply against the emulator's ``handle()`` in-process
 (the same code the HTTP server runs) so hypothesis can afford hundreds of tenants."""
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -50,11 +51,13 @@ def test_apply_then_plan_is_empty_and_nothing_else_is_written(current, desired, 
     for name, (fields, secret, previous) in desired.items():
         # previous names must not be claimed by another channel of the file (the loader enforces it)
         olds = tuple(p for p in previous if p not in desired and p != name)
-        wanted.append(DesiredChannel(
-            fields=normalize_fields({"name": name, **fields}),
-            secret=SecretRef(secret, "S") if secret else None,
-            previous_names=olds,
-        ))
+        wanted.append(
+            DesiredChannel(
+                fields=normalize_fields({"name": name, **fields}),
+                secret=SecretRef(secret, "S") if secret else None,
+                previous_names=olds,
+            )
+        )
     claimed = [p for w in wanted for p in w.previous_names]
     assume(len(claimed) == len(set(claimed)))  # the loader refuses a name claimed twice
     before = {c["id"]: c for c in emu.channels()}

@@ -1,4 +1,5 @@
 """A key sent over plain http to loopback (an ssh tunnel, the emulator) never goes through a proxy."""
+
 from __future__ import annotations
 
 import socket
@@ -29,9 +30,16 @@ def test_loopback_bypasses_the_environments_proxy(emulator) -> None:
     thread = threading.Thread(target=record, daemon=True)
     thread.start()
     proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    result = run_cli(["plan", str(ROOT / "examples" / "quickstart.yaml"), "--url", emulator.url, "--timeout", "2"],
-                     {"OMNIDESK_API_KEY": emulator.key, "HTTP_PROXY": proxy, "http_proxy": proxy,
-                      "ALL_PROXY": proxy, "NO_PROXY": ""})
+    result = run_cli(
+        ["plan", str(ROOT / "examples" / "quickstart.yaml"), "--url", emulator.url, "--timeout", "2"],
+        {
+            "OMNIDESK_API_KEY": emulator.key,
+            "HTTP_PROXY": proxy,
+            "http_proxy": proxy,
+            "ALL_PROXY": proxy,
+            "NO_PROXY": "",
+        },
+    )
     listener.close()
     thread.join(timeout=6)
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@
 - A refused key is reported with the variable it came from: the tenant's ``api_key_env``.
 - apply's order: every delete, then every update, then every create (names are freed first).
 """
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,9 @@ def write(tmp_path: Path, text: str) -> str:
 
 def test_an_empty_answer_at_the_prompt_is_a_no(tmp_path: Path, emulator) -> None:
     path = write(tmp_path, "version: 1\nchannels:\n  - name: SMS gateway\n")
-    code, screen = run_on_terminal(["apply", path], {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key},
-                                   b"\n")
+    code, screen = run_on_terminal(
+        ["apply", path], {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key}, b"\n"
+    )
     assert code == 1, screen
     assert "[y/N]: " in screen
     assert "Error: apply cancelled at the prompt; nothing was changed" in screen
@@ -89,14 +91,17 @@ def test_apply_runs_at_most_parallelism_requests_at_once_8_by_default(tmp_path: 
 
 
 def test_a_refused_key_names_the_variable_the_tenant_reads_it_from(tmp_path: Path, emulator) -> None:
-    path = write(tmp_path, f"""\
+    path = write(
+        tmp_path,
+        f"""\
 version: 1
 tenants:
   staging:
     url: {emulator.url}
     api_key_env: OMNIDESK_STAGING_KEY
 channels: []
-""")
+""",
+    )
     result = run_cli(["plan", path, "--tenant", "staging"], {"OMNIDESK_STAGING_KEY": "not-the-key"})
     assert result.exit_code == 1
     assert "401" in result.stderr
@@ -119,12 +124,17 @@ class Recording(Emulator):
 def test_apply_deletes_then_updates_then_creates(tmp_path: Path) -> None:
     emu = Recording()
     emu.seed_channels([{"name": f"Old {i}"} for i in range(6)] + [{"name": f"Kept {i}"} for i in range(6)])
-    path = write(tmp_path, "version: 1\nprune: true\nchannels:\n"
-                 + "".join(f"  - name: Kept {i}\n    icon: star\n" for i in range(6))
-                 + "".join(f"  - name: New {i}\n" for i in range(6)))
+    path = write(
+        tmp_path,
+        "version: 1\nprune: true\nchannels:\n"
+        + "".join(f"  - name: Kept {i}\n    icon: star\n" for i in range(6))
+        + "".join(f"  - name: New {i}\n" for i in range(6)),
+    )
     with serve_in_thread(emu) as server:
-        result = run_cli(["apply", path, "--url", server.url, "--yes", "--allow-deletes", "6", "--allow-updates", "6"],
-                         {"OMNIDESK_API_KEY": "demo"})
+        result = run_cli(
+            ["apply", path, "--url", server.url, "--yes", "--allow-deletes", "6", "--allow-updates", "6"],
+            {"OMNIDESK_API_KEY": "demo"},
+        )
     assert result.exit_code == 0, result.output
     assert emu.writes == ["DELETE"] * 6 + ["PUT"] * 6 + ["POST"] * 6
     emu.close()

@@ -4,6 +4,7 @@ A format in ``render.FORMATS`` is offered by every ``--format``; a check appende
 ``checks.PLAN_CHECKS`` is run by ``Workflow`` for every command: its findings are warnings of
 ``plan`` (one tenant and all tenants) and a denying one refuses ``apply``, with nothing written.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,16 +37,19 @@ def choices(args: list[str]) -> list[str]:
     return found.group(1).split("|")
 
 
-@pytest.mark.parametrize("command", [["plan"], ["ci", "github", "plan"], ["ci", "github", "drift"],
-                                     ["ci", "gitlab", "plan"]])
+@pytest.mark.parametrize(
+    "command", [["plan"], ["ci", "github", "plan"], ["ci", "github", "drift"], ["ci", "gitlab", "plan"]]
+)
 def test_every_format_option_offers_exactly_the_table(command: list[str]) -> None:
     assert choices(command) == list(FORMATS) == ["text", "markdown", "json", "sarif"]
 
 
 def test_the_format_help_is_read_from_the_table() -> None:
     text = " ".join(run_cli(["plan", "--help"]).stdout.split())
-    assert ("text for terminals, markdown for pull-request comments, json for machines, sarif for code scanning "
-            "(the policy's findings, SARIF 2.1.0) (to read;") in text
+    assert (
+        "text for terminals, markdown for pull-request comments, json for machines, sarif for code scanning "
+        "(the policy's findings, SARIF 2.1.0) (to read;"
+    ) in text
 
 
 def test_a_format_without_a_report_of_its_own_gets_sections_per_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,6 +73,7 @@ def _rule(severity: str):
         return (
             [Finding("no-sms", f"{', '.join(names)}: SMS channels are not allowed", severity, names)] if names else []
         )
+
     return no_sms
 
 
@@ -93,12 +98,14 @@ def test_run_checks_keeps_every_finding_at_plan_and_refuses_denials_later() -> N
         run_checks(_planned_context(APPLY), [unsafe])
     with pytest.raises(PlanRefused) as refused:
         run_checks(_planned_context(APPLY), [_rule(DENY), _rule(WARN)])
-    assert str(refused.value) == ("the plan checks refuse this plan (nothing was changed):\n"
-                                  "  - no-sms: SMS gateway: SMS channels are not allowed")
+    assert str(refused.value) == (
+        "the plan checks refuse this plan (nothing was changed):\n  - no-sms: SMS gateway: SMS channels are not allowed"
+    )
 
 
-def test_a_registered_check_warns_in_plan_and_refuses_apply(emulator, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registered_check_warns_in_plan_and_refuses_apply(
+    emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text(CHANNELS, encoding="utf-8")
     env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key}
@@ -109,14 +116,18 @@ def test_a_registered_check_warns_in_plan_and_refuses_apply(emulator, tmp_path: 
     assert "Warning: apply will refuse this plan: SMS gateway: SMS channels are not allowed" in plan.stderr
 
     tenants = tmp_path / "tenants.yaml"
-    tenants.write_text(CHANNELS.replace("channels:", f"tenants:\n  one: {{url: '{emulator.url}'}}\nchannels:"),
-                       encoding="utf-8")
+    tenants.write_text(
+        CHANNELS.replace("channels:", f"tenants:\n  one: {{url: '{emulator.url}'}}\nchannels:"), encoding="utf-8"
+    )
     every = run_cli(["plan", str(tenants), "--all-tenants", "--format", "json"], env)
     assert json.loads(every.stdout)["tenants"][0]["warnings"] == [
-        "apply will refuse this plan: SMS gateway: SMS channels are not allowed"]
+        "apply will refuse this plan: SMS gateway: SMS channels are not allowed"
+    ]
 
     applied = run_cli(["apply", str(path), "--yes"], env)
     assert applied.exit_code == 1
-    assert "Error: the plan checks refuse this plan (nothing was changed):\n" \
-           "  - no-sms: SMS gateway: SMS channels are not allowed\n" in applied.stderr
+    assert (
+        "Error: the plan checks refuse this plan (nothing was changed):\n"
+        "  - no-sms: SMS gateway: SMS channels are not allowed\n" in applied.stderr
+    )
     assert run_cli(["plan", str(path), "--detailed-exitcode"], env).exit_code == 2  # still nothing created

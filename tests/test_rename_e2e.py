@@ -1,4 +1,5 @@
 """Renames end to end: previous_names renames in place; ambiguous names stop before any write."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ RENAMED = """\
 
 
 def test_rename_in_place_keeps_the_id(emulator, tmp_path: Path):
-    (old_id,) = emulator.emu.seed_channels([{"name": "Instagram bridge", "icon": "instagram",
-                                             "custom_channel_secret": "kept"}])
+    (old_id,) = emulator.emu.seed_channels(
+        [{"name": "Instagram bridge", "icon": "instagram", "custom_channel_secret": "kept"}]
+    )
     path = write(tmp_path, RENAMED)
     plan = run_cli(["plan", path, "--detailed-exitcode"], env_for(emulator))
     assert plan.exit_code == 2, plan.output
@@ -51,7 +53,11 @@ def test_rename_in_place_keeps_the_id(emulator, tmp_path: Path):
     assert_plan_valid(as_json)
     (change,) = as_json["changes"]
     assert (change["action"], change["id"], change["renamed_from"], change["name"]) == (
-        "update", old_id, "Instagram bridge", "Instagram DM")
+        "update",
+        old_id,
+        "Instagram bridge",
+        "Instagram DM",
+    )
 
     applied = run_cli(["apply", path, "--yes"], env_for(emulator))
     assert applied.exit_code == 0, applied.output
@@ -104,13 +110,20 @@ def test_two_previous_names_on_the_tenant_stop_before_any_write(emulator, tmp_pa
     assert_no_writes(emulator)
 
 
-@pytest.mark.parametrize("channels, message", [
-    ("  - name: Instagram DM\n    previous_names: [Instagram bridge]\n"
-     "  - name: Instagram shop\n    previous_names: [Instagram bridge]\n",
-     "'Instagram bridge' is claimed twice"),
-    ("  - name: Instagram DM\n    previous_names: [SMS gateway]\n  - name: SMS gateway\n",
-     "'SMS gateway' is claimed twice"),
-])
+@pytest.mark.parametrize(
+    "channels, message",
+    [
+        (
+            "  - name: Instagram DM\n    previous_names: [Instagram bridge]\n"
+            "  - name: Instagram shop\n    previous_names: [Instagram bridge]\n",
+            "'Instagram bridge' is claimed twice",
+        ),
+        (
+            "  - name: Instagram DM\n    previous_names: [SMS gateway]\n  - name: SMS gateway\n",
+            "'SMS gateway' is claimed twice",
+        ),
+    ],
+)
 def test_a_name_claimed_twice_in_the_file_stops_before_any_call(emulator, tmp_path: Path, channels, message):
     emulator.emu.seed_channels([{"name": "Instagram bridge"}, {"name": "SMS gateway"}])
     emulator.emu.reset_stats()

@@ -3,6 +3,7 @@
 Run with ``UPDATE_GOLDEN=1`` to rewrite ``tests/golden/render/`` after an intended change, and
 review the diff like code. The JSON goldens are also checked against ``schemas/plan.schema.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,13 +38,26 @@ def mixed() -> Plan:
     """prune on: a create with a secret, an update keeping its secret, a rename, a delete."""
     return make_plan(
         [
-            want("Marketplace inbox", SecretRef("mp-s3cret", "MARKETPLACE_BRIDGE_SECRET"), icon="shop",
-                 custom_channel_endpoint=f"{HOST}/marketplace/omnidesk", include_signature=True),
-            want("SMS gateway", SecretRef("sms-s3cret", "SMS_BRIDGE_SECRET"), icon="phone",
-                 custom_channel_endpoint=f"{HOST}/sms/omnidesk",
-                 custom_channel_warning_en="Replies over 160 characters are sent as several messages."),
-            want("Instagram DM", previous=("Instagram bridge",), icon="instagram",
-                 custom_channel_endpoint=f"{HOST}/instagram/omnidesk"),
+            want(
+                "Marketplace inbox",
+                SecretRef("mp-s3cret", "MARKETPLACE_BRIDGE_SECRET"),
+                icon="shop",
+                custom_channel_endpoint=f"{HOST}/marketplace/omnidesk",
+                include_signature=True,
+            ),
+            want(
+                "SMS gateway",
+                SecretRef("sms-s3cret", "SMS_BRIDGE_SECRET"),
+                icon="phone",
+                custom_channel_endpoint=f"{HOST}/sms/omnidesk",
+                custom_channel_warning_en="Replies over 160 characters are sent as several messages.",
+            ),
+            want(
+                "Instagram DM",
+                previous=("Instagram bridge",),
+                icon="instagram",
+                custom_channel_endpoint=f"{HOST}/instagram/omnidesk",
+            ),
         ],
         [
             remote(1, "Email", "email"),
@@ -75,8 +89,9 @@ def rotation() -> Plan:
 
 
 def no_changes() -> Plan:
-    return make_plan([want("SMS gateway")], [remote(21, "SMS gateway"), remote(30, "Legacy chat widget")],
-                     target=TARGET)
+    return make_plan(
+        [want("SMS gateway")], [remote(21, "SMS gateway"), remote(30, "Legacy chat widget")], target=TARGET
+    )
 
 
 CASES: dict[str, Callable[[], Plan]] = {"mixed": mixed, "rotation": rotation, "no_changes": no_changes}
@@ -111,8 +126,15 @@ def test_no_rendering_shows_a_secret_value(case: str):
 
 def test_goldens_cover_every_kind_of_change():
     md = (GOLDEN / "mixed.md").read_text(encoding="utf-8") + (GOLDEN / "rotation.md").read_text(encoding="utf-8")
-    for expected in ("+ create", "~ update", "- delete", "`Instagram bridge` → `Instagram DM`",
-                     "(sensitive) will be sent from ${env:MARKETPLACE_BRIDGE_SECRET}",
-                     "(sensitive) write-only on the server: kept as it is",
-                     "(rotation: --rotate-secrets)", "not managed here", "Missing secret"):
+    for expected in (
+        "+ create",
+        "~ update",
+        "- delete",
+        "`Instagram bridge` → `Instagram DM`",
+        "(sensitive) will be sent from ${env:MARKETPLACE_BRIDGE_SECRET}",
+        "(sensitive) write-only on the server: kept as it is",
+        "(rotation: --rotate-secrets)",
+        "not managed here",
+        "Missing secret",
+    ):
         assert expected in md, expected

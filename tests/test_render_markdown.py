@@ -1,4 +1,5 @@
 """The Markdown plan as a pull-request comment: stable run to run, and short enough to post."""
+
 from __future__ import annotations
 
 import re
@@ -58,8 +59,9 @@ def test_a_500_channel_change_fits_one_comment_and_says_what_it_left_out(emulato
     text = markdown_plan(emulator, path)
     assert len(text) <= MARKDOWN_LIMIT
     assert text.startswith("**Plan: 250 to create, 250 to update, 0 to delete** on `URL`\n")
-    note = re.search(r"^> ✂️ Shortened to fit one comment \(65000 characters\); left out: (.*)\. The full plan", text,
-                     flags=re.M)
+    note = re.search(
+        r"^> ✂️ Shortened to fit one comment \(65000 characters\); left out: (.*)\. The full plan", text, flags=re.M
+    )
     assert note, text[:2000]
     left_details = re.search(r"the details of (\d+) of 500 channels", note.group(1))
     left_rows = re.search(r"(\d+) of 500 rows of the table", note.group(1))

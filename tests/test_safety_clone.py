@@ -1,4 +1,5 @@
 """Issue 11: clone asks only for the secrets of the channels it will create."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,18 +9,36 @@ from clihelp import run_cli
 
 def test_clone_asks_only_for_secrets_of_channels_it_creates(tmp_path: Path, make_emulator) -> None:
     staging, production = make_emulator(), make_emulator()
-    staging.emu.seed_channels([
-        {"name": "SMS gateway", "custom_channel_endpoint": "https://sms.example.com/v2", "custom_channel_secret": "s"},
-        {"name": "WhatsApp bridge", "custom_channel_endpoint": "https://wa.example.com/x",
-         "custom_channel_secret": "w"},
-    ])
-    production.emu.seed_channels([
-        {"name": "SMS gateway", "custom_channel_endpoint": "https://sms.example.com/v1", "custom_channel_secret": "p"},
-    ])
+    staging.emu.seed_channels(
+        [
+            {
+                "name": "SMS gateway",
+                "custom_channel_endpoint": "https://sms.example.com/v2",
+                "custom_channel_secret": "s",
+            },
+            {
+                "name": "WhatsApp bridge",
+                "custom_channel_endpoint": "https://wa.example.com/x",
+                "custom_channel_secret": "w",
+            },
+        ]
+    )
+    production.emu.seed_channels(
+        [
+            {
+                "name": "SMS gateway",
+                "custom_channel_endpoint": "https://sms.example.com/v1",
+                "custom_channel_secret": "p",
+            },
+        ]
+    )
     production.emu.reset_stats()
     path = tmp_path / "channels.yaml"
-    path.write_text(f"version: 1\ntenants:\n  staging: {{url: '{staging.url}'}}\n"
-                    f"  production: {{url: '{production.url}'}}\nchannels: []\n", encoding="utf-8")
+    path.write_text(
+        f"version: 1\ntenants:\n  staging: {{url: '{staging.url}'}}\n"
+        f"  production: {{url: '{production.url}'}}\nchannels: []\n",
+        encoding="utf-8",
+    )
     args = ["clone", str(path), "--from", "staging", "--to", "production"]
 
     preview = run_cli(args, {"OMNIDESK_API_KEY": "demo"})

@@ -1,4 +1,5 @@
 """Issue 11: no traceback, ever, and messages that say where to fix it (through the CLI, exact texts)."""
+
 from __future__ import annotations
 
 import json
@@ -60,15 +61,15 @@ def test_an_unexpected_exception_is_one_line_without_its_text(tmp_path, emulator
     path = write(tmp_path, CHANNELS)
     result = run_cli(["plan", str(path)], env)
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == ("internal error, please report: RuntimeError; "
-                             "rerun with --debug for the traceback\n")
+    assert result.stderr == ("internal error, please report: RuntimeError; rerun with --debug for the traceback\n")
 
     for args in (["--debug", "plan", str(path)], ["plan", str(path), "--debug"]):
         debug = run_cli(args, env)
         assert debug.exit_code == 1
         assert "Traceback (most recent call last)" in debug.stderr and "RuntimeError" in debug.stderr
-        assert debug.stderr.endswith("internal error, please report: RuntimeError; "
-                                     "rerun with --debug for the traceback\n")
+        assert debug.stderr.endswith(
+            "internal error, please report: RuntimeError; rerun with --debug for the traceback\n"
+        )
 
 
 def test_debug_is_in_the_top_level_help():
@@ -90,18 +91,38 @@ def test_out_into_a_missing_folder_is_refused_before_the_tenant_is_read(tmp_path
 def test_clone_checks_both_outputs_before_it_exports_anything(tmp_path, make_emulator):
     staging, production = make_emulator(), make_emulator()
     staging.emu.seed_channels([{"name": "SMS gateway"}])
-    path = write(tmp_path, TENANTS.replace('"URL", api_key_env: STAGING', f'"{staging.url}", api_key_env: STAGING')
-                 .replace('"URL", api_key_env: PRODUCTION', f'"{production.url}", api_key_env: PRODUCTION'))
+    path = write(
+        tmp_path,
+        TENANTS.replace('"URL", api_key_env: STAGING', f'"{staging.url}", api_key_env: STAGING').replace(
+            '"URL", api_key_env: PRODUCTION', f'"{production.url}", api_key_env: PRODUCTION'
+        ),
+    )
     keys = {"STAGING_KEY": "demo", "PRODUCTION_KEY": "demo"}
     for option in ("--export-out", "--out"):
-        result = run_cli(["clone", str(path), "--from", "staging", "--to", "production",
-                          option, str(tmp_path / "missing" / "x")], keys)
+        result = run_cli(
+            ["clone", str(path), "--from", "staging", "--to", "production", option, str(tmp_path / "missing" / "x")],
+            keys,
+        )
         assert result.exit_code == 1, result.output
         assert "Exported" not in result.output and result.stdout == ""
-        assert result.stderr == (f"Error: the folder {tmp_path}/missing does not exist: create it or choose "
-                                 f"another {option}\n")
-    same = run_cli(["clone", str(path), "--from", "staging", "--to", "production",
-                    "--out", str(tmp_path / "x.json"), "--export-out", str(tmp_path / "x.json")], keys)
+        assert result.stderr == (
+            f"Error: the folder {tmp_path}/missing does not exist: create it or choose another {option}\n"
+        )
+    same = run_cli(
+        [
+            "clone",
+            str(path),
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--out",
+            str(tmp_path / "x.json"),
+            "--export-out",
+            str(tmp_path / "x.json"),
+        ],
+        keys,
+    )
     assert same.exit_code == 1 and "--out and --export-out name the same file" in same.stderr
     assert reads(staging.emu) == reads(production.emu) == 0
 
@@ -145,9 +166,10 @@ def test_two_files_where_one_goes_are_named_with_their_kinds(tmp_path, emulator,
     assert run_cli(["plan", str(path), "--out", str(saved)], env).exit_code == 0
     result = run_cli(["apply", str(saved), str(path)], env)
     assert result.exit_code == 1
-    assert (f"Error: 'omnidesk-channels apply' takes one file, but got 2: {saved} (a saved plan from 'plan --out'), "
-            f"{path} (a channels file). Give only the one this command is for (see --help)"
-            ) in result.stderr
+    assert (
+        f"Error: 'omnidesk-channels apply' takes one file, but got 2: {saved} (a saved plan from 'plan --out'), "
+        f"{path} (a channels file). Give only the one this command is for (see --help)"
+    ) in result.stderr
     assert writes(emulator.emu) == 0
 
 
@@ -160,10 +182,18 @@ def test_two_files_that_are_neither_yaml_nor_ours_are_not_called_channels_files(
     assert f"got 2: {notes} (not a plan or an export), {other} (a channels file). " in result.stderr
 
 
-@pytest.mark.parametrize("command", [
-    ["plan"], ["apply"], ["validate"], ["export"], ["import"], ["tenants"],
-    ["clone", "--from", "a", "--to", "b"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plan"],
+        ["apply"],
+        ["validate"],
+        ["export"],
+        ["import"],
+        ["tenants"],
+        ["clone", "--from", "a", "--to", "b"],
+    ],
+)
 def test_a_missing_file_reads_the_same_in_every_command(tmp_path, command, monkeypatch):
     write(tmp_path, CHANNELS)
     monkeypatch.chdir(tmp_path)
@@ -172,13 +202,16 @@ def test_a_missing_file_reads_the_same_in_every_command(tmp_path, command, monke
     assert result.stderr == "Error: channels.yml: no such file; did you mean channels.yaml?\n"
 
 
-@pytest.mark.parametrize("typed, present, hint", [
-    ("channels.yaml", ["a.yaml", "tab.yaml"], None),          # every .yaml looked alike to difflib
-    ("data.yaml", ["tab.yaml"], None),
-    ("channel.yaml", ["channels.yaml", "tab.yaml"], "channels.yaml"),
-    ("Channels.yml", ["channels.yaml"], "channels.yaml"),
-    ("staging.yaml", ["stagign.yaml", "channels.yaml"], "stagign.yaml"),
-])
+@pytest.mark.parametrize(
+    "typed, present, hint",
+    [
+        ("channels.yaml", ["a.yaml", "tab.yaml"], None),  # every .yaml looked alike to difflib
+        ("data.yaml", ["tab.yaml"], None),
+        ("channel.yaml", ["channels.yaml", "tab.yaml"], "channels.yaml"),
+        ("Channels.yml", ["channels.yaml"], "channels.yaml"),
+        ("staging.yaml", ["stagign.yaml", "channels.yaml"], "stagign.yaml"),
+    ],
+)
 def test_a_missing_file_suggests_only_a_close_name(tmp_path, monkeypatch, typed, present, hint):
     for name in present:
         write(tmp_path, CHANNELS, name)
@@ -197,30 +230,37 @@ def test_a_missing_file_of_message_send_reads_the_same(tmp_path, monkeypatch):
     assert result.stderr == "Error: channels.yml: no such file; did you mean channels.yaml?\n"
 
 
-@pytest.mark.parametrize("command", [
-    ["plan", "{path}", "--tenant", "prod"],
-    ["apply", "{path}", "--tenant", "prod", "--yes"],
-    ["validate", "{path}", "--tenant", "prod"],
-    ["export", "{path}", "--tenant", "prod"],
-    ["import", "{path}", "--tenant", "prod"],
-    ["clone", "{path}", "--from", "staging", "--to", "prod"],
-    ["message", "send", "--file", "{path}", "--tenant", "prod", "--channel", "x", "--message", "y"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plan", "{path}", "--tenant", "prod"],
+        ["apply", "{path}", "--tenant", "prod", "--yes"],
+        ["validate", "{path}", "--tenant", "prod"],
+        ["export", "{path}", "--tenant", "prod"],
+        ["import", "{path}", "--tenant", "prod"],
+        ["clone", "{path}", "--from", "staging", "--to", "prod"],
+        ["message", "send", "--file", "{path}", "--tenant", "prod", "--channel", "x", "--message", "y"],
+    ],
+)
 def test_an_unknown_tenant_reads_the_same_in_every_command(tmp_path, command):
     path = write(tmp_path, TENANTS.replace("URL", "https://acme.omnidesk.com"))
     result = run_cli([part.format(path=path) for part in command], {"STAGING_KEY": "key-1", "PRODUCTION_KEY": "key-1"})
     assert result.exit_code == 1
-    assert result.stderr == ("Error: unknown tenant 'prod' (known tenants: staging, production; "
-                             "did you mean 'production'?)\n")
+    assert result.stderr == (
+        "Error: unknown tenant 'prod' (known tenants: staging, production; did you mean 'production'?)\n"
+    )
 
 
 # -- the target ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("where, args, env_url", [
-    ("--url", ["--url", "{url}"], None),
-    ("OMNIDESK_URL", [], "{url}/"),
-])
+@pytest.mark.parametrize(
+    "where, args, env_url",
+    [
+        ("--url", ["--url", "{url}"], None),
+        ("OMNIDESK_URL", [], "{url}/"),
+    ],
+)
 def test_a_url_without_a_scheme_is_caught_before_any_call(tmp_path, emulator, where, args, env_url):
     path = write(tmp_path, CHANNELS)
     bare = emulator.url.removeprefix("http://")  # the emulator's own address, without its scheme
@@ -236,14 +276,18 @@ def test_a_refused_key_names_the_variable_it_came_from(tmp_path, make_emulator):
     plain = write(tmp_path, CHANNELS)
     result = run_cli(["plan", str(plain)], {"OMNIDESK_URL": tenant.url, "OMNIDESK_API_KEY": "wrong-key-123"})
     assert result.exit_code == 1 and "wrong-key-123" not in result.output
-    assert (f"the API key was refused (the server said: unknown API key); the key comes from OMNIDESK_API_KEY: "
-            f"check that it holds a valid API key for {tenant.url}") in result.stderr
+    assert (
+        f"the API key was refused (the server said: unknown API key); the key comes from OMNIDESK_API_KEY: "
+        f"check that it holds a valid API key for {tenant.url}"
+    ) in result.stderr
 
     tenants = write(tmp_path, TENANTS.replace("URL", tenant.url), "tenants.yaml")
     named = run_cli(["export", str(tenants), "--tenant", "production"], {"PRODUCTION_KEY": "wrong-key-123"})
     assert named.exit_code == 1 and "wrong-key-123" not in named.output
-    assert ("the key comes from PRODUCTION_KEY, the variable tenant production's api_key_env names: "
-            f"check that it holds a valid API key for {tenant.url}") in named.stderr
+    assert (
+        "the key comes from PRODUCTION_KEY, the variable tenant production's api_key_env names: "
+        f"check that it holds a valid API key for {tenant.url}"
+    ) in named.stderr
 
 
 def test_a_damaged_emulator_state_says_what_to_do(tmp_path, monkeypatch):

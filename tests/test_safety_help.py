@@ -1,4 +1,5 @@
 """Issue 11: every command's --help says where the URL and the key come from (or that it needs none)."""
+
 from __future__ import annotations
 
 import click
@@ -7,9 +8,22 @@ from clihelp import run_cli
 
 from reconciler.cli import all_commands
 
-TALKS_TO_A_TENANT = {"message reply", "message redeliver", "plan", "apply", "export", "clone", "import", "message send",
-                     "ci github plan", "ci github apply", "ci github drift", "ci gitlab plan", "ci gitlab apply",
-                     "ci gitlab drift"}
+TALKS_TO_A_TENANT = {
+    "message reply",
+    "message redeliver",
+    "plan",
+    "apply",
+    "export",
+    "clone",
+    "import",
+    "message send",
+    "ci github plan",
+    "ci github apply",
+    "ci github drift",
+    "ci gitlab plan",
+    "ci gitlab apply",
+    "ci gitlab drift",
+}
 OFFLINE = {"init", "validate", "probe", "tenants", "emulator", "completion", "schema", "ci github validate"}
 
 

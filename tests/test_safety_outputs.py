@@ -1,4 +1,5 @@
 """Issue 11: outputs never destroy inputs; an existing file is replaced only by one of its own kind."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,10 @@ def test_plan_out_refuses_the_channels_file_itself_even_with_force(tmp_path, env
         for force in ([], ["--force"]):
             result = run_cli(["plan", "channels.yaml", "--out", out, *force], env)
             assert result.exit_code == 1 and result.stdout == ""
-            assert result.stderr == (f"Error: --out {out} is the input file channels.yaml: writing there would "
-                                     f"destroy it; nothing was done. Choose another --out path\n")
+            assert result.stderr == (
+                f"Error: --out {out} is the input file channels.yaml: writing there would "
+                f"destroy it; nothing was done. Choose another --out path\n"
+            )
     assert path.read_text(encoding="utf-8") == CHANNELS
 
 
@@ -82,8 +85,9 @@ def test_export_out_never_overwrites_a_hand_written_file(tmp_path, env):
 
 def test_export_with_a_file_refuses_that_file_as_its_output(tmp_path, emulator):
     path = write(tmp_path / "channels.yaml", f"version: 1\ntenants:\n  live: {{url: '{emulator.url}'}}\nchannels: []\n")
-    result = run_cli(["export", str(path), "--tenant", "live", "--out", str(path), "--force"],
-                     {"OMNIDESK_API_KEY": "demo"})
+    result = run_cli(
+        ["export", str(path), "--tenant", "live", "--out", str(path), "--force"], {"OMNIDESK_API_KEY": "demo"}
+    )
     assert result.exit_code == 1 and "is the input file" in result.stderr
     assert emulator.emu.stats["list"] == 0
 
@@ -105,8 +109,10 @@ def test_the_export_header_is_how_an_export_is_recognised():
 
 def test_all_tenants_checks_every_output_before_any_tenant_is_read(tmp_path, make_emulator):
     a, b = make_emulator(), make_emulator()
-    path = write(tmp_path / "channels.yaml",
-                 f"version: 1\ntenants:\n  a: {{url: '{a.url}'}}\n  b: {{url: '{b.url}'}}\nchannels: []\n")
+    path = write(
+        tmp_path / "channels.yaml",
+        f"version: 1\ntenants:\n  a: {{url: '{a.url}'}}\n  b: {{url: '{b.url}'}}\nchannels: []\n",
+    )
     env = {"OMNIDESK_API_KEY": "demo"}
     missing = run_cli(["plan", str(path), "--all-tenants", "--out", str(tmp_path / "plans" / "{tenant}.json")], env)
     assert missing.exit_code == 1 and missing.stdout == ""

@@ -1,4 +1,5 @@
 """Issue 11: the apply prompt and its neighbours, on a real pseudo-terminal where it matters."""
+
 from __future__ import annotations
 
 import re
@@ -102,8 +103,10 @@ def test_a_long_not_managed_list_shows_ten_names_and_how_many_more(tmp_path, emu
     emulator.emu.seed_channels([{"name": f"Legacy {i:02d}"} for i in range(25)])
     result = run_cli(["plan", write(tmp_path, BASE)], env)
     names = ", ".join(f"'Legacy {i:02d}'" for i in range(10))
-    assert ("Not managed here (25, left alone; list them in the file, or prune them with --prune or prune: true): "
-            f"{names} and 15 more\n") in result.stdout
+    assert (
+        "Not managed here (25, left alone; list them in the file, or prune them with --prune or prune: true): "
+        f"{names} and 15 more\n"
+    ) in result.stdout
 
 
 def test_an_interrupted_prune_says_to_plan_again(tmp_path, make_emulator):
@@ -113,7 +116,10 @@ def test_an_interrupted_prune_says_to_plan_again(tmp_path, make_emulator):
     env = {"OMNIDESK_URL": running.url, "OMNIDESK_API_KEY": "demo"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "apply", path, "--yes", "--allow-deletes", "40", "--parallelism", "2"],
-        env=clean_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=clean_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     lines = []
@@ -129,8 +135,10 @@ def test_an_interrupted_prune_says_to_plan_again(tmp_path, make_emulator):
     done = int(re.search(r"Apply: 0 created, 0 updated, (\d+) deleted", stderr).group(1))
     left = 40 - done
     assert 5 <= done < 40
-    assert (f"Interrupted: {left} operation(s) not started; {done} of 40 deletes were done, so the delete count "
-            "changed: plan again to review what is left (an --allow-deletes must name the new count).") in stderr
+    assert (
+        f"Interrupted: {left} operation(s) not started; {done} of 40 deletes were done, so the delete count "
+        "changed: plan again to review what is left (an --allow-deletes must name the new count)."
+    ) in stderr
     again = run_cli(["apply", path, "--yes", "--allow-deletes", "40"], env)
     assert again.exit_code == 1
     assert f"--allow-deletes 40 was given but the plan deletes {left} channel(s)" in again.stderr

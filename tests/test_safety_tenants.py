@@ -1,5 +1,6 @@
 """Issue 11: a file that defines tenants is used for a named tenant only, in every command that talks
 to one; the rule lives in the library, so Python callers get it too."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,18 +23,23 @@ def tenants_file(tmp_path: Path, url: str) -> str:
     return str(path)
 
 
-REFUSED = ("Error: the file defines tenants (staging, production): choose one with --tenant NAME. {given} alone is "
-           "refused for a file with tenants, so that no tenant is planned with another's channels. "
-           "Nothing was read or changed\n")
+REFUSED = (
+    "Error: the file defines tenants (staging, production): choose one with --tenant NAME. {given} alone is "
+    "refused for a file with tenants, so that no tenant is planned with another's channels. "
+    "Nothing was read or changed\n"
+)
 
 
-@pytest.mark.parametrize("command", [
-    ["plan", "{path}"],
-    ["apply", "{path}", "--yes"],
-    ["export", "{path}"],
-    ["import", "{path}"],
-    ["message", "send", "--file", "{path}", "--channel", "Shared", "--message", "hi"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plan", "{path}"],
+        ["apply", "{path}", "--yes"],
+        ["export", "{path}"],
+        ["import", "{path}"],
+        ["message", "send", "--file", "{path}", "--channel", "Shared", "--message", "hi"],
+    ],
+)
 def test_url_alone_is_refused_and_nothing_is_read(tmp_path, emulator, command):
     """The case that deleted production-only channels: production's own URL, prune on, no --tenant."""
     emulator.emu.seed_channels([{"name": "Shared"}, {"name": "Instagram DM"}])
@@ -50,8 +56,10 @@ def test_url_alone_is_refused_and_nothing_is_read(tmp_path, emulator, command):
 
 def test_without_any_target_the_message_only_asks_for_a_tenant(tmp_path):
     result = run_cli(["plan", tenants_file(tmp_path, "https://acme.omnidesk.com")], {})
-    assert result.stderr == ("Error: the file defines tenants (staging, production): choose one with --tenant NAME. "
-                             "Nothing was read or changed\n")
+    assert result.stderr == (
+        "Error: the file defines tenants (staging, production): choose one with --tenant NAME. "
+        "Nothing was read or changed\n"
+    )
 
 
 def test_the_emulator_needs_a_tenant_too(tmp_path, monkeypatch):

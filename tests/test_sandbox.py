@@ -4,6 +4,7 @@ A test bridge (tests/bridge.py) verifies each delivery with the Standard Webhook
 The scheme is the project's assumption (Omnidesk does not document it): these tests pin that the
 emulator does what the docs say it assumes, and that a bridge built on the reference library accepts it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,9 +51,16 @@ def sandbox() -> Iterator[tuple[Emulator, serve_in_thread]]:
 def channel(
     emu: Emulator, endpoint: str, *, signed: bool = True, secret: str = SECRET, name: str = "SMS gateway"
 ) -> int:
-    return emu.seed_channels([{"name": name, "custom_channel_endpoint": endpoint,
-                               "include_signature": "true" if signed else "false",
-                               "custom_channel_secret": secret}])[0]
+    return emu.seed_channels(
+        [
+            {
+                "name": name,
+                "custom_channel_endpoint": endpoint,
+                "include_signature": "true" if signed else "false",
+                "custom_channel_secret": secret,
+            }
+        ]
+    )[0]
 
 
 def cli(server: serve_in_thread, *args: str):  # type: ignore[no-untyped-def]
@@ -60,8 +68,19 @@ def cli(server: serve_in_thread, *args: str):  # type: ignore[no-untyped-def]
 
 
 def ticket(server: serve_in_thread, name: str = "SMS gateway") -> int:
-    sent = cli(server, "message", "send", "--channel", name, "--message", "Where is my parcel?",
-               "--from", "+31600000000", "--format", "json")
+    sent = cli(
+        server,
+        "message",
+        "send",
+        "--channel",
+        name,
+        "--message",
+        "Where is my parcel?",
+        "--from",
+        "+31600000000",
+        "--format",
+        "json",
+    )
     assert sent.exit_code == 0, sent.output
     return int(json.loads(sent.stdout)["ticketID"])
 
@@ -71,8 +90,9 @@ def test_a_reply_reaches_the_bridge_signed_and_the_reference_library_verifies_it
     with running(Bridge(secret=SECRET.encode())) as bridge:
         channel_id = channel(emu, bridge.url)
         ticket_id = ticket(server)
-        result = cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "On its way!",
-                     "--agent", "Sam")
+        result = cli(
+            server, "message", "reply", "--ticket", str(ticket_id), "--message", "On its way!", "--agent", "Sam"
+        )
     assert result.exit_code == 0, result.output
     assert ": delivered." in result.stdout
     assert "assumed" in result.stderr
@@ -122,15 +142,14 @@ def test_retries_follow_the_doubling_schedule_with_jitter_and_stop_at_the_first_
         running(Bridge(secret=SECRET.encode(), fail_first=3)) as bridge,
     ):
         channel(emu, bridge.url)
-        result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
-                     "--format", "json")
+        result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi", "--format", "json")
     assert result.exit_code == 0, result.output
     delivery = json.loads(result.stdout)
     assert [a["status"] for a in delivery["attempts"]] == [500, 500, 500, 204]
     schedule = delivery["schedule"]
     assert len(schedule) == 5
     for n, planned in enumerate(schedule):
-        assert 0.2 * 2 ** n * 0.8 <= planned <= 0.2 * 2 ** n * 1.2
+        assert 0.2 * 2**n * 0.8 <= planned <= 0.2 * 2**n * 1.2
     gaps = [b.at - a.at for a, b in itertools.pairwise(bridge.posts)]
     for gap, planned in zip(gaps, schedule, strict=False):
         assert planned <= gap < planned + 0.5
@@ -178,8 +197,7 @@ def test_an_answer_slower_than_one_second_is_a_failed_attempt() -> None:
         running(Bridge(secret=SECRET.encode(), delay=1.5)) as bridge,
     ):
         channel(emu, bridge.url)
-        result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi",
-                     "--format", "json")
+        result = cli(server, "message", "reply", "--ticket", str(ticket(server)), "--message", "Hi", "--format", "json")
     delivery = json.loads(result.stdout)
     assert [a["error"] for a in delivery["attempts"]] == ["no answer within 1 s"] * 2
     assert all(1000 <= a["latency_ms"] < 1400 for a in delivery["attempts"])
@@ -198,8 +216,11 @@ def test_an_endpoint_beyond_this_machine_is_not_reached(sandbox) -> None:
 
 def test_forward_to_delivers_every_channel_to_one_url_signed_with_the_printed_secret() -> None:
     with running(Bridge()) as bridge:
-        settings = OutboundSettings(backoff_base=0.05, forward_to=bridge.url, forward_secret="whsec_"
-                                    + base64.b64encode(b"forwarded-secret-bytes").decode())
+        settings = OutboundSettings(
+            backoff_base=0.05,
+            forward_to=bridge.url,
+            forward_secret="whsec_" + base64.b64encode(b"forwarded-secret-bytes").decode(),
+        )
         bridge.secret = settings.forward_secret
         with started(settings) as (emu, server):
             channel(emu, "https://bridge.example.com/a", name="A")
@@ -236,8 +257,13 @@ def test_delivery_faults_a_bridge_must_survive(fault: str) -> None:
         if fault == "two-signatures":  # the secret is rotated: the next delivery carries both
             update = cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "x")
             assert update.exit_code == 0
-            emu.handle("PUT", f"/api/v2/channel/{channel_id}", {}, {"apikey": "demo",
-                       "content-type": "application/x-www-form-urlencoded"}, b"custom_channel_secret=rotated-2")
+            emu.handle(
+                "PUT",
+                f"/api/v2/channel/{channel_id}",
+                {},
+                {"apikey": "demo", "content-type": "application/x-www-form-urlencoded"},
+                b"custom_channel_secret=rotated-2",
+            )
         cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "second")
     last = bridge.posts[-1]
     if fault == "duplicate":
@@ -263,8 +289,9 @@ def doc_vectors() -> list[tuple[str, int, bytes, str, str]]:
 
 
 @pytest.mark.parametrize("webhook_id, timestamp, body, secret, expected", doc_vectors())
-def test_the_docs_vectors_match_our_signer_and_the_reference_library(webhook_id, timestamp, body, secret,
-                                                                     expected) -> None:
+def test_the_docs_vectors_match_our_signer_and_the_reference_library(
+    webhook_id, timestamp, body, secret, expected
+) -> None:
     webhooks = python_tool("standardwebhooks")
     assert sign(secret, webhook_id, timestamp, body) == expected
     key: Any = secret if secret.startswith("whsec_") else secret.encode()
@@ -295,8 +322,9 @@ def test_the_sandbox_calls_need_a_key_and_replies_need_message_create(sandbox) -
     assert httpx.get(url, headers={"apiKey": "demo"}).status_code == 200
     reader = Emulator(api_keys={"ro-key": {"CHANNEL_READ"}})
     with serve_in_thread(reader) as other:
-        refused = httpx.post(f"{other.url}/api/v2/emulator/reply", headers={"apiKey": "ro-key"},
-                             data={"ticketID": "1", "message": "x"})
+        refused = httpx.post(
+            f"{other.url}/api/v2/emulator/reply", headers={"apiKey": "ro-key"}, data={"ticketID": "1", "message": "x"}
+        )
     reader.close()
     assert refused.status_code == 403 and "MESSAGE_CREATE" in refused.json()["message"]
 
@@ -316,8 +344,10 @@ def test_a_credential_in_the_endpoint_never_shows_in_reply_or_redeliver(sandbox)
     with running(Bridge()) as bridge:
         channel(emu, f"{bridge.url}?key={canary}", signed=False)
         ticket_id = ticket(server)
-        outputs = [cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "Hi", "--format", fmt,
-                       "--verbose") for fmt in ("text", "json")]
+        outputs = [
+            cli(server, "message", "reply", "--ticket", str(ticket_id), "--message", "Hi", "--format", fmt, "--verbose")
+            for fmt in ("text", "json")
+        ]
         outputs.append(cli(server, "message", "redeliver", "1", "--format", "json", "--verbose"))
     assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]
     assert all(canary not in r.output for r in outputs)

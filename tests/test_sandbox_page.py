@@ -5,6 +5,7 @@ bridge verified its signature with the reference library. The page must load wit
 error, show no key or secret, and offer no form when read-only. A screenshot is kept in
 ``.ci/artifacts/`` for CI to publish.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -46,11 +47,23 @@ def browser() -> Iterator[Any]:
 
 def seeded(endpoint: str) -> Emulator:
     emu = Emulator(outbound=OutboundSettings(backoff_base=0.05))
-    channel_id = emu.seed_channels([{"name": "SMS gateway", "custom_channel_endpoint": endpoint,
-                                     "include_signature": "true", "custom_channel_secret": SECRET}])[0]
-    status, _, _ = emu.handle("POST", "/api/v2/channel/customChannelMessage", {},
-                              {"apikey": "demo", "content-type": "application/x-www-form-urlencoded"},
-                              f"channelID={channel_id}&message=Where+is+my+parcel%3F&fromAddress=%2B3161".encode())
+    channel_id = emu.seed_channels(
+        [
+            {
+                "name": "SMS gateway",
+                "custom_channel_endpoint": endpoint,
+                "include_signature": "true",
+                "custom_channel_secret": SECRET,
+            }
+        ]
+    )[0]
+    status, _, _ = emu.handle(
+        "POST",
+        "/api/v2/channel/customChannelMessage",
+        {},
+        {"apikey": "demo", "content-type": "application/x-www-form-urlencoded"},
+        f"channelID={channel_id}&message=Where+is+my+parcel%3F&fromAddress=%2B3161".encode(),
+    )
     assert status == 200
     return emu
 

@@ -1,4 +1,5 @@
 """The JSON Schema mirrors the contract: regexes, defaults, ECMA anchoring; and the emulator agrees."""
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,13 @@ STRING_CASES: list[tuple[str, str, bool]] = [
 EMPTY_IS_DEFAULT = {n for n, s in FIELDS.items() if s.default == ""}
 
 BOOLEAN_CASES: list[tuple[Any, bool]] = [
-    (True, True), (False, True), ("true", False), ("false", False), (1, False), (0, False), (None, False),
+    (True, True),
+    (False, True),
+    ("true", False),
+    ("false", False),
+    (1, False),
+    (0, False),
+    (None, False),
 ]
 
 

@@ -3,6 +3,7 @@
 Before: 'SMS gateway', 'SMS-gateway' and 'SMS gateway 2' were exported as SMS_GATEWAY_SECRET,
 SMS_GATEWAY_2_SECRET and SMS_GATEWAY_2_SECRET, so after a clone two bridges shared a secret.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,13 +36,17 @@ def test_three_names_that_share_a_variable_and_one_that_owns_the_next_suffix() -
 def test_the_result_depends_only_on_the_set_of_names() -> None:
     assert secret_placeholders(reversed(COLLIDING)) == secret_placeholders(COLLIDING)
     assert secret_placeholders(["sms gateway", "SMS gateway"]) == {
-        "SMS gateway": "SMS_GATEWAY_SECRET", "sms gateway": "SMS_GATEWAY_2_SECRET"}
+        "SMS gateway": "SMS_GATEWAY_SECRET",
+        "sms gateway": "SMS_GATEWAY_2_SECRET",
+    }
 
 
 def test_variables_already_taken_are_never_handed_out() -> None:
     taken = {"SMS_GATEWAY_SECRET", "SMS_GATEWAY_3_SECRET"}
     assert secret_placeholders(["SMS-gateway", "SMS gateway 2"], taken) == {
-        "SMS gateway 2": "SMS_GATEWAY_2_SECRET", "SMS-gateway": "SMS_GATEWAY_4_SECRET"}
+        "SMS gateway 2": "SMS_GATEWAY_2_SECRET",
+        "SMS-gateway": "SMS_GATEWAY_4_SECRET",
+    }
 
 
 def test_export_then_clone_gives_every_bridge_its_own_secret(tenants: TwoTenants) -> None:
@@ -56,15 +61,21 @@ def test_export_then_clone_gives_every_bridge_its_own_secret(tenants: TwoTenants
         "SMS-gateway": "${env:SMS_GATEWAY_3_SECRET}",
         "SMS.gateway": "${env:SMS_GATEWAY_4_SECRET}",
     }
-    assert ("set these before creating the channels elsewhere: SMS_GATEWAY_2_SECRET, SMS_GATEWAY_3_SECRET, "
-            "SMS_GATEWAY_4_SECRET, SMS_GATEWAY_SECRET") in exported.stderr
+    assert (
+        "set these before creating the channels elsewhere: SMS_GATEWAY_2_SECRET, SMS_GATEWAY_3_SECRET, "
+        "SMS_GATEWAY_4_SECRET, SMS_GATEWAY_SECRET"
+    ) in exported.stderr
 
     values = {f"SMS_GATEWAY{suffix}_SECRET": f"secret{suffix}" for suffix in ("", "_2", "_3", "_4")}
     cloned = tenants.run("clone", path, "--from", "staging", "--to", "production", "--yes", **values)
     assert cloned.exit_code == 0, cloned.output
     made = {name: c["custom_channel_secret"] for name, c in custom(tenants.production.emu).items()}
-    assert made == {"SMS gateway": "secret", "SMS gateway 2": "secret_2", "SMS-gateway": "secret_3",
-                    "SMS.gateway": "secret_4"}
+    assert made == {
+        "SMS gateway": "secret",
+        "SMS gateway 2": "secret_2",
+        "SMS-gateway": "secret_3",
+        "SMS.gateway": "secret_4",
+    }
 
 
 def test_tenants_with_different_vars_export_byte_identical_files(tenants: TwoTenants) -> None:

@@ -8,6 +8,7 @@ with --api-key. Every stdout, stderr, log record and file written is then search
 (and its URL-encoded form). The emulator's own state may hold secrets, as a tenant does: it must
 be 0600.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,18 @@ IG_SECRET = "canary-ig-secret-44b2"
 STAGING_SECRET = "canary-staging-secret-a9f7"
 ENDPOINT_KEY = "canary-endpoint-key-3c5b"  # a credential in an endpoint's query string (?key=...)
 ROTATED_ENDPOINT_KEY = "canary-endpoint-key-rotated-77e0"
-CANARIES = [STAGING_KEY, PROD_KEY, READ_ONLY_KEY, WRONG_KEY, CLI_KEY, SMS_SECRET, IG_SECRET, STAGING_SECRET,
-            ENDPOINT_KEY, ROTATED_ENDPOINT_KEY]
+CANARIES = [
+    STAGING_KEY,
+    PROD_KEY,
+    READ_ONLY_KEY,
+    WRONG_KEY,
+    CLI_KEY,
+    SMS_SECRET,
+    IG_SECRET,
+    STAGING_SECRET,
+    ENDPOINT_KEY,
+    ROTATED_ENDPOINT_KEY,
+]
 
 CHANNELS = """\
 version: 1
@@ -76,8 +87,9 @@ class Run:
         return result
 
 
-def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: Callable[..., RunningEmulator],
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_no_canary_shows_anywhere_in_a_full_run(
+    tmp_path: Path, make_emulator: Callable[..., RunningEmulator], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     everything = {STAGING_KEY: set(ALL_PERMISSIONS), READ_ONLY_KEY: {"CHANNEL_READ"}}
     staging = make_emulator(api_keys=everything, state_path=tmp_path / "staging-state.json", auth="any")
@@ -86,11 +98,20 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     path = tmp_path / "channels.yaml"
     path.write_text(CHANNELS.format(staging=staging.url, production=production.url))
     file = str(path)
-    run = Run({"STAGING_KEY": STAGING_KEY, "PROD_KEY": PROD_KEY, "SMS_SECRET": SMS_SECRET, "IG_SECRET": IG_SECRET,
-               # clone reads the export of staging, whose placeholders are named after the channels
-               "SMS_GATEWAY_SECRET": SMS_SECRET, "INSTAGRAM_DM_SECRET": IG_SECRET,
-               "STAGING_ONLY_SECRET": STAGING_SECRET, "SMS_ENDPOINT_KEY": ENDPOINT_KEY,
-               "SMS_GATEWAY_ENDPOINT_KEY": ENDPOINT_KEY})
+    run = Run(
+        {
+            "STAGING_KEY": STAGING_KEY,
+            "PROD_KEY": PROD_KEY,
+            "SMS_SECRET": SMS_SECRET,
+            "IG_SECRET": IG_SECRET,
+            # clone reads the export of staging, whose placeholders are named after the channels
+            "SMS_GATEWAY_SECRET": SMS_SECRET,
+            "INSTAGRAM_DM_SECRET": IG_SECRET,
+            "STAGING_ONLY_SECRET": STAGING_SECRET,
+            "SMS_ENDPOINT_KEY": ENDPOINT_KEY,
+            "SMS_GATEWAY_ENDPOINT_KEY": ENDPOINT_KEY,
+        }
+    )
 
     run("validate", file)
     for fmt in ("json", "github", "sarif"):
@@ -121,21 +142,52 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     run("plan", file, "--tenant", "staging", "--detailed-exitcode", "--rotate-secrets", expect=2)
     run("export", file, "--tenant", "staging", "--out", str(tmp_path / "export.yaml"), "--verbose")
     run("export", "--url", staging.url, "--verbose", OMNIDESK_API_KEY=READ_ONLY_KEY)
-    run("clone", file, "--from", "staging", "--to", "production", "--export-out", str(tmp_path / "cloned.yaml"),
-        "--out", str(tmp_path / "clone-plan.json"), "--verbose")
+    run(
+        "clone",
+        file,
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        "--export-out",
+        str(tmp_path / "cloned.yaml"),
+        "--out",
+        str(tmp_path / "clone-plan.json"),
+        "--verbose",
+    )
     run("clone", file, "--from", "staging", "--to", "production", "--yes", "--verbose")
     imported = tmp_path / "imported.yaml"
     imported.write_text("version: 1\nchannels: []\n")
     run("import", str(imported), "--url", staging.url, OMNIDESK_API_KEY=STAGING_KEY)
     assert "${env:SMS_GATEWAY_ENDPOINT_KEY}" in imported.read_text()
-    run("message", "send", "--file", file, "--tenant", "production", "--channel", "SMS gateway",
-        "--message", "hello", "--verbose")
+    run(
+        "message",
+        "send",
+        "--file",
+        file,
+        "--tenant",
+        "production",
+        "--channel",
+        "SMS gateway",
+        "--message",
+        "hello",
+        "--verbose",
+    )
 
     # Errors: each names what is wrong, none shows a key or a secret.
     refused = run("plan", file, "--tenant", "staging", "--verbose", expect=1, STAGING_KEY=WRONG_KEY)
     assert "401" in refused.stderr
-    forbidden = run("apply", file, "--tenant", "staging", "--rotate-secrets", "--yes", "--verbose", expect=1,
-                    STAGING_KEY=READ_ONLY_KEY)
+    forbidden = run(
+        "apply",
+        file,
+        "--tenant",
+        "staging",
+        "--rotate-secrets",
+        "--yes",
+        "--verbose",
+        expect=1,
+        STAGING_KEY=READ_ONLY_KEY,
+    )
     assert "403" in forbidden.stderr
     elsewhere = run("plan", file, "--tenant", "production", "--url", "https://collector.example.net", expect=1)
     assert "refusing to send the API key" in elsewhere.stderr
@@ -150,7 +202,9 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
 
     served = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--api-key", f"{CLI_KEY}=CHANNEL_READ"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert served.stdout is not None
     banner = "".join(iter_until(served.stdout.readline, "Press Ctrl-C to stop.\n"))
@@ -163,12 +217,23 @@ def test_no_canary_shows_anywhere_in_a_full_run(tmp_path: Path, make_emulator: C
     texts["emulator process"] = banner + tail + served_err
     state_files = {"staging-state.json", "staging-state.json.journal", "staging-state.json.lock"}
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name not in state_files]
-    assert {p.name for p in written} >= {"channels.yaml", "plan.json", "export.yaml", "cloned.yaml", "clone-plan.json",
-                                         "rotated-plan.json", "imported.yaml"}
+    assert {p.name for p in written} >= {
+        "channels.yaml",
+        "plan.json",
+        "export.yaml",
+        "cloned.yaml",
+        "clone-plan.json",
+        "rotated-plan.json",
+        "imported.yaml",
+    }
     texts |= {str(p): p.read_bytes().decode("utf-8", "replace") for p in written}
     assert len(caplog.records) > 50 and any("GET /api/v2/channel" in t for t in texts.values()), "the run was logged"
-    leaks = [(canary, where) for canary in CANARIES for where, text in texts.items()
-             if canary in text or quote(canary, safe="") in text]
+    leaks = [
+        (canary, where)
+        for canary in CANARIES
+        for where, text in texts.items()
+        if canary in text or quote(canary, safe="") in text
+    ]
     assert leaks == []
     for name in state_files:
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name

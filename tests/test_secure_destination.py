@@ -5,6 +5,7 @@ that records every connection, reached by the name ``127.1``: the resolver maps 
 but it is no loopback literal, so the destination check treats it as any outside host. The
 positive control shows the same server does get the connection once ``127.1`` is allowed.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,15 +81,19 @@ def empty_file(tmp_path: Path) -> str:
 
 
 def test_the_control_an_allowed_host_is_connected_to(tmp_path: Path, witness: Witness) -> None:
-    result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url()],
-                     {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "127.1"})
+    result = run_cli(
+        ["plan", empty_file(tmp_path), "--url", witness.url()],
+        {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "127.1"},
+    )
     assert result.exit_code == 1 and witness.received, result.output
     assert witness.received[0].startswith(b"\x16\x03"), "a TLS handshake: the key would follow inside it"
 
 
 def test_a_host_that_is_not_allowed_is_refused_before_any_connection(tmp_path: Path, witness: Witness) -> None:
-    result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url()],
-                     {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "*.staging.example.com"})
+    result = run_cli(
+        ["plan", empty_file(tmp_path), "--url", witness.url()],
+        {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "*.staging.example.com"},
+    )
     assert result.exit_code == 1 and witness.received == []
     assert result.stderr == (
         "Error: refusing to send the API key to 127.1: it is not an allowed host (*.omnidesk.com, *.omnidesk.io, "
@@ -98,12 +103,15 @@ def test_a_host_that_is_not_allowed_is_refused_before_any_connection(tmp_path: P
     assert KEY not in result.output
 
 
-@pytest.mark.parametrize("url, host", [
-    ("https://prod.example.com", "prod.example.com"),
-    ("https://acme.omnidesk.com.evil.example", "acme.omnidesk.com.evil.example"),
-    ("https://evilomnidesk.com", "evilomnidesk.com"),
-    ("https://staging.example.com", "staging.example.com"),  # *.staging.example.com is below it, not it
-])
+@pytest.mark.parametrize(
+    "url, host",
+    [
+        ("https://prod.example.com", "prod.example.com"),
+        ("https://acme.omnidesk.com.evil.example", "acme.omnidesk.com.evil.example"),
+        ("https://evilomnidesk.com", "evilomnidesk.com"),
+        ("https://staging.example.com", "staging.example.com"),  # *.staging.example.com is below it, not it
+    ],
+)
 def test_lookalike_hosts_are_not_allowed(tmp_path: Path, url: str, host: str) -> None:
     env = {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "*.staging.example.com"}
     result = run_cli(["plan", empty_file(tmp_path), "--url", url], env)
@@ -115,10 +123,12 @@ def test_lookalike_hosts_are_not_allowed(tmp_path: Path, url: str, host: str) ->
 
 def test_allowed_hosts_by_default_and_by_pattern() -> None:
     env = {"OMNIDESK_ALLOWED_HOSTS": " api.acme.test , *.staging.example.com,"}
-    for url, host in (("https://acme.omnidesk.com", "acme.omnidesk.com"),
-                      ("https://eu.acme.omnidesk.io/", "eu.acme.omnidesk.io"),
-                      ("https://API.acme.test:8443", "api.acme.test"),
-                      ("https://a.b.staging.example.com", "a.b.staging.example.com")):
+    for url, host in (
+        ("https://acme.omnidesk.com", "acme.omnidesk.com"),
+        ("https://eu.acme.omnidesk.io/", "eu.acme.omnidesk.io"),
+        ("https://API.acme.test:8443", "api.acme.test"),
+        ("https://a.b.staging.example.com", "a.b.staging.example.com"),
+    ):
         assert check_destination(url, env) == host
 
 
@@ -126,7 +136,9 @@ def test_plain_http_is_refused_beyond_loopback_even_for_an_allowed_host(tmp_path
     env = {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "127.1"}
     result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url("http")], env)
     assert result.exit_code == 1 and witness.received == []
-    assert result.stderr.startswith("Error: refusing to send the API key over plain http:// to 127.1: use https://127.1")
+    assert result.stderr.startswith(
+        "Error: refusing to send the API key over plain http:// to 127.1: use https://127.1"
+    )
     other = run_cli(["plan", empty_file(tmp_path), "--url", "http://acme.omnidesk.com"], env)
     assert other.stderr.startswith("Error: refusing to send the API key over plain http:// to acme.omnidesk.com")
 
@@ -144,8 +156,10 @@ def test_credentials_in_the_url_are_refused_and_never_echoed(tmp_path: Path, wit
     for userinfo in ("ops:hunter2-canary@", "hunter2-canary@", "evil.example\\@"):
         result = run_cli(["plan", empty_file(tmp_path), "--url", witness.url(userinfo=userinfo)], env)
         assert result.exit_code == 1
-        assert result.stderr == ("Error: --url carries credentials (user:password@ before the host): remove them; "
-                                 "the API key comes from its environment variable, never from the URL\n")
+        assert result.stderr == (
+            "Error: --url carries credentials (user:password@ before the host): remove them; "
+            "the API key comes from its environment variable, never from the URL\n"
+        )
         assert "hunter2" not in result.output and "evil" not in result.output
     assert witness.received == []
 
@@ -159,8 +173,11 @@ def test_the_channels_file_cannot_send_the_key_elsewhere_nor_allow_a_host(tmp_pa
     assert result.stderr.startswith("Error: refusing to send the API key to 127.1")
     assert "not in the channels file" in result.stderr and KEY not in result.output
     # A var named like the variable is no way around it: only the process environment counts.
-    path.write_text(CHANNELS.format(url=witness.url()).replace(
-        "    api_key_env: PROD_KEY\n", "    api_key_env: PROD_KEY\n    vars: {OMNIDESK_ALLOWED_HOSTS: '127.1'}\n"))
+    path.write_text(
+        CHANNELS.format(url=witness.url()).replace(
+            "    api_key_env: PROD_KEY\n", "    api_key_env: PROD_KEY\n    vars: {OMNIDESK_ALLOWED_HOSTS: '127.1'}\n"
+        )
+    )
     again = run_cli(["plan", str(path), "--tenant", "production"], {"PROD_KEY": KEY})
     assert again.exit_code == 1 and "refusing to send the API key to 127.1" in again.stderr
     assert witness.received == []
@@ -179,8 +196,9 @@ def test_a_saved_plan_is_checked_again_at_apply(tmp_path: Path, emulator: Runnin
 
     def point_to(url: str) -> None:
         document["connection"]["url"] = url
-        document["digest"] = _document_digest(document["plan"], document["connection"], document["secrets"],
-                                              document.get("safety"))
+        document["digest"] = _document_digest(
+            document["plan"], document["connection"], document["secrets"], document.get("safety")
+        )
         plan_file.write_text(json.dumps(document))
 
     point_to(witness.url())
@@ -209,19 +227,24 @@ def test_the_library_enforces_it_too() -> None:
     assert check_destination("http://127.3.2.1", {}) == "127.3.2.1"
 
 
-@pytest.mark.parametrize("url, message", [
-    ("acme.omnidesk.com", "--url must start with https://"),
-    ("ftp://acme.omnidesk.com", "--url must start with https://"),
-    ("https://acme.omnidesk.com%2f.evil.example", "is not a valid host name"),
-    ("https://", "--url names no host"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("acme.omnidesk.com", "--url must start with https://"),
+        ("ftp://acme.omnidesk.com", "--url must start with https://"),
+        ("https://acme.omnidesk.com%2f.evil.example", "is not a valid host name"),
+        ("https://", "--url names no host"),
+    ],
+)
 def test_urls_that_are_not_urls_are_clear_errors(url: str, message: str) -> None:
     result = run_cli(["export", "--url", url], {"OMNIDESK_API_KEY": KEY})
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
 
 
 def test_a_bad_allowed_hosts_pattern_is_named() -> None:
-    result = run_cli(["export", "--url", "https://api.acme.test"],
-                     {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "api.acme.test, https://x.test"})
+    result = run_cli(
+        ["export", "--url", "https://api.acme.test"],
+        {"OMNIDESK_API_KEY": KEY, "OMNIDESK_ALLOWED_HOSTS": "api.acme.test, https://x.test"},
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: OMNIDESK_ALLOWED_HOSTS: 'https://x.test' is not a host pattern")

@@ -4,6 +4,7 @@ Bodies are limited to 1 MiB and refused before they are read; the key and its pe
 checked before the body; deep JSON is a 400; one emulator per state file; keys given on the
 command line are never printed; binding beyond loopback warns.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,14 @@ def raw_request(url: str, head: str, body: bytes = b"", wait: float = 5) -> byte
                 answer += chunk
                 if b"\r\n\r\n" in answer:
                     headers, _, rest = answer.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in headers.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), None)
+                    length = next(
+                        (
+                            int(line.split(b":")[1])
+                            for line in headers.split(b"\r\n")
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        None,
+                    )
                     if length is not None and len(rest) >= length:
                         break
         except TimeoutError:
@@ -48,8 +55,10 @@ def raw_request(url: str, head: str, body: bytes = b"", wait: float = 5) -> byte
 
 
 def post_head(key: str, length: int, extra: str = "") -> str:
-    return (f"POST {CHANNELS} HTTP/1.1\r\nHost: emulator\r\napiKey: {key}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {length}{extra}")
+    return (
+        f"POST {CHANNELS} HTTP/1.1\r\nHost: emulator\r\napiKey: {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}{extra}"
+    )
 
 
 @pytest.fixture
@@ -120,8 +129,12 @@ def test_json_nested_too_deep_is_a_400_not_a_500(emulator: RunningEmulator) -> N
 
 def start_emulator(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     """``omnidesk-channels emulator --port 0 ARGS`` in its own process; its URL and banner."""
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "emulator", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     banner = ""
     while not banner.endswith("Press Ctrl-C to stop.\n"):
@@ -153,11 +166,17 @@ def test_a_second_emulator_or_emulator_run_on_the_same_state_refuses(tmp_path: P
     try:
         with httpx.Client(base_url=url, headers={"apiKey": "demo"}, timeout=10) as c:
             assert c.post(CHANNELS, data={"name": "Acknowledged"}).status_code == 200
-        second = subprocess.run([sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--state", str(state)],
-                                capture_output=True, text=True, timeout=30)
+        second = subprocess.run(
+            [sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--state", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert second.returncode == 1 and second.stdout == ""
-        assert second.stderr == (f"Error: the emulator state {state} is in use by another emulator or --emulator "
-                                 "run (it holds tenant.json.lock): stop that one first, or use another state file\n")
+        assert second.stderr == (
+            f"Error: the emulator state {state} is in use by another emulator or --emulator "
+            "run (it holds tenant.json.lock): stop that one first, or use another state file\n"
+        )
         applied = run_cli(["apply", str(channels), "--yes", *emulator_args(state)])
         assert applied.exit_code == 1 and "is in use by another emulator" in applied.stderr
         with httpx.Client(base_url=url, headers={"apiKey": "demo"}, timeout=10) as c:
@@ -198,5 +217,7 @@ def test_binding_beyond_loopback_warns() -> None:
     wide, url, _banner = start_emulator("--host", "0.0.0.0")
     _, err = stop(wide)
     assert url.startswith("http://0.0.0.0:")
-    assert err.startswith("Warning: listening on 0.0.0.0, beyond this machine: anyone who can reach it can use "
-                          "the demo key, printed above.")
+    assert err.startswith(
+        "Warning: listening on 0.0.0.0, beyond this machine: anyone who can reach it can use "
+        "the demo key, printed above."
+    )

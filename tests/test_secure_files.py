@@ -3,6 +3,7 @@
 Through the CLI: plans (``plan --out``), exports (``export --out``) and the emulator's state
 (``--emulator`` runs and the ``emulator --state`` server).
 """
+
 from __future__ import annotations
 
 import os
@@ -92,8 +93,10 @@ def test_a_symlink_at_the_old_predictable_temp_name_is_not_followed(
     for link in planted:
         link.symlink_to(victim)
     env = {**env_for(emulator), "OMNIDESK_URL": ""}
-    assert run_cli(["plan", str(channels), "--out", str(tmp_path / "plan.json"), "--url", emulator.url],
-                   env).exit_code == 0
+    assert (
+        run_cli(["plan", str(channels), "--out", str(tmp_path / "plan.json"), "--url", emulator.url], env).exit_code
+        == 0
+    )
     assert run_cli(["export", "--out", str(tmp_path / "export.yaml"), "--url", emulator.url], env).exit_code == 0
     applied = run_cli(["apply", str(channels), "--yes", *emulator_args(tmp_path / "state.json")], env)
     assert applied.exit_code == 0, applied.output

@@ -3,6 +3,7 @@
 The objects are the real ones a run builds: a plan of the engine against the emulator over HTTP,
 with a canary key and a canary secret.
 """
+
 from __future__ import annotations
 
 import pprint
@@ -28,10 +29,20 @@ def test_nothing_that_holds_a_key_or_a_secret_shows_it(tmp_path: Path, make_emul
     assert planned.target.api_key == KEY and planned.secrets["SMS gateway"] == SECRET  # they are there...
     with open_client(planned.target) as client:
         shown = [repr(client), str(client)]
-    held = [planned, planned.target, planned.secrets, planned.channels_file, planned.plan,
-            planned.channels_file.channels[0], planned.channels_file.channels[0].secret,
-            SecretRef(SECRET, None), SecretRef(SECRET, "SMS_SECRET"), Secrets({"A": SECRET}),
-            SecretDigests.make(planned.plan, planned.secrets), engine]
+    held = [
+        planned,
+        planned.target,
+        planned.secrets,
+        planned.channels_file,
+        planned.plan,
+        planned.channels_file.channels[0],
+        planned.channels_file.channels[0].secret,
+        SecretRef(SECRET, None),
+        SecretRef(SECRET, "SMS_SECRET"),
+        Secrets({"A": SECRET}),
+        SecretDigests.make(planned.plan, planned.secrets),
+        engine,
+    ]
     shown += [repr(obj) for obj in held] + [pprint.pformat(obj) for obj in held] + [str(obj) for obj in held]
     for text in shown:  # ...and are never shown
         assert KEY not in text and SECRET not in text, text

@@ -4,6 +4,7 @@ Tested through the CLI against the emulator over real HTTP: for several N, the s
 disjoint and together every tenant, and the union of the shards' plans is the unsharded plan. The
 tenants come from tenant files (the agency's layout), in two different orders on disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,8 @@ def agency(tmp_path: Path, emulator) -> tuple[Path, dict[str, str]]:
     (tmp_path / "tenants").mkdir()
     for name in TENANTS:
         (tmp_path / "tenants" / f"{name}.yaml").write_text(
-            f"url: {emulator.url}\napi_key_env: AGENCY_KEY\nvars: {{host: sms.{name}.example}}\n")
+            f"url: {emulator.url}\napi_key_env: AGENCY_KEY\nvars: {{host: sms.{name}.example}}\n"
+        )
     (tmp_path / "channels.yaml").write_text(CHANNELS.format(tenants="tenants/"))
     return tmp_path, {"AGENCY_KEY": emulator.key}
 
@@ -74,13 +76,16 @@ def test_the_run_says_which_shard_and_how_many_tenants(agency):
     assert result.stdout.count("== brand-") == count
 
 
-@pytest.mark.parametrize("shard, message", [
-    ("0/4", "'0/4': K must be from 1 to N"),
-    ("5/4", "'5/4': K must be from 1 to N"),
-    ("1/0", "'1/0': K must be from 1 to N and N at least 1"),
-    ("2-4", "'2-4' is not K/N: write the shard's number and the number of shards, e.g. 2/4"),
-    ("", "'' is not K/N"),
-])
+@pytest.mark.parametrize(
+    "shard, message",
+    [
+        ("0/4", "'0/4': K must be from 1 to N"),
+        ("5/4", "'5/4': K must be from 1 to N"),
+        ("1/0", "'1/0': K must be from 1 to N and N at least 1"),
+        ("2-4", "'2-4' is not K/N: write the shard's number and the number of shards, e.g. 2/4"),
+        ("", "'' is not K/N"),
+    ],
+)
 def test_a_bad_shard_is_a_usage_error(agency, shard, message):
     root, env = agency
     result = run_cli(["plan", str(root / "channels.yaml"), "--all-tenants", "--shard", shard], env)

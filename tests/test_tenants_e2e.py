@@ -3,6 +3,7 @@
 ``TwoTenants`` (also used by the clone and export tests) runs a staging and a production emulator on
 two ports with two different keys, so a command that picks the wrong tenant's URL or key fails.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -39,10 +40,16 @@ class TwoTenants:
     ) -> str:
         """A channels file whose tenants point at the two emulators; returns its path."""
         tenants = {
-            "staging": {"url": self.staging.url, "api_key_env": "OMNIDESK_STAGING_KEY",
-                        "vars": STAGING_VARS if staging_vars is None else staging_vars},
-            "production": {"url": self.production.url, "api_key_env": "OMNIDESK_PRODUCTION_KEY",
-                           "vars": PRODUCTION_VARS if production_vars is None else production_vars},
+            "staging": {
+                "url": self.staging.url,
+                "api_key_env": "OMNIDESK_STAGING_KEY",
+                "vars": STAGING_VARS if staging_vars is None else staging_vars,
+            },
+            "production": {
+                "url": self.production.url,
+                "api_key_env": "OMNIDESK_PRODUCTION_KEY",
+                "vars": PRODUCTION_VARS if production_vars is None else production_vars,
+            },
         }
         head = yaml.safe_dump({"version": 1, "tenants": tenants}, sort_keys=False)
         path = self.dir / name
@@ -57,7 +64,9 @@ def start_two_tenants(make_emulator: Callable[..., RunningEmulator], tmp_path: P
     staging = make_emulator(api_keys={"stagingkey": set(ALL_PERMISSIONS)})
     production = make_emulator(api_keys={"productionkey": set(ALL_PERMISSIONS)})
     return TwoTenants(
-        staging, production, tmp_path,
+        staging,
+        production,
+        tmp_path,
         env={"OMNIDESK_STAGING_KEY": "stagingkey", "OMNIDESK_PRODUCTION_KEY": "productionkey"},
     )
 
@@ -132,8 +141,10 @@ def test_unset_key_variable_is_named(tenants: TwoTenants, command: list[str]) ->
     del env["OMNIDESK_PRODUCTION_KEY"]
     result = run_cli([command[0], path, *command[1:], "--tenant", "production"], env)
     assert result.exit_code == 1
-    assert "Error: the API key variable OMNIDESK_PRODUCTION_KEY is not set " \
-           "(export OMNIDESK_PRODUCTION_KEY=...)" in result.stderr
+    assert (
+        "Error: the API key variable OMNIDESK_PRODUCTION_KEY is not set "
+        "(export OMNIDESK_PRODUCTION_KEY=...)" in result.stderr
+    )
     assert tenants.production.emu.stats["list"] == 0
 
 
@@ -156,8 +167,8 @@ def test_url_alone_is_refused_for_a_file_with_tenants(tenants: TwoTenants) -> No
     path = tenants.write("channels:\n  - name: Plain\n")
     result = tenants.run("apply", path, "--url", tenants.production.url, "--yes", OMNIDESK_API_KEY="productionkey")
     assert result.exit_code == 1
-    assert "the file defines tenants (staging, production): choose one with --tenant NAME. --url alone is refused" \
+    assert (
+        "the file defines tenants (staging, production): choose one with --tenant NAME. --url alone is refused"
         in result.stderr
+    )
     assert writes(tenants.production.emu) == 0 and writes(tenants.staging.emu) == 0
-
-

@@ -1,6 +1,7 @@
 """The key's three forms (header, query, Authorization), chosen by option, tenant or environment,
 through the CLI against the emulator over real HTTP; in the query form the key is redacted wherever
 a URL shows up; a key no header can carry is a clear error that never shows it."""
+
 from __future__ import annotations
 
 import json
@@ -46,16 +47,19 @@ def test_each_form_is_accepted_by_an_emulator_taking_only_that_form(make_emulato
     if form == "query":
         # Every URL holds the key: --verbose shows each URL as sent (the paging kept), key redacted.
         urls = re.findall(r"^http: (?:GET|POST) (\S+) -> 200", result.stderr, flags=re.M)
-        assert urls == [running.url + "/api/v2/channel?itemStart=0&itemLimit=99&apiKey=[redacted]",
-                        running.url + "/api/v2/channel?apiKey=[redacted]"], urls
+        assert urls == [
+            running.url + "/api/v2/channel?itemStart=0&itemLimit=99&apiKey=[redacted]",
+            running.url + "/api/v2/channel?apiKey=[redacted]",
+        ], urls
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_another_form_than_the_server_takes_is_refused_with_a_401(make_emulator, tmp_path: Path, form: str) -> None:
     other = "authorization" if form != "authorization" else "header"
     running = make_emulator(api_keys={KEY: {"CHANNEL_READ"}}, auth=other)
-    result = run_cli(["plan", channels_file(tmp_path), "--auth", form],
-                     {"OMNIDESK_URL": running.url, "OMNIDESK_API_KEY": KEY})
+    result = run_cli(
+        ["plan", channels_file(tmp_path), "--auth", form], {"OMNIDESK_URL": running.url, "OMNIDESK_API_KEY": KEY}
+    )
     assert result.exit_code == 1
     assert "the API key was refused (the server said: this server takes the API key in" in result.stderr
     assert "Traceback" not in result.output
@@ -127,8 +131,14 @@ def test_query_form_failures_and_logs_never_show_the_key(caplog: pytest.LogCaptu
     def server(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"refused for {request.url}", request=request)
 
-    client = OmnideskClient("https://tenant.omnidesk.com", KEY, auth="query", max_retries=1,
-                            transport=httpx.MockTransport(server), sleep=lambda s: None)
+    client = OmnideskClient(
+        "https://tenant.omnidesk.com",
+        KEY,
+        auth="query",
+        max_retries=1,
+        transport=httpx.MockTransport(server),
+        sleep=lambda s: None,
+    )
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("httpx").info("HTTP Request: GET %s", "https://tenant.omnidesk.com/?apiKey=" + ENCODED[0])
         with pytest.raises(Exception) as info:
@@ -144,19 +154,25 @@ def test_query_form_failures_and_logs_never_show_the_key(caplog: pytest.LogCaptu
     assert_no_key(text)
 
 
-@pytest.mark.parametrize("bad, what", [
-    ("abc\ndef", "a line break at position 4 of 7"),
-    ("abcdéf", "a non-ASCII character at position 5 of 6"),
-    ("abc\x07def", "a control character (U+0007) at position 4 of 7"),
-    (" abcdef", "a space at position 1 of 7"),
-])
-def test_a_key_no_header_can_carry_is_a_clear_error_without_the_key(emulator, tmp_path: Path, bad: str,
-                                                                     what: str) -> None:
+@pytest.mark.parametrize(
+    "bad, what",
+    [
+        ("abc\ndef", "a line break at position 4 of 7"),
+        ("abcdéf", "a non-ASCII character at position 5 of 6"),
+        ("abc\x07def", "a control character (U+0007) at position 4 of 7"),
+        (" abcdef", "a space at position 1 of 7"),
+    ],
+)
+def test_a_key_no_header_can_carry_is_a_clear_error_without_the_key(
+    emulator, tmp_path: Path, bad: str, what: str
+) -> None:
     result = run_cli(["plan", channels_file(tmp_path)], {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": bad})
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: the API key in OMNIDESK_API_KEY contains {what}, which an HTTP header "
-                             "cannot carry; check the value of OMNIDESK_API_KEY (a stray newline or space "
-                             "from a file?)\n")
+    assert result.stderr == (
+        f"Error: the API key in OMNIDESK_API_KEY contains {what}, which an HTTP header "
+        "cannot carry; check the value of OMNIDESK_API_KEY (a stray newline or space "
+        "from a file?)\n"
+    )
     assert emulator.emu.stats["list"] == 0
     with pytest.raises(TargetError) as info:
         OmnideskClient(emulator.url, bad)
@@ -165,9 +181,25 @@ def test_a_key_no_header_can_carry_is_a_clear_error_without_the_key(emulator, tm
 
 def test_emulator_command_takes_the_auth_and_paging_knobs() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "--port", "0", "--auth", "authorization",
-         "--max-item-limit", "2", "--list-type", "channels", "--quirk", "no-item-total"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "emulator",
+            "--port",
+            "0",
+            "--auth",
+            "authorization",
+            "--max-item-limit",
+            "2",
+            "--list-type",
+            "channels",
+            "--quirk",
+            "no-item-total",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

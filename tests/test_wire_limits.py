@@ -1,6 +1,7 @@
 """Limits against a broken or hostile server, each staged over real HTTP and met through the CLI: a
 list claiming 10^9 channels, a body over 32 MiB, a redirect, a server that drips, and connection
 failures no retry can fix (DNS, TLS to a plain-HTTP port, a refused certificate)."""
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,10 @@ def test_a_list_claiming_a_billion_channels_is_refused_after_one_page(make_emula
     running = make_emulator(claimed_total=10**9)
     code, err, took = plan(tmp_path, running.url)
     assert code == 1
-    assert (f"Error: {FIRST_PAGE}: the channel list claims 1,000,000,000 channels; this tool reads at most "
-            "100,000 (a broken or hostile server?)") in err
+    assert (
+        f"Error: {FIRST_PAGE}: the channel list claims 1,000,000,000 channels; this tool reads at most "
+        "100,000 (a broken or hostile server?)"
+    ) in err
     assert running.emu.stats["list"] == 1 and took < 5
 
 
@@ -52,8 +55,10 @@ def test_a_body_over_32_mib_stops_the_read_and_names_the_call(make_emulator, tmp
     running = make_emulator(body_padding=MAX_BODY_BYTES + 1024 * 1024)
     code, err, _ = plan(tmp_path, running.url)
     assert code == 1
-    assert (f"Error: {FIRST_PAGE}: the answer is larger than 32.0 MiB and declares 33.0 MiB, so it was not read "
-            "(a broken or hostile server?)") in err
+    assert (
+        f"Error: {FIRST_PAGE}: the answer is larger than 32.0 MiB and declares 33.0 MiB, so it was not read "
+        "(a broken or hostile server?)"
+    ) in err
     assert running.emu.stats["list"] == 1  # never retried, never read twice
 
 
@@ -68,8 +73,10 @@ def test_a_redirect_is_never_followed_with_the_key(make_emulator, tmp_path: Path
     running = make_emulator(redirect_to=elsewhere.url + "/api/v2/channel")
     code, err, _ = plan(tmp_path, running.url, "--auth", "query")
     assert code == 1
-    assert (f"Error: {FIRST_PAGE}: the server redirects to {elsewhere.url}/api/v2/channel; redirects are never "
-            "followed, since the API key would go along: use the final address as the tenant's URL (HTTP 307)") in err
+    assert (
+        f"Error: {FIRST_PAGE}: the server redirects to {elsewhere.url}/api/v2/channel; redirects are never "
+        "followed, since the API key would go along: use the final address as the tenant's URL (HTTP 307)"
+    ) in err
     assert sum(elsewhere.emu.stats.values()) == 0
 
 
@@ -103,8 +110,10 @@ def test_the_environment_proxy_is_still_honoured(monkeypatch: pytest.MonkeyPatch
 def test_dns_failure_is_retried_once_and_says_what_to_check(tmp_path: Path) -> None:
     code, err, _ = plan(tmp_path, "https://no-such-tenant.invalid", env={"OMNIDESK_ALLOWED_HOSTS": "*.invalid"})
     assert code == 1
-    assert ("Error: GET /api/v2/channel?itemStart=0&itemLimit=99: the host name 'no-such-tenant.invalid' cannot be "
-            "resolved (DNS): check the URL's host (is it https://<account>.omnidesk.com?)") in err
+    assert (
+        "Error: GET /api/v2/channel?itemStart=0&itemLimit=99: the host name 'no-such-tenant.invalid' cannot be "
+        "resolved (DNS): check the URL's host (is it https://<account>.omnidesk.com?)"
+    ) in err
     assert len(re.findall(r"^http: GET .* -> ConnectError", err, flags=re.M)) == 2
 
 
@@ -121,8 +130,26 @@ def self_signed_server(tmp_path: Path) -> Iterator[str]:
     """A TLS server with a certificate nobody trusts; it only ever handshakes."""
     require_tool("openssl (to make a self-signed certificate)", shutil.which("openssl") is not None)
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -149,8 +176,7 @@ def self_signed_server(tmp_path: Path) -> Iterator[str]:
     listener.close()
 
 
-def test_a_refused_certificate_is_retried_once_and_says_what_to_check(self_signed_server: str,
-                                                                        tmp_path: Path) -> None:
+def test_a_refused_certificate_is_retried_once_and_says_what_to_check(self_signed_server: str, tmp_path: Path) -> None:
     code, err, _ = plan(tmp_path, self_signed_server)
     assert code == 1
     assert "the TLS certificate of 'localhost' was refused (self-signed certificate)" in err
@@ -173,6 +199,8 @@ def test_an_endless_body_without_a_length_is_read_no_further_than_the_limit() ->
     client = OmnideskClient("https://t.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(server))
     with pytest.raises(ProtocolError) as info:
         client.list_channels()
-    assert str(info.value) == (f"{FIRST_PAGE}: the answer is larger than 32.0 MiB and was read no further than "
-                               "32.0 MiB (a broken or hostile server?)")
+    assert str(info.value) == (
+        f"{FIRST_PAGE}: the answer is larger than 32.0 MiB and was read no further than "
+        "32.0 MiB (a broken or hostile server?)"
+    )
     assert len(sent) == 32  # the chunk that passed the limit was the last one asked for

@@ -16,6 +16,7 @@ checks it). Every cell, whatever its command, must end the same way:
 Two served emulators (target, and clone's source) are shared by every cell: each cell plugs fresh
 emulators (state and knobs) into them.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -76,8 +77,9 @@ def cells() -> list[Cell]:
     out = []
     for a, b in itertools.product(range(5), repeat=2):
         paging, command, form, source, size = a, b, (a + b) % 5, (a + 2 * b) % 5, (a + 3 * b) % 5
-        out.append(Cell(list(PAGINGS)[paging], COMMANDS[command], FORMS[form % 3], SOURCES[source % 3],
-                        list(SIZES)[size % 3]))
+        out.append(
+            Cell(list(PAGINGS)[paging], COMMANDS[command], FORMS[form % 3], SOURCES[source % 3], list(SIZES)[size % 3])
+        )
     return out
 
 
@@ -85,8 +87,13 @@ CELLS = cells()
 
 
 def test_every_pair_of_variants_meets() -> None:
-    axes = {"paging": list(PAGINGS), "command": list(COMMANDS), "form": list(FORMS), "source": list(SOURCES),
-            "size": list(SIZES)}
+    axes = {
+        "paging": list(PAGINGS),
+        "command": list(COMMANDS),
+        "form": list(FORMS),
+        "source": list(SOURCES),
+        "size": list(SIZES),
+    }
     for (one, ones), (other, others) in itertools.combinations(axes.items(), 2):
         met = {(getattr(c, one), getattr(c, other)) for c in CELLS}
         assert met == set(itertools.product(ones, others)), (one, other)
@@ -113,8 +120,7 @@ class Served:
 
     def plug_in(self, form: str, paging: str, channels: list[dict[str, Any]]) -> Emulator:
         self.received.clear()
-        emu = Emulator(api_keys={KEY: set(ALL_PERMISSIONS)}, auth=form, before_request=self._record,
-                       **PAGINGS[paging])
+        emu = Emulator(api_keys={KEY: set(ALL_PERMISSIONS)}, auth=form, before_request=self._record, **PAGINGS[paging])
         emu.seed_channels(channels)
         self.plug.emu.close()
         self.plug.emu = emu
@@ -159,8 +165,9 @@ def desired(n: int) -> list[dict[str, Any]]:
         if i in changed:
             ch["icon"] = "chat-bubble"
         out.append(ch)
-    out += [{"name": f"New {j}", "icon": "note", "custom_channel_warning_en": "Replies within 1 hour"}
-            for j in range(3)]
+    out += [
+        {"name": f"New {j}", "icon": "note", "custom_channel_warning_en": "Replies within 1 hour"} for j in range(3)
+    ]
     return out
 
 
@@ -312,8 +319,9 @@ def test_cell(cell: Cell, servers: tuple[Served, Served], tmp_path: Path) -> Non
     else:
         run.source.plug_in(cell.form, cell.paging, after)
         path = run.file([])
-        result = run.cli(["clone", str(path), "--from", "source", "--to", "target", "--prune", "--yes"],
-                         secret_env(after))
+        result = run.cli(
+            ["clone", str(path), "--from", "source", "--to", "target", "--prune", "--yes"], secret_env(after)
+        )
         assert result.exit_code == 0, result.output
         assert_applied_exactly_the_plan(result, emu, before, after)
         assert_paging_sent(cell, run.source, result, len(after) + BUILT_INS)
@@ -321,8 +329,9 @@ def test_cell(cell: Cell, servers: tuple[Served, Served], tmp_path: Path) -> Non
     assert_exported_and_planned_empty(run, emu)
 
 
-def assert_applied_exactly_the_plan(result: Result, emu: Emulator, before: list[dict[str, Any]],
-                                    after: list[dict[str, Any]]) -> None:
+def assert_applied_exactly_the_plan(
+    result: Result, emu: Emulator, before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> None:
     """The plan shown is the expected one, the calls made are its calls, the tenant is the file."""
     counts = Counter(action for action, _ in expected_changes(before, after))
     # the summary line may lead with the high-impact changes (deletes) before its counts
@@ -330,17 +339,25 @@ def assert_applied_exactly_the_plan(result: Result, emu: Emulator, before: list[
     assert summary.startswith("Plan: ") and (
         f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete." in summary
     ), result.stdout[:300]
-    assert (f"Apply: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted "
-            f"(of {sum(counts.values())} planned).") in result.stderr, result.stderr[-2000:]
+    assert (
+        f"Apply: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted "
+        f"(of {sum(counts.values())} planned)."
+    ) in result.stderr, result.stderr[-2000:]
     # Each create sets a PUT-only field: a POST, then a PUT to the new id.
     calls = {kind: emu.stats[kind] for kind in ("create", "update", "delete")}
-    assert calls == {"create": counts["create"], "update": counts["update"] + counts["create"],
-                     "delete": counts["delete"]}, calls
+    assert calls == {
+        "create": counts["create"],
+        "update": counts["update"] + counts["create"],
+        "delete": counts["delete"],
+    }, calls
     assert by_name(custom(emu)) == by_name(after)
     assert len(custom(emu)) == len(after), "nothing duplicated"
 
 
 def expected_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[tuple[str, str]]:
     old, new = by_name(before), by_name(after)
-    return ({("create", n) for n in new.keys() - old.keys()} | {("delete", n) for n in old.keys() - new.keys()}
-            | {("update", n) for n in old.keys() & new.keys() if old[n] != new[n]})
+    return (
+        {("create", n) for n in new.keys() - old.keys()}
+        | {("delete", n) for n in old.keys() - new.keys()}
+        | {("update", n) for n in old.keys() & new.keys() if old[n] != new[n]}
+    )

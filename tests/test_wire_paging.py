@@ -1,5 +1,6 @@
 """Every paging the contract allows, each staged by an emulator knob and read through the CLI over
 real HTTP: every channel exactly once, never a page too many asked for without need."""
+
 from __future__ import annotations
 
 import math
@@ -41,21 +42,26 @@ def exported_names(running: Any, tmp_path: Path) -> list[str]:
     return [line.split(": ", 1)[1] for line in out.read_text().splitlines() if line.startswith("- name: ")]
 
 
-@pytest.mark.parametrize("knobs, pages", [
-    ({}, 3),
-    ({"list_type": "channels"}, 3),  # the docs never show the value of a list's type
-    ({"list_type": "item"}, 3),
-    ({"max_item_limit": 40}, math.ceil(TOTAL / 40)),  # continue from the items received, not asked
-    ({"quirks": ["no-item-total"]}, 3),  # ends at the short page
-    ({"quirks": ["no-item-total"], "max_item_limit": 51}, TOTAL // 51 + 1),  # 5 full pages, then an empty one
-    ({"quirks": ["no-paging"]}, 1),  # everything at once; the total says it is all
-    ({"quirks": ["no-paging", "no-item-total"]}, 2),  # the second page brings nothing new: the end
-])
-def test_plan_reads_every_channel_once_whatever_the_paging(make_emulator, tmp_path: Path, knobs: dict[str, Any],
-                                                           pages: int) -> None:
+@pytest.mark.parametrize(
+    "knobs, pages",
+    [
+        ({}, 3),
+        ({"list_type": "channels"}, 3),  # the docs never show the value of a list's type
+        ({"list_type": "item"}, 3),
+        ({"max_item_limit": 40}, math.ceil(TOTAL / 40)),  # continue from the items received, not asked
+        ({"quirks": ["no-item-total"]}, 3),  # ends at the short page
+        ({"quirks": ["no-item-total"], "max_item_limit": 51}, TOTAL // 51 + 1),  # 5 full pages, then an empty one
+        ({"quirks": ["no-paging"]}, 1),  # everything at once; the total says it is all
+        ({"quirks": ["no-paging", "no-item-total"]}, 2),  # the second page brings nothing new: the end
+    ],
+)
+def test_plan_reads_every_channel_once_whatever_the_paging(
+    make_emulator, tmp_path: Path, knobs: dict[str, Any], pages: int
+) -> None:
     running = seeded(make_emulator, **knobs)
-    result = run_cli(["plan", channels_file(tmp_path), "--url", running.url, "--detailed-exitcode"],
-                     {"OMNIDESK_API_KEY": "demo"})
+    result = run_cli(
+        ["plan", channels_file(tmp_path), "--url", running.url, "--detailed-exitcode"], {"OMNIDESK_API_KEY": "demo"}
+    )
     assert result.exit_code == 0, result.output  # 0: no changes, so no channel was missed or read twice
     assert running.emu.stats["list"] == pages
     names = exported_names(running, tmp_path)
@@ -76,8 +82,13 @@ def _client(pages: list[dict[str, Any]], **kwargs: Any) -> tuple[OmnideskClient,
         asked.append(request.url.params["itemStart"])
         return httpx.Response(200, json=pages.pop(0))
 
-    return OmnideskClient("https://t.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(server),
-                          sleep=lambda s: None, **kwargs), asked
+    return OmnideskClient(
+        "https://t.omnidesk.com",
+        "k3y-0123456789",
+        transport=httpx.MockTransport(server),
+        sleep=lambda s: None,
+        **kwargs,
+    ), asked
 
 
 def ch(i: int) -> dict[str, Any]:
@@ -95,8 +106,9 @@ def test_list_answers_lacking_items_are_refused(missing: str) -> None:
 
 
 def test_list_answers_lacking_item_total_are_read_until_a_short_page() -> None:
-    client, asked = _client([{"type": "list", "items": [ch(i) for i in range(1, 100)]},
-                             {"type": "list", "items": [ch(100), ch(101)]}])
+    client, asked = _client(
+        [{"type": "list", "items": [ch(i) for i in range(1, 100)]}, {"type": "list", "items": [ch(100), ch(101)]}]
+    )
     assert [c.id for c in client.list_channels()] == list(range(1, 102))
     assert asked == ["0", "99"]
 
@@ -104,9 +116,11 @@ def test_list_answers_lacking_item_total_are_read_until_a_short_page() -> None:
 def test_a_total_that_grows_is_compared_with_the_first_page_not_the_previous_one() -> None:
     # Concurrent pages arrive out of order: a growing list looked like a shrinking one when each page
     # was compared with the page before it. With growth allowed (looking up creates), it is consistent.
-    pages = [{"type": "list", "itemTotal": 200, "items": [ch(i) for i in range(1, 100)]},
-             {"type": "list", "itemTotal": 203, "items": [ch(i) for i in range(100, 199)]},
-             {"type": "list", "itemTotal": 201, "items": [ch(i) for i in range(199, 204)]}]
+    pages = [
+        {"type": "list", "itemTotal": 200, "items": [ch(i) for i in range(1, 100)]},
+        {"type": "list", "itemTotal": 203, "items": [ch(i) for i in range(100, 199)]},
+        {"type": "list", "itemTotal": 201, "items": [ch(i) for i in range(199, 204)]},
+    ]
     client, _ = _client(pages, parallelism=1)
     found = client.find_custom_channels(["c1", "c203"])
     assert sorted(found) == ["c1", "c203"]
@@ -129,19 +143,24 @@ def test_pages_are_requested_with_bounded_concurrency() -> None:
         items = [ch(i) for i in range(start + 1, min(total, start + PAGE_SIZE) + 1)]
         return httpx.Response(200, json={"type": "list", "itemTotal": total, "items": items})
 
-    client = OmnideskClient("https://t.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(server),
-                            parallelism=4)
+    client = OmnideskClient(
+        "https://t.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(server), parallelism=4
+    )
     assert len(client.list_channels()) == total
     assert 2 <= state["peak"] <= 4
     assert client.stats["list_page"] == math.ceil(total / PAGE_SIZE)
 
 
-@pytest.mark.parametrize("claimed, reason", [
-    (100, "198 distinct channels were read, more than its itemTotal of 100"),  # stopping at 100 lost 155
-    (TOTAL + 1, f"the pages ended after {TOTAL} of {TOTAL + 1} channels"),
-])
-def test_a_count_read_that_differs_from_item_total_fails_the_read(make_emulator, tmp_path: Path, claimed: int,
-                                                                  reason: str) -> None:
+@pytest.mark.parametrize(
+    "claimed, reason",
+    [
+        (100, "198 distinct channels were read, more than its itemTotal of 100"),  # stopping at 100 lost 155
+        (TOTAL + 1, f"the pages ended after {TOTAL} of {TOTAL + 1} channels"),
+    ],
+)
+def test_a_count_read_that_differs_from_item_total_fails_the_read(
+    make_emulator, tmp_path: Path, claimed: int, reason: str
+) -> None:
     running = seeded(make_emulator, claimed_total=claimed)
     out = tmp_path / "export.yaml"
     result = run_cli(["export", "--url", running.url, "--out", str(out)], {"OMNIDESK_API_KEY": "demo"})

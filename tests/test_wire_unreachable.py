@@ -1,5 +1,6 @@
 """A server that is not there (#19): nothing listening, or a connection closed before any answer, is
 retried at most once, briefly, and then says what to check; never six retries and 29 s of silence."""
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,11 @@ def hangup(request: pytest.FixtureRequest) -> Iterator[Hangup]:
 @pytest.mark.parametrize("command", ["plan", "apply", "export"])
 def test_nothing_listening_answers_within_3_s_with_what_to_check(tmp_path: Path, command: str) -> None:
     port = free_port()
-    args = {"plan": ["plan", channels_file(tmp_path)], "apply": ["apply", channels_file(tmp_path), "--yes"],
-            "export": ["export", "--out", str(tmp_path / "out.yaml")]}[command]
+    args = {
+        "plan": ["plan", channels_file(tmp_path)],
+        "apply": ["apply", channels_file(tmp_path), "--yes"],
+        "export": ["export", "--out", str(tmp_path / "out.yaml")],
+    }[command]
     started = time.monotonic()
     result = run_cli([*args, "--url", f"http://127.0.0.1:{port}", "--verbose"], {"OMNIDESK_API_KEY": "demo"})
     elapsed = time.monotonic() - started
@@ -95,8 +99,9 @@ def test_a_connection_closed_before_any_answer_is_retried_once_with_what_to_chec
     tmp_path: Path, hangup: Hangup
 ) -> None:
     started = time.monotonic()
-    result = run_cli(["plan", channels_file(tmp_path), "--url", f"http://127.0.0.1:{hangup.port}"],
-                     {"OMNIDESK_API_KEY": "demo"})
+    result = run_cli(
+        ["plan", channels_file(tmp_path), "--url", f"http://127.0.0.1:{hangup.port}"], {"OMNIDESK_API_KEY": "demo"}
+    )
     assert result.exit_code == 1, result.output
     assert time.monotonic() - started < 3
     assert f"127.0.0.1:{hangup.port} closed the connection before any answer: {LOCAL_HINT}" in result.stderr
@@ -112,18 +117,21 @@ def refusing(request: httpx.Request) -> httpx.Response:
 
 def test_a_remote_host_refusing_says_to_check_the_url_and_the_network() -> None:
     sleeps: list[float] = []
-    client = OmnideskClient("https://acme.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(refusing),
-                            sleep=sleeps.append)
+    client = OmnideskClient(
+        "https://acme.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(refusing), sleep=sleeps.append
+    )
     with pytest.raises(ApiError) as info:
         client.list_channels()
     assert str(info.value).startswith(
-        f"GET /api/v2/channel?itemStart=0&itemLimit=99: nothing listens on acme.omnidesk.com:443: {REMOTE_HINT}")
+        f"GET /api/v2/channel?itemStart=0&itemLimit=99: nothing listens on acme.omnidesk.com:443: {REMOTE_HINT}"
+    )
     assert client.stats["list_page"] == 2 and len(sleeps) == 1 and sleeps[0] <= 0.5
 
 
 def test_a_create_refused_a_connection_is_sent_again_once_not_looked_up() -> None:
-    client = OmnideskClient("https://acme.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(refusing),
-                            sleep=lambda s: None)
+    client = OmnideskClient(
+        "https://acme.omnidesk.com", "k3y-0123456789", transport=httpx.MockTransport(refusing), sleep=lambda s: None
+    )
     with pytest.raises(
         ApiError, match=f"^POST /api/v2/channel: nothing listens on acme.omnidesk.com:443: {REMOTE_HINT}"
     ):

@@ -2,6 +2,7 @@
 
 End to end through the CLI (or the workflow) against the emulator over real HTTP.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,12 +81,24 @@ def test_a_create_with_put_only_fields_is_post_then_put_and_the_next_plan_is_emp
     data = json.loads(run_cli(["plan", path, "--format", "json"], env).stdout)
     sms = next(c for c in data["changes"] if c["name"] == "SMS gateway")
     assert sms["calls"] == [
-        {"method": "POST", "path": "/api/v2/channel",
-         "fields": {"name": "SMS gateway", "icon": "sms", "custom_channel_endpoint": "https://sms.example.com/omnidesk",
-                    "custom_channel_secret": "(sensitive)"}},
-        {"method": "PUT", "path": "/api/v2/channel/new",
-         "fields": {"custom_channel_warning_en": "Replies can take a few minutes",
-                    "custom_channel_available_in_quick_ticket": True}},
+        {
+            "method": "POST",
+            "path": "/api/v2/channel",
+            "fields": {
+                "name": "SMS gateway",
+                "icon": "sms",
+                "custom_channel_endpoint": "https://sms.example.com/omnidesk",
+                "custom_channel_secret": "(sensitive)",
+            },
+        },
+        {
+            "method": "PUT",
+            "path": "/api/v2/channel/new",
+            "fields": {
+                "custom_channel_warning_en": "Replies can take a few minutes",
+                "custom_channel_available_in_quick_ticket": True,
+            },
+        },
     ]
     plain = next(c for c in data["changes"] if c["name"] == "Plain")
     assert [c["method"] for c in plain["calls"]] == ["POST"]
@@ -114,8 +127,9 @@ class PutRefused(Emulator):
 
     def handle(self, method, path, query, headers, body):  # type: ignore[override]
         if method == "PUT":
-            payload = json.dumps({"status": "error", "message": "temporarily refused",
-                                  "field": "custom_channel_warning_en"}).encode()
+            payload = json.dumps(
+                {"status": "error", "message": "temporarily refused", "field": "custom_channel_warning_en"}
+            ).encode()
             return 400, {"content-type": "application/json"}, payload
         return super().handle(method, path, query, headers, body)
 
@@ -128,8 +142,10 @@ def test_a_create_whose_put_fails_is_reported_incomplete_and_a_rerun_converges(t
         first = run_cli(["apply", path, "--yes"], env)
         assert first.exit_code == 1, first.output
         sms = custom(emu)["SMS gateway"]
-        assert (f"SMS gateway: created (id {sms['id']}) but incomplete: custom_channel_warning_en, "
-                "custom_channel_available_in_quick_ticket not set") in first.stderr
+        assert (
+            f"SMS gateway: created (id {sms['id']}) but incomplete: custom_channel_warning_en, "
+            "custom_channel_available_in_quick_ticket not set"
+        ) in first.stderr
         assert "Apply: 1 created, 0 updated, 0 deleted (of 2 planned); 1 created incomplete." in first.stderr
         assert sms["custom_channel_warning_en"] == "" and sms["custom_channel_secret"] == SECRET
         plain = custom(emu)["Plain"]
@@ -197,8 +213,7 @@ def test_a_stop_before_apply_starts_nothing_and_a_stop_midway_starts_no_more(emu
         report = apply_plan(plan, client, Secrets(), stop=stop)
         assert {o.status for o in report.outcomes} == {NOT_STARTED} and writes(emulator.emu) == 0
         later = threading.Event()
-        report = apply_plan(plan, client, Secrets(), parallelism=1,
-                            on_outcome=lambda outcome: later.set(), stop=later)
+        report = apply_plan(plan, client, Secrets(), parallelism=1, on_outcome=lambda outcome: later.set(), stop=later)
     done = [o for o in report.outcomes if o.status == OK]
     assert len(done) == 1 and emulator.emu.stats["create"] == 1 and report.interrupted
 
@@ -218,8 +233,10 @@ def test_secret_is_not_sent_on_an_update_without_rotate_even_when_its_variable_c
 
 def test_every_conflict_stale_channel_and_missing_secret_is_reported():
     with pytest.raises(ConflictError) as caught:
-        make_plan([want("Email", env_var=""), want("A", env_var="")],
-                  [RemoteChannel(1, "email", normalize_fields({"name": "Email"})), remote(2, "A"), remote(3, "A")])
+        make_plan(
+            [want("Email", env_var=""), want("A", env_var="")],
+            [RemoteChannel(1, "email", normalize_fields({"name": "Email"})), remote(2, "A"), remote(3, "A")],
+        )
     assert len(caught.value.conflicts) == 2 and "built-in" in str(caught.value) and "(ids 2, 3)" in str(caught.value)
 
     renames = [
@@ -229,9 +246,18 @@ def test_every_conflict_stale_channel_and_missing_secret_is_reported():
         DesiredChannel(fields=normalize_fields({"name": "Email2"})),
     ]
     with pytest.raises(ConflictError) as caught:
-        make_plan(renames, [remote(1, "O1"), remote(2, "O2"), remote(3, "D"), remote(4, "D"),
-                            remote(5, "O3"), remote(6, "N3"),
-                            RemoteChannel(7, "email", normalize_fields({"name": "Email2"}))])
+        make_plan(
+            renames,
+            [
+                remote(1, "O1"),
+                remote(2, "O2"),
+                remote(3, "D"),
+                remote(4, "D"),
+                remote(5, "O3"),
+                remote(6, "N3"),
+                RemoteChannel(7, "email", normalize_fields({"name": "Email2"})),
+            ],
+        )
     assert len(caught.value.conflicts) == 4, caught.value.conflicts
 
     plan = make_plan(
@@ -282,27 +308,36 @@ def test_a_saved_plan_is_validated_against_its_schema_and_digests_are_salted_scr
         load_plan(first)
 
 
-fields_strategy = st.fixed_dictionaries({}, optional={
-    "icon": st.sampled_from(["chat", "sms", "note"]),
-    "custom_channel_endpoint": st.sampled_from(["", "https://a.example.com/x", "https://b.example.com/y?z=1"]),
-    "custom_channel_warning_en": st.sampled_from(["", "Careful", "Let op!"]),
-    "include_signature": st.booleans(),
-    "custom_channel_available_in_quick_ticket": st.booleans(),
-})
+fields_strategy = st.fixed_dictionaries(
+    {},
+    optional={
+        "icon": st.sampled_from(["chat", "sms", "note"]),
+        "custom_channel_endpoint": st.sampled_from(["", "https://a.example.com/x", "https://b.example.com/y?z=1"]),
+        "custom_channel_warning_en": st.sampled_from(["", "Careful", "Let op!"]),
+        "include_signature": st.booleans(),
+        "custom_channel_available_in_quick_ticket": st.booleans(),
+    },
+)
 names = st.sampled_from(["A", "B", "C", "D", "E"])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(current=st.dictionaries(names, fields_strategy, max_size=4),
-       desired=st.dictionaries(names, fields_strategy, max_size=4),
-       secret=st.sampled_from(["set", "unset", "none"]), renamed=st.dictionaries(names, names, max_size=2),
-       prune=st.booleans(), rotate=st.booleans())
+@given(
+    current=st.dictionaries(names, fields_strategy, max_size=4),
+    desired=st.dictionaries(names, fields_strategy, max_size=4),
+    secret=st.sampled_from(["set", "unset", "none"]),
+    renamed=st.dictionaries(names, names, max_size=2),
+    prune=st.booleans(),
+    rotate=st.booleans(),
+)
 def test_a_plan_round_trips_through_a_saved_plan_file(tmp_path, current, desired, secret, renamed, prune, rotate):
     """Every part of a plan survives saving: renames, unset secrets, unmanaged channels, every change type."""
     wanted = [
-        DesiredChannel(fields=normalize_fields({"name": n, **f}),
-                       secret=None if secret == "none" else SecretRef("v" if secret == "set" else None, "S_" + n),
-                       previous_names=tuple(o for o in [renamed.get(n)] if o and o != n and o not in desired))
+        DesiredChannel(
+            fields=normalize_fields({"name": n, **f}),
+            secret=None if secret == "none" else SecretRef("v" if secret == "set" else None, "S_" + n),
+            previous_names=tuple(o for o in [renamed.get(n)] if o and o != n and o not in desired),
+        )
         for n, f in desired.items()
     ]
     claimed = [o for w in wanted for o in w.previous_names]
@@ -327,7 +362,8 @@ def test_the_digest_is_sha256_of_canonical_json_and_plans_compare_by_value():
     from reconciler.plan import FrozenMap, digest
 
     assert digest({"b": [1, "é"], "a": True}) == (
-        "sha256:" + __import__("hashlib").sha256('{"a":true,"b":[1,"é"]}'.encode()).hexdigest())
+        "sha256:" + __import__("hashlib").sha256('{"a":true,"b":[1,"é"]}'.encode()).hexdigest()
+    )
     assert FrozenMap({"a": 1}) == {"a": 1} and FrozenMap({"a": 1}) != {"a": 2} and FrozenMap() != []
     assert hash(FrozenMap({"a": 1, "b": 2})) == hash(FrozenMap({"b": 2, "a": 1}))
 
@@ -342,9 +378,14 @@ def test_calls_are_described_with_every_field_they_send():
 
 
 def test_every_stale_create_and_a_renamed_channel_by_its_old_name():
-    plan = make_plan([want("N1", env_var=""), want("N2", env_var=""),
-                      DesiredChannel(fields=normalize_fields({"name": "New"}), previous_names=("Old",))],
-                     [remote(1, "Old")])
+    plan = make_plan(
+        [
+            want("N1", env_var=""),
+            want("N2", env_var=""),
+            DesiredChannel(fields=normalize_fields({"name": "New"}), previous_names=("Old",)),
+        ],
+        [remote(1, "Old")],
+    )
     with pytest.raises(StalePlanError) as stale:
         check_fresh(plan, [remote(1, "Old", icon="moved"), remote(5, "N1"), remote(6, "N2")])
     assert len(stale.value.stale) == 3 and "'Old' (id 1) changed since the plan" in str(stale.value)
@@ -353,9 +394,11 @@ def test_every_stale_create_and_a_renamed_channel_by_its_old_name():
 
 def test_the_apply_summary_counts_each_kind(emulator):
     emulator.emu.seed_channels([{"name": "Keep"}, {"name": "Gone"}])
-    plan = make_plan([want("Keep", env_var="", icon="x"), want("New", env_var="")],
-                     [RemoteChannel(c["id"], "custom", normalize_fields(c)) for c in custom(emulator.emu).values()],
-                     prune=True)
+    plan = make_plan(
+        [want("Keep", env_var="", icon="x"), want("New", env_var="")],
+        [RemoteChannel(c["id"], "custom", normalize_fields(c)) for c in custom(emulator.emu).values()],
+        prune=True,
+    )
     with OmnideskClient(emulator.url, "demo") as client:
         report = apply_plan(plan, client, Secrets())
     assert report.summary() == "Apply: 1 created, 1 updated, 1 deleted (of 3 planned)."
@@ -366,8 +409,9 @@ def test_the_apply_summary_counts_each_kind(emulator):
 
 
 def test_the_target_never_shows_its_key():
-    target = resolve_target(url="https://acme.omnidesk.com", tenant=None, tenants={},
-                            environ={"OMNIDESK_API_KEY": "k3y-never-shown"})
+    target = resolve_target(
+        url="https://acme.omnidesk.com", tenant=None, tenants={}, environ={"OMNIDESK_API_KEY": "k3y-never-shown"}
+    )
     assert "k3y-never-shown" not in repr(target) and "k3y-never-shown" not in str(target.connection())
     with pytest.raises(TargetError) as caught:
         resolve_target(url="https://acme.omnidesk.com", tenant=None, tenants={}, environ={})
@@ -396,5 +440,10 @@ def test_the_docs_python_example_runs_as_written(emulator, tmp_path):
     assert sorted(custom(emulator.emu)) == ["Instagram DM", "SMS gateway"]
     sms = custom(emulator.emu)["SMS gateway"]
     assert sms["custom_channel_warning_nl"] == "Antwoorden per sms kunnen enkele minuten duren"
-    assert run_cli(["plan", str(ROOT / "examples" / "quickstart.yaml"), "--detailed-exitcode"],
-                   {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key}).exit_code == 0
+    assert (
+        run_cli(
+            ["plan", str(ROOT / "examples" / "quickstart.yaml"), "--detailed-exitcode"],
+            {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key},
+        ).exit_code
+        == 0
+    )

@@ -5,6 +5,7 @@ hook (``hooks:`` in mkdocs.yml) replaces it with Markdown made from the thing it
 and option from the click commands, the channels file from its JSON Schema, the exit codes from
 ``reconciler.cli.EXIT_CODES``, the JSON plan from its schema and a plan made on the emulator.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -167,10 +168,16 @@ def rules_of(schema: dict[str, Any], node: dict[str, Any]) -> list[str]:
     if pattern:
         rules.append("matches " + code(pattern))
     if pattern and "(?:env|var)" in pattern:
-        rules.append("whole ${env:NAME} / ${var:NAME} may stand beside these characters (the value after "
-                     "substitution must match too)")
-    for key, words in (("minimum", "at least"), ("maximum", "at most"), ("minItems", "at least this many items:"),
-                       ("minLength", "at least this many characters:")):
+        rules.append(
+            "whole ${env:NAME} / ${var:NAME} may stand beside these characters (the value after "
+            "substitution must match too)"
+        )
+    for key, words in (
+        ("minimum", "at least"),
+        ("maximum", "at most"),
+        ("minItems", "at least this many items:"),
+        ("minLength", "at least this many characters:"),
+    ):
         if key in node:
             rules.append(f"{words} {node[key]}")
     if node.get("uniqueItems"):
@@ -189,11 +196,16 @@ def object_table(schema: dict[str, Any], node: dict[str, Any], examples: dict[st
         required_mark = "**required**" if key in required else ""
         default = code(json.dumps(full["default"])) if "default" in full else required_mark
         example = code(shorten(json.dumps(examples[key], ensure_ascii=False))) if key in examples else ""
-        rows.append(f"| {code(key)} | {type_of(schema, prop)} | {default} | {'; '.join(rules_of(schema, prop))} | "
-                    f"{example} | {cell(full.get('description', ''))} |")
+        rows.append(
+            f"| {code(key)} | {type_of(schema, prop)} | {default} | {'; '.join(rules_of(schema, prop))} | "
+            f"{example} | {cell(full.get('description', ''))} |"
+        )
     extra = "Other keys are an error." if node.get("additionalProperties") is False else ""
-    return ("| key | type | default | rule | example | description |\n|---|---|---|---|---|---|\n"
-            + "\n".join(rows) + (f"\n\n{extra}" if extra else ""))
+    return (
+        "| key | type | default | rule | example | description |\n|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + (f"\n\n{extra}" if extra else "")
+    )
 
 
 def shorten(text: str, width: int = 48) -> str:
@@ -242,10 +254,12 @@ def channels_file_examples() -> dict[str, dict[str, Any]]:
 
 def channels_file() -> str:
     example = (ROOT / "examples" / "webshop" / "channels.yaml").read_text(encoding="utf-8")
-    return (schema_sections("channels.schema.json", "The file (top level)", channels_file_examples())
-            + "\n### A complete example\n\n`examples/webshop/channels.yaml`, which the test suite validates and "
-            "applies (the examples in the tables above are the first values the example files give each "
-            "key):\n\n```yaml\n" + example + "```\n")
+    return (
+        schema_sections("channels.schema.json", "The file (top level)", channels_file_examples())
+        + "\n### A complete example\n\n`examples/webshop/channels.yaml`, which the test suite validates and "
+        "applies (the examples in the tables above are the first values the example files give each "
+        "key):\n\n```yaml\n" + example + "```\n"
+    )
 
 
 def plan_format() -> str:

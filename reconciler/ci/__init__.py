@@ -5,14 +5,16 @@ forge implements for it: ``reconciler.ci.github`` (GitHub Actions, used by this 
 ``action.yml``) and ``reconciler.ci.gitlab`` (the GitLab CI template). The CLI exposes them as
 ``omnidesk-channels ci github|gitlab ...``.
 """
+
 from __future__ import annotations
 
 import io
 import os
 import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -69,8 +71,10 @@ def chosen_tenants(file: str, tenant: str | None, all_tenants: bool, shard: Shar
     if all_tenants and tenant:
         raise CiError("choose one: a tenant, or all tenants")
     if shard and not all_tenants:
-        raise CiError(f"{named('shard')} splits all tenants among the jobs of a matrix: add "
-                      f"{named('all_tenants')} (the action's all-tenants: true)")
+        raise CiError(
+            f"{named('shard')} splits all tenants among the jobs of a matrix: add "
+            f"{named('all_tenants')} (the action's all-tenants: true)"
+        )
     if not all_tenants:
         return [tenant]
     names = list(tenants_of(file))
@@ -99,8 +103,10 @@ def saved_plans(path: str | os.PathLike[str]) -> list[Path]:
             raise CiError(f"{where} holds no saved plan (*.json): was the plan job's artifact downloaded here?")
         return found
     if not where.is_file():
-        raise CiError(f"{where}: no such saved plan (a file from '{named('save_plan_short', 'Workflow.save')}', "
-                      "or a folder of them)")
+        raise CiError(
+            f"{where}: no such saved plan (a file from '{named('save_plan_short', 'Workflow.save')}', "
+            "or a folder of them)"
+        )
     return [where]
 
 
@@ -135,8 +141,9 @@ class RestApi:
     name: str
 
     def __post_init__(self) -> None:
-        self._http = httpx.Client(base_url=self.base_url.rstrip("/") + "/", headers=dict(self.headers),
-                                  timeout=API_TIMEOUT)
+        self._http = httpx.Client(
+            base_url=self.base_url.rstrip("/") + "/", headers=dict(self.headers), timeout=API_TIMEOUT
+        )
         self._origin = httpx.URL(self.base_url).copy_with(path="/", query=None, fragment=None)
 
     def close(self) -> None:
@@ -148,13 +155,21 @@ class RestApi:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-             json: Any = None, data: Mapping[str, str] | None = None,
-             headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         what = f"{method} /{httpx.URL(path).path.lstrip('/')}"
         try:
-            response = self._http.request(method, path.lstrip("/"), params=params, json=json, data=data,
-                                          headers=headers)
+            response = self._http.request(
+                method, path.lstrip("/"), params=params, json=json, data=data, headers=headers
+            )
             for _ in range(MAX_REDIRECTS):
                 if not response.is_redirect:
                     break
@@ -162,8 +177,11 @@ class RestApi:
         except httpx.HTTPError as exc:
             raise CiError(f"{self.name} API: {what}: {type(exc).__name__}: {exc}", call=what) from None
         if response.status_code >= 400:
-            raise CiError(f"{self.name} API: {what}: HTTP {response.status_code}: {_reason(response)}",
-                          call=what, status=response.status_code)
+            raise CiError(
+                f"{self.name} API: {what}: HTTP {response.status_code}: {_reason(response)}",
+                call=what,
+                status=response.status_code,
+            )
         return response
 
     def _redirected(self, response: httpx.Response, headers: Mapping[str, str] | None) -> httpx.Response:
@@ -199,8 +217,9 @@ class RestApi:
             if not following:
                 return
             if not self._same_origin(httpx.URL(following)):
-                raise CiError(f"{self.name} API: GET {path}: the next page is on another host; refused",
-                              call=f"GET {path}")
+                raise CiError(
+                    f"{self.name} API: GET {path}: the next page is on another host; refused", call=f"GET {path}"
+                )
             response = self.call("GET", following)
         raise CiError(f"{self.name} API: GET {path}: more than {limit} pages; refusing to read on", call=f"GET {path}")
 
@@ -226,8 +245,11 @@ def with_api_key(environ: Mapping[str, str], file: str, tenants: Sequence[str | 
     if not key:
         return env
     if len(tenants) != 1:
-        raise CiError("api-key is one tenant's key: use it with one tenant, or set each tenant's key variable "
-                      "(env: in the workflow) for all tenants", variables=(API_KEY_VARIABLE,))
+        raise CiError(
+            "api-key is one tenant's key: use it with one tenant, or set each tenant's key variable "
+            "(env: in the workflow) for all tenants",
+            variables=(API_KEY_VARIABLE,),
+        )
     tenant = tenants[0]
     variable = (Workflow(environ=environ).tenants(file)[tenant].api_key_env if tenant else None) or DEFAULT_KEY_ENV
     env[variable] = key

@@ -14,8 +14,8 @@ A missing or unreadable previous state counts from zero: it can delay an issue, 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from reconciler.errors import CiError
 from reconciler.files import write_atomically

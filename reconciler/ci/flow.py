@@ -16,16 +16,16 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from reconciler.apply import Outcome
 from reconciler.ci import (
     Log,
     apply_marker,
     coverage,
-    driftcount,
     drift_marker,
+    driftcount,
     make_folder,
     plan_comment,
     plan_marker,

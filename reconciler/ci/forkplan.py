@@ -38,12 +38,14 @@ def plan(forge: Forge, engine: Workflow, file: str, tenants: Sequence[str | None
             snapshot = forge.snapshot(path)
             if snapshot is None:
                 missing.append(name)
-                log(forge.annotation(
-                    "notice",
-                    f"{name}: no snapshot {path} on the target branch: a fork's {forge.request_word} holds no "
-                    "key, so there is nothing to plan it against; nothing planned",
-                    TITLE,
-                ))
+                log(
+                    forge.annotation(
+                        "notice",
+                        f"{name}: no snapshot {path} on the target branch: a fork's {forge.request_word} holds no "
+                        "key, so there is nothing to plan it against; nothing planned",
+                        TITLE,
+                    )
+                )
                 continue
             results.append(TenantPlan(tenant, plan_against_snapshot(engine, file, tenant, snapshot)))
         except ReconcilerError as exc:

@@ -13,15 +13,16 @@ import json
 import os
 import urllib.parse
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
-from reconciler.policy import DENY, Finding
 from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
+from reconciler.policy import DENY, Finding
 from reconciler.snapshot import Snapshot
 from reconciler.workflow import Workflow
 
@@ -157,7 +158,9 @@ class GitHub:
         quoted = urllib.parse.quote(path)
         try:
             text = self.api.call(
-                "GET", f"{self.repo}/contents/{quoted}", params={"ref": ref},
+                "GET",
+                f"{self.repo}/contents/{quoted}",
+                params={"ref": ref},
                 headers={"Accept": "application/vnd.github.raw+json"},
             ).text
         except CiError as exc:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import tempfile
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
 from reconciler.ci.forge import Issue, Request
@@ -118,8 +119,12 @@ class GitLab:
             if exc.status == 404:
                 return None
             raise
-        commits = self.api.json("GET", f"{self.project}/repository/commits",
-                                params={"path": path, "ref_name": ref, "per_page": 1}) or []
+        commits = (
+            self.api.json(
+                "GET", f"{self.project}/repository/commits", params={"path": path, "ref_name": ref, "per_page": 1}
+            )
+            or []
+        )
         date = str(commits[0].get("committed_date") or "") if commits else ""
         return Snapshot(path, date[:10] or "an unknown date", text)
 
@@ -150,16 +155,23 @@ class GitLab:
         """
         env = self.need("CI_JOB_NAME", "CI_COMMIT_REF_NAME")
         source = self.environ.get("CI_PIPELINE_SOURCE")
-        pipelines = self.api.json(
-            "GET",
-            f"{self.project}/pipelines",
-            params={"ref": env["CI_COMMIT_REF_NAME"], "order_by": "id", "sort": "desc", "per_page": 20,
-                    **({"source": source} if source else {})},
-        ) or []
+        pipelines = (
+            self.api.json(
+                "GET",
+                f"{self.project}/pipelines",
+                params={
+                    "ref": env["CI_COMMIT_REF_NAME"],
+                    "order_by": "id",
+                    "sort": "desc",
+                    "per_page": 20,
+                    **({"source": source} if source else {}),
+                },
+            )
+            or []
+        )
         current = self.environ.get("CI_PIPELINE_ID", "")
         for pipeline in [p for p in pipelines if str(p.get("id")) != current][:DRIFT_PIPELINES_SEARCHED]:
-            jobs = self.api.pages(f"{self.project}/pipelines/{pipeline['id']}/jobs",
-                                  {"scope[]": ["success", "failed"]})
+            jobs = self.api.pages(f"{self.project}/pipelines/{pipeline['id']}/jobs", {"scope[]": ["success", "failed"]})
             job = next((j for j in jobs if j.get("name") == env["CI_JOB_NAME"] and j.get("artifacts_file")), None)
             if job is None:
                 continue

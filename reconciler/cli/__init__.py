@@ -3,6 +3,7 @@
 The exit codes and their meanings are ``EXIT_CODES``; the docs site's reference page is generated
 from it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,7 +25,7 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success (with `plan --detailed-exitcode`: success and no changes)",
     EXIT_ERROR: "error: bad input, a refused call, a failed operation, an unsafe or stale plan, a usage error "
-    "(an unknown option included), a refused output path, \"no\" or Ctrl-D at the apply prompt, an internal "
+    '(an unknown option included), a refused output path, "no" or Ctrl-D at the apply prompt, an internal '
     "error (one line; `--debug` shows the traceback)",
     EXIT_CHANGES: "changes pending (only with `plan --detailed-exitcode`, for drift checks)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C): run apply again to converge (after deletes: plan again, the count "
@@ -100,8 +101,12 @@ class LazyGroup(FullSummaryGroup):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="omnidesk-channels", message="%(prog)s %(version)s")
-@click.option(DEBUG_OPTION, is_flag=True, expose_value=False,
-              help="Show the traceback of an internal error (also accepted after the command).")
+@click.option(
+    DEBUG_OPTION,
+    is_flag=True,
+    expose_value=False,
+    help="Show the traceback of an internal error (also accepted after the command).",
+)
 def cli() -> None:
     """Omnidesk custom channels as code: describe channels in YAML, review a plan, apply it.
 
@@ -171,8 +176,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"internal error, please report: {type(exc).__name__}; "
-                   f"rerun with {DEBUG_OPTION} for the traceback", err=True)
+        click.echo(
+            f"internal error, please report: {type(exc).__name__}; rerun with {DEBUG_OPTION} for the traceback",
+            err=True,
+        )
         sys.exit(EXIT_ERROR)
     sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 

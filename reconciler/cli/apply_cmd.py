@@ -1,4 +1,5 @@
 """``omnidesk-channels apply``: make the tenant match a channels file or a saved plan."""
+
 from __future__ import annotations
 
 import sys
@@ -8,8 +9,16 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE_OR_PLAN, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, confirm, is_tty, print_file_warnings, print_findings, selection_options,
-    target_options, use_color, workflow,
+    allow_options,
+    apply_with_progress,
+    confirm,
+    is_tty,
+    print_file_warnings,
+    print_findings,
+    selection_options,
+    target_options,
+    use_color,
+    workflow,
 )
 from reconciler.render import render_text
 
@@ -17,18 +26,39 @@ from reconciler.render import render_text
 @click.command("apply", cls=OneFileCommand)
 @click.argument("file", type=CHANNELS_FILE_OR_PLAN, metavar="FILE|PLAN")
 @target_options
-@click.option("--yes", "-y", is_flag=True,
-              help="Apply without asking (a channels file needs it off a terminal; a saved plan does not).")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Apply without asking (a channels file needs it off a terminal; a saved plan does not).",
+)
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @allow_options
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
 @selection_options
-@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Operations in flight at once (shrinks by itself when the API rate-limits).")
-def apply_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
-                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
-                  allow_policy: tuple[str, ...], rotate_secrets: bool, only: tuple[str, ...], exclude: tuple[str, ...],
-                  parallelism: int) -> int:
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Operations in flight at once (shrinks by itself when the API rate-limits).",
+)
+def apply_command(
+    file: str,
+    url: str | None,
+    tenant: str | None,
+    emulator_state: str | None,
+    verbose: bool,
+    yes: bool,
+    prune: bool,
+    allow_deletes: int | None,
+    allow_updates: int | None,
+    allow_policy: tuple[str, ...],
+    rotate_secrets: bool,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    parallelism: int,
+) -> int:
     """Make the tenant match FILE (a channels file) or a saved PLAN.
 
     With a channels file: plans, prints the plan, asks on a terminal ("Apply 2 creates and
@@ -59,8 +89,9 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
     engine = workflow(verbose=verbose, parallelism=parallelism, emulator_state=emulator_state)
     if engine.is_saved_plan(file):
         if prune or rotate_secrets or only or exclude:
-            raise click.UsageError("--prune, --rotate-secrets, --only and --exclude belong to 'plan'; a saved plan "
-                                   "is applied as it is.")
+            raise click.UsageError(
+                "--prune, --rotate-secrets, --only and --exclude belong to 'plan'; a saved plan is applied as it is."
+            )
         planned = engine.load_saved(file, url=url, tenant=tenant)
         if is_tty(sys.stdin) and not yes:
             click.echo(render_text(planned.plan, color=use_color()), nl=False)
@@ -68,8 +99,9 @@ def apply_command(file: str, url: str | None, tenant: str | None, emulator_state
             click.echo(planned.plan.summary() + ".", err=True)
         print_findings(planned.plan)
     else:
-        planned = engine.plan(file, url=url, tenant=tenant, prune=prune,
-                              rotate_secrets=rotate_secrets, only=only, exclude=exclude)
+        planned = engine.plan(
+            file, url=url, tenant=tenant, prune=prune, rotate_secrets=rotate_secrets, only=only, exclude=exclude
+        )
         print_file_warnings(planned)
         click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:

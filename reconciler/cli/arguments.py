@@ -3,6 +3,7 @@
 Every command reports a missing file, a folder, or a file of the wrong kind (a saved plan where a
 channels file goes) with the same words, from ``reconciler.filekinds``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,11 @@ class OneFileCommand(click.Command):
         if ctx.args:
             given = [ctx.params.get("file"), *ctx.args]
             files = ", ".join(describe(f) for f in given if f)
-            raise click.UsageError(f"'{ctx.command_path}' takes one file, but got {len(given)}: {files}. "
-                                   "Give only the one this command is for (see --help)", ctx)
+            raise click.UsageError(
+                f"'{ctx.command_path}' takes one file, but got {len(given)}: {files}. "
+                "Give only the one this command is for (see --help)",
+                ctx,
+            )
         return super().invoke(ctx)
 
 

@@ -3,6 +3,7 @@
 Every option also reads an ``OMNIDESK_CI_*`` variable, so ``action.yml`` passes its inputs as
 environment (no input is ever spliced into a shell line).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,8 +12,19 @@ import click
 
 from reconciler.cli import FullSummaryGroup
 from reconciler.cli.ci_shared import (
-    all_opt, apply_opts, auth_opt, drift_opts, file_opt, format_opt, opt, run_apply, run_drift, run_plan,
-    shard_opt, tenant_opt, with_options,
+    all_opt,
+    apply_opts,
+    auth_opt,
+    drift_opts,
+    file_opt,
+    format_opt,
+    opt,
+    run_apply,
+    run_drift,
+    run_plan,
+    shard_opt,
+    tenant_opt,
+    with_options,
 )
 
 
@@ -70,13 +82,32 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
 @all_opt
 @shard_opt
 @format_opt
-@opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
-      help="Save each tenant's plan here as TENANT.json (upload it as the artifact the apply uses).")
-@opt("--comment/--no-comment", env="COMMENT", default=True, show_default=True,
-      help="On a pull request, keep one comment per tenant with its plan, updated in place.")
+@opt(
+    "--out-dir",
+    env="PLAN_DIR",
+    default="omnidesk-plan",
+    show_default=True,
+    metavar="DIR",
+    help="Save each tenant's plan here as TENANT.json (upload it as the artifact the apply uses).",
+)
+@opt(
+    "--comment/--no-comment",
+    env="COMMENT",
+    default=True,
+    show_default=True,
+    help="On a pull request, keep one comment per tenant with its plan, updated in place.",
+)
 @auth_opt
-def gh_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, comment: bool,
-            auth: str | None) -> int:
+def gh_plan(
+    file: str,
+    tenant: str | None,
+    all_tenants: bool,
+    shard: Any,
+    fmt: str,
+    out_dir: str,
+    comment: bool,
+    auth: str | None,
+) -> int:
     """Plan; a job summary, outputs and pull-request comments.
 
     The outputs are exitcode, has_changes and plan_path.
@@ -98,8 +129,16 @@ def gh_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: s
 @format_opt
 @with_options(drift_opts)
 @auth_opt
-def gh_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, drift_after: int,
-             detailed_exitcode: bool, auth: str | None) -> int:
+def gh_drift(
+    file: str,
+    tenant: str | None,
+    all_tenants: bool,
+    shard: Any,
+    fmt: str,
+    drift_after: int,
+    detailed_exitcode: bool,
+    auth: str | None,
+) -> int:
     """Plan; keep one issue per drifted tenant, open while it drifts.
 
     The issue is opened or updated on drift (with --drift-after N, once the tenant drifted in N
@@ -114,8 +153,9 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: 
     from reconciler.ci import driftcount, github
 
     forge = github.GitHub(state_artifact=driftcount.artifact_name(shard))  # each shard keeps its own count
-    return run_drift(forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url(),
-                     shard)
+    return run_drift(
+        forge, file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, forge.run_url(), shard
+    )
 
 
 @github_group.command("apply")
@@ -123,16 +163,40 @@ def gh_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: 
 @tenant_opt
 @with_options(apply_opts)
 @shard_opt
-@opt("--plan", "plan_path", env="PLAN", metavar="PATH",
-      help="A saved plan or a folder of them, applied exactly (default: what the protected branch says, "
-      "checked against the reviewed plans).")
-@opt("--artifact", env="ARTIFACT", default="omnidesk-plan", show_default=True, metavar="NAME",
-      help="The plan job's artifact that holds a pull request's reviewed plans.")
-@opt("--branch", env="BRANCH", metavar="NAME",
-      help="The protected branch apply runs on (default: the repository's default branch).")
+@opt(
+    "--plan",
+    "plan_path",
+    env="PLAN",
+    metavar="PATH",
+    help="A saved plan or a folder of them, applied exactly (default: what the protected branch says, "
+    "checked against the reviewed plans).",
+)
+@opt(
+    "--artifact",
+    env="ARTIFACT",
+    default="omnidesk-plan",
+    show_default=True,
+    metavar="NAME",
+    help="The plan job's artifact that holds a pull request's reviewed plans.",
+)
+@opt(
+    "--branch",
+    env="BRANCH",
+    metavar="NAME",
+    help="The protected branch apply runs on (default: the repository's default branch).",
+)
 @auth_opt
-def gh_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply_unreviewed: bool,
-             plan_path: str | None, artifact: str, branch: str | None, auth: str | None) -> int:
+def gh_apply(
+    file: str,
+    tenant: str | None,
+    all_tenants: bool,
+    shard: Any,
+    apply_unreviewed: bool,
+    plan_path: str | None,
+    artifact: str,
+    branch: str | None,
+    auth: str | None,
+) -> int:
     """Apply on the protected branch what reviewed plans showed.
 
     Refused in a pull_request run. Without --plan it plans the tenant from the checked-out branch
@@ -170,13 +234,25 @@ def gitlab_group() -> None:
 @all_opt
 @shard_opt
 @format_opt
-@opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
-      help="Save each tenant's plan here as TENANT.json (the job's artifact).")
-@opt("--note/--no-note", env="COMMENT", default=True, show_default=True,
-      help="In a merge request pipeline, keep one note per tenant with its plan, updated in place.")
+@opt(
+    "--out-dir",
+    env="PLAN_DIR",
+    default="omnidesk-plan",
+    show_default=True,
+    metavar="DIR",
+    help="Save each tenant's plan here as TENANT.json (the job's artifact).",
+)
+@opt(
+    "--note/--no-note",
+    env="COMMENT",
+    default=True,
+    show_default=True,
+    help="In a merge request pipeline, keep one note per tenant with its plan, updated in place.",
+)
 @auth_opt
-def gl_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, note: bool,
-            auth: str | None) -> int:
+def gl_plan(
+    file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, out_dir: str, note: bool, auth: str | None
+) -> int:
     """Plan, save the plans, and write a merge request note per tenant.
 
     \b
@@ -196,8 +272,16 @@ def gl_plan(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: s
 @format_opt
 @with_options(drift_opts)
 @auth_opt
-def gl_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: str, drift_after: int,
-             detailed_exitcode: bool, auth: str | None) -> int:
+def gl_drift(
+    file: str,
+    tenant: str | None,
+    all_tenants: bool,
+    shard: Any,
+    fmt: str,
+    drift_after: int,
+    detailed_exitcode: bool,
+    auth: str | None,
+) -> int:
     """Plan; keep one issue per drifted tenant, open while it drifts.
 
     The issue is opened or updated on drift (with --drift-after N, once the tenant drifted in N
@@ -210,8 +294,9 @@ def gl_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: 
     """
     from reconciler.ci import gitlab
 
-    return run_drift(gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode,
-                  shard=shard)
+    return run_drift(
+        gitlab.GitLab(click.echo), file, tenant, all_tenants, fmt, auth, drift_after, detailed_exitcode, shard=shard
+    )
 
 
 @gitlab_group.command("apply")
@@ -219,13 +304,34 @@ def gl_drift(file: str, tenant: str | None, all_tenants: bool, shard: Any, fmt: 
 @tenant_opt
 @with_options(apply_opts)
 @shard_opt
-@opt("--job", "job_name", env="PLAN_JOB", default="omnidesk-plan", show_default=True, metavar="NAME",
-      help="The merge request pipeline's plan job whose artifacts hold the reviewed plans.")
-@opt("--out-dir", env="PLAN_DIR", default="omnidesk-plan", show_default=True, metavar="DIR",
-      help="The folder of the plan job's artifacts that holds the plans.")
+@opt(
+    "--job",
+    "job_name",
+    env="PLAN_JOB",
+    default="omnidesk-plan",
+    show_default=True,
+    metavar="NAME",
+    help="The merge request pipeline's plan job whose artifacts hold the reviewed plans.",
+)
+@opt(
+    "--out-dir",
+    env="PLAN_DIR",
+    default="omnidesk-plan",
+    show_default=True,
+    metavar="DIR",
+    help="The folder of the plan job's artifacts that holds the plans.",
+)
 @auth_opt
-def gl_apply(file: str, tenant: str | None, all_tenants: bool, shard: Any, apply_unreviewed: bool, job_name: str,
-             out_dir: str, auth: str | None) -> int:
+def gl_apply(
+    file: str,
+    tenant: str | None,
+    all_tenants: bool,
+    shard: Any,
+    apply_unreviewed: bool,
+    job_name: str,
+    out_dir: str,
+    auth: str | None,
+) -> int:
     """Apply on the protected default branch what reviewed plans showed.
 
     As 'ci github apply': refused in merge request pipelines and on unprotected branches; applies

@@ -1,4 +1,5 @@
 """``omnidesk-channels clone``: copy one tenant's custom channels to another, through a plan."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,13 @@ import click
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
 from reconciler.cli.common import (
-    allow_options, apply_with_progress, connection_options, force_option, print_findings, report_export, use_color,
+    allow_options,
+    apply_with_progress,
+    connection_options,
+    force_option,
+    print_findings,
+    report_export,
+    use_color,
     workflow,
 )
 from reconciler.render import render_text
@@ -19,23 +26,47 @@ from reconciler.workflow import Workflow
 @click.argument("file", type=CHANNELS_FILE)
 @click.option("--from", "source", required=True, metavar="TENANT", help="The tenant to copy from (read only).")
 @click.option("--to", "dest", required=True, metavar="TENANT", help="The tenant to copy to.")
-@click.option("--out", type=click.Path(dir_okay=False), metavar="PLAN",
-              help="Save the plan (no secret values) for 'apply PLAN'. Replaces only a saved plan.")
-@click.option("--export-out", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write the templated export of the source tenant here (to review or commit). "
-              "Replaces only an earlier export.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    metavar="PLAN",
+    help="Save the plan (no secret values) for 'apply PLAN'. Replaces only a saved plan.",
+)
+@click.option(
+    "--export-out",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write the templated export of the source tenant here (to review or commit). "
+    "Replaces only an earlier export.",
+)
 @force_option
 @click.option("--yes", "-y", is_flag=True, help="Apply the plan. Without --yes (and --out) nothing is written.")
 @click.option("--prune", is_flag=True, help="Delete the target's custom channels that the source does not have.")
 @allow_options
-@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Operations in flight at once (shrinks by itself when the API rate-limits).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Operations in flight at once (shrinks by itself when the API rate-limits).",
+)
 @connection_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
-def clone_command(file: str, source: str, dest: str, out: str | None, export_out: str | None, force: bool,
-                  yes: bool, prune: bool, allow_deletes: int | None, allow_updates: int | None,
-                  allow_policy: tuple[str, ...], parallelism: int,
-                  verbose: bool) -> int:
+def clone_command(
+    file: str,
+    source: str,
+    dest: str,
+    out: str | None,
+    export_out: str | None,
+    force: bool,
+    yes: bool,
+    prune: bool,
+    allow_deletes: int | None,
+    allow_updates: int | None,
+    allow_policy: tuple[str, ...],
+    parallelism: int,
+    verbose: bool,
+) -> int:
     """Copy one tenant's custom channels to another, as a plan.
 
     Both tenants are defined in FILE.
@@ -67,8 +98,11 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
     exported, planned = cloned.exported, cloned.planned
     if export_out:
         engine.write_export(exported, export_out, option="--export-out")
-    click.echo(f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
-               + (f" to {export_out}." if export_out else "."), err=True)
+    click.echo(
+        f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
+        + (f" to {export_out}." if export_out else "."),
+        err=True,
+    )
     report_export(exported.export)
     plan = planned.plan
     click.echo(render_text(plan, color=use_color()), nl=False)
@@ -84,8 +118,11 @@ def clone_command(file: str, source: str, dest: str, out: str | None, export_out
         click.echo(f"Saved the plan to {out}; apply exactly it with: omnidesk-channels apply {out}", err=True)
     if not yes:
         if not out and not plan.is_empty:
-            click.echo(f"Dry run: nothing was changed on {planned.target.label}. "
-                       "Pass --yes to apply this plan, or --out PLAN to save it.", err=True)
+            click.echo(
+                f"Dry run: nothing was changed on {planned.target.label}. "
+                "Pass --yes to apply this plan, or --out PLAN to save it.",
+                err=True,
+            )
         return EXIT_OK
     if plan.is_empty:
         return EXIT_OK

@@ -1,4 +1,5 @@
 """What the commands share: the target options, HTTP logging, terminal checks, apply with progress."""
+
 from __future__ import annotations
 
 import contextlib
@@ -7,19 +8,19 @@ import logging
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
-
-from reconciler.shard import Shard
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
 from reconciler.errors import NotConfirmed
 from reconciler.plan import Delete, Plan
 from reconciler.policy import Finding
+from reconciler.results import Planned
+from reconciler.shard import Shard
 from reconciler.target import AUTH_ENV, DEFAULT_EMULATOR_STATE, DEFAULT_KEY_ENV, DEFAULT_TIMEOUT, URL_ENV
 from reconciler.transport import AUTH_FORMS
-from reconciler.results import Planned
 from reconciler.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -37,11 +38,15 @@ def emulator_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     command = click.option(
-        "--emulator-state", "emulator_state_path", metavar="PATH", type=click.Path(dir_okay=False),
+        "--emulator-state",
+        "emulator_state_path",
+        metavar="PATH",
+        type=click.Path(dir_okay=False),
         help=f"The embedded emulator's state file (default {DEFAULT_EMULATOR_STATE}); implies --emulator.",
     )(command)
     return click.option(
-        "--emulator", is_flag=True,
+        "--emulator",
+        is_flag=True,
         help="Use the embedded emulator instead of a tenant (a local try-out). Never picked unless asked.",
     )(command)
 
@@ -59,11 +64,16 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, **kwargs)
 
     command = click.option(
-        "--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
-        metavar="SECONDS", help="Give up on one HTTP call after this long, its answer included.",
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="Give up on one HTTP call after this long, its answer included.",
     )(command)
     return click.option(
-        "--auth", type=click.Choice(AUTH_FORMS),
+        "--auth",
+        type=click.Choice(AUTH_FORMS),
         help=f"Where the API key goes: the apiKey header (default), the apiKey query parameter, or "
         f"'Authorization: apikey KEY'. Else the tenant's auth:, else ${AUTH_ENV}.",
     )(command)
@@ -77,12 +87,14 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = connection_options(func)
     func = emulator_options(func)
     func = click.option(
-        "--tenant", metavar="NAME",
+        "--tenant",
+        metavar="NAME",
         help="A tenant from the file's tenants: section: its url, its key from the variable its api_key_env "
         "names, its vars. Required when the file defines tenants.",
     )(func)
     func = click.option(
-        "--url", metavar="URL",
+        "--url",
+        metavar="URL",
         help=f"The tenant's base URL, e.g. https://acme.omnidesk.com [env: {URL_ENV}]; "
         f"its key comes from {DEFAULT_KEY_ENV}. https only (http to this machine aside); hosts outside "
         "*.omnidesk.com and *.omnidesk.io need OMNIDESK_ALLOWED_HOSTS.",
@@ -96,8 +108,13 @@ def workflow(*, verbose: bool = False, parallelism: int = 8, emulator_state: str
     if verbose:
         _log_http_to_stderr()
     connection = click.get_current_context().meta.get(CONNECTION_META, {})
-    return Workflow(parallelism=parallelism, timeout=connection.get("timeout", DEFAULT_TIMEOUT),
-                    auth=connection.get("auth"), local=emulated, local_state=emulator_state)
+    return Workflow(
+        parallelism=parallelism,
+        timeout=connection.get("timeout", DEFAULT_TIMEOUT),
+        auth=connection.get("auth"),
+        local=emulated,
+        local_state=emulator_state,
+    )
 
 
 @contextlib.contextmanager
@@ -166,12 +183,18 @@ def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
     from reconciler.policy import RULES
 
     func = click.option(
-        "--allow-policy", "allow_policy", multiple=True, type=click.Choice(list(RULES)), metavar="RULE",
+        "--allow-policy",
+        "allow_policy",
+        multiple=True,
+        type=click.Choice(list(RULES)),
+        metavar="RULE",
         help="Apply although this policy rule is at deny and the plan breaks it (repeat for more rules).",
     )(func)
     for option, verb in (("--allow-deletes", "deletes"), ("--allow-updates", "updates")):
         func = click.option(
-            option, type=click.IntRange(min=0), metavar="N",
+            option,
+            type=click.IntRange(min=0),
+            metavar="N",
             help=f"Allow a plan that {verb} more than the file's safety share (default 30%) of the tenant's "
             "custom channels: N is the exact count.",
         )(func)
@@ -181,11 +204,17 @@ def allow_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--only / --exclude NAME|GLOB (repeatable): a partial plan of some channels; the workflow filters."""
     func = click.option(
-        "--exclude", "exclude", multiple=True, metavar="NAME|GLOB",
+        "--exclude",
+        "exclude",
+        multiple=True,
+        metavar="NAME|GLOB",
         help="Leave out the changes of the channels this name or glob matches (repeatable; case-sensitive).",
     )(func)
     return click.option(
-        "--only", "only", multiple=True, metavar="NAME|GLOB",
+        "--only",
+        "only",
+        multiple=True,
+        metavar="NAME|GLOB",
         help="Keep only the changes of the channels this name or glob matches, e.g. 'web-*' (repeatable; "
         "case-sensitive). The plan says it is partial; a pattern that matches no change is an error.",
     )(func)
@@ -193,16 +222,19 @@ def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def force_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--force", is_flag=True,
+        "--force",
+        is_flag=True,
         help="Replace an existing output file of another kind (never the input file itself).",
     )(func)
 
 
 def counts(plan: Plan) -> str:
     """'2 creates, 1 update and 600 deletes': what a plan does, for the question and hints."""
-    parts = [f"{n} {word}{'s' if n != 1 else ''}"
-             for n, word in ((len(plan.creates), "create"), (len(plan.updates), "update"),
-                             (len(plan.deletes), "delete")) if n]
+    parts = [
+        f"{n} {word}{'s' if n != 1 else ''}"
+        for n, word in ((len(plan.creates), "create"), (len(plan.updates), "update"), (len(plan.deletes), "delete"))
+        if n
+    ]
     return " and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}"
 
 
@@ -240,25 +272,37 @@ def _ask(question: str) -> bool:
         click.echo("Please answer y or n.", err=True)
 
 
-def apply_with_progress(engine: Workflow, planned: Planned, allow_deletes: int | None,
-                        allow_updates: int | None = None, allow_policy: tuple[str, ...] = ()) -> int:
+def apply_with_progress(
+    engine: Workflow,
+    planned: Planned,
+    allow_deletes: int | None,
+    allow_updates: int | None = None,
+    allow_policy: tuple[str, ...] = (),
+) -> int:
     """Apply with progress and Ctrl-C handling; report every outcome; the exit code."""
     from reconciler.apply import NOT_STARTED, OK, stop_on_interrupt
     from reconciler.cli.progress import progress_reporter
 
     stop = threading.Event()
     with stop_on_interrupt(stop), progress_reporter(len(planned.plan.changes)) as on_outcome:
-        report = engine.apply(planned, allow_deletes=allow_deletes, allow_updates=allow_updates,
-                              allow_policy=allow_policy,
-                              on_outcome=on_outcome, stop=stop)
+        report = engine.apply(
+            planned,
+            allow_deletes=allow_deletes,
+            allow_updates=allow_updates,
+            allow_policy=allow_policy,
+            on_outcome=on_outcome,
+            stop=stop,
+        )
     click.echo(report.summary(), err=True)
     error = report.error(planned.target.api_key_env)
     if report.interrupted:
         not_started = sum(1 for o in report.outcomes if o.status == NOT_STARTED)
         deleted = sum(1 for o in report.outcomes if o.status == OK and isinstance(o.change, Delete))
         if deleted:
-            hint = (f"{deleted} of {len(planned.plan.deletes)} deletes were done, so the delete count changed: "
-                    "plan again to review what is left (an --allow-deletes must name the new count)")
+            hint = (
+                f"{deleted} of {len(planned.plan.deletes)} deletes were done, so the delete count changed: "
+                "plan again to review what is left (an --allow-deletes must name the new count)"
+            )
         elif planned.saved:
             hint = "plan again: the saved plan no longer matches the tenant"
         else:
@@ -279,14 +323,23 @@ def report_export(result: Any) -> None:
     for skipped in result.skipped_vars:
         click.echo(f"  not templated: {skipped}", err=True)
     for name, times in result.left_literal.items():
-        click.echo(f"  not templated: {times} occurrence(s) of the value of {name} right after a '$' "
-                   "(a '$' before ${...} would read as $${); edit them by hand", err=True)
+        click.echo(
+            f"  not templated: {times} occurrence(s) of the value of {name} right after a '$' "
+            "(a '$' before ${...} would read as $${); edit them by hand",
+            err=True,
+        )
     if result.endpoint_vars:
-        click.echo("  endpoint credentials are not exported (written as ${env:...}); set these before applying "
-                   "the file: " + ", ".join(result.endpoint_vars), err=True)
+        click.echo(
+            "  endpoint credentials are not exported (written as ${env:...}); set these before applying "
+            "the file: " + ", ".join(result.endpoint_vars),
+            err=True,
+        )
     if result.secret_vars:
-        click.echo("  secrets are not exported; set these before creating the channels elsewhere: "
-                   + ", ".join(sorted(set(result.secret_vars.values()))), err=True)
+        click.echo(
+            "  secrets are not exported; set these before creating the channels elsewhere: "
+            + ", ".join(sorted(set(result.secret_vars.values()))),
+            err=True,
+        )
 
 
 class ShardType(click.ParamType):
@@ -308,6 +361,8 @@ class ShardType(click.ParamType):
 
 
 SHARD = ShardType()
-SHARD_HELP = ("Only shard K of N of the tenants (e.g. 2/4, one per CI job: GitHub's strategy.matrix, GitLab's "
-              "parallel:). A tenant's shard comes from its name alone: the same in every run, whatever the file "
-              "order; adding a tenant moves no other.")
+SHARD_HELP = (
+    "Only shard K of N of the tenants (e.g. 2/4, one per CI job: GitHub's strategy.matrix, GitLab's "
+    "parallel:). A tenant's shard comes from its name alone: the same in every run, whatever the file "
+    "order; adding a tenant moves no other."
+)

@@ -1,4 +1,5 @@
 """``omnidesk-channels completion``: the shell completion script, produced by click."""
+
 from __future__ import annotations
 
 import click

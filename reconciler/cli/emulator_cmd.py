@@ -1,4 +1,5 @@
 """``omnidesk-channels emulator``: serve a local emulated tenant until Ctrl-C or SIGTERM."""
+
 from __future__ import annotations
 
 import signal
@@ -84,9 +85,12 @@ def _banner(url: str, host: str, options: EmulatorOptions, *, read_only_page: bo
         # Keys given on the command line are real secrets to someone: never echo them.
         click.echo(f"API keys: the {len(keys)} given with --api-key (not shown)")
     if not is_loopback(host):
-        click.echo(f"Warning: listening on {host}, beyond this machine: anyone who can reach it can use "
-                   + ("the demo key, printed above" if keys is None else "the emulator with a key")
-                   + ". Use --host 127.0.0.1 unless other machines must reach it.", err=True)
+        click.echo(
+            f"Warning: listening on {host}, beyond this machine: anyone who can reach it can use "
+            + ("the demo key, printed above" if keys is None else "the emulator with a key")
+            + ". Use --host 127.0.0.1 unless other machines must reach it.",
+            err=True,
+        )
     if auth is not None:
         click.echo(f"Auth: the key only as {auth}" if auth != "any" else "Auth: the key in any of the three forms")
     click.echo(f"State: {options.state_path}" if options.state_path else "State: in memory only (lost on exit)")

@@ -19,32 +19,58 @@ _KNOBS = frozenset(f.name for f in dataclasses.fields(EmulatorOptions))
 
 # The flags, in --help order; each is named as what it fills.
 _FLAGS = [
-    click.option("--state", "state_path", type=click.Path(dir_okay=False),
-                 help="Keep the tenant in FILE across restarts."),
-    click.option("--api-key", "api_keys", multiple=True, metavar="KEY=PERM,...",
-                 help=f"An accepted key and its permissions ({', '.join(ALL_PERMISSIONS)}). Repeatable. "
-                      "Default: key 'demo' with every permission (the only key ever printed)."),
+    click.option(
+        "--state", "state_path", type=click.Path(dir_okay=False), help="Keep the tenant in FILE across restarts."
+    ),
+    click.option(
+        "--api-key",
+        "api_keys",
+        multiple=True,
+        metavar="KEY=PERM,...",
+        help=f"An accepted key and its permissions ({', '.join(ALL_PERMISSIONS)}). Repeatable. "
+        "Default: key 'demo' with every permission (the only key ever printed).",
+    ),
     click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Delay every answer."),
-    click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1),
-                 help="Fraction of requests answered 503."),
+    click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Fraction of requests answered 503."),
     click.option("--rate-limit", type=click.IntRange(min=1), help="Requests per second before 429."),
-    click.option("--lose-create-responses", default=0.0, type=click.FloatRange(0, 1),
-                 help="Fraction of creates performed but answered 504."),
+    click.option(
+        "--lose-create-responses",
+        default=0.0,
+        type=click.FloatRange(0, 1),
+        help="Fraction of creates performed but answered 504.",
+    ),
     click.option("--seed", type=int, help="Seed for the random faults (reproducible runs)."),
-    click.option("--quirk", "quirks", multiple=True, type=click.Choice(QUIRKS),
-                 help="Tolerated server quirk. Repeatable."),
+    click.option(
+        "--quirk", "quirks", multiple=True, type=click.Choice(QUIRKS), help="Tolerated server quirk. Repeatable."
+    ),
     click.option("--garbage", type=click.Choice(GARBAGE_MODES), help="Answer every list call with this garbage."),
-    click.option("--auth", type=click.Choice(AUTH_MODES),
-                 help="Accept the key only in this form (default: the apiKey header or the apiKey query "
-                      "parameter)."),
+    click.option(
+        "--auth",
+        type=click.Choice(AUTH_MODES),
+        help="Accept the key only in this form (default: the apiKey header or the apiKey query parameter).",
+    ),
     click.option("--list-type", default="list", show_default=True, help="The type field of list answers."),
-    click.option("--max-item-limit", default=99, show_default=True, type=click.IntRange(min=1),
-                 help="Cap itemLimit at this, whatever the client asks for."),
+    click.option(
+        "--max-item-limit",
+        default=99,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Cap itemLimit at this, whatever the client asks for.",
+    ),
     click.option("--claimed-total", type=click.IntRange(min=0), help="Claim this itemTotal in every list answer."),
-    click.option("--body-padding", default=0, type=click.IntRange(min=0), metavar="BYTES",
-                 help="Pad every list answer with this many bytes."),
-    click.option("--drip-ms", default=0.0, type=click.FloatRange(min=0),
-                 help="Send every answer a byte at a time, this far apart."),
+    click.option(
+        "--body-padding",
+        default=0,
+        type=click.IntRange(min=0),
+        metavar="BYTES",
+        help="Pad every list answer with this many bytes.",
+    ),
+    click.option(
+        "--drip-ms",
+        default=0.0,
+        type=click.FloatRange(min=0),
+        help="Send every answer a byte at a time, this far apart.",
+    ),
     click.option("--redirect-to", metavar="URL", help="Answer every request with a 307 redirect to URL."),
 ]
 

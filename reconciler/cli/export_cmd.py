@@ -1,4 +1,5 @@
 """``omnidesk-channels export``: a tenant's custom channels as a channels file (read-only)."""
+
 from __future__ import annotations
 
 import click
@@ -11,11 +12,22 @@ from reconciler.cli.common import force_option, report_export, target_options, w
 @click.command("export", cls=OneFileCommand)
 @click.argument("file", required=False, type=CHANNELS_FILE)
 @target_options
-@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write the channels file here instead of standard output. Replaces only an earlier export.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the channels file here instead of standard output. Replaces only an earlier export.",
+)
 @force_option
-def export_command(file: str | None, url: str | None, tenant: str | None, emulator_state: str | None,
-                   verbose: bool, out: str | None, force: bool) -> int:
+def export_command(
+    file: str | None,
+    url: str | None,
+    tenant: str | None,
+    emulator_state: str | None,
+    verbose: bool,
+    out: str | None,
+    force: bool,
+) -> int:
     """Write the tenant's custom channels as a channels file.
 
     'apply' takes the file back unchanged.
@@ -41,8 +53,10 @@ def export_command(file: str | None, url: str | None, tenant: str | None, emulat
       omnidesk-channels export channels.yaml --tenant staging --out exported.yaml
     """
     if tenant is not None and file is None:
-        raise click.UsageError("--tenant needs the channels FILE that defines the tenants, "
-                               "e.g. omnidesk-channels export channels.yaml --tenant staging")
+        raise click.UsageError(
+            "--tenant needs the channels FILE that defines the tenants, "
+            "e.g. omnidesk-channels export channels.yaml --tenant staging"
+        )
     engine = workflow(verbose=verbose, emulator_state=emulator_state)
     if out:
         engine.check_export_output(out, inputs=[file], force=force)
@@ -51,7 +65,10 @@ def export_command(file: str | None, url: str | None, tenant: str | None, emulat
         engine.write_export(exported, out)
     else:
         click.echo(exported.export.text, nl=False)
-    click.echo(f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
-               + (f" to {out}." if out else "."), err=True)
+    click.echo(
+        f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
+        + (f" to {out}." if out else "."),
+        err=True,
+    )
     report_export(exported.export)
     return EXIT_OK

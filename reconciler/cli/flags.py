@@ -1,6 +1,7 @@
 """The CLI's names for the engine's parameters: the engine's messages speak of ``tenant``,
 ``source``, ``allow_deletes``; on the command line they read ``--tenant``, ``--from``,
 ``--allow-deletes`` (``reconciler.wording``)."""
+
 from __future__ import annotations
 
 FLAGS = {

@@ -1,4 +1,5 @@
 """``omnidesk-channels import``: the tenant's custom channels into the channels file, in place (read-only)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,8 +8,8 @@ import click
 
 from reconciler.cli import EXIT_OK
 from reconciler.cli.arguments import CHANNELS_FILE, OneFileCommand
-from reconciler.endpoints import masked_change
 from reconciler.cli.common import report_export, target_options, workflow
+from reconciler.endpoints import masked_change
 
 if TYPE_CHECKING:  # a type hint only: the command gets it from the workflow
     from reconciler.importer import Imported
@@ -17,12 +18,27 @@ if TYPE_CHECKING:  # a type hint only: the command gets it from the workflow
 @click.command("import", cls=OneFileCommand)
 @click.argument("file", type=CHANNELS_FILE)
 @target_options
-@click.option("--name", "names", multiple=True, metavar="NAME",
-              help="Import only this channel (repeat for more). Default: every channel the file lacks.")
-@click.option("--update", is_flag=True,
-              help="Also write the fields of the file's channels that differ on the tenant into the file.")
-def import_command(file: str, url: str | None, tenant: str | None, emulator_state: str | None, verbose: bool,
-                   names: tuple[str, ...], update: bool) -> int:
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Import only this channel (repeat for more). Default: every channel the file lacks.",
+)
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Also write the fields of the file's channels that differ on the tenant into the file.",
+)
+def import_command(
+    file: str,
+    url: str | None,
+    tenant: str | None,
+    emulator_state: str | None,
+    verbose: bool,
+    names: tuple[str, ...],
+    update: bool,
+) -> int:
     """Add the tenant's channels that FILE lacks to FILE, in place.
 
     Everything else in FILE stays as it is.
@@ -41,8 +57,9 @@ def import_command(file: str, url: str | None, tenant: str | None, emulator_stat
       omnidesk-channels import channels.yaml --tenant production --name "Old fax"
       omnidesk-channels import channels.yaml --tenant production --update
     """
-    done = workflow(verbose=verbose, emulator_state=emulator_state).import_(file, url=url, tenant=tenant,
-                                             names=names, update=update)
+    done = workflow(verbose=verbose, emulator_state=emulator_state).import_(
+        file, url=url, tenant=tenant, names=names, update=update
+    )
     report(done.imported, file, done.target.label, update)
     return EXIT_OK
 
@@ -54,8 +71,12 @@ def report(result: Imported, file: str, label: str, update: bool) -> None:
         click.echo(f"+ added {added.name!r}{limited}; its secret: ${{env:{added.secret_var}}}")
     for updated in result.updated:
         shown = [masked_change(c.field, c.before, c.after) for c in updated.fields]  # no endpoint credential
-        click.echo(f"~ updated {updated.name!r}: " + ", ".join(
-            f"{c.field} {v['before']!r} -> {v['after']!r}" for c, v in zip(updated.fields, shown, strict=True)))
+        click.echo(
+            f"~ updated {updated.name!r}: "
+            + ", ".join(
+                f"{c.field} {v['before']!r} -> {v['after']!r}" for c, v in zip(updated.fields, shown, strict=True)
+            )
+        )
         if updated.shared_with:
             click.echo(f"    shared: this also changes what {', '.join(updated.shared_with)} wants")
     for note in result.notes:

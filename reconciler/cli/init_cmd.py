@@ -1,4 +1,5 @@
 """``omnidesk-channels init``: a starter channels file and its schema, for editor support anywhere."""
+
 from __future__ import annotations
 
 import click

@@ -1,4 +1,5 @@
 """``omnidesk-channels probe``: check each endpoint of a channels file answers as Omnidesk needs."""
+
 from __future__ import annotations
 
 import click
@@ -12,10 +13,17 @@ from reconciler.probe import DEFAULT_TIMEOUT, render_table
 @click.command("probe", cls=OneFileCommand)
 @click.argument("file", type=CHANNELS_FILE)
 @click.option("--tenant", metavar="NAME", help="Probe this tenant's view of the file (its vars fill the endpoints).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
-              metavar="SECONDS", help="Give up on one endpoint after this long, every step included.")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Endpoints probed at once.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up on one endpoint after this long, every step included.",
+)
+@click.option(
+    "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Endpoints probed at once."
+)
 def probe_command(file: str, tenant: str | None, timeout: float, parallelism: int) -> int:
     """Check that each endpoint of FILE answers as Omnidesk needs it to.
 
@@ -44,6 +52,7 @@ def probe_command(file: str, tenant: str | None, timeout: float, parallelism: in
     for finding in answers:
         click.echo(f"Warning: {finding.file}:{finding.line}: {finding}", err=True)
     failed = sum(1 for r in probed.results.values() if not r.ok)
-    click.echo(f"Probed {len(probed.results)} endpoint(s): {len(probed.results) - failed} answered, {failed} failed.",
-               err=True)
+    click.echo(
+        f"Probed {len(probed.results)} endpoint(s): {len(probed.results) - failed} answered, {failed} failed.", err=True
+    )
     return EXIT_ERROR if any(f.level == DENY for f in answers) else EXIT_OK

@@ -3,6 +3,7 @@
 A cause is said once: the first outcome of a failure (or of a create another run made) is printed,
 later ones with the same cause are counted and named, folded, in one line at the end.
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,8 +43,11 @@ class _Folder:
         return True
 
     def lines(self) -> list[str]:
-        return [f"{status}: {len(names)} more the same as {first!r}: {folded(names)}"
-                for status, first, names in self._groups.values() if names]
+        return [
+            f"{status}: {len(names)} more the same as {first!r}: {folded(names)}"
+            for status, first, names in self._groups.values()
+            if names
+        ]
 
 
 @contextmanager
@@ -51,8 +55,14 @@ def progress_reporter(total: int) -> Iterator[Callable[[Outcome], None]]:
     folder = _Folder()
     if is_tty(sys.stderr):
         console = Console(stderr=True)
-        with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("Applying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("apply", total=total)
 
             def on_outcome(outcome: Outcome) -> None:

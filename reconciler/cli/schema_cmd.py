@@ -1,4 +1,5 @@
 """``omnidesk-channels schema``: print a shipped JSON Schema, for a schemas folder of one's own."""
+
 from __future__ import annotations
 
 import click

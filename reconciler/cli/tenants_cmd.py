@@ -1,4 +1,5 @@
 """``omnidesk-channels tenants``: the tenants a channels file defines, for scripts and CI matrices."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,14 @@ from reconciler.workflow import Workflow
 
 @click.command("tenants", cls=OneFileCommand)
 @click.argument("file", type=CHANNELS_FILE)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: one name per line; json: a GitHub Actions matrix ({\"include\": [...]}).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help='text: one name per line; json: a GitHub Actions matrix ({"include": [...]}).',
+)
 def tenants_command(file: str, fmt: str) -> int:
     """List the tenants FILE defines in its tenants: section.
 

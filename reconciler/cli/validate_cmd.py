@@ -1,10 +1,11 @@
 """``omnidesk-channels validate``: check a channels file offline (no API call)."""
+
 from __future__ import annotations
 
 import click
 
-from reconciler.diagnostics import github_annotations, json_report
 from reconciler.cli.arguments import CHANNELS_FILE
+from reconciler.diagnostics import github_annotations, json_report
 from reconciler.errors import ConfigError, Problem
 from reconciler.policy import DENY, Finding
 from reconciler.workflow import Workflow
@@ -13,15 +14,27 @@ from reconciler.workflow import Workflow
 @click.command("validate")
 @click.argument("files", nargs=-1, required=True, type=CHANNELS_FILE, metavar="FILE...")
 @click.option("--tenant", metavar="NAME", help="Validate for this tenant only (default: every tenant).")
-@click.option("--format", "fmt", type=click.Choice(["text", "github", "json", "sarif"]), default="text",
-              show_default=True, help="github: ::error/::warning lines that GitHub shows on the file's lines; "
-              "json: data; sarif: SARIF 2.1.0 for code scanning.")
-@click.option("--strict", is_flag=True,
-              help="Treat warnings (such as a secret written in the file) as errors; a policy finding keeps the "
-              "level its policy: gives it.")
-@click.option("--offline", is_flag=True,
-              help="Read no environment variable (no secret either): an unset ${env:...} is no error, "
-                   "the characters beside it are still checked. For pre-commit hooks.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="github: ::error/::warning lines that GitHub shows on the file's lines; "
+    "json: data; sarif: SARIF 2.1.0 for code scanning.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat warnings (such as a secret written in the file) as errors; a policy finding keeps the "
+    "level its policy: gives it.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Read no environment variable (no secret either): an unset ${env:...} is no error, "
+    "the characters beside it are still checked. For pre-commit hooks.",
+)
 def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: bool, offline: bool) -> None:
     """Check each FILE offline: YAML, schema, templates, names.
 
@@ -66,8 +79,14 @@ def validate_cmd(files: tuple[str, ...], tenant: str | None, fmt: str, strict: b
             from reconciler.sarif import render_sarif
 
             shown = {f.as_problem() for f in policy}  # a finding is its own result, with its rule
-            click.echo(render_sarif(policy, errors=[p for p in errors if p not in shown],
-                                    warnings=[p for p in warnings if p not in shown]), nl=False)
+            click.echo(
+                render_sarif(
+                    policy,
+                    errors=[p for p in errors if p not in shown],
+                    warnings=[p for p in warnings if p not in shown],
+                ),
+                nl=False,
+            )
         if errors:
             raise click.exceptions.Exit(1)
         return

@@ -5,6 +5,7 @@ Reading the YAML is ``reconciler.yamlread``'s job, templates are ``reconciler.in
 the schema's errors in plain words ``reconciler.config.messages``', and what one tenant sees of
 the file ``reconciler.config.views``'.
 """
+
 from __future__ import annotations
 
 import os
@@ -74,9 +75,7 @@ def load_all_views(
             loaded[view] = result
         for problem in dict.fromkeys(problems):
             seen.setdefault(problem, []).append(view)
-    view_problems = [
-        p if len(found) == len(views) else _tag_views(p, found) for p, found in seen.items()
-    ]
+    view_problems = [p if len(found) == len(views) else _tag_views(p, found) for p, found in seen.items()]
     warnings = dict.fromkeys(w for view in loaded.values() for w in view.warnings)
     _raise_if(parsed.problems + view_problems, list(warnings))
     return loaded

@@ -1,4 +1,5 @@
 """The channels file's problems in plain words: schema errors, mismatches, unset variables, tenants."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -68,8 +69,9 @@ def too_many(file: str, problems: list[Problem]) -> bool:
     """True (and a last problem saying so) when ``problems`` reached the most that is checked."""
     if len(problems) < MAX_SCHEMA_PROBLEMS:
         return False
-    problems.append(Problem(file, None, None, "", f"checking stopped after {MAX_SCHEMA_PROBLEMS:,} problems: "
-                                                  "fix these first"))
+    problems.append(
+        Problem(file, None, None, "", f"checking stopped after {MAX_SCHEMA_PROBLEMS:,} problems: fix these first")
+    )
     return True
 
 
@@ -88,9 +90,7 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
         schema = error.schema if isinstance(error.schema, Mapping) else {}
         allowed = list(schema.get("properties", {}))
         return [
-            parsed.problem((*path, key), _unknown_key(key, allowed), key=True)
-            for key in instance
-            if key not in allowed
+            parsed.problem((*path, key), _unknown_key(key, allowed), key=True) for key in instance if key not in allowed
         ]
     if kind == "required":
         missing = [p for p in value if p not in instance]
@@ -144,13 +144,21 @@ def _one_of(parsed: Document, error: ValidationError, path: PathT) -> list[Probl
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context or ():
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    own = [subs for subs in branches.values()
-           if not any(s.validator == "type" and len(s.absolute_path) == len(path) for s in subs)]
+    own = [
+        subs
+        for subs in branches.values()
+        if not any(s.validator == "type" and len(s.absolute_path) == len(path) for s in subs)
+    ]
     if len(own) == 1:
         return [p for sub in own[0] for p in _translate(parsed, sub, tuple(sub.absolute_path))]
     if path == ("tenants",):
-        return [parsed.problem(path, f"must be the tenants (name: {{url: ...}} lines) or their files (a folder, a "
-                                     f"glob, or a list of them), not {_item(error.instance)}")]
+        return [
+            parsed.problem(
+                path,
+                f"must be the tenants (name: {{url: ...}} lines) or their files (a folder, a "
+                f"glob, or a list of them), not {_item(error.instance)}",
+            )
+        ]
     return [parsed.problem(path, error.message)]
 
 
@@ -199,10 +207,7 @@ def mismatch(value: str, pattern: str, path: PathT, *, note: str = "") -> str:
         return describe_mismatch(pattern, value)
     message = f"{show(value)}{note} {describe_mismatch(pattern, value)}"
     if value.endswith("\n"):
-        message += (
-            "; the value ends with a line break (a `|` or `>` block adds one): "
-            "use `>-` or a plain string"
-        )
+        message += "; the value ends with a line break (a `|` or `>` block adds one): use `>-` or a plain string"
     return message
 
 
@@ -230,20 +235,16 @@ def unset_message(var: str, environ: Mapping[str, str]) -> str:
     return f"environment variable {var} is not set (used as ${{env:{var}}})"
 
 
-def var_problem(
-    name: str, tenant: Tenant | None, tenants: Mapping[str, Tenant], vars_need_tenant: bool
-) -> str | None:
+def var_problem(name: str, tenant: Tenant | None, tenants: Mapping[str, Tenant], vars_need_tenant: bool) -> str | None:
     """Why ``${var:NAME}`` has no value in this view, or None when that is fine (``validate``)."""
     if tenant is not None:
         known = ", ".join(sorted(tenant.vars))
-        return (
-            f"${{var:{cut(name)}}}: tenant {tenant.name!r} has no var {quoted(name)} "
-            + (f"(its vars: {known})" if known else "(it defines no vars)")
+        return f"${{var:{cut(name)}}}: tenant {tenant.name!r} has no var {quoted(name)} " + (
+            f"(its vars: {known})" if known else "(it defines no vars)"
         )
     if not tenants:
         return (
-            f"${{var:{name}}}: the file defines no tenants, so there are no vars: "
-            "add a `tenants:` section with `vars:`"
+            f"${{var:{name}}}: the file defines no tenants, so there are no vars: add a `tenants:` section with `vars:`"
         )
     if vars_need_tenant:
         return f"${{var:{name}}} needs a tenant: pass {named('tenant')} ({known_tenants(tenants)})"

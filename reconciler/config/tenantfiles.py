@@ -17,6 +17,7 @@ The files are grafted into the channels file's document under ``tenants.NAME``: 
 every later check see one mapping as with inline tenants, and a problem inside a tenant file is
 located in that file (``Document.origins``).
 """
+
 from __future__ import annotations
 
 import glob
@@ -45,8 +46,12 @@ def graft_tenant_files(parsed: Document) -> None:
     section = parsed.data["tenants"]
     sources = [section] if isinstance(section, str) else list(section)
     if not sources:
-        parsed.problems.append(parsed.problem(("tenants",), "an empty list names no tenant file: name a folder or a "
-                                                            "glob (tenants/), or remove `tenants:`"))
+        parsed.problems.append(
+            parsed.problem(
+                ("tenants",),
+                "an empty list names no tenant file: name a folder or a glob (tenants/), or remove `tenants:`",
+            )
+        )
     base = os.path.dirname(os.path.abspath(parsed.file))
     tenants: dict[str, Any] = {}
     claimed: dict[str, str] = {}  # tenant name -> the file that defines it
@@ -55,14 +60,29 @@ def graft_tenant_files(parsed: Document) -> None:
         for file in _files(parsed, where, source, base):
             name = _stem(file)
             if not _TENANT_NAME.fullmatch(name):
-                parsed.problems.append(Problem(file, None, None, "", f"the file's name {quoted(name)} cannot be a "
-                                       "tenant's name (letters, digits, '.', '-' and '_', starting with a letter or "
-                                       "digit): rename the file"))
+                parsed.problems.append(
+                    Problem(
+                        file,
+                        None,
+                        None,
+                        "",
+                        f"the file's name {quoted(name)} cannot be a "
+                        "tenant's name (letters, digits, '.', '-' and '_', starting with a letter or "
+                        "digit): rename the file",
+                    )
+                )
                 continue
             if name in claimed:
-                parsed.problems.append(Problem(
-                    file, 1, 1, "", f"tenant {quoted(name)} is defined twice: by {claimed[name]} and by this file "
-                    "(a tenant's name is its file's name): rename or remove one"))
+                parsed.problems.append(
+                    Problem(
+                        file,
+                        1,
+                        1,
+                        "",
+                        f"tenant {quoted(name)} is defined twice: by {claimed[name]} and by this file "
+                        "(a tenant's name is its file's name): rename or remove one",
+                    )
+                )
                 continue
             claimed[name] = file
             tenants[name] = _graft(parsed, name, file)
@@ -73,16 +93,26 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
     """The tenant files ``source`` names, sorted (the order of --all-tenants); a problem if none."""
     full = os.path.normpath(os.path.join(base, source))
     if os.path.isabs(source) or not (full == base or full.startswith(base + os.sep)):
-        parsed.problems.append(parsed.problem(where, f"{quoted(source)} is outside the channels file's folder: "
-                                                     "tenant files must be in it or below it (a relative path)"))
+        parsed.problems.append(
+            parsed.problem(
+                where,
+                f"{quoted(source)} is outside the channels file's folder: "
+                "tenant files must be in it or below it (a relative path)",
+            )
+        )
         return []
     if not _GLOB_CHARS & set(source):
         if os.path.isfile(full) and full.endswith(SUFFIXES):  # one tenant file, named
             found = [full]
         elif not os.path.isdir(full):
             what = "is not a folder, a glob or a .yaml file" if os.path.exists(full) else "does not exist"
-            parsed.problems.append(parsed.problem(where, f"the tenants folder {quoted(source)} {what} (relative to the "
-                                                         "channels file's folder): create it, or fix the path"))
+            parsed.problems.append(
+                parsed.problem(
+                    where,
+                    f"the tenants folder {quoted(source)} {what} (relative to the "
+                    "channels file's folder): create it, or fix the path",
+                )
+            )
             return []
         else:
             found = [os.path.join(full, n) for n in os.listdir(full) if n.endswith(SUFFIXES)]
@@ -93,12 +123,23 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
     real = os.path.realpath(base)
     escaped = [f for f in files if not os.path.realpath(f).startswith(real + os.sep)]  # a symbolic link out of it
     for file in escaped:
-        parsed.problems.append(Problem(file, None, None, "", "the file is outside the channels file's folder (a "
-                                       "symbolic link): tenant files must be in it or below it"))
+        parsed.problems.append(
+            Problem(
+                file,
+                None,
+                None,
+                "",
+                "the file is outside the channels file's folder (a "
+                "symbolic link): tenant files must be in it or below it",
+            )
+        )
     files = [f for f in files if f not in escaped]
     if not files and not escaped:
-        parsed.problems.append(parsed.problem(where, f"{quoted(source)} names no tenant file (*.yaml or *.yml): "
-                                                     "add one per tenant, or fix the path"))
+        parsed.problems.append(
+            parsed.problem(
+                where, f"{quoted(source)} names no tenant file (*.yaml or *.yml): add one per tenant, or fix the path"
+            )
+        )
     return files
 
 
@@ -124,10 +165,18 @@ def _graft(parsed: Document, name: str, file: str) -> Any:
         parsed.keys[prefix] = root  # a problem with the tenant's name points at its file's start
     data = document.data
     if root is None:
-        parsed.problems.append(Problem(file, None, None, "", "the tenant file is empty: add `url: https://...` "
-                                                             "and the tenant's other keys"))
+        parsed.problems.append(
+            Problem(
+                file, None, None, "", "the tenant file is empty: add `url: https://...` and the tenant's other keys"
+            )
+        )
     elif isinstance(data, dict) and "name" in data:
-        parsed.problems.append(document.problem(("name",), f"a tenant file's name is its file's name ({name}): "
-                                                           "remove `name:`, or rename the file", key=True))
+        parsed.problems.append(
+            document.problem(
+                ("name",),
+                f"a tenant file's name is its file's name ({name}): remove `name:`, or rename the file",
+                key=True,
+            )
+        )
         del data["name"]  # said here; the schema would call it an unknown key
     return data

@@ -11,6 +11,7 @@ An unset or empty variable in ``custom_channel_secret`` is not an error here: it
 Views share what does not depend on the tenant (channels without ``${var:...}``), so validating a
 file with many tenants stays linear in its size.
 """
+
 from __future__ import annotations
 
 import re
@@ -189,7 +190,10 @@ class _View:
         line, _ = self.parsed.at(base)
         limited = raw.get("tenants")
         out.channel = DesiredChannel(
-            fields=normalize_fields(values), secret=secret, previous_names=tuple(previous), line=line,
+            fields=normalize_fields(values),
+            secret=secret,
+            previous_names=tuple(previous),
+            line=line,
             tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
             endpoint_env=self._endpoint_env(out, base, raw.get(ENDPOINT_FIELD)),
         )
@@ -255,10 +259,7 @@ def _claim(
     other, other_kind = claims[name]
     other_line, _ = parsed.at(("channels", other))
     if other == index:
-        message = (
-            f"{quoted(name)} is both the name and a previous name of this channel: "
-            "remove it from previous_names"
-        )
+        message = f"{quoted(name)} is both the name and a previous name of this channel: remove it from previous_names"
     elif kind == other_kind == "name":
         message = (
             f"duplicate channel name {quoted(name)}: channels[{other}] (line {other_line}) has it too; "

@@ -7,6 +7,7 @@ see it. The regexes are the seed's, spelled exactly as the contract's field tabl
 ``tests/test_emulator_contract.py`` compares these tables with the product's and with a copy of
 the contract's field table (``tests/data/contract-fields.md``), so changing one side alone fails.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,10 +32,8 @@ CHANNEL_FIELDS: tuple[Field, ...] = (
     Field("icon", "text", r"^[a-zA-Z0-9\-\_]+$", "chat", True),
     Field("custom_channel_endpoint", "text", r"^[a-zA-Z0-9\.\:\/\-?&=]+$", "", True),
     Field("custom_channel_secret", "secret", None, "", True),
-    Field("custom_channel_warning_en", "text",
-          r"^[0-9a-zA-Z\-\_\:\;\>\+\(\)\/\!\?\,\.\#\@\$\*\&À-ȕ\' ]+$", "", False),
-    Field("custom_channel_warning_nl", "text",
-          r"^[0-9a-zA-Z\-\_\:\;\>\+\(\)\/\!\?\,\.\#\@\$\*\&À-ȕ\' ]+$", "", False),
+    Field("custom_channel_warning_en", "text", r"^[0-9a-zA-Z\-\_\:\;\>\+\(\)\/\!\?\,\.\#\@\$\*\&À-ȕ\' ]+$", "", False),
+    Field("custom_channel_warning_nl", "text", r"^[0-9a-zA-Z\-\_\:\;\>\+\(\)\/\!\?\,\.\#\@\$\*\&À-ȕ\' ]+$", "", False),
     Field("include_signature", "boolean", None, False, True),
     Field("custom_channel_available_in_quick_ticket", "boolean", None, False, False),
 )

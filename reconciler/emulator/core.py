@@ -13,6 +13,7 @@ The fault knobs (``latency_ms``, ``error_rate``, ``rate_limit``, ``lose_create_r
 may change them while the emulator serves. ``drip_ms`` is the only one outside ``handle()``: the
 ASGI server sends every answer byte by byte, ``drip_ms`` apart (an in-process transport cannot drip).
 """
+
 from __future__ import annotations
 
 import collections

@@ -1,4 +1,5 @@
 """Request bodies as the emulator accepts them: multipart/form-data, urlencoded forms and JSON."""
+
 from __future__ import annotations
 
 import io

@@ -15,7 +15,12 @@ from reconciler.emulator.contract import ALL_PERMISSIONS, MAX_ITEM_LIMIT
 from reconciler.emulator.outbound import OutboundSettings
 
 QUIRKS = (
-    "no-paging", "create-without-id", "bools-as-strings", "bools-as-ints", "null-endpoint", "extra-fields",
+    "no-paging",
+    "create-without-id",
+    "bools-as-strings",
+    "bools-as-ints",
+    "null-endpoint",
+    "extra-fields",
     "duplicate-names",  # a server that does not enforce unique names: the planner must refuse to guess
     "no-item-total",  # list answers without itemTotal: the client reads until a short or empty page
 )

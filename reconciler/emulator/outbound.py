@@ -18,6 +18,7 @@ Deliveries go only to loopback addresses unless ``deliver_remote`` is set (a san
 reach out by surprise), over ``https://`` or, on loopback only, plain ``http://``. Every delivery
 and every attempt is kept (status, latency, error, the headers sent) and can be replayed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-ASSUMED = ("assumed: Omnidesk does not document what it POSTs to a custom channel's endpoint; "
-           "this emulator sends Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature v1)")
+ASSUMED = (
+    "assumed: Omnidesk does not document what it POSTs to a custom channel's endpoint; "
+    "this emulator sends Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature v1)"
+)
 BODY_FIELDS = ("type", "channelID", "ticketID", "messageID", "message", "sender", "toAddress", "createdAt")
 SCHEMES = ("standard-webhooks", "none")
 FAULTS = ("duplicate", "clock-skew", "two-signatures")
@@ -53,7 +56,7 @@ def signing_key(secret: str) -> bytes:
     """The HMAC key of a channel secret: ``whsec_<base64>`` decoded, anything else as UTF-8 bytes."""
     if secret.startswith(SECRET_PREFIX):
         try:
-            return base64.b64decode(secret[len(SECRET_PREFIX):] + "==", validate=False)
+            return base64.b64decode(secret[len(SECRET_PREFIX) :] + "==", validate=False)
         except ValueError:
             pass
     return secret.encode("utf-8")
@@ -91,8 +94,14 @@ class Attempt:
     headers: dict[str, str] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
-        return {"number": self.number, "started": iso_time(self.started), "status": self.status,
-                "latency_ms": round(self.latency_ms, 1), "error": self.error, "headers": dict(self.headers)}
+        return {
+            "number": self.number,
+            "started": iso_time(self.started),
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 1),
+            "error": self.error,
+            "headers": dict(self.headers),
+        }
 
 
 @dataclass
@@ -111,11 +120,20 @@ class Delivery:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def to_data(self) -> dict[str, Any]:
-        return {"id": self.id, "webhook_id": self.webhook_id, "channelID": self.channel_id,
-                "ticketID": self.ticket_id, "messageID": self.message_id, "url": self.url, "signed": self.signed,
-                "state": self.state, "body": self.body.decode("utf-8"),
-                "schedule": [round(s, 3) for s in self.schedule],
-                "attempts": [a.to_data() for a in self.attempts], "scheme": ASSUMED}
+        return {
+            "id": self.id,
+            "webhook_id": self.webhook_id,
+            "channelID": self.channel_id,
+            "ticketID": self.ticket_id,
+            "messageID": self.message_id,
+            "url": self.url,
+            "signed": self.signed,
+            "state": self.state,
+            "body": self.body.decode("utf-8"),
+            "schedule": [round(s, 3) for s in self.schedule],
+            "attempts": [a.to_data() for a in self.attempts],
+            "scheme": ASSUMED,
+        }
 
 
 @dataclass(frozen=True)
@@ -143,8 +161,13 @@ class OutboundSettings:
 class Outbox:
     """Delivers queued replies on one worker thread; ``deliveries`` is the log, oldest first."""
 
-    def __init__(self, settings: OutboundSettings | None = None, *, clock: Callable[[], float] = time.time,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: OutboundSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ) -> None:
         self.settings = settings or OutboundSettings()
         self.clock = clock
         self.deliveries: dict[int, Delivery] = {}
@@ -164,9 +187,16 @@ class Outbox:
         url = self.settings.forward_to or str(channel.get("custom_channel_endpoint") or "")
         secret = self._secret_for(channel)
         with self._lock:
-            delivery = Delivery(len(self.deliveries) + 1, "msg_" + random_secrets.token_hex(12), int(channel["id"]),
-                                int(ticket["ticketID"]), int(message["messageID"]), url, body,
-                                signed=bool(secret) and self.settings.scheme != "none")
+            delivery = Delivery(
+                len(self.deliveries) + 1,
+                "msg_" + random_secrets.token_hex(12),
+                int(channel["id"]),
+                int(ticket["ticketID"]),
+                int(message["messageID"]),
+                url,
+                body,
+                signed=bool(secret) and self.settings.scheme != "none",
+            )
             self.deliveries[delivery.id] = delivery
             self._secrets[delivery.id] = secret
         refusal = self._refusal(url)
@@ -227,8 +257,10 @@ class Outbox:
         if parts.scheme not in ("http", "https") or (parts.scheme == "http" and not loopback):
             return f"{url} is not an https:// URL (Omnidesk delivers over HTTPS; plain http only to loopback)"
         if not loopback and not self.settings.deliver_remote:
-            return (f"{host} is not on this machine: the emulator delivers only to loopback addresses "
-                    "(use --forward-to URL, or --deliver-remote to reach it)")
+            return (
+                f"{host} is not on this machine: the emulator delivers only to loopback addresses "
+                "(use --forward-to URL, or --deliver-remote to reach it)"
+            )
         return ""
 
     def _start(self) -> None:
@@ -247,8 +279,9 @@ class Outbox:
 
     def _deliver(self, client: httpx.Client, delivery: Delivery) -> None:
         """One delivery: the probe, then attempts on the retry schedule until a 2xx or the last retry."""
-        waits = [self.settings.backoff_base * 2 ** n * self._random.uniform(0.8, 1.2)
-                 for n in range(self.settings.retries)]
+        waits = [
+            self.settings.backoff_base * 2**n * self._random.uniform(0.8, 1.2) for n in range(self.settings.retries)
+        ]
         delivery.schedule = waits
         for retry in range(self.settings.retries + 1):
             if retry:
@@ -295,8 +328,10 @@ class Outbox:
             raise _ProbeFailed(f"OPTIONS probe: {type(exc).__name__}: {exc}") from None
         allowed = {m.strip().upper() for m in answer.headers.get("allow", "").split(",")}
         if not 200 <= answer.status_code < 300 or "POST" not in allowed:
-            raise _ProbeFailed(f"OPTIONS probe: answered {answer.status_code} with Allow: "
-                               f"{answer.headers.get('allow', '(none)')!r}; the endpoint must allow POST")
+            raise _ProbeFailed(
+                f"OPTIONS probe: answered {answer.status_code} with Allow: "
+                f"{answer.headers.get('allow', '(none)')!r}; the endpoint must allow POST"
+            )
 
     def _headers(self, delivery: Delivery) -> dict[str, str]:
         headers = {"content-type": "application/json", "user-agent": "omnidesk-channels-emulator"}

@@ -9,6 +9,7 @@
 The page is served HTML with no script and no outside asset; it never shows a key or a secret. It is
 read-only when the emulator listens beyond loopback (anyone who reaches it could reply as an agent).
 """
+
 from __future__ import annotations
 
 import html
@@ -43,8 +44,9 @@ class Sandbox:
         self.read_only = read_only
         self.form_token = secrets.token_urlsafe(16)
 
-    def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
-               body: bytes) -> Response:
+    def handle(
+        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         if path == "/" and method in ("GET", "HEAD"):
             return 200, dict(PAGE_HEADERS), render_page(self.emulator, self.form_token, self.read_only).encode()
         if path.startswith("/ui/") and method == "POST":
@@ -55,7 +57,7 @@ class Sandbox:
                 return _error(401, "a known API key is required (the apiKey header or query parameter)")
             if method == "POST" and "MESSAGE_CREATE" not in permissions:
                 return _error(403, "this API key lacks the MESSAGE_CREATE permission")
-            return self._api(method, path[len(API):], query, headers, body)
+            return self._api(method, path[len(API) :], query, headers, body)
         return _error(405, f"{method} is not allowed on {path}")
 
     def _form(self, path: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -66,8 +68,11 @@ class Sandbox:
             return _error(403, "the form is stale or from another page: reload the page")
         try:
             if path == "/ui/reply":
-                delivery = self.emulator.agent_reply(_number(fields, "ticket"), fields.get("message", "").strip(),
-                                                     agent=fields.get("agent", "").strip() or "Agent")
+                delivery = self.emulator.agent_reply(
+                    _number(fields, "ticket"),
+                    fields.get("message", "").strip(),
+                    agent=fields.get("agent", "").strip() or "Agent",
+                )
             elif path == "/ui/redeliver":
                 delivery = self.emulator.outbox.redeliver(_number(fields, "delivery"))
             else:
@@ -76,14 +81,18 @@ class Sandbox:
             return _error(400, str(exc).strip("'\""))
         return 303, {"location": f"/#delivery-{delivery.id}"}, b""
 
-    def _api(self, method: str, route: str, query: Mapping[str, str], headers: Mapping[str, str],
-             body: bytes) -> Response:
+    def _api(
+        self, method: str, route: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         parts = route.strip("/").split("/")
         try:
             if method == "POST" and parts == ["reply"]:
                 fields = parse_body(headers.get("content-type", ""), body)
-                delivery = self.emulator.agent_reply(_number(fields, "ticketID"), str(fields.get("message", "")),
-                                                     agent=str(fields.get("agent") or "Agent"))
+                delivery = self.emulator.agent_reply(
+                    _number(fields, "ticketID"),
+                    str(fields.get("message", "")),
+                    agent=str(fields.get("agent") or "Agent"),
+                )
                 return _item(delivery)
             if method == "GET" and parts == ["deliveries"]:
                 items = [d.to_data() for d in self.emulator.outbox.all()]
@@ -148,18 +157,24 @@ def render_page(emulator: Emulator, token: str, read_only: bool) -> str:
     channels = [c for c in emulator.channels() if c["type"] == "custom"]
     tickets = emulator.tickets()
     deliveries = emulator.outbox.all()
-    rows = "".join(
-        f"<tr><td>{c['id']}</td><td>{e(c['name'])}</td><td><code>{e(c.get('custom_channel_endpoint') or '')}</code>"
-        f"</td><td>{'on' if str(c.get('include_signature')).lower() in ('true', '1') else 'off'}</td></tr>"
-        for c in channels
-    ) or "<tr><td colspan=4>No custom channels yet.</td></tr>"
+    rows = (
+        "".join(
+            f"<tr><td>{c['id']}</td><td>{e(c['name'])}</td><td><code>{e(c.get('custom_channel_endpoint') or '')}</code>"
+            f"</td><td>{'on' if str(c.get('include_signature')).lower() in ('true', '1') else 'off'}</td></tr>"
+            for c in channels
+        )
+        or "<tr><td colspan=4>No custom channels yet.</td></tr>"
+    )
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Omnidesk emulator</title>",
         "<link rel=icon href='data:,'><meta name=viewport content='width=device-width'>",
         f"<style>{STYLE}</style></head><body><h1>Omnidesk emulator: the channel's other end</h1>",
         f"<p class=note><strong>Delivery scheme {e(ASSUMED)}.</strong> See the docs' sandbox page.</p>",
         "<h2>Custom channels</h2><table><tr><th>id</th><th>name</th><th>endpoint</th><th>signature</th></tr>",
-        rows, "</table>", _tickets(tickets, token, read_only), _deliveries(deliveries, token, read_only),
+        rows,
+        "</table>",
+        _tickets(tickets, token, read_only),
+        _deliveries(deliveries, token, read_only),
         "</body></html>",
     ]
     return "".join(parts)
@@ -171,12 +186,17 @@ def _tickets(tickets: list[dict[str, Any]], token: str, read_only: bool) -> str:
         return "<h2>Tickets</h2><p>No tickets yet: push a message with <code>omnidesk-channels message send</code>.</p>"
     out = ["<h2>Tickets</h2>"]
     for ticket in tickets:
-        out.append(f"<h3 id=ticket-{ticket['ticketID']}>Ticket {ticket['ticketID']} (channel {ticket['channelID']})"
-                   f"{': ' + e(ticket['title']) if ticket.get('title') else ''}</h3><ul>")
+        out.append(
+            f"<h3 id=ticket-{ticket['ticketID']}>Ticket {ticket['ticketID']} (channel {ticket['channelID']})"
+            f"{': ' + e(ticket['title']) if ticket.get('title') else ''}</h3><ul>"
+        )
         for m in ticket["messages"]:
             outbound = m.get("direction") == "outbound"
-            who = f"agent {e(m.get('sender', {}).get('name', ''))} → customer" if outbound else \
-                f"customer {e(m.get('fromAddress') or '')} → agents"
+            who = (
+                f"agent {e(m.get('sender', {}).get('name', ''))} → customer"
+                if outbound
+                else f"customer {e(m.get('fromAddress') or '')} → agents"
+            )
             out.append(f"<li class={'out' if outbound else 'in'}>#{m['messageID']} {who}: {e(m['message'])}</li>")
         out.append("</ul>")
     if read_only:
@@ -202,12 +222,18 @@ def _deliveries(deliveries: list[Delivery], token: str, read_only: bool) -> str:
         attempts = "".join(
             f"<pre>{a.number}: {a.status if a.status is not None else '-'} in {a.latency_ms:.0f} ms"
             f"{' — ' + e(a.error) if a.error else ''}\n"
-            + "".join(f"{e(k)}: {e(v)}\n" for k, v in sorted(a.headers.items())) + "</pre>"
+            + "".join(f"{e(k)}: {e(v)}\n" for k, v in sorted(a.headers.items()))
+            + "</pre>"
             for a in d.attempts
         )
-        again = "" if read_only or d.state == "pending" else (
-            f"<form method=post action=/ui/redeliver><input type=hidden name=token value={e(token)}>"
-            f"<input type=hidden name=delivery value={d.id}><button>Redeliver</button></form>")
+        again = (
+            ""
+            if read_only or d.state == "pending"
+            else (
+                f"<form method=post action=/ui/redeliver><input type=hidden name=token value={e(token)}>"
+                f"<input type=hidden name=delivery value={d.id}><button>Redeliver</button></form>"
+            )
+        )
         out.append(
             f"<tr id=delivery-{d.id}><td>{d.id}<br><code>{e(d.webhook_id)}</code></td>"
             f"<td>ticket {d.ticket_id}, message {d.message_id}<pre>{e(d.body.decode('utf-8', 'replace'))}</pre></td>"

@@ -1,4 +1,5 @@
 """Ways to reach an Emulator: a tiny ASGI app, uvicorn in a daemon thread, an httpx transport."""
+
 from __future__ import annotations
 
 import asyncio
@@ -110,8 +111,9 @@ class _BodyReader:
     def check_declared_length(self) -> None:
         """413 for a declared length over the limit, before a byte of the body is read."""
         if self._declared.isdigit() and int(self._declared) > MAX_BODY_BYTES:
-            raise BodyError(f"the body is larger than {MAX_BODY_BYTES} bytes (Content-Length {int(self._declared)})",
-                            status=413)
+            raise BodyError(
+                f"the body is larger than {MAX_BODY_BYTES} bytes (Content-Length {int(self._declared)})", status=413
+            )
 
     async def read(self) -> bytes:
         """The whole body; a chunked one is counted while it arrives and refused past the limit."""
@@ -161,8 +163,9 @@ async def _drip(body: bytes, pause: float, receive: Any, send: Any) -> None:
 class serve_in_thread:
     """Serve an Emulator over real HTTP with uvicorn in a daemon thread; ``url`` is set on start."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *,
-                 read_only_page: bool | None = None) -> None:
+    def __init__(
+        self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *, read_only_page: bool | None = None
+    ) -> None:
         self.emulator = emulator
         # The page lets anyone who reaches it reply as an agent: read-only beyond loopback unless asked.
         self.read_only_page = not is_loopback_host(host) if read_only_page is None else read_only_page

@@ -31,6 +31,7 @@ Both files hold the channels' secrets, so both are 0600. ``FILE.lock`` (0600, le
 held with ``flock`` while a Store is open: a second emulator, or an ``--emulator`` run of the CLI,
 on the same state refuses to start instead of losing writes the first one acknowledged.
 """
+
 from __future__ import annotations
 
 import copy
