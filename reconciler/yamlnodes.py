@@ -1,4 +1,4 @@
-"""YAML nodes to Python values, remembering where each value and key is written.
+"""YAML nodes to Python values, and (when asked) where each value and key is written.
 
 The converter locates every problem of a single value (an unreadable scalar, a duplicate key, an
 unsupported tag) as a ``Problem`` and refuses, with ``fatal``, what would make it recurse or copy
@@ -46,7 +46,11 @@ def fatal(file: str, message: str, line: int | None = None, column: int | None =
 
 
 class Converter:
-    """YAML nodes to Python values, remembering where each value and key is written.
+    """YAML nodes to Python values; with ``record``, also the node of every value and key by path.
+
+    Recording is off when a file is first read: the map holds a path for every value (about a
+    fifth of a plan's peak memory at 10,000 channels), and only a problem to place needs it, so
+    ``reconciler.yamlread.Document`` converts again, recording, the first time it places one.
 
     It also refuses what would make it recurse without end or copy without end: nesting deeper
     than MAX_DEPTH, an alias inside its own anchor, and aliases that add more than
@@ -55,9 +59,10 @@ class Converter:
     are not.
     """
 
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: yaml.SafeLoader, *, record: bool = False) -> None:
         self.file = file
         self.loader = loader
+        self.record = record
         self.values: dict[PathT, yaml.Node] = {}
         self.keys: dict[PathT, yaml.Node] = {}
         self.problems: list[Problem] = []
@@ -94,7 +99,8 @@ class Converter:
             )
 
     def convert(self, node: yaml.Node, path: PathT, depth: int = 1) -> Any:
-        self.values[path] = node
+        if self.record:
+            self.values[path] = node
         if self._copying or id(node) in self._scalars:
             self._count_copy(node)
         if isinstance(node, yaml.ScalarNode):
@@ -171,7 +177,8 @@ class Converter:
                         continue
                     for k, v in self._collection(source, path, depth).items():
                         merged.setdefault(k, v)
-                self.values[path] = node
+                if self.record:
+                    self.values[path] = node
                 continue
             key = self._key(key_node, path)
             if key is None:
@@ -191,7 +198,8 @@ class Converter:
                 )
                 continue
             first_seen[key] = key_node
-            self.keys[(*path, key)] = key_node
+            if self.record:
+                self.keys[(*path, key)] = key_node
             explicit[key] = self.convert(value_node, (*path, key), depth + 1)
         return {**merged, **explicit}
 

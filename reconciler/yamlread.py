@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -52,16 +52,59 @@ def no_cyclic_gc() -> Iterator[None]:
 
 
 @dataclass
+class Source:
+    """A file read into a ``Document``: its values sit under ``prefix`` (a grafted tenant file's)."""
+
+    prefix: PathT
+    file: str
+    text: str
+    tenant: bool = False  # a tenant file: a problem with the tenant's name points at its start
+
+
+@dataclass
 class Document:
-    """A YAML file as values, with the node of every value and key for locating problems."""
+    """A YAML file as values; the node of every value and key is found again when a problem is placed.
+
+    ``values`` and ``keys`` map paths to nodes. They are built on first use, by composing and
+    converting the sources again: a file without problems never builds them, and its nodes are
+    freed once converted (the maps and the nodes they hold were a fifth of a plan's peak memory).
+    """
 
     file: str
     data: Any
-    values: dict[PathT, yaml.Node]
-    keys: dict[PathT, yaml.Node]
     problems: list[Problem]
     bad: set[PathT]  # values already reported: not checked again
+    sources: list[Source] = field(default_factory=list)
     origins: dict[PathT, str] = field(default_factory=dict)  # values read from another file, by path prefix
+    located: tuple[dict[PathT, yaml.Node], dict[PathT, yaml.Node]] | None = field(default=None, repr=False)
+
+    @property
+    def values(self) -> dict[PathT, yaml.Node]:
+        return self._locate()[0]
+
+    @property
+    def keys(self) -> dict[PathT, yaml.Node]:
+        return self._locate()[1]
+
+    def graft(self, prefix: PathT, document: Document) -> None:
+        """Locate ``document``'s values under ``prefix`` too (a tenant file read into this one)."""
+        self.sources.extend(Source(prefix + s.prefix, s.file, s.text, True) for s in document.sources)
+        self.located = None
+
+    def _locate(self) -> tuple[dict[PathT, yaml.Node], dict[PathT, yaml.Node]]:
+        if self.located is None:
+            values: dict[PathT, yaml.Node] = {}
+            keys: dict[PathT, yaml.Node] = {}
+            for source in self.sources:  # each was read once: composing it again cannot fail
+                loader, root = _compose(source.file, source.text)
+                converter = Converter(source.file, loader, record=True)
+                converter.convert(cast(yaml.Node, root), ())
+                values.update((source.prefix + path, node) for path, node in converter.values.items())
+                keys.update((source.prefix + path, node) for path, node in converter.keys.items())
+                if source.tenant:
+                    keys[source.prefix] = cast(yaml.Node, root)
+            self.located = values, keys
+        return self.located
 
     def at(self, path: PathT, *, key: bool = False) -> tuple[int | None, int | None]:
         """1-based line and column of the value at ``path`` (or its key), else of its parent."""
@@ -99,10 +142,10 @@ def read_document(path: str | os.PathLike[str], text: str | None = None) -> tupl
     _count_values(file, text)
     loader, root = _compose(file, text)
     if root is None:
-        return Document(file, None, {}, {}, [], set()), root
+        return Document(file, None, [], set()), root
     converter = Converter(file, loader)
     data = converter.convert(root, ())
-    return Document(file, data, converter.values, converter.keys, converter.problems, converter.bad), root
+    return Document(file, data, converter.problems, converter.bad, [Source((), file, text)]), root
 
 
 def _read(file: str) -> str:

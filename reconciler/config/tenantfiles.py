@@ -159,10 +159,7 @@ def _graft(parsed: Document, name: str, file: str) -> Any:
     parsed.origins[prefix] = file
     parsed.problems.extend(document.problems)
     parsed.bad.update(prefix + path for path in document.bad)
-    parsed.values.update((prefix + path, node) for path, node in document.values.items())
-    parsed.keys.update((prefix + path, node) for path, node in document.keys.items())
-    if root is not None:
-        parsed.keys[prefix] = root  # a problem with the tenant's name points at its file's start
+    parsed.graft(prefix, document)  # a problem with the tenant's name points at its file's start
     data = document.data
     if root is None:
         parsed.problems.append(
