@@ -65,6 +65,9 @@ class Converter:
         self.record = record
         self.values: dict[PathT, yaml.Node] = {}
         self.keys: dict[PathT, yaml.Node] = {}
+        # Line and column of every mapping and list, recorded or not: each channel's line is needed
+        # by every plan, and these are a few per channel where values are dozens.
+        self.places: dict[PathT, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.bad: set[PathT] = set()
         self._seen: set[int] = set()  # collections converted once: seeing one again is an alias
@@ -104,6 +107,7 @@ class Converter:
         if self._copying or id(node) in self._scalars:
             self._count_copy(node)
         if isinstance(node, yaml.ScalarNode):
+            self.places.pop(path, None)  # a merged-in list or mapping that an explicit key replaced
             if len(node.value) > _LONG_SCALAR:
                 self._scalars.add(id(node))
             if node.tag == _STR_TAG:
@@ -112,6 +116,7 @@ class Converter:
             if problem:
                 self._report(node, path, problem)
             return value
+        self.places[path] = node.start_mark.line + 1, node.start_mark.column + 1
         if node.tag != (_SEQ_TAG if isinstance(node, yaml.SequenceNode) else _MAP_TAG):
             self._report(node, path, f"unsupported YAML tag {_short(node.tag)}: remove it")
             return None
@@ -177,6 +182,7 @@ class Converter:
                         continue
                     for k, v in self._collection(source, path, depth).items():
                         merged.setdefault(k, v)
+                self.places[path] = node.start_mark.line + 1, node.start_mark.column + 1
                 if self.record:
                     self.values[path] = node
                 continue

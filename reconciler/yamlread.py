@@ -75,6 +75,7 @@ class Document:
     problems: list[Problem]
     bad: set[PathT]  # values already reported: not checked again
     sources: list[Source] = field(default_factory=list)
+    places: dict[PathT, tuple[int, int]] = field(default_factory=dict)  # of lists and mappings, always kept
     origins: dict[PathT, str] = field(default_factory=dict)  # values read from another file, by path prefix
     located: tuple[dict[PathT, yaml.Node], dict[PathT, yaml.Node]] | None = field(default=None, repr=False)
 
@@ -89,6 +90,7 @@ class Document:
     def graft(self, prefix: PathT, document: Document) -> None:
         """Locate ``document``'s values under ``prefix`` too (a tenant file read into this one)."""
         self.sources.extend(Source(prefix + s.prefix, s.file, s.text, True) for s in document.sources)
+        self.places.update((prefix + path, place) for path, place in document.places.items())
         self.located = None
 
     def _locate(self) -> tuple[dict[PathT, yaml.Node], dict[PathT, yaml.Node]]:
@@ -108,6 +110,8 @@ class Document:
 
     def at(self, path: PathT, *, key: bool = False) -> tuple[int | None, int | None]:
         """1-based line and column of the value at ``path`` (or its key), else of its parent."""
+        if not key and path in self.places:  # a list or mapping (a channel): no need to locate
+            return self.places[path]
         if key and path in self.keys:
             mark = self.keys[path].start_mark
             return mark.line + 1, mark.column + 1
@@ -145,7 +149,8 @@ def read_document(path: str | os.PathLike[str], text: str | None = None) -> tupl
         return Document(file, None, [], set()), root
     converter = Converter(file, loader)
     data = converter.convert(root, ())
-    return Document(file, data, converter.problems, converter.bad, [Source((), file, text)]), root
+    document = Document(file, data, converter.problems, converter.bad, [Source((), file, text)], converter.places)
+    return document, root
 
 
 def _read(file: str) -> str:

@@ -34,8 +34,9 @@ def test_a_read_file_keeps_neither_the_map_nor_its_nodes() -> None:
     del root
     gc.collect()
     assert tree() is None  # the converted values are all that stays
-    assert document.located is None
     assert document.data["channels"][1] == {"name": "two", "size": 3}
+    assert document.at(("channels", 1)) == (7, 5)  # every plan asks each channel's line
+    assert document.located is None
 
 
 def test_positions_built_on_demand_are_those_of_the_nodes() -> None:
