@@ -1,6 +1,7 @@
-"""A secret unset at plan time: a warning, worded as one (it does not deny), printed once, and in
-SARIF a plan check named after its check (mutation testing of checks.py found the wording and the
-text plan's "no second warning" reached by no test)."""
+"""A secret unset at plan time: a warning, worded as one (it does not deny), printed once,
+naming every channel that needs it, and in SARIF a plan check named after its check (mutation
+testing of checks.py found the wording, the list of channels and the text plan's "no second
+warning" reached by no test)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ version: 1
 channels:
   - name: SMS
     custom_channel_secret: ${env:SMS_SECRET}
+  - name: SMS backup
+    custom_channel_secret: ${env:SMS_SECRET}
 """
-WARNING = "Warning: ${env:SMS_SECRET} is not set here (needed by SMS); the apply must have it\n"
+WARNING = "Warning: ${env:SMS_SECRET} is not set here (needed by SMS, SMS backup); the apply must have it\n"
 
 
 def test_an_unset_secret_is_a_warning_once_in_every_format(tmp_path: Path, emulator: RunningEmulator) -> None:
@@ -33,5 +36,5 @@ def test_an_unset_secret_is_a_warning_once_in_every_format(tmp_path: Path, emula
     (result,) = [r for r in json.loads(sarif.stdout)["runs"][0]["results"] if "SMS_SECRET" in r["message"]["text"]]
     assert result["level"] == "warning"
     assert result["message"]["text"] == (
-        "secrets: ${env:SMS_SECRET} is not set here (needed by SMS); the apply must have it"
+        "secrets: ${env:SMS_SECRET} is not set here (needed by SMS, SMS backup); the apply must have it"
     )

@@ -7,6 +7,7 @@ A format in ``render.FORMATS`` is offered by every ``--format``; a check appende
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -131,3 +132,23 @@ def test_a_registered_check_warns_in_plan_and_refuses_apply(
         "  - no-sms: SMS gateway: SMS channels are not allowed\n" in applied.stderr
     )
     assert run_cli(["plan", str(path), "--detailed-exitcode"], env).exit_code == 2  # still nothing created
+
+
+def _too_many(limit: int, context: CheckContext) -> Sequence[Finding]:
+    raise UnsafePlanError(f"more than {limit} SMS channel(s)", "--allow-updates 1")
+
+
+def test_a_registered_check_without_a_name_is_called_check_in_sarif(
+    emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check made with functools.partial has no ``__name__``: its refusal is named "check"
+    (mutation testing of checks.py found that default reached by no test)."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(CHANNELS, encoding="utf-8")
+    env = {"OMNIDESK_URL": emulator.url, "OMNIDESK_API_KEY": emulator.key}
+    monkeypatch.setattr(checks, "PLAN_CHECKS", [*checks.PLAN_CHECKS, functools.partial(_too_many, 0)])
+    sarif = run_cli(["plan", str(path), "--format", "sarif"], env)
+    assert sarif.exit_code == 0, sarif.output
+    assert [(r["level"], r["message"]["text"]) for r in json.loads(sarif.stdout)["runs"][0]["results"]] == [
+        ("error", "check: more than 0 SMS channel(s); if that is intended, pass --allow-updates 1 to apply")
+    ]
