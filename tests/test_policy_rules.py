@@ -227,3 +227,21 @@ def test_a_rule_set_to_false_is_off(tmp_path: Path) -> None:
     )
     code, out, err = run(["validate", str(path)])
     assert (code, out, err) == (0, f"{path}: valid (1 channel)\n", "")
+
+
+def test_a_tenants_policy_keeps_the_files_name_pattern(tmp_path: Path, emulator: RunningEmulator) -> None:
+    """A tenant's ``policy:`` without ``name_pattern`` keeps the file's (mutation testing of
+    policy.py found that reached by no test)."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "version: 1\npolicy: {name_pattern: '^Team [A-Z]'}\n"
+        f"tenants:\n  staging:\n    url: {emulator.url}\n    policy: {{rules: {{https-endpoint: deny}}}}\n"
+        "channels:\n  - name: sms bridge\n"
+    )
+    staging = run_cli(
+        ["plan", str(path), "--tenant", "staging", "--format", "json"], {"OMNIDESK_API_KEY": emulator.key}
+    )
+    assert staging.exit_code == 0, staging.output
+    assert [(f["rule"], f["channel"]) for f in json.loads(staging.stdout)["findings"]] == [
+        ("channel-name", "sms bridge")
+    ]
