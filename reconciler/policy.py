@@ -261,10 +261,6 @@ def findings(channels_file: ChannelsFile, *, probes: Mapping[str, str | None] | 
     return tuple(found)
 
 
-def unknown_rules(names: Iterable[str]) -> list[str]:
-    return [n for n in names if n not in RULES]
-
-
 def refuse_denied(found: Iterable[Finding], allowed: Collection[str] = ()) -> None:
     """Refuse (``PolicyDenied``) the deny findings that no ``--allow-policy RULE`` names; before any write."""
     denied = [f for f in found if f.level == DENY and f.rule not in allowed]

@@ -23,6 +23,7 @@ from reconciler.policy import findings
 from reconciler.results import Cloned, Exported, ImportedFile, Planned
 from reconciler.thresholds import thresholds_of
 from reconciler.wording import named
+from reconciler.yamlread import no_cyclic_gc
 
 if TYPE_CHECKING:
     from reconciler.export import Export
@@ -151,6 +152,9 @@ class Transfers:
 
     # -- import ----------------------------------------------------------------------------------
 
+    # The tenant's channels, the edit's nodes and the reloaded file are all alive at once and hold
+    # no cycles: each collection would walk them all again (~7% of a 10,000-channel import's CPU).
+    @no_cyclic_gc()
     def import_(
         self,
         path: str | os.PathLike[str],

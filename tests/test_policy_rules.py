@@ -192,3 +192,56 @@ def test_policy_mistakes_are_located(tmp_path: Path) -> None:
     assert ":4:" in result.stderr and "is not a regular expression" in result.stderr
     unknown = run_cli(["apply", str(path), "--allow-policy", "everything", "--yes"])
     assert unknown.exit_code == 1 and "https-endpoint" in unknown.stderr
+
+
+def test_a_saved_plan_shows_its_findings_where_the_file_had_them(tmp_path: Path, emulator: RunningEmulator) -> None:
+    """apply of a saved plan shows each finding as plan did: file, line, rule, channel, message
+    (mutation testing of policy.py found a finding read back from a plan file reached by no test),
+    and ``*.acme.com`` allows hosts below acme.com, not a host merely ending in "acme.com"."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "version: 1\npolicy:\n  allowed_hosts: ['*.acme.com']\nchannels:\n"
+        "  - name: SMS bridge\n    custom_channel_endpoint: https://sms.acme.com/in\n"
+        "  - name: Look-alike\n    custom_channel_endpoint: https://bridge.notacme.com/in\n"
+    )
+    saved = str(tmp_path / "plan.json")
+    code, _, planned = run(["plan", str(path), "--out", saved], emulator)
+    assert code == 0, planned
+    shown = (
+        f"Warning: {path}:7: warn [endpoint-host] 'Look-alike': the endpoint's host bridge.notacme.com is not "
+        "in allowed_hosts (*.acme.com) (fix: use a host the policy's allowed_hosts lists, or add it there)"
+    )
+    assert [x for x in planned.splitlines() if "[endpoint-host]" in x] == [shown]
+    code, _, applied = run(["apply", saved, "--yes"], emulator)
+    assert code == 0, applied
+    assert [x for x in applied.splitlines() if "[endpoint-host]" in x] == [shown]
+
+
+def test_a_rule_set_to_false_is_off(tmp_path: Path) -> None:
+    """``false`` (what YAML 1.1 habits write for ``off``) switches a rule off (mutation testing of
+    policy.py found that reached by no test)."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "version: 1\npolicy:\n  rules: {https-endpoint: false}\nchannels:\n"
+        "  - name: SMS bridge\n    custom_channel_endpoint: http://bridge.acme.com/in\n"
+    )
+    code, out, err = run(["validate", str(path)])
+    assert (code, out, err) == (0, f"{path}: valid (1 channel)\n", "")
+
+
+def test_a_tenants_policy_keeps_the_files_name_pattern(tmp_path: Path, emulator: RunningEmulator) -> None:
+    """A tenant's ``policy:`` without ``name_pattern`` keeps the file's (mutation testing of
+    policy.py found that reached by no test)."""
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "version: 1\npolicy: {name_pattern: '^Team [A-Z]'}\n"
+        f"tenants:\n  staging:\n    url: {emulator.url}\n    policy: {{rules: {{https-endpoint: deny}}}}\n"
+        "channels:\n  - name: sms bridge\n"
+    )
+    staging = run_cli(
+        ["plan", str(path), "--tenant", "staging", "--format", "json"], {"OMNIDESK_API_KEY": emulator.key}
+    )
+    assert staging.exit_code == 0, staging.output
+    assert [(f["rule"], f["channel"]) for f in json.loads(staging.stdout)["findings"]] == [
+        ("channel-name", "sms bridge")
+    ]
