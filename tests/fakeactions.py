@@ -142,6 +142,24 @@ class Environment:
     secrets: dict[str, str]
 
 
+def protected_setup(
+    github: FakeGitHub, repo: Repo, workflow: Path, root: Path, *, read_key: str, write_key: str, secret: str
+) -> Actions:
+    """The shipped examples as their comments ask: the write key and the bridge secret in a
+    ``production`` environment limited to ``main``, the read key as a repository secret."""
+    production = Environment(
+        "production", ("main",), {"OMNIDESK_PRODUCTION_KEY": write_key, "SMS_BRIDGE_SECRET": secret}
+    )
+    return Actions(
+        github,
+        repo,
+        workflow,
+        root,
+        environments={"production": production},
+        secrets={"OMNIDESK_PRODUCTION_KEY_READ": read_key},
+    )
+
+
 @dataclass
 class Job:
     run: Run

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.clihelp import run_cli
-from tests.fakeactions import Actions, Environment, Repo, Run
+from tests.fakeactions import Actions, Repo, Run, protected_setup
 from tests.fakeforge import READ_ONLY_TOKEN, TOKEN, FakeGitHub, GitHubJob
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,16 +77,8 @@ def setup(tmp_path: Path, github: FakeGitHub, tenant: Any, snapshot: bool = True
         )
         assert exported.exit_code == 0, exported.output
         repo.commit({SNAPSHOT: out.read_text()}, None)
-    production = Environment(
-        "production", ("main",), {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
-    )
-    actions = Actions(
-        github,
-        repo,
-        WORKFLOW,
-        tmp_path / "runs",
-        environments={"production": production},
-        secrets={"OMNIDESK_PRODUCTION_KEY_READ": READ_KEY},
+    actions = protected_setup(
+        github, repo, WORKFLOW, tmp_path / "runs", read_key=READ_KEY, write_key=WRITE_KEY, secret=SECRET
     )
     return repo, actions
 

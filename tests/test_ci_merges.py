@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.ci import apply_marker
 from tests.clihelp import run_cli
-from tests.fakeactions import Actions, Environment, Repo
+from tests.fakeactions import Actions, Repo, protected_setup
 from tests.fakeforge import FakeGitHub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,16 +77,8 @@ def setup(tmp_path: Path, github: FakeGitHub, tenant: Any, workflow: Path = WORK
         {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY},
     )
     assert seeded.exit_code == 0, seeded.output
-    production = Environment(
-        "production", ("main",), {"OMNIDESK_PRODUCTION_KEY": WRITE_KEY, "SMS_BRIDGE_SECRET": SECRET}
-    )
-    actions = Actions(
-        github,
-        repo,
-        workflow,
-        tmp_path / "runs",
-        environments={"production": production},
-        secrets={"OMNIDESK_PRODUCTION_KEY_READ": READ_KEY},
+    actions = protected_setup(
+        github, repo, workflow, tmp_path / "runs", read_key=READ_KEY, write_key=WRITE_KEY, secret=SECRET
     )
     return repo, actions
 
