@@ -16,6 +16,12 @@ tenant, and two files cannot claim one name without the error naming both.
 The files are grafted into the channels file's document under ``tenants.NAME``: the schema and
 every later check see one mapping as with inline tenants, and a problem inside a tenant file is
 located in that file (``Document.origins``).
+
+A shard of a CI matrix (``--shard K/N``) reads only its own tenant files: a tenant's shard follows
+from its name, and its name from its file's name, so listing the folder tells which files are
+the shard's without opening the others. Every check of a file (its name, a second file of the same
+name, its content) is then made by the one shard its name falls into, and by an unsharded
+``validate``, which reads them all.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from reconciler.errors import ConfigError, Problem
@@ -41,8 +48,12 @@ def uses_tenant_files(data: Any) -> bool:
     return isinstance(section, str) or (isinstance(section, list) and all(isinstance(s, str) for s in section))
 
 
-def graft_tenant_files(parsed: Document) -> None:
-    """Replace ``tenants: FOLDER|GLOB|[...]`` by the tenants its files hold; problems go to ``parsed``."""
+def graft_tenant_files(parsed: Document, keep: Callable[[str], bool] | None = None) -> list[str]:
+    """Replace ``tenants: FOLDER|GLOB|[...]`` by the tenants its files hold; problems go to ``parsed``.
+
+    ``keep``: read only the files of the tenants it keeps (a shard's, by name); the names of the
+    others, whose files stay unopened and unchecked, are returned in file order.
+    """
     section = parsed.data["tenants"]
     sources = [section] if isinstance(section, str) else list(section)
     if not sources:
@@ -55,10 +66,14 @@ def graft_tenant_files(parsed: Document) -> None:
     base = os.path.dirname(os.path.abspath(parsed.file))
     tenants: dict[str, Any] = {}
     claimed: dict[str, str] = {}  # tenant name -> the file that defines it
+    others: dict[str, None] = {}
     for index, source in enumerate(sources):
         where: PathT = ("tenants",) if isinstance(section, str) else ("tenants", index)
         for file in _files(parsed, where, source, base):
             name = _stem(file)
+            if keep is not None and not keep(name):  # another shard's: it checks the file
+                others[name] = None
+                continue
             if not _TENANT_NAME.fullmatch(name):
                 parsed.problems.append(
                     Problem(
@@ -87,6 +102,7 @@ def graft_tenant_files(parsed: Document) -> None:
             claimed[name] = file
             tenants[name] = _graft(parsed, name, file)
     parsed.data["tenants"] = tenants
+    return list(others)
 
 
 def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
