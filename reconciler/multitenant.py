@@ -202,7 +202,7 @@ def _plan_concurrently(
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
     # Only these tenants' views, and files: a shard's job reads a quarter of 1,000 tenant files.
     listed = [t for t in tenants if t is not None]
-    views: Mapping[str | None, ChannelsFile] = engine.views(path, tenants=listed) if len(tenants) > 1 else {}
+    views: Mapping[str | None, ChannelsFile] = engine.views(path, tenants=listed) if listed else {}
     threads = min(workers, len(tenants))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
     with (

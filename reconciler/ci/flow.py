@@ -326,7 +326,7 @@ def _views(engine: Workflow, file: str, tenants: Sequence[str | None]) -> dict[s
     """Every tenant's view of the file from one parse (a shard's job reads only its tenant files),
     not one parse of every file per tenant; a problem in the file is then each tenant's error."""
     named = [t for t in tenants if t is not None]
-    if len(named) < 2:
+    if not named:
         return {}
     try:
         return dict(engine.views(file, tenants=named))
