@@ -8,8 +8,8 @@ results (pickled, through a pipe of its own) and puts them back in the items' or
 caller gets is what one process would have returned.
 
 A child inherits the parent's memory (the file already parsed, the modules already imported), so
-a split costs a fork and the pickled results, not a new interpreter. Only where ``fork`` exists
-(POSIX); elsewhere, or with one process, the work runs here.
+a split costs a fork and the pickled results, not a new interpreter. On Linux only (``processes_for``);
+elsewhere, or with one process, the work runs here.
 
 Ctrl-C reaches every process of the terminal's group: a child then ends at once (the default
 action of SIGINT, nothing of it to clean up), and the parent stops the children left and raises
@@ -43,8 +43,9 @@ def usable_cores() -> int:
 
 def processes_for(items: int, cores: int | None = None) -> int:
     """How many processes to split ``items`` across: one per usable core, each with at least
-    ``MIN_ITEMS_PER_PROCESS`` items; one where ``fork`` is missing."""
-    if not hasattr(os, "fork"):
+    ``MIN_ITEMS_PER_PROCESS`` items; one but on Linux (Windows has no ``fork``; on macOS a forked
+    child may crash in a system framework its parent had loaded, so Python itself spawns there)."""
+    if not sys.platform.startswith("linux"):
         return 1
     return max(1, min(cores if cores is not None else usable_cores(), items // MIN_ITEMS_PER_PROCESS))
 
@@ -76,7 +77,7 @@ def split_map(work: Callable[[Sequence[Item]], list[Result]], items: Sequence[It
     merged: list[Any] = [None] * len(items)
     for k, share in enumerate(shares):
         if len(share) != len(items[k::processes]):
-            raise ChildProcessError(f"a worker process returned {len(share)} results for {len(items[k::processes])}")
+            raise RuntimeError(f"a worker process returned {len(share)} results for {len(items[k::processes])}")
         merged[k::processes] = share
     return merged
 
@@ -108,7 +109,7 @@ def _failure(exc: BaseException) -> bytes:
         data = pickle.dumps((False, exc), protocol=pickle.HIGHEST_PROTOCOL)
         pickle.loads(data)  # an exception whose __init__ refuses its own args fails here, not in the parent
     except Exception:
-        data = pickle.dumps((False, ChildProcessError(f"{type(exc).__name__} in a worker process")))
+        data = pickle.dumps((False, RuntimeError(f"{type(exc).__name__} in a worker process")))
     return data
 
 
@@ -125,7 +126,7 @@ def _outcome(data: bytes, status: int) -> list[Any]:
     if not data:
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT:
             raise KeyboardInterrupt
-        raise ChildProcessError(f"a worker process ended without a result (status {status})")
+        raise RuntimeError(f"a worker process ended without a result (status {status})")
     ok, value = pickle.loads(data)  # written by our own child, through our own pipe
     if not ok:
         raise value
