@@ -12,10 +12,10 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.config.messages import known_tenants, schema_problems, too_many
-from reconciler.config.tenantfiles import graft_tenant_files, uses_tenant_files
+from reconciler.config.tenantfiles import TenantSources, graft_tenant_files, sources_of, uses_tenant_files
 from reconciler.config.views import Cache, resolve
 from reconciler.errors import ConfigError, Problem
 from reconciler.ignore import patterns_in
@@ -94,12 +94,21 @@ def load_tenants(path: str | os.PathLike[str]) -> dict[str, Tenant]:
     return load_settings(path)[0]
 
 
+class Settings(NamedTuple):
+    """What a file says beside its channels: its tenants, its top-level ``ignore:`` patterns, and,
+    when ``tenants:`` names tenant files, where each tenant came from."""
+
+    tenants: dict[str, Tenant]
+    ignore: tuple[str, ...]
+    tenant_files: TenantSources | None = None
+
+
 @no_cyclic_gc()
-def load_settings(path: str | os.PathLike[str]) -> tuple[dict[str, Tenant], tuple[str, ...]]:
+def load_settings(path: str | os.PathLike[str]) -> Settings:
     """The ``tenants:`` section and the top-level ``ignore:`` patterns, whatever the channels say."""
     parsed = _parse(path)
     _raise_if([p for p in parsed.problems if not p.path.startswith("channels")])
-    return dict(parsed.tenants), patterns_in(parsed.data)
+    return Settings(dict(parsed.tenants), patterns_in(parsed.data), parsed.tenant_files)
 
 
 @no_cyclic_gc()
@@ -121,6 +130,7 @@ class Parsed(Document):
 
     tenants: dict[str, Tenant] = field(default_factory=dict)
     others: tuple[str, ...] = ()  # tenants defined but not loaded: another shard's (``Keep``)
+    tenant_files: TenantSources | None = None  # when ``tenants:`` names tenant files
 
 
 def _raise_if(problems: list[Problem], warnings: list[Problem] | None = None) -> None:
@@ -161,7 +171,9 @@ def _parse(path: str | os.PathLike[str], text: str | None = None, keep: Keep | N
         )
     others: list[str] = []
     if uses_tenant_files(data):  # one tenant per file: read them in, located in their own files
+        spec = data["tenants"]
         others = graft_tenant_files(parsed, keep)
+        parsed.tenant_files = sources_of(parsed, spec)
     parsed.problems.extend(schema_problems(parsed))
     if too_many(file, parsed.problems):
         raise ConfigError(parsed.problems)

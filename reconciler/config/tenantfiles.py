@@ -30,6 +30,7 @@ import glob
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import ConfigError, Problem
@@ -38,6 +39,32 @@ from reconciler.yamlread import Document, read_document
 from reconciler.yamlshow import PathT
 
 SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class TenantSources:
+    """Where ``tenants:`` took its tenants from: its value as written, and each tenant's file.
+
+    ``export`` writes ``tenants:`` as written and each tenant's file beside the export, at the
+    same path relative to it, so the export reads its tenants as the channels file does.
+    """
+
+    spec: str | tuple[str, ...]  # the folder, glob or list ``tenants:`` names
+    folder: str  # the channels file's folder: the paths are relative to it
+    files: dict[str, str]  # tenant name -> its file, as read
+
+    def relative(self) -> dict[str, str]:
+        """Each tenant file's path relative to the channels file's folder -> the file, as read."""
+        return {os.path.relpath(f, self.folder): f for f in self.files.values()}
+
+
+def sources_of(parsed: Document, spec: str | list[str]) -> TenantSources:
+    """The tenant files ``graft_tenant_files`` read into ``parsed`` for ``spec``."""
+    files = {str(path[1]): file for path, file in parsed.origins.items() if len(path) == 2 and path[0] == "tenants"}
+    folder = os.path.dirname(os.path.abspath(parsed.file))
+    return TenantSources(spec if isinstance(spec, str) else tuple(spec), folder, dict(files))
+
+
 _GLOB_CHARS = frozenset("*?[")
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the schema's propertyNames of tenants:
 
