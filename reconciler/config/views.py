@@ -134,7 +134,7 @@ def resolve(
 def _has_vars(raw: Mapping[str, Any]) -> bool:
     previous = raw.get("previous_names")
     texts = [raw.get(n) for n in _TEMPLATED_FIELDS] + (previous if isinstance(previous, list) else [])
-    return any(isinstance(t, str) and uses_vars(t) for t in texts)
+    return any(uses_vars(t) for t in texts if isinstance(t, str))
 
 
 class _View:
@@ -157,7 +157,11 @@ class _View:
         values: dict[str, Any] = {}
         for name in _TEMPLATED_FIELDS:
             text = raw.get(name)
-            if isinstance(text, str):
+            if isinstance(text, str) and "${" not in text:  # most values: nothing to substitute or check again
+                values[name] = text
+                if name == "name" and (*base, name) not in self.parsed.bad:
+                    out.claims.append((text, "name", (*base, name)))
+            elif isinstance(text, str):
                 path = (*base, name)
                 result = self._sub(out, path, text)
                 usable = self._check(out, path, result, FIELDS[name].pattern or "", name in _EMPTY_ALLOWED)
