@@ -114,7 +114,10 @@ def resolve(
         problems.extend(entry.problems)
         warnings.extend(entry.warnings)
         for name, kind, path in entry.claims:
-            _claim(parsed, claims, problems, name, i, kind, path)
+            if name in claims:  # a name may belong to one channel only
+                _claim(parsed, claims, problems, name, i, kind, path)
+            else:
+                claims[name] = (i, kind)
         channels.append(entry.channel)
     loaded = ChannelsFile(
         path=parsed.file,
@@ -133,8 +136,8 @@ def resolve(
 
 def _has_vars(raw: Mapping[str, Any]) -> bool:
     previous = raw.get("previous_names")
-    texts = [raw.get(n) for n in _TEMPLATED_FIELDS] + (previous if isinstance(previous, list) else [])
-    return any(uses_vars(t) for t in texts if isinstance(t, str))
+    texts = (raw.get(n) for n in _TEMPLATED_FIELDS)
+    return any(isinstance(t, str) and uses_vars(t) for t in (*texts, *(previous if isinstance(previous, list) else ())))
 
 
 class _View:
@@ -184,7 +187,10 @@ class _View:
 
         secret: SecretRef | None = None
         raw_secret = raw.get(SECRET_FIELD)
-        if isinstance(raw_secret, str):
+        whole = _WHOLE_ENV.fullmatch(raw_secret) if isinstance(raw_secret, str) else None
+        if whole:  # most secrets: one ${env:NAME}, an empty value being an unset one (as substitute reads it)
+            secret = SecretRef(self.environ.get(whole.group(1)) or None, whole.group(1))
+        elif isinstance(raw_secret, str):
             result = self._sub(out, (*base, SECRET_FIELD), raw_secret, secret=True)
             env_var = result.unset_env[0] if result.unset_env else first_env(raw_secret)
             secret = SecretRef(None if result.unset_env else result.value, env_var)
