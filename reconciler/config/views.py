@@ -46,6 +46,7 @@ _WHOLE_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")  # a credential r
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
+_PENDING = DesiredChannel({})  # a channel entry's channel until it is made, after its checks
 
 
 @dataclass
@@ -135,9 +136,12 @@ def resolve(
 
 
 def _has_vars(raw: Mapping[str, Any]) -> bool:
+    for name in _TEMPLATED_FIELDS:
+        text = raw.get(name)
+        if isinstance(text, str) and uses_vars(text):
+            return True
     previous = raw.get("previous_names")
-    texts = (raw.get(n) for n in _TEMPLATED_FIELDS)
-    return any(isinstance(t, str) and uses_vars(t) for t in (*texts, *(previous if isinstance(previous, list) else ())))
+    return isinstance(previous, list) and any(isinstance(t, str) and uses_vars(t) for t in previous)
 
 
 class _View:
@@ -147,7 +151,8 @@ class _View:
         self, parsed: Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool, offline: bool
     ):
         self.parsed = parsed
-        self.environ = environ
+        # read once per secret of every channel: a plain dict answers without os.environ's encoding
+        self.environ = environ if type(environ) is dict else dict(environ)
         self.offline = offline  # no environment: an unset ${env:...} is expected, not an error
         self.vars_need_tenant = vars_need_tenant
         self.tenant = parsed.tenants.get(tenant) if tenant is not None else None
@@ -156,7 +161,7 @@ class _View:
     def channel(self, i: int, raw: Mapping[str, Any]) -> _Channel:
         """Substitute one channel entry's templates and check the results against their regexes."""
         base: PathT = ("channels", i)
-        out = _Channel(DesiredChannel({}), [], [])
+        out = _Channel(_PENDING, [], [])
         values: dict[str, Any] = {}
         for name in _TEMPLATED_FIELDS:
             text = raw.get(name)
