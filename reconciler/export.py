@@ -261,12 +261,16 @@ def _channels_text(document: dict[str, Any], items: list[dict[str, Any]]) -> str
     return head + "\n".join(lines) + "\n"
 
 
+_DEFAULTS = tuple((name, FIELDS[name].default) for name in MANAGED_FIELDS)  # what export_item leaves out
+
+
 def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[str, Any]:
     """A channel's fields as the file writes them: the name, the values that are not defaults, templated."""
     item: dict[str, Any] = {}
-    for name in MANAGED_FIELDS:
-        value = channel.fields[name]
-        if name != "name" and value == FIELDS[name].default:
+    fields = channel.fields
+    for name, default in _DEFAULTS:
+        value = fields[name]
+        if value == default and name != "name":
             continue
         item[name] = template(value) if isinstance(value, str) else value
     if "custom_channel_endpoint" in item:
