@@ -21,6 +21,7 @@ from reconciler.plan import Plan
 from reconciler.selection import Selection, Unmatched, raise_unmatched
 from reconciler.transport import HostPools
 from reconciler.wording import named
+from reconciler.workers import processes_for, split_map
 from reconciler.workflow import Planned, Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
@@ -68,11 +69,6 @@ def exit_code(results: Sequence[TenantPlan], detailed: bool) -> int:
     if detailed and any(r.has_changes for r in results):
         return EXIT_CHANGES
     return EXIT_OK
-
-
-def tenants_of(path: str | os.PathLike[str], engine: Workflow | None = None) -> list[str]:
-    """Every tenant the file defines, in file order; a file without tenants is an error (``TargetError``)."""
-    return (engine or Workflow()).tenant_names(path)
 
 
 def saved_path(out: str, tenant: str | None, *, many: bool) -> str:
@@ -156,6 +152,7 @@ def plan_tenants(
     probe: bool = False,
     only: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    processes: int | None = None,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
@@ -164,6 +161,9 @@ def plan_tenants(
     ``engine`` defaults to a ``Workflow`` over ``environ`` with ``auth`` (one serves every thread).
     ``only``/``exclude`` cut every tenant's plan (``selection.py``); ``UnmatchedPatternError``
     (before any plan is saved) for a pattern that matches no change of any tenant.
+    ``processes``: worker processes the tenants are split across, ``workers`` threads in all (None:
+    one per usable core for a hundred tenants or more, ``workers.processes_for``); the results are
+    the same, in the same order.
     """
     selection = Selection(tuple(only), tuple(exclude))
     engine = engine or Workflow(environ=environ, auth=auth)
@@ -177,6 +177,7 @@ def plan_tenants(
         tenants,
         [None] * len(outs) if held else outs,
         workers=workers,
+        processes=processes_for(len(tenants)) if processes is None else processes,
         prune=prune,
         rotate_secrets=rotate_secrets,
         secrets_at_apply=secrets_at_apply,
@@ -201,12 +202,32 @@ def _plan_concurrently(
     outs: Sequence[str | None],
     *,
     workers: int,
+    processes: int,
     **options: Any,
 ) -> list[TenantPlan]:
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
-    views: Mapping[str | None, ChannelsFile] = engine.views(path) if len(tenants) > 1 else {}
-    threads = min(workers, len(tenants))
+    # Only these tenants' views, and files: a shard's job reads a quarter of 1,000 tenant files.
+    listed = [t for t in tenants if t is not None]
+    views: Mapping[str | None, ChannelsFile] = engine.views(path, tenants=listed) if listed else {}
+    processes = max(1, min(processes, workers))
+    # Each process plans its share in threads: the waiting overlaps within one, the CPU (most of a
+    # tenant's time once it does) spreads over the cores across them (``workers``).
+    share = functools.partial(_plan_share, engine, path, views, workers=max(1, workers // processes), **options)
+    return split_map(share, list(zip(tenants, outs, strict=True)), processes)
+
+
+def _plan_share(
+    engine: Workflow,
+    path: str | os.PathLike[str],
+    views: Mapping[str | None, ChannelsFile],
+    share: Sequence[tuple[str | None, str | None]],
+    *,
+    workers: int,
+    **options: Any,
+) -> list[TenantPlan]:
+    """The plans of ``share``'s tenants (each with where to save it), in threads; in ``share``'s order."""
+    threads = min(workers, len(share))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
     with (
         HostPools(max_connections=threads * engine.parallelism) as pools,
@@ -219,7 +240,7 @@ def _plan_concurrently(
                 contextvars.copy_context().run,
                 functools.partial(plan_one, shared, path, t, out=o, loaded=views.get(t), **options),
             )
-            for t, o in zip(tenants, outs, strict=True)
+            for t, o in share
         ]
         return [f.result() for f in futures]
 
