@@ -303,6 +303,8 @@ class Caller:
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
     def _log_exchange(self, request: httpx.Request, outcome: str, started: float) -> None:
+        if not self.log.isEnabledFor(logging.INFO):
+            return  # without -v, no URL is written out and searched for the key on every request (#27)
         elapsed_ms = (time.monotonic() - started) * 1000
         self.log.info("%s %s -> %s (%d ms)", request.method, self._redact(str(request.url)), outcome, elapsed_ms)
 

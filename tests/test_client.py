@@ -438,6 +438,18 @@ def test_other_status_is_an_api_error() -> None:
         client.get_channel(1)
 
 
+def test_without_info_logging_no_request_url_is_written_out_or_searched_for_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Formatting and redacting every request's URL for a log line nobody reads was a cost per tenant
+    # of plan --all-tenants (#27): the key's pattern, built on first use, is then never built.
+    client, _ = make(Script(listing([channel(1, "A")])))
+    with caplog.at_level(logging.WARNING, logger="reconciler.http"):
+        assert [c.name for c in client.list_channels()] == ["A"]
+    assert not caplog.records
+    assert "_pattern" not in vars(client._redact)
+
+
 def test_key_and_secret_echoed_by_the_server_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     script = Script(
         error(400, f"bad secret s3cr3t for key {KEY}", field="custom_channel_secret"),
