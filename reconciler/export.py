@@ -24,6 +24,8 @@ from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel
 from reconciler.scaffold import modeline
 from reconciler.yamlwrite import FAST_DUMPER, scalars
 
+_VAR_TOKEN = re.compile(r"\$\{var:([A-Za-z0-9_]+)\}")
+_NOT_ALNUM = re.compile("[^A-Za-z0-9]+")
 _EMITTERS_AGREE = re.compile("[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
 
 
@@ -56,6 +58,8 @@ class Export:
     secret_vars: Mapping[str, str] = field(default_factory=dict)  # channel name -> env var placeholder
     skipped_vars: tuple[str, ...] = ()  # vars not used for templating, with the reason
     left_literal: Mapping[str, int] = field(default_factory=dict)  # var name -> occurrences kept as text
+    # with tenant files: each one's path relative to the export -> the file it is copied from
+    tenant_files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def endpoint_vars(self) -> list[str]:
@@ -69,8 +73,8 @@ def secret_env_name(channel_name: str) -> str:
     A templated name reads its vars by name: ``${var:brand} SMS`` -> ``BRAND_SMS_SECRET``.
     Different names can give the same variable; ``secret_placeholders`` makes them unique.
     """
-    plain = re.sub(r"\$\{var:([A-Za-z0-9_]+)\}", r"\1", channel_name)
-    stem = re.sub(r"[^A-Za-z0-9]+", "_", plain).strip("_").upper() or "CHANNEL"
+    plain = _VAR_TOKEN.sub(r"\1", channel_name)
+    stem = _NOT_ALNUM.sub("_", plain).strip("_").upper() or "CHANNEL"
     if stem[0].isdigit():
         stem = "CHANNEL_" + stem
     return f"{stem}_SECRET"
@@ -155,13 +159,16 @@ def export_channels(
     tenants: Mapping[str, Tenant] | None = None,
     channel_tenants: Mapping[str, Sequence[str]] | None = None,
     ignore: Sequence[str] = (),
+    tenants_from: str | Sequence[str] | None = None,
 ) -> Export:
     """Write the custom channels of a tenant as a channels file (text) and say what was templated.
 
     ``channel_tenants`` maps a channel name to the tenants it is limited to (the ``tenants:`` list
     the channels file gives it), so a channel meant for one tenant stays there. ``ignore`` (the
     file's top-level patterns) and each tenant's own are written as they are; the caller has
-    already left the ignored channels out of ``channels``.
+    already left the ignored channels out of ``channels``. ``tenants_from``: the folder, glob or
+    list of tenant files the channels file's ``tenants:`` names, written as it is instead of the
+    tenants (the files go beside the export: ``Export.tenant_files``).
     """
     template = Templater(variables or {})
     limited = channel_tenants or {}
@@ -183,7 +190,9 @@ def export_channels(
     document: dict[str, Any] = {"version": 1, "prune": False}
     if ignore:  # without it, applying the export with prune would delete what the file ignores
         document["ignore"] = list(ignore)
-    if tenants:
+    if tenants_from is not None:
+        document["tenants"] = tenants_from if isinstance(tenants_from, str) else list(tenants_from)
+    elif tenants:
         document["tenants"] = {
             name: {
                 k: v
@@ -259,12 +268,16 @@ def _channels_text(document: dict[str, Any], items: list[dict[str, Any]]) -> str
     return head + "\n".join(lines) + "\n"
 
 
+_DEFAULTS = tuple((name, FIELDS[name].default) for name in MANAGED_FIELDS)  # what export_item leaves out
+
+
 def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[str, Any]:
     """A channel's fields as the file writes them: the name, the values that are not defaults, templated."""
     item: dict[str, Any] = {}
-    for name in MANAGED_FIELDS:
-        value = channel.fields[name]
-        if name != "name" and value == FIELDS[name].default:
+    fields = channel.fields
+    for name, default in _DEFAULTS:
+        value = fields[name]
+        if value == default and name != "name":
             continue
         item[name] = template(value) if isinstance(value, str) else value
     if "custom_channel_endpoint" in item:
