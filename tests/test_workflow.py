@@ -405,6 +405,29 @@ def test_the_apply_summary_counts_each_kind(emulator):
     assert report.created == {"New": custom(emulator.emu)["New"]["id"]} and report.error() is None
 
 
+def test_every_outcome_carries_the_id_of_its_channel_a_failed_one_too(emulator):
+    """``Outcome.channel_id`` is public: a program tells which channel failed by it, not by a name
+    that the change may have renamed."""
+    emulator.emu.seed_channels([{"name": n} for n in ("Kept", "Gone", "Moved", "Lost")])
+    ids = {name: channel["id"] for name, channel in custom(emulator.emu).items()}
+    plan = make_plan(
+        [want("Kept", env_var="", icon="x"), want("Moved", env_var="", icon="y")],
+        [RemoteChannel(c["id"], "custom", normalize_fields(c)) for c in custom(emulator.emu).values()],
+        prune=True,
+    )
+    for name in ("Moved", "Lost"):  # removed by someone else after the plan was made
+        emulator.emu.handle("DELETE", f"/api/v2/channel/{ids[name]}", {}, {"apiKey": emulator.key}, b"")
+    with OmnideskClient(emulator.url, "demo") as client:
+        report = apply_plan(plan, client, Secrets())
+    seen = {(o.change.action, o.change.name): (o.status, o.channel_id) for o in report.outcomes}
+    assert seen == {
+        ("update", "Kept"): ("ok", ids["Kept"]),
+        ("delete", "Gone"): ("ok", ids["Gone"]),
+        ("update", "Moved"): ("failed", ids["Moved"]),
+        ("delete", "Lost"): ("failed", ids["Lost"]),
+    }
+
+
 # -- the target, the errors ------------------------------------------------------------------------
 
 
