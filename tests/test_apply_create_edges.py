@@ -4,7 +4,8 @@ outcome line, the exit code and the channels on the server.
 Each server is scripted (a subclass of the emulator) so the timing is exact, not left to chance:
 - an earlier POST that lands late, after the list said its channel was absent;
 - a server that loses every create's answer and never creates (the rounds run out);
-- an interrupt while a create's answer is uncertain (the create is "unknown", never "not started").
+- an interrupt while a create's answer is uncertain (the create is "unknown", never "not started");
+- a create's PUT refused with 403 (the key lost its permission): incomplete, and apply stops there.
 """
 
 from __future__ import annotations
@@ -133,4 +134,42 @@ def test_the_late_landing_channel_is_found_by_name_not_taken_from_the_answer(tmp
     result = apply(tmp_path, emu)
     channel_id = custom(emu)[0]["id"]
     assert f"create 'Late bird': ok: created, id {channel_id}" in result.stderr, result.output
+    emu.close()
+
+
+class RevokedAfterFirstCreate(Emulator):
+    """The key loses its write permission right after the first create lands (an admin revokes it
+    while apply runs): that create's PUT is refused with 403, as every later write would be."""
+
+    def handle(self, method, path, query, headers, body):  # type: ignore[override]
+        answer = super().handle(method, path, query, headers, body)
+        if method == "POST" and path == "/api/v2/channel" and answer[0] == 200:
+            self.api_keys["demo"] = frozenset({"CHANNEL_READ"})
+        return answer
+
+
+def test_a_403_on_a_creates_put_stops_the_apply_and_names_the_permission(tmp_path: Path) -> None:
+    emu = RevokedAfterFirstCreate()
+    (tmp_path / "c.yaml").write_text(
+        "version: 1\nchannels:\n"
+        + "".join(f"  - name: Gated {i}\n    custom_channel_warning_en: Hello {i}\n" for i in range(3))
+    )
+    with serve_in_thread(emu) as server:
+        result = run_cli(
+            ["apply", str(tmp_path / "c.yaml"), "--url", server.url, "--yes", "--parallelism", "1"],
+            {"OMNIDESK_API_KEY": "demo"},
+        )
+    assert result.exit_code == 1, result.output
+    [made] = custom(emu)  # the one create that landed; the other two were not sent
+    assert (made["name"], made["custom_channel_warning_en"]) == ("Gated 0", "")
+    assert (
+        f"[1/3] create 'Gated 0': incomplete: created (id {made['id']}) but incomplete: "
+        "custom_channel_warning_en not set ("
+    ) in result.stderr
+    assert "(HTTP 403)); run apply again to set them\n" in result.stderr
+    assert "Apply: 0 created, 0 updated, 0 deleted (of 3 planned); 1 created incomplete." in result.stderr
+    assert (
+        "Error: the API key in OMNIDESK_API_KEY lacks the CHANNEL_CUD permission: 1 of 3 operations were "
+        "refused (403) and apply stopped there; 2 not started."
+    ) in result.stderr
     emu.close()

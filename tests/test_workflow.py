@@ -426,6 +426,7 @@ def test_every_outcome_carries_the_id_of_its_channel_a_failed_one_too(emulator):
         ("update", "Moved"): ("failed", ids["Moved"]),
         ("delete", "Lost"): ("failed", ids["Lost"]),
     }
+    assert report.denied == ""  # a str, as typed: no write was refused with 403
 
 
 # -- the target, the errors ------------------------------------------------------------------------
