@@ -218,6 +218,26 @@ def test_a_stop_before_apply_starts_nothing_and_a_stop_midway_starts_no_more(emu
     assert len(done) == 1 and emulator.emu.stats["create"] == 1 and report.interrupted
 
 
+def test_an_outcome_not_started_names_its_change_and_why(make_emulator):
+    """The CLI only counts them; a program reads each one: which change, and why it did not run."""
+    tenant = make_emulator(api_keys={"demo": {"CHANNEL_READ", "CHANNEL_CUD"}, "read-only": {"CHANNEL_READ"}})
+    plan = make_plan([want(f"c{i}", env_var="") for i in range(3)], [])
+    stop = threading.Event()
+    stop.set()
+    with OmnideskClient(tenant.url, "demo") as client:
+        report = apply_plan(plan, client, Secrets(), stop=stop)
+    assert [(o.change, o.status, o.detail) for o in report.outcomes] == [
+        (change, NOT_STARTED, "interrupted before it started") for change in plan.changes
+    ]
+    with OmnideskClient(tenant.url, "read-only") as client:
+        report = apply_plan(plan, client, Secrets(), parallelism=1)
+    assert report.outcomes[0].denied == "CHANNEL_CUD"  # the first create, refused with 403
+    assert [(o.change, o.status, o.detail) for o in report.outcomes[1:]] == [
+        (change, NOT_STARTED, "not started: the API key lacks CHANNEL_CUD") for change in plan.changes[1:]
+    ]
+    assert custom(tenant.emu) == {} and tenant.emu.stats["create"] == 1  # the refused one; no other was sent
+
+
 def test_secret_is_not_sent_on_an_update_without_rotate_even_when_its_variable_changed(tmp_path, emulator):
     path = write(tmp_path, WARNED)
     assert run_cli(["apply", path, "--yes"], env_for(emulator)).exit_code == 0
