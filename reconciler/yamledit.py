@@ -239,7 +239,7 @@ class YamlEditor:
         end = 0
         for splice in splices:
             out.append(self.original[end : splice.start])
-            out.extend([next(rendered) if type(p) is Value else p for p in splice.pieces])
+            out.extend([next(rendered) if isinstance(p, Value) else p for p in splice.pieces])
             end = max(end, splice.end)
         out.append(self.original[end:])
         return self._bom + "".join(out)
