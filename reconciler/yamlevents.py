@@ -67,6 +67,9 @@ class _Builder:
         self.next = parser.get_event
         self.places: dict[PathT, tuple[int, int]] = {}
         self._converter: Converter | None = None
+        # plain scalars already resolved to a string, a boolean or null: keys (`name:`) and values
+        # (`true`) repeat on every channel, and mean the same wherever they are written
+        self._known: dict[str, Any] = {}
 
     def document(self) -> Plain:
         self.next()  # the stream's start
@@ -92,7 +95,7 @@ class _Builder:
         where: PathT = ()
         key: Any = None
         in_list = False
-        next_event, scalar, resolvers = self.next, yaml.ScalarEvent, _RESOLVERS  # locals: once per event
+        next_event, scalar, resolvers, known = self.next, yaml.ScalarEvent, _RESOLVERS, self._known  # once per event
         while True:
             event = next_event()
             kind = type(event)
@@ -101,7 +104,7 @@ class _Builder:
                     raise _NotPlain
                 value = event.value
                 if event.implicit[0] and value[:1] in resolvers:  # plain, and maybe not a string
-                    value = self._resolved(event, where)
+                    value = known[value] if value in known else self._resolved(event, where)
             elif kind in _COLLECTIONS:
                 child = (*where, len(container) if in_list else key)
                 if len(stack) + 2 >= MAX_DEPTH or (key is None and not in_list):
@@ -143,12 +146,9 @@ class _Builder:
             if regex.match(value):
                 tag = resolved
                 break
-        if tag == _STR_TAG:
-            return value
-        if tag == _BOOL_TAG:
-            return value[0] in "tT"
-        if tag == _NULL_TAG:
-            return None
+        if tag in (_STR_TAG, _BOOL_TAG, _NULL_TAG):
+            self._known[value] = value if tag == _STR_TAG else (value[0] in "tT" if tag == _BOOL_TAG else None)
+            return self._known[value]
         return self._converted(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style), path)
 
     def _converted(self, node: yaml.ScalarNode, path: PathT) -> Any:
