@@ -74,6 +74,7 @@ class Cache:
 
     entries: dict[tuple[int, str | None], _Channel] = field(default_factory=dict)
     uses_vars: dict[int, bool] = field(default_factory=dict)  # channel index -> has a ${var:...}
+    reuse: bool = True  # False: one view only, nothing to keep for another
 
 
 def resolve(
@@ -105,13 +106,7 @@ def resolve(
     for i, raw in enumerate(raw_channels if isinstance(raw_channels, list) else []):
         if not isinstance(raw, dict) or not _selected(raw, tenant, bool(tenants)):
             continue
-        dependent = cache.uses_vars.get(i)
-        if dependent is None:
-            dependent = cache.uses_vars[i] = _has_vars(raw)
-        key = (i, tenant if dependent else None)
-        entry = cache.entries.get(key)
-        if entry is None:
-            entry = cache.entries[key] = view.channel(i, raw)
+        entry = _cached(cache, view, i, raw, tenant) if cache.reuse else view.channel(i, raw)
         problems.extend(entry.problems)
         warnings.extend(entry.warnings)
         for name, kind, path in entry.claims:
@@ -133,6 +128,18 @@ def resolve(
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))
     return loaded, problems
+
+
+def _cached(cache: Cache, view: _View, i: int, raw: Mapping[str, Any], tenant: str | None) -> _Channel:
+    """The entry as this view reads it: resolved once for every view that reads it the same."""
+    dependent = cache.uses_vars.get(i)
+    if dependent is None:
+        dependent = cache.uses_vars[i] = _has_vars(raw)
+    key = (i, tenant if dependent else None)
+    entry = cache.entries.get(key)
+    if entry is None:
+        entry = cache.entries[key] = view.channel(i, raw)
+    return entry
 
 
 def _has_vars(raw: Mapping[str, Any]) -> bool:
