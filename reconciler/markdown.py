@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from reconciler.describe import (
     SYMBOL,
     TenantOutcome,
+    baselines_note,
     calls_note,
     describe_secret,
     field_lines,
@@ -211,6 +212,9 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
     if unmanaged:
         blocks.append(unmanaged)
     blocks += secrets
+    note = baselines_note(plan)
+    if note and budget.take(note):
+        blocks.append(f"🔑 {_html(note)}.")
     return "\n\n".join(blocks) + "\n"
 
 

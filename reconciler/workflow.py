@@ -35,6 +35,7 @@ from reconciler.inbound import Messages
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
 from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
+from reconciler.secretversions import VersionRecords
 from reconciler.thresholds import thresholds_of
 from reconciler.transfers import Transfers
 from reconciler.validation import Validation
@@ -52,10 +53,10 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
 
-class Workflow(Messages, Transfers, Validation):
+class Workflow(Messages, Transfers, Validation, VersionRecords):
     """Load, read, plan, check, apply and save, with one set of rules (and, from ``Validation``,
     validate; from ``Transfers``, export, clone and import; from ``Messages``, push messages and the
-    sandbox's agent replies)."""
+    sandbox's agent replies; from ``VersionRecords``, the secret versions an apply leaves)."""
 
     def __init__(
         self,
@@ -67,13 +68,15 @@ class Workflow(Messages, Transfers, Validation):
         pools: HostPools | None = None,
         local: LocalServer | None = None,
         local_state: str | None = None,
+        secret_versions: str | None = None,
     ) -> None:
         """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
         the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
         tenants (see ``sharing``). The connection is chosen here, at the top, as ``httpx.Client(transport=)``
         takes one: ``local`` opens the transport to an in-process server on a state file (the CLI passes
         ``cli.common.emulated``), ``local_state`` is the state file every call then goes to instead of a
-        tenant's URL (the CLI's ``--emulator``). A saved plan made against one is applied through ``local``."""
+        tenant's URL (the CLI's ``--emulator``). A saved plan made against one is applied through ``local``.
+        ``secret_versions``: the secret-version record (``secretversions.record_path`` when None)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
@@ -81,6 +84,7 @@ class Workflow(Messages, Transfers, Validation):
         self.pools = pools
         self.local = local
         self.local_state = local_state
+        self.secret_versions = secret_versions
 
     def sharing(self, pools: HostPools) -> Workflow:
         """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
@@ -209,9 +213,12 @@ class Workflow(Messages, Transfers, Validation):
         ignore: Sequence[str] = (),
     ) -> Plan:
         from reconciler.planning import make_plan
+        from reconciler.secretversions import recorded, uses_versions
 
+        versions = recorded(self.record_path, target) if uses_versions(channels) else None
+        current = self.read(target, ignore)
         return make_plan(
-            channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets, target=target.label
+            channels, current, prune=prune, rotate_secrets=rotate_secrets, target=target.label, versions=versions
         )
 
     def propose(
@@ -308,9 +315,11 @@ class Workflow(Messages, Transfers, Validation):
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
             run_checks(self._context(planned, WRITE, current=client.list_channels))
-            return apply_plan(
+            report = apply_plan(
                 planned.plan, client, planned.secrets, parallelism=self.parallelism, on_outcome=on_outcome, stop=stop
             )
+        self.keep_versions(planned, report)
+        return report
 
     @staticmethod
     def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:

@@ -13,7 +13,9 @@ from reconciler.cli.common import (
     apply_with_progress,
     connection_options,
     force_option,
+    keep_baselines,
     print_findings,
+    record_option,
     report_export,
     use_color,
     workflow,
@@ -51,6 +53,7 @@ from reconciler.workflow import Workflow
     help="Operations in flight at once (shrinks by itself when the API rate-limits).",
 )
 @connection_options
+@record_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
 def clone_command(
     file: str,
@@ -125,6 +128,7 @@ def clone_command(
             )
         return EXIT_OK
     if plan.is_empty:
+        keep_baselines(engine, planned)
         return EXIT_OK
     return apply_with_progress(engine, planned, allow_deletes, allow_updates, allow_policy)
 

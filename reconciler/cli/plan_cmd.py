@@ -12,6 +12,7 @@ from reconciler.cli.common import (
     SHARD_HELP,
     force_option,
     print_file_warnings,
+    record_option,
     selection_options,
     target_options,
     use_color,
@@ -45,6 +46,7 @@ from reconciler.workflow import Workflow
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@record_option
 @selection_options
 @click.option(
     "--probe",

@@ -46,6 +46,7 @@ _WHOLE_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")  # a credential r
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
+VERSION_KEY = "secret_version"
 
 
 @dataclass
@@ -187,6 +188,9 @@ class _View:
             if raw_secret and env_var is None:
                 out.warnings.append(self.parsed.problem((*base, SECRET_FIELD), LITERAL_SECRET))
 
+        version = raw.get(VERSION_KEY)
+        if type(version) is not int or secret is None or (*base, VERSION_KEY) in self.parsed.bad:
+            version = None  # the schema said why (not a whole number, below 1, no secret)
         line, _ = self.parsed.at(base)
         limited = raw.get("tenants")
         out.channel = DesiredChannel(
@@ -196,6 +200,8 @@ class _View:
             line=line,
             tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
             endpoint_env=self._endpoint_env(out, base, raw.get(ENDPOINT_FIELD)),
+            secret_version=version,
+            secret_version_at=self.parsed.problem((*base, VERSION_KEY), "") if version is not None else None,
         )
         return out
 
