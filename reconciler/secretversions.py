@@ -138,14 +138,15 @@ def applied_versions(plan: Plan, report: ApplyReport | None) -> dict[int, tuple[
     return updates
 
 
-def write_record(path: str, target: Target, updates: Mapping[int, tuple[str, int]]) -> None:
-    """Merge ``updates`` (channel id -> (name, version)) into the record of ``target``; the rest stays."""
-    if not updates:
+def write_record(path: str, target: Target | None, updates: Mapping[int, tuple[str, int]]) -> None:
+    """Merge ``updates`` (channel id -> (name, version)) into the record of ``target``; the rest stays.
+    ``target`` None: only make sure the record exists (a CI job keeps it as its artifact)."""
+    if not updates and target is not None:
         return
     with _WRITING:
         tenants = read_record(path)
-        channels = tenants.setdefault(tenant_key(target), {})
-        channels.update(updates)
+        if target is not None:
+            tenants.setdefault(tenant_key(target), {}).update(updates)
         data = {
             "format_version": FORMAT_VERSION,
             "tenants": {

@@ -30,6 +30,7 @@ from reconciler.ci import (
     plan_comment,
     plan_marker,
     render_plan,
+    secretrecord,
 )
 from reconciler.ci.forge import Forge, Issue, Request
 from reconciler.errors import CiError, ReconcilerError
@@ -73,7 +74,10 @@ def plan(
     """Plan each tenant, save its plan (``out`` holds ``{tenant}``), report, comment on the request."""
     number = forge.request_number() if comment else None
     make_folder(Path(out).parent)
-    results = plan_tenants(file, tenants, out=out, engine=engine, secrets_at_apply=True)
+    with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
+        if secretrecord.used(engine, file):  # the rotations the apply will make, in the plan
+            engine = secretrecord.reading(forge, engine, Path(folder), log)
+        results = plan_tenants(file, tenants, out=out, engine=engine, secrets_at_apply=True)
     report(forge, results, fmt, log)
     forge.summary(summary_markdown(results, "Omnidesk channels plan"))
     forge.outputs(
@@ -208,11 +212,14 @@ def apply_saved(forge: Forge, engine: Workflow, plans: Sequence[Path], tenant: s
     forge.protected_commit()
     rows = ["| saved plan | result |", "|---|---|"]
     worst = 0
-    for path in plans:
-        log(f"omnidesk-channels apply {path}")
-        code = _apply_one(engine, functools.partial(engine.load_saved, path, tenant=tenant), log)
-        rows.append(f"| `{path.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |")
-        worst = max(worst, code)
+    with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
+        if secretrecord.used(engine, None, secretrecord.readable(engine, plans)):
+            engine = secretrecord.keeping(forge, engine, Path(folder), log)
+        for path in plans:
+            log(f"omnidesk-channels apply {path}")
+            code = _apply_one(engine, functools.partial(engine.load_saved, path, tenant=tenant), log)
+            rows.append(f"| `{path.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |")
+            worst = max(worst, code)
     forge.summary("## Omnidesk channels apply\n\n" + "\n".join(rows))
     forge.outputs(exitcode=str(worst), applied_requests="[]")  # saved plans name no request
     return worst
@@ -224,6 +231,7 @@ def _apply_one(engine: Workflow, load: Callable[[], Planned], log: Log) -> int:
         planned = load()
         log(planned.plan.summary() + ".")
         if planned.plan.is_empty:
+            engine.keep_versions(planned)  # its baselines: no call is made
             return 0
         result = engine.apply(planned, on_outcome=lambda o: log(_outcome_line(o)))
         log(result.summary())
@@ -262,6 +270,8 @@ def apply_reviewed(
     requests = _merged(forge, commits)
     with tempfile.TemporaryDirectory(prefix="omnidesk-reviewed-") as folder:
         reviewed = _reviewed_plans(forge, requests, Path(folder), log)
+        if secretrecord.used(engine, file):
+            engine = secretrecord.keeping(forge, engine, Path(folder) / "versions", log)
     rows = ["| tenant | result | changes of |", "|---|---|---|"]
     applied: list[Request] = []
     worst = 0
@@ -341,6 +351,7 @@ def _apply_tenant(
         return 1, [], "❌ plan failed"
     if planned.plan.is_empty:
         log(f"{name}: matches {head[:12]}; nothing to apply")
+        engine.keep_versions(planned)  # its baselines: no call is made
         return 0, [], "✅ matches"
     covered = coverage.check(planned.plan, reviewed)
     if not covered.covered and not allow_unreviewed:

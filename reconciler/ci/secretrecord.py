@@ -1,0 +1,96 @@
+"""The secret-version record between CI runs (``reconciler.secretversions``): read by plans, kept by applies.
+
+The apply job runs on the protected branch from a fresh checkout and cannot write the repository,
+so the record travels as the apply job's artifact, as the drift count does: GitHub keeps the
+folder ``omnidesk-secret-versions`` as the artifact ``ARTIFACT-secret-versions`` (ARTIFACT: the
+action's ``artifact-name``, one per tenant or shard of a matrix; action.yml uploads it even when
+the apply failed: it records the writes that succeeded); GitLab keeps it in the apply job's
+``artifacts:`` (``when: always``). Each apply starts from the record the newest earlier apply
+kept (``Forge.secret_versions``) and leaves its own for the next one; each plan job reads the same
+record, so the pull request's plan shows the rotation the apply will make.
+
+Only a channels file (or a saved plan) that uses ``secret_version`` touches it. No earlier record
+(the first apply, or an artifact past its retention) means baselines, never a rotation: the plan
+says so. An earlier record that cannot be fetched stops an apply before any write (applying without
+it would take a raised version as a baseline and lose that rotation); a plan only warns, since the
+apply refuses what no reviewed plan showed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from reconciler.ci import Log
+from reconciler.ci.forge import Forge
+from reconciler.errors import CiError, ReconcilerError
+from reconciler.plan import Plan
+from reconciler.secretversions import uses_versions, write_record
+from reconciler.workflow import Workflow
+
+STATE_DIR = "omnidesk-secret-versions"
+ARTIFACT_SUFFIX = "secret-versions"  # GitHub: after the plan's artifact name, omnidesk-plan-secret-versions
+RECORD = "secret-versions.json"
+
+
+def used(engine: Workflow, file: str | None, plans: Sequence[Plan] = ()) -> bool:
+    """Whether the channels file (any tenant's view of it) or a saved plan uses ``secret_version``."""
+    if any(p.baselines or any(getattr(c, "secret", None) and c.secret.version for c in p.changes) for p in plans):
+        return True
+    if file is None:
+        return False
+    try:
+        return any(uses_versions(view.channels) for view in engine.views(file).values())
+    except ReconcilerError:
+        return False  # the plan itself reports what is wrong with the file
+
+
+def readable(engine: Workflow, paths: Sequence[Path]) -> list[Plan]:
+    """The saved plans that can be read (the apply of each reports what is wrong with the others)."""
+    plans = []
+    for path in paths:
+        try:
+            plans.append(engine.saved_plan(path))
+        except ReconcilerError:
+            continue
+    return plans
+
+
+def reading(forge: Forge, engine: Workflow, folder: Path, log: Log) -> Workflow:
+    """``engine`` reading the record the newest earlier apply kept (none found: every version a baseline)."""
+    try:
+        found = forge.secret_versions(folder)
+    except CiError as exc:
+        log(forge.annotation("warning", f"the secret-version record cannot be read: {exc}", "omnidesk-channels"))
+        found = None
+    return _with_record(engine, str(found or folder / RECORD))
+
+
+def keeping(forge: Forge, engine: Workflow, folder: Path, log: Log, state_dir: str = STATE_DIR) -> Workflow:
+    """``engine`` writing the record in ``state_dir`` (the job's artifact), started from the previous one."""
+    try:
+        found = forge.secret_versions(folder)
+    except CiError as exc:
+        raise CiError(
+            f"the secret-version record of the last apply cannot be read, so nothing was applied: {exc}"
+        ) from None
+    target = Path(state_dir) / RECORD
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if found is not None:
+        shutil.copyfile(found, target)
+        log(f"secret versions: the record of the last apply ({found.name})")
+    else:
+        target.unlink(missing_ok=True)
+        write_record(os.fspath(target), None, {})  # the artifact always holds a record, if an empty one
+        log("secret versions: no earlier apply kept a record; each secret_version is recorded as it is, none rotated")
+    forge.outputs(versions_path=os.fspath(state_dir))
+    return _with_record(engine, os.fspath(target))
+
+
+def _with_record(engine: Workflow, path: str) -> Workflow:
+    record = copy.copy(engine)
+    record.secret_versions = path
+    return record
