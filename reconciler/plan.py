@@ -105,8 +105,10 @@ class SecretAction:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any] | None) -> SecretAction | None:
-        keys = ("action", "reason", "env_var", "secret_version", "previous_secret_version")
-        return None if data is None else cls(*(data.get(k) for k in keys))
+        if data is None:
+            return None
+        versions = (data.get("secret_version"), data.get("previous_secret_version"))
+        return cls(data["action"], data["reason"], data.get("env_var"), *versions)
 
 
 @dataclass(frozen=True)

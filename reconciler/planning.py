@@ -88,8 +88,9 @@ class _Versions:
         if version is None or self.recorded is None:
             return None, False
         before = self.recorded.versions.get(have.id)
-        if before is None and not sending:
-            self.baselines.append(Baseline(want.name, have.id, version))
+        if before is None:
+            if not sending:
+                self.baselines.append(Baseline(want.name, have.id, version))
         elif version < before:
             at = want.secret_version_at or Problem("", want.line, None, f"{want.name!r}", "")
             self.lowered.append(

@@ -38,8 +38,10 @@ RECORD = "secret-versions.json"
 
 def used(engine: Workflow, file: str | None, plans: Sequence[Plan] = ()) -> bool:
     """Whether the channels file (any tenant's view of it) or a saved plan uses ``secret_version``."""
-    if any(p.baselines or any(getattr(c, "secret", None) and c.secret.version for c in p.changes) for p in plans):
-        return True
+    for plan in plans:
+        sent = [c.secret for c in plan.creates] + [c.secret for c in plan.updates]
+        if plan.baselines or any(s is not None and s.version is not None for s in sent):
+            return True
     if file is None:
         return False
     try:

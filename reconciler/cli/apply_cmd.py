@@ -13,15 +13,14 @@ from reconciler.cli.common import (
     apply_with_progress,
     confirm,
     is_tty,
-    keep_baselines,
     print_file_warnings,
     print_findings,
-    record_option,
     selection_options,
     target_options,
     use_color,
     workflow,
 )
+from reconciler.cli.record_options import keep_baselines, record_option
 from reconciler.render import render_text
 
 

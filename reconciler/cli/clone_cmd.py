@@ -13,13 +13,12 @@ from reconciler.cli.common import (
     apply_with_progress,
     connection_options,
     force_option,
-    keep_baselines,
     print_findings,
-    record_option,
     report_export,
     use_color,
     workflow,
 )
+from reconciler.cli.record_options import keep_baselines, record_option
 from reconciler.render import render_text
 from reconciler.workflow import Workflow
 

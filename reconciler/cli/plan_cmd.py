@@ -12,12 +12,12 @@ from reconciler.cli.common import (
     SHARD_HELP,
     force_option,
     print_file_warnings,
-    record_option,
     selection_options,
     target_options,
     use_color,
     workflow,
 )
+from reconciler.cli.record_options import record_option
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 from reconciler.results import Planned
 from reconciler.shard import Shard

@@ -189,6 +189,8 @@ class _View:
                 out.warnings.append(self.parsed.problem((*base, SECRET_FIELD), LITERAL_SECRET))
 
         version = raw.get(VERSION_KEY)
+        if isinstance(version, float) and version.is_integer():
+            version = int(version)  # JSON Schema (and so every editor) takes 2.0 for the integer 2
         if type(version) is not int or secret is None or (*base, VERSION_KEY) in self.parsed.bad:
             version = None  # the schema said why (not a whole number, below 1, no secret)
         line, _ = self.parsed.at(base)
