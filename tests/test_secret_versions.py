@@ -410,3 +410,22 @@ def test_rotate_secrets_sends_every_secret_and_records_each_version(emulator: Ru
     assert secrets_held(emulator) == {"SMS gateway": NEW["SMS"], "Instagram": NEW["IG"]}
     assert record(tmp_path) == {"SMS gateway": 2, "Instagram": 5}
     assert run_cli(["plan", path], environ).stdout == "No changes. The tenant matches the channels file.\n"
+
+
+def test_rotations_count_against_the_update_threshold(emulator: RunningEmulator, tmp_path: Path) -> None:
+    lines = ["version: 1", "channels:"]
+    for i in range(10):
+        lines += [f"  - name: Bridge {i}", "    custom_channel_secret: ${env:BRIDGE_SECRET}", "    secret_version: V"]
+    path = tmp_path / "channels.yaml"
+    environ = {**env(emulator, tmp_path), "BRIDGE_SECRET": OLD["SMS"]}
+    path.write_text("\n".join(lines).replace(" V", " 1") + "\n")
+    applied(str(path), environ)
+    path.write_text("\n".join(lines).replace(" V", " 2") + "\n")
+    environ["BRIDGE_SECRET"] = NEW["SMS"]
+    refused = run_cli(["apply", str(path), "--yes"], environ)
+    assert refused.exit_code == 1
+    assert "--allow-updates 10" in refused.stderr, refused.stderr
+    assert set(secrets_held(emulator).values()) == {OLD["SMS"]}
+    applied(str(path), environ, "--allow-updates", "10")
+    assert set(secrets_held(emulator).values()) == {NEW["SMS"]}
+    assert set(record(tmp_path).values()) == {2}
