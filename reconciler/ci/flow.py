@@ -210,7 +210,6 @@ def _drift_row(
 def apply_saved(forge: Forge, engine: Workflow, plans: Sequence[Path], tenant: str | None, log: Log) -> int:
     """Apply each saved plan exactly (``apply PLAN``'s checks: fresh, same secrets, thresholds)."""
     forge.protected_commit()
-    forge.outputs(versions_path="")  # set by secretrecord.keeping when the plans use secret_version
     rows = ["| saved plan | result |", "|---|---|"]
     worst = 0
     with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
@@ -256,7 +255,6 @@ def apply_reviewed(
 ) -> int:
     """Apply what the protected branch says now, if reviewed plans cover all of it (see module doc)."""
     head = forge.protected_commit()
-    forge.outputs(versions_path="")  # set by secretrecord.keeping when the file uses secret_version
     last = forge.last_applied()
     commits = forge.commits_since(last, head)
     if commits is None:
