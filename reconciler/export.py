@@ -24,6 +24,8 @@ from reconciler.model import FIELDS, MANAGED_FIELDS, SECRET_FIELD, RemoteChannel
 from reconciler.scaffold import modeline
 from reconciler.yamlwrite import FAST_DUMPER, scalars
 
+_VAR_TOKEN = re.compile(r"\$\{var:([A-Za-z0-9_]+)\}")
+_NOT_ALNUM = re.compile("[^A-Za-z0-9]+")
 _EMITTERS_AGREE = re.compile("[\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
 
 
@@ -69,8 +71,8 @@ def secret_env_name(channel_name: str) -> str:
     A templated name reads its vars by name: ``${var:brand} SMS`` -> ``BRAND_SMS_SECRET``.
     Different names can give the same variable; ``secret_placeholders`` makes them unique.
     """
-    plain = re.sub(r"\$\{var:([A-Za-z0-9_]+)\}", r"\1", channel_name)
-    stem = re.sub(r"[^A-Za-z0-9]+", "_", plain).strip("_").upper() or "CHANNEL"
+    plain = _VAR_TOKEN.sub(r"\1", channel_name)
+    stem = _NOT_ALNUM.sub("_", plain).strip("_").upper() or "CHANNEL"
     if stem[0].isdigit():
         stem = "CHANNEL_" + stem
     return f"{stem}_SECRET"
@@ -259,12 +261,16 @@ def _channels_text(document: dict[str, Any], items: list[dict[str, Any]]) -> str
     return head + "\n".join(lines) + "\n"
 
 
+_DEFAULTS = tuple((name, FIELDS[name].default) for name in MANAGED_FIELDS)  # what export_item leaves out
+
+
 def export_item(channel: RemoteChannel, template: Callable[[str], str]) -> dict[str, Any]:
     """A channel's fields as the file writes them: the name, the values that are not defaults, templated."""
     item: dict[str, Any] = {}
-    for name in MANAGED_FIELDS:
-        value = channel.fields[name]
-        if name != "name" and value == FIELDS[name].default:
+    fields = channel.fields
+    for name, default in _DEFAULTS:
+        value = fields[name]
+        if value == default and name != "name":
             continue
         item[name] = template(value) if isinstance(value, str) else value
     if "custom_channel_endpoint" in item:

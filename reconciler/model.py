@@ -188,18 +188,28 @@ def format_bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+# (name, is it a boolean, its value when absent) of each managed field, for normalize_fields
+_NORMALIZED = tuple(
+    (
+        n,
+        FIELDS[n].kind == "boolean",
+        FIELDS[n].default if FIELDS[n].default is not None or FIELDS[n].kind == "boolean" else "",
+    )
+    for n in MANAGED_FIELDS
+)
+
+
 def normalize_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The managed fields of a channel, with defaults filled in and tolerated forms folded."""
     out: dict[str, Any] = {}
-    for name in MANAGED_FIELDS:
-        spec = FIELDS[name]
+    for name, boolean, default in _NORMALIZED:
         value = raw.get(name)
-        if spec.kind == "boolean":
-            out[name] = spec.default if value is None else parse_bool(value)
-        elif value is None:
-            out[name] = spec.default if spec.default is not None else ""
+        if value is None:
+            out[name] = default
+        elif boolean:
+            out[name] = value if type(value) is bool else parse_bool(value)
         else:
-            out[name] = str(value)
+            out[name] = value if type(value) is str else str(value)
     return out
 
 

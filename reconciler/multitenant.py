@@ -21,6 +21,7 @@ from reconciler.plan import Plan
 from reconciler.selection import Selection, Unmatched, raise_unmatched
 from reconciler.transport import HostPools
 from reconciler.wording import named
+from reconciler.workers import processes_for, split_map
 from reconciler.workflow import Planned, Workflow
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
@@ -156,6 +157,7 @@ def plan_tenants(
     probe: bool = False,
     only: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    processes: int | None = None,
 ) -> list[TenantPlan]:
     """Plan every tenant in ``tenants`` concurrently; results in the order given.
 
@@ -164,6 +166,9 @@ def plan_tenants(
     ``engine`` defaults to a ``Workflow`` over ``environ`` with ``auth`` (one serves every thread).
     ``only``/``exclude`` cut every tenant's plan (``selection.py``); ``UnmatchedPatternError``
     (before any plan is saved) for a pattern that matches no change of any tenant.
+    ``processes``: worker processes the tenants are split across, ``workers`` threads in all (None:
+    one per usable core for a hundred tenants or more, ``workers.processes_for``); the results are
+    the same, in the same order.
     """
     selection = Selection(tuple(only), tuple(exclude))
     engine = engine or Workflow(environ=environ, auth=auth)
@@ -177,6 +182,7 @@ def plan_tenants(
         tenants,
         [None] * len(outs) if held else outs,
         workers=workers,
+        processes=processes_for(len(tenants)) if processes is None else processes,
         prune=prune,
         rotate_secrets=rotate_secrets,
         secrets_at_apply=secrets_at_apply,
@@ -201,12 +207,30 @@ def _plan_concurrently(
     outs: Sequence[str | None],
     *,
     workers: int,
+    processes: int,
     **options: Any,
 ) -> list[TenantPlan]:
     # One parse for every tenant (a problem in the file is the file's, not one tenant's): loading
     # is CPU under the GIL, and 50 separate loads would cost more than all the waiting on the network.
     views: Mapping[str | None, ChannelsFile] = engine.views(path) if len(tenants) > 1 else {}
-    threads = min(workers, len(tenants))
+    processes = max(1, min(processes, workers))
+    # Each process plans its share in threads: the waiting overlaps within one, the CPU (most of a
+    # tenant's time once it does) spreads over the cores across them (``workers``).
+    share = functools.partial(_plan_share, engine, path, views, workers=max(1, workers // processes), **options)
+    return split_map(share, list(zip(tenants, outs, strict=True)), processes)
+
+
+def _plan_share(
+    engine: Workflow,
+    path: str | os.PathLike[str],
+    views: Mapping[str | None, ChannelsFile],
+    share: Sequence[tuple[str | None, str | None]],
+    *,
+    workers: int,
+    **options: Any,
+) -> list[TenantPlan]:
+    """The plans of ``share``'s tenants (each with where to save it), in threads; in ``share``'s order."""
+    threads = min(workers, len(share))
     # tenants on one host share its connections instead of each opening (and handshaking) its own
     with (
         HostPools(max_connections=threads * engine.parallelism) as pools,
@@ -219,7 +243,7 @@ def _plan_concurrently(
                 contextvars.copy_context().run,
                 functools.partial(plan_one, shared, path, t, out=o, loaded=views.get(t), **options),
             )
-            for t, o in zip(tenants, outs, strict=True)
+            for t, o in share
         ]
         return [f.result() for f in futures]
 

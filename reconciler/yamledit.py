@@ -83,6 +83,16 @@ def render_values(values: Sequence[Value]) -> list[str]:
     return out
 
 
+def _piece(value: Any) -> Piece:
+    """A block mapping's new value: its text already where ``render_values`` would write it as it is
+    (a boolean, a plainly plain string: most of an import's values), else the value to render."""
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) is str and plain(value, yaml12=True):
+        return value
+    return Value(value)
+
+
 def _candidate(text: str, style: str | None, flow: bool) -> str:
     if style == '"' or _LINE_BREAKS.search(text):
         return DoubleQuoted(text)
@@ -205,12 +215,18 @@ class YamlEditor:
             at = self._line_end(self._content_end(sequence.value[-1]))
         head = " " * dash + "-" + " " * (offset - 1)
         inner = self.newline + " " * (dash + offset)
+        leads: dict[tuple[bool, str], str] = {}  # the text before each value, made once per key
         pieces: list[Piece] = []
         for item in items:
             if blank:
                 pieces.append(self.newline)
-            for i, (key, value) in enumerate(item.items()):
-                pieces += [(head if i == 0 else inner) + f"{key}: ", Value(value)]
+            first = True
+            for key, value in item.items():
+                lead = leads.get((first, key))
+                if lead is None:
+                    lead = leads[(first, key)] = (head if first else inner) + f"{key}: "
+                pieces += [lead, _piece(value)]
+                first = False
             pieces.append(self.newline)
         self._insert(at, tuple(pieces))
 

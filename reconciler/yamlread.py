@@ -23,6 +23,7 @@ import yaml
 from reconciler.errors import InputFileError, Problem
 from reconciler.filekinds import read_input
 from reconciler.yaml12 import Yaml12Loader
+from reconciler.yamlevents import plain_values
 from reconciler.yamlhints import explain
 from reconciler.yamlnodes import MAX_DEPTH, Converter, fatal
 from reconciler.yamlshow import PathT, format_path
@@ -144,6 +145,9 @@ def read_document(path: str | os.PathLike[str], text: str | None = None) -> tupl
     file = os.fspath(path)
     text = _read(file) if text is None else text
     _count_values(file, text)
+    plain = plain_values(file, text)
+    if plain is not None:  # nothing in it needs a node (see reconciler.yamlevents)
+        return Document(file, plain.data, [], set(), [Source((), file, text)], plain.places), plain.root
     loader, root = _compose(file, text)
     if root is None:
         return Document(file, None, [], set()), root

