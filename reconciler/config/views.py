@@ -203,11 +203,7 @@ class _View:
             if raw_secret and env_var is None:
                 out.warnings.append(self.parsed.problem((*base, SECRET_FIELD), LITERAL_SECRET))
 
-        version = raw.get(VERSION_KEY)
-        if isinstance(version, float) and version.is_integer():
-            version = int(version)  # JSON Schema (and so every editor) takes 2.0 for the integer 2
-        if type(version) is not int or secret is None or (*base, VERSION_KEY) in self.parsed.bad:
-            version = None  # the schema said why (not a whole number, below 1, no secret)
+        version = self._version(base, raw.get(VERSION_KEY)) if secret is not None else None
         line, _ = self.parsed.at(base)
         limited = raw.get("tenants")
         out.channel = DesiredChannel(
@@ -221,6 +217,12 @@ class _View:
             secret_version_at=self.parsed.problem((*base, VERSION_KEY), "") if version is not None else None,
         )
         return out
+
+    def _version(self, base: PathT, raw: Any) -> int | None:
+        """The channel's secret_version; None when it has none, or one the schema refused (and said why)."""
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)  # JSON Schema (and so every editor) takes 2.0 for the integer 2
+        return raw if type(raw) is int and (*base, VERSION_KEY) not in self.parsed.bad else None
 
     def _endpoint_env(self, out: _Channel, base: PathT, raw: Any) -> dict[str, str]:
         """The endpoint's credentials and their ${env:NAME}; one written in the file is a warning, as a secret is."""
