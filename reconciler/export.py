@@ -58,6 +58,8 @@ class Export:
     secret_vars: Mapping[str, str] = field(default_factory=dict)  # channel name -> env var placeholder
     skipped_vars: tuple[str, ...] = ()  # vars not used for templating, with the reason
     left_literal: Mapping[str, int] = field(default_factory=dict)  # var name -> occurrences kept as text
+    # with tenant files: each one's path relative to the export -> the file it is copied from
+    tenant_files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def endpoint_vars(self) -> list[str]:
@@ -157,13 +159,16 @@ def export_channels(
     tenants: Mapping[str, Tenant] | None = None,
     channel_tenants: Mapping[str, Sequence[str]] | None = None,
     ignore: Sequence[str] = (),
+    tenants_from: str | Sequence[str] | None = None,
 ) -> Export:
     """Write the custom channels of a tenant as a channels file (text) and say what was templated.
 
     ``channel_tenants`` maps a channel name to the tenants it is limited to (the ``tenants:`` list
     the channels file gives it), so a channel meant for one tenant stays there. ``ignore`` (the
     file's top-level patterns) and each tenant's own are written as they are; the caller has
-    already left the ignored channels out of ``channels``.
+    already left the ignored channels out of ``channels``. ``tenants_from``: the folder, glob or
+    list of tenant files the channels file's ``tenants:`` names, written as it is instead of the
+    tenants (the files go beside the export: ``Export.tenant_files``).
     """
     template = Templater(variables or {})
     limited = channel_tenants or {}
@@ -185,7 +190,9 @@ def export_channels(
     document: dict[str, Any] = {"version": 1, "prune": False}
     if ignore:  # without it, applying the export with prune would delete what the file ignores
         document["ignore"] = list(ignore)
-    if tenants:
+    if tenants_from is not None:
+        document["tenants"] = tenants_from if isinstance(tenants_from, str) else list(tenants_from)
+    elif tenants:
         document["tenants"] = {
             name: {
                 k: v

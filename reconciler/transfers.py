@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.config import load_channels_file, load_settings
-from reconciler.errors import ImportConflict, TargetError
+from reconciler.config.loader import Settings
+from reconciler.errors import ImportConflict, OutputFileError, TargetError
 from reconciler.filekinds import EXPORT, check_output, require_input
 from reconciler.files import read_text, write_atomically
 from reconciler.ignore import ignore_for, view_ignore
@@ -67,9 +69,16 @@ class Transfers:
         """Refuse, before any work, to write an export onto an input or a file of another kind."""
         check_output(path, kind=EXPORT, inputs=inputs, force=force, option=option)
 
-    def write_export(self, exported: Exported, path: str | os.PathLike[str], *, option: str | None = None) -> None:
-        """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``)."""
+    def write_export(
+        self, exported: Exported, path: str | os.PathLike[str], *, option: str | None = None, force: bool = False
+    ) -> None:
+        """Write an export's channels file to ``path`` atomically (checked first by ``check_export_output``),
+        and its tenant files beside it, each as its source's bytes (see ``tenant_copies``)."""
+        copies = tenant_copies(exported.export, path, force=force)
         write_atomically(path, exported.export.text, option=option)
+        for source, target in copies:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            write_atomically(target, Path(source).read_bytes(), option=option)
 
     def export(
         self, path: str | os.PathLike[str] | None = None, *, url: str | None = None, tenant: str | None = None
@@ -77,37 +86,41 @@ class Transfers:
         """The tenant's custom channels as a channels file; with a file and a tenant, templated
         with that tenant's vars and keeping the file's ``tenants:`` limits. Channels the file
         ignores are left out, and its ``ignore:`` lists are written back."""
-        tenants, ignore = self.settings(path)
+        settings = self.settings(path)
+        tenants, ignore = settings.tenants, settings.ignore
         target = self.target(url=url, tenant=tenant, tenants=tenants)
         current = self.read(target, ignore_for(ignore, tenants.get(tenant) if tenant else None))
-        return Exported(
-            self._export(current, path, tenant, tenants, ignore), target, sum(1 for c in current if c.is_custom)
-        )
+        return Exported(self._export(current, path, tenant, settings), target, sum(1 for c in current if c.is_custom))
 
-    def settings(self, path: str | os.PathLike[str] | None) -> tuple[dict[str, Tenant], tuple[str, ...]]:
-        """The file's tenants and top-level ``ignore:`` patterns (none without a file)."""
+    def settings(self, path: str | os.PathLike[str] | None) -> Settings:
+        """The file's tenants, top-level ``ignore:`` patterns and tenant files (none without a file)."""
         if path is None:
-            return {}, ()
+            return Settings({}, ())
         require_input(path)
         return load_settings(path)
 
     def _export(
-        self,
-        current: list[RemoteChannel],
-        path: str | os.PathLike[str] | None,
-        tenant: str | None,
-        tenants: Mapping[str, Tenant],
-        ignore: Sequence[str],
+        self, current: list[RemoteChannel], path: str | os.PathLike[str] | None, tenant: str | None, settings: Settings
     ) -> Export:
+        """The export; with tenant files, ``tenants:`` as the file names them and the files to copy."""
         from reconciler.export import export_channels
 
+        tenants, sources = settings.tenants, settings.tenant_files
+        spec = sources.spec if sources else None
         if path is None or tenant is None:
-            return export_channels(current, tenants=tenants, ignore=ignore)
-        view = self.load(path, tenant=tenant)
-        limited = {c.name: sorted(c.tenants) for c in view.channels if c.tenants is not None}
-        return export_channels(
-            current, variables=tenants[tenant].vars, tenants=tenants, channel_tenants=limited, ignore=ignore
-        )
+            export = export_channels(current, tenants=tenants, ignore=settings.ignore, tenants_from=spec)
+        else:
+            view = self.load(path, tenant=tenant)
+            limited = {c.name: sorted(c.tenants) for c in view.channels if c.tenants is not None}
+            export = export_channels(
+                current,
+                variables=tenants[tenant].vars,
+                tenants=tenants,
+                channel_tenants=limited,
+                ignore=settings.ignore,
+                tenants_from=spec,
+            )
+        return replace(export, tenant_files=sources.relative()) if sources else export
 
     def clone(self, path: str | os.PathLike[str], source: str, dest: str, *, prune: bool = False) -> Cloned:
         """Plan the source tenant's custom channels onto the destination tenant.
@@ -119,16 +132,21 @@ class Transfers:
         """
         if source == dest:
             raise TargetError(f"{named('source')} and {named('dest')} are both {source!r}: name two different tenants")
-        tenants, ignore = self.settings(path)
+        settings = self.settings(path)
+        tenants, ignore = settings.tenants, settings.ignore
         source_target = self.target(tenant=source, tenants=tenants)
         target = self.target(tenant=dest, tenants=tenants)
         dest_ignore = ignore_for(ignore, tenants.get(dest))
         current = self.read(source_target, ignore_for(ignore, tenants.get(source)) + dest_ignore)
         exported = Exported(
-            self._export(current, path, source, tenants, ignore), source_target, sum(1 for c in current if c.is_custom)
+            self._export(current, path, source, settings), source_target, sum(1 for c in current if c.is_custom)
         )
+        # beside the file: an export naming tenant files reads them where the file does
         desired = load_channels_file(
-            f"<export of {source}>", tenant=dest, environ=self.environ, text=exported.export.text
+            os.path.join(os.path.dirname(os.fspath(path)), f"<export of {source}>"),
+            tenant=dest,
+            environ=self.environ,
+            text=exported.export.text,
         )
         cloned = {c.name for c in desired.channels}
         dest_view = self.load(path, tenant=dest)
@@ -201,3 +219,24 @@ def _with_version(copy: DesiredChannel, declared: DesiredChannel | None) -> Desi
     if declared is None or copy.secret is None:
         return copy
     return replace(copy, secret_version=declared.secret_version, secret_version_at=declared.secret_version_at)
+
+
+def tenant_copies(export: Export, path: str | os.PathLike[str], *, force: bool = False) -> list[tuple[str, str]]:
+    """(source, target) for each tenant file an export at ``path`` needs beside it, at the path the
+    channels file gives it. The file it came from (an export beside the channels file) is left as it
+    is; another file already there with other bytes is refused (``OutputFileError``) unless ``force``,
+    before anything is written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    copies = []
+    for relative, source in sorted(export.tenant_files.items()):
+        target = os.path.join(folder, relative)
+        if os.path.exists(target) and os.path.samefile(target, source):
+            continue
+        if os.path.exists(target) and not force and Path(target).read_bytes() != Path(source).read_bytes():
+            raise OutputFileError(
+                f"{target} exists and is not {source}: the export names its tenant files as the channels file "
+                f"does, and would replace it; export elsewhere, or add {named('force')} to replace it",
+                path=target,
+            )
+        copies.append((source, target))
+    return copies

@@ -22,12 +22,12 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from reconciler.config import load_all_views, load_channels_file, load_tenants
+from reconciler.config import load_all_views, load_channels_file, load_tenant_share, load_tenants
 from reconciler.errors import TargetError
 from reconciler.filekinds import SAVED_PLAN, check_output, require_input
 from reconciler.ignore import view_ignore, without_ignored
@@ -99,28 +99,34 @@ class Workflow(Messages, Transfers, Validation, VersionRecords):
         return load_channels_file(path, tenant=tenant, environ=self.environ)
 
     def tenants(self, path: str | os.PathLike[str] | None, *, required: bool = False) -> dict[str, Tenant]:
-        """The file's tenants, in file order. ``required``: none is an error (``TargetError``): a run over
-        every tenant of such a file would do nothing, almost always a mistake."""
+        """The file's tenants, in file order. ``required``: none is an error (``TargetError``)."""
         tenants: dict[str, Tenant] = {}
         if path is not None:
             require_input(path)
             tenants = load_tenants(path)
         if required and not tenants:
-            raise TargetError(
-                f"{os.fspath(path or '')} defines no tenants: add a tenants: section, "
-                f"or use {named('url')} for one tenant"
-            )
+            raise _no_tenants(path)
         return tenants
 
-    def views(self, path: str | os.PathLike[str]) -> dict[str | None, ChannelsFile]:
-        """The file as each of its tenants sees it (and as no tenant does): one parse for every tenant."""
-        return load_all_views(path, environ=self.environ)
+    def views(
+        self, path: str | os.PathLike[str], *, tenants: Collection[str] | None = None
+    ) -> dict[str | None, ChannelsFile]:
+        """The file as each of its tenants sees it (and as no tenant does): one parse for every tenant.
+        ``tenants``: only as these see it (no view without a tenant), reading no other tenant's file."""
+        keep = None if tenants is None else frozenset(tenants).__contains__
+        return load_all_views(path, environ=self.environ, keep=keep)
 
     def tenant_names(self, path: str | os.PathLike[str], *, shard: Shard | None = None) -> list[str]:
         """Every tenant the file defines, in file order; none is an error (``TargetError``).
-        ``shard``: only the tenants of that shard (``shard.py``), still in file order."""
-        names = list(self.tenants(path, required=True))
-        return shard.pick(names) if shard else names
+        ``shard``: only the tenants of that shard (``shard.py``), still in file order, reading only
+        their tenant files: the others' are that shard's to check (and ``validate``'s)."""
+        if shard is None:
+            return list(self.tenants(path, required=True))
+        require_input(path)
+        mine, others = load_tenant_share(path, shard.holds)
+        if not mine and not others:
+            raise _no_tenants(path)
+        return list(mine)
 
     def target(
         self, *, url: str | None = None, tenant: str | None = None, tenants: Mapping[str, Tenant] | None = None
@@ -395,3 +401,9 @@ class Workflow(Messages, Transfers, Validation, VersionRecords):
     ) -> None:
         """Refuse, before any work, to save a plan onto an input or a file of another kind (see ``filekinds``)."""
         check_output(path, kind=SAVED_PLAN, inputs=inputs, force=force)
+
+
+def _no_tenants(path: str | os.PathLike[str] | None) -> TargetError:  # a run over all tenants would do nothing
+    return TargetError(
+        f"{os.fspath(path or '')} defines no tenants: add a tenants: section, or use {named('url')} for one tenant"
+    )

@@ -11,12 +11,90 @@ before an older one's: tests run them in that order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.fakeforge import FakeGitLab, Reply, Request, zip_of
 
 FILE = "channels.yaml"
+TEMPLATE = Path(__file__).resolve().parent.parent / "examples" / "gitlab" / "omnidesk-channels.gitlab-ci.yml"
+
+
+def expand(value: str, env: Mapping[str, str]) -> str:
+    """``$NAME`` and ``${NAME}`` as GitLab expands them in ``variables:`` (unset: empty)."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), value)
+
+
+@dataclass
+class Job:
+    """One job as GitLab makes it of the template's job and the project's ``.gitlab-ci.yml``: the
+    included template's keys with the project's merged over them, ``variables:`` hash by hash, and
+    ``parallel: N`` made into N jobs named ``NAME K/N`` with CI_NODE_INDEX and CI_NODE_TOTAL (a job
+    without parallel: gets CI_NODE_TOTAL 1 and no CI_NODE_INDEX, as GitLab gives it)."""
+
+    name: str
+    spec: dict[str, Any]
+    scopes: list[dict[str, Any]]  # variables: of the template, the project, the template's job, the project's job
+    predefined: dict[str, str]
+
+    def run(
+        self, project: Mapping[str, str], workdir: Path, overrides: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The script, run by bash as a runner would (the image's pip install aside: the tool is this
+        checkout's). ``project``: CI/CD variables and predefined ones; ``overrides`` win over the YAML's."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "GITLAB_", "OMNIDESK_"))}
+        env.update(self.predefined)
+        env.update(project)
+        for scope in self.scopes:
+            env.update({k: expand(str(v), env) for k, v in scope.items()})
+        env.update(overrides or {})
+        if "environment" in self.spec:
+            env["CI_ENVIRONMENT_NAME"] = self.environment(env)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return subprocess.run(
+            ["bash", "-e", "-c", "\n".join(self.spec["script"])],
+            env=env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def environment(self, env: Mapping[str, str]) -> str:
+        return expand(str(self.spec["environment"]["name"]), {**self.predefined, **env})
+
+    def resource_group(self) -> str:
+        return expand(str(self.spec.get("resource_group", "")), self.predefined)
+
+
+def jobs_of(name: str, example: Path) -> list[Job]:
+    """The jobs GitLab makes of the template's job ``name`` in a project whose file is ``example``."""
+    template, project = yaml.safe_load(TEMPLATE.read_text()), yaml.safe_load(example.read_text())
+    mine = project.get(name) or {}
+    spec = {**template[name], **mine}
+    scopes = [template["variables"], project.get("variables", {}), template[name].get("variables", {})]
+    scopes.append(mine.get("variables", {}))
+    total = int(spec.get("parallel", 0))
+    if not total:
+        return [Job(name, spec, scopes, {"CI_JOB_NAME": name, "CI_NODE_TOTAL": "1"})]
+    return [
+        Job(
+            f"{name} {k}/{total}",
+            spec,
+            scopes,
+            {"CI_JOB_NAME": f"{name} {k}/{total}", "CI_NODE_INDEX": str(k), "CI_NODE_TOTAL": str(total)},
+        )
+        for k in range(1, total + 1)
+    ]
 
 
 class Project:
@@ -40,7 +118,8 @@ class Project:
         gitlab.route("PUT", rf"{base}/issues/(\d+)", self.update_issue)
         gitlab.route("POST", rf"{base}/issues/(\d+)/notes", self.issue_note)
 
-    def _sha(self) -> str:
+    def new_sha(self) -> str:
+        """A new commit's id (on no branch yet: a merge request's head)."""
         self.count += 1
         return f"{self.count:040x}"
 
@@ -50,7 +129,7 @@ class Project:
 
     def push(self, text: str) -> str:
         """A commit on the default branch (a direct push)."""
-        sha = self._sha()
+        sha = self.new_sha()
         self.files[sha] = text
         self.main.append(sha)
         return sha
@@ -60,9 +139,19 @@ class Project:
         protected = source != "merge_request_event" and branch == "main"
         return {**self.unprotected, **(self.protected if protected else {})}
 
-    def merge(self, iid: int, change: Callable[[str], str], plans: dict[str, str] | None) -> str:
-        """Merge request ``iid`` (its plan job's artifacts ``plans``, None: no successful plan) lands."""
-        head = self._sha()
+    def request_pipeline(self, iid: int, head: str) -> dict[str, Any]:
+        """A merge request pipeline at the request's ``head`` starts: running, its jobs still to come."""
+        pipeline = {"id": self.gitlab._id(), "sha": head, "status": "running"}
+        self.gitlab.pipelines.setdefault(iid, []).insert(0, pipeline)
+        self.gitlab.jobs[pipeline["id"]] = []
+        return pipeline
+
+    def merge(
+        self, iid: int, change: Callable[[str], str], plans: dict[str, str] | None, head: str | None = None
+    ) -> str:
+        """Merge request ``iid`` (its plan job's artifacts ``plans``, None: no successful plan) lands;
+        ``head``: its last commit (default: a new one)."""
+        head = head or self.new_sha()
         sha = self.push(change(self.files[self.head]))
         self.gitlab.merge_requests[sha] = [
             {
@@ -172,3 +261,35 @@ class Project:
     def issue_note(self, r: Request) -> Reply:
         self.issues[int(r.match.group(1)) - 1]["notes"].append(r.body["body"])
         return Reply(201, {"body": r.body["body"]})
+
+    def run_in(
+        self,
+        pipeline: dict[str, Any],
+        job: Job,
+        env: Mapping[str, str],
+        workdir: Path,
+        overrides: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """``job`` in ``pipeline`` as GitLab runs it: a fresh checkout (nothing the last job left in
+        its ``artifacts:`` paths), a deployment of its environment if it has one, then its outcome
+        and its artifacts kept as ``artifacts:`` says (``when: on_success`` unless it says otherwise)."""
+        kept = job.spec.get("artifacts", {})
+        for path in kept.get("paths", []):
+            shutil.rmtree(workdir / path, ignore_errors=True)
+        deployment = None
+        if "environment" in job.spec:
+            deployment = self.deploy(pipeline["sha"], job.environment({**env, **(overrides or {})}))
+        result = job.run({**env, "CI_COMMIT_SHA": pipeline["sha"]}, workdir, overrides)
+        if deployment is not None:
+            deployment["status"] = "success" if result.returncode == 0 else "failed"
+        artifacts = None
+        if kept and (result.returncode == 0 or kept.get("when") == "always"):
+            artifacts = {
+                f.relative_to(workdir).as_posix(): f.read_text()
+                for path in kept["paths"]
+                for f in sorted((workdir / path).rglob("*"))
+                if f.is_file()
+            }
+        allowed = tuple(job.spec.get("allow_failure", {}).get("exit_codes", ()))
+        self.finish_job(pipeline, job.name, result.returncode, allowed, artifacts or None)
+        return result

@@ -65,8 +65,9 @@ def test_the_plan_and_drift_jobs_hold_a_read_key_and_no_bridge_secret():
         assert not any("BRIDGE_SECRET" in s for s in held)
 
 
-def test_gitlab_plan_and_drift_map_read_keys_and_apply_the_write_key():
-    example = yaml.safe_load((EXAMPLES / "gitlab" / "gitlab-ci.yml").read_text())
+@pytest.mark.parametrize("example_file", ["gitlab-ci.yml", "gitlab-ci-shards.yml"])
+def test_gitlab_plan_and_drift_map_read_keys_and_apply_the_write_key(example_file: str):
+    example = yaml.safe_load((EXAMPLES / "gitlab" / example_file).read_text())
     for name in ("omnidesk-plan", "omnidesk-drift"):
         keys = {k: v for k, v in example[name]["variables"].items() if k.endswith("_KEY")}
         assert keys and all(str(v).endswith("_READ") for v in keys.values()), name

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from clihelp import run_cli
 
 from reconciler.shard import Shard, jump_hash
@@ -111,3 +112,70 @@ def test_adding_a_tenant_moves_no_other_and_growing_n_moves_only_what_the_new_sh
     assert 300 < len(moved) < 500  # about a fifth
     assert sorted(len(Shard(k, 4).pick(names)) for k in range(1, 5))[0] > 430  # about 500 each
     assert {jump_hash(key, 1) for key in range(100)} == {0}
+
+
+def shard_of(name: str, total: int) -> int:
+    return next(k for k in range(1, total + 1) if Shard(k, total).holds(name))
+
+
+def test_a_shard_reads_only_its_own_tenant_files_and_validate_reads_them_all(agency):
+    """A broken file (bad YAML, a second file of one name) stops only the shard its name falls in."""
+    root, env = agency
+    broken = "brand-05"
+    (root / "tenants" / f"{broken}.yaml").write_text("url: [unclosed\n")
+    (root / "tenants" / "more").mkdir()
+    twin = next(name for name in TENANTS if shard_of(name, 3) != shard_of(broken, 3))
+    (root / "tenants" / "more" / f"{twin}.yaml").write_text("url: https://twin.example\n")
+    (root / "channels.yaml").write_text(CHANNELS.format(tenants="'tenants/**/*.yaml'"))
+    failing = {shard_of(broken, 3), shard_of(twin, 3)}
+    for index in range(1, 4):
+        result = run_cli(["plan", str(root / "channels.yaml"), "--all-tenants", "--shard", f"{index}/3"], env)
+        if index in failing:
+            assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+            if index == shard_of(broken, 3):
+                assert "brand-05.yaml:2:1: YAML syntax error" in result.stderr, result.stderr
+            if index == shard_of(twin, 3):
+                assert f"tenant '{twin}' is defined twice" in result.stderr, result.stderr
+        else:  # neither file was opened, or the shard would have said so
+            assert result.exit_code == 0, result.output
+            assert result.stdout.count("== brand-") == len(Shard(index, 3).pick(TENANTS))
+    checked = run_cli(["validate", str(root / "channels.yaml")], env)
+    assert checked.exit_code == 1 and "brand-05.yaml:2:1: YAML syntax error" in checked.stderr
+    assert f"tenant '{twin}' is defined twice" in checked.stderr
+
+
+def test_a_channel_may_name_a_tenant_of_another_shard_but_not_an_unknown_one(agency):
+    root, env = agency
+    limited = CHANNELS.format(tenants="tenants/") + "  - name: Only two\n    tenants: [brand-00, brand-13]\n"
+    (root / "channels.yaml").write_text(limited)
+    whole = plans(root / "channels.yaml", env)
+    union: dict[str, dict] = {}
+    for index in range(1, 5):
+        union.update(plans(root / "channels.yaml", env, "--shard", f"{index}/4"))
+    assert union == whole
+    assert [t for t, plan in whole.items() if "Only two" in json.dumps(plan)] == ["brand-00", "brand-13"]
+
+    (root / "channels.yaml").write_text(limited.replace("brand-13]", "brand-99]"))
+    for index in range(1, 5):  # the main file is every shard's: each one says it
+        result = run_cli(["plan", str(root / "channels.yaml"), "--all-tenants", "--shard", f"{index}/4"], env)
+        assert result.exit_code == 1 and "unknown tenant 'brand-99' (known tenants: " in result.stderr, result.output
+
+
+def test_an_empty_shard_plans_nothing_and_succeeds(agency):
+    root, env = agency
+    (root / "tenants" / "one").mkdir()
+    (root / "tenants" / "brand-00.yaml").rename(root / "tenants" / "one" / "brand-00.yaml")
+    (root / "channels.yaml").write_text(CHANNELS.format(tenants="tenants/one/"))
+    empty = next(k for k in range(1, 4) if k != shard_of("brand-00", 3))
+    result = run_cli(["plan", str(root / "channels.yaml"), "--all-tenants", "--shard", f"{empty}/3"], env)
+    assert (result.exit_code, result.stderr.splitlines()[0]) == (0, f"shard {empty} of 3: 0 tenants"), result.output
+
+
+def test_inline_tenants_are_sharded_by_the_same_names(agency):
+    root, env = agency
+    inline = {name: yaml.safe_load((root / "tenants" / f"{name}.yaml").read_text()) for name in TENANTS}
+    (root / "inline.yaml").write_text(CHANNELS.format(tenants=json.dumps(inline)))
+    for index in (1, 2, 3):
+        from_files = plans(root / "channels.yaml", env, "--shard", f"{index}/3")
+        assert plans(root / "inline.yaml", env, "--shard", f"{index}/3") == from_files
+        assert sorted(from_files) == sorted(Shard(index, 3).pick(TENANTS))

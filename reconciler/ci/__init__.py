@@ -20,7 +20,7 @@ import httpx
 
 from reconciler.errors import CiError
 from reconciler.markdown import MARKDOWN_LIMIT, tenant_markdown
-from reconciler.multitenant import TENANT_FIELD, TenantPlan, tenants_of
+from reconciler.multitenant import TENANT_FIELD, TenantPlan
 from reconciler.render import render_plan as render_format
 from reconciler.shard import Shard
 from reconciler.target import DEFAULT_KEY_ENV
@@ -77,8 +77,7 @@ def chosen_tenants(file: str, tenant: str | None, all_tenants: bool, shard: Shar
         )
     if not all_tenants:
         return [tenant]
-    names = list(tenants_of(file))
-    return list(shard.pick(names)) if shard else list(names)
+    return list(Workflow().tenant_names(file, shard=shard))  # a shard's job reads only its tenants' files
 
 
 def plan_template(folder: str | os.PathLike[str]) -> str:

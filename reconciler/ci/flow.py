@@ -35,6 +35,7 @@ from reconciler.ci import (
 from reconciler.ci.forge import Forge, Issue, Request
 from reconciler.errors import CiError, ReconcilerError
 from reconciler.markdown import tenant_markdown
+from reconciler.model import ChannelsFile
 from reconciler.multitenant import TenantPlan, exit_code, plan_tenants
 from reconciler.plan import Plan
 from reconciler.workflow import Planned, Workflow
@@ -42,6 +43,7 @@ from reconciler.workflow import Planned, Workflow
 # A job summary may hold 1 MiB; the tenants share it.
 SUMMARY_LIMIT = 1_000_000
 DEFAULT = "default"
+Loaded = ChannelsFile | ReconcilerError  # a tenant's view of the file, or why there is none
 
 
 def report(forge: Forge, results: Sequence[TenantPlan], fmt: str, log: Log) -> None:
@@ -275,13 +277,13 @@ def apply_reviewed(
     rows = ["| tenant | result | changes of |", "|---|---|---|"]
     applied: list[Request] = []
     worst = 0
+    views = _views(engine, file, tenants)
     for tenant in tenants:
         name = tenant or DEFAULT
         code, used, row = _apply_tenant(
             forge,
             engine,
-            file,
-            tenant,
+            (file, tenant, views.get(tenant)),
             head,
             last,
             requests,
@@ -330,11 +332,22 @@ def _reviewed_plans(
     return reviewed
 
 
+def _views(engine: Workflow, file: str, tenants: Sequence[str | None]) -> dict[str | None, Loaded]:
+    """Every tenant's view of the file from one parse (a shard's job reads only its tenant files),
+    not one parse of every file per tenant; a problem in the file is then each tenant's error."""
+    named = [t for t in tenants if t is not None]
+    if not named:
+        return {}
+    try:
+        return dict(engine.views(file, tenants=named))
+    except ReconcilerError as exc:
+        return dict.fromkeys(named, exc)
+
+
 def _apply_tenant(
     forge: Forge,
     engine: Workflow,
-    file: str,
-    tenant: str | None,
+    source: tuple[str, str | None, Loaded | None],
     head: str,
     last: str | None,
     requests: Sequence[Request],
@@ -342,10 +355,14 @@ def _apply_tenant(
     allow_unreviewed: bool,
     log: Log,
 ) -> tuple[int, list[Request], str]:
-    """Plan the tenant from the branch; apply it when covered (or allowed); (exit code, requests, result)."""
+    """Plan the tenant from the branch; apply it when covered (or allowed); (exit code, requests, result).
+    ``source``: the file, the tenant, and its view of the file if already loaded (``_views``)."""
+    file, tenant, loaded = source
     name = tenant or DEFAULT
     try:
-        planned = engine.plan(file, tenant=tenant)
+        if isinstance(loaded, ReconcilerError):
+            raise loaded
+        planned = engine.plan(file, tenant=tenant, loaded=loaded)
     except ReconcilerError as exc:
         log(f"{name}: Error: {exc}")
         return 1, [], "❌ plan failed"

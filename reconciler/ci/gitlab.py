@@ -11,6 +11,7 @@ by ``OMNIDESK_CI_DOTENV`` when it is set.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
@@ -164,10 +165,13 @@ class GitLab:
     @property
     def apply_job(self) -> str:
         """The apply job, whose artifacts hold the record: this one when it is running, else the
-        template's ``omnidesk-apply`` (``OMNIDESK_CI_APPLY_JOB`` names another: a shard's, say)."""
+        template's ``omnidesk-apply`` of this job's shard (``omnidesk-apply 2/4`` for a plan job of
+        ``parallel: 4``); ``OMNIDESK_CI_APPLY_JOB`` names another."""
         if self.applying and self.environ.get("CI_JOB_NAME"):
             return self.environ["CI_JOB_NAME"]
-        return self.environ.get("OMNIDESK_CI_APPLY_JOB") or "omnidesk-apply"
+        index, total = self.environ.get("CI_NODE_INDEX"), self.environ.get("CI_NODE_TOTAL", "1")
+        shard = f" {index}/{total}" if index and total != "1" else ""
+        return self.environ.get("OMNIDESK_CI_APPLY_JOB") or f"omnidesk-apply{shard}"
 
     def secret_versions(self, folder: Path) -> Path | None:
         """The record in the artifacts of the newest earlier apply job (``apply_job``) on the default
@@ -258,22 +262,32 @@ class GitLab:
         ]
 
     def reviewed_plans(self, request: Request, folder: Path) -> list[Path]:
-        """The plan job's artifacts of the request's last successful pipeline at its head."""
+        """The plan job's artifacts of the request's last successful pipeline at its head: of every
+        job of a plan job with ``parallel: N`` (``omnidesk-plan 2/4``), whatever this job's shard."""
         pipelines = self.api.json("GET", f"{self.project}/merge_requests/{request.number}/pipelines") or []
         pipeline = next((p for p in pipelines if p.get("sha") == request.head and p.get("status") == "success"), None)
         if pipeline is None:
             return []
         jobs = self.api.pages(f"{self.project}/pipelines/{pipeline['id']}/jobs", {"scope[]": "success"})
-        plan_job = next((j for j in jobs if j.get("name") == self.plan_job), None)
-        if plan_job is None:
-            return []
-        archive = self.api.call("GET", f"{self.project}/jobs/{plan_job['id']}/artifacts").content
+        named = re.compile(re.escape(self.plan_job) + r"( \d+/\d+)?")
+        for job in [j for j in jobs if named.fullmatch(str(j.get("name", "")))]:
+            self._unpack_plans(int(job["id"]), folder)
+        return saved_plans(folder) if folder.is_dir() else []
+
+    def _unpack_plans(self, job: int, folder: Path) -> None:
+        """Copy the saved plans of ``job``'s artifacts into ``folder``; a shard that planned no tenant
+        saved none, and GitLab keeps no artifacts for an empty folder (404)."""
+        try:
+            archive = self.api.call("GET", f"{self.project}/jobs/{job}/artifacts").content
+        except CiError as exc:
+            if exc.status == 404:
+                return
+            raise
         with tempfile.TemporaryDirectory() as unpacked:
-            extract_zip(archive, unpacked, f"the artifacts of job {plan_job['id']}")
+            extract_zip(archive, unpacked, f"the artifacts of job {job}")
             inside = Path(unpacked) / self.plan_dir
             if not inside.is_dir():
-                raise CiError(f"the artifacts of job {plan_job['id']} hold no folder {self.plan_dir}/")
+                raise CiError(f"the artifacts of job {job} hold no folder {self.plan_dir}/")
             folder.mkdir(parents=True, exist_ok=True)
             for path in saved_plans(inside):
                 (folder / path.name).write_bytes(path.read_bytes())
-        return saved_plans(folder)

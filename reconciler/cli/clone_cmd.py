@@ -99,7 +99,7 @@ def clone_command(
     cloned = engine.clone(file, source, dest, prune=prune)
     exported, planned = cloned.exported, cloned.planned
     if export_out:
-        engine.write_export(exported, export_out, option="--export-out")
+        engine.write_export(exported, export_out, option="--export-out", force=force)
     click.echo(
         f"Exported {exported.custom_count} custom channel(s) from {exported.target.label}"
         + (f" to {export_out}." if export_out else "."),

@@ -345,16 +345,16 @@ def report_export(result: Any) -> None:
 
 
 class ShardType(click.ParamType):
-    """``K/N`` -> ``Shard``; a bad one is a usage error that says the form. ``/`` alone is no shard:
-    it is what GitLab makes of ``$CI_NODE_INDEX/$CI_NODE_TOTAL`` in a job without ``parallel:``,
-    so a template can always pass it."""
+    """``K/N`` -> ``Shard``; a bad one is a usage error that says the form. ``/1`` and ``/`` are no
+    shard: GitLab makes ``/1`` of ``$CI_NODE_INDEX/$CI_NODE_TOTAL`` in a job without ``parallel:``
+    (CI_NODE_INDEX unset, CI_NODE_TOTAL 1), other runners ``/``, so a template can always pass it."""
 
     name = "K/N"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shard | None:
         if isinstance(value, Shard):
             return value
-        if str(value).strip() == "/":
+        if str(value).replace(" ", "") in ("/", "/1"):
             return None
         try:
             return Shard.parse(str(value))

@@ -36,8 +36,10 @@ def export_command(
     variable and vars come from it, every occurrence of a var's value is written as ${var:NAME}
     (longest value first; values shorter than 3 characters or shared by two vars are left alone,
     and the output says so), channels FILE limits to some tenants keep their tenants: list, and
-    the tenants: section is copied. Secrets are never exported (the API does not return them):
-    each channel gets a ${env:NAME_SECRET} placeholder named after it. Needs only CHANNEL_READ.
+    the tenants: section is copied; when it names tenant files, it is written as it names them
+    and --out copies each tenant file beside the export, at the same path (the file FILE reads is
+    left as it is). Secrets are never exported (the API does not return them): each channel gets
+    a ${env:NAME_SECRET} placeholder named after it. Needs only CHANNEL_READ.
 
     --out never overwrites FILE, and replaces an existing file only if it is an earlier export
     (it starts with the "# Exported by omnidesk-channels." line); anything else, such as a
@@ -62,7 +64,7 @@ def export_command(
         engine.check_export_output(out, inputs=[file], force=force)
     exported = engine.export(file, url=url, tenant=tenant)
     if out:
-        engine.write_export(exported, out)
+        engine.write_export(exported, out, force=force)
     else:
         click.echo(exported.export.text, nl=False)
     click.echo(

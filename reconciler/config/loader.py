@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.config.messages import known_tenants, schema_problems, too_many
-from reconciler.config.tenantfiles import graft_tenant_files, uses_tenant_files
+from reconciler.config.tenantfiles import TenantSources, graft_tenant_files, sources_of, uses_tenant_files
 from reconciler.config.views import Cache, resolve
 from reconciler.errors import ConfigError, Problem
 from reconciler.ignore import patterns_in
@@ -27,6 +27,8 @@ from reconciler.yamlread import Document, no_cyclic_gc, read_document
 from reconciler.yamlshow import reads_as
 
 _VIEWS_SHOWN = 10  # a problem in 2,000 of 3,000 tenants names ten of them, and how many more
+# Which tenants a load reads, by name: a shard's (``Shard.holds``); the others' files stay unread.
+Keep = Callable[[str], bool]
 
 
 @no_cyclic_gc()
@@ -55,17 +57,23 @@ def load_channels_file(
 
 @no_cyclic_gc()
 def load_all_views(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None, offline: bool = False
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    offline: bool = False,
+    keep: Keep | None = None,
 ) -> dict[str | None, ChannelsFile]:
     """Load the file for every tenant and without a tenant (``None``), as ``validate`` does.
 
     A problem found in only some of the views ends with the views it occurs in, e.g.
     ``[tenant staging]``. Without a tenant, ``${var:...}`` is not an error here: a file with
     tenants is meant to be used with ``--tenant``. ``offline`` as in ``load_channels_file``.
+    ``keep``: only the views of the tenants it keeps (a shard's), none without a tenant, and only
+    their tenant files read (see ``tenantfiles``); the main file is checked whole all the same.
     """
-    parsed = _parse(path)
+    parsed = _parse(path, keep=keep)
     env = os.environ if environ is None else environ
-    views: list[str | None] = [None, *parsed.tenants]
+    views: list[str | None] = [*parsed.tenants] if keep else [None, *parsed.tenants]
     loaded: dict[str | None, ChannelsFile] = {}
     seen: dict[Problem, list[str | None]] = {}
     cache = Cache()
@@ -86,12 +94,30 @@ def load_tenants(path: str | os.PathLike[str]) -> dict[str, Tenant]:
     return load_settings(path)[0]
 
 
+class Settings(NamedTuple):
+    """What a file says beside its channels: its tenants, its top-level ``ignore:`` patterns, and,
+    when ``tenants:`` names tenant files, where each tenant came from."""
+
+    tenants: dict[str, Tenant]
+    ignore: tuple[str, ...]
+    tenant_files: TenantSources | None = None
+
+
 @no_cyclic_gc()
-def load_settings(path: str | os.PathLike[str]) -> tuple[dict[str, Tenant], tuple[str, ...]]:
+def load_settings(path: str | os.PathLike[str]) -> Settings:
     """The ``tenants:`` section and the top-level ``ignore:`` patterns, whatever the channels say."""
     parsed = _parse(path)
     _raise_if([p for p in parsed.problems if not p.path.startswith("channels")])
-    return dict(parsed.tenants), patterns_in(parsed.data)
+    return Settings(dict(parsed.tenants), patterns_in(parsed.data), parsed.tenant_files)
+
+
+@no_cyclic_gc()
+def load_tenant_share(path: str | os.PathLike[str], keep: Keep) -> tuple[dict[str, Tenant], tuple[str, ...]]:
+    """The tenants ``keep`` keeps (a shard's share), reading only their tenant files, and the names
+    of the others (``load_tenants``, but for one job of a CI matrix)."""
+    parsed = _parse(path, keep=keep)
+    _raise_if([p for p in parsed.problems if not p.path.startswith("channels")])
+    return dict(parsed.tenants), parsed.others
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +129,8 @@ class Parsed(Document):
     """The file as values, with its tenants (taken literally)."""
 
     tenants: dict[str, Tenant] = field(default_factory=dict)
+    others: tuple[str, ...] = ()  # tenants defined but not loaded: another shard's (``Keep``)
+    tenant_files: TenantSources | None = None  # when ``tenants:`` names tenant files
 
 
 def _raise_if(problems: list[Problem], warnings: list[Problem] | None = None) -> None:
@@ -123,8 +151,9 @@ def _tag_views(problem: Problem, views: list[str | None]) -> Problem:
     return Problem(problem.file, problem.line, problem.column, problem.path, message)
 
 
-def _parse(path: str | os.PathLike[str], text: str | None = None) -> Parsed:
-    """Read, parse and schema-check the file; raise ConfigError only when nothing can be checked."""
+def _parse(path: str | os.PathLike[str], text: str | None = None, keep: Keep | None = None) -> Parsed:
+    """Read, parse and schema-check the file; raise ConfigError only when nothing can be checked.
+    ``keep``: only those tenants are loaded (the others' names go to ``Parsed.others``)."""
     document, root = read_document(path, text)
     parsed = Parsed(**vars(document))
     file, data = parsed.file, parsed.data
@@ -140,12 +169,19 @@ def _parse(path: str | os.PathLike[str], text: str | None = None) -> Parsed:
             mark.line + 1,
             mark.column + 1,
         )
+    others: list[str] = []
     if uses_tenant_files(data):  # one tenant per file: read them in, located in their own files
-        graft_tenant_files(parsed)
+        spec = data["tenants"]
+        others = graft_tenant_files(parsed, keep)
+        parsed.tenant_files = sources_of(parsed, spec)
     parsed.problems.extend(schema_problems(parsed))
     if too_many(file, parsed.problems):
         raise ConfigError(parsed.problems)
     parsed.tenants = _tenants(data)
+    if keep is not None:
+        others += [name for name in parsed.tenants if not keep(name)]  # inline: all read, some kept
+        parsed.tenants = {name: t for name, t in parsed.tenants.items() if keep(name)}
+    parsed.others = tuple(others)
     parsed.problems.extend(_tenant_reference_problems(parsed))
     parsed.problems.extend(_name_pattern_problems(parsed))
     return parsed
@@ -180,13 +216,14 @@ def _tenants(data: Mapping[str, Any]) -> dict[str, Tenant]:
 
 def _tenant_reference_problems(parsed: Parsed) -> list[Problem]:
     problems: list[Problem] = []
+    others = frozenset(parsed.others)
     channels = parsed.data.get("channels")
     for i, raw in enumerate(channels if isinstance(channels, list) else []):
         limited = raw.get("tenants") if isinstance(raw, dict) else None
         for j, name in enumerate(limited if isinstance(limited, list) else []):
-            if isinstance(name, str) and name not in parsed.tenants:
-                hint = known_tenants(parsed.tenants, name)
-                if not parsed.tenants:
+            if isinstance(name, str) and name not in parsed.tenants and name not in others:
+                hint = known_tenants([*parsed.tenants, *parsed.others], name)
+                if not parsed.tenants and not others:
                     hint += ": add a `tenants:` section or remove this list"
                 path = ("channels", i, "tenants", j)
                 problems.append(parsed.problem(path, f"unknown tenant {quoted(name)} ({hint})"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -247,7 +247,8 @@ def _item(value: Any) -> str:
     return quoted(value) if isinstance(value, str) else cut(repr(value))
 
 
-def known_tenants(tenants: Mapping[str, Tenant], name: str | None = None) -> str:
+def known_tenants(tenants: Collection[str], name: str | None = None) -> str:
+    """``known tenants: a, b; did you mean 'a'?`` (``tenants``: their names, or the tenants by name)."""
     if not tenants:
         return "the file defines no tenants"
     close = []

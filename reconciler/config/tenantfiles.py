@@ -16,6 +16,12 @@ tenant, and two files cannot claim one name without the error naming both.
 The files are grafted into the channels file's document under ``tenants.NAME``: the schema and
 every later check see one mapping as with inline tenants, and a problem inside a tenant file is
 located in that file (``Document.origins``).
+
+A shard of a CI matrix (``--shard K/N``) reads only its own tenant files: a tenant's shard follows
+from its name, and its name from its file's name, so listing the folder tells which files are
+the shard's without opening the others. Every check of a file (its name, a second file of the same
+name, its content) is then made by the one shard its name falls into, and by an unsharded
+``validate``, which reads them all.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import ConfigError, Problem
@@ -31,6 +39,32 @@ from reconciler.yamlread import Document, read_document
 from reconciler.yamlshow import PathT
 
 SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class TenantSources:
+    """Where ``tenants:`` took its tenants from: its value as written, and each tenant's file.
+
+    ``export`` writes ``tenants:`` as written and each tenant's file beside the export, at the
+    same path relative to it, so the export reads its tenants as the channels file does.
+    """
+
+    spec: str | tuple[str, ...]  # the folder, glob or list ``tenants:`` names
+    folder: str  # the channels file's folder: the paths are relative to it
+    files: dict[str, str]  # tenant name -> its file, as read
+
+    def relative(self) -> dict[str, str]:
+        """Each tenant file's path relative to the channels file's folder -> the file, as read."""
+        return {os.path.relpath(f, self.folder): f for f in self.files.values()}
+
+
+def sources_of(parsed: Document, spec: str | list[str]) -> TenantSources:
+    """The tenant files ``graft_tenant_files`` read into ``parsed`` for ``spec``."""
+    files = {str(path[1]): file for path, file in parsed.origins.items() if len(path) == 2 and path[0] == "tenants"}
+    folder = os.path.dirname(os.path.abspath(parsed.file))
+    return TenantSources(spec if isinstance(spec, str) else tuple(spec), folder, dict(files))
+
+
 _GLOB_CHARS = frozenset("*?[")
 _TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # the schema's propertyNames of tenants:
 
@@ -41,8 +75,12 @@ def uses_tenant_files(data: Any) -> bool:
     return isinstance(section, str) or (isinstance(section, list) and all(isinstance(s, str) for s in section))
 
 
-def graft_tenant_files(parsed: Document) -> None:
-    """Replace ``tenants: FOLDER|GLOB|[...]`` by the tenants its files hold; problems go to ``parsed``."""
+def graft_tenant_files(parsed: Document, keep: Callable[[str], bool] | None = None) -> list[str]:
+    """Replace ``tenants: FOLDER|GLOB|[...]`` by the tenants its files hold; problems go to ``parsed``.
+
+    ``keep``: read only the files of the tenants it keeps (a shard's, by name); the names of the
+    others, whose files stay unopened and unchecked, are returned in file order.
+    """
     section = parsed.data["tenants"]
     sources = [section] if isinstance(section, str) else list(section)
     if not sources:
@@ -55,10 +93,14 @@ def graft_tenant_files(parsed: Document) -> None:
     base = os.path.dirname(os.path.abspath(parsed.file))
     tenants: dict[str, Any] = {}
     claimed: dict[str, str] = {}  # tenant name -> the file that defines it
+    others: dict[str, None] = {}
     for index, source in enumerate(sources):
         where: PathT = ("tenants",) if isinstance(section, str) else ("tenants", index)
         for file in _files(parsed, where, source, base):
             name = _stem(file)
+            if keep is not None and not keep(name):  # another shard's: it checks the file
+                others[name] = None
+                continue
             if not _TENANT_NAME.fullmatch(name):
                 parsed.problems.append(
                     Problem(
@@ -87,6 +129,7 @@ def graft_tenant_files(parsed: Document) -> None:
             claimed[name] = file
             tenants[name] = _graft(parsed, name, file)
     parsed.data["tenants"] = tenants
+    return list(others)
 
 
 def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
