@@ -24,6 +24,7 @@ from reconciler.ci import (
     Log,
     apply_marker,
     coverage,
+    drift_body,
     drift_marker,
     driftcount,
     make_folder,
@@ -76,9 +77,7 @@ def plan(
     """Plan each tenant, save its plan (``out`` holds ``{tenant}``), report, comment on the request."""
     number = forge.request_number() if comment else None
     make_folder(Path(out).parent)
-    with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
-        if secretrecord.used(engine, file):  # the rotations the apply will make, in the plan
-            engine = secretrecord.reading(forge, engine, Path(folder), log)
+    with secretrecord.reading(forge, engine, file, log) as engine:  # the rotations the apply will make
         results = plan_tenants(file, tenants, out=out, engine=engine, secrets_at_apply=True)
     report(forge, results, fmt, log)
     forge.summary(summary_markdown(results, "Omnidesk channels plan"))
@@ -96,16 +95,6 @@ def plan(
 
 
 # -- drift -------------------------------------------------------------------------------------
-
-
-def drift_body(result: TenantPlan, file: str) -> str:
-    return (
-        f"{drift_marker(result.name)}\n"
-        f"The tenant `{result.name}` no longer matches `{file}`: someone changed channels outside the "
-        f"pipeline (in the admin UI, or by hand). Either change `{file}` in a pull request to keep what "
-        "the tenant has now, or apply the file to undo it. This issue is updated while the drift lasts "
-        "and closed by the drift check once the tenant matches again.\n\n" + tenant_markdown(result)
-    )
 
 
 def drift(
@@ -214,14 +203,12 @@ def apply_saved(forge: Forge, engine: Workflow, plans: Sequence[Path], tenant: s
     forge.protected_commit()
     rows = ["| saved plan | result |", "|---|---|"]
     worst = 0
-    with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
-        if secretrecord.used(engine, None, secretrecord.readable(engine, plans)):
-            engine = secretrecord.keeping(forge, engine, Path(folder), log)
-        for path in plans:
-            log(f"omnidesk-channels apply {path}")
-            code = _apply_one(engine, functools.partial(engine.load_saved, path, tenant=tenant), log)
-            rows.append(f"| `{path.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |")
-            worst = max(worst, code)
+    engine = secretrecord.keeping(forge, engine, log, plans=secretrecord.readable(engine, plans))
+    for path in plans:
+        log(f"omnidesk-channels apply {path}")
+        code = _apply_one(engine, functools.partial(engine.load_saved, path, tenant=tenant), log)
+        rows.append(f"| `{path.name}` | {'✅ applied' if code == 0 else f'❌ exit {code}'} |")
+        worst = max(worst, code)
     forge.summary("## Omnidesk channels apply\n\n" + "\n".join(rows))
     forge.outputs(exitcode=str(worst), applied_requests="[]")  # saved plans name no request
     return worst
@@ -272,8 +259,7 @@ def apply_reviewed(
     requests = _merged(forge, commits)
     with tempfile.TemporaryDirectory(prefix="omnidesk-reviewed-") as folder:
         reviewed = _reviewed_plans(forge, requests, Path(folder), log)
-        if secretrecord.used(engine, file):
-            engine = secretrecord.keeping(forge, engine, Path(folder) / "versions", log)
+    engine = secretrecord.keeping(forge, engine, log, file=file)
     rows = ["| tenant | result | changes of |", "|---|---|---|"]
     applied: list[Request] = []
     worst = 0

@@ -21,7 +21,9 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from reconciler.ci import Log
@@ -61,30 +63,48 @@ def readable(engine: Workflow, paths: Sequence[Path]) -> list[Plan]:
     return plans
 
 
-def reading(forge: Forge, engine: Workflow, folder: Path, log: Log) -> Workflow:
-    """``engine`` reading the record the newest earlier apply kept (none found: every version a baseline)."""
-    try:
-        found = forge.secret_versions(folder)
-    except CiError as exc:
-        log(forge.annotation("warning", f"the secret-version record cannot be read: {exc}", "omnidesk-channels"))
-        found = None
-    return _with_record(engine, str(found or folder / RECORD))
+@contextmanager
+def reading(forge: Forge, engine: Workflow, file: str, log: Log) -> Iterator[Workflow]:
+    """``engine``, reading the record the newest earlier apply kept when the file uses ``secret_version``
+    (none found: every version a baseline; one that cannot be fetched: a warning, the apply checks)."""
+    with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
+        if not used(engine, file):
+            yield engine
+            return
+        try:
+            found = forge.secret_versions(Path(folder))
+        except CiError as exc:
+            log(forge.annotation("warning", f"the secret-version record cannot be read: {exc}", "omnidesk-channels"))
+            found = None
+        yield _with_record(engine, str(found or Path(folder) / RECORD))
 
 
-def keeping(forge: Forge, engine: Workflow, folder: Path, log: Log, state_dir: str = STATE_DIR) -> Workflow:
-    """``engine`` writing the record in ``state_dir`` (the job's artifact), started from the previous one."""
-    try:
-        found = forge.secret_versions(folder)
-    except CiError as exc:
-        raise CiError(
-            f"the secret-version record of the last apply cannot be read, so nothing was applied: {exc}"
-        ) from None
+def keeping(
+    forge: Forge,
+    engine: Workflow,
+    log: Log,
+    *,
+    file: str | None = None,
+    plans: Sequence[Plan] = (),
+    state_dir: str = STATE_DIR,
+) -> Workflow:
+    """``engine`` writing the record in ``state_dir`` (the job's artifact), started from the previous
+    one, when the file or the saved ``plans`` use ``secret_version``; else ``engine`` as it is."""
+    if not used(engine, file, plans):
+        return engine
     target = Path(state_dir) / RECORD
     target.parent.mkdir(parents=True, exist_ok=True)
-    if found is not None:
-        shutil.copyfile(found, target)
-        log(f"secret versions: the record of the last apply ({found.name})")
-    else:
+    with tempfile.TemporaryDirectory(prefix="omnidesk-versions-") as folder:
+        try:
+            found = forge.secret_versions(Path(folder))
+        except CiError as exc:
+            raise CiError(
+                f"the secret-version record of the last apply cannot be read, so nothing was applied: {exc}"
+            ) from None
+        if found is not None:
+            shutil.copyfile(found, target)
+            log(f"secret versions: the record of the last apply ({found.name})")
+    if found is None:
         target.unlink(missing_ok=True)
         write_record(os.fspath(target), None, {})  # the artifact always holds a record, if an empty one
         log("secret versions: no earlier apply kept a record; each secret_version is recorded as it is, none rotated")
