@@ -54,9 +54,10 @@ __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal"
 
 
 class Workflow(Messages, Transfers, Validation, VersionRecords):
-    """Load, read, plan, check, apply and save, with one set of rules (and, from ``Validation``,
-    validate; from ``Transfers``, export, clone and import; from ``Messages``, push messages and the
-    sandbox's agent replies; from ``VersionRecords``, the secret versions an apply leaves)."""
+    """Load, read, plan, check, apply and save, with one set of rules (and, from ``Transfers``,
+    export, clone and import; from ``Messages``, push messages and the sandbox's agent replies;
+    from ``Validation``, validate and probe; from ``VersionRecords``, the secret versions an apply
+    leaves)."""
 
     def __init__(
         self,
@@ -244,29 +245,6 @@ class Workflow(Messages, Transfers, Validation, VersionRecords):
         if out is not None:
             self.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
         return Proposal(planned, found, os.fspath(out) if out is not None else None)
-
-    def probe(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        tenant: str | None = None,
-        loaded: ChannelsFile | None = None,
-        timeout: float | None = None,
-    ) -> Probed:
-        """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message.
-        ``timeout``: seconds for one endpoint, every step included (None: ``probe.DEFAULT_TIMEOUT``)."""
-        from reconciler.probe import DEFAULT_TIMEOUT, probe_endpoints
-
-        channels_file = loaded or self.load(path, tenant=tenant)
-        users: dict[str, list[str]] = {}
-        for channel in channels_file.channels:
-            if channel.fields["custom_channel_endpoint"]:
-                users.setdefault(channel.fields["custom_channel_endpoint"], []).append(channel.name)
-        results = probe_endpoints(
-            users, timeout=timeout or DEFAULT_TIMEOUT, parallelism=self.parallelism, environ=self.environ
-        )
-        verdicts = {endpoint: result.problem for endpoint, result in results.items()}
-        return Probed(results, users, findings(channels_file, probes=verdicts))
 
     # -- checks and apply ------------------------------------------------------------------------
 
