@@ -23,6 +23,7 @@ from reconciler.transport import HostPools
 from reconciler.wording import named
 from reconciler.workers import processes_for, split_map
 from reconciler.workflow import Planned, Workflow
+from reconciler.yamlread import no_cyclic_gc
 
 # The placeholder a saved-plan path must hold when several tenants are planned at once.
 TENANT_FIELD = "{tenant}"
@@ -228,8 +229,10 @@ def _plan_share(
 ) -> list[TenantPlan]:
     """The plans of ``share``'s tenants (each with where to save it), in threads; in ``share``'s order."""
     threads = min(workers, len(share))
-    # tenants on one host share its connections instead of each opening (and handshaking) its own
+    # tenants on one host share its connections instead of each opening (and handshaking) its own;
+    # the plans kept hold no cycles to collect, and each collection would walk them all again (#27)
     with (
+        no_cyclic_gc(),
         HostPools(max_connections=threads * engine.parallelism) as pools,
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix="plan") as pool,
     ):

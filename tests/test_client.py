@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.caller import request_url
 from reconciler.client import PAGE_SIZE, OmnideskClient, required_permission
 from reconciler.errors import (
     ApiError,
@@ -436,6 +437,28 @@ def test_other_status_is_an_api_error() -> None:
     client, _ = make(Script(error(500, "boom")))
     with pytest.raises(ApiError, match=r"^GET /api/v2/channel/1: the server answered 500 \(the server said: boom\)"):
         client.get_channel(1)
+
+
+def test_without_info_logging_no_request_url_is_written_out_or_searched_for_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Formatting and redacting every request's URL for a log line nobody reads was a cost per tenant
+    # of plan --all-tenants (#27): the key's pattern, built on first use, is then never built.
+    client, _ = make(Script(listing([channel(1, "A")])))
+    with caplog.at_level(logging.WARNING, logger="reconciler.http"):
+        assert [c.name for c in client.list_channels()] == ["A"]
+    assert not caplog.records
+    assert "_pattern" not in vars(client._redact)
+
+
+def test_clients_of_one_host_parse_the_same_page_url_once() -> None:
+    # every tenant of plan --all-tenants on a host asks for the same first page (#27)
+    request_url.cache_clear()
+    scripts = [Script(listing([channel(1, "A")])) for _ in range(3)]
+    for script in scripts:
+        make(script)[0].list_channels()
+    assert {str(s.requests[0].url) for s in scripts} == {f"{BASE.rstrip('/')}/api/v2/channel?itemStart=0&itemLimit=99"}
+    assert (request_url.cache_info().misses, request_url.cache_info().hits) == (1, 2)
 
 
 def test_key_and_secret_echoed_by_the_server_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
