@@ -73,7 +73,7 @@ def secret_env_name(channel_name: str) -> str:
     A templated name reads its vars by name: ``${var:brand} SMS`` -> ``BRAND_SMS_SECRET``.
     Different names can give the same variable; ``secret_placeholders`` makes them unique.
     """
-    plain = _VAR_TOKEN.sub(r"\1", channel_name)
+    plain = _VAR_TOKEN.sub(r"\1", channel_name) if "${var:" in channel_name else channel_name
     stem = _NOT_ALNUM.sub("_", plain).strip("_").upper() or "CHANNEL"
     if stem[0].isdigit():
         stem = "CHANNEL_" + stem

@@ -233,13 +233,13 @@ class YamlEditor:
     def text(self) -> str:
         """The original text with every edit spliced in; every new value rendered in one pass."""
         splices = sorted(self._splices, key=lambda s: (s.start, s.end))
-        values = [piece for splice in splices for piece in splice.pieces if isinstance(piece, Value)]
+        values = [piece for splice in splices for piece in splice.pieces if type(piece) is Value]
         rendered = iter(render_values(values))
         out: list[str] = []
         end = 0
         for splice in splices:
             out.append(self.original[end : splice.start])
-            out.extend(next(rendered) if isinstance(p, Value) else p for p in splice.pieces)
+            out.extend([next(rendered) if isinstance(p, Value) else p for p in splice.pieces])
             end = max(end, splice.end)
         out.append(self.original[end:])
         return self._bom + "".join(out)

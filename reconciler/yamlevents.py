@@ -91,31 +91,35 @@ class _Builder:
         container: Any = top
         where: PathT = ()
         key: Any = None
+        in_list = False
+        next_event, scalar, resolvers = self.next, yaml.ScalarEvent, _RESOLVERS  # locals: once per event
         while True:
-            event = self.next()
+            event = next_event()
             kind = type(event)
-            if kind is yaml.ScalarEvent:
+            if kind is scalar:
                 if event.anchor is not None or event.tag is not None:
                     raise _NotPlain
                 value = event.value
-                if event.implicit[0] and value[:1] in _RESOLVERS:  # plain, and maybe not a string
+                if event.implicit[0] and value[:1] in resolvers:  # plain, and maybe not a string
                     value = self._resolved(event, where)
             elif kind in _COLLECTIONS:
-                child = (*where, len(container) if type(container) is list else key)
-                if len(stack) + 2 >= MAX_DEPTH or (key is None and type(container) is dict):
+                child = (*where, len(container) if in_list else key)
+                if len(stack) + 2 >= MAX_DEPTH or (key is None and not in_list):
                     raise _NotPlain  # too deep for the converter, or a list or mapping as a key
                 self._open(event, child)
                 stack.append((container, where, key))
-                container, where, key = ({} if kind is yaml.MappingStartEvent else []), child, None
+                in_list = kind is yaml.SequenceStartEvent
+                container, where, key = ([] if in_list else {}), child, None
                 continue
             elif kind in _ENDS:
                 if not stack:
                     return top
                 value = container
                 container, where, key = stack.pop()
+                in_list = type(container) is list
             else:
                 raise _NotPlain  # an alias
-            if type(container) is list:
+            if in_list:
                 container.append(value)
             elif key is None:
                 if type(value) is not str or value in container:

@@ -93,7 +93,8 @@ def test_a_name_taken_meanwhile_with_the_same_values_is_done_with_other_values_o
 ) -> None:
     twins = {"Race 001": channel(1), "Race 010": channel(10)}  # the second one without its PUT yet
     twins["Race 010"] = {k: v for k, v in twins["Race 010"].items() if k != "custom_channel_warning_en"}
-    rivals = {"Race 002": {"name": "Race 002", "icon": "phone"}}
+    # two fields differ, one of them PUT-only: still a conflict, and the message names both
+    rivals = {"Race 002": {"name": "Race 002", "icon": "phone", "custom_channel_warning_en": "Other"}}
 
     def another_run(method: str, path: str, query: dict[str, str]) -> None:
         if method == "POST" and not custom(running):
@@ -106,11 +107,13 @@ def test_a_name_taken_meanwhile_with_the_same_values_is_done_with_other_values_o
     assert "Apply: 0 created, 2 created by another run, 0 updated, 0 deleted (of 3 planned)." in result.stderr
     assert re.search(
         r"^Error: 1 of 3 operations failed:\n  Race 002: the name is taken by channel \d+, made meanwhile "
-        r"with other values \(icon\); run plan to see the update\n",
+        r"with other values \(icon, custom_channel_warning_en\); run plan to see the update\n",
         result.stderr,
         re.M,
     ), result.stderr
     made = {c["name"]: c for c in custom(running)}
+    # the progress line of a twin says "ok", and gives the id of the other run's channel
+    assert f"[1/3] create 'Race 001': ok: created by another run, id {made['Race 001']['id']}\n" in result.stderr
     assert made["Race 010"]["custom_channel_warning_en"] == "Replies within 1 hour", "this run completed it"
     plan = run_cli(["plan", path, "--url", running.url], {"OMNIDESK_API_KEY": "demo"})
     assert "Plan: 0 to create, 1 to update, 0 to delete." in plan.stdout and "~ update 'Race 002'" in plan.stdout
