@@ -10,6 +10,11 @@ secret each channel holds, and an agent's reply shows the bridge gets it signed 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -429,3 +434,48 @@ def test_rotations_count_against_the_update_threshold(emulator: RunningEmulator,
     applied(str(path), environ, "--allow-updates", "10")
     assert set(secrets_held(emulator).values()) == {NEW["SMS"]}
     assert set(record(tmp_path).values()) == {2}
+
+
+def test_ctrl_c_during_apply_records_exactly_the_rotations_done(make_emulator: Any, tmp_path: Path) -> None:
+    """``apply`` in its own process, interrupted (SIGINT) midway: the record says version 2 for exactly
+    the channels that hold the new secret, and the next plan rotates exactly the others."""
+    emulator = make_emulator(latency_ms=40)
+    lines = ["version: 1", "channels:"]
+    for i in range(40):
+        lines += [
+            f"  - name: Bridge {i:02}",
+            "    custom_channel_secret: ${env:BRIDGE_SECRET}",
+            "    secret_version: V",
+        ]
+    path = tmp_path / "channels.yaml"
+    environ = {**env(emulator, tmp_path), "BRIDGE_SECRET": OLD["SMS"]}
+    path.write_text("\n".join(lines).replace(" V", " 1") + "\n")
+    applied(str(path), environ)
+    path.write_text("\n".join(lines).replace(" V", " 2") + "\n")
+    environ["BRIDGE_SECRET"] = NEW["SMS"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")}
+    args = ["apply", str(path), "--yes", "--allow-updates", "40", "--parallelism", "2"]
+    with (tmp_path / "out.txt").open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args],
+            env={**base, **environ},
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        done = 0
+        for line in proc.stderr:
+            done += bool(re.match(r"^\[\d+/40\] update .*: ok$", line))
+            if done == 5:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, rest
+    versions, held = record(tmp_path), secrets_held(emulator)
+    rotated = {name for name, version in versions.items() if version == 2}
+    assert rotated == {name for name, secret in held.items() if secret == NEW["SMS"]}
+    assert 5 <= len(rotated) < 40 and set(versions.values()) == {1, 2}
+    plan = json.loads(run_cli(["plan", str(path), "--format", "json"], environ).stdout)
+    assert {c["name"] for c in plan["changes"]} == set(held) - rotated
+    assert all(c["secret"]["reason"] == "secret rotated: secret_version 1 → 2" for c in plan["changes"])
