@@ -98,3 +98,24 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
 def calls_note(change: Change) -> str:
     """How a change goes on the wire, when that is more than one call."""
     return f" ({change.describe_calls()})" if len(change.calls()) > 1 else ""
+
+
+def rotations(plan: Plan) -> list[str]:
+    """One line per channel whose secret a plan sends to an existing channel: 'SMS': secret rotated: ..."""
+    return [
+        f"{c.name!r}: {c.secret.reason}" + (f" (sent from ${{env:{c.secret.env_var}}})" if c.secret.env_var else "")
+        for c in plan.updates
+        if c.secret is not None and c.secret.sends
+    ]
+
+
+def baselines_note(plan: Plan, shown: int = 10) -> str:
+    """'' or the sentence naming the channels whose secret_version apply records without sending a secret."""
+    if not plan.baselines:
+        return ""
+    names = ", ".join(f"{b.name!r} ({b.version})" for b in plan.baselines[:shown])
+    more = len(plan.baselines) - shown
+    return (
+        f"No record of the secret_version last applied to {len(plan.baselines)} channel(s): apply records it "
+        f"as it is and sends no secret (raise it to rotate): {names}" + (f" and {more} more" if more > 0 else "")
+    )

@@ -56,7 +56,10 @@ def impacts(plan: Plan) -> tuple[Impact, ...]:
         if moved.get("include_signature") == (True, False):
             found.append(Impact(SIGNATURE_OFF, change.name, "signature turned off"))
         if change.secret is not None and change.secret.sends:
-            found.append(Impact(SECRET_ROTATED, change.name, "secret rotated"))
+            secret = change.secret
+            raised = secret.previous_version is not None and secret.version is not None
+            versions = f" (secret_version {secret.previous_version} → {secret.version})" if raised else ""
+            found.append(Impact(SECRET_ROTATED, change.name, "secret rotated" + versions))
         if moved.get("custom_channel_available_in_quick_ticket") == (True, False):
             found.append(Impact(QUICK_TICKET_OFF, change.name, "no longer available in quick tickets"))
     return tuple(found)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from reconciler.describe import (
     SYMBOL,
     TenantOutcome,
+    baselines_note,
     calls_note,
     describe_secret,
     field_lines,
@@ -152,11 +153,12 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     return _compose_markdown(plan, rows, details, _Budget(limit - _NOTE_ROOM), limit)
 
 
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], budget: _Budget, limit: int) -> str:
-    target = plan.target or ""
-    if len(target) > 200:
-        target = target[:200] + "…"
-    on = f" on {_code(target)}" if target else ""
+    on = f" on {_code(_cut(plan.target))}" if plan.target else ""
     head = f"**{plan.summary()}**{on}"
     if plan.is_empty and not plan.partial:  # a partial one keeps its summary: other channels may differ
         head = f"**No changes**{on}: the tenant matches the channels file."
@@ -211,6 +213,9 @@ def _compose_markdown(plan: Plan, all_rows: list[str], all_details: list[str], b
     if unmanaged:
         blocks.append(unmanaged)
     blocks += secrets
+    note = baselines_note(plan)
+    if note and budget.take(note):
+        blocks.append(f"🔑 {_html(note)}.")
     return "\n\n".join(blocks) + "\n"
 
 

@@ -273,6 +273,9 @@ class DesiredChannel:
     tenants: tuple[str, ...] | None = None  # the file's `tenants:` list: None means every tenant
     # the endpoint's credential query parameters and the ${env:NAME} each is read from (endpoints.py)
     endpoint_env: Mapping[str, str] = field(default_factory=dict)
+    secret_version: int | None = None  # raised: the secret is sent again (secretversions.py)
+    # where secret_version is written (file, line, path; no message): a plan refusing a lowered one points there
+    secret_version_at: Problem | None = None
 
     @property
     def name(self) -> str:

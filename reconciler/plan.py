@@ -5,7 +5,8 @@ before apply live in ``checks.py``; rendering lives in ``render.py``; saved plan
 
 Secret rule (documented in docs/explanation/safety.md): ``custom_channel_secret`` is write-only on the server, so it
 can never be compared. It is sent when a channel is created, and on an existing channel only when
-``--rotate-secrets`` is given; otherwise the server's secret is kept and nothing is sent for it.
+``--rotate-secrets`` is given or its ``secret_version`` is above the recorded one (``secretversions.py``);
+otherwise the server's secret is kept and nothing is sent for it.
 A plan holds no secret values and no digests of them: a saved plan stores salted digests beside
 the plan (``planfile.py``), and ``apply`` reads the values again (``secrets.py``).
 """
@@ -31,6 +32,7 @@ from reconciler.model import (
     SECRET_FIELD,
 )
 from reconciler.policy import Finding
+from reconciler.secretversions import Baseline
 from reconciler.selection import Selection
 
 CREATE = "create"
@@ -85,6 +87,8 @@ class SecretAction:
     action: str  # SECRET_SEND | SECRET_KEEP
     reason: str
     env_var: str | None = None  # None: the value is written in the file itself
+    version: int | None = None  # the file's secret_version: recorded once the secret is sent
+    previous_version: int | None = None  # the recorded one a rotation raises (secretversions.py)
 
     @property
     def sends(self) -> bool:
@@ -94,13 +98,17 @@ class SecretAction:
         data: dict[str, Any] = {"action": self.action, "reason": self.reason}
         if self.env_var:
             data["env_var"] = self.env_var
+        for key, value in (("secret_version", self.version), ("previous_secret_version", self.previous_version)):
+            if value is not None:
+                data[key] = value
         return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any] | None) -> SecretAction | None:
         if data is None:
             return None
-        return cls(action=data["action"], reason=data["reason"], env_var=data.get("env_var"))
+        versions = (data.get("secret_version"), data.get("previous_secret_version"))
+        return cls(data["action"], data["reason"], data.get("env_var"), *versions)
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,7 @@ class Plan:
     partial: Selection | None = None  # --only/--exclude: the changes of the other channels were left out
     # (date, file) when planned against a committed snapshot, not the live tenant (snapshot.py)
     snapshot: tuple[str, str] | None = None
+    baselines: tuple[Baseline, ...] = ()  # secret_version without a record: recorded by apply, nothing sent
 
     @property
     def basis(self) -> str:
@@ -365,6 +374,8 @@ class Plan:
         }
         if self.partial:  # only then: a whole plan's data, and so its digest, stay as they were
             data["partial"] = self.partial.to_data()
+        if self.baselines:  # likewise
+            data["secret_version_baselines"] = [b.to_data() for b in self.baselines]
         return data
 
     @classmethod
@@ -381,6 +392,7 @@ class Plan:
             findings=tuple(Finding.from_data(f) for f in data.get("findings", ())),
             partial=Selection.from_data(data.get("partial")),
             snapshot=(data["snapshot"]["date"], data["snapshot"]["file"]) if "snapshot" in data else None,
+            baselines=tuple(Baseline.from_data(b) for b in data.get("secret_version_baselines", ())),
         )
 
     def digest(self) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reconciler.checks import Finding, policy_check
-from reconciler.describe import SYMBOL, TenantOutcome, field_lines, headline, report_summary
+from reconciler.describe import SYMBOL, TenantOutcome, baselines_note, field_lines, headline, report_summary, rotations
 from reconciler.markdown import MARKDOWN_LIMIT, markdown_report, render_markdown
 from reconciler.plan import CREATE, DELETE, PLAN_FORMAT_VERSION, UPDATE, Plan
 from reconciler.sarif import render_sarif
@@ -56,6 +56,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             f"Not managed here ({len(plan.unmanaged)}, left alone; list them in the file, "
             "or prune them with --prune or prune: true): " + _text_names(plan.unmanaged)
         )
+    note = baselines_note(plan)
+    if note:
+        lines += ["", note + "."]
     if plan.missing_secrets:
         lines.append("")
         for var, names in plan.missing_secrets.items():
@@ -72,7 +75,9 @@ def _text_names(names: Sequence[str]) -> str:
 def sarif_report(results: Sequence[TenantOutcome], options: RenderOptions) -> str:
     """One SARIF log of every tenant's policy findings (a finding several tenants share, once)."""
     partial = next((r.plan.partial for r in results if r.plan and r.plan.partial), None)  # one for every tenant
-    return render_sarif(list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings)), partial=partial)
+    rotated = [f"{r.name}: {line}" for r in results if r.plan for line in rotations(r.plan)]
+    findings = list(dict.fromkeys(f for r in results if r.plan for f in r.plan.findings))
+    return render_sarif(findings, partial=partial, rotations=rotated)
 
 
 def render_json(plan: Plan) -> str:
@@ -168,9 +173,12 @@ FORMATS: dict[str, Format] = {
         ),
         Format(
             "sarif",
-            "sarif for code scanning (the policy's findings, SARIF 2.1.0)",
+            "sarif for code scanning (the policy's findings and the secrets rotated, SARIF 2.1.0)",
             lambda plan, o: render_sarif(
-                plan.findings, checks=[f for f in o.findings if f.check != POLICY], partial=plan.partial
+                plan.findings,
+                checks=[f for f in o.findings if f.check != POLICY],
+                partial=plan.partial,
+                rotations=rotations(plan),
             ),
             report=sarif_report,
         ),

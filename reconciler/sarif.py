@@ -22,6 +22,7 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 PLAN_CHECK = "plan-check"
 FILE_PROBLEM = "channels-file"
 FILE_WARNING = "channels-file-warning"
+SECRET_ROTATION = "secret-rotation"
 _FILE_RULES = {
     PLAN_CHECK: (
         "a check every plan goes through (safety thresholds, secrets to send)",
@@ -37,6 +38,11 @@ _FILE_RULES = {
         "the channels file works, but holds something risky (such as a secret written in it)",
         "see the message",
         "warning",
+    ),
+    SECRET_ROTATION: (
+        "the plan sends a channel's secret again (its secret_version was raised, or --rotate-secrets)",
+        "give the bridge the new secret before the apply (let it accept the old and the new one meanwhile)",
+        "note",
     ),
 }
 
@@ -88,9 +94,11 @@ def render_sarif(
     warnings: Iterable[Problem] = (),
     checks: Iterable[CheckFinding] = (),
     partial: Selection | None = None,
+    rotations: Iterable[str] = (),
 ) -> str:
     """A SARIF 2.1.0 log of ``findings``, a file's ``errors`` and ``warnings`` (``validate``), and what
-    the plan checks found (``checks``: a threshold passed, a secret unset; no location).
+    the plan checks found (``checks``: a threshold passed, a secret unset; no location), and the
+    secrets the plan sends to existing channels (``rotations``: one line each, a note; no location).
 
     ``partial``: the plan's --only/--exclude; the run's property bag says so, since the findings of
     the channels left out are not in the log."""
@@ -118,6 +126,8 @@ def render_sarif(
                 None,
             )
         )
+    for line in rotations:
+        results.append(_result(SECRET_ROTATION, index[SECRET_ROTATION], "note", line, None))
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "omnidesk-channels", "version": __version__, "rules": rules}},
         "results": results,

@@ -48,6 +48,8 @@ channels:
     # include_signature: true. Never write a secret into this file: name an environment
     # variable that holds it (apply refuses to create the channel while it is unset):
     #   custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
+    # and raise secret_version (1, then 2, ...) to send a new secret on the next apply:
+    #   secret_version: 1
     include_signature: false
     custom_channel_warning_en: Replies over 160 characters are sent as several messages.
     custom_channel_warning_nl: Antwoorden van meer dan 160 tekens worden in delen verstuurd.

@@ -36,7 +36,10 @@ class Selection:
         return bool(self.only or self.exclude)
 
     def keeps(self, change: Change) -> bool:
-        names = _names(change)
+        return self.keeps_names(_names(change))
+
+    def keeps_names(self, names: Sequence[str]) -> bool:
+        """Whether a channel known by ``names`` is selected."""
         if self.only and not any(_matches(pattern, names) for pattern in self.only):
             return False
         return not any(_matches(pattern, names) for pattern in self.exclude)
@@ -104,6 +107,7 @@ def select(plan: Plan, selection: Selection, *, strict: bool = True) -> Plan:
         partial=selection,
         findings=tuple(f for f in plan.findings if f.channel in kept_names),
         missing_secrets=type(plan.missing_secrets)((k, v) for k, v in missing.items() if v),
+        baselines=tuple(b for b in plan.baselines if selection.keeps_names((b.name,))),
     )
 
 

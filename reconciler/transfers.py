@@ -153,7 +153,10 @@ class Transfers:
         own = [
             c for c in dest_view.channels if c.tenants is not None and source not in c.tenants and c.name not in cloned
         ]
-        wanted = list(desired.channels) + own
+        # The export knows no secret_version (the API has none): each copy keeps the one the file gives --to.
+        versions = {c.name: c for c in dest_view.channels if c.secret_version is not None}
+        copies = [_with_version(c, versions.get(c.name)) for c in desired.channels]
+        wanted = copies + own
         plan = self.plan_channels(wanted, target, prune=prune, ignore=dest_ignore)
         from reconciler.secrets import Secrets
 
@@ -209,6 +212,13 @@ class Transfers:
     def import_update(self, path: str | os.PathLike[str], **options: Any) -> ImportedFile:
         """``import_`` that also writes the tenant's values of the file's drifted channels into the file."""
         return self.import_(path, update=True, **options)
+
+
+def _with_version(copy: DesiredChannel, declared: DesiredChannel | None) -> DesiredChannel:
+    """A cloned channel with the ``secret_version`` the file declares for it on the destination."""
+    if declared is None or copy.secret is None:
+        return copy
+    return replace(copy, secret_version=declared.secret_version, secret_version_at=declared.secret_version_at)
 
 
 def tenant_copies(export: Export, path: str | os.PathLike[str], *, force: bool = False) -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from reconciler.inbound import Messages
 from reconciler.model import ChannelsFile, DesiredChannel, RemoteChannel, Tenant
 from reconciler.policy import findings
 from reconciler.results import Cloned, Exported, ImportedFile, Planned, Probed, Proposal, Sent, Validated
+from reconciler.secretversions import VersionRecords
 from reconciler.thresholds import thresholds_of
 from reconciler.transfers import Transfers
 from reconciler.validation import Validation
@@ -52,10 +53,11 @@ if TYPE_CHECKING:  # the HTTP, plan and write paths load where they are used: va
 __all__ = ["Cloned", "Exported", "ImportedFile", "Planned", "Probed", "Proposal", "Sent", "Validated", "Workflow"]
 
 
-class Workflow(Messages, Transfers, Validation):
-    """Load, read, plan, check, apply and save, with one set of rules (and, from ``Validation``,
-    validate; from ``Transfers``, export, clone and import; from ``Messages``, push messages and the
-    sandbox's agent replies)."""
+class Workflow(Messages, Transfers, Validation, VersionRecords):
+    """Load, read, plan, check, apply and save, with one set of rules (and, from ``Transfers``,
+    export, clone and import; from ``Messages``, push messages and the sandbox's agent replies;
+    from ``Validation``, validate and probe; from ``VersionRecords``, the secret versions an apply
+    leaves)."""
 
     def __init__(
         self,
@@ -67,13 +69,15 @@ class Workflow(Messages, Transfers, Validation):
         pools: HostPools | None = None,
         local: LocalServer | None = None,
         local_state: str | None = None,
+        secret_versions: str | None = None,
     ) -> None:
         """``timeout``: seconds for one call, body included (None: ``target.DEFAULT_TIMEOUT``); ``auth``: where
         the key goes (see ``target``); ``pools``: connection pools to share between the clients of many
         tenants (see ``sharing``). The connection is chosen here, at the top, as ``httpx.Client(transport=)``
         takes one: ``local`` opens the transport to an in-process server on a state file (the CLI passes
         ``cli.common.emulated``), ``local_state`` is the state file every call then goes to instead of a
-        tenant's URL (the CLI's ``--emulator``). A saved plan made against one is applied through ``local``."""
+        tenant's URL (the CLI's ``--emulator``). A saved plan made against one is applied through ``local``.
+        ``secret_versions``: the secret-version record (``secretversions.record_path`` when None)."""
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.parallelism = parallelism
         self.timeout = timeout
@@ -81,6 +85,7 @@ class Workflow(Messages, Transfers, Validation):
         self.pools = pools
         self.local = local
         self.local_state = local_state
+        self.secret_versions = secret_versions
 
     def sharing(self, pools: HostPools) -> Workflow:
         """This workflow, its clients borrowing ``pools``' connections: one pool per host for every tenant on it."""
@@ -215,9 +220,12 @@ class Workflow(Messages, Transfers, Validation):
         ignore: Sequence[str] = (),
     ) -> Plan:
         from reconciler.planning import make_plan
+        from reconciler.secretversions import recorded, uses_versions
 
+        versions = recorded(self.record_path, target) if uses_versions(channels) else None
+        current = self.read(target, ignore)
         return make_plan(
-            channels, self.read(target, ignore), prune=prune, rotate_secrets=rotate_secrets, target=target.label
+            channels, current, prune=prune, rotate_secrets=rotate_secrets, target=target.label, versions=versions
         )
 
     def propose(
@@ -237,29 +245,6 @@ class Workflow(Messages, Transfers, Validation):
         if out is not None:
             self.save(planned, out, secrets_at_apply=secrets_at_apply, force=force)
         return Proposal(planned, found, os.fspath(out) if out is not None else None)
-
-    def probe(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        tenant: str | None = None,
-        loaded: ChannelsFile | None = None,
-        timeout: float | None = None,
-    ) -> Probed:
-        """Probe every endpoint of the file's view as Omnidesk would reach it; sends no secret, no message.
-        ``timeout``: seconds for one endpoint, every step included (None: ``probe.DEFAULT_TIMEOUT``)."""
-        from reconciler.probe import DEFAULT_TIMEOUT, probe_endpoints
-
-        channels_file = loaded or self.load(path, tenant=tenant)
-        users: dict[str, list[str]] = {}
-        for channel in channels_file.channels:
-            if channel.fields["custom_channel_endpoint"]:
-                users.setdefault(channel.fields["custom_channel_endpoint"], []).append(channel.name)
-        results = probe_endpoints(
-            users, timeout=timeout or DEFAULT_TIMEOUT, parallelism=self.parallelism, environ=self.environ
-        )
-        verdicts = {endpoint: result.problem for endpoint, result in results.items()}
-        return Probed(results, users, findings(channels_file, probes=verdicts))
 
     # -- checks and apply ------------------------------------------------------------------------
 
@@ -314,9 +299,11 @@ class Workflow(Messages, Transfers, Validation):
         self.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
         with self._client(planned.target) as client:
             run_checks(self._context(planned, WRITE, current=client.list_channels))
-            return apply_plan(
+            report = apply_plan(
                 planned.plan, client, planned.secrets, parallelism=self.parallelism, on_outcome=on_outcome, stop=stop
             )
+        self.keep_versions(planned, report)
+        return report
 
     @staticmethod
     def _context(planned: Planned, moment: str, **options: Any) -> CheckContext:

@@ -18,7 +18,7 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
@@ -54,6 +54,7 @@ class _Splice:
     start: int
     end: int
     pieces: tuple[Piece, ...]
+    rendered: bool = True  # False: every piece is text already (no Value among 10,000 channels' pieces to look for)
 
 
 def render_values(values: Sequence[Value]) -> list[str]:
@@ -216,6 +217,7 @@ class YamlEditor:
         head = " " * dash + "-" + " " * (offset - 1)
         inner = self.newline + " " * (dash + offset)
         leads: dict[tuple[bool, str], str] = {}  # the text before each value, made once per key
+        rendered = False  # whether a value is left for render_values
         pieces: list[Piece] = []
         for item in items:
             if blank:
@@ -225,21 +227,26 @@ class YamlEditor:
                 lead = leads.get((first, key))
                 if lead is None:
                     lead = leads[(first, key)] = (head if first else inner) + f"{key}: "
-                pieces += [lead, _piece(value)]
+                piece = _piece(value)
+                pieces += [lead, piece]
+                rendered = rendered or type(piece) is Value
                 first = False
             pieces.append(self.newline)
-        self._insert(at, tuple(pieces))
+        self._insert(at, tuple(pieces), rendered=rendered)
 
     def text(self) -> str:
         """The original text with every edit spliced in; every new value rendered in one pass."""
         splices = sorted(self._splices, key=lambda s: (s.start, s.end))
-        values = [piece for splice in splices for piece in splice.pieces if isinstance(piece, Value)]
+        values = [piece for splice in splices if splice.rendered for piece in splice.pieces if type(piece) is Value]
         rendered = iter(render_values(values))
         out: list[str] = []
         end = 0
         for splice in splices:
             out.append(self.original[end : splice.start])
-            out.extend(next(rendered) if isinstance(p, Value) else p for p in splice.pieces)
+            if splice.rendered:
+                out.extend([next(rendered) if isinstance(p, Value) else p for p in splice.pieces])
+            else:
+                out.extend(cast(tuple[str, ...], splice.pieces))
             end = max(end, splice.end)
         out.append(self.original[end:])
         return self._bom + "".join(out)
@@ -265,10 +272,10 @@ class YamlEditor:
             pieces += (self.newline,)
         self._splices.append(_Splice(node.start_mark.index, node.end_mark.index, pieces))
 
-    def _insert(self, at: int, pieces: tuple[Piece, ...]) -> None:
+    def _insert(self, at: int, pieces: tuple[Piece, ...], *, rendered: bool = True) -> None:
         if at == len(self.original) and self.original and not self.original.endswith("\n"):
             pieces = (self.newline, *pieces)
-        self._splices.append(_Splice(at, at, pieces))
+        self._splices.append(_Splice(at, at, pieces, rendered))
 
     def _content_end(self, node: Node) -> int:
         """Where the node's own text ends: a block collection's end mark lies past trailing comments."""

@@ -67,6 +67,9 @@ class _Builder:
         self.next = parser.get_event
         self.places: dict[PathT, tuple[int, int]] = {}
         self._converter: Converter | None = None
+        # plain scalars already resolved to a string, a boolean or null: keys (`name:`) and values
+        # (`true`) repeat on every channel, and mean the same wherever they are written
+        self._known: dict[str, Any] = {}
 
     def document(self) -> Plain:
         self.next()  # the stream's start
@@ -91,31 +94,35 @@ class _Builder:
         container: Any = top
         where: PathT = ()
         key: Any = None
+        in_list = False
+        next_event, scalar, resolvers, known = self.next, yaml.ScalarEvent, _RESOLVERS, self._known  # once per event
         while True:
-            event = self.next()
+            event = next_event()
             kind = type(event)
-            if kind is yaml.ScalarEvent:
+            if kind is scalar:
                 if event.anchor is not None or event.tag is not None:
                     raise _NotPlain
                 value = event.value
-                if event.implicit[0] and value[:1] in _RESOLVERS:  # plain, and maybe not a string
-                    value = self._resolved(event, where)
+                if event.implicit[0] and value[:1] in resolvers:  # plain, and maybe not a string
+                    value = known[value] if value in known else self._resolved(event, where)
             elif kind in _COLLECTIONS:
-                child = (*where, len(container) if type(container) is list else key)
-                if len(stack) + 2 >= MAX_DEPTH or (key is None and type(container) is dict):
+                child = (*where, len(container) if in_list else key)
+                if len(stack) + 2 >= MAX_DEPTH or (key is None and not in_list):
                     raise _NotPlain  # too deep for the converter, or a list or mapping as a key
                 self._open(event, child)
                 stack.append((container, where, key))
-                container, where, key = ({} if kind is yaml.MappingStartEvent else []), child, None
+                in_list = kind is yaml.SequenceStartEvent
+                container, where, key = ([] if in_list else {}), child, None
                 continue
             elif kind in _ENDS:
                 if not stack:
                     return top
                 value = container
                 container, where, key = stack.pop()
+                in_list = type(container) is list
             else:
                 raise _NotPlain  # an alias
-            if type(container) is list:
+            if in_list:
                 container.append(value)
             elif key is None:
                 if type(value) is not str or value in container:
@@ -139,12 +146,9 @@ class _Builder:
             if regex.match(value):
                 tag = resolved
                 break
-        if tag == _STR_TAG:
-            return value
-        if tag == _BOOL_TAG:
-            return value[0] in "tT"
-        if tag == _NULL_TAG:
-            return None
+        if tag in (_STR_TAG, _BOOL_TAG, _NULL_TAG):
+            self._known[value] = value if tag == _STR_TAG else (value[0] in "tT" if tag == _BOOL_TAG else None)
+            return self._known[value]
         return self._converted(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style), path)
 
     def _converted(self, node: yaml.ScalarNode, path: PathT) -> Any:

@@ -81,6 +81,11 @@ def test_the_gitlab_files_match_gitlabs_ci_schema():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_renovate_json_matches_renovates_schema():
+    result = check_jsonschema("vendor.renovate", ROOT / "renovate.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_actionlint_passes_the_workflows():
     result = actionlint(*WORKFLOWS, *OWN_WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr

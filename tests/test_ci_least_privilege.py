@@ -9,6 +9,7 @@ variables; the write key is the apply's (a protected variable, given to protecte
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 WORKFLOWS = sorted((EXAMPLES / "github").glob("*.yml"))
 SECRET = re.compile(r"secrets(?:\.(\w+)|\[(.*?)\])")
 
@@ -96,18 +98,34 @@ def images_of(node: Any) -> list[str]:
     return [i for item in node for i in images_of(item)] if isinstance(node, list) else []
 
 
-def test_every_gitlab_image_is_pinned_by_digest_or_is_the_variable_that_says_how():
-    """The jobs that hold the write key run in an image: a tag can move, a digest cannot. The
-    template cannot verify a digest against the registry, so its image is one variable whose
-    comment says how to pin it; any other image must carry a full sha256 digest."""
+def test_every_gitlab_image_is_pinned_by_digest_with_its_tag_said():
+    """The jobs that hold the write key run in an image: a tag can move, a digest cannot. Every
+    image of the GitLab files carries a full sha256 digest or is the template's variable, whose
+    default does, with the tag in a comment on its line (for people and for Renovate)."""
     template = (EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text()
     for path in sorted((EXAMPLES / "gitlab").glob("*.yml")):
         for image in images_of(yaml.safe_load(path.read_text())):
             assert DIGEST.match(image) or image == IMAGE_VARIABLE, f"{path.name}: image {image} is not pinned"
     default = yaml.safe_load(template)["variables"]["OMNIDESK_CHANNELS_IMAGE"]
-    assert default == "python:3.11" or DIGEST.match(default)  # the tag the comment explains, or pinned
-    assert '#   OMNIDESK_CHANNELS_IMAGE: "python:3.11@sha256:<the 64 hex digits>"   # python:3.11' in template
-    assert "docker buildx imagetools inspect python:3.11" in template
+    assert DIGEST.match(default) and default.startswith("python:3.11@sha256:")
+    assert f'  OMNIDESK_CHANNELS_IMAGE: "{default}"   # python:3.11\n' in template
+    assert "docker buildx imagetools inspect python:3.11" in template and "renovate.json" in template
+
+
+def test_renovate_finds_the_template_image_and_proposes_its_digests_only():
+    """renovate.json's custom manager (a JavaScript regex with named groups) matches the template's
+    image line: the name, the tag and the digest Renovate keeps current."""
+    config = json.loads((ROOT / "renovate.json").read_text())
+    (manager,) = config["customManagers"]
+    assert config["enabledManagers"] == ["custom.regex"] and manager["datasourceTemplate"] == "docker"
+    (pattern,) = manager["managerFilePatterns"]
+    assert re.search(pattern.strip("/"), "examples/gitlab/omnidesk-channels.gitlab-ci.yml")
+    template = (EXAMPLES / "gitlab" / "omnidesk-channels.gitlab-ci.yml").read_text()
+    (found,) = [m.groupdict() for s in manager["matchStrings"] for m in re.finditer(s.replace("(?<", "(?P<"), template)]
+    default = yaml.safe_load(template)["variables"]["OMNIDESK_CHANNELS_IMAGE"]
+    assert found == {"depName": "python", "currentValue": "3.11", "currentDigest": default.split("@")[1]}
+    (rule,) = config["packageRules"]
+    assert rule["enabled"] is False and set(rule["matchUpdateTypes"]) == {"major", "minor", "patch"}
 
 
 def strings_of(node: Any) -> list[str]:

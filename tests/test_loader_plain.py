@@ -80,6 +80,7 @@ def test_plain_texts_are_read_from_events(text: str) -> None:
         "a: &x 1\nb: *x\n",  # anchors and aliases
         "a: !!str 1\n",  # tags
         "d: &d {x: 1}\ne: {<<: *d}\n",  # merge keys
+        "e: {<<: {x: 1}}\n",  # a merge key without an alias
         "a: 1\na: 2\n",  # duplicate key: the converter words it
         "1: a\n",  # a key YAML reads as a number
         "[a]: b\n",  # a list as a key

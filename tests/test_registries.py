@@ -49,7 +49,7 @@ def test_the_format_help_is_read_from_the_table() -> None:
     text = " ".join(run_cli(["plan", "--help"]).stdout.split())
     assert (
         "text for terminals, markdown for pull-request comments, json for machines, sarif for code scanning "
-        "(the policy's findings, SARIF 2.1.0) (to read;"
+        "(the policy's findings and the secrets rotated, SARIF 2.1.0) (to read;"
     ) in text
 
 

@@ -173,7 +173,7 @@ def test_regexes_and_defaults_mirror_the_model_verbatim() -> None:
             assert "default" not in prop
         else:
             assert prop["default"] == spec.default and type(prop["default"]) is type(spec.default)
-    assert set(channel) - {"previous_names", "tenants"} == set(FIELDS)
+    assert set(channel) - {"previous_names", "tenants", "secret_version"} == set(FIELDS)
 
 
 def test_version_is_required_and_must_be_one() -> None:

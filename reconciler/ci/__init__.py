@@ -58,6 +58,16 @@ def plan_comment(result: TenantPlan) -> str:
     return head + tenant_markdown(result, limit=MARKDOWN_LIMIT - len(head))
 
 
+def drift_body(result: TenantPlan, file: str) -> str:
+    return (
+        f"{drift_marker(result.name)}\n"
+        f"The tenant `{result.name}` no longer matches `{file}`: someone changed channels outside the "
+        f"pipeline (in the admin UI, or by hand). Either change `{file}` in a pull request to keep what "
+        "the tenant has now, or apply the file to undo it. This issue is updated while the drift lasts "
+        "and closed by the drift check once the tenant matches again.\n\n" + tenant_markdown(result)
+    )
+
+
 def render_plan(result: TenantPlan, fmt: str) -> str:
     """A tenant's plan for the job log, in the format asked for."""
     if result.plan is None:

@@ -37,8 +37,9 @@ def effects_of(change: Change) -> Iterator[Effect]:
     elif isinstance(change, Update):
         yield from ((change.name, f.field, _value(f.after)) for f in change.fields)
     secret = getattr(change, "secret", None)
-    if secret is not None and secret.sends:
-        yield (change.name, SECRET_FIELD, _value(secret.env_var))
+    if secret is not None and secret.sends:  # a rotation to secret_version N is covered only by one to N
+        sent = secret.env_var if secret.version is None else [secret.env_var, secret.version]
+        yield (change.name, SECRET_FIELD, _value(sent))
 
 
 def describe(effect: Effect) -> str:
@@ -46,7 +47,13 @@ def describe(effect: Effect) -> str:
     if what == DELETED:
         return f"delete {name!r}"
     if what == SECRET_FIELD:
-        return f"{name!r}: send its secret" + (f" (${{env:{json.loads(value)}}})" if json.loads(value) else "")
+        sent = json.loads(value)
+        env_var, version = sent if isinstance(sent, list) else (sent, None)
+        return (
+            f"{name!r}: send its secret"
+            + (f" (${{env:{env_var}}})" if env_var else "")
+            + (f" as secret_version {version}" if version is not None else "")
+        )
     return f"{name!r}: {what} = {value}"
 
 

@@ -24,12 +24,14 @@ from reconciler.ci import (
     Log,
     apply_marker,
     coverage,
+    drift_body,
     drift_marker,
     driftcount,
     make_folder,
     plan_comment,
     plan_marker,
     render_plan,
+    secretrecord,
 )
 from reconciler.ci.forge import Forge, Issue, Request
 from reconciler.errors import CiError, ReconcilerError
@@ -75,7 +77,8 @@ def plan(
     """Plan each tenant, save its plan (``out`` holds ``{tenant}``), report, comment on the request."""
     number = forge.request_number() if comment else None
     make_folder(Path(out).parent)
-    results = plan_tenants(file, tenants, out=out, engine=engine, secrets_at_apply=True)
+    with secretrecord.reading(forge, engine, file, log) as engine:  # the rotations the apply will make
+        results = plan_tenants(file, tenants, out=out, engine=engine, secrets_at_apply=True)
     report(forge, results, fmt, log)
     forge.summary(summary_markdown(results, "Omnidesk channels plan"))
     forge.outputs(
@@ -92,16 +95,6 @@ def plan(
 
 
 # -- drift -------------------------------------------------------------------------------------
-
-
-def drift_body(result: TenantPlan, file: str) -> str:
-    return (
-        f"{drift_marker(result.name)}\n"
-        f"The tenant `{result.name}` no longer matches `{file}`: someone changed channels outside the "
-        f"pipeline (in the admin UI, or by hand). Either change `{file}` in a pull request to keep what "
-        "the tenant has now, or apply the file to undo it. This issue is updated while the drift lasts "
-        "and closed by the drift check once the tenant matches again.\n\n" + tenant_markdown(result)
-    )
 
 
 def drift(
@@ -210,6 +203,7 @@ def apply_saved(forge: Forge, engine: Workflow, plans: Sequence[Path], tenant: s
     forge.protected_commit()
     rows = ["| saved plan | result |", "|---|---|"]
     worst = 0
+    engine = secretrecord.keeping(forge, engine, log, plans=secretrecord.readable(engine, plans))
     for path in plans:
         log(f"omnidesk-channels apply {path}")
         code = _apply_one(engine, functools.partial(engine.load_saved, path, tenant=tenant), log)
@@ -226,6 +220,7 @@ def _apply_one(engine: Workflow, load: Callable[[], Planned], log: Log) -> int:
         planned = load()
         log(planned.plan.summary() + ".")
         if planned.plan.is_empty:
+            engine.keep_versions(planned)  # its baselines: no call is made
             return 0
         result = engine.apply(planned, on_outcome=lambda o: log(_outcome_line(o)))
         log(result.summary())
@@ -264,6 +259,7 @@ def apply_reviewed(
     requests = _merged(forge, commits)
     with tempfile.TemporaryDirectory(prefix="omnidesk-reviewed-") as folder:
         reviewed = _reviewed_plans(forge, requests, Path(folder), log)
+    engine = secretrecord.keeping(forge, engine, log, file=file)
     rows = ["| tenant | result | changes of |", "|---|---|---|"]
     applied: list[Request] = []
     worst = 0
@@ -358,6 +354,7 @@ def _apply_tenant(
         return 1, [], "❌ plan failed"
     if planned.plan.is_empty:
         log(f"{name}: matches {head[:12]}; nothing to apply")
+        engine.keep_versions(planned)  # its baselines: no call is made
         return 0, [], "✅ matches"
     covered = coverage.check(planned.plan, reviewed)
     if not covered.covered and not allow_unreviewed:

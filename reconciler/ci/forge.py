@@ -85,6 +85,10 @@ class Forge(Protocol):
         """The drift state file (``reconciler.ci.driftcount``) that the previous drift job of this
         pipeline kept as its artifact, unpacked into ``folder``; None when there is none."""
 
+    def secret_versions(self, folder: Path) -> Path | None:
+        """The secret-version record (``reconciler.ci.secretrecord``) that the newest earlier apply on
+        the protected branch kept as its artifact, unpacked into ``folder``; None when there is none."""
+
     # -- applying on the protected branch ----------------------------------------------------------
     def protected_commit(self) -> str:
         """The run's commit, after making sure the run is on the protected branch (``CiError`` if not)."""

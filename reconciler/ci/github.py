@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
+from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans, secretrecord
 from reconciler.ci.forge import Issue, Request
 from reconciler.diagnostics import github_annotations, inert, workflow_command
 from reconciler.errors import SHOWN_PROBLEMS, CiError, ConfigError, Problem, fold, left_out, repeats
@@ -30,7 +30,8 @@ PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 DRIFT_LABEL = "omnidesk-drift"
 DEFAULT_API_URL = "https://api.github.com"
 WHERE = "GitHub Actions"
-# How many earlier runs the drift state is looked for in (runs that stopped before saving one have none).
+# How many earlier runs the drift state or the secret-version record is looked for in (runs that
+# stopped before saving one have none).
 DRIFT_RUNS_SEARCHED = 10
 
 
@@ -45,6 +46,12 @@ class GitHub:
     name: str = "GitHub"
     request_word: str = "pull request"
     _api: RestApi | None = field(default=None, init=False, repr=False)
+
+    @property
+    def versions_artifact(self) -> str:
+        """The secret-version record's artifact: named after the plan's, which each job of a matrix
+        (a tenant, a shard) has of its own and shares between its plan and its apply."""
+        return f"{self.artifact}-{secretrecord.ARTIFACT_SUFFIX}"
 
     def close(self) -> None:
         if self._api is not None:
@@ -204,8 +211,26 @@ class GitHub:
         this run's count under: one per shard of a matrix.
         """
         self.outputs(state_artifact=self.state_artifact)
-        workflow, current = self._var("GITHUB_WORKFLOW"), self.environ.get("GITHUB_RUN_ID", "")
         branch = self._var("GITHUB_REF").removeprefix("refs/heads/")
+        if not self._newest_artifact(branch, self.state_artifact, folder):
+            return None
+        state = folder / driftcount.STATE_FILE
+        return state if state.is_file() else None
+
+    def secret_versions(self, folder: Path) -> Path | None:
+        """The record the newest earlier apply run of this workflow on the protected branch kept (any
+        conclusion: a failed apply records the writes that succeeded). Needs ``actions: read``. Also
+        says (output ``versions_artifact``) the name action.yml keeps this run's record under."""
+        self.outputs(versions_artifact=self.versions_artifact)
+        if not self._newest_artifact(self.protected_branch, self.versions_artifact, folder):
+            return None
+        record = folder / secretrecord.RECORD
+        return record if record.is_file() else None
+
+    def _newest_artifact(self, branch: str, name: str, folder: Path) -> bool:
+        """Unpack into ``folder`` the artifact ``name`` of this workflow's newest earlier completed
+        run on ``branch`` that has it (pull request runs aside); whether one was found."""
+        workflow, current = self._var("GITHUB_WORKFLOW"), self.environ.get("GITHUB_RUN_ID", "")
         runs = self.api.json(
             "GET", f"{self.repo}/actions/runs", params={"branch": branch, "status": "completed", "per_page": 100}
         )
@@ -221,16 +246,15 @@ class GitHub:
             reverse=True,
         )
         for run in earlier[:DRIFT_RUNS_SEARCHED]:
-            found = self.api.json(
-                "GET", f"{self.repo}/actions/runs/{run['id']}/artifacts", params={"name": self.state_artifact}
-            ).get("artifacts", [])
-            art = next((a for a in found if a.get("name") == self.state_artifact and not a.get("expired")), None)
+            found = self.api.json("GET", f"{self.repo}/actions/runs/{run['id']}/artifacts", params={"name": name}).get(
+                "artifacts", []
+            )
+            art = next((a for a in found if a.get("name") == name and not a.get("expired")), None)
             if art is not None:
                 content = self.api.call("GET", str(art["archive_download_url"])).content
-                extract_zip(content, folder, f"artifact {self.state_artifact} of run {run['id']}")
-                state = folder / driftcount.STATE_FILE
-                return state if state.is_file() else None
-        return None
+                extract_zip(content, folder, f"artifact {name} of run {run['id']}")
+                return True
+        return False
 
     # -- applying on the protected branch --------------------------------------------------------
 

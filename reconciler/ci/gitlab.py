@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans
+from reconciler.ci import Log, RestApi, driftcount, extract_zip, need, saved_plans, secretrecord
 from reconciler.ci.forge import Issue, Request
 from reconciler.errors import CiError
 from reconciler.snapshot import Snapshot
@@ -27,7 +27,7 @@ from reconciler.snapshot import Snapshot
 WHERE = "GitLab CI"
 API = ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_API_TOKEN")
 DRIFT_LABEL = "omnidesk-drift"
-# How many earlier pipelines the drift state is looked for in.
+# How many earlier pipelines the drift state or the secret-version record is looked for in.
 DRIFT_PIPELINES_SEARCHED = 10
 
 
@@ -39,6 +39,7 @@ class GitLab:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     plan_job: str = "omnidesk-plan"
     plan_dir: str = "omnidesk-plan"
+    applying: bool = False  # this is the apply job (whose earlier runs kept the secret-version record)
     name: str = "GitLab"
     request_word: str = "merge request"
     _api: RestApi | None = field(default=None, init=False, repr=False)
@@ -156,31 +157,52 @@ class GitLab:
         """
         env = self.need("CI_JOB_NAME", "CI_COMMIT_REF_NAME")
         source = self.environ.get("CI_PIPELINE_SOURCE")
-        pipelines = (
-            self.api.json(
-                "GET",
-                f"{self.project}/pipelines",
-                params={
-                    "ref": env["CI_COMMIT_REF_NAME"],
-                    "order_by": "id",
-                    "sort": "desc",
-                    "per_page": 20,
-                    **({"source": source} if source else {}),
-                },
-            )
-            or []
-        )
+        if not self._newest_artifacts(env["CI_COMMIT_REF_NAME"], env["CI_JOB_NAME"], source, folder):
+            return None
+        state = folder / driftcount.STATE_DIR / driftcount.STATE_FILE
+        return state if state.is_file() else None
+
+    @property
+    def apply_job(self) -> str:
+        """The apply job, whose artifacts hold the record: this one when it is running, else the
+        template's ``omnidesk-apply`` of this job's shard (``omnidesk-apply 2/4`` for a plan job of
+        ``parallel: 4``); ``OMNIDESK_CI_APPLY_JOB`` names another."""
+        if self.applying and self.environ.get("CI_JOB_NAME"):
+            return self.environ["CI_JOB_NAME"]
+        index, total = self.environ.get("CI_NODE_INDEX"), self.environ.get("CI_NODE_TOTAL", "1")
+        shard = f" {index}/{total}" if index and total != "1" else ""
+        return self.environ.get("OMNIDESK_CI_APPLY_JOB") or f"omnidesk-apply{shard}"
+
+    def secret_versions(self, folder: Path) -> Path | None:
+        """The record in the artifacts of the newest earlier apply job (``apply_job``) on the default
+        branch, pushed or run by hand, failed or not (a failed apply records the writes that succeeded)."""
+        default = self.need("CI_DEFAULT_BRANCH")["CI_DEFAULT_BRANCH"]
+        if not self._newest_artifacts(default, self.apply_job, None, folder):
+            return None
+        record = folder / secretrecord.STATE_DIR / secretrecord.RECORD
+        return record if record.is_file() else None
+
+    def _newest_artifacts(self, ref: str, job_name: str, source: str | None, folder: Path) -> bool:
+        """Unpack into ``folder`` the artifacts of the newest finished job ``job_name`` of an earlier
+        pipeline on ``ref`` (of ``source`` when given) that kept some; whether one was found."""
+        params = {
+            "ref": ref,
+            "order_by": "id",
+            "sort": "desc",
+            "per_page": 20,
+            **({"source": source} if source else {}),
+        }
+        pipelines = self.api.json("GET", f"{self.project}/pipelines", params=params) or []
         current = self.environ.get("CI_PIPELINE_ID", "")
         for pipeline in [p for p in pipelines if str(p.get("id")) != current][:DRIFT_PIPELINES_SEARCHED]:
             jobs = self.api.pages(f"{self.project}/pipelines/{pipeline['id']}/jobs", {"scope[]": ["success", "failed"]})
-            job = next((j for j in jobs if j.get("name") == env["CI_JOB_NAME"] and j.get("artifacts_file")), None)
+            job = next((j for j in jobs if j.get("name") == job_name and j.get("artifacts_file")), None)
             if job is None:
                 continue
             archive = self.api.call("GET", f"{self.project}/jobs/{job['id']}/artifacts").content
             extract_zip(archive, folder, f"the artifacts of job {job['id']}")
-            state = folder / driftcount.STATE_DIR / driftcount.STATE_FILE
-            return state if state.is_file() else None
-        return None
+            return True
+        return False
 
     # -- applying on the protected branch --------------------------------------------------------
 

@@ -20,6 +20,7 @@ from reconciler.cli.common import (
     use_color,
     workflow,
 )
+from reconciler.cli.record_options import keep_baselines, record_option
 from reconciler.render import render_text
 
 
@@ -35,6 +36,7 @@ from reconciler.render import render_text
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @allow_options
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@record_option
 @selection_options
 @click.option(
     "--parallelism",
@@ -105,6 +107,7 @@ def apply_command(
         print_file_warnings(planned)
         click.echo(render_text(planned.plan, color=use_color()), nl=False)
     if planned.plan.is_empty:
+        keep_baselines(engine, planned)
         return EXIT_OK
     engine.check(planned, allow_deletes=allow_deletes, allow_updates=allow_updates, allow_policy=allow_policy)
     confirm(planned, yes=yes, saved=planned.saved)

@@ -97,6 +97,14 @@ def gh_validate(file: str, tenant: str | None, strict: bool) -> int:
     show_default=True,
     help="On a pull request, keep one comment per tenant with its plan, updated in place.",
 )
+@opt(
+    "--artifact",
+    env="ARTIFACT",
+    default="omnidesk-plan",
+    show_default=True,
+    metavar="NAME",
+    help="The artifact the saved plans go to (its apply keeps the secret-version record as NAME-secret-versions).",
+)
 @auth_opt
 def gh_plan(
     file: str,
@@ -106,6 +114,7 @@ def gh_plan(
     fmt: str,
     out_dir: str,
     comment: bool,
+    artifact: str,
     auth: str | None,
 ) -> int:
     """Plan; a job summary, outputs and pull-request comments.
@@ -118,7 +127,8 @@ def gh_plan(
     """
     from reconciler.ci import github
 
-    return run_plan(github.GitHub(), file, tenant, all_tenants, fmt, out_dir, comment, auth, shard)
+    forge = github.GitHub(artifact=artifact)  # its apply keeps the secret-version record by that name
+    return run_plan(forge, file, tenant, all_tenants, fmt, out_dir, comment, auth, shard)
 
 
 @github_group.command("drift")
@@ -345,5 +355,5 @@ def gl_apply(
     """
     from reconciler.ci import gitlab
 
-    forge = gitlab.GitLab(click.echo, plan_job=job_name, plan_dir=out_dir)
+    forge = gitlab.GitLab(click.echo, plan_job=job_name, plan_dir=out_dir, applying=True)
     return run_apply(forge, file, tenant, all_tenants, None, apply_unreviewed, auth, shard)

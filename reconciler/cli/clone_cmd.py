@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     use_color,
     workflow,
 )
+from reconciler.cli.record_options import keep_baselines, record_option
 from reconciler.render import render_text
 from reconciler.workflow import Workflow
 
@@ -51,6 +52,7 @@ from reconciler.workflow import Workflow
     help="Operations in flight at once (shrinks by itself when the API rate-limits).",
 )
 @connection_options
+@record_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every HTTP call (method, URL, status, time; key redacted).")
 def clone_command(
     file: str,
@@ -125,6 +127,7 @@ def clone_command(
             )
         return EXIT_OK
     if plan.is_empty:
+        keep_baselines(engine, planned)
         return EXIT_OK
     return apply_with_progress(engine, planned, allow_deletes, allow_updates, allow_policy)
 

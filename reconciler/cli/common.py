@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.cli import EXIT_INTERRUPTED, EXIT_OK
+from reconciler.cli.record_options import RECORD_META
 from reconciler.errors import NotConfirmed
 from reconciler.plan import Delete, Plan
 from reconciler.policy import Finding
@@ -114,6 +115,7 @@ def workflow(*, verbose: bool = False, parallelism: int = 8, emulator_state: str
         auth=connection.get("auth"),
         local=emulated,
         local_state=emulator_state,
+        secret_versions=click.get_current_context().meta.get(RECORD_META),
     )
 
 

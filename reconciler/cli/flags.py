@@ -20,6 +20,7 @@ FLAGS = {
     "allow_updates": "--allow-updates",
     "shard": "--shard",
     "rotate_secrets": "--rotate-secrets",
+    "secret_versions": "--secret-versions",
     "all_tenants": "--all-tenants",
     "save_plan": "omnidesk-channels plan --out",  # what writes a saved plan
     "save_plan_short": "plan --out",

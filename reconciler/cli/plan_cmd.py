@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     use_color,
     workflow,
 )
+from reconciler.cli.record_options import record_option
 from reconciler.render import FORMATS, RenderOptions, formats_help, render_plan, render_report
 from reconciler.results import Planned
 from reconciler.shard import Shard
@@ -45,6 +46,7 @@ from reconciler.workflow import Workflow
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--prune", is_flag=True, help="Delete custom channels that are not in the file (as prune: true).")
 @click.option("--rotate-secrets", is_flag=True, help="Send every secret of the file, also to existing channels.")
+@record_option
 @selection_options
 @click.option(
     "--probe",

@@ -49,7 +49,7 @@ def load_channels_file(
     """
     parsed = _parse(path, text)
     env = os.environ if environ is None else environ
-    loaded, problems = resolve(parsed, tenant, env, Cache(), offline=offline)
+    loaded, problems = resolve(parsed, tenant, env, Cache(reuse=False), offline=offline)
     _raise_if(parsed.problems + problems, list(loaded.warnings) if loaded else [])
     assert loaded is not None
     return loaded

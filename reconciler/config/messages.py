@@ -44,6 +44,7 @@ _TYPE_NAMES = {
     "array": "a list",
     "object": "a mapping (key: value lines)",
     "string": "a string",
+    "integer": "a whole number",
 }
 
 
@@ -106,36 +107,53 @@ def _translate(parsed: Document, error: ValidationError, path: PathT) -> list[Pr
     if kind == "type":
         return [parsed.problem(path, _type_message(value, instance, node, _is_secret(path)))]
     if kind == "pattern":
-        shown = show(instance)
-        if "propertyNames" in error.relative_schema_path:
-            if shown_key(instance) != instance:  # never list the characters of what may be a secret
-                message = f"the name '{shown_key(instance)}' must be one word: a space, ':' or '=' follows it"
-                return [parsed.problem((*path, instance), message, key=True)]
-            why = describe_mismatch(value, instance)
-            return [parsed.problem((*path, instance), f"the name {shown} {why}", key=True)]
-        if path and path[-1] == "url":
-            return [parsed.problem(path, f"{shown} is not a URL: write it like https://acme.omnidesk.com")]
-        if path and path[-1] == "api_key_env":
-            message = f"{shown} is not an environment variable name: use letters, digits and _"
-            return [parsed.problem(path, message + " (like OMNIDESK_API_KEY)")]
-        malformed = malformed_template(instance, secret=False)
-        if malformed:
-            return [parsed.problem(path, malformed)]
-        pattern = field_pattern(value)
-        outside = without_templates(instance)
-        if outside != instance:  # the templates are whole: a character beside them is wrong
-            message = f"{show(instance)} {describe_mismatch(pattern, outside, where=' beside its templates')}"
-            return [parsed.problem(path, message)]
-        return [parsed.problem(path, mismatch(instance, pattern, path))]
+        return _pattern(parsed, error, path, instance, value)
     if kind == "uniqueItems":
         index = next(i for i, item in enumerate(instance) if item in instance[:i])
         return [parsed.problem((*path, index), f"{_item(instance[index])} is listed twice: remove one")]
     if kind == "minLength" and "ignore" in path:
         return [parsed.problem(path, "an empty pattern ignores nothing: remove it")]
+    if kind == "dependentRequired":
+        return [
+            parsed.problem((*path, key), _needs(key, needed), key=True)
+            for key, needed in value.items()
+            if key in instance and any(n not in instance for n in needed)
+        ]
+    if kind == "minimum":
+        return [
+            parsed.problem(
+                path, f"must be {value} or more, not {_item(instance)}: versions start at {value} and only go up"
+            )
+        ]
     if kind == "minItems":
         message = "lists no tenants: leave `tenants:` out to keep the channel in every tenant"
         return [parsed.problem(path, message)]
     return [parsed.problem(path, error.message)]
+
+
+def _pattern(parsed: Document, error: ValidationError, path: PathT, instance: Any, value: Any) -> list[Problem]:
+    """A value that breaks its pattern: which characters, or what the value should look like."""
+    shown = show(instance)
+    if "propertyNames" in error.relative_schema_path:
+        if shown_key(instance) != instance:  # never list the characters of what may be a secret
+            message = f"the name '{shown_key(instance)}' must be one word: a space, ':' or '=' follows it"
+            return [parsed.problem((*path, instance), message, key=True)]
+        why = describe_mismatch(value, instance)
+        return [parsed.problem((*path, instance), f"the name {shown} {why}", key=True)]
+    if path and path[-1] == "url":
+        return [parsed.problem(path, f"{shown} is not a URL: write it like https://acme.omnidesk.com")]
+    if path and path[-1] == "api_key_env":
+        message = f"{shown} is not an environment variable name: use letters, digits and _"
+        return [parsed.problem(path, message + " (like OMNIDESK_API_KEY)")]
+    malformed = malformed_template(instance, secret=False)
+    if malformed:
+        return [parsed.problem(path, malformed)]
+    pattern = field_pattern(value)
+    outside = without_templates(instance)
+    if outside != instance:  # the templates are whole: a character beside them is wrong
+        message = f"{show(instance)} {describe_mismatch(pattern, outside, where=' beside its templates')}"
+        return [parsed.problem(path, message)]
+    return [parsed.problem(path, mismatch(instance, pattern, path))]
 
 
 def _one_of(parsed: Document, error: ValidationError, path: PathT) -> list[Problem]:
@@ -160,6 +178,15 @@ def _one_of(parsed: Document, error: ValidationError, path: PathT) -> list[Probl
             )
         ]
     return [parsed.problem(path, error.message)]
+
+
+def _needs(key: str, needed: list[str]) -> str:
+    if key == "secret_version":
+        return (
+            "secret_version rotates the channel's secret, but the channel has no custom_channel_secret: "
+            "add custom_channel_secret: ${env:NAME}, or remove secret_version"
+        )
+    return f"`{key}` needs " + ", ".join(f"`{n}`" for n in needed)
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
@@ -195,6 +222,10 @@ def _type_message(expected: str, instance: Any, node: yaml.Node | None, secret: 
             return f"expected true or false, not the string {show(instance)}: write true or false"
         return f"expected true or false, not the string {show(instance)}: remove the quotes"
     message = f"expected {want}, but {reads_as(node, instance, secret=secret)}"
+    if expected == "integer" and isinstance(instance, str) and instance.strip().isdigit():
+        return message + ": remove the quotes"
+    if expected == "integer":
+        return message + ": write a whole number such as 2"
     if expected == "string" and isinstance(node, yaml.ScalarNode) and instance is not None:
         message += ": quote it" if secret else f": quote it: '{node.value}'"
     return message

@@ -96,7 +96,7 @@ def graft_tenant_files(parsed: Document, keep: Callable[[str], bool] | None = No
     others: dict[str, None] = {}
     for index, source in enumerate(sources):
         where: PathT = ("tenants",) if isinstance(section, str) else ("tenants", index)
-        for file in _files(parsed, where, source, base):
+        for file in _files(parsed, where, source, base, keep):
             name = _stem(file)
             if keep is not None and not keep(name):  # another shard's: it checks the file
                 others[name] = None
@@ -132,8 +132,9 @@ def graft_tenant_files(parsed: Document, keep: Callable[[str], bool] | None = No
     return list(others)
 
 
-def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
-    """The tenant files ``source`` names, sorted (the order of --all-tenants); a problem if none."""
+def _files(parsed: Document, where: PathT, source: str, base: str, keep: Callable[[str], bool] | None) -> list[str]:
+    """The tenant files ``source`` names, sorted (the order of --all-tenants); a problem if none.
+    Where each one really is is looked up only for those ``keep`` keeps (the others' shards do)."""
     full = os.path.normpath(os.path.join(base, source))
     if os.path.isabs(source) or not (full == base or full.startswith(base + os.sep)):
         parsed.problems.append(
@@ -158,13 +159,20 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
             )
             return []
         else:
-            found = [os.path.join(full, n) for n in os.listdir(full) if n.endswith(SUFFIXES)]
+            with os.scandir(full) as entries:  # the kind of each entry comes with the listing
+                found = [e.path for e in entries if e.name.endswith(SUFFIXES) and e.is_file()]
     else:
-        found = [f for f in glob.glob(full, recursive=True) if f.endswith(SUFFIXES)]
+        found = [f for f in glob.glob(full, recursive=True) if f.endswith(SUFFIXES) and os.path.isfile(f)]
+    real = _RealPaths()
+
+    def mine(file: str) -> bool:
+        return keep is None or keep(_stem(file))
+
     itself = os.path.realpath(parsed.file)  # tenants: ./ lists the channels file too: it is no tenant
-    files = sorted(os.path.relpath(f) for f in found if os.path.isfile(f) and os.path.realpath(f) != itself)
-    real = os.path.realpath(base)
-    escaped = [f for f in files if not os.path.realpath(f).startswith(real + os.sep)]  # a symbolic link out of it
+    cwd = os.getcwd()
+    files = sorted(os.path.relpath(f, cwd) for f in found if not mine(f) or real(f) != itself)
+    inside = os.path.realpath(base) + os.sep
+    escaped = [f for f in files if mine(f) and not real(f).startswith(inside)]  # a symbolic link out of it
     for file in escaped:
         parsed.problems.append(
             Problem(
@@ -184,6 +192,23 @@ def _files(parsed: Document, where: PathT, source: str, base: str) -> list[str]:
             )
         )
     return files
+
+
+class _RealPaths:
+    """``os.path.realpath`` of many files in few folders: one ``lstat`` per file and one
+    ``realpath`` per folder, not one ``lstat`` per part of every path (1,000 tenant files took
+    0.3 s, as long as reading a shard's share of them)."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, file: str) -> str:
+        if os.path.islink(file):
+            return os.path.realpath(file)
+        folder, name = os.path.split(os.path.abspath(file))
+        if folder not in self.folders:
+            self.folders[folder] = os.path.realpath(folder)
+        return os.path.join(self.folders[folder], name)
 
 
 def _stem(file: str) -> str:

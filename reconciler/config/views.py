@@ -46,6 +46,7 @@ _WHOLE_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")  # a credential r
 _TEMPLATED_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "string")
 _EMPTY_ALLOWED = frozenset(n for n in _TEMPLATED_FIELDS if FIELDS[n].default == "")
 _BOOLEAN_FIELDS = tuple(n for n, s in FIELDS.items() if s.kind == "boolean")
+VERSION_KEY = "secret_version"
 _PENDING = DesiredChannel({})  # a channel entry's channel until it is made, after its checks
 
 
@@ -74,6 +75,7 @@ class Cache:
 
     entries: dict[tuple[int, str | None], _Channel] = field(default_factory=dict)
     uses_vars: dict[int, bool] = field(default_factory=dict)  # channel index -> has a ${var:...}
+    reuse: bool = True  # False: one view only, nothing to keep for another
 
 
 def resolve(
@@ -105,13 +107,7 @@ def resolve(
     for i, raw in enumerate(raw_channels if isinstance(raw_channels, list) else []):
         if not isinstance(raw, dict) or not _selected(raw, tenant, bool(tenants)):
             continue
-        dependent = cache.uses_vars.get(i)
-        if dependent is None:
-            dependent = cache.uses_vars[i] = _has_vars(raw)
-        key = (i, tenant if dependent else None)
-        entry = cache.entries.get(key)
-        if entry is None:
-            entry = cache.entries[key] = view.channel(i, raw)
+        entry = _cached(cache, view, i, raw, tenant) if cache.reuse else view.channel(i, raw)
         problems.extend(entry.problems)
         warnings.extend(entry.warnings)
         for name, kind, path in entry.claims:
@@ -133,6 +129,18 @@ def resolve(
     )
     problems.extend(ignore_problems(parsed, tenant, loaded.channels))
     return loaded, problems
+
+
+def _cached(cache: Cache, view: _View, i: int, raw: Mapping[str, Any], tenant: str | None) -> _Channel:
+    """The entry as this view reads it: resolved once for every view that reads it the same."""
+    dependent = cache.uses_vars.get(i)
+    if dependent is None:
+        dependent = cache.uses_vars[i] = _has_vars(raw)
+    key = (i, tenant if dependent else None)
+    entry = cache.entries.get(key)
+    if entry is None:
+        entry = cache.entries[key] = view.channel(i, raw)
+    return entry
 
 
 def _has_vars(raw: Mapping[str, Any]) -> bool:
@@ -202,6 +210,7 @@ class _View:
             if raw_secret and env_var is None:
                 out.warnings.append(self.parsed.problem((*base, SECRET_FIELD), LITERAL_SECRET))
 
+        version = self._version(base, raw.get(VERSION_KEY)) if secret is not None else None
         line, _ = self.parsed.at(base)
         limited = raw.get("tenants")
         out.channel = DesiredChannel(
@@ -211,8 +220,16 @@ class _View:
             line=line,
             tenants=tuple(t for t in limited if isinstance(t, str)) if isinstance(limited, list) else None,
             endpoint_env=self._endpoint_env(out, base, raw.get(ENDPOINT_FIELD)),
+            secret_version=version,
+            secret_version_at=self.parsed.problem((*base, VERSION_KEY), "") if version is not None else None,
         )
         return out
+
+    def _version(self, base: PathT, raw: Any) -> int | None:
+        """The channel's secret_version; None when it has none, or one the schema refused (and said why)."""
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)  # JSON Schema (and so every editor) takes 2.0 for the integer 2
+        return raw if type(raw) is int and (*base, VERSION_KEY) not in self.parsed.bad else None
 
     def _endpoint_env(self, out: _Channel, base: PathT, raw: Any) -> dict[str, str]:
         """The endpoint's credentials and their ${env:NAME}; one written in the file is a warning, as a secret is."""
