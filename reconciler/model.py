@@ -308,3 +308,28 @@ class ChannelsFile:
     policy: Mapping[str, Any] = field(default_factory=dict)  # the file's policy: section (reconciler/policy.py)
     # Located like problems, but the file still loads: ``validate --strict`` makes them errors.
     warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A channel whose ``secret_version`` has no record yet: apply records it, sends nothing."""
+
+    name: str
+    id: int
+    version: int
+
+    def to_data(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id, "secret_version": self.version}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Baseline:
+        return cls(str(data["name"]), int(data["id"]), int(data["secret_version"]))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One tenant's recorded secret versions (channel id -> version) and the record file they come
+    from (``secretversions.py`` reads and writes it; the planner only compares)."""
+
+    versions: Mapping[int, int]
+    path: str

@@ -30,9 +30,9 @@ from reconciler.model import (
     POST_FIELDS,
     PUT_ONLY_FIELDS,
     SECRET_FIELD,
+    Baseline,
 )
 from reconciler.policy import Finding
-from reconciler.secretversions import Baseline
 from reconciler.selection import Selection
 
 CREATE = "create"

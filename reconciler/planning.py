@@ -19,9 +19,18 @@ from dataclasses import dataclass, field, replace
 from reconciler.diff import diff_fields
 from reconciler.errors import ConfigError, ConflictError, Problem
 from reconciler.matching import Match, TenantChannels, match
-from reconciler.model import DesiredChannel, RemoteChannel
-from reconciler.plan import SECRET_KEEP, SECRET_SEND, Change, Create, Delete, FrozenMap, Plan, SecretAction, Update
-from reconciler.secretversions import Baseline, Recorded
+from reconciler.model import Baseline, DesiredChannel, Recorded, RemoteChannel
+from reconciler.plan import (
+    SECRET_KEEP,
+    SECRET_SEND,
+    Change,
+    Create,
+    Delete,
+    FrozenMap,
+    Plan,
+    SecretAction,
+    Update,
+)
 from reconciler.wording import named
 
 

@@ -11,7 +11,7 @@ or ``OMNIDESK_SECRET_VERSIONS``). A plan sends a channel's secret again when the
   write leaves the old version, so the next plan shows the rotation again.
 * No record for a channel (the first run, a channel that just got ``secret_version``, or a record
   that was lost): nothing is sent; the plan says so, and apply records the file's version as it is
-  (a ``Baseline``). Missing is never a reason to rotate, as in Terraform.
+  (a ``model.Baseline`` in the plan). Missing is never a reason to rotate, as in Terraform.
 * A version below the recorded one is refused before anything is read back or written.
 * The file holds tenant URLs, channel ids, names and versions: never a secret, never a key.
 """
@@ -22,12 +22,12 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import FileWriteError, StateFileError
 from reconciler.files import write_atomically
+from reconciler.model import Recorded
 from reconciler.wording import named
 
 if TYPE_CHECKING:
@@ -41,30 +41,6 @@ RECORD_ENV = "OMNIDESK_SECRET_VERSIONS"
 FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # tens of thousands of channels; a bigger file is not one we wrote
 _WRITING = threading.Lock()  # tenants applied in threads of one process share the file
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A channel whose ``secret_version`` has no record yet: apply records it, sends nothing."""
-
-    name: str
-    id: int
-    version: int
-
-    def to_data(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "secret_version": self.version}
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Baseline:
-        return cls(str(data["name"]), int(data["id"]), int(data["secret_version"]))
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """One tenant's recorded versions (channel id -> version) and the record they come from."""
-
-    versions: Mapping[int, int] = field(default_factory=dict)
-    path: str = RECORD_FILE
 
 
 def record_path(environ: Mapping[str, str], given: str | os.PathLike[str] | None = None) -> str:

@@ -10,6 +10,7 @@ import pytest
 from clihelp import RunningEmulator
 
 from reconciler.emulator import Emulator, serve_in_thread
+from tests.fakeforge import FakeGitHub, FakeGitLab
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +45,19 @@ def _stop(server: serve_in_thread, emu: Emulator) -> None:
 def emulator(make_emulator: Callable[..., RunningEmulator]) -> RunningEmulator:
     """A fresh tenant (built-in channels only, key ``demo`` with every permission) over real HTTP."""
     return make_emulator()
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """A fake GitHub on a free port (a test module needing another repository defines its own)."""
+    fake = FakeGitHub().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def gitlab() -> Iterator[FakeGitLab]:
+    """A fake GitLab on a free port."""
+    fake = FakeGitLab().start()
+    yield fake
+    fake.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +63,6 @@ def click_in_admin_ui(tenant: Any, icon: str) -> None:
 
 
 # -- GitHub ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 def drift_actions(tmp_path: Path, github: FakeGitHub, tenants: dict[str, Any], after: str) -> Actions:
@@ -161,13 +153,6 @@ def test_github_a_state_that_is_not_ours_counts_from_zero(tmp_path: Path, github
 
 
 # -- GitLab ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def gitlab() -> Iterator[FakeGitLab]:
-    fake = FakeGitLab().start()
-    yield fake
-    fake.stop()
 
 
 def gitlab_drift(tmp_path: Path, gitlab: FakeGitLab, tenants: dict[str, Any], after: str):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +49,6 @@ def requests() -> list[tuple[str, str]]:
 def tenant(make_emulator, requests: list[tuple[str, str]]):
     keys = {READ_KEY: {"CHANNEL_READ"}, WRITE_KEY: {"CHANNEL_READ", "CHANNEL_CUD"}}
     return make_emulator(api_keys=keys, before_request=lambda method, path, query: requests.append((method, path)))
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 def setup(tmp_path: Path, github: FakeGitHub, tenant: Any, snapshot: bool = True) -> tuple[Repo, Actions]:

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,6 @@ channels:
     icon: phone
     custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
 """
-
-
-@pytest.fixture
-def gitlab() -> Iterator[FakeGitLab]:
-    fake = FakeGitLab().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

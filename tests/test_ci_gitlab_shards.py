@@ -11,7 +11,6 @@ exactly one job, and a failed job fails its pipeline.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +21,11 @@ from reconciler.ci import apply_marker, plan_marker
 from reconciler.shard import Shard
 from tests.fakeforge import FakeGitLab
 from tests.fakegitlab import Project, jobs_of
+from tests.shardexample import BASE, SMS, TENANTS, key_env
 
 SHARDS = Path(__file__).resolve().parent.parent / "examples" / "gitlab" / "gitlab-ci-shards.yml"
-TENANTS = ["rose", "tulip", "lily", "iris", "daisy"]  # the example's tenants; every shard of 4 holds one
 READ_KEY, WRITE_KEY, SECRET = "gls-read-canary-41", "gls-write-canary-42", "gls-secret-canary-43"
-BASE = """\
-version: 1
-tenants: tenants/
-channels:
-  - name: Web chat bridge
-    icon: chat
-    custom_channel_endpoint: https://bridge.example.com/chat
-"""
-SMS = """\
-  - name: SMS gateway
-    icon: phone
-    custom_channel_endpoint: https://bridge.example.com/sms
-    custom_channel_secret: ${env:SMS_BRIDGE_SECRET}
-"""
 ROW = re.compile(r"^\| (\w+) \| (.+?) \|", re.MULTILINE)
-
-
-def key_env(tenant: str) -> str:
-    return f"OMNIDESK_{tenant.upper()}_KEY"
-
-
-@pytest.fixture
-def gitlab() -> Iterator[FakeGitLab]:
-    fake = FakeGitLab().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

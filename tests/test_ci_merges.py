@@ -8,7 +8,6 @@ it from some reviewed plan, and nothing unreviewed applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +58,6 @@ def replace(old: str, new: str):
 @pytest.fixture
 def tenant(make_emulator):
     return make_emulator(api_keys={READ_KEY: {"CHANNEL_READ"}, WRITE_KEY: {"CHANNEL_READ", "CHANNEL_CUD"}})
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 def setup(tmp_path: Path, github: FakeGitHub, tenant: Any, workflow: Path = WORKFLOW) -> tuple[Repo, Actions]:

@@ -16,7 +16,6 @@ import json
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +99,6 @@ def allow_writes(tenant: Any) -> None:
 # -- GitHub ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
-
-
 def recorded_on_github(github: FakeGitHub, run: Any) -> dict[str, int]:
     """The record the run's apply kept, from the artifact action.yml uploaded."""
     (artifact,) = [a for a in github.artifacts[run.id] if a["name"] == "omnidesk-plan-secret-versions"]
@@ -171,13 +163,6 @@ def test_github_records_rotates_once_and_retries_a_failed_write(tmp_path: Path, 
 
 
 # -- GitLab ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def gitlab() -> Iterator[FakeGitLab]:
-    fake = FakeGitLab().start()
-    yield fake
-    fake.stop()
 
 
 def api(gitlab: FakeGitLab) -> dict[str, str]:

@@ -8,7 +8,6 @@ exactly one shard's job, and ends equal to main.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,36 +19,11 @@ from reconciler.shard import Shard
 from tests.clihelp import run_cli
 from tests.fakeactions import Actions, Environment, Repo
 from tests.fakeforge import FakeGitHub
+from tests.shardexample import BASE, SMS, TENANTS, key_env
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "examples" / "github" / "channels-shards.yml"
-TENANTS = ["rose", "tulip", "lily", "iris", "daisy"]  # the example's tenants; every shard of 4 holds one
 READ_KEY, WRITE_KEY, SECRET = "shards-read-canary-21", "shards-write-canary-22", "shards-secret-canary-23"
-BASE = """\
-version: 1
-tenants: tenants/
-channels:
-  - name: Web chat bridge
-    icon: chat
-    custom_channel_endpoint: https://bridge.example.com/chat
-"""
-SMS = """\
-  - name: SMS gateway
-    icon: phone
-    custom_channel_endpoint: https://bridge.example.com/sms
-    custom_channel_secret: ${env:SMS_BRIDGE_SECRET}
-"""
-
-
-def key_env(tenant: str) -> str:
-    return f"OMNIDESK_{tenant.upper()}_KEY"
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

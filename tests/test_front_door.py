@@ -177,6 +177,19 @@ def test_the_engine_imports_neither_the_emulator_nor_the_cli(path: Path) -> None
     assert not {m for m in reached if m.split(".")[:2] in (["reconciler", "emulator"], ["reconciler", "cli"])}
 
 
+PLANNER = ["plan.py", "planning.py", "matching.py", "model.py", "diff.py", "checks.py"]
+
+
+@pytest.mark.parametrize("name", PLANNER)
+def test_the_planner_imports_nothing_that_keeps_state_or_calls_it(name: str) -> None:
+    """The planner compares what it is handed (the file's channels, the tenant's, the recorded secret
+    versions as ``model.Recorded``); reading and writing the record, the workflow and its results sit
+    above it. An import of one of them ties the planner into a circle with everything they import."""
+    reached = {m for m, _ in imported_names((CLI.parent / name).read_text(encoding="utf-8"))}
+    above = {"secretversions", "workflow", "results", "importer", "transfers", "multitenant", "target"}
+    assert not {m for m in reached if m.split(".")[:2][-1] in above}
+
+
 def test_a_workflow_without_a_local_server_refuses_an_emulator_target(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text("version: 1\nchannels: []\n", encoding="utf-8")

@@ -37,9 +37,9 @@ def alias_file(length: int, copies: int) -> str:
 @pytest.mark.parametrize("length, copies", [(100_000, 200), (1_000_000 - 100, 2_000), (20_000, 60)])
 def test_aliases_count_by_the_size_they_expand_to(length: int, copies: int, fmt: str, tmp_path: Path) -> None:
     path = write(tmp_path, alias_file(length, copies))
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU: a loaded machine stretches wall time, not this
     result = run_cli(["validate", path, "--format", fmt])
-    took = time.monotonic() - started
+    took = time.process_time() - started
     assert result.exit_code == 1
     assert "YAML aliases (*name) expand to more than 100,000 extra values or 1,000,000 characters" in result.output
     assert len(result.output) < 2_000, len(result.output)  # 19.9 MB (39.9 MB with github) before
@@ -96,9 +96,9 @@ def test_the_output_of_a_run_is_bounded_and_says_what_it_left_out(fmt: str, tmp_
 
 def test_a_file_of_a_million_values_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nchannels: [" + ",".join(["{}"] * 1_500_000) + "]\n")
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU, as above
     result = run_cli(["validate", path])
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert result.exit_code == 1
     assert result.stderr.splitlines()[1].endswith(
         "the file holds up to 1,500,001 values (lines and commas); a channels file has at most 500,000 "
