@@ -73,6 +73,18 @@ def test_duplicate_names_on_the_tenant_are_refused_with_their_ids():
         make_plan([want("A")], [remote(3, "A"), remote(4, "A")])
 
 
+def test_a_duplicated_name_is_its_only_conflict_its_previous_names_wait():
+    """Which of the two is the channel is the one question while its name is taken twice: what the
+    previous names say (a rename, or several of them existing) is answered once that is fixed."""
+    tenant = [remote(3, "A"), remote(4, "A"), remote(5, "B"), remote(6, "C")]
+    with pytest.raises(ConflictError) as refused:
+        make_plan([want("A", previous=("B", "C"))], tenant)
+    assert refused.value.conflicts == [
+        "the tenant has 2 custom channels named 'A' (ids 3, 4); "
+        "rename or delete all but one in Omnidesk, then plan again"
+    ]
+
+
 def test_name_of_a_builtin_channel_is_refused():
     with pytest.raises(ConflictError, match="built-in channel"):
         make_plan([want("Email")], [remote(1, "Email", "email")])
