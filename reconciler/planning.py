@@ -114,7 +114,7 @@ class _Versions:
 
 
 def change(
-    matched: Match, *, rotate_secrets: bool, missing: dict[str, list[str]], versions: _Versions | None = None
+    matched: Match, *, rotate_secrets: bool, missing: dict[str, list[str]], versions: _Versions
 ) -> Change | None:
     """What changes for one channel of the file: a create, an update, or nothing (it matches).
     Secrets it would send that are unset go into ``missing`` (env var -> channels)."""
@@ -128,7 +128,7 @@ def change(
         )
     fields = diff_fields(have.fields, want.fields)
     secret = None
-    before, raised = versions.rotation(want, have, sending=rotate_secrets) if versions is not None else (None, False)
+    before, raised = versions.rotation(want, have, sending=rotate_secrets)
     if want.secret is not None:
         if rotate_secrets:
             secret = _secret_for_send(want, f"rotation: {named('rotate_secrets')}", missing, before)

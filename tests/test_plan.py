@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from reconciler.checks import check_fresh, check_safety, check_secrets
-from reconciler.errors import ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
-from reconciler.model import DesiredChannel, RemoteChannel, SecretRef, normalize_fields
+from reconciler.errors import ConfigError, ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
+from reconciler.model import Baseline, DesiredChannel, Recorded, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan
 from reconciler.planning import make_plan
+from reconciler.problems import Problem
 
 
 def remote(id: int, name: str, type: str = "custom", **fields) -> RemoteChannel:
@@ -143,3 +144,54 @@ def test_fresh_check_names_the_channel_and_field_and_ignores_untouched_ones():
     create = make_plan([want("N")], [])
     with pytest.raises(StalePlanError, match="now exists"):
         check_fresh(create, [remote(5, "N")])
+
+
+def versioned(name: str, version: int | None, line: int | None = None) -> DesiredChannel:
+    """A channel with a secret, built as a library caller does: no position for its secret_version."""
+    return DesiredChannel(
+        fields=normalize_fields({"name": name}),
+        secret=SecretRef("s3cret", "SECRET"),
+        line=line,
+        secret_version=version,
+    )
+
+
+def test_secret_versions_of_a_file_where_only_some_channels_have_one():
+    """A channel without secret_version is neither a baseline nor compared, even with a record
+    holding a version for it (it had one before): only the versioned channel is recorded."""
+    record = Recorded({11: 2}, "record.json")
+    plan = make_plan([versioned("A", 1), versioned("B", None)], [remote(10, "A"), remote(11, "B")], versions=record)
+    assert plan.baselines == (Baseline("A", 10, 1),)
+    assert [(c.name, c.secret.action) for c in plan.changes if c.secret] == []
+
+
+def test_a_lowered_secret_version_from_a_library_caller_names_the_channel_and_its_line():
+    """A channel not read from a file has no position for secret_version: the refusal names the
+    channel (its line when the caller gave one) and says what to write."""
+    record = Recorded({10: 3}, "record.json")
+    with pytest.raises(ConfigError) as refused:
+        make_plan([versioned("A", 2, line=7)], [remote(10, "A")], target="https://t.example", versions=record)
+    assert refused.value.problems == [
+        Problem(
+            "",
+            7,
+            None,
+            "'A'",
+            "2 is below 3, the secret_version last applied to this channel (id 10) on https://t.example, "
+            "as record.json records: a version only goes up. Write 4 to send the secret again, or 3 to keep "
+            "it; nothing was changed",
+        )
+    ]
+
+
+def test_rotate_secrets_keeps_the_recorded_version_it_raises_from():
+    """--rotate-secrets sends every secret; a versioned channel's change still says which recorded
+    version it goes from (the plan's JSON ``previous_secret_version``)."""
+    plan = make_plan([versioned("A", 2)], [remote(10, "A")], rotate_secrets=True, versions=Recorded({10: 1}, "r.json"))
+    (change,) = plan.changes
+    assert (change.secret.action, change.secret.version, change.secret.previous_version) == (SECRET_SEND, 2, 1)
+
+
+def test_an_empty_secret_not_from_the_environment_is_missing_under_a_question_mark():
+    plan = make_plan([want("A", secret=SecretRef("", None))], [])
+    assert dict(plan.missing_secrets) == {"?": ("A",)}
