@@ -195,3 +195,8 @@ def test_rotate_secrets_keeps_the_recorded_version_it_raises_from():
 def test_an_empty_secret_not_from_the_environment_is_missing_under_a_question_mark():
     plan = make_plan([want("A", secret=SecretRef("", None))], [])
     assert dict(plan.missing_secrets) == {"?": ("A",)}
+
+
+def test_a_plan_made_without_a_target_names_none():
+    """A library caller's plan of channels alone (no tenant URL): nothing invented in its place."""
+    assert make_plan([want("A")], []).target == ""
