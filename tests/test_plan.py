@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reconciler.checks import check_fresh, check_safety, check_secrets
-from reconciler.errors import ConfigError, ConflictError, SecretMissingError, StalePlanError, UnsafePlanError
+from reconciler.errors import (
+    ConfigError,
+    ConflictError,
+    PlanFileError,
+    SecretMissingError,
+    StalePlanError,
+    UnsafePlanError,
+)
 from reconciler.model import Baseline, DesiredChannel, Recorded, RemoteChannel, SecretRef, normalize_fields
 from reconciler.plan import CREATE, DELETE, SECRET_KEEP, SECRET_SEND, UPDATE, Plan
 from reconciler.planning import make_plan
@@ -200,3 +209,24 @@ def test_an_empty_secret_not_from_the_environment_is_missing_under_a_question_ma
 def test_a_plan_made_without_a_target_names_none():
     """A library caller's plan of channels alone (no tenant URL): nothing invented in its place."""
     assert make_plan([want("A")], []).target == ""
+
+
+def test_a_saved_plan_reads_back_equal_with_its_snapshot_rotation_and_baselines():
+    """What ``plan --out`` writes and ``apply PLAN`` reads: the snapshot it was planned against, a
+    rotation's recorded version and the baselines to record come back as they were."""
+    made = make_plan(
+        [versioned("A", 2)], [remote(10, "A")], target="https://t.example", versions=Recorded({10: 1}, "r")
+    )
+    plan = replace(made, snapshot=("2026-12-01", "omnidesk-snapshots/t.yaml"), baselines=(Baseline("B", 11, 3),))
+    data = plan.to_data()
+    assert Plan.from_data(data) == plan
+    data.pop("findings")  # a plan saved before policies had none
+    assert Plan.from_data(data).findings == ()
+    assert plan.digest() != made.digest()
+
+
+def test_a_saved_plan_with_an_unknown_change_names_the_known_ones():
+    data = make_plan([want("A")], []).to_data()
+    data["changes"][0]["action"] = "rename"
+    with pytest.raises(PlanFileError, match=r"unknown change action 'rename' \(known: create, update, delete\)"):
+        Plan.from_data(data)
