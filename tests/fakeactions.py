@@ -142,6 +142,21 @@ class Environment:
     secrets: dict[str, str]
 
 
+# The one-tenant channels file the shipped examples are run with under protection (``{url}``: the tenant).
+PRODUCTION_FILE = """\
+version: 1
+tenants:
+  production:
+    url: {url}
+    api_key_env: OMNIDESK_PRODUCTION_KEY
+channels:
+  - name: SMS gateway
+    icon: phone
+    custom_channel_endpoint: https://bridge.example.com/sms
+    custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
+"""
+
+
 def protected_setup(
     github: FakeGitHub, repo: Repo, workflow: Path, root: Path, *, read_key: str, write_key: str, secret: str
 ) -> Actions:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.clihelp import run_cli
-from tests.fakeactions import Actions, Repo, Run, protected_setup
+from tests.fakeactions import PRODUCTION_FILE, Actions, Repo, Run, protected_setup
 from tests.fakeforge import READ_ONLY_TOKEN, TOKEN, FakeGitHub, GitHubJob
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,18 +26,7 @@ SNAPSHOT = "omnidesk-snapshots/production.yaml"
 READ_KEY, WRITE_KEY, SECRET = "fork-read-canary-51", "fork-write-canary-52", "fork-secret-canary-53"
 MARK = f"Planned against the snapshot of 2026-11-02 ({SNAPSHOT}), not the live tenant"
 
-FILE = """\
-version: 1
-tenants:
-  production:
-    url: {url}
-    api_key_env: OMNIDESK_PRODUCTION_KEY
-channels:
-  - name: SMS gateway
-    icon: phone
-    custom_channel_endpoint: https://bridge.example.com/sms
-    custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
-"""
+FILE = PRODUCTION_FILE
 
 
 @pytest.fixture

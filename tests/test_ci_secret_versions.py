@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from reconciler.ci import plan_marker
-from tests.fakeactions import Repo, protected_setup
+from tests.fakeactions import PRODUCTION_FILE, Repo, protected_setup
 from tests.fakeforge import FakeGitHub, FakeGitLab
 from tests.fakegitlab import Project
 from tests.test_ci_gitlab import TEMPLATE, run_job
@@ -35,18 +35,7 @@ READ_KEY, WRITE_KEY = "versions-read-canary-21", "versions-write-canary-22"
 CLICKED, FIRST, SECOND, THIRD = "clicked-canary-30", "secret-canary-31", "secret-canary-32", "secret-canary-33"
 ALL = frozenset({"CHANNEL_READ", "CHANNEL_CUD"})
 
-FILE = """\
-version: 1
-tenants:
-  production:
-    url: {url}
-    api_key_env: OMNIDESK_PRODUCTION_KEY
-channels:
-  - name: SMS gateway
-    icon: phone
-    custom_channel_endpoint: https://bridge.example.com/sms
-    custom_channel_secret: ${{env:SMS_BRIDGE_SECRET}}
-"""
+FILE = PRODUCTION_FILE
 
 
 def versioned(version: int):
