@@ -101,6 +101,10 @@ def test_a_saved_update_restores_the_credential_beside_other_fields_and_a_delete
     )
     text = CHANNELS.replace("icon: sms", "icon: note").replace("    custom_channel_secret: ${env:S}\n", "")
     plan_file = _saved(tmp_path, emulator, text + "prune: true\n")
+    # the saved update shows, as its whole before and after, that the credential changes but not to what
+    update = next(c for c in json.loads(plan_file.read_text())["plan"]["changes"] if c["action"] == "update")
+    assert update["before"]["custom_channel_endpoint"] == "https://b.acme.com/in?key=(sensitive)"
+    assert update["after"]["custom_channel_endpoint"] == "https://b.acme.com/in?key=(sensitive, changed)"
     code, screen = run_on_terminal(["apply", str(plan_file)], _env(emulator), b"n\n")
     # the plan shown before the question is the one restored from the environment, masked again
     assert code == 1 and "apply cancelled at the prompt; nothing was changed" in screen
