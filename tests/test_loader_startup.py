@@ -32,9 +32,11 @@ NOT_FOR_VALIDATE = (
 
 
 # What a plan of a converged tenant has no use for: the field diff's DeepDiff (only a pair that
-# differs needs it), the write paths (apply, import, export) and what they use. (httpx itself
-# imports rich for its own command line, so plan cannot leave rich out.)
+# differs needs it), the write paths (apply, import, export) and what they use, and the terminal
+# styling httpx would import for its own command line (rich, pygments: the CLI marks it absent).
 NOT_FOR_PLAN = (
+    "rich",
+    "pygments",
     "deepdiff",
     "ruamel",
     "reconciler.apply",

@@ -17,6 +17,12 @@ import click
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 
+# httpx imports its own command line, ``httpx._main``, whenever click and rich are installed, as they
+# are with this tool: rich and pygments, a sixth of a plan's start-up, for a tool never run here.
+# Marked absent before httpx loads, httpx takes its own ImportError path and defines a stub ``main``.
+# Only the command line does this; a program using the library imports httpx as it likes.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
