@@ -37,6 +37,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Processes are measured as a user runs them: an installed wheel carries compiled bytecode (pip
+# compiles it at install), as the floor's libraries do. Under PYTHONDONTWRITEBYTECODE (some CI
+# images set it) a checkout would compile every module of ours on every run, up to 0.1 s a process
+# that no user pays; without it, the warm-up run of each measurement writes the bytecode.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.path.insert(0, str(ROOT))
 SCHEMA = ROOT / "schemas" / "channels.schema.json"
 KEY = "demo"
