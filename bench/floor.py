@@ -16,6 +16,11 @@ least disturbed by others.
 
 Start-up floor: ``python -c`` importing yaml and jsonschema, loading and validating the file.
 
+All-tenants floor (issue 27, ``floor_all_tenants``): the same for every tenant of a file, the file
+loaded once, 64 tenants at once in threads of one process, over bare ``http.client`` connections;
+what ``plan --all-tenants`` is measured against besides one tenant's plan
+(``python floor.py all-tenants FILE``).
+
 Compiled floor (issue 27, ``floor_plan_rs``): the same with ``jsonschema_rs``, the validator plan
 itself uses for a valid file, measured as whole processes against ``plan`` (``bench/paired.py``).
 """
@@ -117,6 +122,49 @@ def floor_plan_rs(path: Path, url: str, key: str = KEY) -> int:
     return changed
 
 
+def floor_all_tenants(path: Path, threads: int = 64) -> int:
+    """The floor of ``plan FILE --all-tenants``: the file loaded and validated once, then every
+    tenant's pages read with its own key, ``threads`` tenants at once, each thread on one kept-open
+    ``http.client`` connection (the barest client Python has: no pool, no limits, plain http only),
+    each channel compared by dict equality. Returns the channels that differ, over every tenant.
+    Run as a process: ``python floor.py all-tenants FILE``."""
+    import http.client
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    import jsonschema_rs
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=yaml.CSafeLoader)
+    with open(SCHEMA, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    if not jsonschema_rs.validator_for(schema).is_valid(data):
+        raise SystemExit(f"{path}: not valid")
+    wanted = [{k: v for k, v in c.items() if k != "custom_channel_secret"} for c in data["channels"]]
+    local = threading.local()
+
+    def one(tenant: dict[str, Any]) -> int:
+        url = urlsplit(tenant["url"])
+        connections = local.__dict__.setdefault("connections", {})
+        if url.netloc not in connections:
+            connections[url.netloc] = http.client.HTTPConnection(url.hostname or "", url.port)
+        connection, headers = connections[url.netloc], {"apiKey": os.environ[tenant["api_key_env"]]}
+        remote: dict[str, dict[str, Any]] = {}
+        start, total = 0, None
+        while total is None or start < total:
+            connection.request("GET", f"/api/v2/channel?itemStart={start}&itemLimit={PAGE_SIZE}", headers=headers)
+            page = json.loads(connection.getresponse().read())
+            total = page["itemTotal"]
+            remote.update((item["name"], item) for item in page["items"])
+            start += len(page["items"]) or total
+        return sum({k: remote.get(w["name"], {}).get(k) for k in w} != w for w in wanted)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(one, data["tenants"].values()))
+
+
 @contextmanager
 def serve_seeded(items: list[dict[str, Any]], latency_ms: int = 0) -> Iterator[str]:
     """An emulator holding ``items`` (answering after ``latency_ms``), served over HTTP by a child
@@ -177,6 +225,9 @@ def fresh_process(*args: str) -> Callable[[], None]:
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["plan"]:  # the compiled floor as a process of its own
         print(floor_plan_rs(Path(sys.argv[2]), sys.argv[3]))
+        return 0
+    if argv is None and sys.argv[1:2] == ["all-tenants"]:  # the floor of plan --all-tenants, as a process
+        print(floor_all_tenants(Path(sys.argv[2])))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[3000, 10_000])

@@ -180,6 +180,15 @@ def all_tenants_rows(folder: Path, pairs: int, tenants: int, n: int, latency_ms:
             pairs,
             target="<= 2x",
         )
+        yield pair(
+            f"plan --all-tenants, {tenants:,} x {n} @{latency_ms} ms",
+            "floor.py all-tenants (the same reads: http.client, 64 threads)",
+            [*CLI, "plan", str(path), "--all-tenants"],
+            [sys.executable, FLOOR, "all-tenants", str(path)],
+            env,
+            pairs,
+            target="(yardstick)",
+        )
 
 
 def apply_rows(folder: Path, runs: int, creates: int, latency_ms: int, parallelisms: list[int]) -> Iterator[PairRow]:
