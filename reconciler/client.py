@@ -65,6 +65,7 @@ from .transport import (
     auth_params,
     check_api_key,
     environment_proxy,
+    needs_tls,
 )
 
 __all__ = ["PAGE_SIZE", "OmnideskClient", "UncertainCreate", "required_permission"]
@@ -136,7 +137,10 @@ class OmnideskClient:
         if self._httpx_filter is not None:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
         if transport is None:
-            transport = DeadlineTransport(max_connections=max(1, parallelism), proxy=environment_proxy(self.base_url))
+            proxy = environment_proxy(self.base_url)
+            transport = DeadlineTransport(
+                max_connections=max(1, parallelism), proxy=proxy, tls=needs_tls(self.base_url, proxy)
+            )
         self._http = HttpSession(
             self.base_url,
             transport,

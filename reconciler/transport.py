@@ -174,16 +174,33 @@ def tls_context() -> ssl.SSLContext:
         return _TLS[0]
 
 
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport whose sockets honour the calling thread's deadline; through ``proxy`` if given."""
+def trusting_none() -> ssl.SSLContext:
+    """A TLS context that verifies certificates and host names but trusts no authority: every
+    handshake made with it fails. Given to a pool that must never make one (``needs_tls``), so
+    that one made anyway fails closed instead of trusting something."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
-    def __init__(self, *, max_connections: int, proxy: str | None = None, keep_alive: int | None = None) -> None:
+
+def needs_tls(url: str, proxy: str | None) -> bool:
+    """Whether a pool for ``url`` (through ``proxy``) can ever make a TLS connection. Not for a
+    plain-http URL reached directly: the pool connects only to that URL's host (no redirect is
+    followed), so the CA bundle (~40 ms of a plan's start-up) is never needed there."""
+    return proxy is not None or httpx.URL(url).scheme != "http"
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport whose sockets honour the calling thread's deadline; through ``proxy`` if
+    given; without the CA bundle when ``tls`` is False (a pool that never makes TLS connections)."""
+
+    def __init__(
+        self, *, max_connections: int, proxy: str | None = None, keep_alive: int | None = None, tls: bool = True
+    ) -> None:
         # All kept open: with httpx's 20, apply -p 64 opened 975 connections for 1,000 creates (#27)
         limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_connections if keep_alive is None else keep_alive,
         )
-        super().__init__(limits=limits, proxy=proxy, verify=tls_context())
+        super().__init__(limits=limits, proxy=proxy, verify=tls_context() if tls else trusting_none())
         # httpx offers no way to pass httpcore a network backend; its pool (direct or through a
         # proxy) takes ours before any connection is made. tests/test_wire_limits.py pins this.
         self._pool._network_backend = _DeadlineBackend()
@@ -217,7 +234,10 @@ class HostPools:
                 pool = self._pools.get(key)
                 if pool is None:
                     pool = self._pools[key] = DeadlineTransport(
-                        max_connections=self.max_connections, proxy=proxy, keep_alive=self.max_connections
+                        max_connections=self.max_connections,
+                        proxy=proxy,
+                        keep_alive=self.max_connections,
+                        tls=needs_tls(url, proxy),
                     )
                 self._by_url[url] = pool
         return _Borrowed(pool)

@@ -44,24 +44,47 @@ def two_hosts(make_emulator: Callable[..., RunningEmulator], tmp_path: Path) -> 
     return hosts, channels_file(tmp_path, [hosts[i % 2].url for i in range(TENANTS)])
 
 
-def test_the_tls_context_is_built_once_for_every_tenant(
-    two_hosts: tuple[list[RunningEmulator], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, path = two_hosts
-    built: list[int] = []
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The threads that built the TLS context (loading the CA bundle), each build made slow as that
+    is, so that threads asking at once pile up."""
+    threads: list[int] = []
     real = httpx.create_ssl_context
 
-    def slow_build(*args: Any, **kwargs: Any) -> Any:  # slow, as loading the CA bundle is: threads pile up
-        built.append(threading.get_ident())
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
         time.sleep(0.05)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(transport, "_TLS", [])
     monkeypatch.setattr(transport.httpx, "create_ssl_context", slow_build)
+    return threads
+
+
+def test_the_tls_context_is_built_once_for_every_tenant(
+    two_hosts: tuple[list[RunningEmulator], Path], built: list[int], tmp_path: Path
+) -> None:
+    hosts, _ = two_hosts
+    # https to the emulators' plain-HTTP ports: every tenant needs TLS (and fails its handshake)
+    path = channels_file(tmp_path, [hosts[i % 2].url.replace("http://", "https://") for i in range(TENANTS)])
+    result = run_cli(["plan", str(path), "--all-tenants"], {"THE_KEY": "demo"})
+    assert result.exit_code == 1, result.output
+    assert result.stdout.rstrip().endswith(f"{TENANTS} tenant(s): 0 with changes, {TENANTS} failed.")
+    assert "is the URL https://... pointing at an HTTPS port?" in result.stdout
+    assert len(built) == 1
+
+
+def test_plain_http_tenants_never_load_the_ca_bundle(
+    two_hosts: tuple[list[RunningEmulator], Path], built: list[int]
+) -> None:
+    _, path = two_hosts
     result = run_cli(["plan", str(path), "--all-tenants"], {"THE_KEY": "demo"})
     assert result.exit_code == 0, result.output
     assert result.stdout.rstrip().endswith(f"{TENANTS} tenant(s): 0 with changes, 0 failed.")
-    assert len(built) == 1
+    assert built == []
+    one = run_cli(["plan", str(path), "--tenant", "t00"], {"THE_KEY": "demo"})
+    assert one.exit_code == 0 and "No changes." in one.stdout, one.output
+    assert built == []
 
 
 def test_tenants_on_one_host_share_its_connections(

@@ -20,7 +20,7 @@ from clihelp import run_cli
 
 from reconciler.client import OmnideskClient
 from reconciler.errors import ProtocolError
-from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport, environment_proxy
+from reconciler.transport import MAX_BODY_BYTES, DeadlineTransport, environment_proxy, needs_tls, trusting_none
 from tests.eco_tools import require_tool
 
 ENV = {"OMNIDESK_API_KEY": "demo"}
@@ -182,6 +182,20 @@ def test_a_refused_certificate_is_retried_once_and_says_what_to_check(self_signe
     assert "the TLS certificate of 'localhost' was refused (self-signed certificate)" in err
     assert "or this machine's CA certificates (SSL_CERT_FILE)" in err
     assert len(re.findall(r"^http: GET .* -> ConnectError", err, flags=re.M)) == 2
+
+
+def test_a_pool_made_for_plain_http_fails_closed_if_it_ever_makes_a_tls_connection(self_signed_server: str) -> None:
+    # A plain-http URL's pool loads no CA bundle (needs_tls); one that somehow made a TLS connection
+    # anyway must refuse it, never trust it.
+    assert not needs_tls("http://127.0.0.1:8080", None)
+    assert needs_tls("http://127.0.0.1:8080", "http://proxy.example:3128") and needs_tls("https://t.omnidesk.com", None)
+    pool = DeadlineTransport(max_connections=1, tls=False)
+    with pytest.raises(httpx.ConnectError) as info:
+        pool.handle_request(httpx.Request("GET", self_signed_server + "/api/v2/channel"))
+    pool.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    context = trusting_none()  # verifies, and trusts no authority at all
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname and not context.get_ca_certs()
 
 
 def test_an_endless_body_without_a_length_is_read_no_further_than_the_limit() -> None:
