@@ -34,13 +34,8 @@ from .limiter import Limiter
 from .paging import MAX_CHANNELS
 from .printable import VALUE_CHARS, printable
 from .responses import Redactor, decode
-from .transport import (
-    ByteBudget,
-    deadline,
-    never_sent,
-    read_body,
-    unfixable,
-)
+from .transport import ByteBudget, deadline, read_body
+from .wirefailures import never_sent, unfixable
 
 CALL_BUDGET = 3  # a call, retries included, gives up once this many timeouts have passed
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

@@ -64,8 +64,6 @@ from .transport import (
     auth_headers,
     auth_params,
     check_api_key,
-    environment_proxy,
-    needs_tls,
 )
 
 __all__ = ["PAGE_SIZE", "OmnideskClient", "UncertainCreate", "required_permission"]
@@ -137,10 +135,7 @@ class OmnideskClient:
         if self._httpx_filter is not None:
             logging.getLogger("httpx").addFilter(self._httpx_filter)
         if transport is None:
-            proxy = environment_proxy(self.base_url)
-            transport = DeadlineTransport(
-                max_connections=max(1, parallelism), proxy=proxy, tls=needs_tls(self.base_url, proxy)
-            )
+            transport = DeadlineTransport.to(self.base_url, max_connections=max(1, parallelism))
         self._http = HttpSession(
             self.base_url,
             transport,

@@ -10,8 +10,7 @@
 * One notion of loopback (``is_loopback``, trailing dot and case normalised): the destination check,
   the proxy rule and the connection share it, and a loopback name is never looked up: the
   connection goes to 127.0.0.1 (then ::1), so no resolver on the network can answer for it.
-* ``unfixable``: connection failures that no retry can fix (nothing listening, a connection closed
-  before any answer, DNS, TLS to a plain-HTTP port, certificates), with what to check.
+* What a connection failure means is in ``wirefailures``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-import socket
 import ssl
 import threading
 import time
@@ -206,6 +204,12 @@ class DeadlineTransport(httpx.HTTPTransport):
         self._pool._network_backend = _DeadlineBackend()
         linear(self._pool)  # httpcore's pool bookkeeping is quadratic in its connections (see httppool)
 
+    @classmethod
+    def to(cls, url: str, *, max_connections: int) -> DeadlineTransport:
+        """A pool for ``url``: through the environment's proxy for it, without the CA bundle when it needs no TLS."""
+        proxy = environment_proxy(url)
+        return cls(max_connections=max_connections, proxy=proxy, tls=needs_tls(url, proxy))
+
 
 class HostPools:
     """One connection pool per host (and proxy), lent to every client that asks for that host.
@@ -356,60 +360,3 @@ def _char_width(body: bytes) -> int:
     if re.search(rb"[\xf0-\xf4]", body):
         return 4
     return 2 if re.search(rb"[\xc4-\xef]", body) else 1
-
-
-def never_sent(error: httpx.HTTPError) -> bool:
-    """True when the request cannot have reached the server: no connection was made."""
-    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
-
-
-def unfixable(error: httpx.HTTPError, url: httpx.URL) -> str | None:
-    """What to check, when ``error`` is a connection failure that retrying cannot fix; else None."""
-    cause = _root_causes(error)
-    host = url.host
-    where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-    check = (
-        "is the emulator running, is the port right?"
-        if is_loopback(host)
-        else "is the URL right, is the tenant reachable from here?"
-    )
-    if _closed_before_answer(error, cause):
-        return f"{where} closed the connection before any answer: {check}"
-    if not isinstance(error, httpx.ConnectError):
-        return None
-    if any(isinstance(c, ConnectionRefusedError) for c in cause) or "Connection refused" in str(error):
-        return f"nothing listens on {where}: {check}"
-    if any(isinstance(c, socket.gaierror) for c in cause) or "Name or service not known" in str(error):
-        return (
-            f"the host name {host!r} cannot be resolved (DNS): check the URL's host "
-            f"(is it https://<account>.omnidesk.com?) and this machine's network"
-        )
-    certificate = next((c for c in cause if isinstance(c, ssl.SSLCertVerificationError)), None)
-    if certificate is not None:
-        reason = getattr(certificate, "verify_message", "") or "verification failed"
-        return (
-            f"the TLS certificate of {host!r} was refused ({reason}): check that the URL names the "
-            "tenant's own host, or this machine's CA certificates (SSL_CERT_FILE)"
-        )
-    if any(isinstance(c, ssl.SSLError) for c in cause) or "SSL" in str(error):
-        return (
-            f"the TLS handshake with {host}:{url.port or 443} failed: is the URL https://... pointing at an "
-            "HTTPS port? A plain-HTTP server there would need http:// (loopback only)"
-        )
-    return None
-
-
-def _closed_before_answer(error: httpx.HTTPError, cause: list[BaseException]) -> bool:
-    """A connection reset, or closed without a word, before the answer's first line."""
-    if isinstance(error, httpx.RemoteProtocolError):
-        return "without sending a response" in str(error)
-    return isinstance(error, httpx.ReadError) and any(isinstance(c, ConnectionResetError) for c in cause)
-
-
-def _root_causes(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
