@@ -361,10 +361,9 @@ def apply_plan(
                 _create_phase(runner, client, phase, secrets)
             else:
                 runner.each([(i, c, functools.partial(_run_one, client, c, secrets)) for i, c in phase])
-    outcomes = runner.outcomes
-    for index, change in enumerate(plan.changes):
-        outcomes.setdefault(index, runner.not_started(change))
-    return ApplyReport(tuple(outcomes[i] for i in range(len(plan.changes))), denied=runner.denied)
+    # every phase gives each of its changes an outcome: run, not started once stopped, or still
+    # uncertain after the create rounds
+    return ApplyReport(tuple(runner.outcomes[i] for i in range(len(plan.changes))), denied=runner.denied)
 
 
 @contextmanager
