@@ -92,10 +92,8 @@ def floor_plan(path: Path, url: str, key: str = KEY) -> int:
     return changed
 
 
-def floor_plan_rs(path: Path, url: str, key: str = KEY) -> int:
-    """The floor of ``plan FILE`` with the compiled validator plan uses (issue 27): libyaml,
-    ``jsonschema_rs``, the same pages, dict equality. Run as a process: ``python floor.py plan FILE URL``."""
-    import httpx
+def _load_valid_rs(path: Path) -> Any:
+    """The file as libyaml loads it, once ``jsonschema_rs`` finds it valid against the shipped schema."""
     import jsonschema_rs
     import yaml
 
@@ -105,6 +103,15 @@ def floor_plan_rs(path: Path, url: str, key: str = KEY) -> int:
         schema = json.load(handle)
     if not jsonschema_rs.validator_for(schema).is_valid(data):
         raise SystemExit(f"{path}: not valid")
+    return data
+
+
+def floor_plan_rs(path: Path, url: str, key: str = KEY) -> int:
+    """The floor of ``plan FILE`` with the compiled validator plan uses (issue 27): libyaml,
+    ``jsonschema_rs``, the same pages, dict equality. Run as a process: ``python floor.py plan FILE URL``."""
+    import httpx
+
+    data = _load_valid_rs(path)
     remote: dict[str, dict[str, Any]] = {}
     with httpx.Client(base_url=url, headers={"apiKey": key}) as client:
         start, total = 0, None
@@ -133,15 +140,7 @@ def floor_all_tenants(path: Path, threads: int = 64) -> int:
     from concurrent.futures import ThreadPoolExecutor
     from urllib.parse import urlsplit
 
-    import jsonschema_rs
-    import yaml
-
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=yaml.CSafeLoader)
-    with open(SCHEMA, encoding="utf-8") as handle:
-        schema = json.load(handle)
-    if not jsonschema_rs.validator_for(schema).is_valid(data):
-        raise SystemExit(f"{path}: not valid")
+    data = _load_valid_rs(path)
     wanted = [{k: v for k, v in c.items() if k != "custom_channel_secret"} for c in data["channels"]]
     local = threading.local()
 
