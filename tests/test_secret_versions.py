@@ -417,16 +417,24 @@ def test_rotate_secrets_sends_every_secret_and_records_each_version(emulator: Ru
     assert run_cli(["plan", path], environ).stdout == "No changes. The tenant matches the channels file.\n"
 
 
-def test_rotations_count_against_the_update_threshold(emulator: RunningEmulator, tmp_path: Path) -> None:
+def bridges_raised(emulator: RunningEmulator, tmp_path: Path, count: int) -> tuple[Path, dict[str, str]]:
+    """``count`` bridges sharing one secret, applied at secret_version 1, then the file raised to 2
+    with a new secret in the environment (not applied): the file and that environment."""
     lines = ["version: 1", "channels:"]
-    for i in range(10):
-        lines += [f"  - name: Bridge {i}", "    custom_channel_secret: ${env:BRIDGE_SECRET}", "    secret_version: V"]
+    for i in range(count):
+        lines += [f"  - name: Bridge {i:02}", "    custom_channel_secret: ${env:BRIDGE_SECRET}"]
+        lines += ["    secret_version: V"]
     path = tmp_path / "channels.yaml"
     environ = {**env(emulator, tmp_path), "BRIDGE_SECRET": OLD["SMS"]}
     path.write_text("\n".join(lines).replace(" V", " 1") + "\n")
     applied(str(path), environ)
     path.write_text("\n".join(lines).replace(" V", " 2") + "\n")
     environ["BRIDGE_SECRET"] = NEW["SMS"]
+    return path, environ
+
+
+def test_rotations_count_against_the_update_threshold(emulator: RunningEmulator, tmp_path: Path) -> None:
+    path, environ = bridges_raised(emulator, tmp_path, 10)
     refused = run_cli(["apply", str(path), "--yes"], environ)
     assert refused.exit_code == 1
     assert "--allow-updates 10" in refused.stderr, refused.stderr
@@ -440,19 +448,7 @@ def test_ctrl_c_during_apply_records_exactly_the_rotations_done(make_emulator: A
     """``apply`` in its own process, interrupted (SIGINT) midway: the record says version 2 for exactly
     the channels that hold the new secret, and the next plan rotates exactly the others."""
     emulator = make_emulator(latency_ms=40)
-    lines = ["version: 1", "channels:"]
-    for i in range(40):
-        lines += [
-            f"  - name: Bridge {i:02}",
-            "    custom_channel_secret: ${env:BRIDGE_SECRET}",
-            "    secret_version: V",
-        ]
-    path = tmp_path / "channels.yaml"
-    environ = {**env(emulator, tmp_path), "BRIDGE_SECRET": OLD["SMS"]}
-    path.write_text("\n".join(lines).replace(" V", " 1") + "\n")
-    applied(str(path), environ)
-    path.write_text("\n".join(lines).replace(" V", " 2") + "\n")
-    environ["BRIDGE_SECRET"] = NEW["SMS"]
+    path, environ = bridges_raised(emulator, tmp_path, 40)
     base = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")}
     args = ["apply", str(path), "--yes", "--allow-updates", "40", "--parallelism", "2"]
     with (tmp_path / "out.txt").open("w") as out:
