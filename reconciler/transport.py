@@ -190,14 +190,9 @@ class DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport whose sockets honour the calling thread's deadline; through ``proxy`` if
     given; without the CA bundle when ``tls`` is False (a pool that never makes TLS connections)."""
 
-    def __init__(
-        self, *, max_connections: int, proxy: str | None = None, keep_alive: int | None = None, tls: bool = True
-    ) -> None:
+    def __init__(self, *, max_connections: int, proxy: str | None = None, tls: bool = True) -> None:
         # All kept open: with httpx's 20, apply -p 64 opened 975 connections for 1,000 creates (#27)
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections if keep_alive is None else keep_alive,
-        )
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         super().__init__(limits=limits, proxy=proxy, verify=tls_context() if tls else trusting_none())
         # httpx offers no way to pass httpcore a network backend; its pool (direct or through a
         # proxy) takes ours before any connection is made. tests/test_wire_limits.py pins this.
@@ -237,12 +232,7 @@ class HostPools:
             with self._lock:
                 pool = self._pools.get(key)
                 if pool is None:
-                    pool = self._pools[key] = DeadlineTransport(
-                        max_connections=self.max_connections,
-                        proxy=proxy,
-                        keep_alive=self.max_connections,
-                        tls=needs_tls(url, proxy),
-                    )
+                    pool = self._pools[key] = DeadlineTransport.to(url, max_connections=self.max_connections)
                 self._by_url[url] = pool
         return _Borrowed(pool)
 
