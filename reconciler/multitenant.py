@@ -19,7 +19,7 @@ from reconciler.errors import OutputFileError, ReconcilerError
 from reconciler.model import ChannelsFile
 from reconciler.plan import Plan
 from reconciler.selection import Selection, Unmatched, raise_unmatched
-from reconciler.transport import HostPools
+from reconciler.transport import HostPools, before_fork
 from reconciler.wording import named
 from reconciler.workers import processes_for, split_map
 from reconciler.workflow import Planned, Workflow
@@ -212,10 +212,19 @@ def _plan_concurrently(
     listed = [t for t in tenants if t is not None]
     views: Mapping[str | None, ChannelsFile] = engine.views(path, tenants=listed) if listed else {}
     processes = max(1, min(processes, workers))
+    if processes > 1:
+        before_fork(_url_of(t, views) for t in tenants)
     # Each process plans its share in threads: the waiting overlaps within one, the CPU (most of a
     # tenant's time once it does) spreads over the cores across them (``workers``).
     share = functools.partial(_plan_share, engine, path, views, workers=max(1, workers // processes), **options)
     return split_map(share, list(zip(tenants, outs, strict=True)), processes)
+
+
+def _url_of(tenant: str | None, views: Mapping[str | None, ChannelsFile]) -> str | None:
+    """The URL the file gives ``tenant``; None when it gives none (the environment's is used)."""
+    view = views.get(tenant)
+    chosen = view.tenants.get(tenant) if view is not None and tenant is not None else None
+    return chosen.url if chosen is not None else None
 
 
 def _plan_share(

@@ -172,11 +172,25 @@ def tls_context() -> ssl.SSLContext:
         return _TLS[0]
 
 
+# Made once, at import: a worker process forked from this one (``workers``) inherits it. Making a
+# context calls into OpenSSL, which can hang for good in a child forked while another thread of
+# the parent held one of OpenSSL's locks (seen in the test suite, whose processes run servers).
+_TRUSTING_NONE = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def trusting_none() -> ssl.SSLContext:
     """A TLS context that verifies certificates and host names but trusts no authority: every
     handshake made with it fails. Given to a pool that must never make one (``needs_tls``), so
     that one made anyway fails closed instead of trusting something."""
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return _TRUSTING_NONE
+
+
+def before_fork(urls: Iterable[str | None]) -> None:
+    """Build here the TLS context that pools for ``urls`` will need (None: a URL from the
+    environment, which may), so that worker processes forked next inherit it: each would otherwise
+    load the CA bundle itself, and call into OpenSSL in a forked child (see ``_TRUSTING_NONE``)."""
+    if any(url is None or needs_tls(url, environment_proxy(url)) for url in urls):
+        tls_context()
 
 
 def needs_tls(url: str, proxy: str | None) -> bool:

@@ -7,6 +7,7 @@ connections. Counted here: contexts built, and TCP connections opened per host.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -85,6 +86,39 @@ def test_plain_http_tenants_never_load_the_ca_bundle(
     one = run_cli(["plan", str(path), "--tenant", "t00"], {"THE_KEY": "demo"})
     assert one.exit_code == 0 and "No changes." in one.stdout, one.output
     assert built == []
+
+
+@pytest.fixture
+def builds_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file each TLS context build appends its process id to, whichever process it happens in."""
+    log = tmp_path / "tls-builds.log"
+    log.touch()
+    real = httpx.create_ssl_context
+
+    def logged(*args: Any, **kwargs: Any) -> Any:
+        with log.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "_TLS", [])
+    monkeypatch.setattr(transport.httpx, "create_ssl_context", logged)
+    return log
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_worker_processes_inherit_the_tls_context_instead_of_building_one(
+    two_hosts: tuple[list[RunningEmulator], Path], builds_log: Path, tmp_path: Path, scheme: str
+) -> None:
+    # A context built in a forked child calls into OpenSSL there, which hung for good in a child of
+    # a process whose other threads held OpenSSL's locks; and each child loaded the CA bundle again.
+    hosts, _ = two_hosts
+    urls = [hosts[i % 2].url.replace("http://", f"{scheme}://") for i in range(TENANTS)]
+    path = channels_file(tmp_path, urls)
+    results = plan_tenants(path, [f"t{i:02d}" for i in range(TENANTS)], environ={"THE_KEY": "demo"}, processes=2)
+    assert all(r.failed for r in results) if scheme == "https" else not any(r.failed for r in results)
+    builds = builds_log.read_text().split()
+    assert builds == ([str(os.getpid())] if scheme == "https" else []), builds
+    assert transport.trusting_none() is transport.trusting_none()  # plain http: made once, at import
 
 
 def test_tenants_on_one_host_share_its_connections(
