@@ -189,7 +189,7 @@ def before_fork(urls: Iterable[str | None]) -> None:
     """Build here the TLS context that pools for ``urls`` will need (None: a URL from the
     environment, which may), so that worker processes forked next inherit it: each would otherwise
     load the CA bundle itself, and call into OpenSSL in a forked child (see ``_TRUSTING_NONE``)."""
-    if any(url is None or needs_tls(url, environment_proxy(url)) for url in urls):
+    if any(url is None or needs_tls(url, environment_proxy(url)) for url in set(urls)):  # tenants share URLs
         tls_context()
 
 
